@@ -1,0 +1,202 @@
+"""Shared fixtures: a live Functory server (``manage.py serve``) and real AWS clients.
+
+The server runs in a subprocess with its own data dir, exactly as a user runs it. On the
+scaled profile (``DATABASE_URL`` set) it gets a fresh PostgreSQL database of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+
+
+@dataclass
+class Credentials:
+    account_id: str
+    user_name: str
+    access_key_id: str
+    secret_access_key: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _create_database(url: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database on the server ``url`` names; returns (new url, name)."""
+    import psycopg
+
+    name = f"functory_live_{uuid.uuid4().hex[:10]}"
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}")), name
+
+
+def _drop_database(url: str, name: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("functory-data")
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        FUNCTORY_DATA_DIR=str(data_dir),
+        PORT=str(port),
+        HOST="127.0.0.1",
+        FUNCTORY_ADMIN_PASSWORD="admin-password",
+        DJANGO_SETTINGS_MODULE="console.settings",
+    )
+    database: tuple[str, str] | None = None
+    if os.environ.get("DATABASE_URL"):
+        new_url, name = _create_database(os.environ["DATABASE_URL"])
+        database = (os.environ["DATABASE_URL"], name)
+        env["DATABASE_URL"] = new_url
+    log = open(data_dir / "server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError((data_dir / "server.log").read_text()) from None
+            time.sleep(0.1)
+    server = LiveServer(url=url, env=env, process=process)
+    try:
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        if database is not None:
+            _drop_database(*database)
+
+
+def create_user(server: LiveServer, *args: str) -> Credentials:
+    name = f"user-{uuid.uuid4().hex[:8]}"
+    result = server.manage("createuser", name, "--access-key", *args)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    return Credentials(
+        account_id=data["AccountId"],
+        user_name=data["UserName"],
+        access_key_id=data["AccessKeyId"],
+        secret_access_key=data["SecretAccessKey"],
+    )
+
+
+@pytest.fixture
+def credentials(functory: LiveServer) -> Credentials:
+    """A user with an access key in a fresh account of its own."""
+    return create_user(functory)
+
+
+def client_for(
+    server: LiveServer, creds: Credentials, service: str = "lambda", *, validate: bool = True
+) -> Any:
+    """A boto3 client; ``validate=False`` lets invalid input reach the server."""
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        config=Config(
+            retries={"max_attempts": 1}, read_timeout=120, parameter_validation=validate
+        ),
+    )
+
+
+@pytest.fixture
+def lam(functory: LiveServer, credentials: Credentials) -> Any:
+    """A boto3 Lambda client for a fresh account."""
+    return client_for(functory, credentials)
+
+
+@pytest.fixture
+def raw_lam(functory: LiveServer, credentials: Credentials) -> Any:
+    """A Lambda client for the same account as ``lam`` that skips client-side validation."""
+    return client_for(functory, credentials, validate=False)
+
+
+def make_zip(files: dict[str, str | bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in (
+            files or {"app.py": "def handler(event, context):\n    return event\n"}
+        ).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+
+
+def create_function(client: Any, name: str, **overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "FunctionName": name,
+        "Runtime": "python3.11",
+        "Handler": "app.handler",
+        "Role": ROLE,
+        "Code": {"ZipFile": make_zip()},
+    }
+    params.update(overrides)
+    result: dict[str, Any] = client.create_function(**params)
+    return result

@@ -1,0 +1,166 @@
+"""The thin shell every AWS API view runs in.
+
+It assigns the request id, bounds and reads the body, checks the SigV4 signature, parses
+JSON, and renders any :class:`AWSError` (or an unexpected failure, as ``ServiceException``)
+in the API's protocol. Views receive an :class:`ApiRequest` and return plain data.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from console import sigv4
+from console.errors import (
+    AWSError,
+    InvalidRequestContent,
+    RequestTooLarge,
+    new_request_id,
+    rest_json_error,
+)
+from console.models import Account, User
+
+logger = logging.getLogger(__name__)
+
+# Lambda's request limit for control-plane calls carrying a base64 zip (50 MB zipped).
+MAX_REQUEST_BYTES = 69_905_067
+
+
+@dataclass
+class ApiRequest:
+    """An authenticated API call: who made it and what they sent."""
+
+    http: HttpRequest
+    request_id: str
+    user: User
+    account: Account
+    region: str
+    body: bytes
+    _json: Any = field(default=None, repr=False)
+
+    @property
+    def query(self) -> Any:
+        return self.http.GET
+
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object; an empty body is an empty object."""
+        if self._json is None:
+            if not self.body.strip():
+                self._json = {}
+            else:
+                try:
+                    parsed = json.loads(self.body)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise InvalidRequestContent(
+                        f"Could not parse request body into json: Could not parse payload "
+                        f"into json: {exc}"
+                    ) from exc
+                if not isinstance(parsed, dict):
+                    raise InvalidRequestContent(
+                        "Could not parse request body into json: Could not parse payload "
+                        "into json: expected a JSON object"
+                    )
+                self._json = parsed
+        return dict(self._json)
+
+
+@dataclass
+class ApiResponse:
+    """What a view returns: a JSON-able body (or raw bytes), a status, extra headers."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+ViewFunc = Callable[..., ApiResponse]
+
+
+def _read_body(request: HttpRequest, operation: str, limit: int) -> bytes:
+    declared = request.headers.get("Content-Length")
+    too_large = RequestTooLarge(
+        f"Request must be smaller than {limit} bytes for the {operation} operation"
+    )
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = request.body
+    if len(body) > limit:
+        raise too_large
+    return body
+
+
+def _render(result: ApiResponse, request_id: str) -> HttpResponse:
+    if result.body is None:
+        response = HttpResponse(b"", status=result.status)
+    elif isinstance(result.body, bytes | bytearray):
+        response = HttpResponse(bytes(result.body), status=result.status)
+    else:
+        response = HttpResponse(
+            json.dumps(result.body, separators=(",", ":")),
+            status=result.status,
+            content_type="application/json",
+        )
+    for name, value in result.headers.items():
+        response[name] = value
+    response["x-amzn-RequestId"] = request_id
+    return response
+
+
+def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable[[ViewFunc], Any]:
+    """Wrap a Lambda REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``."""
+
+    def decorator(view: ViewFunc) -> Any:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            request_id = new_request_id()
+            try:
+                body = _read_body(request, operation, max_body)
+                identity = sigv4.verify(request, body)
+                user = identity.access_key.user
+                api_request = ApiRequest(
+                    http=request,
+                    request_id=request_id,
+                    user=user,
+                    account=user.account,
+                    region=identity.region,
+                    body=body,
+                )
+                return _render(view(api_request, **kwargs), request_id)
+            except AWSError as error:
+                return rest_json_error(error, request_id)
+            except Exception:
+                logger.exception("Unhandled error in %s (request %s)", operation, request_id)
+                return rest_json_error(
+                    AWSError("An internal error occurred.", code="ServiceException"),
+                    request_id,
+                )
+
+        wrapper.operation = operation  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def method_router(**views: Any) -> Any:
+    """Dispatch one path to a view per HTTP method, answering others as AWS does."""
+
+    @csrf_exempt
+    def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        view = views.get(request.method or "")
+        if view is None:
+            return rest_json_error(
+                AWSError("Unknown operation", code="UnknownOperationException", status=404),
+                new_request_id(),
+            )
+        response: HttpResponse = view(request, **kwargs)
+        return response
+
+    return dispatch

@@ -1,0 +1,122 @@
+"""AWS-style errors, shared by every API.
+
+Services raise :class:`AWSError`; the API layer renders it in the protocol of the API that
+was called (REST-JSON for Lambda, JSON 1.1 for CloudWatch Logs) with ``x-amzn-ErrorType``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.http import HttpResponse
+
+
+class AWSError(Exception):
+    """An error the client caused or should see, with AWS's type, status and message."""
+
+    code = "ServiceException"
+    status = 500
+    sender_fault = False
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, **fields: Any
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.fields = fields
+
+
+class InvalidParameterValue(AWSError):
+    code = "InvalidParameterValueException"
+    status = 400
+
+
+class ValidationError(AWSError):
+    code = "ValidationException"
+    status = 400
+
+
+class InvalidRequestContent(AWSError):
+    code = "InvalidRequestContentException"
+    status = 400
+
+
+class ResourceNotFound(AWSError):
+    code = "ResourceNotFoundException"
+    status = 404
+
+
+class ResourceConflict(AWSError):
+    code = "ResourceConflictException"
+    status = 409
+
+
+class PreconditionFailed(AWSError):
+    code = "PreconditionFailedException"
+    status = 412
+
+
+class RequestTooLarge(AWSError):
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+
+class CodeStorageExceeded(AWSError):
+    code = "CodeStorageExceededException"
+    status = 400
+
+
+class PolicyLengthExceeded(AWSError):
+    code = "PolicyLengthExceededException"
+    status = 400
+
+
+class AccessDenied(AWSError):
+    code = "AccessDeniedException"
+    status = 403
+
+
+class UnknownOperation(AWSError):
+    code = "UnknownOperationException"
+    status = 404
+
+
+class AuthError(AWSError):
+    """A request that failed authentication; always 403 as AWS answers."""
+
+    status = 403
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def rest_json_error(error: AWSError, request_id: str) -> HttpResponse:
+    """Render as Lambda does: ``{"Type": "User", "Message": ...}`` plus the error header."""
+    body: dict[str, Any] = {
+        "Type": "User" if error.status < 500 else "Service",
+        "Message": error.message,
+    }
+    body.update(error.fields)
+    response = HttpResponse(json.dumps(body), status=error.status, content_type="application/json")
+    response["x-amzn-ErrorType"] = error.code
+    response["x-amzn-RequestId"] = request_id
+    return response
+
+
+def json_rpc_error(error: AWSError, request_id: str) -> HttpResponse:
+    """Render as JSON 1.1 services (CloudWatch Logs) do: ``__type`` and ``message``."""
+    body: dict[str, Any] = {"__type": error.code, "message": error.message}
+    body.update(error.fields)
+    response = HttpResponse(
+        json.dumps(body), status=error.status, content_type="application/x-amz-json-1.1"
+    )
+    response["x-amzn-ErrorType"] = error.code
+    response["x-amzn-RequestId"] = request_id
+    return response

@@ -1,0 +1,62 @@
+"""Writes for accounts, users and access keys."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from django.db import IntegrityError, transaction
+
+from console.models import AccessKey, Account, User
+
+_KEY_ALPHABET = string.ascii_uppercase + "234567"
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+
+
+def _new_account_id() -> str:
+    return str(secrets.randbelow(9 * 10**11) + 10**11)
+
+
+def account_get_or_create(account_id: str | None = None) -> Account:
+    """Return the account with this id, creating it; a fresh random id when none is given."""
+    if account_id is not None:
+        account, _ = Account.objects.get_or_create(id=account_id)
+        account.full_clean()
+        return account
+    while True:
+        try:
+            with transaction.atomic():
+                return Account.objects.create(id=_new_account_id())
+        except IntegrityError:
+            continue
+
+
+def user_create(
+    *,
+    username: str,
+    account: Account,
+    password: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    user = User(username=username, account=account, is_staff=is_admin, is_superuser=is_admin)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def access_key_create(*, user: User) -> AccessKey:
+    """Create an active key pair shaped like AWS's (``AKIA`` + 16, 40-char secret)."""
+    while True:
+        key_id = "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+        secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+        try:
+            with transaction.atomic():
+                return AccessKey.objects.create(
+                    access_key_id=key_id, secret_access_key=secret, user=user
+                )
+        except IntegrityError:
+            continue

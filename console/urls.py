@@ -1,0 +1,19 @@
+"""Top-level routes: the console pages, then the AWS APIs."""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+
+from console import views
+from console.apiview import method_router
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("", include("functions.urls")),
+    # Anything else under an API version prefix is an unknown operation, answered as AWS
+    # does rather than with an HTML 404 page.
+    re_path(r"^\d{4}-\d{2}-\d{2}/", method_router()),
+]

@@ -1,0 +1,165 @@
+"""Lambda API views for functions and versions: thin callers of services and selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from console.apiview import ApiRequest, ApiResponse, lambda_api
+from console.errors import InvalidParameterValue, ValidationError
+from console.validation import query_params, validate
+from functions import arns, code_location, pagination, render, selectors
+from functions.models import Function, FunctionVersion
+from functions.services import functions as services
+
+MAX_NAME_LENGTH = 64
+
+
+def _params(req: ApiRequest, operation: str, body: bool = True, **uri: Any) -> dict[str, Any]:
+    params: dict[str, Any] = req.json() if body else {}
+    params.update(query_params("lambda", operation, req.query))
+    params.update(uri)
+    validate("lambda", operation, params)
+    return params
+
+
+def _new_function_name(req: ApiRequest, value: str) -> str:
+    ref = arns.parse_function_name(value)
+    if ref is None or ref.qualifier is not None:
+        raise InvalidParameterValue("The function name must not carry a qualifier.")
+    if ref.account_id not in (None, req.account.id):
+        raise InvalidParameterValue(
+            "The function ARN must name a function in the caller's account."
+        )
+    if len(ref.name) > MAX_NAME_LENGTH:
+        raise ValidationError(
+            f"1 validation error detected: Value '{ref.name}' at 'functionName' failed to "
+            f"satisfy constraint: Member must have length less than or equal to {MAX_NAME_LENGTH}"
+        )
+    return ref.name
+
+
+@lambda_api("CreateFunction")
+def create_function(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "CreateFunction")
+    name = _new_function_name(req, params["FunctionName"])
+    version = services.function_create(account=req.account, name=name, params=params)
+    return ApiResponse(render.function_configuration(version), status=201)
+
+
+@lambda_api("GetFunction")
+def get_function(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req, "GetFunction", body=False, FunctionName=function_name)
+    resolved = selectors.function_resolve(req.account, function_name, params.get("Qualifier"))
+    assert resolved.version is not None
+    version = resolved.version
+    body: dict[str, Any] = {
+        "Configuration": render.function_configuration(version, qualifier=resolved.qualifier),
+        "Code": {
+            "RepositoryType": "S3",
+            "Location": code_location.url_for(
+                req.http, req.account.id, version.code_id, f"{resolved.function.name}.zip"
+            ),
+        },
+    }
+    if resolved.function.tags:
+        body["Tags"] = dict(resolved.function.tags)
+    if resolved.function.reserved_concurrency is not None:
+        body["Concurrency"] = {
+            "ReservedConcurrentExecutions": resolved.function.reserved_concurrency
+        }
+    return ApiResponse(body)
+
+
+@lambda_api("GetFunctionConfiguration")
+def get_function_configuration(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req, "GetFunctionConfiguration", body=False, FunctionName=function_name)
+    resolved = selectors.function_resolve(req.account, function_name, params.get("Qualifier"))
+    assert resolved.version is not None
+    return ApiResponse(
+        render.function_configuration(resolved.version, qualifier=resolved.qualifier)
+    )
+
+
+@lambda_api("DeleteFunction")
+def delete_function(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req, "DeleteFunction", body=False, FunctionName=function_name)
+    resolved = selectors.function_resolve(
+        req.account, function_name, params.get("Qualifier"), follow_alias=False
+    )
+    services.function_delete(resolved=resolved)
+    return ApiResponse(None, status=204)
+
+
+@lambda_api("UpdateFunctionCode")
+def update_function_code(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req, "UpdateFunctionCode", FunctionName=function_name)
+    resolved = selectors.function_resolve(req.account, function_name)
+    version = services.function_update_code(resolved=resolved, params=params)
+    return ApiResponse(render.function_configuration(version))
+
+
+@lambda_api("UpdateFunctionConfiguration")
+def update_function_configuration(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req, "UpdateFunctionConfiguration", FunctionName=function_name)
+    resolved = selectors.function_resolve(req.account, function_name)
+    version = services.function_update_configuration(resolved=resolved, params=params)
+    return ApiResponse(render.function_configuration(version))
+
+
+def _max_items(params: dict[str, Any], default: int = 50) -> int:
+    return int(params.get("MaxItems") or default)
+
+
+@lambda_api("ListFunctions")
+def list_functions(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "ListFunctions", body=False)
+    limit = _max_items(params)
+    position = pagination.decode(params.get("Marker"))
+    versions = (
+        FunctionVersion.objects.filter(function__account=req.account)
+        .select_related("function")
+        .prefetch_related("layers")
+    )
+    if params.get("FunctionVersion") != "ALL":
+        versions = versions.filter(number=0)
+    if position is not None:
+        name, number = position
+        versions = versions.filter(
+            Q(function__name__gt=name) | Q(function__name=name, number__gt=number)
+        )
+    page = list(versions.order_by("function__name", "number")[: limit + 1])
+    body: dict[str, Any] = {"Functions": [render.function_configuration(v) for v in page[:limit]]}
+    if len(page) > limit:
+        last = page[limit - 1]
+        body["NextMarker"] = pagination.encode([last.function.name, last.number])
+    return ApiResponse(body)
+
+
+@lambda_api("PublishVersion")
+def publish_version(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req, "PublishVersion", FunctionName=function_name)
+    resolved = selectors.function_resolve(req.account, function_name)
+    if resolved.qualifier not in (None, FunctionVersion.LATEST):
+        raise InvalidParameterValue("Only the $LATEST version of a function can be published.")
+    version = services.version_publish(resolved=resolved, params=params)
+    return ApiResponse(render.function_configuration(version), status=201)
+
+
+@lambda_api("ListVersionsByFunction")
+def list_versions_by_function(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req, "ListVersionsByFunction", body=False, FunctionName=function_name)
+    function: Function = selectors.function_get_for_account(req.account, function_name)
+    limit = _max_items(params)
+    position = pagination.decode(params.get("Marker"))
+    versions = function.versions.prefetch_related("layers").order_by("number")
+    if position is not None:
+        versions = versions.filter(number__gt=int(position))
+    page = list(versions[: limit + 1])
+    body: dict[str, Any] = {
+        "Versions": [render.function_configuration(v, qualifier=v.version) for v in page[:limit]]
+    }
+    if len(page) > limit:
+        body["NextMarker"] = pagination.encode(page[limit - 1].number)
+    return ApiResponse(body)

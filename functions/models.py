@@ -1,0 +1,182 @@
+"""The control plane's records: functions, versions, aliases, policies, layers, code blobs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from console.models import Account
+
+
+def new_revision_id() -> str:
+    return str(uuid.uuid4())
+
+
+class CodeBlob(models.Model):
+    """A stored zip, addressed by the hex SHA-256 of its bytes; shared by all that use it."""
+
+    sha256_hex = models.CharField(primary_key=True, max_length=64)
+    size = models.BigIntegerField()
+    unzipped_size = models.BigIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256_hex
+
+
+class Function(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="functions")
+    name = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+    tags = models.JSONField(default=dict)
+    reserved_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    # Published version numbers are never reused, even after a version is deleted.
+    last_version_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="function_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}:{self.name}"
+
+
+class FunctionVersion(models.Model):
+    """``$LATEST`` (number 0, mutable) or a published, immutable version (number ≥ 1)."""
+
+    LATEST = "$LATEST"
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    description = models.CharField(max_length=256, blank=True)
+    runtime = models.CharField(max_length=32)
+    handler = models.CharField(max_length=128)
+    role = models.CharField(max_length=2048)
+    timeout = models.PositiveIntegerField(default=3)
+    memory_size = models.PositiveIntegerField(default=128)
+    ephemeral_storage = models.PositiveIntegerField(default=512)
+    environment = models.JSONField(default=dict)
+    architectures = models.JSONField(default=list)
+    tracing_mode = models.CharField(max_length=16, default="PassThrough")
+    dead_letter_target_arn = models.CharField(max_length=2048, blank=True)
+    kms_key_arn = models.CharField(max_length=2048, blank=True)
+    vpc_config = models.JSONField(default=dict)
+    logging_config = models.JSONField(default=dict)
+    code = models.ForeignKey(CodeBlob, on_delete=models.PROTECT, related_name="+")
+    code_sha256 = models.CharField(max_length=44)
+    code_size = models.BigIntegerField()
+    # A digest of everything a published version freezes; an unchanged $LATEST publishes
+    # as the existing version instead of a new one.
+    config_digest = models.CharField(max_length=64)
+    revision_id = models.CharField(max_length=36, default=new_revision_id)
+    last_modified = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function", "number"], name="version_unique_number")
+        ]
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.function}:{self.version}"
+
+    @property
+    def version(self) -> str:
+        return self.LATEST if self.number == 0 else str(self.number)
+
+
+class FunctionLayer(models.Model):
+    """A layer version attached to a function version, in order; keeps its blob alive."""
+
+    function_version = models.ForeignKey(
+        FunctionVersion, on_delete=models.CASCADE, related_name="layers"
+    )
+    position = models.PositiveSmallIntegerField()
+    arn = models.CharField(max_length=2048)
+    code = models.ForeignKey(CodeBlob, on_delete=models.PROTECT, related_name="+")
+    code_size = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+
+
+class Alias(models.Model):
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=128)
+    function_version = models.CharField(max_length=16)
+    description = models.CharField(max_length=256, blank=True)
+    # {"2": 0.2}: the share of traffic sent to a second version.
+    routing_weights = models.JSONField(default=dict)
+    revision_id = models.CharField(max_length=36, default=new_revision_id)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function", "name"], name="alias_unique_name")
+        ]
+        ordering = ["name"]
+
+
+class PolicyStatement(models.Model):
+    """One statement of a function's resource-based policy, per qualifier ('' = none)."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="statements")
+    qualifier = models.CharField(max_length=128, blank=True)
+    sid = models.CharField(max_length=100)
+    statement = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["function", "qualifier", "sid"], name="statement_unique_sid"
+            )
+        ]
+        ordering = ["created", "id"]
+
+
+class Layer(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="layers")
+    name = models.CharField(max_length=140)
+    last_version_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="layer_unique_name")
+        ]
+
+
+class LayerVersion(models.Model):
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    description = models.CharField(max_length=256, blank=True)
+    created = models.DateTimeField()
+    compatible_runtimes = models.JSONField(default=list)
+    compatible_architectures = models.JSONField(default=list)
+    license_info = models.CharField(max_length=512, blank=True)
+    code = models.ForeignKey(CodeBlob, on_delete=models.PROTECT, related_name="+")
+    code_sha256 = models.CharField(max_length=44)
+    code_size = models.BigIntegerField()
+    revision_id = models.CharField(max_length=36, default=new_revision_id)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["layer", "number"], name="layer_version_unique")
+        ]
+        ordering = ["-number"]
+
+
+class LayerVersionStatement(models.Model):
+    layer_version = models.ForeignKey(
+        LayerVersion, on_delete=models.CASCADE, related_name="statements"
+    )
+    sid = models.CharField(max_length=100)
+    statement = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["layer_version", "sid"], name="layer_statement_sid")
+        ]
+        ordering = ["created", "id"]

@@ -1,0 +1,80 @@
+"""Functions, versions and aliases rendered as the Lambda API's JSON shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from functions import arns
+from functions.models import Alias, FunctionVersion
+
+
+def aws_timestamp(value: dt.datetime) -> str:
+    """``2019-03-01T12:00:00.000+0000``, the format of ``LastModified``."""
+    value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def function_configuration(
+    version: FunctionVersion, *, qualifier: str | None = None
+) -> dict[str, Any]:
+    """The ``FunctionConfiguration`` shape for one version.
+
+    ``$LATEST`` reports the unqualified ARN unless it was asked for by qualifier; published
+    versions report their number, and a lookup through an alias reports the alias.
+    """
+    function = version.function
+    if qualifier is None and version.number != 0:
+        qualifier = version.version
+    config: dict[str, Any] = {
+        "FunctionName": function.name,
+        "FunctionArn": arns.function_arn(function.account_id, function.name, qualifier),
+        "Runtime": version.runtime,
+        "Role": version.role,
+        "Handler": version.handler,
+        "CodeSize": version.code_size,
+        "Description": version.description,
+        "Timeout": version.timeout,
+        "MemorySize": version.memory_size,
+        "LastModified": aws_timestamp(version.last_modified),
+        "CodeSha256": version.code_sha256,
+        "Version": version.version,
+        "TracingConfig": {"Mode": version.tracing_mode},
+        "RevisionId": version.revision_id,
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": version.architectures or ["x86_64"],
+        "EphemeralStorage": {"Size": version.ephemeral_storage},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {
+            "LogFormat": version.logging_config.get("LogFormat", "Text"),
+            "LogGroup": version.logging_config.get("LogGroup", f"/aws/lambda/{function.name}"),
+        },
+    }
+    if version.environment:
+        config["Environment"] = {"Variables": dict(version.environment)}
+    if version.dead_letter_target_arn:
+        config["DeadLetterConfig"] = {"TargetArn": version.dead_letter_target_arn}
+    if version.kms_key_arn:
+        config["KMSKeyArn"] = version.kms_key_arn
+    if version.vpc_config:
+        config["VpcConfig"] = dict(version.vpc_config)
+    layers = list(version.layers.all())
+    if layers:
+        config["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in layers]
+    return config
+
+
+def alias_configuration(alias: Alias) -> dict[str, Any]:
+    function = alias.function
+    body: dict[str, Any] = {
+        "AliasArn": arns.function_arn(function.account_id, function.name, alias.name),
+        "Name": alias.name,
+        "FunctionVersion": alias.function_version,
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
+    }
+    if alias.routing_weights:
+        body["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.routing_weights)}
+    return body

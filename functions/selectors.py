@@ -1,0 +1,97 @@
+"""Permission-checked reads of functions, versions and aliases.
+
+Every lookup of a user-supplied function name goes through :func:`function_resolve`, which
+only ever searches the caller's account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.errors import InvalidParameterValue, ResourceNotFound
+from console.models import Account
+from functions import arns
+from functions.models import Alias, Function, FunctionVersion
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A function and, when a qualifier was given, the version or alias it named."""
+
+    function: Function
+    qualifier: str | None
+    version: FunctionVersion | None
+    alias: Alias | None
+
+    @property
+    def arn(self) -> str:
+        return arns.function_arn(self.function.account_id, self.function.name, self.qualifier)
+
+
+def function_not_found(
+    account_id: str, name: str, qualifier: str | None = None
+) -> ResourceNotFound:
+    return ResourceNotFound(f"Function not found: {arns.function_arn(account_id, name, qualifier)}")
+
+
+def function_ref(
+    account: Account, function_name: str, qualifier: str | None = None
+) -> tuple[arns.FunctionRef, str | None]:
+    """Parse a FunctionName parameter and reconcile it with a separate Qualifier."""
+    ref = arns.parse_function_name(function_name)
+    if ref is None:
+        raise function_not_found(account.id, function_name, qualifier)
+    if ref.qualifier and qualifier and ref.qualifier != qualifier:
+        raise InvalidParameterValue(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return ref, ref.qualifier or qualifier
+
+
+def function_get_for_account(account: Account, function_name: str) -> Function:
+    """The unqualified function ``function_name`` names, in ``account`` only."""
+    ref, qualifier = function_ref(account, function_name)
+    if ref.account_id not in (None, account.id):
+        raise function_not_found(ref.account_id or account.id, ref.name, qualifier)
+    function = Function.objects.filter(account=account, name=ref.name).first()
+    if function is None:
+        raise function_not_found(account.id, ref.name, qualifier)
+    return function
+
+
+def function_resolve(
+    account: Account,
+    function_name: str,
+    qualifier: str | None = None,
+    *,
+    follow_alias: bool = True,
+) -> Resolved:
+    """Resolve name + qualifier to the version it means ($LATEST when unqualified)."""
+    ref, qualifier = function_ref(account, function_name, qualifier)
+    if ref.account_id not in (None, account.id):
+        raise function_not_found(ref.account_id or account.id, ref.name, qualifier)
+    function = Function.objects.filter(account=account, name=ref.name).first()
+    if function is None:
+        raise function_not_found(account.id, ref.name, qualifier)
+    if qualifier is None or qualifier == FunctionVersion.LATEST:
+        latest = function.versions.get(number=0)
+        return Resolved(function, qualifier, latest, None)
+    if qualifier.isdigit():
+        version = function.versions.filter(number=int(qualifier)).first()
+        if version is None or version.number == 0:
+            raise function_not_found(account.id, ref.name, qualifier)
+        return Resolved(function, qualifier, version, None)
+    alias = function.aliases.filter(name=qualifier).first()
+    if alias is None:
+        raise function_not_found(account.id, ref.name, qualifier)
+    target = None
+    if follow_alias:
+        number = (
+            0 if alias.function_version == FunctionVersion.LATEST else int(alias.function_version)
+        )
+        target = function.versions.filter(number=number).first()
+    return Resolved(function, qualifier, target, alias)
+
+
+def latest_version(function: Function) -> FunctionVersion:
+    return function.versions.get(number=0)

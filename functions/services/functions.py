@@ -1,0 +1,482 @@
+"""Writes for functions and their versions: create, update code/configuration, publish,
+delete. Each public function runs in one transaction; a failing call changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from console.errors import (
+    CodeStorageExceeded,
+    InvalidParameterValue,
+    InvalidRequestContent,
+    PreconditionFailed,
+    RequestTooLarge,
+    ResourceConflict,
+)
+from console.models import Account
+from functions import codestore, zips
+from functions.models import (
+    Function,
+    FunctionLayer,
+    FunctionVersion,
+    LayerVersion,
+    new_revision_id,
+)
+from functions.selectors import Resolved, function_not_found
+from functions.services import layers as layer_services
+
+DEPRECATED_RUNTIMES = frozenset(
+    {
+        "nodejs",
+        "nodejs4.3",
+        "nodejs4.3-edge",
+        "nodejs6.10",
+        "nodejs8.10",
+        "nodejs10.x",
+        "nodejs12.x",
+        "python2.7",
+        "python3.6",
+        "python3.7",
+        "dotnetcore1.0",
+        "dotnetcore2.0",
+        "dotnetcore2.1",
+        "ruby2.5",
+        "go1.x",
+        "custom",
+    }
+)
+RECOMMENDED_RUNTIME = {
+    "python": "python3.13",
+    "nodejs": "nodejs22.x",
+    "ruby": "ruby3.3",
+    "dotnetcore": "dotnet8",
+    "go": "provided.al2023",
+    "custom": "provided.al2023",
+}
+ENVIRONMENT_LIMIT = 4096
+RESERVED_ENVIRONMENT_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+REVISION_MISMATCH = (
+    "The Revision Id provided does not match the latest Revision Id. Call the "
+    "GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+# Fields copied from $LATEST into a published version, and hashed to detect "no change".
+_FROZEN_FIELDS = (
+    "runtime",
+    "handler",
+    "role",
+    "timeout",
+    "memory_size",
+    "ephemeral_storage",
+    "environment",
+    "architectures",
+    "tracing_mode",
+    "dead_letter_target_arn",
+    "kms_key_arn",
+    "vpc_config",
+    "logging_config",
+    "code_sha256",
+    "code_size",
+    "description",
+)
+
+
+@dataclass(frozen=True)
+class UploadedCode:
+    data: bytes
+    summary: zips.ZipSummary
+
+
+def check_revision(expected: str | None, actual: str) -> None:
+    if expected is not None and expected != actual:
+        raise PreconditionFailed(REVISION_MISMATCH)
+
+
+def decode_zip(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidRequestContent(
+            "Could not parse request body into json: ZipFile must be base64"
+        )
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequestContent(
+            "Could not parse request body into json: Could not decode ZipFile as base64"
+        ) from exc
+
+
+def read_code_source(params: dict[str, Any]) -> UploadedCode:
+    """The zip from ``ZipFile``; S3 and image sources are answered clearly."""
+    if params.get("ImageUri"):
+        raise InvalidParameterValue("Container image functions are not supported by this server.")
+    has_s3 = any(params.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion"))
+    if params.get("ZipFile") is not None and has_s3:
+        raise InvalidParameterValue(
+            "Please do not provide other FunctionCode parameters when providing a ZipFile."
+        )
+    if has_s3:
+        raise InvalidParameterValue(
+            "S3Bucket/S3Key code sources are not supported by this server yet: no object "
+            "storage backend is configured. Upload the package with ZipFile instead."
+        )
+    if params.get("ZipFile") is None:
+        raise InvalidParameterValue("Please provide a source for function code.")
+    data = decode_zip(params["ZipFile"])
+    if len(data) > zips.ZIPPED_LIMIT:
+        raise RequestTooLarge(f"Zipped size must be smaller than {zips.ZIPPED_LIMIT} bytes")
+    return UploadedCode(data=data, summary=zips.inspect(data))
+
+
+def check_runtime(runtime: str | None) -> None:
+    if runtime in DEPRECATED_RUNTIMES:
+        family = "".join(ch for ch in runtime if ch.isalpha()).removesuffix("x")
+        recommended = RECOMMENDED_RUNTIME.get(family, "python3.13")
+        raise InvalidParameterValue(
+            f"The runtime parameter of {runtime} is no longer supported for creating or "
+            f"updating AWS Lambda functions. We recommend you use the new runtime "
+            f"({recommended}) while creating or updating functions."
+        )
+
+
+def check_environment(environment: dict[str, Any] | None) -> dict[str, str]:
+    variables = dict((environment or {}).get("Variables") or {})
+    reserved = sorted(k for k in variables if k in RESERVED_ENVIRONMENT_KEYS)
+    if reserved:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided contains reserved keys that are "
+            "currently not supported for modification. Reserved keys used in this request: "
+            + ", ".join(reserved)
+        )
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode()) > ENVIRONMENT_LIMIT:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided exceeded the 4KB limit. String "
+            f"measured: {measured}"
+        )
+    return {str(k): str(v) for k, v in variables.items()}
+
+
+def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
+    """Copy configuration members present in ``params`` onto ``version``."""
+    simple = {
+        "Runtime": "runtime",
+        "Handler": "handler",
+        "Role": "role",
+        "Description": "description",
+        "Timeout": "timeout",
+        "MemorySize": "memory_size",
+        "KMSKeyArn": "kms_key_arn",
+    }
+    for member, attr in simple.items():
+        if member in params and params[member] is not None:
+            setattr(version, attr, params[member])
+    if "Environment" in params:
+        version.environment = check_environment(params["Environment"])
+    if params.get("EphemeralStorage"):
+        version.ephemeral_storage = params["EphemeralStorage"]["Size"]
+    if params.get("Architectures"):
+        version.architectures = list(params["Architectures"])
+    if params.get("TracingConfig"):
+        version.tracing_mode = params["TracingConfig"].get("Mode", "PassThrough")
+    if "DeadLetterConfig" in params:
+        version.dead_letter_target_arn = (params["DeadLetterConfig"] or {}).get("TargetArn") or ""
+    if "VpcConfig" in params:
+        vpc = params["VpcConfig"] or {}
+        version.vpc_config = (
+            {
+                "SubnetIds": list(vpc.get("SubnetIds", [])),
+                "SecurityGroupIds": list(vpc.get("SecurityGroupIds", [])),
+                "VpcId": "",
+            }
+            if vpc.get("SubnetIds") or vpc.get("SecurityGroupIds")
+            else {}
+        )
+    if params.get("LoggingConfig"):
+        version.logging_config = dict(params["LoggingConfig"])
+    if params.get("PackageType", "Zip") != "Zip":
+        raise InvalidParameterValue("Image package type is not supported by this server.")
+    check_runtime(params.get("Runtime"))
+    if params.get("FileSystemConfigs"):
+        raise InvalidParameterValue("File system configurations are not supported by this server.")
+
+
+def _digest(version: FunctionVersion, layer_arns: list[str]) -> str:
+    frozen = {name: getattr(version, name) for name in _FROZEN_FIELDS if name != "description"}
+    frozen["layers"] = layer_arns
+    return hashlib.sha256(json.dumps(frozen, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_storage(account: Account, adding: int) -> None:
+    used = (
+        FunctionVersion.objects.filter(function__account=account).aggregate(total=Sum("code_size"))[
+            "total"
+        ]
+        or 0
+    )
+    layers = (
+        LayerVersion.objects.filter(layer__account=account).aggregate(total=Sum("code_size"))[
+            "total"
+        ]
+        or 0
+    )
+    if used + layers + adding > settings.FUNCTORY_CODE_STORAGE_LIMIT:
+        raise CodeStorageExceeded("Code storage limit exceeded.")
+
+
+def _check_combined_size(unzipped: int, layer_versions: list[LayerVersion]) -> None:
+    total = unzipped + sum(lv.code.unzipped_size for lv in layer_versions)
+    if total > zips.UNZIPPED_LIMIT:
+        raise InvalidParameterValue(
+            "Function code combined with layers exceeds the maximum allowed size of "
+            f"{zips.UNZIPPED_LIMIT} bytes. The actual size is {total} bytes."
+        )
+
+
+def _check_combined_size_of(unzipped: int, version: FunctionVersion) -> None:
+    total = unzipped + sum(fl.code.unzipped_size for fl in version.layers.select_related("code"))
+    if total > zips.UNZIPPED_LIMIT:
+        raise InvalidParameterValue(
+            "Function code combined with layers exceeds the maximum allowed size of "
+            f"{zips.UNZIPPED_LIMIT} bytes. The actual size is {total} bytes."
+        )
+
+
+def _set_layers(
+    version: FunctionVersion, layer_versions: list[LayerVersion], arns_: list[str]
+) -> None:
+    version.layers.all().delete()
+    FunctionLayer.objects.bulk_create(
+        FunctionLayer(
+            function_version=version, position=i, arn=arn, code=lv.code, code_size=lv.code_size
+        )
+        for i, (lv, arn) in enumerate(zip(layer_versions, arns_, strict=True))
+    )
+
+
+def _layer_arns(version: FunctionVersion) -> list[str]:
+    return [layer.arn for layer in version.layers.all()]
+
+
+def _stamp(version: FunctionVersion) -> None:
+    version.revision_id = new_revision_id()
+    version.last_modified = timezone.now()
+    version.config_digest = _digest(version, _layer_arns(version)) if version.pk else ""
+
+
+def function_create(*, account: Account, name: str, params: dict[str, Any]) -> FunctionVersion:
+    """CreateFunction. Returns $LATEST, or the new version 1 when ``Publish`` is set."""
+    if not params.get("Runtime") or not params.get("Handler"):
+        raise InvalidParameterValue(
+            "Runtime and Handler are mandatory parameters for functions created with "
+            "deployment packages."
+        )
+    code_params = params.get("Code") or {}
+    upload = read_code_source(code_params)
+    layer_arns = list(params.get("Layers") or [])
+    layer_versions = layer_services.resolve_for_function(account, layer_arns)
+    _check_combined_size(upload.summary.unzipped_size, layer_versions)
+    version = FunctionVersion(
+        number=0, code_sha256=codestore.sha256_b64(upload.data), code_size=len(upload.data)
+    )
+    _apply(version, params)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    with codestore.released_on_failure([digest]):
+        try:
+            with transaction.atomic():
+                _check_storage(account, len(upload.data))
+                blob = codestore.put(upload.data, upload.summary.unzipped_size)
+                function = Function.objects.create(
+                    account=account, name=name, tags=dict(params.get("Tags") or {})
+                )
+                version.function = function
+                version.code = blob
+                version.last_modified = timezone.now()
+                version.config_digest = ""
+                version.save()
+                _set_layers(version, layer_versions, layer_arns)
+                version.config_digest = _digest(version, layer_arns)
+                version.save(update_fields=["config_digest"])
+                if params.get("Publish"):
+                    return _publish(function, version, description=None)
+                return version
+        except IntegrityError as exc:
+            raise ResourceConflict(f"Function already exist: {name}") from exc
+
+
+def function_update_code(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVersion:
+    """UpdateFunctionCode (with DryRun, Publish and RevisionId)."""
+    if resolved.qualifier not in (None, FunctionVersion.LATEST):
+        raise InvalidParameterValue("Only the $LATEST version of a function can be updated.")
+    upload = read_code_source(params)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    latest = resolved.function.versions.get(number=0)
+    check_revision(params.get("RevisionId"), latest.revision_id)
+    _check_combined_size_of(upload.summary.unzipped_size, latest)
+    if params.get("DryRun"):
+        # Validated and described, never stored.
+        latest.code_sha256 = codestore.sha256_b64(upload.data)
+        latest.code_size = len(upload.data)
+        return latest
+    old_digest = latest.code_id
+    with codestore.released_on_failure([digest]), transaction.atomic():
+        function = Function.objects.select_for_update().get(pk=resolved.function.pk)
+        latest = function.versions.select_for_update().get(number=0)
+        check_revision(params.get("RevisionId"), latest.revision_id)
+        _check_storage(function.account, len(upload.data))
+        latest.code = codestore.put(upload.data, upload.summary.unzipped_size)
+        latest.code_sha256 = codestore.sha256_b64(upload.data)
+        latest.code_size = len(upload.data)
+        if params.get("Architectures"):
+            latest.architectures = list(params["Architectures"])
+        _stamp(latest)
+        latest.save()
+        result = _publish(function, latest, description=None) if params.get("Publish") else latest
+    if old_digest != digest:
+        codestore.release([old_digest])
+    return result
+
+
+def function_update_configuration(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVersion:
+    """UpdateFunctionConfiguration (RevisionId honoured)."""
+    if resolved.qualifier not in (None, FunctionVersion.LATEST):
+        raise InvalidParameterValue("Only the $LATEST version of a function can be updated.")
+    with transaction.atomic():
+        function = Function.objects.select_for_update().get(pk=resolved.function.pk)
+        latest = function.versions.select_for_update().get(number=0)
+        check_revision(params.get("RevisionId"), latest.revision_id)
+        _apply(latest, params)
+        if "Layers" in params:
+            layer_arns = list(params.get("Layers") or [])
+            layer_versions = layer_services.resolve_for_function(function.account, layer_arns)
+            _check_combined_size(latest.code.unzipped_size, layer_versions)
+            _set_layers(latest, layer_versions, layer_arns)
+        _stamp(latest)
+        latest.save()
+    return latest
+
+
+def _publish(
+    function: Function, latest: FunctionVersion, description: str | None
+) -> FunctionVersion:
+    """Freeze $LATEST as the next version, or return the newest if nothing changed."""
+    newest = function.versions.exclude(number=0).order_by("-number").first()
+    if newest is not None and newest.config_digest == latest.config_digest:
+        return newest
+    function.last_version_number += 1
+    function.save(update_fields=["last_version_number"])
+    published = FunctionVersion(
+        function=function,
+        number=function.last_version_number,
+        code=latest.code,
+        config_digest=latest.config_digest,
+        last_modified=timezone.now(),
+    )
+    for name in _FROZEN_FIELDS:
+        setattr(published, name, getattr(latest, name))
+    if description is not None:
+        published.description = description
+    published.save()
+    FunctionLayer.objects.bulk_create(
+        FunctionLayer(
+            function_version=published,
+            position=layer.position,
+            arn=layer.arn,
+            code=layer.code,
+            code_size=layer.code_size,
+        )
+        for layer in latest.layers.all()
+    )
+    return published
+
+
+def version_publish(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVersion:
+    """PublishVersion with the CodeSha256 and RevisionId checks."""
+    with transaction.atomic():
+        function = Function.objects.select_for_update().get(pk=resolved.function.pk)
+        latest = function.versions.select_for_update().get(number=0)
+        expected_sha = params.get("CodeSha256")
+        if expected_sha is not None and expected_sha != latest.code_sha256:
+            raise InvalidParameterValue(
+                f"CodeSHA256 ({expected_sha}) is different from current CodeSHA256 in $LATEST "
+                f"({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        check_revision(params.get("RevisionId"), latest.revision_id)
+        return _publish(function, latest, params.get("Description"))
+
+
+def function_delete(*, resolved: Resolved) -> None:
+    """DeleteFunction: the whole function, or one published version by Qualifier."""
+    function = resolved.function
+    qualifier = resolved.qualifier
+    with transaction.atomic():
+        function = Function.objects.select_for_update().get(pk=function.pk)
+        if qualifier is None:
+            digests = _digests(FunctionVersion.objects.filter(function=function))
+            function.delete()
+        else:
+            if qualifier == FunctionVersion.LATEST:
+                raise InvalidParameterValue(
+                    "$LATEST version cannot be deleted without deleting the function."
+                )
+            if not qualifier.isdigit():
+                raise InvalidParameterValue(
+                    "Deletion of aliases is not supported: use DeleteAlias to delete an alias."
+                )
+            version = function.versions.filter(number=int(qualifier)).first()
+            if version is None:
+                raise function_not_found(function.account_id, function.name, qualifier)
+            aliases = sorted(
+                alias.name
+                for alias in function.aliases.all()
+                if alias.function_version == qualifier or qualifier in alias.routing_weights
+            )
+            if aliases:
+                raise ResourceConflict(
+                    "Unable to delete version because the following aliases reference it: "
+                    f"[{', '.join(aliases)}]"
+                )
+            digests = _digests(FunctionVersion.objects.filter(pk=version.pk))
+            version.delete()
+            function.statements.filter(qualifier=qualifier).delete()
+    codestore.release(digests)
+
+
+def _digests(versions: Any) -> list[str]:
+    codes = list(versions.values_list("code_id", flat=True))
+    layers = list(
+        FunctionLayer.objects.filter(function_version__in=versions).values_list(
+            "code_id", flat=True
+        )
+    )
+    return codes + layers
