@@ -158,9 +158,7 @@ def client_for(
         region_name="us-east-1",
         aws_access_key_id=creds.access_key_id,
         aws_secret_access_key=creds.secret_access_key,
-        config=Config(
-            retries={"max_attempts": 1}, read_timeout=120, parameter_validation=validate
-        ),
+        config=Config(retries={"max_attempts": 1}, read_timeout=120, parameter_validation=validate),
     )
 
 

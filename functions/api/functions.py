@@ -8,20 +8,12 @@ from django.db.models import Q
 
 from console.apiview import ApiRequest, ApiResponse, lambda_api
 from console.errors import InvalidParameterValue, ValidationError
-from console.validation import query_params, validate
 from functions import arns, code_location, pagination, render, selectors
+from functions.api.common import api_params, max_items
 from functions.models import Function, FunctionVersion
 from functions.services import functions as services
 
 MAX_NAME_LENGTH = 64
-
-
-def _params(req: ApiRequest, operation: str, body: bool = True, **uri: Any) -> dict[str, Any]:
-    params: dict[str, Any] = req.json() if body else {}
-    params.update(query_params("lambda", operation, req.query))
-    params.update(uri)
-    validate("lambda", operation, params)
-    return params
 
 
 def _new_function_name(req: ApiRequest, value: str) -> str:
@@ -42,7 +34,7 @@ def _new_function_name(req: ApiRequest, value: str) -> str:
 
 @lambda_api("CreateFunction")
 def create_function(req: ApiRequest) -> ApiResponse:
-    params = _params(req, "CreateFunction")
+    params = api_params(req, "CreateFunction")
     name = _new_function_name(req, params["FunctionName"])
     version = services.function_create(account=req.account, name=name, params=params)
     return ApiResponse(render.function_configuration(version), status=201)
@@ -50,7 +42,7 @@ def create_function(req: ApiRequest) -> ApiResponse:
 
 @lambda_api("GetFunction")
 def get_function(req: ApiRequest, function_name: str) -> ApiResponse:
-    params = _params(req, "GetFunction", body=False, FunctionName=function_name)
+    params = api_params(req, "GetFunction", body=False, FunctionName=function_name)
     resolved = selectors.function_resolve(req.account, function_name, params.get("Qualifier"))
     assert resolved.version is not None
     version = resolved.version
@@ -74,7 +66,7 @@ def get_function(req: ApiRequest, function_name: str) -> ApiResponse:
 
 @lambda_api("GetFunctionConfiguration")
 def get_function_configuration(req: ApiRequest, function_name: str) -> ApiResponse:
-    params = _params(req, "GetFunctionConfiguration", body=False, FunctionName=function_name)
+    params = api_params(req, "GetFunctionConfiguration", body=False, FunctionName=function_name)
     resolved = selectors.function_resolve(req.account, function_name, params.get("Qualifier"))
     assert resolved.version is not None
     return ApiResponse(
@@ -84,7 +76,7 @@ def get_function_configuration(req: ApiRequest, function_name: str) -> ApiRespon
 
 @lambda_api("DeleteFunction")
 def delete_function(req: ApiRequest, function_name: str) -> ApiResponse:
-    params = _params(req, "DeleteFunction", body=False, FunctionName=function_name)
+    params = api_params(req, "DeleteFunction", body=False, FunctionName=function_name)
     resolved = selectors.function_resolve(
         req.account, function_name, params.get("Qualifier"), follow_alias=False
     )
@@ -94,7 +86,7 @@ def delete_function(req: ApiRequest, function_name: str) -> ApiResponse:
 
 @lambda_api("UpdateFunctionCode")
 def update_function_code(req: ApiRequest, function_name: str) -> ApiResponse:
-    params = _params(req, "UpdateFunctionCode", FunctionName=function_name)
+    params = api_params(req, "UpdateFunctionCode", FunctionName=function_name)
     resolved = selectors.function_resolve(req.account, function_name)
     version = services.function_update_code(resolved=resolved, params=params)
     return ApiResponse(render.function_configuration(version))
@@ -102,20 +94,16 @@ def update_function_code(req: ApiRequest, function_name: str) -> ApiResponse:
 
 @lambda_api("UpdateFunctionConfiguration")
 def update_function_configuration(req: ApiRequest, function_name: str) -> ApiResponse:
-    params = _params(req, "UpdateFunctionConfiguration", FunctionName=function_name)
+    params = api_params(req, "UpdateFunctionConfiguration", FunctionName=function_name)
     resolved = selectors.function_resolve(req.account, function_name)
     version = services.function_update_configuration(resolved=resolved, params=params)
     return ApiResponse(render.function_configuration(version))
 
 
-def _max_items(params: dict[str, Any], default: int = 50) -> int:
-    return int(params.get("MaxItems") or default)
-
-
 @lambda_api("ListFunctions")
 def list_functions(req: ApiRequest) -> ApiResponse:
-    params = _params(req, "ListFunctions", body=False)
-    limit = _max_items(params)
+    params = api_params(req, "ListFunctions", body=False)
+    limit = max_items(params)
     position = pagination.decode(params.get("Marker"))
     versions = (
         FunctionVersion.objects.filter(function__account=req.account)
@@ -139,7 +127,7 @@ def list_functions(req: ApiRequest) -> ApiResponse:
 
 @lambda_api("PublishVersion")
 def publish_version(req: ApiRequest, function_name: str) -> ApiResponse:
-    params = _params(req, "PublishVersion", FunctionName=function_name)
+    params = api_params(req, "PublishVersion", FunctionName=function_name)
     resolved = selectors.function_resolve(req.account, function_name)
     if resolved.qualifier not in (None, FunctionVersion.LATEST):
         raise InvalidParameterValue("Only the $LATEST version of a function can be published.")
@@ -149,9 +137,9 @@ def publish_version(req: ApiRequest, function_name: str) -> ApiResponse:
 
 @lambda_api("ListVersionsByFunction")
 def list_versions_by_function(req: ApiRequest, function_name: str) -> ApiResponse:
-    params = _params(req, "ListVersionsByFunction", body=False, FunctionName=function_name)
+    params = api_params(req, "ListVersionsByFunction", body=False, FunctionName=function_name)
     function: Function = selectors.function_get_for_account(req.account, function_name)
-    limit = _max_items(params)
+    limit = max_items(params)
     position = pagination.decode(params.get("Marker"))
     versions = function.versions.prefetch_related("layers").order_by("number")
     if position is not None:

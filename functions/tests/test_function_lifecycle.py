@@ -135,8 +135,9 @@ def test_it_updates_code_with_revision_checks_dry_run_and_publish(lam):
 
     dry = lam.update_function_code(FunctionName="upd", ZipFile=new_code, DryRun=True)
     assert dry["CodeSha256"] != created["CodeSha256"]
-    assert lam.get_function(FunctionName="upd")["Configuration"]["CodeSha256"] == (
-        created["CodeSha256"]
+    assert (
+        lam.get_function(FunctionName="upd")["Configuration"]["CodeSha256"]
+        == (created["CodeSha256"])
     )
 
     updated = lam.update_function_code(
@@ -149,7 +150,9 @@ def test_it_updates_code_with_revision_checks_dry_run_and_publish(lam):
 def test_it_updates_configuration_with_revision_id(lam):
     created = create_function(lam, "cfg")
     updated = lam.update_function_configuration(
-        FunctionName="cfg", MemorySize=512, RevisionId=created["RevisionId"],
+        FunctionName="cfg",
+        MemorySize=512,
+        RevisionId=created["RevisionId"],
         Environment={"Variables": {"KEY": "v"}},
     )
     assert updated["MemorySize"] == 512
@@ -200,7 +203,10 @@ def test_it_deletes_a_version_then_the_function(lam):
 def test_s3_code_sources_are_answered_clearly(lam):
     with pytest.raises(ClientError) as error:
         lam.create_function(
-            FunctionName="s3", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+            FunctionName="s3",
+            Runtime="python3.11",
+            Handler="app.handler",
+            Role=ROLE,
             Code={"S3Bucket": "bucket", "S3Key": "key.zip"},
         )
     assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
