@@ -1,0 +1,90 @@
+"""The runtime catalog: which interpreter runs which Lambda runtime identifier."""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtimes"
+
+
+class RuntimeUnavailable(Exception):
+    """The host has no interpreter for this runtime."""
+
+
+@dataclass(frozen=True)
+class RuntimeCommand:
+    argv: tuple[str, ...]
+    # Host directories the interpreter lives in, outside /usr, to mount read-only.
+    extra_mounts: tuple[str, ...] = ()
+    execution_env: str = ""
+
+
+@functools.cache
+def python_interpreters() -> dict[str, str]:
+    """``{"3.11": "/usr/bin/python3.11", ...}``: the CPython versions present on the host.
+
+    Debian's ``/usr/bin`` first; other installs (``/usr/local``, pyenv) may add versions.
+    ``FUNCTORY_PYTHON_3_12=/path/to/python3.12`` adds or overrides one.
+    """
+    found: dict[str, str] = {}
+    patterns = [
+        "/usr/bin/python3.*",
+        "/usr/local/bin/python3.*",
+        os.path.expanduser("~/.pyenv/versions/3.*/bin/python3.*"),
+    ]
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            match = re.search(r"python(3\.\d+)$", path)
+            if match and os.access(path, os.X_OK) and match[1] not in found:
+                found[match[1]] = os.path.realpath(path)
+    for name, value in os.environ.items():
+        match = re.fullmatch(r"FUNCTORY_PYTHON_3_(\d+)", name)
+        if match and os.access(value, os.X_OK):
+            found[f"3.{match[1]}"] = value
+    return found
+
+
+@functools.cache
+def node_binary() -> str | None:
+    configured = os.environ.get("FUNCTORY_NODE")
+    return configured or shutil.which("node", path="/usr/bin:/usr/local/bin")
+
+
+def _mounts_for(binary: str) -> tuple[str, ...]:
+    if binary.startswith("/usr/"):
+        return ()
+    # e.g. ~/.pyenv/versions/3.12.1/bin/python3.12 -> mount ~/.pyenv/versions/3.12.1
+    return (str(Path(binary).parent.parent),)
+
+
+def command_for(runtime: str) -> RuntimeCommand:
+    """How to start ``runtime`` inside an environment (paths as seen from inside)."""
+    if runtime.startswith("python3."):
+        version = runtime.removeprefix("python")
+        binary = python_interpreters().get(version)
+        if binary is None:
+            raise RuntimeUnavailable(f"Runtime {runtime} is not available on this host.")
+        return RuntimeCommand(
+            argv=(binary, "-X", "utf8", "/var/runtime/python/bootstrap.py"),
+            extra_mounts=_mounts_for(binary),
+            execution_env=f"AWS_Lambda_{runtime}",
+        )
+    if runtime.startswith("nodejs"):
+        binary = node_binary()
+        if binary is None:
+            raise RuntimeUnavailable(f"Runtime {runtime} is not available on this host.")
+        return RuntimeCommand(
+            argv=(binary, "/var/runtime/nodejs/bootstrap.js"),
+            extra_mounts=_mounts_for(binary),
+            execution_env=f"AWS_Lambda_{runtime}",
+        )
+    if runtime.startswith("provided"):
+        # Resolved by the backend, which can see whether the package or a layer has one.
+        return RuntimeCommand(argv=(), execution_env="")
+    raise RuntimeUnavailable(f"Runtime {runtime} is not supported by this executor.")

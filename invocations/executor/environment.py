@@ -1,0 +1,318 @@
+"""An execution environment: one runtime process tree, its Runtime API, its log stream.
+
+Backends (``sandbox.py``, ``docker_backend.py``) start the process and hand over a
+listening socket reachable from inside as ``127.0.0.1:9001`` plus the process's merged
+stdout/stderr; everything from there — init, invocations, timeouts, crashes, logs — is
+the same for every backend and lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from invocations.executor.runtime_api import Invocation, RuntimeApiServer, RuntimeOutcome
+from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
+
+# (log group, log stream, [(timestamp ms, message)]) — called on the event loop; must not block.
+LogSink = Callable[[str, str, list[tuple[int, str]]], None]
+
+INIT_TIMEOUT_S = 10.0
+TAIL_BYTES = 4096
+_MAX_LINE = 256 * 1024
+
+
+class Process(Protocol):
+    """What a backend gives the environment to watch and stop."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+    def memory_peak_bytes(self) -> int: ...
+
+    def oom_killed(self) -> bool: ...
+
+    def cleanup(self) -> None: ...
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def log_stream_name(version: str) -> str:
+    """``YYYY/MM/DD/[<version>]<32 hex>``, as Lambda names an environment's stream."""
+    day = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
+    return f"{day}/[{version}]{secrets.token_hex(16)}"
+
+
+class EnvironmentDead(Exception):
+    """The environment's process is gone; it cannot take more invocations."""
+
+
+class Environment:
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        process: Process,
+        server: RuntimeApiServer,
+        output_fd: int,
+        log_sink: LogSink,
+        log_stream: str,
+        started: float,
+    ) -> None:
+        self.spec = spec
+        self.process = process
+        self.server = server
+        self.log_sink = log_sink
+        self.log_stream = log_stream
+        self.started = started
+        self.last_used = time.monotonic()
+        self.invocations = 0
+        self.busy = False
+        self.dead = False
+        self.retired = False
+        self.init_duration_ms: float | None = None
+        self._output_fd = output_fd
+        self._partial = b""
+        # Output before the first invocation (init) belongs to the first invocation's tail.
+        self._capture: list[str] | None = []
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        flags = fcntl.fcntl(output_fd, fcntl.F_GETFL)
+        fcntl.fcntl(output_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+        asyncio.get_running_loop().add_reader(output_fd, self._read_output)
+
+    # -- output ---------------------------------------------------------------------------
+
+    def _read_output(self) -> None:
+        """Read what the runtime printed; each complete line is one log event."""
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(self._output_fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._on_eof()
+                break
+            chunks.append(chunk)
+        if chunks:
+            self._emit_lines(b"".join(chunks))
+
+    def _emit_lines(self, data: bytes) -> None:
+        data = self._partial + data
+        *lines, self._partial = data.split(b"\n")
+        if len(self._partial) > _MAX_LINE:
+            lines.append(self._partial)
+            self._partial = b""
+        if lines:
+            self._log([line.decode("utf-8", "replace") for line in lines])
+
+    def _flush_partial(self) -> None:
+        if self._partial:
+            line, self._partial = self._partial, b""
+            self._log([line.decode("utf-8", "replace")])
+
+    def _on_eof(self) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(self._output_fd)
+        self._flush_partial()
+        if not self._exited.done():
+            code = self.process.poll()
+            self._exited.set_result(code if code is not None else -9)
+
+    def _log(self, lines: list[str]) -> None:
+        stamp = now_ms()
+        if self._capture is not None:
+            self._capture.extend(lines)
+        self.log_sink(self.spec.log_group, self.log_stream, [(stamp, line) for line in lines])
+
+    def drain_output(self) -> None:
+        """Pick up output already written but not yet read, before closing an invocation."""
+        self._read_output()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def wait_ready(self) -> RuntimeOutcome | None:
+        """Wait for the runtime's first ``/next``; an init error or exit is returned."""
+        waiters: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(asyncio.shield(self.server.first_next)),
+            asyncio.ensure_future(asyncio.shield(self.server.init_error)),
+            asyncio.ensure_future(asyncio.shield(self._exited)),
+        }
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=INIT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self.init_duration_ms = (time.monotonic() - self.started) * 1000
+        if self.server.init_error.done() and not self.server.init_error.cancelled():
+            return self.server.init_error.result()
+        if self.server.first_next.done():
+            return None
+        if not done:
+            return RuntimeOutcome(
+                _error_document(
+                    f"Init timed out after {INIT_TIMEOUT_S:.2f} seconds", "Sandbox.Timedout"
+                ),
+                "Sandbox.Timedout",
+            )
+        return RuntimeOutcome(self._exit_document(), "Runtime.ExitError")
+
+    def _exit_document(self, request_id: str | None = None) -> bytes:
+        if self.process.oom_killed():
+            message = "Runtime exited with error: signal: killed"
+            error_type = "Runtime.OutOfMemory"
+        else:
+            code = self.process.poll()
+            if code is None and self._exited.done():
+                code = self._exited.result()
+            if code is not None and code < 0:
+                message = f"Runtime exited with error: signal: {_signal_name(-code)}"
+            else:
+                message = f"Runtime exited with error: exit status {code}"
+            error_type = "Runtime.ExitError"
+        if request_id:
+            message = f"RequestId: {request_id} Error: {message}"
+        return _error_document(message, error_type)
+
+    async def invoke(
+        self, request: InvokeRequest, init_error: RuntimeOutcome | None = None
+    ) -> InvokeResult:
+        """Run one invocation; the caller holds this environment exclusively."""
+        spec = self.spec
+        cold = self.invocations == 0
+        self.invocations += 1
+        capture: list[str] = self._capture if cold and self._capture is not None else []
+        self._capture = capture
+        start = time.monotonic()
+        self._log([f"START RequestId: {request.request_id} Version: {spec.version}"])
+        outcome: RuntimeOutcome
+        kill = False
+        if init_error is not None:
+            outcome = init_error
+            kill = True
+        else:
+            deadline_ms = now_ms() + spec.timeout_s * 1000
+            invocation = Invocation(
+                request_id=request.request_id,
+                payload=request.payload,
+                deadline_ms=deadline_ms,
+                invoked_arn=request.invoked_arn,
+                trace_id=request.trace_id
+                or f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0",
+                client_context=request.client_context,
+                cognito_identity=request.cognito_identity,
+            )
+            result_future = self.server.submit(invocation)
+            exited: asyncio.Future[Any] = asyncio.ensure_future(asyncio.shield(self._exited))
+            try:
+                pending: set[asyncio.Future[Any]] = {result_future, exited}
+                done, _ = await asyncio.wait(
+                    pending,
+                    timeout=spec.timeout_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                exited.cancel()
+            if result_future.done() and not result_future.cancelled():
+                outcome = result_future.result()
+            elif not done:
+                seconds = f"{spec.timeout_s:.2f}"
+                stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+                self._log([f"{stamp} {request.request_id} Task timed out after {seconds} seconds"])
+                outcome = RuntimeOutcome(
+                    _error_document(
+                        f"RequestId: {request.request_id} Error: Task timed out after "
+                        f"{seconds} seconds",
+                        "Sandbox.Timedout",
+                    ),
+                    "Sandbox.Timedout",
+                )
+                kill = True
+            else:
+                outcome = RuntimeOutcome(
+                    self._exit_document(request.request_id), "Runtime.ExitError"
+                )
+                kill = True
+        duration_ms = (time.monotonic() - start) * 1000
+        max_memory_mb = math.ceil(self.process.memory_peak_bytes() / (1024 * 1024))
+        if kill:
+            await self.stop()
+        self.drain_output()
+        self._flush_partial()
+        if outcome.error_type in {"Runtime.ExitError", "Runtime.OutOfMemory"}:
+            document = json.loads(outcome.payload)
+            self._log([str(document.get("errorMessage", "")), outcome.error_type or ""])
+        billed_ms = max(1, math.ceil(duration_ms))
+        report = (
+            f"REPORT RequestId: {request.request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {billed_ms} ms\tMemory Size: {spec.memory_mb} MB\t"
+            f"Max Memory Used: {max_memory_mb} MB\t"
+        )
+        if cold and self.init_duration_ms is not None:
+            report += f"Init Duration: {self.init_duration_ms:.2f} ms\t"
+        self._log([f"END RequestId: {request.request_id}", report])
+        self._capture = None
+        self.last_used = time.monotonic()
+        return InvokeResult(
+            request_id=request.request_id,
+            payload=outcome.payload,
+            function_error=None if outcome.error_type is None else "Unhandled",
+            error_type=outcome.error_type,
+            duration_ms=duration_ms,
+            billed_ms=billed_ms,
+            max_memory_mb=max_memory_mb,
+            init_duration_ms=self.init_duration_ms if cold else None,
+            log_lines=capture,
+            log_stream=self.log_stream,
+            cold=cold,
+        )
+
+    async def stop(self) -> None:
+        if self.dead:
+            return
+        self.dead = True
+        self.server.close()
+        self.process.kill()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._exited), timeout=2)
+        if not self._exited.done():
+            self._on_eof()
+        with contextlib.suppress(OSError):
+            os.close(self._output_fd)
+        self.process.cleanup()
+
+
+def tail(lines: list[str]) -> str:
+    """The last 4 KB of an invocation's log, as ``X-Amz-Log-Result`` carries it."""
+    text = "".join(f"{line}\n" for line in lines).encode()
+    return text[-TAIL_BYTES:].decode("utf-8", "ignore")
+
+
+def _error_document(message: str, error_type: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name.removeprefix("SIG").lower()
+    except ValueError:
+        return str(number)

@@ -1,0 +1,158 @@
+"""The environment pool: warm reuse, scale-out when busy, keep-alive reaping, retirement.
+
+Environments are keyed by their spec (code + configuration). An invocation takes an idle
+environment of its key (the most recently used, so the pool shrinks naturally under lower
+load) or starts a new one; one invocation at a time per environment. When a function
+version's spec changes, environments of the old spec are retired: idle ones at once, busy
+ones as soon as they finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from typing import Protocol
+
+from invocations.executor.environment import Environment
+from invocations.executor.runtime_api import RuntimeOutcome
+from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
+
+logger = logging.getLogger(__name__)
+
+
+class Backend(Protocol):
+    name: str
+
+    async def start(self, spec: EnvironmentSpec) -> Environment: ...
+
+
+class EnvironmentPool:
+    def __init__(self, backend: Backend, *, keep_alive_s: float = 300.0) -> None:
+        self.backend = backend
+        self.keep_alive_s = keep_alive_s
+        self._idle: dict[str, list[Environment]] = defaultdict(list)
+        self._busy: set[Environment] = set()
+        self._current: dict[str, str] = {}  # function_key -> live spec key
+        self._reaper: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- public -------------------------------------------------------------------------
+
+    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
+        self._ensure_reaper()
+        self._note_spec(spec)
+        environment, init_error = await self._acquire(spec)
+        try:
+            return await environment.invoke(request, init_error)
+        finally:
+            self._release(environment)
+
+    def retire(self, function_key_prefix: str) -> None:
+        """Retire every environment of the function versions under this ARN prefix."""
+        for key, environments in list(self._idle.items()):
+            keep = []
+            for environment in environments:
+                if environment.spec.function_key.startswith(function_key_prefix):
+                    self._stop_later(environment)
+                else:
+                    keep.append(environment)
+            self._idle[key] = keep
+        for environment in self._busy:
+            if environment.spec.function_key.startswith(function_key_prefix):
+                environment.retired = True
+        for function_key in list(self._current):
+            if function_key.startswith(function_key_prefix):
+                del self._current[function_key]
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "idle": sum(len(v) for v in self._idle.values()),
+            "busy": len(self._busy),
+        }
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        environments = [env for envs in self._idle.values() for env in envs] + list(self._busy)
+        self._idle.clear()
+        await asyncio.gather(*(env.stop() for env in environments), return_exceptions=True)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _note_spec(self, spec: EnvironmentSpec) -> None:
+        previous = self._current.get(spec.function_key)
+        if previous == spec.key:
+            return
+        self._current[spec.function_key] = spec.key
+        if previous is not None:
+            for environment in self._idle.pop(previous, []):
+                self._stop_later(environment)
+            for environment in self._busy:
+                if environment.spec.key == previous:
+                    environment.retired = True
+
+    async def _acquire(self, spec: EnvironmentSpec) -> tuple[Environment, RuntimeOutcome | None]:
+        idle = self._idle.get(spec.key)
+        while idle:
+            environment = idle.pop()
+            if not environment.dead and environment.process.poll() is None:
+                environment.busy = True
+                self._busy.add(environment)
+                return environment, None
+            self._stop_later(environment)
+        environment = await self.backend.start(spec)
+        environment.busy = True
+        self._busy.add(environment)
+        try:
+            init_error = await environment.wait_ready()
+        except BaseException:
+            self._busy.discard(environment)
+            await environment.stop()
+            raise
+        return environment, init_error
+
+    def _release(self, environment: Environment) -> None:
+        environment.busy = False
+        self._busy.discard(environment)
+        retired = environment.retired
+        stale = self._current.get(environment.spec.function_key) != environment.spec.key
+        if environment.dead or retired or stale or self._closed:
+            self._stop_later(environment)
+            return
+        self._idle[environment.spec.key].append(environment)
+
+    def _stop_later(self, environment: Environment) -> None:
+        task = asyncio.get_running_loop().create_task(environment.stop())
+        task.add_done_callback(_log_failure)
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+
+    async def _reap_forever(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(min(1.0, self.keep_alive_s / 2))
+            self.reap()
+
+    def reap(self) -> None:
+        cutoff = time.monotonic() - self.keep_alive_s
+        for key, environments in list(self._idle.items()):
+            keep = [env for env in environments if env.last_used >= cutoff and not env.dead]
+            for env in environments:
+                if env not in keep:
+                    self._stop_later(env)
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        exc = task.exception()
+        if exc is not None:
+            logger.warning("stopping an environment failed: %r", exc)

@@ -1,0 +1,1 @@
+"""Runtime bootstraps mounted read-only at ``/var/runtime`` in every environment."""

@@ -1,0 +1,287 @@
+"""Functory's Python runtime: a Lambda Runtime API client that runs ``module.function``.
+
+It runs inside the sandbox as the environment's main process. Startup is kept lean (no
+``http.client``; ``traceback`` only on errors) because every import is cold-start time.
+"""
+
+import json
+import os
+import socket
+import sys
+import time
+
+API_HOST, _, API_PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].partition(":")
+PREFIX = "/2018-06-01/runtime"
+
+
+class RuntimeApi:
+    """A minimal keep-alive HTTP/1.1 client for the Runtime API."""
+
+    def __init__(self):
+        self.sock = None
+        self.buffer = b""
+
+    def _connect(self):
+        for _ in range(200):
+            try:
+                self.sock = socket.create_connection((API_HOST, int(API_PORT or 80)))
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return
+            except OSError:
+                time.sleep(0.01)
+        raise SystemExit("cannot reach the Runtime API")
+
+    def request(self, method, path, body=b"", headers=None):
+        if self.sock is None:
+            self._connect()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {API_HOST}\r\nContent-Length: {len(body)}\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
+        self.sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        raw_head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = raw_head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        response_headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            response_headers[name.strip().lower()] = value.strip()
+        length = int(response_headers.get("content-length", "0"))
+        while len(self.buffer) < length:
+            self._fill()
+        payload, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, response_headers, payload
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise SystemExit("the Runtime API closed the connection")
+        self.buffer += chunk
+
+
+class CognitoIdentity:
+    def __init__(self, data):
+        self.cognito_identity_id = data.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
+
+
+class ClientContext:
+    def __init__(self, data):
+        self.client = data.get("client")
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+
+class LambdaContext:
+    def __init__(self, request_id, deadline_ms, invoked_arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.client_context = ClientContext(client_context) if client_context else None
+        self.identity = CognitoIdentity(identity or {})
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+    def __repr__(self):
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},"
+            f"function_name={self.function_name},memory_limit_in_mb={self.memory_limit_in_mb},"
+            f"function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn}])"
+        )
+
+
+class HandlerError(Exception):
+    def __init__(self, error_type, message):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def log_error(error_type, message, stack=None):
+    """One log event per error: AWS joins the traceback's lines with carriage returns."""
+    text = f"[ERROR] {error_type}: {message}"
+    if stack:
+        text += "\rTraceback (most recent call last):\r" + "\r".join(
+            line.rstrip("\n").replace("\n", "\r") for line in stack
+        )
+    sys.stdout.write(text.replace("\n", "\r") + "\n")
+    sys.stdout.flush()
+
+
+def stack_of(exc):
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Drop this file's own frames: the user sees their code, as on AWS.
+    frames = [f for f in frames if f.filename != __file__]
+    return traceback.format_list(frames)
+
+
+def load_handler(handler):
+    try:
+        module_path, function_name = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise HandlerError(
+            "Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}"
+        ) from None
+    module_name = module_path.replace("/", ".")
+    try:
+        import importlib
+
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HandlerError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
+        ) from exc
+    except SyntaxError as exc:
+        raise HandlerError(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_path}': {exc}"
+        ) from exc
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise HandlerError(
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_path}'",
+        ) from None
+
+
+def setup_paths():
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0]) == here:
+        sys.path.pop(0)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    sys.path[:0] = ["/var/task"]
+    sys.path += [
+        "/opt/python",
+        f"/opt/python/lib/{version}/site-packages",
+    ]
+
+
+def setup_logging():
+    import logging
+
+    class RequestIdFilter(logging.Filter):
+        request_id = ""
+
+        def filter(self, record):
+            record.aws_request_id = RequestIdFilter.request_id
+            return True
+
+    class LambdaHandler(logging.StreamHandler):
+        def emit(self, record):
+            try:
+                message = self.format(record).replace("\n", "\r")
+                self.stream.write(message + "\n")
+                self.flush()
+            except Exception:
+                self.handleError(record)
+
+    handler = LambdaHandler(sys.stdout)
+    handler.addFilter(RequestIdFilter())
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    return RequestIdFilter
+
+
+def main():
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    setup_paths()
+    api = RuntimeApi()
+    request_ids = setup_logging()
+    try:
+        handler = load_handler(os.environ["_HANDLER"])
+    except HandlerError as exc:
+        log_error(exc.error_type, exc.message, stack_of(exc) if exc.__cause__ else None)
+        report_init_error(api, exc.error_type, exc.message, [])
+        return 1
+    except Exception as exc:
+        stack = stack_of(exc)
+        log_error(type(exc).__name__, str(exc), stack)
+        report_init_error(api, type(exc).__name__, str(exc), stack)
+        return 1
+    while True:
+        _status, headers, body = api.request("GET", f"{PREFIX}/invocation/next")
+        request_id = headers.get("lambda-runtime-aws-request-id", "")
+        request_ids.request_id = request_id
+        os.environ["_X_AMZN_TRACE_ID"] = headers.get("lambda-runtime-trace-id", "")
+        client_context = headers.get("lambda-runtime-client-context")
+        identity = headers.get("lambda-runtime-cognito-identity")
+        context = LambdaContext(
+            request_id,
+            int(headers.get("lambda-runtime-deadline-ms", "0")),
+            headers.get("lambda-runtime-invoked-function-arn", ""),
+            json.loads(client_context) if client_context else None,
+            json.loads(identity) if identity else None,
+        )
+        try:
+            event = json.loads(body) if body else None
+        except ValueError as exc:
+            post_error(
+                api, request_id, "Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", []
+            )
+            continue
+        try:
+            result = handler(event, context)
+        except Exception as exc:
+            stack = stack_of(exc)
+            log_error(type(exc).__name__, str(exc), stack)
+            post_error(api, request_id, type(exc).__name__, str(exc), stack)
+            continue
+        try:
+            payload = json.dumps(result).encode()
+        except (TypeError, ValueError) as exc:
+            message = f"Unable to marshal response: {exc}"
+            log_error("Runtime.MarshalError", message)
+            post_error(api, request_id, "Runtime.MarshalError", message, [])
+            continue
+        sys.stdout.flush()
+        api.request("POST", f"{PREFIX}/invocation/{request_id}/response", payload)
+
+
+def error_document(error_type, message, stack, request_id=None):
+    document = {"errorMessage": message, "errorType": error_type}
+    if request_id is not None:
+        document["requestId"] = request_id
+    document["stackTrace"] = stack
+    return json.dumps(document).encode()
+
+
+def post_error(api, request_id, error_type, message, stack):
+    sys.stdout.flush()
+    api.request(
+        "POST",
+        f"{PREFIX}/invocation/{request_id}/error",
+        error_document(error_type, message, stack, request_id),
+        {"Lambda-Runtime-Function-Error-Type": error_type, "Content-Type": "application/json"},
+    )
+
+
+def report_init_error(api, error_type, message, stack):
+    sys.stdout.flush()
+    api.request(
+        "POST",
+        f"{PREFIX}/init/error",
+        error_document(error_type, message, stack),
+        {"Lambda-Runtime-Function-Error-Type": error_type, "Content-Type": "application/json"},
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

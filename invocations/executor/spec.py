@@ -1,0 +1,74 @@
+"""What the executor is asked to run, and what it answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """Everything that defines an execution environment for one function version.
+
+    Two invocations may share a warm environment only if their specs are equal; any change
+    of code or configuration makes a new ``key`` and so retires the old environments.
+    """
+
+    function_arn: str  # unqualified
+    function_name: str
+    version: str
+    runtime: str
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    code_dir: str  # extracted package, mounted read-only at /var/task
+    layers_dir: str | None  # merged layers, mounted read-only at /opt
+    environment: tuple[tuple[str, str], ...] = ()
+    ephemeral_mb: int = 512
+    log_group: str = ""
+    region: str = "us-east-1"
+    account_id: str = ""
+    revision: str = ""
+
+    @property
+    def key(self) -> str:
+        raw = json.dumps(self.__dict__, sort_keys=True, default=list)
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    @property
+    def function_key(self) -> str:
+        """Identifies the function version regardless of configuration."""
+        return f"{self.function_arn}:{self.version}"
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    request_id: str
+    payload: bytes
+    invoked_arn: str
+    client_context: str | None = None  # base64 JSON, passed through as AWS does
+    cognito_identity: str | None = None
+    trace_id: str | None = None
+    tail_logs: bool = False
+
+
+@dataclass
+class InvokeResult:
+    """The outcome of one invocation.
+
+    ``function_error`` is None on success, else ``"Unhandled"`` (AWS's header value); the
+    ``payload`` then holds the error document ``{errorMessage, errorType, ...}``.
+    """
+
+    request_id: str
+    payload: bytes
+    function_error: str | None = None
+    error_type: str | None = None
+    duration_ms: float = 0.0
+    billed_ms: int = 0
+    max_memory_mb: int = 0
+    init_duration_ms: float | None = None
+    log_lines: list[str] = field(default_factory=list)
+    log_stream: str = ""
+    cold: bool = False
