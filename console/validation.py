@@ -55,6 +55,9 @@ def _render(value: Any) -> str:
     return str(value)
 
 
+_SCALARS = frozenset({"string", "integer", "long", "float", "double", "boolean"})
+
+
 class _Checker:
     def __init__(self, service: str) -> None:
         self.service = service
@@ -93,10 +96,7 @@ class _Checker:
                     f"Could not parse request body into json: Expected an object at '{path}'"
                 )
             self.size(value, path, meta)
-            key_shape, value_shape = shape.key, shape.value
-            for key, item in value.items():
-                self.check(key_shape, key, f"{path}.key", member)
-                self.check(value_shape, item, f"{path}.{key}.member", member)
+            self.map_entries(shape, value, path, member)
         elif kind == "string":
             if not isinstance(value, str):
                 raise InvalidRequestContent(
@@ -131,6 +131,44 @@ class _Checker:
             raise InvalidRequestContent(
                 f"Could not parse request body into json: Expected a boolean at '{path}'"
             )
+
+    def map_entries(self, shape: Shape, value: dict[str, Any], path: str, member: str) -> None:
+        """AWS reports bad keys or values of a map once, as the whole map and the constraints
+        of its key or value shape: ``Value '{2=1.5}' at 'x' failed to satisfy constraint:
+        Map value must satisfy constraint: [Member must have value less than ...]``."""
+        parts = (("keys", shape.key, list(value)), ("value", shape.value, list(value.values())))
+        for part, item_shape, items in parts:
+            if item_shape.type_name not in _SCALARS:
+                for key, item in value.items():
+                    self.check(item_shape, item, f"{path}.{key}.member", member)
+                continue
+            probe = _Checker(self.service)
+            for item in items:
+                probe.check(item_shape, item, path, member)
+            if probe.errors:
+                constraints = self.constraints(item_shape, member)
+                # Numeric map values are reported as non-nullable too (AdditionalVersionWeights).
+                if part == "value" and item_shape.type_name != "string":
+                    constraints.append("Member must not be null")
+                self.fail(
+                    value,
+                    path,
+                    f"Map {part} must satisfy constraint: [{', '.join(constraints)}]",
+                )
+
+    def constraints(self, shape: Shape, member: str) -> list[str]:
+        meta = self.limits(shape, member)
+        unit = "length" if shape.type_name == "string" else "value"
+        found: list[str] = []
+        if "max" in meta:
+            found.append(f"Member must have {unit} less than or equal to {meta['max']}")
+        if "min" in meta:
+            found.append(f"Member must have {unit} greater than or equal to {meta['min']}")
+        if meta.get("enum"):
+            found.append(f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]")
+        if meta.get("pattern"):
+            found.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+        return found
 
     def size(self, value: Any, path: str, meta: dict[str, Any]) -> None:
         if "min" in meta and len(value) < meta["min"]:
@@ -181,7 +219,17 @@ def query_params(service: str, operation: str, query: Any) -> dict[str, Any]:
     for name, member in shape.members.items():
         if member.serialization.get("location") != "querystring":
             continue
-        raw = query.get(member.serialization.get("name", name))
+        key = member.serialization.get("name", name)
+        if member.type_name == "list":
+            # Repeated parameters (``?tagKeys=a&tagKeys=b``) carry list members.
+            getlist = getattr(query, "getlist", None)
+            values = getlist(key) if getlist is not None else query.get(key)
+            if isinstance(values, str):
+                values = [values]
+            if values:
+                params[name] = list(values)
+            continue
+        raw = query.get(key)
         if raw is None:
             continue
         if member.type_name in {"integer", "long"}:

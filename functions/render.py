@@ -78,3 +78,8 @@ def alias_configuration(alias: Alias) -> dict[str, Any]:
     if alias.routing_weights:
         body["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.routing_weights)}
     return body
+
+
+def policy_document(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """A resource-based policy as GetPolicy returns it (serialized by the caller)."""
+    return {"Version": "2012-10-17", "Id": "default", "Statement": statements}

@@ -7,11 +7,15 @@ only ever searches the caller's account.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Sum
 
 from console.errors import InvalidParameterValue, ResourceNotFound
 from console.models import Account
 from functions import arns
-from functions.models import Alias, Function, FunctionVersion
+from functions.models import Alias, Function, FunctionVersion, LayerVersion, PolicyStatement
 
 
 @dataclass(frozen=True)
@@ -95,3 +99,75 @@ def function_resolve(
 
 def latest_version(function: Function) -> FunctionVersion:
     return function.versions.get(number=0)
+
+
+def function_get_by_arn(account: Account, resource: str) -> Function:
+    """The function a tagging ``Resource`` ARN names, in ``account`` only; never qualified."""
+    ref = arns.parse_function_name(resource)
+    if ref is None or ref.account_id is None:
+        raise ResourceNotFound(f"Function not found: {resource}")
+    if ref.qualifier is not None:
+        raise InvalidParameterValue(
+            "Tags on function aliases and versions are not supported. Please specify a "
+            "function ARN."
+        )
+    return function_get_for_account(account, resource)
+
+
+def alias_get(function: Function, name: str) -> Alias:
+    """GetAlias's lookup, with its own not-found wording."""
+    alias = function.aliases.filter(name=name).first()
+    if alias is None:
+        arn = arns.function_arn(function.account_id, function.name, name)
+        raise ResourceNotFound(f"Cannot find alias arn: {arn}")
+    return alias
+
+
+def policy_qualifier(resolved: Resolved) -> str:
+    """Where a function's policy statements are kept: '' for unqualified and $LATEST."""
+    if resolved.qualifier in (None, FunctionVersion.LATEST):
+        return ""
+    return resolved.qualifier
+
+
+def policy_target_revision(resolved: Resolved) -> str:
+    """The RevisionId a policy call checks and reports: of $LATEST, the version or alias."""
+    if resolved.alias is not None:
+        return resolved.alias.revision_id
+    if resolved.version is not None and policy_qualifier(resolved):
+        return resolved.version.revision_id
+    return latest_version(resolved.function).revision_id
+
+
+def policy_statements(resolved: Resolved) -> list[dict[str, Any]]:
+    rows = PolicyStatement.objects.filter(
+        function=resolved.function, qualifier=policy_qualifier(resolved)
+    )
+    return [row.statement for row in rows]
+
+
+def reserved_concurrency_total(account: Account, *, excluding: Function | None = None) -> int:
+    functions = Function.objects.filter(account=account)
+    if excluding is not None:
+        functions = functions.exclude(pk=excluding.pk)
+    return int(functions.aggregate(total=Sum("reserved_concurrency"))["total"] or 0)
+
+
+def unreserved_concurrency(account: Account) -> int:
+    limit = int(settings.FUNCTORY_ACCOUNT_CONCURRENCY)
+    return max(0, limit - reserved_concurrency_total(account))
+
+
+def function_count(account: Account) -> int:
+    return Function.objects.filter(account=account).count()
+
+
+def code_storage_used(account: Account) -> int:
+    """Bytes of code the account stores: every function version and layer version."""
+    functions = FunctionVersion.objects.filter(function__account=account).aggregate(
+        total=Sum("code_size")
+    )["total"]
+    layers = LayerVersion.objects.filter(layer__account=account).aggregate(total=Sum("code_size"))[
+        "total"
+    ]
+    return int(functions or 0) + int(layers or 0)

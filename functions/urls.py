@@ -8,7 +8,11 @@ from django.urls import path, re_path
 
 from console.apiview import method_router
 from functions import views
+from functions.api import aliases as al
+from functions.api import concurrency as cc
 from functions.api import functions as fn
+from functions.api import policies as pol
+from functions.api import tags as tg
 
 FN = r"(?P<function_name>[^/]+)"
 
@@ -32,4 +36,29 @@ urlpatterns = [
         GET=fn.list_versions_by_function,
         POST=fn.publish_version,
     ),
+    api(rf"2015-03-31/functions/{FN}/aliases", GET=al.list_aliases, POST=al.create_alias),
+    api(
+        rf"2015-03-31/functions/{FN}/aliases/(?P<name>[^/]+)",
+        GET=al.get_alias,
+        PUT=al.update_alias,
+        DELETE=al.delete_alias,
+    ),
+    api(rf"2015-03-31/functions/{FN}/policy", GET=pol.get_policy, POST=pol.add_permission),
+    api(
+        rf"2015-03-31/functions/{FN}/policy/(?P<statement_id>[^/]+)",
+        DELETE=pol.remove_permission,
+    ),
+    api(
+        r"2017-03-31/tags/(?P<resource>[^/]+)",
+        GET=tg.list_tags,
+        POST=tg.tag_resource,
+        DELETE=tg.untag_resource,
+    ),
+    api(
+        rf"2017-10-31/functions/{FN}/concurrency",
+        PUT=cc.put_function_concurrency,
+        DELETE=cc.delete_function_concurrency,
+    ),
+    api(rf"2019-09-30/functions/{FN}/concurrency", GET=cc.get_function_concurrency),
+    api(r"2016-08-19/account-settings", GET=cc.get_account_settings),
 ]
