@@ -38,6 +38,7 @@ class FunctionRef:
 class LayerRef:
     name: str
     account_id: str | None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class LayerVersionRef:
     name: str
     account_id: str
     version: int
+    region: str | None = None
 
 
 def region() -> str:
@@ -66,7 +68,7 @@ def parse_layer_name(value: str) -> LayerRef | None:
     match = _LAYER_RE.match(value)
     if match is None:
         return None
-    return LayerRef(name=match["name"], account_id=match["account"])
+    return LayerRef(name=match["name"], account_id=match["account"], region=match["region"])
 
 
 def parse_layer_version_arn(value: str) -> LayerVersionRef | None:
@@ -74,7 +76,10 @@ def parse_layer_version_arn(value: str) -> LayerVersionRef | None:
     if match is None:
         return None
     return LayerVersionRef(
-        name=match["name"], account_id=match["account"], version=int(match["version"])
+        name=match["name"],
+        account_id=match["account"],
+        version=int(match["version"]),
+        region=match["region"],
     )
 
 

@@ -11,10 +11,13 @@ from functions import views
 from functions.api import aliases as al
 from functions.api import concurrency as cc
 from functions.api import functions as fn
+from functions.api import layers as ly
 from functions.api import policies as pol
 from functions.api import tags as tg
 
 FN = r"(?P<function_name>[^/]+)"
+LAYER = r"(?P<layer_name>[^/]+)"
+LAYER_VERSION = rf"{LAYER}/versions/(?P<version_number>[^/]+)"
 
 
 def api(pattern: str, **views_by_method: Any) -> Any:
@@ -35,6 +38,26 @@ urlpatterns = [
         rf"2015-03-31/functions/{FN}/versions",
         GET=fn.list_versions_by_function,
         POST=fn.publish_version,
+    ),
+    api(r"2018-10-31/layers", GET=ly.layers_root),
+    api(
+        rf"2018-10-31/layers/{LAYER}/versions",
+        GET=ly.list_layer_versions,
+        POST=ly.publish_layer_version,
+    ),
+    api(
+        rf"2018-10-31/layers/{LAYER_VERSION}",
+        GET=ly.get_layer_version,
+        DELETE=ly.delete_layer_version,
+    ),
+    api(
+        rf"2018-10-31/layers/{LAYER_VERSION}/policy",
+        GET=ly.get_layer_version_policy,
+        POST=ly.add_layer_version_permission,
+    ),
+    api(
+        rf"2018-10-31/layers/{LAYER_VERSION}/policy/(?P<statement_id>[^/]+)",
+        DELETE=ly.remove_layer_version_permission,
     ),
     api(rf"2015-03-31/functions/{FN}/aliases", GET=al.list_aliases, POST=al.create_alias),
     api(

@@ -371,6 +371,7 @@ def function_update_configuration(*, resolved: Resolved, params: dict[str, Any])
     """UpdateFunctionConfiguration (RevisionId honoured)."""
     if resolved.qualifier not in (None, FunctionVersion.LATEST):
         raise InvalidParameterValue("Only the $LATEST version of a function can be updated.")
+    dropped: list[str] = []
     with transaction.atomic():
         function = Function.objects.select_for_update().get(pk=resolved.function.pk)
         latest = function.versions.select_for_update().get(number=0)
@@ -380,9 +381,12 @@ def function_update_configuration(*, resolved: Resolved, params: dict[str, Any])
             layer_arns = list(params.get("Layers") or [])
             layer_versions = layer_services.resolve_for_function(function.account, layer_arns)
             _check_combined_size(latest.code.unzipped_size, layer_versions)
+            # Replaced layers may have held the last reference to a deleted layer's blob.
+            dropped = list(latest.layers.values_list("code_id", flat=True))
             _set_layers(latest, layer_versions, layer_arns)
         _stamp(latest)
         latest.save()
+    codestore.release(dropped)
     return latest
 
 
