@@ -179,6 +179,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 FUNCTORY_REGION = os.environ.get("FUNCTORY_REGION", "us-east-1")
 FUNCTORY_ACCOUNT_CONCURRENCY = int(os.environ.get("FUNCTORY_ACCOUNT_CONCURRENCY", "1000"))
 FUNCTORY_CODE_STORAGE_LIMIT = int(os.environ.get("FUNCTORY_CODE_STORAGE_LIMIT", str(75 * 1024**3)))
+FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox")
+FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS", "300"))
+# How long a process may reuse a resolved function configuration it did not change itself.
+FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
 # Allowed clock difference for SigV4-signed requests, as AWS enforces.
 FUNCTORY_SIGV4_MAX_SKEW_SECONDS = 15 * 60
 

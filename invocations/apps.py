@@ -5,3 +5,8 @@ from django.apps import AppConfig
 
 class InvocationsConfig(AppConfig):
     name = "invocations"
+
+    def ready(self) -> None:
+        from invocations import signals
+
+        signals.connect()

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from invocations.executor.runtime_api import Invocation, RuntimeApiServer, RuntimeOutcome
 from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 
-# (log group, log stream, [(timestamp ms, message)]) — called on the event loop; must not block.
-LogSink = Callable[[str, str, list[tuple[int, str]]], None]
+# (spec, log stream, [(timestamp ms, message)]) — called on the event loop; must not block.
+LogSink = Callable[[EnvironmentSpec, str, list[tuple[int, str]]], None]
 
 INIT_TIMEOUT_S = 10.0
 TAIL_BYTES = 4096
@@ -138,7 +138,7 @@ class Environment:
         stamp = now_ms()
         if self._capture is not None:
             self._capture.extend(lines)
-        self.log_sink(self.spec.log_group, self.log_stream, [(stamp, line) for line in lines])
+        self.log_sink(self.spec, self.log_stream, [(stamp, line) for line in lines])
 
     def drain_output(self) -> None:
         """Pick up output already written but not yet read, before closing an invocation."""

@@ -22,12 +22,14 @@ import ctypes
 import fcntl
 import json
 import os
+import queue
 import socket
 import struct
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,6 +233,8 @@ class SandboxBackend:
         else:
             argv += ["--dir", "/opt"]
         for fd, path in extra:
+            for parent in reversed(Path(path).parents[:-1]):
+                argv += ["--perms", "0755", "--dir", str(parent)]
             argv += ["--ro-bind-fd", str(fd), path]
         argv += [
             "--chdir",
@@ -336,9 +340,6 @@ class SandboxBackend:
                 stderr=subprocess.STDOUT,
                 env=self.environment_variables(spec, log_stream),
                 pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w],
-                user=SANDBOX_UID,
-                group=SANDBOX_GID,
-                extra_groups=[],
                 start_new_session=True,
             )
             return _Spawned(process=process, listener=listener, block_w=block_w, info_r=info_r)
@@ -361,11 +362,11 @@ class SandboxBackend:
             else:
                 loop.call_soon_threadsafe(_set_result, future, spawned)
 
-        threading.Thread(target=run, name="functory-spawn", daemon=True).start()
+        _spawner().submit(run)
         spawned = await future
         cgroup = None
         try:
-            info = await loop.run_in_executor(None, _read_info, spawned.info_r)
+            info = await loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
             cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", cgroups.Limits(spec.memory_mb))
             if cgroup is not None:
                 cgroup.add(spawned.process.pid)
@@ -396,7 +397,46 @@ class SandboxBackend:
         )
 
 
-def _read_info(fd: int) -> dict[str, int]:
+class _Spawner:
+    """One long-lived thread that starts every sandbox.
+
+    Per-sandbox network namespaces are made by ``unshare`` in this thread, which then
+    returns to the host namespace. The thread lives as long as the process because
+    bwrap's ``--die-with-parent`` watches the *thread* that started it.
+    """
+
+    def __init__(self) -> None:
+        self._host_netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="functory-spawner", daemon=True).start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            finally:
+                if _libc.setns(self._host_netns, CLONE_NEWNET) != 0:
+                    errno = ctypes.get_errno()
+                    raise OSError(errno, f"setns back to the host failed: {os.strerror(errno)}")
+
+
+_spawner_instance: _Spawner | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawner() -> _Spawner:
+    global _spawner_instance
+    with _spawner_lock:
+        if _spawner_instance is None:
+            _spawner_instance = _Spawner()
+        return _spawner_instance
+
+
+def _read_info(fd: int, process: subprocess.Popen[bytes]) -> dict[str, int]:
     data = b""
     while True:
         chunk = os.read(fd, 4096)
@@ -406,7 +446,10 @@ def _read_info(fd: int) -> dict[str, int]:
         with contextlib.suppress(ValueError):
             parsed: dict[str, int] = json.loads(data)
             return parsed
-    raise RuntimeError("bwrap exited before reporting its child")
+    output = b""
+    with contextlib.suppress(subprocess.TimeoutExpired, ValueError):
+        output, _ = process.communicate(timeout=2)
+    raise RuntimeError(f"the sandbox failed to start: {output.decode(errors='replace').strip()}")
 
 
 def _set_result(future: asyncio.Future[_Spawned], value: _Spawned) -> None:

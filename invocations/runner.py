@@ -1,0 +1,54 @@
+"""The process's executor: one environment pool on the server's event loop.
+
+The embedded profile runs it inside the web server. The backend is chosen by
+``FUNCTORY_EXECUTOR_BACKEND`` (``sandbox``, the default, or ``docker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from django.conf import settings
+
+from invocations.executor.environment import LogSink
+from invocations.executor.pool import Backend, EnvironmentPool
+from invocations.executor.spec import EnvironmentSpec
+from monitoring.ingest import ingestor
+
+_pools: dict[asyncio.AbstractEventLoop, EnvironmentPool] = {}
+
+
+def _log_sink(spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]]) -> None:
+    ingestor.submit(spec.account_id, spec.log_group, stream, events)
+
+
+def make_backend(name: str, log_sink: LogSink) -> Backend:
+    state_dir = str(Path(settings.DATA_DIR) / "runtime" / "state")
+    if name == "docker":
+        from invocations.executor.docker_backend import DockerBackend
+
+        return DockerBackend(state_dir, log_sink)
+    from invocations.executor.sandbox import SandboxBackend
+
+    return SandboxBackend(state_dir, log_sink)
+
+
+def pool() -> EnvironmentPool:
+    """The pool of the running event loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    existing = _pools.get(loop)
+    if existing is None:
+        backend = make_backend(settings.FUNCTORY_EXECUTOR_BACKEND, _log_sink)
+        existing = EnvironmentPool(backend, keep_alive_s=settings.FUNCTORY_KEEP_ALIVE_SECONDS)
+        _pools[loop] = existing
+    return existing
+
+
+def retire(function_arn_prefix: str) -> None:
+    """Retire environments of a function in every pool of this process (thread-safe)."""
+    for loop, existing in list(_pools.items()):
+        if loop.is_closed():
+            _pools.pop(loop, None)
+            continue
+        loop.call_soon_threadsafe(existing.retire, function_arn_prefix)

@@ -1,0 +1,128 @@
+"""What an Invoke call runs: the function version(s) a name + qualifier resolve to.
+
+Resolution reads the database and may extract code, so its result is cached per process
+for a short time and dropped whenever this process changes a function (see ``apps.py``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from console.models import Account
+from functions import arns
+from functions.models import FunctionVersion
+from functions.selectors import Resolved, function_not_found, function_resolve
+from invocations import codecache
+from invocations.executor.spec import EnvironmentSpec
+
+
+@dataclass(frozen=True)
+class VersionTarget:
+    version: str
+    spec: EnvironmentSpec
+
+
+@dataclass(frozen=True)
+class InvokeTarget:
+    account_id: str
+    function_name: str
+    invoked_arn: str
+    primary: VersionTarget
+    # An alias's weighted second version: (target, share of traffic in 0..1).
+    secondary: tuple[VersionTarget, float] | None = None
+    reserved_concurrency: int | None = None
+
+    def choose(self, draw: float | None = None) -> VersionTarget:
+        if self.secondary is None:
+            return self.primary
+        target, weight = self.secondary
+        return target if (random.random() if draw is None else draw) < weight else self.primary
+
+
+def _spec(version: FunctionVersion) -> EnvironmentSpec:
+    function = version.function
+    layers = list(version.layers.all())
+    return EnvironmentSpec(
+        function_arn=arns.function_arn(function.account_id, function.name),
+        function_name=function.name,
+        version=version.version,
+        runtime=version.runtime,
+        handler=version.handler,
+        memory_mb=version.memory_size,
+        timeout_s=version.timeout,
+        code_dir=codecache.code_dir(version.code_id),
+        layers_dir=codecache.layers_dir([layer.code_id for layer in layers]),
+        environment=tuple(sorted(version.environment.items())),
+        ephemeral_mb=version.ephemeral_storage,
+        log_group=version.logging_config.get("LogGroup", f"/aws/lambda/{function.name}"),
+        region=arns.region(),
+        account_id=function.account_id,
+        revision=version.revision_id,
+    )
+
+
+def _target(resolved: Resolved) -> InvokeTarget:
+    function = resolved.function
+    assert resolved.version is not None
+    primary = VersionTarget(resolved.version.version, _spec(resolved.version))
+    secondary = None
+    if resolved.alias is not None and resolved.alias.routing_weights:
+        ((number, weight),) = resolved.alias.routing_weights.items()
+        other = function.versions.filter(number=int(number)).first()
+        if other is None:
+            raise function_not_found(function.account_id, function.name, number)
+        secondary = (VersionTarget(other.version, _spec(other)), float(weight))
+    return InvokeTarget(
+        account_id=function.account_id,
+        function_name=function.name,
+        invoked_arn=resolved.arn,
+        primary=primary,
+        secondary=secondary,
+        reserved_concurrency=function.reserved_concurrency,
+    )
+
+
+class _TargetCache:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str, str | None], tuple[float, InvokeTarget]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str | None]) -> InvokeTarget | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[str, str, str | None], target: InvokeTarget) -> None:
+        ttl = float(settings.FUNCTORY_CONFIG_CACHE_SECONDS)
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + ttl, target)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+target_cache = _TargetCache()
+
+
+def invoke_target_cached(
+    account_id: str, function_name: str, qualifier: str | None
+) -> InvokeTarget | None:
+    return target_cache.get((account_id, function_name, qualifier))
+
+
+def invoke_target_resolve(
+    account: Account, function_name: str, qualifier: str | None
+) -> InvokeTarget:
+    """Resolve (and cache) what Invoke runs; only ever within ``account``."""
+    target = _target(function_resolve(account, function_name, qualifier))
+    target_cache.put((account.id, function_name, qualifier), target)
+    return target

@@ -1,0 +1,28 @@
+"""Keep cached invoke targets and warm environments in step with control-plane writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+
+from functions import arns
+from functions.models import Alias, Function, FunctionLayer, FunctionVersion
+from invocations import runner
+from invocations.selectors import target_cache
+
+
+def _changed(sender: Any, **kwargs: Any) -> None:
+    target_cache.clear()
+
+
+def _function_deleted(sender: Any, instance: Function, **kwargs: Any) -> None:
+    target_cache.clear()
+    runner.retire(arns.function_arn(instance.account_id, instance.name))
+
+
+def connect() -> None:
+    for model in (FunctionVersion, Alias, FunctionLayer, Function):
+        post_save.connect(_changed, sender=model, dispatch_uid=f"invoke-cache-save-{model}")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"invoke-cache-del-{model}")
+    post_delete.connect(_function_deleted, sender=Function, dispatch_uid="invoke-retire")

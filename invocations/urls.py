@@ -1,0 +1,11 @@
+"""Routes of the data-plane API."""
+
+from __future__ import annotations
+
+from django.urls import re_path
+
+from invocations import api
+
+urlpatterns = [
+    re_path(r"^2015-03-31/functions/(?P<function_name>[^/]+)/invocations/?$", api.invoke),
+]

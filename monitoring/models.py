@@ -1,0 +1,60 @@
+"""Log groups, streams and events (CloudWatch Logs' data model)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from console.models import Account
+
+
+class LogGroup(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="log_groups")
+    name = models.CharField(max_length=512)
+    created = models.BigIntegerField()  # epoch ms, as the Logs API reports it
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="log_group_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LogStream(models.Model):
+    group = models.ForeignKey(LogGroup, on_delete=models.CASCADE, related_name="streams")
+    name = models.CharField(max_length=512)
+    created = models.BigIntegerField()
+    first_event = models.BigIntegerField(null=True, blank=True)
+    last_event = models.BigIntegerField(null=True, blank=True)
+    last_ingestion = models.BigIntegerField(null=True, blank=True)
+    stored_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "name"], name="log_stream_unique_name")
+        ]
+        indexes = [models.Index(fields=["group", "-last_event"], name="stream_last_event")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LogEvent(models.Model):
+    """One log line. ``group`` is denormalised so group-wide scans need no join."""
+
+    group = models.ForeignKey(LogGroup, on_delete=models.CASCADE, related_name="+")
+    stream = models.ForeignKey(LogStream, on_delete=models.CASCADE, related_name="events")
+    timestamp = models.BigIntegerField()
+    ingestion_time = models.BigIntegerField()
+    message = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["group", "timestamp", "id"], name="event_group_time"),
+            models.Index(fields=["stream", "timestamp", "id"], name="event_stream_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message[:80]
