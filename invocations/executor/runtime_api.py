@@ -44,6 +44,7 @@ class RuntimeApiServer:
     def __init__(self, listener: socket.socket) -> None:
         self._listener = listener
         self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
         self._queued: Invocation | None = None
         self._current: Invocation | None = None
         self._waiting_next: asyncio.Future[None] | None = None
@@ -60,6 +61,8 @@ class RuntimeApiServer:
             self._server.close()
         else:
             self._listener.close()
+        for writer in list(self._writers):
+            writer.close()
         for future in (self._waiting_next, self._outcome, self.first_next, self.init_error):
             if future is not None and not future.done():
                 future.cancel()
@@ -76,9 +79,10 @@ class RuntimeApiServer:
     # -- HTTP ---------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
-                request = await _read_request(reader)
+                request = await _read_request(reader, writer)
                 if request is None:
                     break
                 method, path, headers, body = request
@@ -87,9 +91,12 @@ class RuntimeApiServer:
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
+        except _BodyTooLarge:
+            self._finish(_too_large_outcome())
         except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def _route(
@@ -113,16 +120,7 @@ class RuntimeApiServer:
                 return _error(400, "InvalidRequestID", "Invalid request ID")
             if action == "response":
                 if len(body) > MAX_RESPONSE_BYTES:
-                    self._finish(
-                        RuntimeOutcome(
-                            _error_document(
-                                f"Response payload size ({len(body)} bytes) exceeded maximum "
-                                f"allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                                "Function.ResponseSizeTooLarge",
-                            ),
-                            "Function.ResponseSizeTooLarge",
-                        )
-                    )
+                    self._finish(_too_large_outcome())
                     return _error(
                         413, "RequestEntityTooLarge", "Response payload size exceeded maximum"
                     )
@@ -161,6 +159,21 @@ class RuntimeApiServer:
             self._outcome.set_result(outcome)
 
 
+class _BodyTooLarge(ValueError):
+    """A runtime tried to post more than a response may hold."""
+
+
+def _too_large_outcome() -> RuntimeOutcome:
+    return RuntimeOutcome(
+        _error_document(
+            f"Response payload size exceeded maximum allowed payload size "
+            f"({MAX_RESPONSE_BYTES} bytes).",
+            "Function.ResponseSizeTooLarge",
+        ),
+        "Function.ResponseSizeTooLarge",
+    )
+
+
 def _accepted() -> tuple[int, dict[str, str], bytes]:
     return 202, {"Content-Type": "application/json"}, b'{"status":"OK"}'
 
@@ -182,7 +195,7 @@ def _error_type(body: bytes) -> str | None:
 
 
 async def _read_request(
-    reader: asyncio.StreamReader,
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> tuple[str, str, dict[str, str], bytes] | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -202,6 +215,9 @@ async def _read_request(
             name, value = line.split(":", 1)
             headers[name.strip().lower()] = value.strip()
     body = b""
+    if headers.get("expect", "").lower() == "100-continue":
+        # curl asks before sending large bodies (and waits a second if not answered).
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     if headers.get("transfer-encoding", "").lower() == "chunked":
         chunks = []
         total = 0
@@ -213,14 +229,14 @@ async def _read_request(
                 break
             total += size
             if total > MAX_RESPONSE_BYTES + 1024 * 1024:
-                raise ValueError("body too large")
+                raise _BodyTooLarge()
             chunks.append(await reader.readexactly(size))
             await reader.readexactly(2)
         body = b"".join(chunks)
     elif "content-length" in headers:
         length = int(headers["content-length"])
         if length > MAX_RESPONSE_BYTES + 1024 * 1024:
-            raise ValueError("body too large")
+            raise _BodyTooLarge()
         body = await reader.readexactly(length)
     return method, path, headers, body
 

@@ -1,0 +1,262 @@
+// Functory's Node.js runtime: a Lambda Runtime API client for `file.export` handlers.
+// Supports async handlers, callbacks, context.succeed/fail/done and
+// callbackWaitsForEmptyEventLoop, CommonJS and ES modules, as the Lambda docs describe.
+"use strict";
+
+const http = require("http");
+const path = require("path");
+const fs = require("fs");
+const util = require("util");
+const { pathToFileURL } = require("url");
+
+const [API_HOST, API_PORT] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
+const PREFIX = "/2018-06-01/runtime";
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || "/var/task";
+
+let currentRequestId = undefined;
+
+function request(method, urlPath, body, headers) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(body);
+    const req = http.request(
+      {
+        host: API_HOST,
+        port: Number(API_PORT),
+        method,
+        path: urlPath,
+        agent,
+        headers: Object.assign(
+          { "Content-Length": data ? data.length : 0 },
+          headers || {}
+        ),
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) })
+        );
+      }
+    );
+    req.on("error", reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+// -- logging: one event per call, as on Lambda ("\r" keeps multi-line messages together)
+function patchConsole() {
+  const write = (level, args) => {
+    const stamp = new Date().toISOString();
+    const message = util.format.apply(util, args).replace(/\n/g, "\r");
+    process.stdout.write(`${stamp}\t${currentRequestId || "undefined"}\t${level}\t${message}\n`);
+  };
+  console.log = (...a) => write("INFO", a);
+  console.info = (...a) => write("INFO", a);
+  console.warn = (...a) => write("WARN", a);
+  console.error = (...a) => write("ERROR", a);
+  console.debug = (...a) => write("DEBUG", a);
+  console.trace = (...a) => write("TRACE", a);
+}
+
+function errorDocument(err) {
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: (err.stack || "").split("\n"),
+    };
+  }
+  if (typeof err === "object" && err !== null) {
+    return { errorType: "object", errorMessage: JSON.stringify(err), trace: [] };
+  }
+  return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+class UserCodeError extends Error {
+  constructor(type, message) {
+    super(message);
+    this.name = type;
+  }
+}
+
+async function loadHandler(handlerString) {
+  const dot = handlerString.lastIndexOf(".");
+  if (dot < 0) {
+    throw new UserCodeError("Runtime.MalformedHandlerName", `Bad handler ${handlerString}`);
+  }
+  const modulePath = handlerString.slice(0, dot);
+  const exportPath = handlerString.slice(dot + 1);
+  const base = path.resolve(TASK_ROOT, modulePath);
+  let module;
+  const candidates = [".js", ".mjs", ".cjs"].map((ext) => base + ext);
+  const found = candidates.find((file) => fs.existsSync(file));
+  try {
+    if (!found) {
+      // Let require produce Node's own "Cannot find module" message (it searches NODE_PATH).
+      module = require(modulePath);
+    } else if (found.endsWith(".mjs")) {
+      module = await import(pathToFileURL(found).href);
+    } else {
+      try {
+        module = require(found);
+      } catch (err) {
+        if (err && err.code === "ERR_REQUIRE_ESM") {
+          module = await import(pathToFileURL(found).href);
+        } else {
+          throw err;
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw new UserCodeError("Runtime.UserCodeSyntaxError", `${err.name}: ${err.message}`);
+    }
+    if (err && (err.code === "MODULE_NOT_FOUND" || err.code === "ERR_MODULE_NOT_FOUND")) {
+      throw new UserCodeError("Runtime.ImportModuleError", `Error: ${err.message}`);
+    }
+    throw err;
+  }
+  let handler = module;
+  for (const part of exportPath.split(".")) {
+    handler = handler == null ? undefined : handler[part];
+  }
+  if (handler === undefined && module && module.default) {
+    handler = module.default[exportPath];
+  }
+  if (typeof handler !== "function") {
+    throw new UserCodeError("Runtime.HandlerNotFound", `${handlerString} is undefined or not exported`);
+  }
+  return handler;
+}
+
+function makeContext(headers, finish) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"] || 0);
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    succeed: (result) => finish(null, result, false),
+    fail: (err) => finish(err == null ? "handled" : err, undefined, false),
+    done: (err, result) => finish(err, result, false),
+  };
+  if (headers["lambda-runtime-client-context"]) {
+    context.clientContext = JSON.parse(headers["lambda-runtime-client-context"]);
+  }
+  if (headers["lambda-runtime-cognito-identity"]) {
+    context.identity = JSON.parse(headers["lambda-runtime-cognito-identity"]);
+  }
+  return context;
+}
+
+async function postResult(requestId, err, result) {
+  if (err !== null && err !== undefined) {
+    const document = errorDocument(err);
+    console.error("Invoke Error", JSON.stringify(document));
+    await request(
+      "POST",
+      `${PREFIX}/invocation/${requestId}/error`,
+      JSON.stringify(document),
+      { "Lambda-Runtime-Function-Error-Type": document.errorType, "Content-Type": "application/json" }
+    );
+    return;
+  }
+  let body;
+  try {
+    body = result === undefined ? "null" : JSON.stringify(result);
+  } catch (e) {
+    const document = {
+      errorType: "Runtime.MarshalError",
+      errorMessage: `Unable to stringify response body: ${e.message}`,
+      trace: [],
+    };
+    await request("POST", `${PREFIX}/invocation/${requestId}/error`, JSON.stringify(document), {
+      "Lambda-Runtime-Function-Error-Type": "Runtime.MarshalError",
+    });
+    return;
+  }
+  await request("POST", `${PREFIX}/invocation/${requestId}/response`, body);
+}
+
+function runOnce(handler) {
+  return new Promise((resolve) => {
+    request("GET", `${PREFIX}/invocation/next`).then((next) => {
+      const requestId = next.headers["lambda-runtime-aws-request-id"];
+      currentRequestId = requestId;
+      process.env._X_AMZN_TRACE_ID = next.headers["lambda-runtime-trace-id"] || "";
+      let finished = false;
+      let context;
+      const finish = (err, result, fromCallback) => {
+        if (finished) return;
+        finished = true;
+        const send = () => postResult(requestId, err, result).then(resolve, resolve);
+        if (fromCallback && context.callbackWaitsForEmptyEventLoop) {
+          // Respond only once the user's pending work is done, as Lambda does.
+          process.once("beforeExit", send);
+        } else {
+          send();
+        }
+      };
+      context = makeContext(next.headers, finish);
+      let event;
+      try {
+        event = JSON.parse(next.body.toString() || "null");
+      } catch (e) {
+        finish(new UserCodeError("Runtime.UnmarshalError", e.message), undefined, false);
+        return;
+      }
+      try {
+        const callback = (err, result) => finish(err, result, true);
+        const value = handler(event, context, callback);
+        if (value && typeof value.then === "function") {
+          value.then((r) => finish(null, r, false), (e) => finish(e || "Error", undefined, false));
+        } else if (handler.length < 3 && value !== undefined) {
+          finish(null, value, false);
+        } else if (handler.length < 3) {
+          // Non-async handler without a callback: like Lambda, answer null when idle.
+          finish(null, null, true);
+        }
+      } catch (e) {
+        finish(e, undefined, false);
+      }
+    }, (err) => {
+      process.stderr.write(`Runtime API unreachable: ${err}\n`);
+      process.exit(1);
+    });
+  });
+}
+
+async function main() {
+  patchConsole();
+  let handler;
+  try {
+    handler = await loadHandler(process.env._HANDLER);
+  } catch (err) {
+    const document = errorDocument(err);
+    console.error(`${document.errorType}: ${document.errorMessage}`);
+    await request("POST", `${PREFIX}/init/error`, JSON.stringify(document), {
+      "Lambda-Runtime-Function-Error-Type": document.errorType,
+    });
+    process.exit(1);
+  }
+  process.on("uncaughtException", (err) => {
+    console.error("Uncaught Exception", JSON.stringify(errorDocument(err)));
+    process.exit(129);
+  });
+  process.on("unhandledRejection", (reason) => {
+    console.error("Unhandled Promise Rejection", JSON.stringify(errorDocument(reason)));
+    process.exit(128);
+  });
+  for (;;) {
+    await runOnce(handler);
+  }
+}
+
+main();
