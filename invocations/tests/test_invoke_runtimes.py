@@ -31,39 +31,10 @@ exports.fail = (event, context) => { context.fail(new Error("failed on purpose")
 exports.reject = async () => { throw new TypeError("bad input"); };
 """
 
-# The developer guide's "Tutorial – Publishing a Custom Runtime", as written.
-TUTORIAL_BOOTSTRAP = """#!/bin/sh
-
-set -euo pipefail
-
-# Initialization - load function handler
-source $LAMBDA_TASK_ROOT/"$(echo $_HANDLER | cut -d. -f1).sh"
-
-# Processing
-while true
-do
-  HEADERS="$(mktemp)"
-  # Get an event. The HTTP request will block until one is received
-  EVENT_DATA=$(curl -sS -LD "$HEADERS" -X GET "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
-
-  # Extract request ID by scraping response headers received above
-  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
-
-  # Run the handler function from the script
-  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
-
-  # Send the response
-  curl -X POST "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response"  -d "$RESPONSE"
-done
-"""
-TUTORIAL_FUNCTION = """function handler () {
-  EVENT_DATA=$1
-  echo "$EVENT_DATA" 1>&2;
-  RESPONSE="Echoing request: '$EVENT_DATA'"
-
-  echo $RESPONSE
-}
-"""
+# The developer guide's "Tutorial - Publishing a Custom Runtime" files, as written.
+TUTORIAL = Path(__file__).parent / "fixtures" / "custom-runtime-tutorial"
+TUTORIAL_BOOTSTRAP = (TUTORIAL / "bootstrap").read_text()
+TUTORIAL_FUNCTION = (TUTORIAL / "function.sh").read_text()
 
 
 def test_a_nodejs_async_handler_runs_and_stays_warm(lam):
