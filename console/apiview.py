@@ -83,11 +83,68 @@ class ApiResponse:
 ViewFunc = Callable[..., ApiResponse]
 
 
+# Set in the ASGI scope by :class:`RequestBodyLimit` when it stopped reading a body.
+BODY_TOO_LARGE = "functory.body_too_large"
+
+
+class RequestBodyLimit:
+    """ASGI middleware: never read more than ``MAX_REQUEST_BYTES`` of a request body.
+
+    Django's ASGI handler reads the whole body (spooling to disk) before any view runs,
+    so a check in the view comes too late: a client declaring 1 GB would be waited for,
+    and a chunked one with no length read entirely. Here a declared length over the
+    limit is not read at all, and a streamed body is cut off once it passes the limit;
+    either way the scope is marked and the API view answers 413 with the operation's
+    name in AWS's message. Body bytes arriving after the cut-off are discarded unread.
+    """
+
+    def __init__(self, app: Any, limit: int = MAX_REQUEST_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope = dict(scope)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            scope[BODY_TOO_LARGE] = True
+        received = 0
+        ended = False
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal ended, received
+            if ended:
+                # Django only listens for the disconnect now; drop any body left over.
+                while True:
+                    message: dict[str, Any] = await receive()
+                    if message["type"] != "http.request":
+                        return message
+            if scope.get(BODY_TOO_LARGE):
+                ended = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    scope[BODY_TOO_LARGE] = True
+                    ended = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                ended = not message.get("more_body", False)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
 def _read_body(request: HttpRequest, operation: str, limit: int) -> bytes:
     declared = request.headers.get("Content-Length")
     too_large = RequestTooLarge(
         f"Request must be smaller than {limit} bytes for the {operation} operation"
     )
+    scope = getattr(request, "scope", None)
+    if scope is not None and scope.get(BODY_TOO_LARGE):
+        raise too_large
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large
     body = request.body
@@ -114,7 +171,11 @@ def _render(result: ApiResponse, request_id: str) -> HttpResponse:
 
 
 def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable[[ViewFunc], Any]:
-    """Wrap a Lambda REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``."""
+    """Wrap a Lambda REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``.
+
+    ``max_body`` may only lower the limit: :class:`RequestBodyLimit` never reads past
+    ``MAX_REQUEST_BYTES``.
+    """
 
     def decorator(view: ViewFunc) -> Any:
         @csrf_exempt
