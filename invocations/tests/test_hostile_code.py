@@ -127,7 +127,7 @@ def test_an_infinite_loop_times_out_while_others_keep_being_served(lam):
     for _ in range(5):
         assert invoke(lam, "ok")["Body"] == "still here"
     runner.join()
-    assert outcome["Body"]["errorType"] == "Sandbox.Timedout"  # type: ignore[index]
+    assert outcome["Body"]["errorType"] == "Sandbox.Timedout"
 
 
 def test_a_fork_bomb_is_contained_and_cleaned_up(lam):
