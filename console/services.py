@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from console.models import AccessKey, Account, User
 
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+_ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
 
 
 def _new_account_id() -> str:
@@ -20,8 +23,10 @@ def _new_account_id() -> str:
 def account_get_or_create(account_id: str | None = None) -> Account:
     """Return the account with this id, creating it; a fresh random id when none is given."""
     if account_id is not None:
+        # Checked before any query: PostgreSQL would refuse an over-long id with a DataError.
+        if _ACCOUNT_ID.fullmatch(account_id) is None:
+            raise ValidationError(f"Invalid account id {account_id!r}: an account id is 12 digits.")
         account, _ = Account.objects.get_or_create(id=account_id)
-        account.full_clean()
         return account
     while True:
         try:

@@ -172,7 +172,15 @@ class Environment:
                 ),
                 "Sandbox.Timedout",
             )
-        return RuntimeOutcome(self._exit_document(), "Runtime.ExitError")
+        await self._reap()
+        return _outcome_of(self._exit_document())
+
+    async def _reap(self) -> None:
+        """Give an exiting process a moment to be reaped, so its status is known."""
+        for _ in range(200):
+            if self.process.poll() is not None:
+                return
+            await asyncio.sleep(0.005)
 
     def _exit_document(self, request_id: str | None = None) -> bytes:
         if self.process.oom_killed():
@@ -246,9 +254,8 @@ class Environment:
                 )
                 kill = True
             else:
-                outcome = RuntimeOutcome(
-                    self._exit_document(request.request_id), "Runtime.ExitError"
-                )
+                await self._reap()
+                outcome = _outcome_of(self._exit_document(request.request_id))
                 kill = True
         duration_ms = (time.monotonic() - start) * 1000
         max_memory_mb = math.ceil(self.process.memory_peak_bytes() / (1024 * 1024))
@@ -303,6 +310,10 @@ def tail(lines: list[str]) -> str:
     """The last 4 KB of an invocation's log, as ``X-Amz-Log-Result`` carries it."""
     text = "".join(f"{line}\n" for line in lines).encode()
     return text[-TAIL_BYTES:].decode("utf-8", "ignore")
+
+
+def _outcome_of(document: bytes) -> RuntimeOutcome:
+    return RuntimeOutcome(document, str(json.loads(document)["errorType"]))
 
 
 def _error_document(message: str, error_type: str) -> bytes:

@@ -7,7 +7,6 @@ tooling depends on exactly this contract.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,8 +14,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from console import services
-
-_ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
 
 
 class Command(BaseCommand):
@@ -31,10 +28,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         account_id = options["account"]
-        # Checked before any query: the model validator only runs after the row is
-        # written, and PostgreSQL already refuses an over-long id with a DataError there.
-        if account_id is not None and _ACCOUNT_ID.fullmatch(account_id) is None:
-            raise CommandError(f"Invalid --account {account_id!r}: an account id is 12 digits.")
         try:
             with transaction.atomic():
                 account = services.account_get_or_create(account_id)
