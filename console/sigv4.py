@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from console import selectors
+from console import keycache, selectors
 from console.errors import AuthError
 from console.models import AccessKey
 
@@ -85,7 +86,40 @@ def _check_clock(timestamp: str) -> None:
         )
 
 
-def verify(request: HttpRequest, body: bytes) -> SignedIdentity:
+def _lookup_and_cache(access_key_id: str) -> AccessKey | None:
+    key = selectors.access_key_get_active(access_key_id)
+    if key is not None:
+        keycache.access_keys.put(access_key_id, key)
+    return key
+
+
+def claimed_access_key_id(request: HttpRequest) -> str | None:
+    """The access key id a request says it was signed with (unverified)."""
+    match = _AUTH_RE.match(request.headers.get("Authorization", "").strip())
+    return match["credential"].split("/", 1)[0] if match else None
+
+
+async def verify_async(request: HttpRequest, body: bytes) -> SignedIdentity:
+    """:func:`verify` for the hot path: inline when the key is cached, else in a thread.
+
+    Only the Invoke path uses the cache; a key deactivated elsewhere keeps invoking for at
+    most ``keycache.TTL_SECONDS``. Control-plane calls always read the key fresh.
+    """
+    key_id = claimed_access_key_id(request)
+    if key_id is not None:
+        cached = keycache.access_keys.get(key_id)
+        if cached is not keycache.MISSING:
+            return verify(request, body, lookup=lambda _: cached)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(verify, thread_sensitive=False)(request, body, _lookup_and_cache)
+
+
+def verify(
+    request: HttpRequest,
+    body: bytes,
+    lookup: Callable[[str], AccessKey | None] = selectors.access_key_get_active,
+) -> SignedIdentity:
     """Return the signer of ``request`` or raise the AuthError AWS would answer with."""
     header = request.headers.get("Authorization")
     if not header:
@@ -114,7 +148,7 @@ def verify(request: HttpRequest, body: bytes) -> SignedIdentity:
         raise _invalid_signature(
             f"Credential should be scoped to a valid date: {scope_date} != {timestamp[:8]}"
         )
-    key = selectors.access_key_get_active(access_key_id)
+    key = lookup(access_key_id)
     if key is None:
         raise AuthError(
             "The security token included in the request is invalid.",

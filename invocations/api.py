@@ -87,10 +87,6 @@ def _check_payload(body: bytes) -> bytes:
     return body
 
 
-async def _authenticate(request: HttpRequest, body: bytes) -> sigv4.SignedIdentity:
-    return await sync_to_async(sigv4.verify, thread_sensitive=False)(request, body)
-
-
 async def _target(
     account: Any, function_name: str, qualifier: str | None
 ) -> selectors.InvokeTarget:
@@ -109,7 +105,7 @@ async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
         if request.method != "POST":
             raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
         body = request.body
-        identity = await _authenticate(request, body)
+        identity = await sigv4.verify_async(request, body)
         params = _header_params(request, function_name)
         validate("lambda", "Invoke", params)
         payload = _check_payload(body)

@@ -1,0 +1,43 @@
+"""A short-lived per-process cache of access keys, so a warm API call needs no query.
+
+Entries live a few seconds and are dropped at once when this process changes a key or a
+user; another process's change (e.g. a deactivation) takes effect within the TTL.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from console.models import AccessKey
+
+TTL_SECONDS = 5.0
+_MISSING: Any = object()
+
+
+class AccessKeyCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, AccessKey]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, access_key_id: str) -> AccessKey | Any | None:
+        """The cached key, else ``MISSING``."""
+        entry = self._entries.get(access_key_id)
+        if entry is None or entry[0] < time.monotonic():
+            return _MISSING
+        return entry[1]
+
+    def put(self, access_key_id: str, key: AccessKey) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[access_key_id] = (time.monotonic() + TTL_SECONDS, key)
+
+    def clear(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+MISSING = _MISSING
+access_keys = AccessKeyCache()
