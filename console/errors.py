@@ -6,6 +6,7 @@ was called (REST-JSON for Lambda, JSON 1.1 for CloudWatch Logs) with ``x-amzn-Er
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import Any
@@ -97,12 +98,31 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
+@functools.cache
+def _lambda_error_members(code: str) -> tuple[str, bool]:
+    """(message member name, has ``Type``) of a Lambda error shape, per the model.
+
+    Lambda's error shapes differ: some spell ``Message``, others ``message``. Errors the
+    model does not list (authentication) answer ``{"message": ...}`` as AWS's front end does.
+    """
+    from botocore.model import NoShapeFoundError
+
+    from console.validation import service_model
+
+    try:
+        members = service_model("lambda").shape_for(code).members
+    except NoShapeFoundError:
+        return "message", False
+    return ("message" if "message" in members else "Message"), "Type" in members
+
+
 def rest_json_error(error: AWSError, request_id: str) -> HttpResponse:
     """Render as Lambda does: ``{"Type": "User", "Message": ...}`` plus the error header."""
-    body: dict[str, Any] = {
-        "Type": "User" if error.status < 500 else "Service",
-        "Message": error.message,
-    }
+    message_key, has_type = _lambda_error_members(error.code)
+    body: dict[str, Any] = {}
+    if has_type:
+        body["Type"] = "User" if error.status < 500 else "Service"
+    body[message_key] = error.message
     body.update(error.fields)
     response = HttpResponse(json.dumps(body), status=error.status, content_type="application/json")
     response["x-amzn-ErrorType"] = error.code

@@ -104,7 +104,7 @@ class TestCreateFunctionRefuses:
         assert response.status == 400
         assert response.error_type == "InvalidRequestContentException"
         assert response.headers["x-amzn-requestid"]
-        assert response.json()["Message"].startswith("Could not parse request body into json")
+        assert response.json()["message"].startswith("Could not parse request body into json")
 
     @pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"\xff\xfe{}", b"null"])
     def test_it_rejects_a_json_body_that_is_not_an_object(self, functory, credentials, body):
@@ -136,7 +136,7 @@ class TestCreateFunctionRefuses:
         )
         assert response.status == 413
         assert response.error_type == "RequestEntityTooLargeException"
-        assert response.json()["Message"] == TOO_LARGE
+        assert response.json()["message"] == TOO_LARGE
 
     def test_it_stops_reading_an_oversize_chunked_body(self, functory, credentials):
         headers = sign(functory, credentials, "POST", FUNCTIONS, b"")
