@@ -1,0 +1,157 @@
+"""Shared parts of the benchmarks: a throwaway server, a signed raw HTTP client, stats."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Server:
+    url: str
+    host: str
+    port: int
+    env: dict[str, str]
+    credentials: Credentials
+    account_id: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A fresh embedded-profile server with its own data dir and one user."""
+    data_dir = tempfile.mkdtemp(prefix="functory-bench-")
+    port = _free_port()
+    env = dict(os.environ, FUNCTORY_DATA_DIR=data_dir, PORT=str(port), HOST="127.0.0.1")
+    env.pop("DATABASE_URL", None)
+    env.update(extra_env or {})
+    log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        made = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "createuser", "bench", "--access-key"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        user = json.loads(made.stdout)
+        yield Server(
+            url=url,
+            host="127.0.0.1",
+            port=port,
+            env=env,
+            credentials=Credentials(user["AccessKeyId"], user["SecretAccessKey"]),
+            account_id=user["AccountId"],
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+class SignedClient:
+    """A keep-alive HTTP client that signs with SigV4 before the clock starts."""
+
+    def __init__(self, srv: Server) -> None:
+        self.srv = srv
+        self.conn = http.client.HTTPConnection(srv.host, srv.port)
+
+    def prepare(
+        self, method: str, path: str, body: bytes = b""
+    ) -> tuple[str, str, bytes, dict[str, str]]:
+        request = AWSRequest(method=method, url=f"{self.srv.url}{path}", data=body)
+        SigV4Auth(self.srv.credentials, "lambda", "us-east-1").add_auth(request)
+        return method, path, body, dict(request.headers.items())
+
+    def send(
+        self, prepared: tuple[str, str, bytes, dict[str, str]]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        method, path, body, headers = prepared
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        return response.status, response.read(), dict(response.getheaders())
+
+    def get(self, path: str) -> int:
+        self.conn.request("GET", path)
+        response = self.conn.getresponse()
+        response.read()
+        return response.status
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "n": float(len(ordered)),
+    }
+
+
+def report(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
+    print(f"\n{title}")
+    for name, stats in rows:
+        p50, p99, n = stats["p50"], stats["p99"], int(stats["n"])
+        print(f"  {name:<44} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   n={n}")
+
+
+def lambda_client(srv: Server) -> Any:
+    import boto3
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=srv.url,
+        region_name="us-east-1",
+        aws_access_key_id=srv.credentials.access_key,
+        aws_secret_access_key=srv.credentials.secret_key,
+    )
+
+
+def hello_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return {'ok': True}\n")
+    return buffer.getvalue()

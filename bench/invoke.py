@@ -1,0 +1,194 @@
+"""Warm and cold invoke latency, each next to its baseline measured in the same run.
+
+    python bench/invoke.py [--warm N] [--cold N] [--docker]
+
+- warm: p50/p99 of a signed Invoke of a Python no-op through the HTTP API, beside a no-op
+  JSON view (``/healthz``) of the same server over the same kind of connection;
+- cold: p50/p99 of first invokes (a new environment each), beside ``bwrap … python3 -c
+  pass`` and, with ``--docker``, ``docker run --rm <runtime image> python3 -c pass``;
+- throughput: warm invokes/s from 4 client threads beside the no-op view's requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import threading
+import time
+
+from common import SignedClient, hello_zip, lambda_client, percentiles, report, server
+
+ROLE = "arn:aws:iam::123456789012:role/bench"
+
+
+def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def bare_bwrap() -> None:
+    from invocations.executor.sandbox import bwrap_path
+
+    subprocess.run(
+        [
+            bwrap_path(),
+            "--unshare-all",
+            "--die-with-parent",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "/usr/bin/python3",
+            "-c",
+            "pass",
+        ],
+        check=True,
+    )
+
+
+def throughput(fn_factory, seconds: float = 5.0, threads: int = 4) -> float:  # type: ignore[no-untyped-def]
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def run(index: int) -> None:
+        fn = fn_factory()
+        while time.monotonic() < stop:
+            fn()
+            counts[index] += 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--warm", type=int, default=1000)
+    parser.add_argument("--cold", type=int, default=40)
+    parser.add_argument("--docker", action="store_true")
+    args = parser.parse_args()
+    import os
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+
+    with server() as srv:
+        lam = lambda_client(srv)
+        code = hello_zip()
+        lam.create_function(
+            FunctionName="warm",
+            Runtime="python3.11",
+            Handler="app.handler",
+            Role=ROLE,
+            Code={"ZipFile": code},
+        )
+        client = SignedClient(srv)
+        invoke_path = "/2015-03-31/functions/warm/invocations"
+        assert client.send(client.prepare("POST", invoke_path, b"{}"))[0] == 200
+        for _ in range(50):  # warm both paths up
+            client.get("/healthz")
+            client.send(client.prepare("POST", invoke_path, b"{}"))
+
+        noop, warm = [], []
+        for _ in range(args.warm):  # interleaved, so both see the same machine noise
+            start = time.perf_counter()
+            client.get("/healthz")
+            noop.append((time.perf_counter() - start) * 1000)
+            prepared = client.prepare("POST", invoke_path, b"{}")
+            start = time.perf_counter()
+            status, _, _ = client.send(prepared)
+            warm.append((time.perf_counter() - start) * 1000)
+            assert status == 200
+        noop_stats, warm_stats = percentiles(noop), percentiles(warm)
+        report(
+            "Warm invoke vs a no-op JSON view (same server, same connection type)",
+            [
+                ("no-op JSON view GET /healthz", noop_stats),
+                ("warm Invoke (python3.11, sandbox)", warm_stats),
+            ],
+        )
+        print(f"  ratio p50: {warm_stats['p50'] / noop_stats['p50']:.2f}x  (target <= 1.5x)")
+
+        for i in range(args.cold):
+            lam.create_function(
+                FunctionName=f"cold-{i}",
+                Runtime="python3.11",
+                Handler="app.handler",
+                Role=ROLE,
+                Code={"ZipFile": code},
+            )
+        # One invoke extracts the shared package, so the cold runs measure environments.
+        client.send(client.prepare("POST", "/2015-03-31/functions/cold-0/invocations", b"{}"))
+        cold, bwrap = [], []
+        for i in range(1, args.cold):
+            prepared = client.prepare("POST", f"/2015-03-31/functions/cold-{i}/invocations", b"{}")
+            start = time.perf_counter()
+            status, _, _ = client.send(prepared)
+            cold.append((time.perf_counter() - start) * 1000)
+            assert status == 200
+            bwrap += timed(bare_bwrap, 1)
+        rows = [
+            ("bwrap ... python3 -c pass", percentiles(bwrap)),
+            ("cold Invoke (python3.11, sandbox)", percentiles(cold)),
+        ]
+        docker: list[float] = []
+        if args.docker:
+            image = os.environ.get("FUNCTORY_DOCKER_IMAGE", "functory/runtime:latest")
+            docker = timed(
+                lambda: subprocess.run(
+                    ["docker", "run", "--rm", "--network", "none", image, "python3", "-c", "pass"],
+                    check=True,
+                ),
+                min(args.cold, 15),
+            )
+            rows.append(("docker run --rm <image> python3 -c pass", percentiles(docker)))
+        report("Cold start vs bare sandbox start (same run)", rows)
+        cold_p50 = percentiles(cold)["p50"]
+        print(f"  ratio p50: {cold_p50 / percentiles(bwrap)['p50']:.2f}x  (target <= 3x)")
+        if docker:
+            print(
+                f"  docker run / cold invoke p50: {percentiles(docker)['p50'] / cold_p50:.1f}x "
+                "(target >= 15x)"
+            )
+
+        def invoker():  # type: ignore[no-untyped-def]
+            local = SignedClient(srv)
+            return lambda: local.send(local.prepare("POST", invoke_path, b"{}"))
+
+        def getter():  # type: ignore[no-untyped-def]
+            local = SignedClient(srv)
+            return lambda: local.get("/healthz")
+
+        noop_rps = throughput(getter)
+        invoke_rps = throughput(invoker)
+        print("\nSustained throughput, 4 client threads, 5 s each")
+        print(
+            f"  no-op view: {noop_rps:8.0f} req/s   warm Invoke: {invoke_rps:8.0f} req/s   "
+            f"ratio {invoke_rps / noop_rps:.0%} (target >= 60%)"
+        )
+
+
+if __name__ == "__main__":
+    main()
