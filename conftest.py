@@ -81,6 +81,19 @@ def _drop_database(url: str, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The live server every API test talks to (sandbox executor)."""
+    yield from run_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def functory_docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second live server whose executor runs functions in Docker containers."""
+    yield from run_server(tmp_path_factory, {"FUNCTORY_EXECUTOR_BACKEND": "docker"})
+
+
+def run_server(
+    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("functory-data")
     port = _free_port()
     env = dict(os.environ)
@@ -91,6 +104,7 @@ def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         FUNCTORY_ADMIN_PASSWORD="admin-password",
         DJANGO_SETTINGS_MODULE="console.settings",
     )
+    env.update(extra_env or {})
     database: tuple[str, str] | None = None
     if os.environ.get("DATABASE_URL"):
         new_url, name = _create_database(os.environ["DATABASE_URL"])

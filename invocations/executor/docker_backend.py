@@ -1,0 +1,248 @@
+"""The Docker backend: one container per environment, the same Runtime API contract.
+
+The container has no network (``network_mode="none"``). As in the sandbox backend, the
+Runtime API listens inside the environment's own network namespace: once the container
+runs, the spawner thread enters its namespace, binds ``127.0.0.1:9001`` there and comes
+back; a tiny wrapper in the container waits for that port before starting the runtime.
+Limits are Docker's: memory (no swap), pids, CPU shares proportional to memory, a
+read-only root, a size-limited tmpfs ``/tmp``, an unprivileged user with no capabilities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from invocations.executor import cgroups
+from invocations.executor.catalog import RUNTIME_DIR, command_for
+from invocations.executor.environment import Environment, LogSink, log_stream_name
+from invocations.executor.runtime_api import RuntimeApiServer
+from invocations.executor.sandbox import (
+    CLONE_NEWNET,
+    RUNTIME_API_PORT,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    SandboxBackend,
+    _bring_up_loopback,
+    _libc,
+    _spawner,
+)
+from invocations.executor.spec import EnvironmentSpec
+
+IMAGE = os.environ.get("FUNCTORY_DOCKER_IMAGE", "functory/runtime:latest")
+# Waits (inside the container) until the Runtime API is listening, then runs the runtime.
+_WAIT_THEN_EXEC = (
+    f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do sleep 0.005; "
+    'done; exec "$@"'
+)
+
+
+class DockerProcess:
+    """A container seen through the environment's ``Process`` protocol."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self.pid = int(container.attrs["State"]["Pid"])
+        self.exit_code: int | None = None
+        self._oom = False
+        threading.Thread(target=self._wait, name="functory-docker-wait", daemon=True).start()
+
+    def _wait(self) -> None:
+        try:
+            result = self.container.wait()
+            code = int(result.get("StatusCode", -9))
+            with contextlib.suppress(Exception):
+                self.container.reload()
+                self._oom = bool(self.container.attrs["State"].get("OOMKilled"))
+        except Exception:
+            code = -9
+        # Docker reports a signal death as 128 + signal number.
+        self.exit_code = -(code - 128) if code > 128 else code
+
+    def poll(self) -> int | None:
+        return self.exit_code
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.kill()
+
+    def _cgroup_file(self, name: str) -> Path | None:
+        container_id = self.container.id
+        for base in (
+            cgroups.ROOT / "memory" / "docker" / container_id,
+            cgroups.ROOT / "memory" / "system.slice" / f"docker-{container_id}.scope",
+            cgroups.ROOT / "system.slice" / f"docker-{container_id}.scope",
+            cgroups.ROOT / "docker" / container_id,
+        ):
+            if (base / name).exists():
+                return base / name
+        return None
+
+    def memory_peak_bytes(self) -> int:
+        for name in ("memory.max_usage_in_bytes", "memory.peak"):
+            path = self._cgroup_file(name)
+            if path is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    return int(path.read_text())
+        return 0
+
+    def oom_killed(self) -> bool:
+        if self._oom:
+            return True
+        path = self._cgroup_file("memory.oom_control") or self._cgroup_file("memory.events")
+        if path is None:
+            return False
+        with contextlib.suppress(OSError, ValueError):
+            for line in path.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
+        return False
+
+    def cleanup(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.remove(force=True)
+
+
+def _pump(sock: Any, write_fd: int) -> None:
+    """Demultiplex Docker's attach stream (8-byte frame headers) into a plain pipe."""
+    raw = getattr(sock, "_sock", sock)
+    buffer = b""
+    try:
+        while True:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            buffer += chunk
+            while len(buffer) >= 8:
+                size = struct.unpack(">I", buffer[4:8])[0]
+                if len(buffer) < 8 + size:
+                    break
+                payload, buffer = buffer[8 : 8 + size], buffer[8 + size :]
+                os.write(write_fd, payload)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            raw.close()
+        os.close(write_fd)
+
+
+class DockerBackend(SandboxBackend):
+    """Starts environments as Docker containers from the project's runtime image."""
+
+    name = "docker"
+
+    def __init__(self, state_dir: str, log_sink: LogSink) -> None:
+        super().__init__(state_dir, log_sink)
+        import docker
+
+        self.client = docker.from_env()
+
+    def _create(self, spec: EnvironmentSpec, log_stream: str) -> Any:
+        from docker.types import Mount
+
+        if spec.runtime.startswith("provided"):
+            command, _ = self._command(spec)
+        elif spec.runtime.startswith("python3."):
+            command = ("python3", "-X", "utf8", "/var/runtime/python/bootstrap.py")
+        else:
+            command = ("node", "/var/runtime/nodejs/bootstrap.js")
+            command_for(spec.runtime)  # refuses runtimes we do not know
+        mounts = [
+            Mount("/var/task", spec.code_dir, type="bind", read_only=True),
+            Mount("/var/runtime", str(RUNTIME_DIR), type="bind", read_only=True),
+        ]
+        if spec.layers_dir:
+            mounts.append(Mount("/opt", spec.layers_dir, type="bind", read_only=True))
+        memory = f"{spec.memory_mb}m"
+        environment = self.environment_variables(spec, log_stream)
+        environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+        return self.client.containers.create(
+            IMAGE,
+            command=["/bin/bash", "-c", _WAIT_THEN_EXEC, "functory-wait", *command],
+            environment=environment,
+            user=f"{SANDBOX_UID}:{SANDBOX_GID}",
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"size={spec.ephemeral_mb}m,mode=1777"},
+            mounts=mounts,
+            mem_limit=memory,
+            memswap_limit=memory,
+            pids_limit=1024,
+            cpu_shares=cgroups.Limits(spec.memory_mb).cpu_shares,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            working_dir="/var/task",
+            labels={"functory": "environment", "functory.function": spec.function_arn},
+            detach=True,
+        )
+
+    def _listen_inside(self, pid: int) -> socket.socket:
+        """Runs on the spawner thread: bind the Runtime API in the container's namespace."""
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError("entering the container's network namespace failed")
+        finally:
+            os.close(fd)
+        _bring_up_loopback()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", RUNTIME_API_PORT))
+        listener.listen(16)
+        return listener
+
+    async def start(self, spec: EnvironmentSpec) -> Environment:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        log_stream = log_stream_name(spec.version)
+        container = await loop.run_in_executor(None, self._create, spec, log_stream)
+        try:
+            attach = await loop.run_in_executor(
+                None,
+                lambda: self.client.api.attach_socket(
+                    container.id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
+                ),
+            )
+            read_fd, write_fd = os.pipe()
+            threading.Thread(
+                target=_pump, args=(attach, write_fd), name="functory-docker-logs", daemon=True
+            ).start()
+            await loop.run_in_executor(None, container.start)
+            await loop.run_in_executor(None, container.reload)
+            pid = int(container.attrs["State"]["Pid"])
+            future: asyncio.Future[socket.socket] = loop.create_future()
+
+            def run() -> None:
+                try:
+                    listener = self._listen_inside(pid)
+                except BaseException as exc:
+                    loop.call_soon_threadsafe(future.set_exception, exc)
+                else:
+                    loop.call_soon_threadsafe(future.set_result, listener)
+
+            _spawner().submit(run)
+            listener = await future
+        except BaseException:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+            raise
+        server = RuntimeApiServer(listener)
+        await server.start()
+        return Environment(
+            spec=spec,
+            process=DockerProcess(container),
+            server=server,
+            output_fd=read_fd,
+            log_sink=self.log_sink,
+            log_stream=log_stream,
+            started=started,
+        )
