@@ -92,3 +92,30 @@ def test_dry_run_checks_without_running(lam):
     with pytest.raises(ClientError) as error:
         lam.invoke(FunctionName="missing", InvocationType="DryRun")
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_log_lines_are_stored_in_the_functions_log_group(functory, lam, credentials):
+    create_function(lam, "logged", Code={"ZipFile": make_zip({"app.py": APP})})
+    request_id = lam.invoke(FunctionName="logged", Payload=b'{"name": "stored"}')[
+        "ResponseMetadata"
+    ]["RequestId"]
+    script = (
+        "import time\n"
+        "from monitoring.models import LogEvent\n"
+        "for _ in range(50):\n"
+        "    rows = list(LogEvent.objects.filter(\n"
+        f"        group__account_id='{credentials.account_id}', group__name='/aws/lambda/logged'\n"
+        "    ).order_by('timestamp', 'id').values_list('message', 'stream__name'))\n"
+        "    if any(m.startswith('REPORT') for m, _ in rows):\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        "import json; print(json.dumps(rows))\n"
+    )
+    result = functory.manage("shell", "-c", script)
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    messages = [message for message, _ in rows]
+    assert messages[0] == f"START RequestId: {request_id} Version: $LATEST"
+    assert "hello stored" in messages
+    assert messages[-2] == f"END RequestId: {request_id}"
+    assert messages[-1].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+    assert "/[$LATEST]" in rows[0][1]

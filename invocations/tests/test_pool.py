@@ -1,0 +1,116 @@
+"""The environment pool on the real sandbox backend: scale-out, reuse, reaping, retiring."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from invocations.executor.pool import EnvironmentPool
+from invocations.executor.sandbox import SandboxBackend
+from invocations.executor.spec import EnvironmentSpec, InvokeRequest
+
+pytestmark = pytest.mark.sandbox
+
+APP = """
+import time, uuid
+TOKEN = uuid.uuid4().hex
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return TOKEN
+"""
+
+
+@pytest.fixture
+def code_dir(tmp_path: Path) -> str:
+    directory = tmp_path / "code"
+    directory.mkdir()
+    (directory / "app.py").write_text(APP)
+    os.chmod(directory, 0o755)
+    os.chmod(directory / "app.py", 0o644)
+    return str(directory)
+
+
+def _spec(code_dir: str, memory: int = 128) -> EnvironmentSpec:
+    return EnvironmentSpec(
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:pool",
+        function_name="pool",
+        version="$LATEST",
+        runtime="python3.11",
+        handler="app.handler",
+        memory_mb=memory,
+        timeout_s=10,
+        code_dir=code_dir,
+        layers_dir=None,
+        log_group="/aws/lambda/pool",
+        account_id="123456789012",
+    )
+
+
+async def _token(pool: EnvironmentPool, spec: EnvironmentSpec, sleep: float = 0) -> str:
+    request = InvokeRequest(
+        request_id=str(uuid.uuid4()),
+        payload=json.dumps({"sleep": sleep}).encode(),
+        invoked_arn=spec.function_arn,
+    )
+    result = await pool.invoke(spec, request)
+    assert result.function_error is None, result.payload
+    return str(json.loads(result.payload))
+
+
+def _run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_busy_environments_make_the_pool_start_more_then_reuse_them(tmp_path, code_dir):
+    async def scenario() -> None:
+        pool = EnvironmentPool(SandboxBackend(str(tmp_path / "state"), lambda *a: None))
+        try:
+            spec = _spec(code_dir)
+            parallel = await asyncio.gather(*(_token(pool, spec, 0.5) for _ in range(3)))
+            assert len(set(parallel)) == 3
+            assert pool.stats() == {"idle": 3, "busy": 0}
+            again = [await _token(pool, spec) for _ in range(3)]
+            assert len(set(again)) == 1 and again[0] in parallel
+        finally:
+            await pool.close()
+
+    _run(scenario())
+
+
+def test_idle_environments_are_reaped_after_the_keep_alive(tmp_path, code_dir):
+    async def scenario() -> None:
+        pool = EnvironmentPool(
+            SandboxBackend(str(tmp_path / "state"), lambda *a: None), keep_alive_s=0.3
+        )
+        try:
+            spec = _spec(code_dir)
+            first = await _token(pool, spec)
+            assert await _token(pool, spec) == first
+            await asyncio.sleep(1.5)
+            assert pool.stats()["idle"] == 0
+            assert await _token(pool, spec) != first
+        finally:
+            await pool.close()
+
+    _run(scenario())
+
+
+def test_a_configuration_change_retires_the_old_environments(tmp_path, code_dir):
+    async def scenario() -> None:
+        pool = EnvironmentPool(SandboxBackend(str(tmp_path / "state"), lambda *a: None))
+        try:
+            first = await _token(pool, _spec(code_dir, memory=128))
+            changed = await _token(pool, _spec(code_dir, memory=256))
+            assert changed != first
+            await asyncio.sleep(0.2)
+            assert pool.stats() == {"idle": 1, "busy": 0}
+        finally:
+            await pool.close()
+
+    _run(scenario())
