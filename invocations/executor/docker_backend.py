@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
-import struct
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +39,35 @@ from invocations.executor.spec import EnvironmentSpec
 
 IMAGE = os.environ.get("FUNCTORY_DOCKER_IMAGE", "functory/runtime:latest")
 # Waits (inside the container) until the Runtime API is listening, then runs the runtime.
+# Output goes to a FIFO the executor reads directly: Docker's own log path is asynchronous,
+# so lines printed just before a response could otherwise arrive after its END line.
+_IO_DIR = "/var/functory-io"
 _WAIT_THEN_EXEC = (
     f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do sleep 0.005; "
-    'done; exec "$@"'
+    f'done; exec "$@" >{_IO_DIR}/out 2>&1'
 )
 
 
 class DockerProcess:
     """A container seen through the environment's ``Process`` protocol."""
 
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Any, hold_fd: int, io_dir: Path) -> None:
         self.container = container
         self.pid = int(container.attrs["State"]["Pid"])
         self.exit_code: int | None = None
         self._oom = False
+        self._hold_fd: int | None = hold_fd
+        self._hold_lock = threading.Lock()
+        self._io_dir = io_dir
         threading.Thread(target=self._wait, name="functory-docker-wait", daemon=True).start()
+
+    def release_hold(self) -> None:
+        """Stop keeping the output FIFO open: the runtime holds it now (or never will)."""
+        with self._hold_lock:
+            if self._hold_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._hold_fd)
+                self._hold_fd = None
 
     def _wait(self) -> None:
         try:
@@ -65,6 +80,7 @@ class DockerProcess:
             code = -9
         # Docker reports a signal death as 128 + signal number.
         self.exit_code = -(code - 128) if code > 128 else code
+        self.release_hold()
 
     def poll(self) -> int | None:
         return self.exit_code
@@ -107,32 +123,10 @@ class DockerProcess:
         return False
 
     def cleanup(self) -> None:
+        self.release_hold()
         with contextlib.suppress(Exception):
             self.container.remove(force=True)
-
-
-def _pump(sock: Any, write_fd: int) -> None:
-    """Demultiplex Docker's attach stream (8-byte frame headers) into a plain pipe."""
-    raw = getattr(sock, "_sock", sock)
-    buffer = b""
-    try:
-        while True:
-            chunk = raw.recv(65536)
-            if not chunk:
-                break
-            buffer += chunk
-            while len(buffer) >= 8:
-                size = struct.unpack(">I", buffer[4:8])[0]
-                if len(buffer) < 8 + size:
-                    break
-                payload, buffer = buffer[8 : 8 + size], buffer[8 + size :]
-                os.write(write_fd, payload)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            raw.close()
-        os.close(write_fd)
+        shutil.rmtree(self._io_dir, ignore_errors=True)
 
 
 class DockerBackend(SandboxBackend):
@@ -146,7 +140,7 @@ class DockerBackend(SandboxBackend):
 
         self.client = docker.from_env()
 
-    def _create(self, spec: EnvironmentSpec, log_stream: str) -> Any:
+    def _create(self, spec: EnvironmentSpec, log_stream: str, io_dir: Path) -> Any:
         from docker.types import Mount
 
         if spec.runtime.startswith("provided"):
@@ -159,6 +153,7 @@ class DockerBackend(SandboxBackend):
         mounts = [
             Mount("/var/task", spec.code_dir, type="bind", read_only=True),
             Mount("/var/runtime", str(RUNTIME_DIR), type="bind", read_only=True),
+            Mount(_IO_DIR, str(io_dir), type="bind", read_only=False),
         ]
         if spec.layers_dir:
             mounts.append(Mount("/opt", spec.layers_dir, type="bind", read_only=True))
@@ -204,18 +199,23 @@ class DockerBackend(SandboxBackend):
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         log_stream = log_stream_name(spec.version)
-        container = await loop.run_in_executor(None, self._create, spec, log_stream)
+        io_dir = self.state_dir / "io" / uuid.uuid4().hex
+        io_dir.mkdir(parents=True)
+        os.chmod(io_dir, 0o755)
+        fifo = io_dir / "out"
+        os.mkfifo(fifo)
+        os.chmod(fifo, 0o666)
+        read_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # Held until the runtime has opened its end, so an early read sees no false EOF.
+        hold_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            attach = await loop.run_in_executor(
-                None,
-                lambda: self.client.api.attach_socket(
-                    container.id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
-                ),
-            )
-            read_fd, write_fd = os.pipe()
-            threading.Thread(
-                target=_pump, args=(attach, write_fd), name="functory-docker-logs", daemon=True
-            ).start()
+            container = await loop.run_in_executor(None, self._create, spec, log_stream, io_dir)
+        except BaseException:
+            os.close(read_fd)
+            os.close(hold_fd)
+            shutil.rmtree(io_dir, ignore_errors=True)
+            raise
+        try:
             await loop.run_in_executor(None, container.start)
             await loop.run_in_executor(None, container.reload)
             pid = int(container.attrs["State"]["Pid"])
@@ -234,12 +234,17 @@ class DockerBackend(SandboxBackend):
         except BaseException:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+            os.close(read_fd)
+            os.close(hold_fd)
+            shutil.rmtree(io_dir, ignore_errors=True)
             raise
         server = RuntimeApiServer(listener)
         await server.start()
+        process = DockerProcess(container, hold_fd, io_dir)
+        server.first_next.add_done_callback(lambda _: process.release_hold())
         return Environment(
             spec=spec,
-            process=DockerProcess(container),
+            process=process,
             server=server,
             output_fd=read_fd,
             log_sink=self.log_sink,

@@ -1,0 +1,106 @@
+"""Running invocations: the one place that turns an Invoke into an environment call.
+
+Used by the Invoke API and, later, by the console's Test button and asynchronous workers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+
+from console.errors import AWSError, InvalidParameterValue, InvalidRequestContent
+from console.models import Account
+from invocations import runner, selectors
+from invocations.executor.catalog import RuntimeUnavailable
+from invocations.executor.environment import tail
+from invocations.executor.spec import InvokeRequest, InvokeResult
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_CLIENT_CONTEXT_BYTES = 3583
+
+
+@dataclass(frozen=True)
+class SyncInvocation:
+    result: InvokeResult
+    executed_version: str
+    log_tail: str
+
+
+def check_payload(body: bytes) -> bytes:
+    """The event, as Lambda accepts it: JSON of at most 6 MB (empty means ``{}``)."""
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise AWSError(
+            f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction "
+            "operation",
+            code="RequestTooLargeException",
+            status=413,
+        )
+    if not body.strip():
+        return b"{}"
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestContent(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from exc
+    return body
+
+
+def decode_client_context(value: str | None) -> str | None:
+    """``X-Amz-Client-Context`` (base64 JSON) as the runtime receives it (JSON)."""
+    if value is None:
+        return None
+    if len(value) > MAX_CLIENT_CONTEXT_BYTES:
+        raise InvalidParameterValue(
+            f"Client context must be less than or equal to {MAX_CLIENT_CONTEXT_BYTES} bytes."
+        )
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+        json.loads(decoded)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequestContent(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from exc
+    return decoded
+
+
+async def invoke_target(
+    account: Account, function_name: str, qualifier: str | None
+) -> selectors.InvokeTarget:
+    """What Invoke runs: from the per-process cache, else resolved in a thread."""
+    cached = selectors.invoke_target_cached(account.id, function_name, qualifier)
+    if cached is not None:
+        return cached
+    resolve = sync_to_async(selectors.invoke_target_resolve, thread_sensitive=False)
+    target: selectors.InvokeTarget = await resolve(account, function_name, qualifier)
+    return target
+
+
+async def invoke_sync(
+    target: selectors.InvokeTarget,
+    *,
+    request_id: str,
+    payload: bytes,
+    client_context: str | None = None,
+) -> SyncInvocation:
+    """Run one RequestResponse invocation (alias weights applied) and wait for it."""
+    chosen = target.choose()
+    try:
+        result = await runner.pool().invoke(
+            chosen.spec,
+            InvokeRequest(
+                request_id=request_id,
+                payload=payload,
+                invoked_arn=target.invoked_arn,
+                client_context=client_context,
+            ),
+        )
+    except RuntimeUnavailable as exc:
+        raise AWSError(str(exc), code="InvalidRuntimeException", status=502) from exc
+    return SyncInvocation(
+        result=result, executed_version=chosen.version, log_tail=tail(result.log_lines)
+    )
