@@ -201,6 +201,16 @@ def make_zip(files: dict[str, str | bytes] | None = None) -> bytes:
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 
 
+def client_error(excinfo: pytest.ExceptionInfo[Any]) -> tuple[str, str, int]:
+    """(error code, message, HTTP status) of a botocore ClientError."""
+    response = excinfo.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
+
+
 def create_function(client: Any, name: str, **overrides: Any) -> dict[str, Any]:
     params: dict[str, Any] = {
         "FunctionName": name,

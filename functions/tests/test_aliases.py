@@ -3,18 +3,10 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import client_error as _error
 from conftest import client_for, create_function, create_user, make_zip
 
 pytestmark = pytest.mark.live
-
-
-def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def _with_versions(lam, name: str, count: int) -> str:

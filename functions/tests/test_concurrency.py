@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import client_error as _error
 from conftest import create_function
 
 pytestmark = pytest.mark.live
@@ -11,15 +12,6 @@ FLOOR_MESSAGE = (
     "Specified ReservedConcurrentExecutions for function decreases account's "
     "UnreservedConcurrentExecution below its minimum value of [100]."
 )
-
-
-def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def test_it_puts_gets_and_deletes_reserved_concurrency(lam):

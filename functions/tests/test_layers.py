@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import LiveServer, client_for, create_function, create_user, make_zip
+from conftest import client_error as _error
 
 pytestmark = pytest.mark.live
 
@@ -40,15 +41,6 @@ def _publish(client: Any, name: str, data: bytes | None = None, **extra: Any) ->
         LayerName=name, Content={"ZipFile": data or _unique_zip()}, **extra
     )
     return result
-
-
-def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def _other(functory: LiveServer) -> tuple[Any, Any]:

@@ -5,18 +5,10 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import client_error as _error
 from conftest import client_for, create_function, create_user
 
 pytestmark = pytest.mark.live
-
-
-def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def _allow_s3(lam, name: str, sid: str = "s3", **extra):

@@ -3,18 +3,10 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import client_error as _error
 from conftest import client_for, create_function, create_user
 
 pytestmark = pytest.mark.live
-
-
-def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def test_it_tags_lists_and_untags_a_function(lam):
