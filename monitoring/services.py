@@ -26,15 +26,25 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def log_batches_store(batches: Iterable[LogBatch]) -> int:
+@dataclass(frozen=True)
+class StoredBatch:
+    """What one stream received in a store: for live tail, with the events' ids."""
+
+    account_id: str
+    group: str
+    stream: str
+    events: list[LogEvent]
+
+
+def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
     """Store many batches in one transaction; groups and streams are created on first use."""
     merged: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
     for batch in batches:
         merged[(batch.account_id, batch.group, batch.stream)].extend(batch.events)
     if not merged:
-        return 0
+        return []
     now = _now_ms()
-    stored = 0
+    stored: list[StoredBatch] = []
     with transaction.atomic():
         for (account_id, group_name, stream_name), events in merged.items():
             group, _ = LogGroup.objects.get_or_create(
@@ -56,5 +66,5 @@ def log_batches_store(batches: Iterable[LogBatch]) -> int:
                 last_ingestion=now,
                 stored_bytes=F("stored_bytes") + size,
             )
-            stored += len(events)
+            stored.append(StoredBatch(account_id, group_name, stream_name, created))
     return stored
