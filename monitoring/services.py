@@ -53,7 +53,7 @@ def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
             stream, _ = LogStream.objects.get_or_create(
                 group=group, name=stream_name, defaults={"created": now}
             )
-            LogEvent.objects.bulk_create(
+            created = LogEvent.objects.bulk_create(
                 LogEvent(group=group, stream=stream, timestamp=ts, ingestion_time=now, message=msg)
                 for ts, msg in events
             )
