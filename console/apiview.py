@@ -22,6 +22,7 @@ from console.errors import (
     AWSError,
     InvalidRequestContent,
     RequestTooLarge,
+    json_rpc_error,
     new_request_id,
     rest_json_error,
 )
@@ -208,6 +209,66 @@ def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable
         return wrapper
 
     return decorator
+
+
+def _render_json_rpc(result: ApiResponse, request_id: str) -> HttpResponse:
+    body = b"{}" if result.body is None else json.dumps(result.body, separators=(",", ":"))
+    response = HttpResponse(body, status=result.status, content_type="application/x-amz-json-1.1")
+    for name, value in result.headers.items():
+        response[name] = value
+    response["x-amzn-RequestId"] = request_id
+    return response
+
+
+def json_rpc_api(
+    service: str,
+    target_prefix: str,
+    operations: dict[str, ViewFunc],
+    *,
+    max_body: int = MAX_REQUEST_BYTES,
+) -> Any:
+    """A JSON 1.1 endpoint: ``X-Amz-Target: <target_prefix>.<Op>`` picks the view.
+
+    Views are ``view(api_request) -> ApiResponse``; errors render as ``{"__type",
+    "message"}``. The signature must be scoped to ``service``, as AWS requires.
+    """
+
+    @csrf_exempt
+    def dispatch(request: HttpRequest) -> HttpResponse:
+        request_id = new_request_id()
+        prefix, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
+        view = operations.get(operation) if prefix == target_prefix else None
+        try:
+            if view is None or request.method != "POST":
+                raise AWSError("", code="UnknownOperationException", status=400)
+            body = _read_body(request, operation, max_body)
+            identity = sigv4.verify(request, body)
+            if identity.service != service:
+                raise AWSError(
+                    f"Credential should be scoped to correct service: '{service}'. ",
+                    code="InvalidSignatureException",
+                    status=403,
+                )
+            user = identity.access_key.user
+            api_request = ApiRequest(
+                http=request,
+                request_id=request_id,
+                user=user,
+                account=user.account,
+                region=identity.region,
+                body=body,
+            )
+            return _render_json_rpc(view(api_request), request_id)
+        except AWSError as error:
+            return json_rpc_error(error, request_id)
+        except Exception:
+            logger.exception("Unhandled error in %s (request %s)", operation, request_id)
+            return json_rpc_error(
+                AWSError("An internal error occurred.", code="ServiceUnavailableException"),
+                request_id,
+            )
+
+    return dispatch
 
 
 def method_router(**views: Any) -> Any:

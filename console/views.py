@@ -6,8 +6,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 
 from functions.models import Function
+from monitoring import api as logs_api
 
 
 class LoginView(auth_views.LoginView):
@@ -20,9 +22,19 @@ class LogoutView(auth_views.LogoutView):
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def _home_page(request: HttpRequest) -> HttpResponse:
     functions = Function.objects.filter(account=request.user.account).order_by("name")  # type: ignore[union-attr]
     return render(request, "console/home.html", {"functions": functions})
+
+
+@csrf_exempt
+def home(request: HttpRequest) -> HttpResponse:
+    """``/``: the console's landing page, and for JSON 1.1 calls (a ``POST`` carrying
+    ``X-Amz-Target``) the CloudWatch Logs API, which shares the endpoint as on AWS."""
+    if request.method == "POST" and "X-Amz-Target" in request.headers:
+        response: HttpResponse = logs_api.dispatch(request)
+        return response
+    return _home_page(request)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -1,17 +1,35 @@
-"""Writes for logs: batches of events from the executor and from PutLogEvents."""
+"""Writes for logs: batches from the executor, the Logs API's writes, retention."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest, Least
 
+from console.models import Account
+from monitoring import errors
 from monitoring.models import LogEvent, LogGroup, LogStream
+from monitoring.selectors import log_group_get_for_account, log_stream_get
+
+# PutRetentionPolicy accepts only these (the model's ``Days`` documentation).
+RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+# PutLogEvents' batch rules, from its documentation in the model.
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD_BYTES = 26
+MAX_PAST_MS = 14 * DAY_MS
+MAX_FUTURE_MS = 2 * HOUR_MS
+MAX_BATCH_SPAN_MS = 24 * HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,29 @@ class StoredBatch:
     events: list[LogEvent]
 
 
+def _events_insert(
+    group: LogGroup, stream: LogStream, events: Sequence[tuple[int, str]], now: int
+) -> list[LogEvent]:
+    """Insert events and move the stream's first/last event marks and stored bytes."""
+    created = LogEvent.objects.bulk_create(
+        (
+            LogEvent(group=group, stream=stream, timestamp=ts, ingestion_time=now, message=msg)
+            for ts, msg in events
+        ),
+        batch_size=2000,
+    )
+    first = min(ts for ts, _ in events)
+    last = max(ts for ts, _ in events)
+    size = sum(len(msg.encode()) + EVENT_OVERHEAD_BYTES for _, msg in events)
+    LogStream.objects.filter(pk=stream.pk).update(
+        first_event=Least(F("first_event"), first) if stream.first_event is not None else first,
+        last_event=Greatest(F("last_event"), last) if stream.last_event is not None else last,
+        last_ingestion=now,
+        stored_bytes=F("stored_bytes") + size,
+    )
+    return created
+
+
 def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
     """Store many batches in one transaction; groups and streams are created on first use."""
     merged: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
@@ -47,24 +88,140 @@ def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
     stored: list[StoredBatch] = []
     with transaction.atomic():
         for (account_id, group_name, stream_name), events in merged.items():
+            if not events:
+                continue
             group, _ = LogGroup.objects.get_or_create(
                 account_id=account_id, name=group_name, defaults={"created": now}
             )
             stream, _ = LogStream.objects.get_or_create(
                 group=group, name=stream_name, defaults={"created": now}
             )
-            created = LogEvent.objects.bulk_create(
-                LogEvent(group=group, stream=stream, timestamp=ts, ingestion_time=now, message=msg)
-                for ts, msg in events
-            )
-            first = min(ts for ts, _ in events)
-            last = max(ts for ts, _ in events)
-            size = sum(len(msg) + 26 for _, msg in events)
-            LogStream.objects.filter(pk=stream.pk).update(
-                first_event=Least(F("first_event"), first) if stream.first_event else first,
-                last_event=Greatest(F("last_event"), last) if stream.last_event else last,
-                last_ingestion=now,
-                stored_bytes=F("stored_bytes") + size,
-            )
+            created = _events_insert(group, stream, events, now)
             stored.append(StoredBatch(account_id, group_name, stream_name, created))
     return stored
+
+
+# ---- the Logs API's writes ------------------------------------------------------------
+
+
+def log_group_create(account: Account, name: str) -> LogGroup:
+    try:
+        with transaction.atomic():
+            if LogGroup.objects.filter(account=account, name=name).exists():
+                raise errors.ResourceAlreadyExists("The specified log group already exists")
+            return LogGroup.objects.create(account=account, name=name, created=_now_ms())
+    except IntegrityError:
+        raise errors.ResourceAlreadyExists("The specified log group already exists") from None
+
+
+def log_group_delete(account: Account, name: str) -> None:
+    group = log_group_get_for_account(account, name)
+    group.delete()
+
+
+def log_group_retention_set(account: Account, name: str, days: int | None) -> None:
+    """Set (or with ``None`` remove) how long the group keeps events."""
+    if days is not None and days not in RETENTION_DAYS:
+        allowed = ", ".join(str(day) for day in RETENTION_DAYS)
+        raise errors.InvalidParameter(
+            f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to "
+            f"satisfy constraint: Member must satisfy enum value set: [{allowed}]"
+        )
+    group = log_group_get_for_account(account, name)
+    LogGroup.objects.filter(pk=group.pk).update(retention_days=days)
+
+
+def log_stream_create(account: Account, group_name: str, stream_name: str) -> LogStream:
+    group = log_group_get_for_account(account, group_name)
+    try:
+        with transaction.atomic():
+            if LogStream.objects.filter(group=group, name=stream_name).exists():
+                raise errors.ResourceAlreadyExists("The specified log stream already exists")
+            return LogStream.objects.create(group=group, name=stream_name, created=_now_ms())
+    except IntegrityError:
+        raise errors.ResourceAlreadyExists("The specified log stream already exists") from None
+
+
+@dataclass(frozen=True)
+class PutResult:
+    next_sequence_token: str
+    rejected: dict[str, int]
+
+
+def log_events_put(
+    account: Account,
+    group_name: str,
+    stream_name: str,
+    events: Sequence[tuple[int, str]],
+    now: int | None = None,
+) -> PutResult:
+    """PutLogEvents: check the whole batch first, then store the acceptable events.
+
+    Events too far in the past (14 days, or before the group's retention) or the future
+    (2 hours) are skipped and reported by index, as CloudWatch does.
+    """
+    group = log_group_get_for_account(account, group_name)
+    stream = log_stream_get(group, stream_name)
+    now = _now_ms() if now is None else now
+    size = sum(len(message.encode()) + EVENT_OVERHEAD_BYTES for _, message in events)
+    if size > MAX_BATCH_BYTES:
+        raise errors.InvalidParameter(
+            f"Upload too large: {size} bytes exceeds limit of {MAX_BATCH_BYTES}"
+        )
+    for (earlier, _), (later, _) in itertools.pairwise(events):
+        if later < earlier:
+            raise errors.InvalidParameter(
+                "Log events in a single PutLogEvents request must be in chronological order."
+            )
+    too_old = now - MAX_PAST_MS
+    expired = now - group.retention_days * DAY_MS if group.retention_days else None
+    too_new = now + MAX_FUTURE_MS
+    rejected: dict[str, int] = {}
+    accepted: list[tuple[int, str]] = []
+    for index, (timestamp, message) in enumerate(events):
+        if expired is not None and timestamp < expired:
+            rejected["expiredLogEventEndIndex"] = index
+        elif timestamp < too_old:
+            rejected["tooOldLogEventEndIndex"] = index
+        elif timestamp > too_new:
+            rejected.setdefault("tooNewLogEventStartIndex", index)
+        else:
+            accepted.append((timestamp, message))
+    if accepted and accepted[-1][0] - accepted[0][0] > MAX_BATCH_SPAN_MS:
+        raise errors.InvalidParameter(
+            "The batch of log events in a single PutLogEvents request cannot span more than "
+            "24 hours."
+        )
+    if accepted:
+        with transaction.atomic():
+            _events_insert(group, stream, accepted, now)
+    # Sequence tokens are no longer checked by CloudWatch; one is still handed back.
+    return PutResult(next_sequence_token=f"{now:056d}", rejected=rejected)
+
+
+# ---- retention ---------------------------------------------------------------------------
+
+
+def log_events_expire(now: int | None = None, chunk: int = 10_000) -> int:
+    """Delete events older than their group's retention; safe to run any number of times.
+
+    Deletes in chunks along the ``(group, timestamp, id)`` index so a big backlog never
+    holds one long write transaction.
+    """
+    now = _now_ms() if now is None else now
+    deleted = 0
+    groups = LogGroup.objects.filter(retention_days__isnull=False).values_list(
+        "id", "retention_days"
+    )
+    for group_id, days in groups:
+        cutoff = now - int(days or 0) * DAY_MS
+        while True:
+            ids = list(
+                LogEvent.objects.filter(group_id=group_id, timestamp__lt=cutoff)
+                .order_by("timestamp", "id")
+                .values_list("id", flat=True)[:chunk]
+            )
+            if not ids:
+                break
+            deleted += LogEvent.objects.filter(id__in=ids).delete()[0]
+    return deleted

@@ -1,0 +1,313 @@
+"""Permission-checked reads of log groups, streams and events.
+
+Every read of a user-named log group goes through :func:`log_group_get_for_account`, which
+only ever searches the caller's account; streams and events are then read within that group.
+Event queries walk the ``(group|stream, timestamp, id)`` indexes in either direction with
+keyset positions, and filter patterns are matched in SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, Left
+
+from console.models import Account
+from monitoring import errors, filter_patterns
+from monitoring.models import LogEvent, LogGroup, LogStream
+
+# FilterLogEvents and GetLogEvents answer at most 10,000 events or 1 MB, whichever is less.
+MAX_EVENTS = 10_000
+MAX_RESPONSE_BYTES = 1_048_576
+EVENT_OVERHEAD_BYTES = 26
+
+_GROUP_ARN_RE = re.compile(
+    r"^arn:aws[a-zA-Z-]*:logs:[a-z0-9-]+:(?P<account>\d{12}):log-group:(?P<name>[^:]+)(?::\*)?$"
+)
+
+
+def starts_with(queryset: QuerySet[Any], column: str, prefix: str) -> QuerySet[Any]:
+    """Rows whose ``column`` starts with ``prefix``, case-sensitively on every database."""
+    if not prefix:
+        return queryset
+    return queryset.alias(_prefix=Left(column, len(prefix))).filter(_prefix=prefix)
+
+
+def log_group_get_for_account(
+    account: Account, name: str | None = None, identifier: str | None = None
+) -> LogGroup:
+    """The log group ``name`` (or ``identifier``: a name or ARN) names, in ``account`` only."""
+    if name and identifier:
+        raise errors.InvalidParameter(
+            "LogGroup name and LogGroup identifier are mutually exclusive parameters."
+        )
+    if identifier:
+        match = _GROUP_ARN_RE.match(identifier)
+        if match is not None:
+            if match["account"] != account.id:
+                raise errors.group_not_found()
+            name = match["name"]
+        else:
+            name = identifier
+    if not name:
+        raise errors.InvalidParameter("Should provide either name or identifier.")
+    group = LogGroup.objects.filter(account=account, name=name).first()
+    if group is None:
+        raise errors.group_not_found()
+    return group
+
+
+def log_stream_get(group: LogGroup, name: str) -> LogStream:
+    stream = LogStream.objects.filter(group=group, name=name).first()
+    if stream is None:
+        raise errors.stream_not_found()
+    return stream
+
+
+def encode_token(position: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str | None, kind: str) -> Any:
+    """The position a token of ``kind`` carries, or None; a foreign token is invalid."""
+    if not token:
+        return None
+    try:
+        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise errors.invalid_token() from None
+    if not isinstance(position, dict) or position.get("k") != kind:
+        raise errors.invalid_token()
+    return position
+
+
+# ---- log groups -----------------------------------------------------------------------
+
+
+def log_groups_list(
+    account: Account, *, prefix: str | None, limit: int, token: str | None
+) -> tuple[list[LogGroup], str | None]:
+    """The account's log groups by name (annotated with ``stored``), one page at a time."""
+    queryset = starts_with(LogGroup.objects.filter(account=account), "name", prefix or "")
+    position = decode_token(token, "groups")
+    if position is not None:
+        queryset = queryset.filter(name__gt=str(position.get("n", "")))
+    page = list(
+        queryset.annotate(stored=Coalesce(Sum("streams__stored_bytes"), 0)).order_by("name")[
+            : limit + 1
+        ]
+    )
+    next_token = None
+    if len(page) > limit:
+        page = page[:limit]
+        next_token = encode_token({"k": "groups", "n": page[-1].name})
+    return page, next_token
+
+
+# ---- log streams ----------------------------------------------------------------------
+
+
+def log_streams_list(
+    group: LogGroup,
+    *,
+    prefix: str | None,
+    order_by: str,
+    descending: bool,
+    limit: int,
+    token: str | None,
+) -> tuple[list[LogStream], str | None]:
+    if prefix and order_by == "LastEventTime":
+        raise errors.InvalidParameter("Cannot order by LastEventTime with a logStreamNamePrefix.")
+    queryset = starts_with(LogStream.objects.filter(group=group), "name", prefix or "")
+    position = decode_token(token, "streams")
+    after = "lt" if descending else "gt"
+    if order_by == "LastEventTime":
+        # Streams with no events yet sort as the oldest.
+        queryset = queryset.annotate(sort_key=Coalesce("last_event", Value(-1)))
+        if position is not None:
+            key, pk = int(position["t"]), int(position["i"])
+            queryset = queryset.filter(
+                Q(**{f"sort_key__{after}": key}) | Q(sort_key=key, **{f"id__{after}": pk})
+            )
+        ordering = ["-sort_key", "-id"] if descending else ["sort_key", "id"]
+    else:
+        if position is not None:
+            queryset = queryset.filter(**{f"name__{after}": str(position["n"])})
+        ordering = ["-name"] if descending else ["name"]
+    page = list(queryset.order_by(*ordering)[: limit + 1])
+    next_token = None
+    if len(page) > limit:
+        page = page[:limit]
+        last = page[-1]
+        if order_by == "LastEventTime":
+            mark = {"t": last.last_event if last.last_event is not None else -1, "i": last.id}
+        else:
+            mark = {"n": last.name}
+        next_token = encode_token({"k": "streams", **mark})
+    return page, next_token
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    timestamp: int
+    ingestion_time: int
+    message: str
+    stream_name: str = ""
+
+    @property
+    def event_id(self) -> str:
+        # 56 digits like AWS's ids; ordered as the events are.
+        return f"{self.timestamp:020d}{self.id:036d}"
+
+
+def _after(position: tuple[int, int]) -> Q:
+    ts, pk = position
+    return Q(timestamp__gt=ts) | Q(timestamp=ts, id__gt=pk)
+
+
+def _before(position: tuple[int, int]) -> Q:
+    ts, pk = position
+    return Q(timestamp__lt=ts) | Q(timestamp=ts, id__lt=pk)
+
+
+def _take(rows: Any, limit: int) -> tuple[list[Event], bool]:
+    """Up to ``limit`` events within the 1 MB response budget; True when more remain."""
+    events: list[Event] = []
+    size = 0
+    for row in rows:
+        event = Event(*row)
+        size += len(event.message.encode()) + EVENT_OVERHEAD_BYTES
+        if len(events) >= limit or (events and size > MAX_RESPONSE_BYTES):
+            return events, True
+        events.append(event)
+    return events, False
+
+
+def _stream_token(direction: str, position: tuple[int, int]) -> str:
+    ts, pk = position
+    return f"{direction}/{max(ts, 0):020d}{max(pk, 0):036d}"
+
+
+def _parse_stream_token(token: str) -> tuple[str, tuple[int, int]]:
+    direction, _, digits = token.partition("/")
+    if direction not in ("f", "b") or len(digits) != 56 or not digits.isdigit():
+        raise errors.invalid_token()
+    return direction, (int(digits[:20]), int(digits[20:]))
+
+
+_EVENT_FIELDS = ("id", "timestamp", "ingestion_time", "message")
+
+
+def log_events_get(
+    stream: LogStream,
+    *,
+    start: int | None,
+    end: int | None,
+    token: str | None,
+    limit: int | None,
+    start_from_head: bool,
+) -> tuple[list[Event], str, str]:
+    """GetLogEvents: a page of one stream and its (forward, backward) tokens.
+
+    A forward token means "after this event", a backward one "before this event"; a page
+    that finds nothing hands back the token it was given, so clients know they are done.
+    """
+    limit = limit or MAX_EVENTS
+    queryset = LogEvent.objects.filter(stream=stream)
+    if start is not None:
+        queryset = queryset.filter(timestamp__gte=start)
+    if end is not None:
+        queryset = queryset.filter(timestamp__lt=end)
+    boundary = (start or 0, 0)
+    if token:
+        direction, position = _parse_stream_token(token)
+    else:
+        direction, position = ("f", boundary) if start_from_head else ("b", (2**62, 0))
+    if direction == "f":
+        rows = queryset.filter(_after(position)).order_by("timestamp", "id")
+        events, _ = _take(rows.values_list(*_EVENT_FIELDS)[:limit], limit)
+    else:
+        rows = queryset.filter(_before(position)).order_by("-timestamp", "-id")
+        events, _ = _take(rows.values_list(*_EVENT_FIELDS)[:limit], limit)
+        events.reverse()
+    if events:
+        first, last = events[0], events[-1]
+        return (
+            events,
+            _stream_token("f", (last.timestamp, last.id)),
+            _stream_token("b", (first.timestamp, first.id)),
+        )
+    if token:
+        # Nothing further this way: the same token back, and one that turns around here.
+        if direction == "f":
+            return events, token, _stream_token("b", (position[0], position[1] + 1))
+        return events, _stream_token("f", (position[0], position[1] - 1)), token
+    return events, _stream_token("f", boundary), _stream_token("b", boundary)
+
+
+def log_events_filter(
+    group: LogGroup,
+    *,
+    stream_names: list[str] | None,
+    stream_prefix: str | None,
+    start: int | None,
+    end: int | None,
+    pattern: str | None,
+    limit: int | None,
+    token: str | None,
+    start_from_head: bool,
+) -> tuple[list[Event], str | None]:
+    """FilterLogEvents: matching events of a group, interleaved across streams.
+
+    Walks the ``(group, timestamp, id)`` index from the oldest (or, with
+    ``start_from_head=False``, the newest) end and lets the database test the pattern, so
+    "the newest 100 matches" reads only as many rows as it must.
+    """
+    if stream_names and stream_prefix:
+        raise errors.InvalidParameter(
+            "logStreamNames and logStreamNamePrefix are mutually exclusive"
+        )
+    if start is not None and end is not None and start > end:
+        raise errors.InvalidParameter("endTime cannot be less than startTime")
+    parsed = filter_patterns.parse(pattern)
+    limit = limit or MAX_EVENTS
+    position = decode_token(token, "events")
+    forward = start_from_head if position is None else position.get("d") == "f"
+
+    queryset = LogEvent.objects.filter(group=group)
+    if stream_names:
+        queryset = queryset.filter(
+            stream__in=LogStream.objects.filter(group=group, name__in=stream_names)
+        )
+    elif stream_prefix:
+        queryset = queryset.filter(
+            stream__in=starts_with(LogStream.objects.filter(group=group), "name", stream_prefix)
+        )
+    if start is not None:
+        queryset = queryset.filter(timestamp__gte=start)
+    if end is not None:
+        queryset = queryset.filter(timestamp__lte=end)
+    if not parsed.matches_all:
+        queryset = queryset.filter(parsed.q())
+    if position is not None:
+        mark = (int(position["t"]), int(position["i"]))
+        queryset = queryset.filter(_after(mark) if forward else _before(mark))
+    ordering = ("timestamp", "id") if forward else ("-timestamp", "-id")
+    rows = queryset.order_by(*ordering).values_list(*_EVENT_FIELDS, "stream__name")[: limit + 1]
+    events, more = _take(rows, limit)
+    next_token = None
+    if more and events:
+        last = events[-1]
+        next_token = encode_token(
+            {"k": "events", "d": "f" if forward else "b", "t": last.timestamp, "i": last.id}
+        )
+    return events, next_token
