@@ -1,0 +1,192 @@
+"""The log store's selectors and services directly: account scoping, retention, patterns."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from console.models import Account
+from monitoring import errors, filter_patterns, selectors, services
+from monitoring.models import LogEvent, LogGroup, LogStream
+from monitoring.services import LogBatch, log_batches_store
+from monitoring.tasks import log_events_expire
+
+OWNER = "111122223333"
+OTHER = "444455556666"
+DAY = 86_400_000
+NOW = 1_700_000_000_000
+
+
+@pytest.fixture
+def owner(db) -> Account:
+    return Account.objects.create(id=OWNER)
+
+
+@pytest.fixture
+def other(db) -> Account:
+    return Account.objects.create(id=OTHER)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"name": "/aws/lambda/hello"},
+        {"identifier": "/aws/lambda/hello"},
+        {"identifier": f"arn:aws:logs:us-east-1:{OWNER}:log-group:/aws/lambda/hello"},
+        {"identifier": f"arn:aws:logs:eu-west-1:{OWNER}:log-group:/aws/lambda/hello:*"},
+    ],
+)
+def test_the_group_selector_finds_the_callers_group(owner, kwargs):
+    group = LogGroup.objects.create(account=owner, name="/aws/lambda/hello", created=1)
+    assert selectors.log_group_get_for_account(owner, **kwargs) == group
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"name": "/aws/lambda/hello"},
+        {"identifier": f"arn:aws:logs:us-east-1:{OWNER}:log-group:/aws/lambda/hello"},
+        {"identifier": f"arn:aws:logs:us-east-1:{OTHER}:log-group:/aws/lambda/hello"},
+        {"name": "/AWS/LAMBDA/HELLO"},
+    ],
+)
+def test_the_group_selector_never_reaches_another_account(owner, other, kwargs):
+    LogGroup.objects.create(account=owner, name="/aws/lambda/hello", created=1)
+    with pytest.raises(errors.ResourceNotFound, match=r"The specified log group does not exist\."):
+        selectors.log_group_get_for_account(other, **kwargs)
+
+
+def test_the_group_selector_wants_exactly_one_of_name_and_identifier(owner):
+    with pytest.raises(errors.InvalidParameter):
+        selectors.log_group_get_for_account(owner)
+    with pytest.raises(errors.InvalidParameter):
+        selectors.log_group_get_for_account(owner, "a", "a")
+
+
+def _store(account: Account, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+    log_batches_store([LogBatch(account.id, group, stream, events)])
+
+
+def test_expiry_deletes_only_events_past_retention_and_is_idempotent(owner):
+    _store(owner, "kept-forever", "s", [(NOW - 400 * DAY, "ancient")])
+    _store(owner, "week", "s", [(NOW - 8 * DAY, "old"), (NOW - 6 * DAY, "recent")])
+    _store(owner, "day", "s", [(NOW - DAY - 1, "old"), (NOW - DAY + 1, "recent")])
+    LogGroup.objects.filter(name="week").update(retention_days=7)
+    LogGroup.objects.filter(name="day").update(retention_days=1)
+
+    assert services.log_events_expire(now=NOW, chunk=1) == 2
+    assert services.log_events_expire(now=NOW) == 0
+    remaining = sorted(LogEvent.objects.values_list("group__name", "message"))
+    assert remaining == [("day", "recent"), ("kept-forever", "ancient"), ("week", "recent")]
+
+
+def test_the_expiry_task_calls_the_service(owner):
+    _store(owner, "g", "s", [(1, "from 1970")])
+    LogGroup.objects.update(retention_days=1)
+    assert log_events_expire.apply().get() == 1
+    assert log_events_expire.apply().get() == 0
+
+
+def test_put_rejections_follow_the_groups_retention(owner):
+    LogGroup.objects.create(account=owner, name="g", created=1, retention_days=3)
+    services.log_stream_create(owner, "g", "s")
+    result = services.log_events_put(
+        owner,
+        "g",
+        "s",
+        [(NOW - 20 * DAY, "a"), (NOW - 4 * DAY, "b"), (NOW, "c"), (NOW + 3 * 3_600_000, "d")],
+        now=NOW,
+    )
+    assert result.rejected == {"expiredLogEventEndIndex": 1, "tooNewLogEventStartIndex": 3}
+    assert list(LogEvent.objects.values_list("message", flat=True)) == ["c"]
+    stream = LogStream.objects.get()
+    assert (stream.first_event, stream.last_event, stream.stored_bytes) == (NOW, NOW, 27)
+
+
+def test_log_batches_store_still_creates_groups_and_streams(owner):
+    stored = log_batches_store(
+        [
+            LogBatch(owner.id, "/aws/lambda/f", "s", [(NOW, "a")]),
+            LogBatch(owner.id, "/aws/lambda/f", "s", [(NOW + 1, "b")]),
+        ]
+    )
+    assert [len(batch.events) for batch in stored] == [2]
+    assert LogEvent.objects.filter(group__name="/aws/lambda/f").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("", ["ERROR a", "error b", "WARN c", "ERROR d Exiting", "INFO [e] 50%_ok"]),
+        ("ERROR", ["ERROR a", "ERROR d Exiting"]),
+        ("error", ["error b"]),
+        ("ERROR Exiting", ["ERROR d Exiting"]),
+        ('"d Exiting"', ["ERROR d Exiting"]),
+        ("?WARN ?error", ["error b", "WARN c"]),
+        ("ERROR -Exiting", ["ERROR a"]),
+        ("-ERROR -error", ["WARN c", "INFO [e] 50%_ok"]),
+        ("50%_ok", ["INFO [e] 50%_ok"]),
+        ("%_", ["INFO [e] 50%_ok"]),
+        ('"[e]"', ["INFO [e] 50%_ok"]),
+        ('""', ["ERROR a", "error b", "WARN c", "ERROR d Exiting", "INFO [e] 50%_ok"]),
+    ],
+)
+def test_filter_patterns_match_in_sql_as_in_python(owner, pattern, expected):
+    messages = ["ERROR a", "error b", "WARN c", "ERROR d Exiting", "INFO [e] 50%_ok"]
+    _store(owner, "g", "s", [(NOW + i, m) for i, m in enumerate(messages)])
+    parsed = filter_patterns.parse(pattern)
+    assert [m for m in messages if parsed.matches(m)] == expected
+    group = LogGroup.objects.get()
+    events, _ = selectors.log_events_filter(
+        group,
+        stream_names=None,
+        stream_prefix=None,
+        start=None,
+        end=None,
+        pattern=pattern,
+        limit=None,
+        token=None,
+        start_from_head=True,
+    )
+    assert [e.message for e in events] == expected
+
+
+@pytest.mark.parametrize("pattern", ['"open', '{ $.level = "ERROR" }', "[ip, user]"])
+def test_unsupported_or_malformed_patterns_are_invalid_parameters(pattern):
+    with pytest.raises(errors.InvalidParameter):
+        filter_patterns.parse(pattern)
+
+
+def test_quoted_phrases_may_escape_quotes():
+    parsed = filter_patterns.parse(r'"say \"hi\"" -?x')
+    assert parsed.required == ('say "hi"',)
+    assert parsed.excluded == ("?x",)
+
+
+def test_newest_matches_walk_the_group_time_index(owner):
+    _store(
+        owner, "g", "s", [(NOW + i, f"line {i} ERROR" if i % 10 == 0 else "ok") for i in range(200)]
+    )
+    group = LogGroup.objects.get()
+    with CaptureQueriesContext(connection) as queries:
+        events, token = selectors.log_events_filter(
+            group,
+            stream_names=None,
+            stream_prefix=None,
+            start=None,
+            end=None,
+            pattern="ERROR",
+            limit=5,
+            token=None,
+            start_from_head=False,
+        )
+    assert [e.message for e in events] == [f"line {i} ERROR" for i in (190, 180, 170, 160, 150)]
+    assert token is not None
+    (query,) = [q["sql"] for q in queries.captured_queries]
+    assert "LIKE" not in query.upper()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + query)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+        assert "event_group_time" in plan and "TEMP B-TREE" not in plan
