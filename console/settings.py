@@ -102,6 +102,8 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Test runs create their own database; a per-process name lets runs overlap safely.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 else:
     DATABASES = {
         "default": {
@@ -140,6 +142,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_broker_dir / "out"),
         "data_folder_processed": str(_broker_dir / "processed"),
     }
+# `manage.py serve` starts a Celery worker (with beat) itself unless told otherwise; by
+# default only where the broker needs no server, i.e. the embedded profile.
+FUNCTORY_EMBEDDED_WORKER = env_bool(
+    "FUNCTORY_EMBEDDED_WORKER", CELERY_BROKER_URL.startswith("filesystem://")
+)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
@@ -35,15 +39,52 @@ class Command(BaseCommand):
         self._bootstrap_admin()
         import uvicorn
 
+        worker = self._start_worker()
         self.stdout.write(f"Functory listening on http://{options['host']}:{options['port']}")
         self.stdout.flush()
-        uvicorn.run(
-            "console.asgi:application",
-            host=options["host"],
-            port=options["port"],
-            workers=options["workers"],
-            log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
-            lifespan="off",
+        try:
+            uvicorn.run(
+                "console.asgi:application",
+                host=options["host"],
+                port=options["port"],
+                workers=options["workers"],
+                log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
+                lifespan="off",
+            )
+        finally:
+            if worker is not None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+
+    def _start_worker(self) -> subprocess.Popen[bytes] | None:
+        """The embedded profile's Celery worker (with beat), on the serverless broker.
+
+        The scaled profile runs its workers as separate services instead.
+        """
+        if not settings.FUNCTORY_EMBEDDED_WORKER:
+            return None
+        schedule = Path(settings.DATA_DIR) / "celerybeat-schedule"
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "--beat",
+                "--loglevel",
+                os.environ.get("CELERY_LOG_LEVEL", "warning"),
+                "--concurrency",
+                os.environ.get("CELERY_CONCURRENCY", "1"),
+                "--schedule",
+                str(schedule),
+            ],
+            cwd=settings.BASE_DIR,
+            preexec_fn=_die_with_parent,
         )
 
     def _bootstrap_admin(self) -> None:
@@ -69,3 +110,12 @@ class Command(BaseCommand):
                 indent=2,
             )
         )
+
+
+def _die_with_parent() -> None:
+    """In the worker child: receive SIGTERM when the server process dies, however it dies."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
