@@ -1,0 +1,1 @@
+"""Per-minute function metrics: in-memory aggregation, batched upserts, rollups, queries."""

@@ -1,0 +1,64 @@
+"""Stored metric points: one row per (account, function, qualifier, resolution, period start).
+
+``function_name == ""`` is the account-wide series and ``qualifier == ""`` the whole
+function (every version and alias); otherwise ``qualifier`` is the version or alias named
+in the invocation (AWS's ``Resource`` dimension). Rows are written by additive upserts
+(see ``services.points_store``), so several processes may flush into the same minute.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from console.models import Account
+
+
+class MetricPoint(models.Model):
+    class Resolution(models.IntegerChoices):
+        MINUTE = 60
+        FIVE_MINUTES = 300
+        HOUR = 3600
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    function_name = models.CharField(max_length=64, blank=True)
+    qualifier = models.CharField(max_length=128, blank=True)
+    resolution = models.PositiveIntegerField(choices=Resolution.choices)
+    timestamp = models.BigIntegerField()  # epoch seconds, a multiple of ``resolution``
+
+    invocations = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    throttles = models.BigIntegerField(default=0)
+    cold_starts = models.BigIntegerField(default=0)
+    dead_letter_errors = models.BigIntegerField(default=0)
+    destination_delivery_failures = models.BigIntegerField(default=0)
+    concurrency_max = models.IntegerField(default=0)
+
+    # Milliseconds. ``duration_sketch`` is a QuantileSketch as JSON.
+    duration_count = models.BigIntegerField(default=0)
+    duration_sum = models.FloatField(default=0.0)
+    duration_min = models.FloatField(null=True, blank=True)
+    duration_max = models.FloatField(null=True, blank=True)
+    duration_sketch = models.TextField(default="{}")
+
+    init_count = models.BigIntegerField(default=0)
+    init_sum = models.FloatField(default=0.0)
+    init_min = models.FloatField(null=True, blank=True)
+    init_max = models.FloatField(null=True, blank=True)
+
+    iterator_age_count = models.BigIntegerField(default=0)
+    iterator_age_sum = models.FloatField(default=0.0)
+    iterator_age_min = models.FloatField(null=True, blank=True)
+    iterator_age_max = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "function_name", "qualifier", "resolution", "timestamp"],
+                name="metric_point_unique",
+            )
+        ]
+        # Retention and rollups scan one resolution by time, across accounts.
+        indexes = [models.Index(fields=["resolution", "timestamp"], name="metric_point_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.function_name}:{self.qualifier}@{self.timestamp}"

@@ -1,0 +1,11 @@
+"""Routes of the console's metrics API."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from monitoring.metrics import views
+
+urlpatterns = [
+    path("_functory/api/metrics", views.metrics, name="metrics"),
+]
