@@ -150,6 +150,12 @@ FUNCTORY_EMBEDDED_WORKER = env_bool(
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Task modules outside an app's tasks.py, and the periodic tasks (run by celery beat).
+CELERY_IMPORTS = ["monitoring.metrics.tasks"]
+CELERY_BEAT_SCHEDULE = {
+    "metrics-rollup": {"task": "monitoring.metrics.rollup", "schedule": 300.0},
+    "metrics-retention": {"task": "monitoring.metrics.retention", "schedule": 3600.0},
+}
 
 STORAGES = {
     "default": {
@@ -192,6 +198,8 @@ FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS"
 FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
 # Allowed clock difference for SigV4-signed requests, as AWS enforces.
 FUNCTORY_SIGV4_MAX_SKEW_SECONDS = 15 * 60
+# How often each process writes its in-memory metric points (one transaction per flush).
+FUNCTORY_METRICS_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_METRICS_FLUSH_SECONDS", "5"))
 
 LOGGING = {
     "version": 1,

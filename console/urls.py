@@ -12,6 +12,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("monitoring.metrics.urls")),
     path("", include("invocations.urls")),
     path("", include("functions.urls")),
     # Anything else under an API version prefix is an unknown operation, answered as AWS

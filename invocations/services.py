@@ -18,6 +18,8 @@ from invocations import runner, selectors
 from invocations.executor.catalog import RuntimeUnavailable
 from invocations.executor.environment import tail
 from invocations.executor.spec import InvokeRequest, InvokeResult
+from monitoring.metrics.recorder import SeriesKey, series_keys
+from monitoring.metrics.recorder import recorder as metrics
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_CLIENT_CONTEXT_BYTES = 3583
@@ -80,6 +82,13 @@ async def invoke_target(
     return target
 
 
+def metrics_series(target: selectors.InvokeTarget) -> tuple[SeriesKey, ...]:
+    """The metric series an invocation of ``target`` counts towards (qualifier as invoked)."""
+    parts = target.invoked_arn.split(":")
+    qualifier = parts[7] if len(parts) > 7 else None
+    return series_keys(target.account_id, target.function_name, qualifier)
+
+
 async def invoke_sync(
     target: selectors.InvokeTarget,
     *,
@@ -89,6 +98,8 @@ async def invoke_sync(
 ) -> SyncInvocation:
     """Run one RequestResponse invocation (alias weights applied) and wait for it."""
     chosen = target.choose()
+    series = metrics_series(target)
+    metrics.invocation_started(series)
     try:
         result = await runner.pool().invoke(
             chosen.spec,
@@ -101,6 +112,15 @@ async def invoke_sync(
         )
     except RuntimeUnavailable as exc:
         raise AWSError(str(exc), code="InvalidRuntimeException", status=502) from exc
+    finally:
+        metrics.invocation_finished(series)
+    metrics.invocation(
+        series,
+        duration_ms=result.duration_ms,
+        error=result.function_error is not None,
+        cold=result.cold,
+        init_duration_ms=result.init_duration_ms,
+    )
     return SyncInvocation(
         result=result, executed_version=chosen.version, log_tail=tail(result.log_lines)
     )
