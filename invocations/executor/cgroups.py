@@ -62,6 +62,17 @@ class CgroupV1:
         _write(self.paths["pids"] / "pids.max", str(limits.pids))
         _write(self.paths["cpu"] / "cpu.shares", str(limits.cpu_shares))
 
+    def set_limits(self, limits: Limits) -> None:
+        memory = self.paths["memory"]
+        with contextlib.suppress(OSError):
+            _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_mb * MB))
+        _write(memory / "memory.limit_in_bytes", str(limits.memory_mb * MB))
+        with contextlib.suppress(OSError):
+            _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_mb * MB))
+        with contextlib.suppress(OSError):
+            _write(memory / "memory.max_usage_in_bytes", "0")
+        _write(self.paths["cpu"] / "cpu.shares", str(limits.cpu_shares))
+
     def add(self, pid: int) -> None:
         for path in self.paths.values():
             _write(path / "cgroup.procs", str(pid))
@@ -108,6 +119,13 @@ class CgroupV2:
         with contextlib.suppress(OSError):
             _write(self.path / "memory.swap.max", "0")
         _write(self.path / "pids.max", str(limits.pids))
+        with contextlib.suppress(OSError):
+            _write(self.path / "cpu.weight", str(limits.cpu_weight))
+
+    def set_limits(self, limits: Limits) -> None:
+        _write(self.path / "memory.max", str(limits.memory_mb * MB))
+        with contextlib.suppress(OSError):
+            _write(self.path / "memory.peak", "0")  # resettable on recent kernels
         with contextlib.suppress(OSError):
             _write(self.path / "cpu.weight", str(limits.cpu_weight))
 

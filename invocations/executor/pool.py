@@ -28,6 +28,8 @@ class Backend(Protocol):
 
     async def start(self, spec: EnvironmentSpec) -> Environment: ...
 
+    async def close(self) -> None: ...
+
 
 class EnvironmentPool:
     def __init__(self, backend: Backend, *, keep_alive_s: float = 300.0) -> None:
@@ -80,6 +82,7 @@ class EnvironmentPool:
         environments = [env for envs in self._idle.values() for env in envs] + list(self._busy)
         self._idle.clear()
         await asyncio.gather(*(env.stop() for env in environments), return_exceptions=True)
+        await self.backend.close()
 
     # -- internals ------------------------------------------------------------------------
 

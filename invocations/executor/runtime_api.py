@@ -16,6 +16,8 @@ from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# Functory's own endpoint (not AWS's): served once, before any user code has run.
+ASSIGNMENT_PATH = f"{PREFIX}/functory/assignment"
 _MAX_HEADER_BYTES = 64 * 1024
 
 
@@ -50,6 +52,9 @@ class RuntimeApiServer:
         self._waiting_next: asyncio.Future[None] | None = None
         self._outcome: asyncio.Future[RuntimeOutcome] | None = None
         self.first_next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A standby environment's runtime waits here for the function it will serve.
+        self.assignment: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._assignment_served = False
         self.init_error: asyncio.Future[RuntimeOutcome] = asyncio.get_running_loop().create_future()
 
     async def start(self) -> None:
@@ -63,9 +68,20 @@ class RuntimeApiServer:
             self._listener.close()
         for writer in list(self._writers):
             writer.close()
-        for future in (self._waiting_next, self._outcome, self.first_next, self.init_error):
+        for future in (
+            self._waiting_next,
+            self._outcome,
+            self.first_next,
+            self.init_error,
+            self.assignment,
+        ):
             if future is not None and not future.done():
                 future.cancel()
+
+    def assign(self, document: bytes) -> None:
+        """Hand a standby runtime its function (environment variables and handler)."""
+        if not self.assignment.done():
+            self.assignment.set_result(document)
 
     def submit(self, invocation: Invocation) -> asyncio.Future[RuntimeOutcome]:
         """Queue an invocation for the runtime's next ``/next`` and return its outcome."""
@@ -105,6 +121,10 @@ class RuntimeApiServer:
         path = path.split("?", 1)[0]
         if method == "GET" and path == f"{PREFIX}/invocation/next":
             return await self._next()
+        if method == "GET" and path == ASSIGNMENT_PATH and not self._assignment_served:
+            self._assignment_served = True
+            document = await asyncio.shield(self.assignment)
+            return 200, {"Content-Type": "application/json"}, document
         if method == "POST" and path == f"{PREFIX}/init/error":
             outcome = RuntimeOutcome(
                 body, headers.get("lambda-runtime-function-error-type") or "Runtime.Unknown"

@@ -21,8 +21,10 @@ import contextlib
 import ctypes
 import fcntl
 import json
+import logging
 import os
 import queue
+import shutil
 import socket
 import struct
 import subprocess
@@ -39,10 +41,16 @@ from invocations.executor.environment import Environment, LogSink, log_stream_na
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.spec import EnvironmentSpec
 
+logger = logging.getLogger(__name__)
+
 CLONE_NEWNET = 0x40000000
 RUNTIME_API_PORT = 9001
 SANDBOX_UID = int(os.environ.get("FUNCTORY_SANDBOX_UID", "993"))
 SANDBOX_GID = int(os.environ.get("FUNCTORY_SANDBOX_GID", "990"))
+# Booted, function-less environments kept per runtime in recent use (0 turns this off).
+STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
+STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
+DEFAULT_EPHEMERAL_MB = 512
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
@@ -93,10 +101,16 @@ class _Spawned:
 class SandboxProcess:
     """The bwrap process tree of one environment, with its cgroup."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], cgroup: cgroups.Cgroup | None) -> None:
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        cgroup: cgroups.Cgroup | None,
+        slot: Path | None = None,
+    ) -> None:
         self.popen = popen
         self.pid = popen.pid
         self.cgroup = cgroup
+        self.slot = slot
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -123,6 +137,8 @@ class SandboxProcess:
                     break
                 time.sleep(0.01)
             self.cgroup.remove()
+        if self.slot is not None:
+            shutil.rmtree(self.slot, ignore_errors=True)
 
 
 class SandboxBackend:
@@ -135,6 +151,10 @@ class SandboxBackend:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_sink = log_sink
         self._etc = self._make_etc()
+        self._standby: dict[str, list[_Booted]] = {}
+        self._replenishing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def _make_etc(self) -> Path:
         etc = self.state_dir / "etc"
@@ -165,20 +185,14 @@ class SandboxBackend:
 
     def _argv(
         self,
-        spec: EnvironmentSpec,
+        launch: _Launch,
         fds: dict[str, int],
         block_r: int,
         info_w: int,
-        command: tuple[str, ...],
         extra: list[tuple[int, str]],
     ) -> list[str]:
         argv = [
             bwrap_path(),
-            "--unshare-user",
-            "--uid",
-            str(SANDBOX_UID),
-            "--gid",
-            str(SANDBOX_GID),
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
@@ -217,10 +231,16 @@ class SandboxBackend:
             "/proc",
             "--dev",
             "/dev",
+            "--perms",
+            "1777",
             "--size",
-            str(spec.ephemeral_mb * 1024 * 1024),
+            str(launch.ephemeral_mb * 1024 * 1024),
             "--tmpfs",
             "/tmp",
+            "--perms",
+            "0755",
+            "--dir",
+            "/var",
             "--ro-bind-fd",
             str(fds["task"]),
             "/var/task",
@@ -244,7 +264,18 @@ class SandboxBackend:
             "--info-fd",
             str(info_w),
             "--",
-            *command,
+            # bwrap runs as root to mount what the runtime needs; the runtime itself runs
+            # as an unprivileged uid (on the host too) with no capabilities and no way to
+            # regain any.
+            "/usr/bin/setpriv",
+            f"--reuid={SANDBOX_UID}",
+            f"--regid={SANDBOX_GID}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+            *launch.command,
         ]
         return argv
 
@@ -303,9 +334,19 @@ class SandboxBackend:
             )
         return variables
 
-    def _spawn(self, spec: EnvironmentSpec, log_stream: str) -> _Spawned:
-        """Runs in a throwaway thread: that thread's network namespace becomes the sandbox's."""
+    def _launch_for(self, spec: EnvironmentSpec, log_stream: str) -> _Launch:
         command, extra_mounts = self._command(spec)
+        return _Launch(
+            command=command,
+            extra_mounts=extra_mounts,
+            env=self.environment_variables(spec, log_stream),
+            task_dir=spec.code_dir,
+            opt_dir=spec.layers_dir,
+            ephemeral_mb=spec.ephemeral_mb,
+        )
+
+    def _spawn(self, launch: _Launch) -> _Spawned:
+        """Runs on the spawner thread, whose fresh network namespace becomes the sandbox's."""
         fds: dict[str, int] = {}
         opened: list[int] = []
 
@@ -315,12 +356,12 @@ class SandboxBackend:
             return fd
 
         try:
-            fds["task"] = open_dir(spec.code_dir)
+            fds["task"] = open_dir(launch.task_dir)
             fds["runtime"] = open_dir(str(RUNTIME_DIR))
             fds["etc"] = open_dir(str(self._etc))
-            if spec.layers_dir:
-                fds["opt"] = open_dir(spec.layers_dir)
-            extra = [(open_dir(path), path) for path in extra_mounts]
+            if launch.opt_dir:
+                fds["opt"] = open_dir(launch.opt_dir)
+            extra = [(open_dir(path), path) for path in launch.extra_mounts]
             block_r, block_w = os.pipe()
             info_r, info_w = os.pipe()
             opened += [block_r, info_w]
@@ -332,13 +373,13 @@ class SandboxBackend:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", RUNTIME_API_PORT))
             listener.listen(16)
-            argv = self._argv(spec, fds, block_r, info_w, command, extra)
+            argv = self._argv(launch, fds, block_r, info_w, extra)
             process = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env=self.environment_variables(spec, log_stream),
+                env=launch.env,
                 pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w],
                 start_new_session=True,
             )
@@ -348,15 +389,15 @@ class SandboxBackend:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
-    async def start(self, spec: EnvironmentSpec) -> Environment:
+    async def _boot(self, launch: _Launch, memory_mb: int, slot: Path | None = None) -> _Booted:
+        """Start a sandbox, put it in its cgroup, and serve its Runtime API."""
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        log_stream = log_stream_name(spec.version)
         future: asyncio.Future[_Spawned] = loop.create_future()
 
         def run() -> None:
             try:
-                spawned = self._spawn(spec, log_stream)
+                spawned = self._spawn(launch)
             except BaseException as exc:  # handed to the awaiting coroutine
                 loop.call_soon_threadsafe(_set_exception, future, exc)
             else:
@@ -367,7 +408,7 @@ class SandboxBackend:
         cgroup = None
         try:
             info = await loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
-            cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", cgroups.Limits(spec.memory_mb))
+            cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", cgroups.Limits(memory_mb))
             if cgroup is not None:
                 cgroup.add(spawned.process.pid)
                 cgroup.add(int(info["child-pid"]))
@@ -386,15 +427,188 @@ class SandboxBackend:
         assert spawned.process.stdout is not None
         output_fd = os.dup(spawned.process.stdout.fileno())
         spawned.process.stdout.close()
+        return _Booted(SandboxProcess(spawned.process, cgroup, slot), server, output_fd, started)
+
+    async def start(self, spec: EnvironmentSpec) -> Environment:
+        if self._standby_eligible(spec):
+            self._replenish_later(spec.runtime)
+            standby = self._take_standby(spec.runtime)
+            if standby is not None:
+                return await self._adopt(standby, spec)
+        log_stream = log_stream_name(spec.version)
+        booted = await self._boot(self._launch_for(spec, log_stream), spec.memory_mb)
         return Environment(
             spec=spec,
-            process=SandboxProcess(spawned.process, cgroup),
-            server=server,
-            output_fd=output_fd,
+            process=booted.process,
+            server=booted.server,
+            output_fd=booted.output_fd,
+            log_sink=self.log_sink,
+            log_stream=log_stream,
+            started=booted.started,
+        )
+
+    # -- standby environments ---------------------------------------------------------------
+    #
+    # A cold start's cost is mostly starting the sandbox and the interpreter. For runtimes
+    # in recent use the backend keeps a few sandboxes booted with the runtime loaded but no
+    # function: their /var/task and /opt are empty slot directories. A cold start adopts
+    # one: it links the function's files into the slot (visible inside at once), sets the
+    # cgroup's limits, and hands the runtime its environment variables over the Runtime
+    # API, after which it imports the handler. A standby serves one function, once.
+
+    def _standby_eligible(self, spec: EnvironmentSpec) -> bool:
+        return (
+            STANDBY_PER_RUNTIME > 0
+            and spec.ephemeral_mb == DEFAULT_EPHEMERAL_MB
+            and (spec.runtime.startswith("python3.") or spec.runtime.startswith("nodejs"))
+        )
+
+    def _take_standby(self, runtime: str) -> _Booted | None:
+        ready = self._standby.get(runtime, [])
+        while ready:
+            booted = ready.pop()
+            if booted.process.poll() is None:
+                return booted
+            self._discard(booted)
+        return None
+
+    def _replenish_later(self, runtime: str) -> None:
+        if self._closed or runtime in self._replenishing:
+            return
+        self._replenishing.add(runtime)
+        task = asyncio.get_running_loop().create_task(self._replenish(runtime))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _replenish(self, runtime: str) -> None:
+        try:
+            while not self._closed and len(self._standby.get(runtime, [])) < STANDBY_PER_RUNTIME:
+                booted = await self._boot_standby(runtime)
+                if self._closed:
+                    self._discard(booted)
+                    return
+                self._standby.setdefault(runtime, []).append(booted)
+        except Exception:
+            logger.exception("starting a standby %s environment failed", runtime)
+        finally:
+            self._replenishing.discard(runtime)
+
+    async def _boot_standby(self, runtime: str) -> _Booted:
+        slot = self.state_dir / "slots" / uuid.uuid4().hex
+        for name in ("task", "opt"):
+            (slot / name).mkdir(parents=True)
+            os.chmod(slot / name, 0o755)
+        command = command_for(runtime)
+        env = {
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{RUNTIME_API_PORT}",
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": "/tmp",
+            "_FUNCTORY_STANDBY": "1",
+        }
+        launch = _Launch(
+            command=command.argv,
+            extra_mounts=command.extra_mounts,
+            env=env,
+            task_dir=str(slot / "task"),
+            opt_dir=str(slot / "opt"),
+            ephemeral_mb=DEFAULT_EPHEMERAL_MB,
+        )
+        try:
+            return await self._boot(launch, STANDBY_MEMORY_MB, slot)
+        except BaseException:
+            shutil.rmtree(slot, ignore_errors=True)
+            raise
+
+    async def _adopt(self, booted: _Booted, spec: EnvironmentSpec) -> Environment:
+        started = time.monotonic()
+        slot = booted.process.slot
+        assert slot is not None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot)
+        if booted.process.cgroup is not None:
+            booted.process.cgroup.set_limits(cgroups.Limits(spec.memory_mb))
+        log_stream = log_stream_name(spec.version)
+        environment = Environment(
+            spec=spec,
+            process=booted.process,
+            server=booted.server,
+            output_fd=booted.output_fd,
             log_sink=self.log_sink,
             log_stream=log_stream,
             started=started,
         )
+        variables = self.environment_variables(spec, log_stream)
+        booted.server.assign(json.dumps({"env": variables}).encode())
+        return environment
+
+    def _discard(self, booted: _Booted) -> None:
+        booted.server.close()
+        booted.process.kill()
+        with contextlib.suppress(OSError):
+            os.close(booted.output_fd)
+        booted.process.cleanup()
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for ready in self._standby.values():
+            for booted in ready:
+                await asyncio.get_running_loop().run_in_executor(None, self._discard, booted)
+        self._standby.clear()
+
+
+@dataclass
+class _Launch:
+    """How to start one sandbox: its command, environment and directories."""
+
+    command: tuple[str, ...]
+    extra_mounts: tuple[str, ...]
+    env: dict[str, str]
+    task_dir: str
+    opt_dir: str | None
+    ephemeral_mb: int
+
+
+@dataclass
+class _Booted:
+    process: SandboxProcess
+    server: RuntimeApiServer
+    output_fd: int
+    started: float
+
+
+def _link_tree(source: str, target: Path) -> None:
+    """Mirror ``source`` into ``target`` with hard links (copies across file systems)."""
+    for directory, dirs, files in os.walk(source):
+        relative = os.path.relpath(directory, source)
+        destination = target if relative == "." else target / relative
+        destination.mkdir(exist_ok=True)
+        os.chmod(destination, 0o755)
+        for name in files:
+            origin = os.path.join(directory, name)
+            if os.path.islink(origin):
+                os.symlink(os.readlink(origin), destination / name)
+                continue
+            try:
+                os.link(origin, destination / name)
+            except OSError:
+                shutil.copy2(origin, destination / name)
+        for name in dirs:
+            origin = os.path.join(directory, name)
+            if os.path.islink(origin):
+                os.symlink(os.readlink(origin), destination / name)
+                dirs.remove(name)
+
+
+def _link_tree_pair(code_dir: str, layers_dir: str | None, slot: Path) -> None:
+    _link_tree(code_dir, slot / "task")
+    if layers_dir:
+        _link_tree(layers_dir, slot / "opt")
 
 
 class _Spawner:

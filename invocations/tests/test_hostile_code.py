@@ -44,6 +44,13 @@ def probe(event, context):
         results["write_task"] = type(exc).__name__
     results["root"] = sorted(os.listdir("/"))
     results["uid"] = os.getuid()
+    results["uid_map"] = open("/proc/self/uid_map").read().split()
+    try:
+        # Opened, never written: success would mean the host's root owns this process.
+        open("/proc/sysrq-trigger", "w").close()
+        results["sysrq"] = "OPENED"
+    except Exception as exc:
+        results["sysrq"] = type(exc).__name__
     return results
 
 def fork_bomb(event, context):
@@ -112,6 +119,10 @@ def test_it_cannot_read_platform_files_or_reach_platform_ports(functory, lam):
         assert results[f"{host}:{number}"] != "CONNECTED", (host, number)
     assert results["write_task"] in {"OSError", "PermissionError"}
     assert results["uid"] != 0
+    # Not root on the host either (a user namespace could map its uid onto the host's 0).
+    inside, outside = int(results["uid_map"][0]), int(results["uid_map"][1])
+    assert outside + (results["uid"] - inside) != 0
+    assert results["sysrq"] != "OPENED"
     assert "work" not in results["root"] and "data" not in results["root"]
     environ = results["environ"]
     for secret in ("DJANGO_SECRET_KEY", "FUNCTORY_DATA_DIR", "DATABASE_URL", str(data_dir)):

@@ -233,8 +233,21 @@ function runOnce(handler) {
   });
 }
 
+// A standby environment: wait (runtime loaded, no user code) for our function.
+async function awaitAssignment() {
+  const response = await request("GET", `${PREFIX}/functory/assignment`);
+  const variables = JSON.parse(response.body.toString()).env;
+  delete process.env._FUNCTORY_STANDBY;
+  Object.assign(process.env, variables);
+  // Module resolution read NODE_PATH at startup; read it again.
+  require("module").Module._initPaths();
+}
+
 async function main() {
   patchConsole();
+  if (process.env._FUNCTORY_STANDBY) {
+    await awaitAssignment();
+  }
   let handler;
   try {
     handler = await loadHandler(process.env._HANDLER);

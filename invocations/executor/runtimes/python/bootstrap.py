@@ -199,12 +199,26 @@ def setup_logging():
     return RequestIdFilter
 
 
+def await_assignment(api):
+    """A standby environment: wait (runtime loaded, no user code) for our function."""
+    _status, _headers, body = api.request("GET", f"{PREFIX}/functory/assignment")
+    variables = json.loads(body)["env"]
+    os.environ.pop("_FUNCTORY_STANDBY", None)
+    os.environ.update(variables)
+    # What the interpreter read from the environment at startup, applied now.
+    for entry in reversed([p for p in variables.get("PYTHONPATH", "").split(":") if p]):
+        sys.path.insert(1, entry)
+    time.tzset()
+
+
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     setup_paths()
     api = RuntimeApi()
     request_ids = setup_logging()
+    if os.environ.get("_FUNCTORY_STANDBY"):
+        await_assignment(api)
     try:
         handler = load_handler(os.environ["_HANDLER"])
     except HandlerError as exc:
