@@ -88,6 +88,11 @@ def _time(params: Mapping[str, str], name: str, default: float) -> float:
     return value.timestamp()
 
 
+def resolution_for(start: float, now: float) -> int:
+    """The finest resolution still kept for a point at ``start``."""
+    return next((r for r, keep in sorted(RETENTION_SECONDS.items()) if start >= now - keep), HOUR)
+
+
 def _stats_of(metric: str) -> tuple[str, ...]:
     if metric in COUNTERS:
         return ("Sum",)
@@ -132,10 +137,7 @@ def metric_query_parse(params: Mapping[str, str], now: float | None = None) -> M
     start = _time(params, "start", end - HOUR)
     if start >= end:
         raise InvalidParameterValue("start must be before end.")
-    # The finest resolution still kept for the oldest point asked for.
-    resolution = next(
-        (r for r, keep in sorted(RETENTION_SECONDS.items()) if start >= now - keep), HOUR
-    )
+    resolution = resolution_for(start, now)
     raw_period = params.get("period")
     if raw_period in (None, ""):
         period = next(
@@ -177,8 +179,8 @@ def metric_query_parse(params: Mapping[str, str], now: float | None = None) -> M
     )
 
 
-def _value(point: Point | None, query: MetricQuery) -> float | None:
-    metric, stat = query.metric, query.stat
+def stat_value(point: Point | None, metric: str, stat: str) -> float | None:
+    """One statistic of a (merged) point; no point means nothing was recorded."""
     if metric in COUNTERS:
         return float(getattr(point, COUNTERS[metric])) if point else 0.0
     if metric == "ConcurrentExecutions":
@@ -214,28 +216,52 @@ def metric_series(account: Account, query: MetricQuery) -> MetricSeries:
 
 def series_read(account_id: str, function_name: str, query: MetricQuery) -> MetricSeries:
     """The stored points of one series merged per period (no permission check)."""
+    periods = points_read(
+        account_id,
+        function_name,
+        query.qualifier or "",
+        query.resolution,
+        query.start,
+        query.end,
+        query.period,
+        with_sketch=query.stat.startswith("p"),
+    )
+    timestamps = list(range(query.start, query.end, query.period))
+    return MetricSeries(
+        query=query,
+        timestamps=timestamps,
+        values=[stat_value(periods.get(ts), query.metric, query.stat) for ts in timestamps],
+    )
+
+
+def points_read(
+    account_id: str,
+    function_name: str,
+    qualifier: str,
+    resolution: int,
+    start: int,
+    end: int,
+    period: int,
+    *,
+    with_sketch: bool,
+) -> dict[int, Point]:
+    """Stored points of one series in [start, end), merged per period (by period start)."""
     rows = MetricPoint.objects.filter(
         account_id=account_id,
         function_name=function_name,
-        qualifier=query.qualifier or "",
-        resolution=query.resolution,
-        timestamp__gte=query.start,
-        timestamp__lt=query.end,
+        qualifier=qualifier,
+        resolution=resolution,
+        timestamp__gte=start,
+        timestamp__lt=end,
     )
-    with_sketch = query.stat.startswith("p")
     if not with_sketch:
         rows = rows.defer("duration_sketch")
     periods: dict[int, Point] = {}
     for row in rows:
-        bucket = row.timestamp // query.period * query.period
+        bucket = row.timestamp // period * period
         point = Point.from_row(row, with_sketch=with_sketch)
         if bucket in periods:
             periods[bucket].merge(point)
         else:
             periods[bucket] = point
-    timestamps = list(range(query.start, query.end, query.period))
-    return MetricSeries(
-        query=query,
-        timestamps=timestamps,
-        values=[_value(periods.get(ts), query) for ts in timestamps],
-    )
+    return periods
