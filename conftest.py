@@ -6,6 +6,7 @@ scaled profile (``DATABASE_URL`` set) it gets a fresh PostgreSQL database of its
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -86,15 +87,40 @@ def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="session")
+def functory_pair(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two replicas (scaled profile style): one database, Redis as the channel layer."""
+    redis = {"REDIS_URL": os.environ.get("FUNCTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")}
+    first_servers = run_server(tmp_path_factory, redis)
+    first = next(first_servers)
+    second_servers = run_server(tmp_path_factory, redis, share_with=first)
+    second = next(second_servers)
+    try:
+        yield first, second
+    finally:
+        for servers in (second_servers, first_servers):
+            with contextlib.suppress(StopIteration):
+                next(servers)
+
+
+@pytest.fixture(scope="session")
 def functory_docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A second live server whose executor runs functions in Docker containers."""
     yield from run_server(tmp_path_factory, {"FUNCTORY_EXECUTOR_BACKEND": "docker"})
 
 
 def run_server(
-    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: dict[str, str] | None = None,
+    share_with: LiveServer | None = None,
 ) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("functory-data")
+    """Run ``manage.py serve``; ``share_with`` makes it a second replica of that server."""
+    data_dir = (
+        Path(share_with.env["FUNCTORY_DATA_DIR"])
+        if share_with
+        else tmp_path_factory.mktemp("functory-data")
+    )
     port = _free_port()
     env = dict(os.environ)
     env.update(
@@ -106,11 +132,14 @@ def run_server(
     )
     env.update(extra_env or {})
     database: tuple[str, str] | None = None
-    if os.environ.get("DATABASE_URL"):
+    if share_with is not None:
+        if "DATABASE_URL" in share_with.env:
+            env["DATABASE_URL"] = share_with.env["DATABASE_URL"]
+    elif os.environ.get("DATABASE_URL"):
         new_url, name = _create_database(os.environ["DATABASE_URL"])
         database = (os.environ["DATABASE_URL"], name)
         env["DATABASE_URL"] = new_url
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115
+    log = open(data_dir / f"server-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "serve"],
         env=env,
@@ -127,7 +156,7 @@ def run_server(
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError((data_dir / "server.log").read_text()) from None
+                raise RuntimeError((data_dir / f"server-{port}.log").read_text()) from None
             time.sleep(0.1)
     server = LiveServer(url=url, env=env, process=process)
     try:

@@ -1,7 +1,9 @@
-"""WebSocket routes; the monitoring app adds its consumers here."""
+"""WebSocket routes of every app."""
 
 from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from monitoring.routing import websocket_urlpatterns as monitoring_routes
+
+websocket_urlpatterns: list[Any] = [*monitoring_routes]

@@ -141,6 +141,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "data_folder_processed": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
     }
 # `manage.py serve` starts a Celery worker (with beat) itself unless told otherwise; by
 # default only where the broker needs no server, i.e. the embedded profile.

@@ -6,12 +6,14 @@ from django.urls import include, path, re_path
 
 from console import views
 from console.apiview import method_router
+from monitoring import views as monitoring_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("_functory/api/logs/live-token", monitoring_views.live_tail_token, name="live-token"),
     path("", include("monitoring.metrics.urls")),
     path("", include("invocations.urls")),
     path("", include("functions.urls")),

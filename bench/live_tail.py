@@ -1,0 +1,103 @@
+"""print() in a function → the line on a live-tail WebSocket: latency p50/p99.
+
+    python bench/live_tail.py [--n 200]
+
+A function prints ``time.time()``; a WebSocket client subscribed to its log group records
+when each line arrives. Both clocks are this machine's, so the difference is the latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import websockets
+from common import ROOT, lambda_client, percentiles, report, server
+
+PRINTER = "import time\ndef handler(event, context):\n    print('at', repr(time.time()))\n"
+
+
+def _zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", PRINTER)
+    return buffer.getvalue()
+
+
+async def measure(url: str, lam: object, n: int) -> list[float]:
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+    async with websockets.connect(url) as socket:
+        assert json.loads(await socket.recv())["type"] == "ready"
+        for _ in range(n):
+            await loop.run_in_executor(
+                None,
+                lambda: lam.invoke(FunctionName="printer", Payload=b"{}"),  # type: ignore[attr-defined]
+            )
+            while True:
+                message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                lines = [e["message"] for e in message.get("events", [])]
+                printed = [line for line in lines if line.startswith("at ")]
+                if printed:
+                    latencies.append((time.time() - float(printed[-1][3:])) * 1000)
+                    break
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    with server() as srv:
+        lam = lambda_client(srv)
+        lam.create_function(
+            FunctionName="printer",
+            Runtime="python3.11",
+            Handler="app.handler",
+            Role="arn:aws:iam::123456789012:role/bench",
+            Code={"ZipFile": _zip()},
+        )
+        lam.invoke(FunctionName="printer", Payload=b"{}")
+        time.sleep(0.5)
+        token = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "manage.py"),
+                    "shell",
+                    "-c",
+                    "from monitoring.live import token_for; "
+                    f"print(token_for({srv.account_id!r}, '/aws/lambda/printer'))",
+                ],
+                env=srv.env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        url = (
+            f"ws://{srv.host}:{srv.port}/ws/logs/?group={quote('/aws/lambda/printer')}"
+            f"&token={quote(token)}"
+        )
+        latencies = asyncio.run(measure(url, lam, args.n))
+        report(
+            "print() -> line on the live-tail WebSocket (target p50 <= 200 ms)",
+            [("latency", percentiles(latencies))],
+        )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()

@@ -1,0 +1,129 @@
+"""Live tail over WebSockets: ``/ws/logs/?group=/aws/lambda/NAME[&stream=…|&version=…]``.
+
+Authenticated by the console session (same-origin only) or by a signed ``token``. With
+``since`` (epoch ms) and/or ``after_id`` the consumer first sends stored events, then live
+ones, with neither gaps nor duplicates: it joins the live group *before* reading the
+backfill and drops live events the backfill already carried. A consumer that cannot keep
+up is closed with code 4008 rather than silently losing events; it can reconnect with
+``after_id`` to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from monitoring import live, selectors_live
+
+QUEUE_LIMIT = 1000  # batches waiting to be written to one socket
+SEND_TIMEOUT_SECONDS = 10.0
+BACKFILL_LIMIT = 10_000
+
+CLOSE_UNAUTHORISED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_BAD_REQUEST = 4400
+CLOSE_SLOW_CONSUMER = 4008
+
+
+class LogTailConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self) -> None:
+        params = {k: v[-1] for k, v in parse_qs(self.scope["query_string"].decode()).items()}
+        await self.accept()
+        log_group = params.get("group", "")
+        account_id = self._authorised_account(params, log_group)
+        if account_id is None:
+            await self.close(code=CLOSE_UNAUTHORISED)
+            return
+        try:
+            since = int(params["since"]) if "since" in params else None
+            after_id = int(params.get("after_id", "0"))
+        except ValueError:
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        group_id = await database_sync_to_async(selectors_live.log_group_id_for_account)(
+            account_id, log_group
+        )
+        if group_id is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.stream = params.get("stream")
+        self.version = params.get("version")
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.backfilled: set[int] = set()
+        self.sender = asyncio.get_running_loop().create_task(self._send_forever())
+        live.bind_loop(asyncio.get_running_loop())
+        self.group = live.group_name(account_id, log_group)
+        # Join first, then read the backfill: nothing stored in between can be missed.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self._enqueue({"type": "ready", "group": log_group})
+        if since is not None or after_id:
+            events = await database_sync_to_async(selectors_live.events_since)(
+                group_id, since, after_id, BACKFILL_LIMIT
+            )
+            events = [e for e in events if self._wanted(e)]
+            self.backfilled = {e["id"] for e in events}
+            if events:
+                self._enqueue({"type": "events", "events": events})
+
+    def _authorised_account(self, params: dict[str, str], log_group: str) -> str | None:
+        token = params.get("token")
+        if token:
+            grant = live.token_grant(token)
+            if grant is None or grant[1] != log_group:
+                return None
+            return grant[0]
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return None
+        # A session cookie rides along on cross-site sockets too: insist on our own origin.
+        headers = dict(self.scope.get("headers") or [])
+        origin = headers.get(b"origin", b"").decode()
+        host = headers.get(b"host", b"").decode()
+        if origin and urlsplit(origin).netloc != host:
+            return None
+        return str(user.account_id)
+
+    def _wanted(self, event: dict[str, Any]) -> bool:
+        if self.stream and event["stream"] != self.stream:
+            return False
+        return not (self.version and f"[{self.version}]" not in event["stream"])
+
+    def _enqueue(self, message: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
+
+    async def log_events(self, message: dict[str, Any]) -> None:
+        events = [
+            e for e in message["events"] if e["id"] not in self.backfilled and self._wanted(e)
+        ]
+        if events:
+            self._enqueue({"type": "events", "events": events})
+
+    async def _send_forever(self) -> None:
+        while True:
+            message = await self.queue.get()
+            if message is None:
+                return
+            try:
+                await asyncio.wait_for(self.send_json(message), SEND_TIMEOUT_SECONDS)
+            except TimeoutError:
+                await self.close(code=CLOSE_SLOW_CONSUMER)
+                return
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        sender = getattr(self, "sender", None)
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender

@@ -1,0 +1,94 @@
+"""Live tail plumbing: channel-layer groups per log group, and publishing stored events.
+
+Events are published after they are stored, with their database ids, so a subscriber can
+backfill from the database and then follow live without gaps or duplicates. With the
+in-memory channel layer (embedded profile) sends are scheduled on the event loop the
+consumers run on; with ``channels_redis`` (scaled) any process publishes directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core import signing
+
+from monitoring.services import StoredBatch
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_SALT = "functory.live-tail"
+TOKEN_MAX_AGE_SECONDS = 3600
+_consumer_loop: asyncio.AbstractEventLoop | None = None
+
+
+def group_name(account_id: str, log_group: str) -> str:
+    """A channel-layer group name (ASCII, short) for one account's log group."""
+    digest = hashlib.sha256(log_group.encode()).hexdigest()[:40]
+    return f"logs.{account_id}.{digest}"
+
+
+def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Remember the loop live-tail consumers run on (for the in-memory layer)."""
+    global _consumer_loop
+    _consumer_loop = loop
+
+
+def event_payload(event: Any, stream: str) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "timestamp": event.timestamp,
+        "ingestionTime": event.ingestion_time,
+        "stream": stream,
+        "message": event.message,
+    }
+
+
+def publish(stored: list[StoredBatch]) -> None:
+    """Send freshly stored events to live-tail subscribers (called off the event loop)."""
+    layer = get_channel_layer()
+    if layer is None or not stored:
+        return
+    messages = [
+        (
+            group_name(batch.account_id, batch.group),
+            {
+                "type": "log.events",
+                "events": [event_payload(event, batch.stream) for event in batch.events],
+            },
+        )
+        for batch in stored
+    ]
+    if isinstance(layer, InMemoryChannelLayer):
+        loop = _consumer_loop
+        if loop is None or loop.is_closed():
+            return  # nobody in this process is listening
+
+        def send_all() -> None:
+            for name, message in messages:
+                loop.create_task(layer.group_send(name, message))
+
+        loop.call_soon_threadsafe(send_all)
+        return
+    try:
+        for name, message in messages:
+            async_to_sync(layer.group_send)(name, message)
+    except Exception:
+        logger.exception("publishing live log events failed")
+
+
+def token_for(account_id: str, log_group: str) -> str:
+    """A signed, time-limited grant to tail one log group (for clients without a session)."""
+    return signing.dumps({"a": account_id, "g": log_group}, salt=_TOKEN_SALT)
+
+
+def token_grant(token: str) -> tuple[str, str] | None:
+    try:
+        data = signing.loads(token, salt=_TOKEN_SALT, max_age=TOKEN_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    return str(data["a"]), str(data["g"])
