@@ -156,6 +156,8 @@ CELERY_IMPORTS = ["monitoring.metrics.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "metrics-rollup": {"task": "monitoring.metrics.rollup", "schedule": 300.0},
     "metrics-retention": {"task": "monitoring.metrics.retention", "schedule": 3600.0},
+    # Log groups' retention (PutRetentionPolicy); idempotent, hourly is plenty.
+    "logs-retention": {"task": "monitoring.tasks.log_events_expire", "schedule": 3600.0},
 }
 
 STORAGES = {
