@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from functions.models import Function
 from monitoring import api as logs_api
+from monitoring.metrics import cloudwatch
 
 
 class LoginView(auth_views.LoginView):
@@ -30,8 +31,11 @@ def _home_page(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def home(request: HttpRequest) -> HttpResponse:
     """``/``: the console's landing page, and for JSON 1.1 calls (a ``POST`` carrying
-    ``X-Amz-Target``) the CloudWatch Logs API, which shares the endpoint as on AWS."""
+    ``X-Amz-Target``) the CloudWatch Logs API and CloudWatch's GetMetricStatistics, which
+    share the endpoint as on AWS."""
     if request.method == "POST" and "X-Amz-Target" in request.headers:
+        if request.headers["X-Amz-Target"].startswith(cloudwatch.TARGET_PREFIX + "."):
+            return cloudwatch.dispatch(request)
         response: HttpResponse = logs_api.dispatch(request)
         return response
     return _home_page(request)

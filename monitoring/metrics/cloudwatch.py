@@ -1,0 +1,244 @@
+"""CloudWatch ``GetMetricStatistics`` for namespace ``AWS/Lambda``.
+
+CloudWatch's model offers smithy-rpc-v2-cbor, JSON 1.0 and query; botocore (and so the AWS
+CLI) prefers JSON 1.0 among them: ``POST /`` with ``X-Amz-Target:
+GraniteServiceVersion20100801.<Operation>``, SigV4 for service ``monitoring``, timestamps as
+epoch seconds. The service is query-compatible, so errors carry ``x-amzn-query-error`` with
+the query protocol's error code, which is what clients report.
+
+Dimensions follow Lambda's: none (account-wide), ``FunctionName``, and ``Resource``
+(``name`` or ``name:qualifier``). Counters are published as one value of 1 per event, as
+Lambda does, so their Average, Minimum and Maximum are 1 and SampleCount equals Sum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from console import sigv4
+from console.errors import AWSError, new_request_id
+from monitoring.metrics import selectors
+from monitoring.metrics.points import Point
+from monitoring.metrics.recorder import recorder
+from monitoring.metrics.services import MINUTE
+
+logger = logging.getLogger(__name__)
+
+TARGET_PREFIX = "GraniteServiceVersion20100801"
+CONTENT_TYPE = "application/x-amz-json-1.0"
+QUERY_CODES = {
+    "InvalidParameterValueException": "InvalidParameterValue",
+    "MissingRequiredParameterException": "MissingParameter",
+    "InvalidParameterCombinationException": "InvalidParameterCombination",
+    "InternalServiceFault": "InternalServiceError",
+}
+_EXTENDED = re.compile(r"^p(\d{1,3}(?:\.\d+)?)$")
+
+
+def _error(code: str, message: str, status: int = 400) -> AWSError:
+    return AWSError(message, code=code, status=status)
+
+
+def _invalid(message: str) -> AWSError:
+    return _error("InvalidParameterValueException", message)
+
+
+def _json_response(body: dict[str, Any], request_id: str, status: int = 200) -> HttpResponse:
+    response = HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+    response["x-amzn-RequestId"] = request_id
+    return response
+
+
+def _error_response(error: AWSError, request_id: str) -> HttpResponse:
+    response = _json_response(
+        {"__type": error.code, "message": error.message}, request_id, error.status
+    )
+    response["x-amzn-ErrorType"] = error.code
+    query_code = QUERY_CODES.get(error.code)
+    if query_code is not None:
+        fault = "Sender" if error.status < 500 else "Receiver"
+        response["x-amzn-query-error"] = f"{query_code};{fault}"
+    return response
+
+
+def _epoch(value: Any, name: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+    raise _invalid(f"The parameter {name} must be a timestamp.")
+
+
+def _series(dimensions: Any) -> tuple[str, str] | None:
+    """(function name, qualifier) of Lambda's dimensions; None when no such series exists."""
+    if not isinstance(dimensions, list):
+        raise _invalid("The parameter Dimensions must be a list.")
+    named: dict[str, str] = {}
+    for dimension in dimensions:
+        if not isinstance(dimension, dict) or not {"Name", "Value"} <= dimension.keys():
+            raise _error(
+                "MissingRequiredParameterException", "A dimension needs a Name and a Value."
+            )
+        named[str(dimension["Name"])] = str(dimension["Value"])
+    if not named:
+        return "", ""
+    if named.keys() == {"FunctionName"}:
+        return named["FunctionName"], ""
+    if named.keys() <= {"FunctionName", "Resource"} and "Resource" in named:
+        function_name, _, qualifier = named["Resource"].partition(":")
+        if named.get("FunctionName", function_name) != function_name:
+            return None
+        return function_name, qualifier
+    return None
+
+
+def _statistics(metric: str, point: Point, wanted: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for stat in wanted:
+        if metric in selectors.COUNTERS:
+            count = selectors.stat_value(point, metric, "Sum") or 0.0
+            value: float | None = {
+                "Sum": count,
+                "SampleCount": count,
+            }.get(stat, 1.0 if count else None)
+        elif metric == "ConcurrentExecutions":
+            value = point.concurrency_max if stat in ("Maximum", "Average", "Minimum") else 1.0
+        else:
+            value = selectors.stat_value(point, metric, stat)
+        if value is not None:
+            values[stat] = float(value)
+    return values
+
+
+def get_metric_statistics(
+    account_id: str, params: dict[str, Any], now: float | None = None
+) -> dict[str, Any]:
+    """The operation itself: datapoints of one Lambda metric in one account."""
+    now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
+    for name in ("Namespace", "MetricName", "StartTime", "EndTime", "Period"):
+        if name not in params:
+            raise _error("MissingRequiredParameterException", f"The parameter {name} is required.")
+    start, end = _epoch(params["StartTime"], "StartTime"), _epoch(params["EndTime"], "EndTime")
+    period = params["Period"]
+    if not isinstance(period, int) or period < 1:
+        raise _invalid("The parameter Period must be a positive integer.")
+    if period % MINUTE:
+        raise _invalid("The parameter Period must be a multiple of 60.")
+    statistics = list(params.get("Statistics") or [])
+    extended = list(params.get("ExtendedStatistics") or [])
+    if bool(statistics) == bool(extended):
+        raise _error(
+            "InvalidParameterCombinationException",
+            "Must specify either Statistics or ExtendedStatistics, but not both.",
+        )
+    for stat in statistics:
+        if stat not in selectors.BASIC_STATS:
+            raise _invalid(f"The parameter Statistics contains an invalid value: {stat}.")
+    for stat in extended:
+        match = _EXTENDED.match(stat)
+        if match is None or not 0 <= float(match.group(1)) <= 100:
+            raise _invalid(f"The parameter ExtendedStatistics contains an invalid value: {stat}.")
+    if start >= end:
+        raise _invalid("The parameter StartTime must be less than the parameter EndTime.")
+    resolution = selectors.resolution_for(start, now)
+    aligned = int(start) // resolution * resolution
+    requested = math.ceil((end - aligned) / period)
+    if requested > selectors.MAX_DATAPOINTS:
+        raise _error(
+            "InvalidParameterCombinationException",
+            f"You have requested up to {requested:,} datapoints, which exceeds the limit of "
+            f"{selectors.MAX_DATAPOINTS:,}. You may reduce the datapoints requested by "
+            "increasing Period, or decreasing the time range.",
+        )
+    metric = str(params["MetricName"])
+    series = _series(params.get("Dimensions", []))
+    result: dict[str, Any] = {"Label": metric, "Datapoints": []}
+    # Other namespaces, metrics we do not keep, and periods finer than the data still kept
+    # answer no datapoints, as CloudWatch does.
+    if (
+        params["Namespace"] != "AWS/Lambda"
+        or metric not in selectors.METRICS
+        or series is None
+        or period % resolution
+    ):
+        return result
+    # Periods start at StartTime (rounded to the resolution), as CloudWatch aligns them.
+    periods = selectors.points_read(
+        account_id,
+        series[0],
+        series[1],
+        resolution,
+        aligned,
+        math.ceil(end),
+        period,
+        with_sketch=bool(extended),
+    )
+    unit = "Milliseconds" if metric in selectors.DISTRIBUTIONS else "Count"
+    for timestamp, point in sorted(periods.items()):
+        datapoint: dict[str, Any] = {
+            "Timestamp": timestamp,
+            "Unit": unit,
+        }
+        datapoint.update(_statistics(metric, point, statistics))
+        if extended and metric == "Duration":
+            percentiles = {stat: selectors.stat_value(point, metric, stat) for stat in extended}
+            known = {stat: value for stat, value in percentiles.items() if value is not None}
+            if known:
+                datapoint["ExtendedStatistics"] = known
+        if len(datapoint) > 2:
+            result["Datapoints"].append(datapoint)
+    return result
+
+
+OPERATIONS = {"GetMetricStatistics": get_metric_statistics}
+
+
+@csrf_exempt
+def dispatch(request: HttpRequest) -> HttpResponse:
+    """``POST /`` with ``X-Amz-Target: GraniteServiceVersion20100801.<Operation>``."""
+    request_id = new_request_id()
+    operation = request.headers.get("X-Amz-Target", "").partition(".")[2]
+    try:
+        handler = OPERATIONS.get(operation)
+        if handler is None or request.method != "POST":
+            raise _error("UnknownOperationException", f"Unknown operation {operation}")
+        body = request.body
+        identity = sigv4.verify(request, body)
+        if identity.service != "monitoring":
+            raise _error(
+                "InvalidSignatureException",
+                "Credential should be scoped to correct service: 'monitoring'. ",
+                403,
+            )
+        try:
+            params = json.loads(body) if body.strip() else {}
+        except ValueError as exc:
+            raise _error("SerializationException", f"Malformed JSON body: {exc}") from exc
+        if not isinstance(params, dict):
+            raise _error("SerializationException", "The request body must be a JSON object.")
+        try:
+            # What this process recorded but has not flushed yet, so reads see own writes.
+            recorder.flush()
+        except Exception:
+            logger.exception("flushing metric points before a query failed")
+        return _json_response(handler(identity.access_key.user.account_id, params), request_id)
+    except AWSError as error:
+        return _error_response(error, request_id)
+    except Exception:
+        logger.exception("Unhandled error in CloudWatch %s (request %s)", operation, request_id)
+        return _error_response(
+            _error("InternalServiceFault", "An internal error occurred.", 500), request_id
+        )
