@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core import signing
 
-from monitoring.services import StoredBatch
+if TYPE_CHECKING:
+    from monitoring.services import StoredBatch
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest, Least
 
 from console.models import Account
-from monitoring import errors
+from monitoring import errors, live
 from monitoring.models import LogEvent, LogGroup, LogStream
 from monitoring.selectors import log_group_get_for_account, log_stream_get
 
@@ -194,7 +194,10 @@ def log_events_put(
         )
     if accepted:
         with transaction.atomic():
-            _events_insert(group, stream, accepted, now)
+            created = _events_insert(group, stream, accepted, now)
+            stored = [StoredBatch(account.id, group.name, stream.name, created)]
+            # Live-tail subscribers hear of them once they are committed.
+            transaction.on_commit(lambda: live.publish(stored))
     # Sequence tokens are no longer checked by CloudWatch; one is still handed back.
     return PutResult(next_sequence_token=f"{now:056d}", rejected=rejected)
 

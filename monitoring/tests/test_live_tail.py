@@ -11,9 +11,11 @@ from urllib.parse import quote, urlsplit
 import pytest
 import websockets
 from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
 
 from conftest import LiveServer, client_for, create_function, create_user, make_zip
 from console import services as accounts
+from monitoring import services as log_streams
 from monitoring.consumers import LogTailConsumer
 from monitoring.ingest import ingestor
 from monitoring.services import LogBatch, log_batches_store
@@ -82,13 +84,20 @@ def test_a_subscriber_gets_backfill_then_live_events_without_gaps_or_duplicates(
         ingestor.submit(account.id, GROUP, "s2", [(now + 6, "new two")])
         fresh = await _events(communicator, 2)
         assert [e["message"] for e in fresh] == ["new one", "new two"]
+        # Events shipped with PutLogEvents (any CloudWatch client) are live too.
+        await database_sync_to_async(log_streams.log_stream_create)(account, GROUP, "shipped")
+        await database_sync_to_async(log_streams.log_events_put)(
+            account, GROUP, "shipped", [(now + 7, "put one")]
+        )
+        assert [e["message"] for e in await _events(communicator, 1)] == ["put one"]
         assert {e["id"] for e in fresh}.isdisjoint({e["id"] for e in backfill})
         # Resuming after the last id seen delivers nothing twice and nothing missed.
         await communicator.disconnect()
         resumed = _communicator(f"group={quote(GROUP)}&after_id={backfill[-1]['id']}", user)
         await resumed.connect()
         assert (await resumed.receive_json_from(timeout=5))["type"] == "ready"
-        assert [e["message"] for e in await _events(resumed, 2)] == ["new one", "new two"]
+        resumed_events = await _events(resumed, 3)
+        assert [e["message"] for e in resumed_events] == ["new one", "new two", "put one"]
         await resumed.disconnect()
 
     asyncio.run(scenario())
