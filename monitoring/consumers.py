@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from monitoring import live, selectors_live
+from monitoring import live, selectors
 
 QUEUE_LIMIT = 1000  # batches waiting to be written to one socket
 SEND_TIMEOUT_SECONDS = 10.0
@@ -47,7 +47,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        group_id = await database_sync_to_async(selectors_live.log_group_id_for_account)(
+        group_id = await database_sync_to_async(selectors.log_group_id_for_live_tail)(
             account_id, log_group
         )
         if group_id is None:
@@ -64,7 +64,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         self._enqueue({"type": "ready", "group": log_group})
         if since is not None or after_id:
-            events = await database_sync_to_async(selectors_live.events_since)(
+            events = await database_sync_to_async(selectors.log_events_since)(
                 group_id, since, after_id, BACKFILL_LIMIT
             )
             events = [e for e in events if self._wanted(e)]

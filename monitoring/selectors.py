@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Left
 
+from console.errors import AWSError
 from console.models import Account
 from monitoring import errors, filter_patterns
 from monitoring.models import LogEvent, LogGroup, LogStream
@@ -311,3 +312,34 @@ def log_events_filter(
             {"k": "events", "d": "f" if forward else "b", "t": last.timestamp, "i": last.id}
         )
     return events, next_token
+
+
+def log_group_id_for_live_tail(account_id: str, name: str) -> int | None:
+    """The id of ``name`` in ``account_id`` only (through the one permission-checked fetch)."""
+    try:
+        return log_group_get_for_account(Account(id=account_id), name).pk
+    except AWSError:
+        return None
+
+
+def log_events_since(
+    group_id: int, since_ms: int | None, after_id: int, limit: int
+) -> list[dict[str, Any]]:
+    """Stored events of a group from ``since_ms`` (inclusive) and after ``after_id``."""
+    rows = LogEvent.objects.filter(group_id=group_id)
+    if since_ms is not None:
+        rows = rows.filter(timestamp__gte=since_ms)
+    if after_id:
+        rows = rows.filter(id__gt=after_id)
+    return [
+        {
+            "id": row["id"],
+            "timestamp": row["timestamp"],
+            "ingestionTime": row["ingestion_time"],
+            "stream": row["stream__name"],
+            "message": row["message"],
+        }
+        for row in rows.order_by("timestamp", "id").values(
+            "id", "timestamp", "ingestion_time", "stream__name", "message"
+        )[:limit]
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from monitoring import live, selectors_live
+from monitoring import live, selectors
 
 
 @login_required
@@ -13,7 +13,7 @@ def live_tail_token(request: HttpRequest) -> HttpResponse:
     """A signed grant to tail one of the user's log groups from a non-browser client."""
     group = request.GET.get("group", "")
     account_id = request.user.account_id  # type: ignore[union-attr]
-    if selectors_live.log_group_id_for_account(account_id, group) is None:
+    if selectors.log_group_id_for_live_tail(account_id, group) is None:
         return JsonResponse({"message": "The specified log group does not exist."}, status=404)
     return JsonResponse(
         {
