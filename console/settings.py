@@ -199,6 +199,10 @@ FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox
 FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS", "300"))
 # How long a process may reuse a resolved function configuration it did not change itself.
 FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
+# Live tail: batches queued for one socket, and how long one send may take, before the
+# subscriber is closed as too slow (code 4008; it can resume with after_id).
+FUNCTORY_LIVE_TAIL_QUEUE_LIMIT = int(os.environ.get("FUNCTORY_LIVE_TAIL_QUEUE_LIMIT", "1000"))
+FUNCTORY_LIVE_TAIL_SEND_TIMEOUT = float(os.environ.get("FUNCTORY_LIVE_TAIL_SEND_TIMEOUT", "10"))
 # Allowed clock difference for SigV4-signed requests, as AWS enforces.
 FUNCTORY_SIGV4_MAX_SKEW_SECONDS = 15 * 60
 # How often each process writes its in-memory metric points (one transaction per flush).

@@ -17,11 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from monitoring import live, selectors
 
-QUEUE_LIMIT = 1000  # batches waiting to be written to one socket
-SEND_TIMEOUT_SECONDS = 10.0
 BACKFILL_LIMIT = 10_000
 
 CLOSE_UNAUTHORISED = 4401
@@ -55,7 +54,9 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
             return
         self.stream = params.get("stream")
         self.version = params.get("version")
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(
+            maxsize=settings.FUNCTORY_LIVE_TAIL_QUEUE_LIMIT
+        )
         self.backfilled: set[int] = set()
         self.sender = asyncio.get_running_loop().create_task(self._send_forever())
         live.bind_loop(asyncio.get_running_loop())
@@ -114,7 +115,9 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
             if message is None:
                 return
             try:
-                await asyncio.wait_for(self.send_json(message), SEND_TIMEOUT_SECONDS)
+                await asyncio.wait_for(
+                    self.send_json(message), settings.FUNCTORY_LIVE_TAIL_SEND_TIMEOUT
+                )
             except TimeoutError:
                 await self.close(code=CLOSE_SLOW_CONSUMER)
                 return
