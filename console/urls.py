@@ -13,6 +13,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("console.pages.urls")),
     path("_functory/api/logs/live-token", monitoring_views.live_tail_token, name="live-token"),
     path("", include("monitoring.metrics.urls")),
     path("", include("invocations.urls")),

@@ -8,6 +8,7 @@ PYTHON="${PYTHON:-python3}"
 scripts/system-deps.sh
 stamp="$VENV/.requirements.sha256"
 want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+scripts/frontend.sh
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     exit 0
 fi

@@ -9,6 +9,9 @@ PG_TEST_URL="${PG_TEST_URL:-postgres://postgres@127.0.0.1:5432/test}"
 # Test runs write their data dirs under the system temp dir, never into ./data.
 export FUNCTORY_DATA_DIR="${FUNCTORY_DATA_DIR:-$(mktemp -d)}"
 
+echo "== browser for the end-to-end tests"
+scripts/browser-setup.sh
+
 echo "== docker backend: engine and runtime image"
 scripts/docker-setup.sh
 

@@ -1,0 +1,87 @@
+"""The shell of the console's JSON endpoints (called by the console's own scripts).
+
+Session-authenticated (401 without a login), CSRF-protected by Django's middleware, JSON in
+and out. Service errors come back as ``{"error": {"code", "message", "field"}}`` with the
+service's HTTP status, so the page can show them next to the control that caused them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from console.errors import AWSError
+
+logger = logging.getLogger(__name__)
+
+
+class FieldError(AWSError):
+    """A console input error tied to one form field."""
+
+    code = "InvalidParameterValueException"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def error_response(error: AWSError, field: str | None = None) -> JsonResponse:
+    body = {
+        "code": error.code,
+        "message": error.message,
+        "field": field or getattr(error, "field", None),
+    }
+    return JsonResponse({"error": body}, status=error.status)
+
+
+def request_json(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except ValueError as exc:
+        raise AWSError(
+            "The request body is not valid JSON.", code="InvalidRequestContentException", status=400
+        ) from exc
+    if not isinstance(data, dict):
+        raise AWSError(
+            "The request body must be a JSON object.",
+            code="InvalidRequestContentException",
+            status=400,
+        )
+    return data
+
+
+ConsoleView = Callable[..., HttpResponse | dict[str, Any] | list[Any] | None]
+
+
+def console_json(view: ConsoleView) -> Callable[..., HttpResponse]:
+    """Wrap a console JSON view: ``view(request, **kwargs) -> data | HttpResponse``."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse(
+                {"error": {"code": "NotAuthenticated", "message": "Sign in first.", "field": None}},
+                status=401,
+            )
+        try:
+            result = view(request, **kwargs)
+        except AWSError as error:
+            return error_response(error)
+        except Exception:
+            logger.exception("console endpoint %s failed", request.path)
+            return error_response(AWSError("An internal error occurred."))
+        if isinstance(result, HttpResponse):
+            return result
+        if result is None:
+            return HttpResponse(status=204)
+        return JsonResponse(result, safe=False)
+
+    return wrapper

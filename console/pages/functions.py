@@ -1,0 +1,43 @@
+"""Console: the function list and the function page's frame (its tabs live elsewhere)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+from console.errors import ResourceNotFound
+from console.pages import code, configuration, monitor, testing, versions
+from functions import selectors
+
+TABS = [
+    ("code", "Code", code),
+    ("test", "Test", testing),
+    ("monitor", "Monitor", monitor),
+    ("configuration", "Configuration", configuration),
+    ("versions", "Versions and aliases", versions),
+]
+
+
+@login_required
+def function_detail(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        function = selectors.function_get_for_account(request.user.account, name)  # type: ignore[union-attr]
+    except ResourceNotFound as exc:
+        raise Http404(exc.message) from exc
+    context: dict[str, Any] = {
+        "function": function,
+        "latest": selectors.latest_version(function),
+        "tabs": [(key, label) for key, label, _ in TABS],
+    }
+    for _key, _label, module in TABS:
+        context.update(module.context(request, function))
+    return render(request, "console/functions/detail.html", context)
+
+
+urlpatterns = [
+    path("functions/<str:name>/", function_detail, name="function-detail"),
+]

@@ -1,0 +1,25 @@
+"""Routes of the console pages and their JSON endpoints, gathered from each area."""
+
+from __future__ import annotations
+
+from console.pages import (
+    account,
+    code,
+    configuration,
+    functions,
+    layers,
+    monitor,
+    testing,
+    versions,
+)
+
+urlpatterns = [
+    *functions.urlpatterns,
+    *code.urlpatterns,
+    *testing.urlpatterns,
+    *monitor.urlpatterns,
+    *configuration.urlpatterns,
+    *versions.urlpatterns,
+    *layers.urlpatterns,
+    *account.urlpatterns,
+]
