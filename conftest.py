@@ -28,6 +28,8 @@ import pytest
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent
+# Browser fixtures (``chromium``, ``console``) for the end-to-end console tests.
+pytest_plugins = ["console.tests.browser"]
 
 
 @dataclass
