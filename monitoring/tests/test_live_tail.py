@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
+import os
+import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -178,3 +183,70 @@ def test_lines_printed_in_another_process_arrive_through_redis(functory_pair):
         )
     )
     assert "live line 2" in seen
+
+
+def _close_code(data: bytes) -> int | None:
+    """The status code of the close frame in a stream of server (unmasked) frames."""
+    offset = 0
+    while offset + 2 <= len(data):
+        opcode, length = data[offset] & 0x0F, data[offset + 1] & 0x7F
+        offset += 2
+        if length == 126:
+            length, offset = int.from_bytes(data[offset : offset + 2], "big"), offset + 2
+        elif length == 127:
+            length, offset = int.from_bytes(data[offset : offset + 8], "big"), offset + 8
+        if opcode == 0x8:
+            return int.from_bytes(data[offset : offset + 2], "big")
+        offset += length
+    return None
+
+
+@pytest.fixture(scope="module")
+def impatient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from conftest import run_server
+
+    servers = run_server(
+        tmp_path_factory,
+        {"FUNCTORY_LIVE_TAIL_QUEUE_LIMIT": "4", "FUNCTORY_LIVE_TAIL_SEND_TIMEOUT": "1"},
+    )
+    yield next(servers)
+    with contextlib.suppress(StopIteration):
+        next(servers)
+
+
+@pytest.mark.live
+def test_a_subscriber_that_stops_reading_is_closed_not_silently_starved(impatient_server):
+    creds = create_user(impatient_server)
+    logs = client_for(impatient_server, creds, "logs")
+    logs.create_log_group(logGroupName="/flood")
+    logs.create_log_stream(logGroupName="/flood", logStreamName="s")
+    token = _token(impatient_server, creds.account_id, "/flood")
+    port = urlsplit(impatient_server.url).port
+    assert port is not None
+    # A client that completes the handshake and then never reads, with a small window.
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    raw.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(
+        f"GET /ws/logs/?group={quote('/flood')}&token={quote(token)} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    handshake = raw.recv(1024)
+    assert handshake.startswith(b"HTTP/1.1 101")
+    now = int(time.time() * 1000)
+    for batch in range(40):  # ~32 MB of events for a socket that takes ~5 MB
+        logs.put_log_events(
+            logGroupName="/flood",
+            logStreamName="s",
+            logEvents=[{"timestamp": now + batch, "message": "x" * 200_000}] * 4,
+        )
+    time.sleep(3)
+    raw.settimeout(5)
+    received = handshake.split(b"\r\n\r\n", 1)[1]
+    with contextlib.suppress(OSError):
+        while chunk := raw.recv(1 << 20):
+            received += chunk
+    raw.close()
+    assert _close_code(received) == 4008
