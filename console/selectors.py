@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from console.models import AccessKey
+from console.errors import ResourceNotFound
+from console.models import AccessKey, User
 
 
 def access_key_get_active(access_key_id: str) -> AccessKey | None:
@@ -12,3 +13,34 @@ def access_key_get_active(access_key_id: str) -> AccessKey | None:
         .filter(access_key_id=access_key_id, status=AccessKey.Status.ACTIVE, user__is_active=True)
         .first()
     )
+
+
+def users_visible_to(actor: User) -> list[User]:
+    """The users whose keys ``actor`` manages: the whole account for an admin, else itself."""
+    if not actor.is_staff:
+        return [actor]
+    return list(User.objects.filter(account_id=actor.account_id).order_by("username"))
+
+
+def user_get_for_admin(actor: User, username: str) -> User:
+    """Another user of the admin ``actor``'s account; anyone else is not found."""
+    user = (
+        User.objects.filter(account_id=actor.account_id, username=username).first()
+        if actor.is_staff
+        else None
+    )
+    if user is None:
+        raise ResourceNotFound(f"User {username} does not exist.")
+    return user
+
+
+def access_key_get_for_user(actor: User, access_key_id: str) -> AccessKey:
+    """A key ``actor`` may manage: its own, or (an admin) any key of its account's users."""
+    keys = AccessKey.objects.select_related("user").filter(access_key_id=access_key_id)
+    if actor.is_staff:
+        key = keys.filter(user__account_id=actor.account_id).first()
+    else:
+        key = keys.filter(user=actor).first()
+    if key is None:
+        raise ResourceNotFound(f"The access key {access_key_id} does not exist.")
+    return key

@@ -65,3 +65,25 @@ def access_key_create(*, user: User) -> AccessKey:
                 )
         except IntegrityError:
             continue
+
+
+def access_key_set_status(*, key: AccessKey, active: bool) -> AccessKey:
+    """Activate or deactivate a key; an inactive key signs nothing (the key cache is
+    cleared on save)."""
+    key.status = AccessKey.Status.ACTIVE if active else AccessKey.Status.INACTIVE
+    key.save(update_fields=["status"])
+    return key
+
+
+def access_key_delete(*, key: AccessKey) -> None:
+    key.delete()
+
+
+def user_set_active(*, actor: User, user: User, active: bool) -> User:
+    """Let an admin (de)activate another user of the account: an inactive user can neither
+    sign in nor sign requests. An admin cannot lock themselves out."""
+    if user.pk == actor.pk and not active:
+        raise ValidationError("You cannot deactivate yourself.")
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    return user

@@ -1,16 +1,131 @@
-"""Console: the account area (views, JSON endpoints, and its part of the function page)."""
+"""Console: the account page — its users (an admin manages them) and access keys (each user
+manages their own; an admin, every key of the account). The secret is shown once."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.views.decorators.http import require_http_methods, require_POST
 
-from functions.models import Function
+from console import selectors, services
+from console.consoleapi import FieldError, console_json, request_json
+from console.errors import AccessDenied
+from console.models import AccessKey, User
+from console.pages._forms import account_of
 
-urlpatterns: list[Any] = []
+
+def _actor(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
 
 
-def context(request: HttpRequest, function: Function) -> dict[str, Any]:
-    """Template context for this area's part of the function page."""
-    return {}
+def _admin(request: HttpRequest) -> User:
+    actor = _actor(request)
+    if not actor.is_staff:
+        raise AccessDenied("Only an account administrator can manage users.", status=403)
+    return actor
+
+
+def _key(key: AccessKey) -> dict[str, Any]:
+    return {
+        "AccessKeyId": key.access_key_id,
+        "UserName": key.user.username,
+        "Status": key.status,
+        "CreateDate": key.created.isoformat(),
+    }
+
+
+def _messages(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+@login_required
+def account_page(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    users = selectors.users_visible_to(actor)
+    keys = (
+        AccessKey.objects.filter(user__in=users)
+        .select_related("user")
+        .order_by("user__username", "created")
+    )
+    return render(
+        request,
+        "console/account.html",
+        {"account": account_of(request), "users": users, "keys": keys, "is_admin": actor.is_staff},
+    )
+
+
+@console_json
+@require_POST
+def user_create(request: HttpRequest) -> dict[str, Any]:
+    actor = _admin(request)
+    data = request_json(request)
+    username = str(data.get("UserName") or "").strip()
+    if not username:
+        raise FieldError("userName", "Enter a user name.")
+    try:
+        user = services.user_create(
+            username=username,
+            account=account_of(request),
+            password=str(data.get("Password") or "") or None,
+            is_admin=bool(data.get("Admin")),
+        )
+    except ValidationError as exc:
+        raise FieldError("userName", _messages(exc)) from exc
+    return {"UserName": user.username, "Admin": user.is_staff, "CreatedBy": actor.username}
+
+
+@console_json
+@require_POST
+def user_status(request: HttpRequest, username: str) -> dict[str, Any]:
+    actor = _admin(request)
+    user = selectors.user_get_for_admin(actor, username)
+    active = bool(request_json(request).get("Active"))
+    try:
+        services.user_set_active(actor=actor, user=user, active=active)
+    except ValidationError as exc:
+        raise FieldError("users", _messages(exc)) from exc
+    return {"UserName": user.username, "Active": user.is_active}
+
+
+@console_json
+@require_POST
+def key_create(request: HttpRequest) -> dict[str, Any]:
+    """A new key for the caller, or (an admin) for a user of the account. The only answer
+    that carries the secret."""
+    actor = _actor(request)
+    username = str(request_json(request).get("UserName") or "")
+    user = actor
+    if username and username != actor.username:
+        user = selectors.user_get_for_admin(actor, username)
+    key = services.access_key_create(user=user)
+    return {**_key(key), "SecretAccessKey": key.secret_access_key}
+
+
+@console_json
+@require_http_methods(["POST", "DELETE"])
+def key_detail(request: HttpRequest, key_id: str) -> dict[str, Any] | None:
+    key = selectors.access_key_get_for_user(_actor(request), key_id)
+    if request.method == "DELETE":
+        services.access_key_delete(key=key)
+        return None
+    status = request_json(request).get("Status")
+    if status not in AccessKey.Status.values:
+        raise FieldError("status", "Status must be Active or Inactive.")
+    services.access_key_set_status(key=key, active=status == AccessKey.Status.ACTIVE)
+    return _key(key)
+
+
+urlpatterns: list[Any] = [
+    path("account/", account_page, name="account"),
+    path("account/users", user_create, name="account-user-create"),
+    path("account/users/<str:username>/status", user_status, name="account-user-status"),
+    path("account/keys", key_create, name="account-key-create"),
+    path("account/keys/<str:key_id>", key_detail, name="account-key-detail"),
+]
