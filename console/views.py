@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from functions.models import Function
+from console.pages import function_list
 from monitoring import api as logs_api
 from monitoring.metrics import cloudwatch
 
@@ -22,12 +20,6 @@ class LogoutView(auth_views.LogoutView):
     next_page = "/login/"
 
 
-@login_required
-def _home_page(request: HttpRequest) -> HttpResponse:
-    functions = Function.objects.filter(account=request.user.account).order_by("name")  # type: ignore[union-attr]
-    return render(request, "console/home.html", {"functions": functions})
-
-
 @csrf_exempt
 def home(request: HttpRequest) -> HttpResponse:
     """``/``: the console's landing page, and for JSON 1.1 calls (a ``POST`` carrying
@@ -38,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
             return cloudwatch.dispatch(request)
         response: HttpResponse = logs_api.dispatch(request)
         return response
-    return _home_page(request)
+    return function_list.function_list(request)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

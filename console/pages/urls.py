@@ -6,6 +6,7 @@ from console.pages import (
     account,
     code,
     configuration,
+    function_list,
     functions,
     layers,
     monitor,
@@ -14,6 +15,7 @@ from console.pages import (
 )
 
 urlpatterns = [
+    *function_list.urlpatterns,
     *functions.urlpatterns,
     *code.urlpatterns,
     *testing.urlpatterns,

@@ -1,0 +1,108 @@
+"""Starter packages for functions created in the console: hello world per runtime family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.package_files import EXECUTABLE, REGULAR
+from invocations.executor import catalog
+
+_PYTHON = """import json
+
+
+def lambda_handler(event, context):
+    print("Hello from Functory!", json.dumps(event))
+    return {"statusCode": 200, "body": json.dumps("Hello from Lambda!")}
+"""
+
+_NODE = """export const handler = async (event) => {
+  console.log("Hello from Functory!", JSON.stringify(event));
+  return { statusCode: 200, body: JSON.stringify("Hello from Lambda!") };
+};
+"""
+
+# The AWS Lambda Developer Guide's custom runtime tutorial (a shell bootstrap).
+_BOOTSTRAP = """#!/bin/sh
+
+set -euo pipefail
+
+# Initialization - load function handler
+source $LAMBDA_TASK_ROOT/"$(echo $_HANDLER | cut -d. -f1).sh"
+
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+
+# Processing
+while true
+do
+  HEADERS="$(mktemp)"
+  # Get an event. The HTTP request will block until one is received
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" -X GET "$API/next")
+
+  # Extract request ID by scraping response headers received above
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+
+  # Run the handler function from the script
+  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
+
+  # Send the response
+  curl -sS -X POST "$API/$REQUEST_ID/response" -d "$RESPONSE"
+done
+"""
+
+_BASH_HANDLER = """function handler () {
+  EVENT_DATA=$1
+  echo "$EVENT_DATA" 1>&2;
+  RESPONSE="Echoing request: '$EVENT_DATA'"
+
+  echo $RESPONSE
+}
+"""
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    key: str
+    title: str
+    description: str
+    runtime: str
+    handler: str
+    files: dict[str, tuple[str, int]]  # path -> (content, mode)
+
+
+def _python_runtime() -> str:
+    versions = sorted(catalog.python_interpreters(), key=lambda v: tuple(map(int, v.split("."))))
+    supported = [v for v in versions if v in {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}]
+    return f"python{supported[-1]}" if supported else "python3.12"
+
+
+def all_blueprints() -> list[Blueprint]:
+    return [
+        Blueprint(
+            "hello-python",
+            "Hello world (Python)",
+            "A Python handler that logs the event and returns a greeting.",
+            _python_runtime(),
+            "lambda_function.lambda_handler",
+            {"lambda_function.py": (_PYTHON, REGULAR)},
+        ),
+        Blueprint(
+            "hello-nodejs",
+            "Hello world (Node.js)",
+            "An ES module handler that logs the event and returns a greeting.",
+            "nodejs20.x",
+            "index.handler",
+            {"index.mjs": (_NODE, REGULAR)},
+        ),
+        Blueprint(
+            "hello-bash",
+            "Bash custom runtime",
+            "The developer guide's custom runtime tutorial: a shell bootstrap and handler.",
+            "provided.al2023",
+            "function.handler",
+            {"bootstrap": (_BOOTSTRAP, EXECUTABLE), "function.sh": (_BASH_HANDLER, EXECUTABLE)},
+        ),
+    ]
+
+
+def blueprint_get(key: str) -> Blueprint | None:
+    return next((b for b in all_blueprints() if b.key == key), None)
