@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -73,6 +73,38 @@ def console_json(view: ConsoleView) -> Callable[..., HttpResponse]:
             )
         try:
             result = view(request, **kwargs)
+        except AWSError as error:
+            return error_response(error)
+        except Exception:
+            logger.exception("console endpoint %s failed", request.path)
+            return error_response(AWSError("An internal error occurred."))
+        if isinstance(result, HttpResponse):
+            return result
+        if result is None:
+            return HttpResponse(status=204)
+        return JsonResponse(result, safe=False)
+
+    return wrapper
+
+
+AsyncConsoleView = Callable[..., Awaitable[HttpResponse | dict[str, Any] | list[Any] | None]]
+
+
+def console_json_async(
+    view: AsyncConsoleView,
+) -> Callable[..., Coroutine[Any, Any, HttpResponse]]:
+    """:func:`console_json` for async views (``request.user`` is loaded before the call)."""
+
+    @functools.wraps(view)
+    async def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        user = await request.auser()
+        if not user.is_authenticated:
+            return JsonResponse(
+                {"error": {"code": "NotAuthenticated", "message": "Sign in first.", "field": None}},
+                status=401,
+            )
+        try:
+            result = await view(request, **kwargs)
         except AWSError as error:
             return error_response(error)
         except Exception:

@@ -180,3 +180,28 @@ class LayerVersionStatement(models.Model):
             models.UniqueConstraint(fields=["layer_version", "sid"], name="layer_statement_sid")
         ]
         ordering = ["created", "id"]
+
+
+class TestEvent(models.Model):
+    """A saved console test event: private to its owner, or shared with the whole account."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="test_events")
+    owner = models.ForeignKey("console.User", on_delete=models.CASCADE, related_name="test_events")
+    name = models.CharField(max_length=25)
+    payload = models.JSONField()
+    shared = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["function", "owner", "name"], name="test_event_unique_name"
+            )
+        ]
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.function}:{self.name}"

@@ -10,12 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from console.errors import InvalidParameterValue, ResourceNotFound
-from console.models import Account
+from console.models import Account, User
 from functions import arns
-from functions.models import Alias, Function, FunctionVersion, LayerVersion, PolicyStatement
+from functions.models import (
+    Alias,
+    Function,
+    FunctionVersion,
+    LayerVersion,
+    PolicyStatement,
+    TestEvent,
+)
 
 
 @dataclass(frozen=True)
@@ -171,3 +178,29 @@ def code_storage_used(account: Account) -> int:
         "total"
     ]
     return int(functions or 0) + int(layers or 0)
+
+
+# Saved test events (console): a user sees their own private events and the shared ones.
+
+
+def _test_events_visible(user: User, function: Function) -> Any:
+    if function.account_id != user.account_id:
+        return TestEvent.objects.none()
+    return TestEvent.objects.filter(function=function).filter(Q(owner=user) | Q(shared=True))
+
+
+def test_events_list(user: User, function: Function) -> list[TestEvent]:
+    """The test events ``user`` may use on ``function``: their own and the account's shared."""
+    return list(_test_events_visible(user, function).select_related("owner"))
+
+
+def test_event_get_for_user(user: User, function: Function, event_id: int | str) -> TestEvent:
+    """One test event ``user`` may see and change (404 otherwise, even if it exists)."""
+    try:
+        pk = int(event_id)
+    except (TypeError, ValueError):
+        pk = 0
+    event = _test_events_visible(user, function).filter(pk=pk).first()
+    if event is None:
+        raise ResourceNotFound(f"Test event not found: {event_id}")
+    return event
