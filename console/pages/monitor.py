@@ -1,16 +1,60 @@
-"""Console: the monitor area (views, JSON endpoints, and its part of the function page)."""
+"""Console: the Monitor tab — charts (from the metrics API), live logs and recent invocations.
+
+The charts read ``/_functory/api/metrics`` and the logs panel the live-tail WebSocket; the
+recent-invocations table is rebuilt from the log group's START/REPORT lines here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import path
 
+from console.consoleapi import console_json
+from console.models import User
+from functions import selectors
 from functions.models import Function
+from monitoring import invocations
 
-urlpatterns: list[Any] = []
+
+def log_group_of(function: Function) -> str:
+    """The log group the function writes to (its logging config, else the default)."""
+    config = selectors.latest_version(function).logging_config or {}
+    return str(config.get("LogGroup") or f"/aws/lambda/{function.name}")
+
+
+def _function(request: HttpRequest, name: str) -> tuple[User, Function]:
+    user = request.user
+    assert isinstance(user, User)
+    return user, selectors.function_get_for_account(user.account, name)
+
+
+@console_json
+def recent(request: HttpRequest, name: str) -> dict[str, Any]:
+    """GET: the newest invocations (request id, time, duration, status), newest first."""
+    user, function = _function(request, name)
+    return {"invocations": invocations.recent_invocations(user.account, log_group_of(function))}
+
+
+@console_json
+def invocation(request: HttpRequest, name: str, request_id: str) -> dict[str, Any]:
+    """GET: the log lines of one invocation."""
+    user, function = _function(request, name)
+    lines = invocations.invocation_lines(user.account, log_group_of(function), request_id)
+    return {"request_id": request_id, "lines": lines}
+
+
+urlpatterns = [
+    path("functions/<str:name>/monitor/invocations", recent, name="monitor-invocations"),
+    path(
+        "functions/<str:name>/monitor/invocations/<str:request_id>",
+        invocation,
+        name="monitor-invocation",
+    ),
+]
 
 
 def context(request: HttpRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
-    return {}
+    return {"monitor_log_group": log_group_of(function)}

@@ -1,0 +1,321 @@
+// The Monitor tab: uPlot charts from the metrics API (polled while the tab is open), the
+// live-tail WebSocket in a logs panel, and the recent-invocations table.
+import "uplot/dist/uPlot.min.css";
+import "./_monitor.css";
+import uPlot from "uplot";
+import { api } from "./_http.js";
+
+const root = document.getElementById("monitor-app");
+const panel = root.closest('[role="tabpanel"]');
+const fnName = root.dataset.function;
+const logGroup = root.dataset.logGroup;
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 15_000;
+const MAX_LINES = 2000;
+
+// ---- charts -------------------------------------------------------------------------------
+
+const CHARTS = [
+  { key: "invocations", title: "Invocations", series: [["Invocations", "Sum", "Invocations"]], total: true },
+  {
+    key: "duration",
+    title: "Duration (ms)",
+    series: [
+      ["Duration", "Average", "Average"],
+      ["Duration", "Maximum", "Maximum"],
+      ["Duration", "p99", "p99"],
+    ],
+  },
+  { key: "errors", title: "Errors and success rate", series: [["Errors", "Sum", "Errors"]], rate: true, total: true },
+  { key: "throttles", title: "Throttles", series: [["Throttles", "Sum", "Throttles"]], total: true },
+  { key: "concurrency", title: "Concurrent executions", series: [["ConcurrentExecutions", "Maximum", "Maximum"]] },
+  {
+    key: "async",
+    title: "Async delivery failures",
+    series: [
+      ["DeadLetterErrors", "Sum", "DeadLetterErrors"],
+      ["DestinationDeliveryFailures", "Sum", "DestinationDeliveryFailures"],
+    ],
+    total: true,
+  },
+  { key: "cold", title: "Cold starts", series: [["ColdStarts", "Sum", "ColdStarts"]], total: true },
+];
+const COLORS = ["#0972d3", "#d97706", "#7c3aed", "#037f0c"];
+
+let range = { seconds: 3600 }; // or {start, end} in epoch seconds for a custom range
+let pollTimer = null;
+const plots = new Map();
+
+function chartBox(chart) {
+  const box = document.createElement("figure");
+  box.className = "mon-chart";
+  box.dataset.chart = chart.key;
+  box.innerHTML = `<h4><span></span><span class="mon-total"></span></h4><div class="mon-plot"></div>`;
+  box.querySelector("h4 span").textContent = chart.title;
+  $("mon-charts").append(box);
+  return box;
+}
+
+function plotOptions(chart, width) {
+  const series = [{}];
+  chart.series.forEach(([, , label], i) => series.push({ label, stroke: COLORS[i], width: 1.5, spanGaps: false, points: { show: true, size: 4 } }));
+  const axes = [{}, { size: 50 }];
+  const scales = { x: { time: true } };
+  if (chart.rate) {
+    series.push({ label: "Success rate (%)", stroke: COLORS[3], width: 1.5, scale: "%", points: { show: true, size: 4 } });
+    axes.push({ side: 1, scale: "%", grid: { show: false }, size: 40 });
+    scales["%"] = { range: [0, 100] };
+  }
+  return { width, height: 180, series, axes, scales, legend: { live: true } };
+}
+
+function isoParam(seconds) {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+async function fetchSeries(metric, stat, start, end) {
+  const params = new URLSearchParams({ function: fnName, metric, stat, start: isoParam(start), end: isoParam(end) });
+  const response = await fetch(`/_functory/api/metrics?${params}`, { credentials: "same-origin" });
+  const data = await response.json();
+  if (!response.ok) throw { code: data.code, message: data.message };
+  return data;
+}
+
+async function refreshCharts() {
+  const end = range.end ?? Math.floor(Date.now() / 1000);
+  const start = range.start ?? end - range.seconds;
+  const wanted = new Set();
+  for (const chart of CHARTS) {
+    for (const [metric, stat] of chart.series) wanted.add(`${metric}|${stat}`);
+    if (chart.rate) wanted.add("Invocations|Sum");
+  }
+  const results = new Map();
+  await Promise.all(
+    [...wanted].map(async (key) => {
+      const [metric, stat] = key.split("|");
+      results.set(key, await fetchSeries(metric, stat, start, end));
+    }),
+  );
+  const base = results.get("Invocations|Sum");
+  const xs = base.timestamps.map((t) => Date.parse(t) / 1000);
+  for (const chart of CHARTS) {
+    const data = [xs, ...chart.series.map(([metric, stat]) => results.get(`${metric}|${stat}`).values)];
+    if (chart.rate) {
+      const invocations = base.values;
+      const errors = results.get("Errors|Sum").values;
+      data.push(invocations.map((n, i) => (n ? Math.round(((n - (errors[i] || 0)) / n) * 1000) / 10 : null)));
+    }
+    drawChart(chart, data);
+  }
+  $("mon-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+}
+
+function drawChart(chart, data) {
+  let entry = plots.get(chart.key);
+  if (!entry) {
+    const box = chartBox(chart);
+    const width = Math.max(300, box.clientWidth - 16);
+    entry = { box, plot: new uPlot(plotOptions(chart, width), data, box.querySelector(".mon-plot")) };
+    plots.set(chart.key, entry);
+  } else {
+    entry.plot.setData(data);
+  }
+  if (chart.total) {
+    const total = data.slice(1, 1 + chart.series.length).flat().reduce((sum, v) => sum + (v || 0), 0);
+    entry.box.dataset.total = String(total);
+    entry.box.querySelector(".mon-total").textContent = `total ${total}`;
+  } else {
+    const peak = Math.max(0, ...data.slice(1).flat().filter((v) => v !== null));
+    entry.box.querySelector(".mon-total").textContent = data[1].some((v) => v !== null) ? `max ${Math.round(peak * 100) / 100}` : "no data";
+  }
+}
+
+window.addEventListener("resize", () => {
+  for (const { box, plot } of plots.values()) plot.setSize({ width: Math.max(300, box.clientWidth - 16), height: 180 });
+});
+
+let generation = 0;
+
+async function poll() {
+  clearTimeout(pollTimer);
+  const mine = ++generation;
+  try {
+    $("mon-error").hidden = true;
+    await Promise.all([refreshCharts(), refreshInvocations()]);
+  } catch (error) {
+    $("mon-error").textContent = error.code ? `${error.code}: ${error.message}` : String(error.message || error);
+    $("mon-error").hidden = false;
+  }
+  if (mine === generation && !panel.hidden) pollTimer = setTimeout(poll, POLL_MS);
+}
+
+for (const button of root.querySelectorAll(".mon-range")) {
+  button.addEventListener("click", () => {
+    for (const other of root.querySelectorAll(".mon-range")) other.setAttribute("aria-pressed", String(other === button));
+    range = { seconds: Number(button.dataset.range) };
+    poll();
+  });
+}
+
+$("mon-apply").addEventListener("click", () => {
+  const start = Date.parse($("mon-start").value);
+  const end = $("mon-end").value ? Date.parse($("mon-end").value) : Date.now();
+  const error = $("mon-error");
+  if (Number.isNaN(start) || start >= end) {
+    error.textContent = "Choose a start time before the end time.";
+    error.hidden = false;
+    return;
+  }
+  for (const other of root.querySelectorAll(".mon-range")) other.setAttribute("aria-pressed", "false");
+  range = { start: Math.floor(start / 1000), end: Math.ceil(end / 1000) };
+  poll();
+});
+
+// ---- live logs ----------------------------------------------------------------------------
+
+const lines = $("mon-lines");
+const filterInput = $("mon-filter");
+const pauseButton = $("mon-pause");
+const logState = $("mon-logstate");
+let socket = null;
+let lastId = 0;
+let paused = false;
+let held = [];
+let retryTimer = null;
+
+function matches(text) {
+  const needle = filterInput.value.trim().toLowerCase();
+  return !needle || text.toLowerCase().includes(needle);
+}
+
+function appendEvents(events) {
+  const stick = lines.scrollTop + lines.clientHeight >= lines.scrollHeight - 20;
+  for (const event of events) {
+    const item = document.createElement("li");
+    const time = document.createElement("time");
+    time.dateTime = new Date(event.timestamp).toISOString();
+    time.textContent = new Date(event.timestamp).toLocaleTimeString();
+    item.append(time, event.message.replace(/\n$/, ""));
+    item.dataset.text = event.message;
+    item.hidden = !matches(event.message);
+    lines.append(item);
+  }
+  while (lines.childElementCount > MAX_LINES) lines.firstElementChild.remove();
+  if (stick) lines.scrollTop = lines.scrollHeight;
+}
+
+function connect() {
+  clearTimeout(retryTimer);
+  if (socket || panel.hidden) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const params = new URLSearchParams({ group: logGroup });
+  if (lastId) params.set("after_id", String(lastId));
+  else params.set("since", String(Date.now() - 3600_000));
+  socket = new WebSocket(`${scheme}://${location.host}/ws/logs/?${params}`);
+  socket.addEventListener("message", (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === "ready") logState.textContent = paused ? "Paused" : "Live";
+    if (data.type !== "events") return;
+    lastId = Math.max(lastId, ...data.events.map((e) => e.id));
+    if (paused) held.push(...data.events);
+    else appendEvents(data.events);
+    if (data.events.some((e) => e.message.startsWith("REPORT "))) refreshInvocations().catch(() => {});
+  });
+  socket.addEventListener("close", (event) => {
+    socket = null;
+    // 4404: the log group does not exist until the function first logs; keep trying.
+    logState.textContent = event.code === 4404 ? "Waiting for the first log lines…" : "Reconnecting…";
+    if (!panel.hidden) retryTimer = setTimeout(connect, 3000);
+  });
+}
+
+function disconnect() {
+  clearTimeout(retryTimer);
+  if (socket) {
+    const closing = socket;
+    socket = null;
+    closing.close();
+  }
+}
+
+pauseButton.addEventListener("click", () => {
+  paused = !paused;
+  pauseButton.setAttribute("aria-pressed", String(paused));
+  pauseButton.textContent = paused ? "Resume" : "Pause";
+  logState.textContent = paused ? "Paused" : "Live";
+  if (!paused && held.length) {
+    appendEvents(held);
+    held = [];
+  }
+});
+
+filterInput.addEventListener("input", () => {
+  for (const item of lines.children) item.hidden = !matches(item.dataset.text);
+});
+
+// ---- recent invocations -------------------------------------------------------------------
+
+const base = `/functions/${encodeURIComponent(fnName)}/monitor/invocations`;
+let selected = null;
+
+async function refreshInvocations() {
+  const data = await api("GET", base);
+  const body = $("mon-invocations");
+  if (!data.invocations.length) return;
+  body.replaceChildren(
+    ...data.invocations.map((inv) => {
+      const row = document.createElement("tr");
+      row.tabIndex = 0;
+      row.dataset.requestId = inv.request_id;
+      row.setAttribute("aria-selected", String(inv.request_id === selected));
+      const cells = [
+        inv.request_id,
+        new Date(inv.timestamp).toLocaleString(),
+        inv.duration_ms === null ? "—" : `${inv.duration_ms.toFixed(2)} ms`,
+        inv.status,
+      ];
+      for (const text of cells) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      row.lastElementChild.className = inv.status;
+      row.addEventListener("click", () => openInvocation(inv.request_id));
+      row.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          openInvocation(inv.request_id);
+        }
+      });
+      return row;
+    }),
+  );
+}
+
+async function openInvocation(requestId) {
+  selected = requestId;
+  for (const row of $("mon-invocations").children) row.setAttribute("aria-selected", String(row.dataset.requestId === requestId));
+  $("mon-detail-id").textContent = requestId;
+  $("mon-detail").hidden = false;
+  try {
+    const data = await api("GET", `${base}/${encodeURIComponent(requestId)}`);
+    $("mon-detail-lines").textContent = data.lines.map((l) => l.message.replace(/\n$/, "")).join("\n") || "No lines found.";
+  } catch (error) {
+    $("mon-detail-lines").textContent = `${error.code}: ${error.message}`;
+  }
+}
+
+// ---- open / close with the tab ------------------------------------------------------------
+
+function onTab(key) {
+  if (key === "monitor") {
+    poll();
+    connect();
+  } else {
+    clearTimeout(pollTimer);
+    disconnect();
+  }
+}
+
+document.addEventListener("functory:tab", (event) => onTab(event.detail));
+if (!panel.hidden) onTab("monitor");
