@@ -38,6 +38,8 @@ def test_versions_are_published_and_a_weighted_alias_created(console: Console) -
     page.get_by_role("tab", name="Versions and aliases").click()
     _publish(console, "second")
     assert page.locator("[data-versions] tbody tr").count() == 2
+    page.get_by_role("button", name="Publish new version").click()
+    page.get_by_text("Nothing changed since version 2").wait_for()
 
     form = page.locator('[data-form="alias"]')
     form.get_by_label("Name").fill("live")

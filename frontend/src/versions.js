@@ -13,7 +13,15 @@ publishForm.addEventListener("submit", async (event) => {
   const version = await submitting(publishForm, () =>
     api("POST", `${base}/versions/publish`, { Description: publishForm.elements.Description.value }),
   );
-  if (version) reload();
+  if (!version) return;
+  // Publishing an unchanged $LATEST returns the newest version instead of a new one.
+  if (root.querySelector(`[data-versions] tr[data-version="${version.Version}"]`)) {
+    const note = root.querySelector("[data-publish-note]");
+    note.textContent = `Nothing changed since version ${version.Version}: no new version was published.`;
+    note.hidden = false;
+    return;
+  }
+  reload();
 });
 
 // --- alias form: create, or edit the alias picked in the table ---
