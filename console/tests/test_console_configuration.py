@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import create_function
+from conftest import create_function, make_zip
 from console.tests.browser import Console
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -47,3 +47,41 @@ def test_an_invalid_value_is_shown_next_to_its_field(console: Console) -> None:
     assert "less than or equal to 900" in error.inner_text()
     assert general.get_by_label("Timeout (seconds)").get_attribute("aria-invalid") == "true"
     assert console.lam.get_function_configuration(FunctionName="misconfigured")["Timeout"] == 3
+
+
+def test_tags_a_policy_statement_and_a_layer_are_set_through_the_ui(console: Console) -> None:
+    layer = console.lam.publish_layer_version(
+        LayerName="deps", Content={"ZipFile": make_zip({"python/deps.py": "X = 1\n"})}
+    )
+    function = create_function(console.lam, "decorated")
+    page = console.page
+    console.goto("/functions/decorated/#configuration")
+
+    tags = page.locator("#cfg-tags")
+    tags.get_by_role("button", name="Add tag").click()
+    tags.get_by_label("Tag key").fill("team")
+    tags.get_by_label("Tag value").fill("payments")
+    tags.get_by_role("button", name="Save").click()
+    tags.get_by_text("Saved").wait_for()
+
+    policy = page.locator("#cfg-policy")
+    policy.get_by_label("Statement ID").fill("from-s3")
+    policy.get_by_label("Principal").fill("s3.amazonaws.com")
+    policy.get_by_role("button", name="Add permission").click()
+    policy.locator("[data-statements] td", has_text="from-s3").wait_for()
+
+    layers = page.locator("#cfg-layers")
+    layers.locator("select[name=choice]").select_option(layer["LayerVersionArn"])
+    layers.get_by_role("button", name="Add layer").click()
+    layers.get_by_role("button", name="Save layers").click()
+    layers.get_by_text("Saved").wait_for()
+
+    assert console.lam.list_tags(Resource=function["FunctionArn"])["Tags"] == {"team": "payments"}
+    statement = console.lam.get_policy(FunctionName="decorated")["Policy"]
+    assert '"Sid":"from-s3"' in statement
+    config = console.lam.get_function_configuration(FunctionName="decorated")
+    assert [item["Arn"] for item in config["Layers"]] == [layer["LayerVersionArn"]]
+
+    page.get_by_role("button", name="Remove statement from-s3").click()
+    policy.locator("[data-statements] td", has_text="from-s3").wait_for(state="detached")
+    assert console.foreign_requests() == []
