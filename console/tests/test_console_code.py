@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import urllib.request
 import zipfile
 from typing import Any
 
@@ -96,14 +97,52 @@ def test_create_from_the_python_blueprint_edit_in_the_editor_deploy_and_invoke(
     assert console.foreign_requests() == []
 
 
-def test_the_bash_custom_runtime_blueprint_runs(console: Console) -> None:
-    _create_from_blueprint(console, "bashed", "hello-bash")
-    assert "bootstrap" in console.page.inner_text("#code-tree")
-    result = console.lam.invoke(FunctionName="bashed", Payload=b'{"x": 1}')
+@pytest.mark.parametrize(
+    ("blueprint", "expected"),
+    [("hello-bash", "Echoing request"), ("hello-nodejs", "Hello from Lambda!")],
+)
+def test_the_bash_and_nodejs_blueprints_run(
+    console: Console, blueprint: str, expected: str
+) -> None:
+    _create_from_blueprint(console, "started", blueprint)
+    result = console.lam.invoke(FunctionName="started", Payload=b'{"x": 1}')
     body = result["Payload"].read().decode()
     assert "FunctionError" not in result, body
-    assert "Echoing request" in body
+    assert expected in body
     assert console.foreign_requests() == []
+
+
+def test_the_file_tree_renames_and_deletes_files_and_folders(console: Console) -> None:
+    page = console.page
+    page.on("dialog", lambda dialog: dialog.accept())
+    _create_from_blueprint(console, "tree", "hello-python")
+    page.click("#code-new-folder")
+    page.fill(".tree-input input", "lib")
+    page.press(".tree-input input", "Enter")
+    page.click("#code-new-file")  # inside the selected folder
+    assert page.input_value(".tree-input input") == "lib/"
+    page.fill(".tree-input input", "lib/util.py")
+    page.press(".tree-input input", "Enter")
+    page.keyboard.type("X = 1")
+    page.hover("#code-tree li[data-path='lib']")
+    page.click("[aria-label='Rename lib']")
+    page.fill(".tree-input input", "pkg")
+    page.press(".tree-input input", "Enter")
+    page.wait_for_selector("#code-tree [data-path='pkg/util.py']")
+    assert page.is_visible(".code-tab button[title='pkg/util.py']")
+    page.click("#code-deploy")
+    page.wait_for_selector("#code-status:has-text('Deployed')")
+    console.screenshot("console-code-tree")
+    zipped = console.lam.get_function(FunctionName="tree")["Code"]["Location"]
+    with urllib.request.urlopen(zipped) as response:
+        names = zipfile.ZipFile(io.BytesIO(response.read())).namelist()
+    assert sorted(names) == ["lambda_function.py", "pkg/util.py"]
+
+    page.hover("#code-tree li[data-path='pkg']")
+    page.click("[aria-label='Delete pkg']")
+    page.wait_for_selector("#code-tree [data-path='pkg']", state="detached")
+    assert page.is_visible("#code-dirty")
+    assert not page.is_visible(".code-tab button[title='pkg/util.py']")
 
 
 def _package_with_a_binary_file() -> bytes:

@@ -346,7 +346,8 @@ async function deploy() {
   const body = {
     codeSha256,
     files: [...files.entries()].map(([path, file]) => ({ path, content: file.state.doc.toString(), executable: file.executable })),
-    folders: [...folders],
+    // Only empty folders need their own zip entry; the others come with their files.
+    folders: [...folders].filter((folder) => ![...files.keys()].some((path) => path.startsWith(`${folder}/`))),
   };
   try {
     const props = await api("POST", root.dataset.api, body);
