@@ -46,5 +46,21 @@ def test_a_user_saves_an_event_from_a_template_and_tests_the_function(console: C
     page.wait_for_selector("#tt-saved option:has-text('my-sqs')", state="attached")
     page.fill("#tt-name", "bad name")
     page.click("#tt-save")
-    assert "InvalidParameterValueException" in page.inner_text("[data-error-for='name']")
+    page.wait_for_selector(
+        "#test-app [data-error-for='name']:has-text('InvalidParameterValueException')"
+    )
+    assert console.foreign_requests() == []
+
+
+def test_a_failing_invocation_shows_its_error_type_and_log(console: Console) -> None:
+    code = "def handler(event, context):\n    raise ValueError('no good')\n"
+    create_function(console.lam, "failing", Code={"ZipFile": make_zip({"app.py": code})})
+    console.goto("/functions/failing/#test")
+    page = console.page
+    page.wait_for_selector("#tt-editor .cm-content")
+    page.click("#tt-run")
+    page.wait_for_selector("#tt-result:not([hidden])", timeout=30_000)
+    assert page.inner_text("#tt-status") == "failed (ValueError)"
+    assert '"errorMessage": "no good"' in page.inner_text("#tt-response")
+    assert "[ERROR] ValueError: no good" in page.inner_text("#tt-log")
     assert console.foreign_requests() == []
