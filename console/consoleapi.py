@@ -13,9 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from console.errors import AWSError
+from console.errors import AWSError, ResourceNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ def console_json(view: ConsoleView) -> Callable[..., HttpResponse]:
             result = view(request, **kwargs)
         except AWSError as error:
             return error_response(error)
+        except Http404 as exc:
+            return error_response(ResourceNotFound(str(exc) or "Not found."))
         except Exception:
             logger.exception("console endpoint %s failed", request.path)
             return error_response(AWSError("An internal error occurred."))
@@ -107,6 +109,8 @@ def console_json_async(
             result = await view(request, **kwargs)
         except AWSError as error:
             return error_response(error)
+        except Http404 as exc:
+            return error_response(ResourceNotFound(str(exc) or "Not found."))
         except Exception:
             logger.exception("console endpoint %s failed", request.path)
             return error_response(AWSError("An internal error occurred."))
