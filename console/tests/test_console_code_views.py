@@ -84,12 +84,19 @@ def test_the_list_with_1000_functions_renders_in_a_bounded_number_of_queries(
     client = _client("111111111111", "owner")
     for i in range(1000):
         _function("111111111111", f"bulk-{i:04d}")
+    client.get("/")  # warm-up: URL resolver, template compilation
     with django_assert_max_num_queries(8):
-        started = time.perf_counter()
         response = client.get("/?sort=modified&dir=desc")
-        elapsed = time.perf_counter() - started
     assert response.status_code == 200
-    print(f"list page with 1000 functions: {elapsed * 1000:.1f} ms")  # measured, never asserted
+    timings = []
+    for query in ("", "?sort=runtime", "?sort=modified&dir=desc&page=20", "?q=bulk-09"):
+        started = time.perf_counter()
+        client.get(f"/{query}")
+        timings.append((time.perf_counter() - started) * 1000)
+    elapsed = sorted(timings)[len(timings) // 2] / 1000
+    print(
+        f"list page with 1000 functions: median {elapsed * 1000:.1f} ms of {timings}"
+    )  # measured, never asserted
 
 
 def test_creating_from_each_blueprint_makes_a_function_with_its_runtime():
