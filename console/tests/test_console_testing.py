@@ -47,7 +47,7 @@ def test_a_user_saves_an_event_from_a_template_and_tests_the_function(console: C
     page.fill("#tt-name", "bad name")
     page.click("#tt-save")
     page.wait_for_selector(
-        "#test-app [data-error-for='name']:has-text('InvalidParameterValueException')"
+        "#test-app [data-tt-error-for='name']:has-text('InvalidParameterValueException')"
     )
     assert console.foreign_requests() == []
 

@@ -30,7 +30,7 @@ function setDoc(value) {
 }
 
 function clearErrors() {
-  for (const el of root.querySelectorAll("[data-error-for], #tt-error")) {
+  for (const el of root.querySelectorAll("[data-tt-error-for], #tt-error")) {
     el.hidden = true;
     el.textContent = "";
   }
@@ -38,7 +38,7 @@ function clearErrors() {
 
 // A service error, shown next to the control it is about (scoped to this tab).
 function showError(error) {
-  const target = (error.field && root.querySelector(`[data-error-for="${error.field}"]`)) || generalError;
+  const target = (error.field && root.querySelector(`[data-tt-error-for="${error.field}"]`)) || generalError;
   target.textContent = error.code ? `${error.code}: ${error.message}` : error.message;
   target.hidden = false;
 }
