@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from console import services
-from functions.models import CodeBlob, Function, FunctionVersion
+from functions.tests.factories import function_row
 
 pytestmark = pytest.mark.django_db
-
-
-def _function(account, name):
-    blob, _ = CodeBlob.objects.get_or_create(sha256_hex="1" * 64, size=1, unzipped_size=1)
-    function = Function.objects.create(account=account, name=name)
-    FunctionVersion.objects.create(
-        function=function,
-        number=0,
-        runtime="python3.11",
-        handler="app.handler",
-        role="arn:aws:iam::123456789012:role/r",
-        code=blob,
-        code_sha256="x",
-        code_size=1,
-        config_digest="d",
-        last_modified=timezone.now(),
-    )
 
 
 def test_signing_in_with_a_password_shows_only_the_users_account():
     mine = services.account_get_or_create("111111111111")
     theirs = services.account_get_or_create("222222222222")
     services.user_create(username="ana", account=mine, password="s3cret-pass")
-    _function(mine, "my-function")
-    _function(theirs, "their-function")
+    function_row(mine, "my-function")
+    function_row(theirs, "their-function")
 
     client = Client()
     assert client.get("/").status_code == 302

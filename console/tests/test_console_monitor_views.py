@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from console import services
-from console.tests.test_function_page import _function
+from functions.tests.factories import function_row
 from monitoring import services as logs
 from monitoring.invocations import report_parse
 
@@ -51,7 +51,7 @@ def test_it_parses_report_lines():
 def test_recent_invocations_come_from_report_lines_with_their_status_and_lines():
     account = services.account_get_or_create("111111111111")
     client = _client("111111111111", "owner")
-    _function(account, "mine")
+    function_row(account, "mine")
     _log(
         account,
         [
@@ -80,12 +80,12 @@ def test_recent_invocations_come_from_report_lines_with_their_status_and_lines()
 
 def test_a_function_that_never_ran_has_no_invocations():
     client = _client("111111111111", "owner")
-    _function(services.account_get_or_create("111111111111"), "mine")
+    function_row(services.account_get_or_create("111111111111"), "mine")
     assert client.get("/functions/mine/monitor/invocations").json() == {"invocations": []}
 
 
 def test_another_accounts_function_is_a_404_and_a_session_is_needed():
-    _function(services.account_get_or_create("222222222222"), "theirs")
+    function_row(services.account_get_or_create("222222222222"), "theirs")
     client = _client("333333333333", "stranger")
     assert client.get("/functions/theirs/monitor/invocations").status_code == 404
     assert client.get(f"/functions/theirs/monitor/invocations/{A}").status_code == 404

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from console import services
-from console.tests.test_function_page import _function
 from functions.models import TestEvent
+from functions.tests.factories import function_row
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def _post(client: Client, url: str, body: dict) -> object:
 
 def test_the_owner_saves_lists_edits_and_deletes_an_event():
     client = _client("111111111111", "owner")
-    _function(services.account_get_or_create("111111111111"), "mine")
+    function_row(services.account_get_or_create("111111111111"), "mine")
     made = _post(client, "/functions/mine/test/events", {"name": "ev1", "payload": {"a": 1}})
     assert made.status_code == 200, made.content
     event_id = made.json()["id"]
@@ -47,14 +47,14 @@ def test_the_owner_saves_lists_edits_and_deletes_an_event():
 
 def test_errors_name_the_field_at_fault():
     client = _client("111111111111", "owner")
-    _function(services.account_get_or_create("111111111111"), "mine")
+    function_row(services.account_get_or_create("111111111111"), "mine")
     bad = _post(client, "/functions/mine/test/events", {"name": "no spaces", "payload": {}})
     assert bad.status_code == 400
     assert bad.json()["error"]["field"] == "name"
 
 
 def test_another_accounts_function_is_a_404_everywhere():
-    _function(services.account_get_or_create("222222222222"), "theirs")
+    function_row(services.account_get_or_create("222222222222"), "theirs")
     client = _client("333333333333", "stranger")
     assert client.get("/functions/theirs/test/events").status_code == 404
     assert _post(client, "/functions/theirs/test/events", {"name": "x"}).status_code == 404
@@ -65,7 +65,7 @@ def test_another_accounts_function_is_a_404_everywhere():
 def test_another_users_private_event_is_a_404():
     account = services.account_get_or_create("111111111111")
     owner = _client("111111111111", "owner")
-    _function(account, "mine")
+    function_row(account, "mine")
     made = _post(owner, "/functions/mine/test/events", {"name": "secret", "payload": {}})
     event_id = made.json()["id"]
     colleague = _client("111111111111", "colleague")
@@ -73,13 +73,13 @@ def test_another_users_private_event_is_a_404():
     assert colleague.delete(url).status_code == 404
     assert colleague.get("/functions/mine/test/events").json()["events"] == []
     stranger = _client("444444444444", "stranger")
-    _function(services.account_get_or_create("444444444444"), "mine")
+    function_row(services.account_get_or_create("444444444444"), "mine")
     assert stranger.delete(url).status_code == 404
     assert TestEvent.objects.count() == 1
 
 
 def test_writes_need_the_csrf_token_and_a_session():
-    _function(services.account_get_or_create("111111111111"), "mine")
+    function_row(services.account_get_or_create("111111111111"), "mine")
     client = _client("111111111111", "owner", csrf=True)
     assert _post(client, "/functions/mine/test/events", {"name": "x"}).status_code == 403
     assert _post(client, "/functions/mine/test/invoke", {"payload": {}}).status_code == 403
@@ -89,7 +89,7 @@ def test_writes_need_the_csrf_token_and_a_session():
 
 def test_templates_are_served_as_json():
     client = _client("111111111111", "owner")
-    _function(services.account_get_or_create("111111111111"), "mine")
+    function_row(services.account_get_or_create("111111111111"), "mine")
     sqs = client.get("/functions/mine/test/templates/sqs").json()["payload"]
     assert sqs["Records"][0]["eventSource"] == "aws:sqs"
     assert client.get("/functions/mine/test/templates/nope").status_code == 404

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from console import services as accounts
 from console.errors import AWSError, ResourceNotFound
 from functions import selectors
-from functions.models import CodeBlob, Function, FunctionVersion
 from functions.services import test_events
+from functions.tests.factories import function_row
 
 pytestmark = pytest.mark.django_db
-
-
-def _function(account, name="fn"):
-    blob, _ = CodeBlob.objects.get_or_create(sha256_hex="3" * 64, size=1, unzipped_size=1)
-    function = Function.objects.create(account=account, name=name)
-    FunctionVersion.objects.create(
-        function=function,
-        number=0,
-        runtime="python3.11",
-        handler="app.handler",
-        role="arn:aws:iam::123456789012:role/r",
-        code=blob,
-        code_sha256="x",
-        code_size=1,
-        config_digest="d",
-        last_modified=timezone.now(),
-    )
-    return function
 
 
 @pytest.fixture
@@ -37,10 +18,10 @@ def setup():
     account = accounts.account_get_or_create("111111111111")
     alice = accounts.user_create(username="alice", account=account, password="pw-123456")
     bob = accounts.user_create(username="bob", account=account, password="pw-123456")
-    return _function(account), alice, bob
+    return function_row(account), alice, bob
 
 
-def test_it_keeps_at_most_ten_private_events_per_user_and_function(setup):
+def test_it_keeps_at_most_ten_private_events_per_user_andfunction_row(setup):
     function, alice, bob = setup
     for n in range(test_events.MAX_PRIVATE):
         test_events.test_event_create(user=alice, function=function, name=f"e{n}", payload={})
@@ -55,7 +36,7 @@ def test_it_keeps_at_most_ten_private_events_per_user_and_function(setup):
     )
 
 
-def test_it_limits_shareable_events_per_function(setup):
+def test_it_limits_shareable_events_perfunction_row(setup):
     function, alice, bob = setup
     for n in range(test_events.MAX_SHARED):
         user = alice if n % 2 else bob

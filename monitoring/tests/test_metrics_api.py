@@ -7,32 +7,14 @@ import time
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from console import services as accounts
-from functions.models import CodeBlob, Function, FunctionVersion
+from functions.tests.factories import function_row
 from monitoring.metrics.recorder import MetricsRecorder, recorder, series_keys
 
 pytestmark = pytest.mark.django_db
 
 URL = "/_functory/api/metrics"
-
-
-def _function(account, name):
-    blob, _ = CodeBlob.objects.get_or_create(sha256_hex="1" * 64, size=1, unzipped_size=1)
-    function = Function.objects.create(account=account, name=name)
-    FunctionVersion.objects.create(
-        function=function,
-        number=0,
-        runtime="python3.11",
-        handler="app.handler",
-        role="arn:aws:iam::123456789012:role/r",
-        code=blob,
-        code_sha256="x",
-        code_size=1,
-        config_digest="d",
-        last_modified=timezone.now(),
-    )
 
 
 def _signed_in(account_id: str, username: str) -> Client:
@@ -56,7 +38,7 @@ def test_the_owner_reads_aligned_per_minute_values(monkeypatch):
     monkeypatch.setattr(recorder, "_background", False)  # no flusher thread in this process
     client = _signed_in("100000000001", "owner")
     owner = accounts.account_get_or_create("100000000001")
-    _function(owner, "hello")
+    function_row(owner, "hello")
     keys = series_keys(owner.id, "hello", None)
     # Recorded by this process and not flushed: the API flushes before it reads.
     recorder.invocation(keys, duration_ms=12.5, error=False)
@@ -92,7 +74,7 @@ def test_the_owner_reads_aligned_per_minute_values(monkeypatch):
 
 def test_another_accounts_function_is_not_found():
     owner = accounts.account_get_or_create("100000000002")
-    _function(owner, "private")
+    function_row(owner, "private")
     owners = MetricsRecorder(background=False)
     owners.invocation(series_keys(owner.id, "private", None), duration_ms=1, error=False)
     owners.flush()
@@ -151,7 +133,7 @@ def test_it_requires_a_console_session():
 )
 def test_bad_input_is_a_clear_400(params, message):
     client = _signed_in("100000000004", "careless")
-    _function(accounts.account_get_or_create("100000000004"), "hello")
+    function_row(accounts.account_get_or_create("100000000004"), "hello")
     response = client.get(URL, params)
     assert response.status_code == 400
     body = response.json()
