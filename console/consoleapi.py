@@ -61,30 +61,42 @@ def request_json(request: HttpRequest) -> dict[str, Any]:
 ConsoleView = Callable[..., HttpResponse | dict[str, Any] | list[Any] | None]
 
 
+def _not_signed_in() -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": "NotAuthenticated", "message": "Sign in first.", "field": None}},
+        status=401,
+    )
+
+
+def _failure(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The JSON answer for an exception a console view raised."""
+    if isinstance(exc, AWSError):
+        return error_response(exc)
+    if isinstance(exc, Http404):
+        return error_response(ResourceNotFound(str(exc) or "Not found."))
+    logger.error("console endpoint %s failed", request.path, exc_info=exc)
+    return error_response(AWSError("An internal error occurred."))
+
+
+def _success(result: HttpResponse | dict[str, Any] | list[Any] | None) -> HttpResponse:
+    if isinstance(result, HttpResponse):
+        return result
+    if result is None:
+        return HttpResponse(status=204)
+    return JsonResponse(result, safe=False)
+
+
 def console_json(view: ConsoleView) -> Callable[..., HttpResponse]:
     """Wrap a console JSON view: ``view(request, **kwargs) -> data | HttpResponse``."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return JsonResponse(
-                {"error": {"code": "NotAuthenticated", "message": "Sign in first.", "field": None}},
-                status=401,
-            )
+            return _not_signed_in()
         try:
-            result = view(request, **kwargs)
-        except AWSError as error:
-            return error_response(error)
-        except Http404 as exc:
-            return error_response(ResourceNotFound(str(exc) or "Not found."))
-        except Exception:
-            logger.exception("console endpoint %s failed", request.path)
-            return error_response(AWSError("An internal error occurred."))
-        if isinstance(result, HttpResponse):
-            return result
-        if result is None:
-            return HttpResponse(status=204)
-        return JsonResponse(result, safe=False)
+            return _success(view(request, **kwargs))
+        except Exception as exc:
+            return _failure(request, exc)
 
     return wrapper
 
@@ -101,23 +113,10 @@ def console_json_async(
     async def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         user = await request.auser()
         if not user.is_authenticated:
-            return JsonResponse(
-                {"error": {"code": "NotAuthenticated", "message": "Sign in first.", "field": None}},
-                status=401,
-            )
+            return _not_signed_in()
         try:
-            result = await view(request, **kwargs)
-        except AWSError as error:
-            return error_response(error)
-        except Http404 as exc:
-            return error_response(ResourceNotFound(str(exc) or "Not found."))
-        except Exception:
-            logger.exception("console endpoint %s failed", request.path)
-            return error_response(AWSError("An internal error occurred."))
-        if isinstance(result, HttpResponse):
-            return result
-        if result is None:
-            return HttpResponse(status=204)
-        return JsonResponse(result, safe=False)
+            return _success(await view(request, **kwargs))
+        except Exception as exc:
+            return _failure(request, exc)
 
     return wrapper
