@@ -205,3 +205,33 @@ class TestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.function}:{self.name}"
+
+
+class EventInvokeConfig(models.Model):
+    """Asynchronous-invocation settings of $LATEST, a published version or an alias.
+
+    Unset retry/age settings are ``None`` (the service's defaults apply: 2 retries, 6 h);
+    an unset destination is ''.
+    """
+
+    function = models.ForeignKey(
+        Function, on_delete=models.CASCADE, related_name="event_invoke_configs"
+    )
+    # '$LATEST', a published version number or an alias name.
+    qualifier = models.CharField(max_length=128)
+    maximum_retry_attempts = models.PositiveSmallIntegerField(null=True, blank=True)
+    maximum_event_age = models.PositiveIntegerField(null=True, blank=True)
+    on_success = models.CharField(max_length=350, blank=True)
+    on_failure = models.CharField(max_length=350, blank=True)
+    last_modified = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["function", "qualifier"], name="event_invoke_config_unique_qualifier"
+            )
+        ]
+        ordering = ["qualifier"]
+
+    def __str__(self) -> str:
+        return f"{self.function}:{self.qualifier}"

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from functions import arns
-from functions.models import Alias, FunctionVersion
+from functions.models import Alias, EventInvokeConfig, FunctionVersion
 
 
 def aws_timestamp(value: dt.datetime) -> str:
@@ -83,3 +83,23 @@ def alias_configuration(alias: Alias) -> dict[str, Any]:
 def policy_document(statements: list[dict[str, Any]]) -> dict[str, Any]:
     """A resource-based policy as GetPolicy returns it (serialized by the caller)."""
     return {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+
+
+def event_invoke_config(config: EventInvokeConfig) -> dict[str, Any]:
+    """The ``FunctionEventInvokeConfig`` shape: always qualified, $LATEST included; unset
+    settings are left out and an unset destination is an empty object, as AWS answers."""
+    function = config.function
+    body: dict[str, Any] = {
+        # A REST-JSON body timestamp: epoch seconds.
+        "LastModified": config.last_modified.timestamp(),
+        "FunctionArn": arns.function_arn(function.account_id, function.name, config.qualifier),
+    }
+    if config.maximum_retry_attempts is not None:
+        body["MaximumRetryAttempts"] = config.maximum_retry_attempts
+    if config.maximum_event_age is not None:
+        body["MaximumEventAgeInSeconds"] = config.maximum_event_age
+    body["DestinationConfig"] = {
+        "OnSuccess": {"Destination": config.on_success} if config.on_success else {},
+        "OnFailure": {"Destination": config.on_failure} if config.on_failure else {},
+    }
+    return body

@@ -17,6 +17,7 @@ from console.models import Account, User
 from functions import arns
 from functions.models import (
     Alias,
+    EventInvokeConfig,
     Function,
     FunctionVersion,
     LayerVersion,
@@ -102,6 +103,54 @@ def function_resolve(
         )
         target = function.versions.filter(number=number).first()
     return Resolved(function, qualifier, target, alias)
+
+
+# Asynchronous-invocation settings (EventInvokeConfig), kept per qualifier.
+
+
+def event_invoke_qualifier(resolved: Resolved) -> str:
+    """Where a configuration is kept: '$LATEST' for unqualified calls."""
+    return resolved.qualifier or FunctionVersion.LATEST
+
+
+def no_event_invoke_config(function: Function, qualifier: str) -> ResourceNotFound:
+    arn = arns.function_arn(function.account_id, function.name, qualifier)
+    return ResourceNotFound(f"The function {arn} doesn't have an EventInvokeConfig")
+
+
+def event_invoke_resolve(
+    account: Account, function_name: str, qualifier: str | None = None, *, reading: bool
+) -> Resolved:
+    """:func:`function_resolve` with the EventInvokeConfig operations' not-found texts:
+    reads (Get, Delete) say there is no configuration, writes that the function is missing."""
+    try:
+        return function_resolve(account, function_name, qualifier, follow_alias=False)
+    except ResourceNotFound:
+        if not reading:
+            raise ResourceNotFound("The function doesn't exist.") from None
+        ref = arns.parse_function_name(function_name)
+        name = ref.name if ref is not None else function_name
+        wanted = (ref.qualifier if ref is not None else None) or qualifier
+        arn = arns.function_arn(account.id, name, wanted or FunctionVersion.LATEST)
+        raise ResourceNotFound(f"The function {arn} doesn't have an EventInvokeConfig") from None
+
+
+def event_invoke_config_get(resolved: Resolved) -> EventInvokeConfig:
+    qualifier = event_invoke_qualifier(resolved)
+    config = resolved.function.event_invoke_configs.filter(qualifier=qualifier).first()
+    if config is None:
+        raise no_event_invoke_config(resolved.function, qualifier)
+    return config
+
+
+def event_invoke_configs_page(
+    function: Function, after: str | None, limit: int
+) -> list[EventInvokeConfig]:
+    """Up to ``limit + 1`` configurations ordered by qualifier, after ``after``."""
+    configs = function.event_invoke_configs.order_by("qualifier")
+    if after is not None:
+        configs = configs.filter(qualifier__gt=after)
+    return list(configs[: limit + 1])
 
 
 def latest_version(function: Function) -> FunctionVersion:

@@ -10,6 +10,7 @@ from console.apiview import method_router
 from functions import views
 from functions.api import aliases as al
 from functions.api import concurrency as cc
+from functions.api import event_invoke as ei
 from functions.api import functions as fn
 from functions.api import layers as ly
 from functions.api import policies as pol
@@ -84,4 +85,15 @@ urlpatterns = [
     ),
     api(rf"2019-09-30/functions/{FN}/concurrency", GET=cc.get_function_concurrency),
     api(r"2016-08-19/account-settings", GET=cc.get_account_settings),
+    api(
+        rf"2019-09-25/functions/{FN}/event-invoke-config",
+        GET=ei.get_function_event_invoke_config,
+        PUT=ei.put_function_event_invoke_config,
+        POST=ei.update_function_event_invoke_config,
+        DELETE=ei.delete_function_event_invoke_config,
+    ),
+    api(
+        rf"2019-09-25/functions/{FN}/event-invoke-config/list",
+        GET=ei.list_function_event_invoke_configs,
+    ),
 ]

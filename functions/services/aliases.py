@@ -119,4 +119,5 @@ def alias_delete(*, function: Function, name: str) -> None:
         if alias is None:
             raise alias_not_found(function, name)
         function.statements.filter(qualifier=name).delete()
+        function.event_invoke_configs.filter(qualifier=name).delete()
         alias.delete()

@@ -473,6 +473,7 @@ def function_delete(*, resolved: Resolved) -> None:
             digests = _digests(FunctionVersion.objects.filter(pk=version.pk))
             version.delete()
             function.statements.filter(qualifier=qualifier).delete()
+            function.event_invoke_configs.filter(qualifier=qualifier).delete()
     codestore.release(digests)
 
 
