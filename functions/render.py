@@ -90,8 +90,8 @@ def event_invoke_config(config: EventInvokeConfig) -> dict[str, Any]:
     settings are left out and an unset destination is an empty object, as AWS answers."""
     function = config.function
     body: dict[str, Any] = {
-        # A REST-JSON body timestamp: epoch seconds.
-        "LastModified": config.last_modified.timestamp(),
+        # A REST-JSON body timestamp: epoch seconds, to the millisecond as AWS sends it.
+        "LastModified": round(config.last_modified.timestamp(), 3),
         "FunctionArn": arns.function_arn(function.account_id, function.name, config.qualifier),
     }
     if config.maximum_retry_attempts is not None:

@@ -1,6 +1,6 @@
 """Console: the configuration tab (general settings, environment, tags, policy,
-concurrency, layers) and the JSON endpoints its script calls. Each endpoint validates as the
-matching API operation does and calls the same service."""
+concurrency, layers, asynchronous invocation) and the JSON endpoints its script calls. Each
+endpoint validates as the matching API operation does and calls the same service."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from console.pages._forms import account_of, checked, fields, function_for
 from functions import arns, render, selectors
 from functions.models import Function, LayerVersion
 from functions.services import concurrency as concurrency_services
+from functions.services import event_invoke as event_invoke_services
 from functions.services import functions as function_services
 from functions.services import policies as policy_services
 from functions.services import tags as tag_services
@@ -149,6 +150,68 @@ def layers(request: HttpRequest, name: str) -> dict[str, Any]:
         return _update(request, function, {"Layers": wanted})
 
 
+def _async_state(function: Function) -> dict[str, Any]:
+    """$LATEST's asynchronous-invocation settings, with the service's defaults when unset."""
+    config = function.event_invoke_configs.filter(qualifier="$LATEST").first()
+    if config is None:
+        return {
+            "MaximumEventAgeInSeconds": 21600,
+            "MaximumRetryAttempts": 2,
+            "OnSuccess": "",
+            "OnFailure": "",
+        }
+    return {
+        "MaximumEventAgeInSeconds": config.maximum_event_age or 21600,
+        "MaximumRetryAttempts": 2
+        if config.maximum_retry_attempts is None
+        else config.maximum_retry_attempts,
+        "OnSuccess": config.on_success,
+        "OnFailure": config.on_failure,
+    }
+
+
+_ON_SUCCESS = "destinationConfig.onSuccess.destination"
+_ON_FAILURE = "destinationConfig.onFailure.destination"
+
+
+@console_json
+@require_POST
+def async_settings(request: HttpRequest, name: str) -> dict[str, Any]:
+    """PutFunctionEventInvokeConfig for $LATEST: the form holds every setting."""
+    function = function_for(request, name)
+    data = request_json(request)
+    on_success = str(data.get("OnSuccess") or "").strip()
+    on_failure = str(data.get("OnFailure") or "").strip()
+    with fields("async"):
+        params = checked(
+            "PutFunctionEventInvokeConfig",
+            {
+                "MaximumEventAgeInSeconds": data.get("MaximumEventAgeInSeconds"),
+                "MaximumRetryAttempts": data.get("MaximumRetryAttempts"),
+                "DestinationConfig": {
+                    "OnSuccess": {"Destination": on_success},
+                    "OnFailure": {"Destination": on_failure},
+                },
+            },
+            FunctionName=function.name,
+        )
+    # Check each destination on its own first, so an error shows next to its field.
+    with fields(_ON_SUCCESS):
+        event_invoke_services.destinations_check(
+            function=function, on_success=on_success, on_failure=""
+        )
+    with fields(_ON_FAILURE):
+        event_invoke_services.destinations_check(
+            function=function, on_success="", on_failure=on_failure
+        )
+    with fields("async"):
+        resolved = selectors.event_invoke_resolve(
+            account_of(request), function.name, "$LATEST", reading=False
+        )
+        event_invoke_services.event_invoke_config_put(resolved=resolved, params=params)
+    return _async_state(function)
+
+
 def _layer_choices(function: Function) -> list[dict[str, Any]]:
     """The account's own layer versions, offered for adding."""
     versions = (
@@ -175,6 +238,7 @@ urlpatterns: list[Any] = [
     path(base + "policy/<str:sid>", policy_remove, name="configuration-policy-remove"),
     path(base + "concurrency", concurrency, name="configuration-concurrency"),
     path(base + "layers", layers, name="configuration-layers"),
+    path(base + "async", async_settings, name="configuration-async"),
 ]
 
 
@@ -197,6 +261,7 @@ def context(request: HttpRequest, function: Function) -> dict[str, Any]:
         "layerChoices": _layer_choices(function),
         "reserved": function.reserved_concurrency,
         "unreserved": selectors.unreserved_concurrency(function.account),
+        "async": _async_state(function),
     }
     return {
         "configuration": {

@@ -194,3 +194,23 @@ layersForm.addEventListener("submit", async (event) => {
     renderLayers();
   }
 });
+
+// --- asynchronous invocation ($LATEST): every setting saved at once (PutFunctionEventInvokeConfig) ---
+const asyncForm = form("async");
+asyncForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = asyncForm.elements;
+  const age = f.MaximumEventAgeInSeconds.value === "" ? null : Number(f.MaximumEventAgeInSeconds.value);
+  const saved = await submitting(asyncForm, () => api("POST", `${base}/async`, {
+    MaximumEventAgeInSeconds: age,
+    MaximumRetryAttempts: Number(f.MaximumRetryAttempts.value),
+    OnSuccess: f.OnSuccess.value.trim(),
+    OnFailure: f.OnFailure.value.trim(),
+  }), asyncForm.querySelector('[data-error-for="async"]'));
+  if (saved) {
+    f.MaximumEventAgeInSeconds.value = saved.MaximumEventAgeInSeconds;
+    f.MaximumRetryAttempts.value = String(saved.MaximumRetryAttempts);
+    f.OnSuccess.value = saved.OnSuccess;
+    f.OnFailure.value = saved.OnFailure;
+  }
+});
