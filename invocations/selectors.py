@@ -16,7 +16,12 @@ from django.conf import settings
 from console.models import Account
 from functions import arns
 from functions.models import FunctionVersion
-from functions.selectors import Resolved, function_not_found, function_resolve
+from functions.selectors import (
+    Resolved,
+    function_not_found,
+    function_resolve,
+    unreserved_concurrency,
+)
 from invocations import codecache
 from invocations.executor.spec import EnvironmentSpec
 
@@ -36,6 +41,16 @@ class InvokeTarget:
     # An alias's weighted second version: (target, share of traffic in 0..1).
     secondary: tuple[VersionTarget, float] | None = None
     reserved_concurrency: int | None = None
+    # The account's unreserved pool when resolved; ``None`` means the whole account limit.
+    unreserved_concurrency: int | None = None
+
+    @property
+    def timeout_s(self) -> float:
+        """The longest an invocation of this target may run (either routed version)."""
+        timeout = self.primary.spec.timeout_s
+        if self.secondary is not None:
+            timeout = max(timeout, self.secondary[0].spec.timeout_s)
+        return float(timeout)
 
     def choose(self, draw: float | None = None) -> VersionTarget:
         if self.secondary is None:
@@ -84,6 +99,7 @@ def _target(resolved: Resolved) -> InvokeTarget:
         primary=primary,
         secondary=secondary,
         reserved_concurrency=function.reserved_concurrency,
+        unreserved_concurrency=unreserved_concurrency(function.account),
     )
 
 

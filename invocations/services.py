@@ -11,10 +11,11 @@ import json
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from console.errors import AWSError, InvalidParameterValue, InvalidRequestContent
 from console.models import Account
-from invocations import runner, selectors
+from invocations import concurrency, runner, selectors
 from invocations.executor.catalog import RuntimeUnavailable
 from invocations.executor.environment import tail
 from invocations.executor.spec import InvokeRequest, InvokeResult
@@ -89,6 +90,28 @@ def metrics_series(target: selectors.InvokeTarget) -> tuple[SeriesKey, ...]:
     return series_keys(target.account_id, target.function_name, qualifier)
 
 
+def throttled(target: selectors.InvokeTarget) -> AWSError:
+    """The 429 a synchronous invoke beyond its concurrency limit answers."""
+    return AWSError(
+        "Rate Exceeded.",
+        code="TooManyRequestsException",
+        status=429,
+        Reason=concurrency.throttle_reason(target.reserved_concurrency),
+    )
+
+
+async def concurrency_acquire(target: selectors.InvokeTarget) -> concurrency.Lease | None:
+    """A concurrency slot for one invocation of ``target`` (``None``: throttled)."""
+    pool = target.unreserved_concurrency
+    return await concurrency.acquire(
+        target.account_id,
+        target.function_name,
+        target.reserved_concurrency,
+        int(settings.FUNCTORY_ACCOUNT_CONCURRENCY) if pool is None else pool,
+        timeout_s=target.timeout_s,
+    )
+
+
 async def invoke_sync(
     target: selectors.InvokeTarget,
     *,
@@ -99,6 +122,10 @@ async def invoke_sync(
     """Run one RequestResponse invocation (alias weights applied) and wait for it."""
     chosen = target.choose()
     series = metrics_series(target)
+    lease = await concurrency_acquire(target)
+    if lease is None:
+        metrics.throttle(series)
+        raise throttled(target)
     metrics.invocation_started(series)
     try:
         result = await runner.pool().invoke(
@@ -114,6 +141,7 @@ async def invoke_sync(
         raise AWSError(str(exc), code="InvalidRuntimeException", status=502) from exc
     finally:
         metrics.invocation_finished(series)
+        await concurrency.release(lease)
     metrics.invocation(
         series,
         duration_ms=result.duration_ms,
