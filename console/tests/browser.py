@@ -54,8 +54,10 @@ class Console:
         return [url for url in self.requests if urlsplit(url).netloc not in (own, "")]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """A browser per test module: Playwright's sync API keeps an event loop running in
+    this thread while it is open, which would stop later tests from using asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
