@@ -158,6 +158,11 @@ CELERY_BEAT_SCHEDULE = {
     "metrics-retention": {"task": "monitoring.metrics.retention", "schedule": 3600.0},
     # Log groups' retention (PutRetentionPolicy); idempotent, hourly is plenty.
     "logs-retention": {"task": "monitoring.tasks.log_events_expire", "schedule": 3600.0},
+    # Asynchronous invocations left behind by a dead worker or a lost broker message.
+    "async-invocations-sweep": {
+        "task": "invocations.async_invocations_sweep",
+        "schedule": float(os.environ.get("FUNCTORY_ASYNC_SWEEP_SECONDS", "30")),
+    },
 }
 
 STORAGES = {
@@ -207,6 +212,21 @@ FUNCTORY_LIVE_TAIL_SEND_TIMEOUT = float(os.environ.get("FUNCTORY_LIVE_TAIL_SEND_
 FUNCTORY_SIGV4_MAX_SKEW_SECONDS = 15 * 60
 # How often each process writes its in-memory metric points (one transaction per flush).
 FUNCTORY_METRICS_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_METRICS_FLUSH_SECONDS", "5"))
+# Asynchronous invocations: the first retry after a function error waits this long (then
+# twice as long, as AWS does); throttles and system errors start at the system base and
+# grow to the max; a claim outlives the function's timeout by the lease; an event due this
+# long without being taken is sent to the broker again.
+FUNCTORY_ASYNC_RETRY_BASE_SECONDS = float(os.environ.get("FUNCTORY_ASYNC_RETRY_BASE_SECONDS", "60"))
+FUNCTORY_ASYNC_SYSTEM_RETRY_BASE_SECONDS = float(
+    os.environ.get("FUNCTORY_ASYNC_SYSTEM_RETRY_BASE_SECONDS", "1")
+)
+FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS = float(
+    os.environ.get("FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS", "300")
+)
+FUNCTORY_ASYNC_LEASE_SECONDS = float(os.environ.get("FUNCTORY_ASYNC_LEASE_SECONDS", "60"))
+FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS = float(
+    os.environ.get("FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS", "120")
+)
 
 LOGGING = {
     "version": 1,

@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from console import sigv4
-from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
+from console.errors import AWSError, new_request_id, rest_json_error
 from console.validation import validate
-from invocations import services
+from invocations import asynchronous, services
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +54,11 @@ async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
         if invocation_type == "DryRun":
             response = HttpResponse(status=204)
         elif invocation_type == "Event":
-            raise InvalidParameterValue(
-                "Asynchronous invocation (InvocationType Event) is not available on this "
-                "server yet."
+            asynchronous.check_event_payload(body)
+            await asynchronous.event_accept(
+                target, request_id=request_id, payload=payload, client_context=client_context
             )
+            response = HttpResponse(status=202)
         else:
             done = await services.invoke_sync(
                 target, request_id=request_id, payload=payload, client_context=client_context
@@ -74,4 +75,29 @@ async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
         return rest_json_error(error, request_id)
     except Exception:
         logger.exception("Unhandled error in Invoke (request %s)", request_id)
+        return rest_json_error(AWSError("An internal error occurred."), request_id)
+
+
+@csrf_exempt
+async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse:
+    """InvokeAsync (deprecated): an Event invoke answered with ``{"Status": 202}``."""
+    request_id = new_request_id()
+    try:
+        if request.method != "POST":
+            raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
+        body = request.body
+        identity = await sigv4.verify_async(request, body)
+        validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})
+        payload = services.check_payload(body)
+        asynchronous.check_event_payload(body)
+        account = identity.access_key.user.account
+        target = await services.invoke_target(account, function_name, None)
+        await asynchronous.event_accept(target, request_id=request_id, payload=payload)
+        response = HttpResponse(b'{"Status": 202}', status=202, content_type="application/json")
+        response["x-amzn-RequestId"] = request_id
+        return response
+    except AWSError as error:
+        return rest_json_error(error, request_id)
+    except Exception:
+        logger.exception("Unhandled error in InvokeAsync (request %s)", request_id)
         return rest_json_error(AWSError("An internal error occurred."), request_id)

@@ -8,4 +8,5 @@ from invocations import api
 
 urlpatterns = [
     re_path(r"^2015-03-31/functions/(?P<function_name>[^/]+)/invocations/?$", api.invoke),
+    re_path(r"^2014-11-13/functions/(?P<function_name>[^/]+)/invoke-async/?$", api.invoke_async),
 ]

@@ -1,0 +1,19 @@
+"""Celery tasks of the data plane: thin callers of :mod:`invocations.asynchronous`."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from invocations import asynchronous
+
+
+@shared_task(name="invocations.async_invocation_run")
+def async_invocation_run(invocation_id: int) -> str:
+    """Run one attempt of an asynchronous invocation (the row's claim makes it idempotent)."""
+    return asynchronous.async_invocation_run(invocation_id)
+
+
+@shared_task(name="invocations.async_invocations_sweep")
+def async_invocations_sweep() -> int:
+    """Re-enqueue events whose claim expired or whose message was lost (periodic)."""
+    return asynchronous.async_invocations_sweep()

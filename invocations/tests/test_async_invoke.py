@@ -1,0 +1,279 @@
+"""Asynchronous invocation: InvocationType Event / InvokeAsync, retries, claims and the sweeper."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from django.utils import timezone
+
+from conftest import LiveServer, client_error, client_for, create_function, make_zip, run_server
+from console.models import Account
+from functions.models import EventInvokeConfig
+from functions.tests.factories import function_row
+from invocations import asynchronous
+from invocations.models import AsyncInvocation
+
+RETRY_BASE_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of its own whose retries come after seconds, not minutes."""
+    yield from run_server(
+        tmp_path_factory,
+        {
+            "FUNCTORY_ASYNC_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
+            "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
+        },
+    )
+
+
+def _name() -> str:
+    return f"async-{uuid.uuid4().hex[:8]}"
+
+
+def _log_messages(logs: Any, name: str) -> list[dict[str, Any]]:
+    try:
+        events: list[dict[str, Any]] = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")[
+            "events"
+        ]
+    except ClientError:
+        return []
+    return events
+
+
+def _starts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["message"].startswith("START RequestId:")]
+
+
+def _wait_for(check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.25)
+
+
+FAILING = (
+    "def handler(event, context):\n    print('attempt', event['n'])\n    raise ValueError('nope')\n"
+)
+
+
+@pytest.mark.live
+def test_an_event_invoke_is_accepted_at_once_and_runs(
+    lam: Any, functory: LiveServer, credentials: Any
+) -> None:
+    name = _name()
+    code = "def handler(event, context):\n    print('seen', event['marker'])\n    return 1\n"
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": code})})
+    marker = uuid.uuid4().hex
+    response = lam.invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"marker": marker})
+    )
+    assert response["StatusCode"] == 202
+    assert response["Payload"].read() == b""
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert request_id
+    logs = client_for(functory, credentials, "logs")
+    events = _wait_for(
+        lambda: [e for e in _log_messages(logs, name) if f"seen {marker}" in e["message"]]
+    )
+    assert len(events) == 1
+    starts = _starts(_log_messages(logs, name))
+    assert [s["message"].split()[2] for s in starts] == [request_id]
+
+
+@pytest.mark.live
+def test_invoke_async_answers_202_and_runs(
+    lam: Any, functory: LiveServer, credentials: Any
+) -> None:
+    name = _name()
+    code = "def handler(event, context):\n    print('legacy', event['marker'])\n"
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": code})})
+    marker = uuid.uuid4().hex
+    response = lam.invoke_async(FunctionName=name, InvokeArgs=json.dumps({"marker": marker}))
+    assert response["Status"] == 202
+    logs = client_for(functory, credentials, "logs")
+    _wait_for(lambda: [e for e in _log_messages(logs, name) if f"legacy {marker}" in e["message"]])
+
+
+@pytest.mark.live
+def test_a_failing_function_is_tried_three_times_with_growing_spacing(
+    lam: Any, functory: LiveServer, credentials: Any
+) -> None:
+    name = _name()
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": FAILING})})
+    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 1}')
+    assert response["StatusCode"] == 202
+    logs = client_for(functory, credentials, "logs")
+    starts = _wait_for(
+        lambda: len(_starts(_log_messages(logs, name))) >= 3 and _starts(_log_messages(logs, name))
+    )
+    # Long enough for a fourth attempt, were there one (the next delay would be 4 s).
+    time.sleep(4 * RETRY_BASE_SECONDS + 1)
+    starts = _starts(_log_messages(logs, name))
+    assert len(starts) == 3
+    assert {s["message"].split()[2] for s in starts} == {response["ResponseMetadata"]["RequestId"]}
+    times = sorted(s["timestamp"] for s in starts)
+    assert times[1] - times[0] >= 1000 * RETRY_BASE_SECONDS * 0.9
+    assert times[2] - times[1] >= 2000 * RETRY_BASE_SECONDS * 0.9
+
+
+@pytest.mark.live
+def test_maximum_retry_attempts_zero_runs_once(
+    lam: Any, functory: LiveServer, credentials: Any
+) -> None:
+    name = _name()
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": FAILING})})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 1}')
+    logs = client_for(functory, credentials, "logs")
+    _wait_for(lambda: _starts(_log_messages(logs, name)))
+    time.sleep(2 * RETRY_BASE_SECONDS + 2)
+    assert len(_starts(_log_messages(logs, name))) == 1
+
+
+@pytest.mark.live
+def test_an_event_payload_over_256_kb_is_refused(lam: Any) -> None:
+    name = _name()
+    create_function(lam, name)
+    payload = json.dumps({"data": "x" * 262144})
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)
+    assert client_error(excinfo) == (
+        "RequestTooLargeException",
+        f"{len(payload)} byte payload is too large for the Event invocation type "
+        "(limit 262144 bytes)",
+        413,
+    )
+    # The same payload is fine for a synchronous invoke (6 MB limit).
+    assert lam.invoke(FunctionName=name, Payload=payload)["StatusCode"] == 200
+
+
+@pytest.mark.live
+def test_an_event_invoke_of_a_missing_function_is_refused(lam: Any) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName="no-such-function", InvocationType="Event", Payload="{}")
+    assert client_error(excinfo)[0] == "ResourceNotFoundException"
+
+
+# Service level: claims, the sweeper, event age.
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
+    calls: list[tuple[int, float | None]] = []
+    monkeypatch.setattr(
+        asynchronous, "enqueue", lambda pk, countdown=None: calls.append((pk, countdown))
+    )
+    return calls
+
+
+def _event(account: Account, **fields: Any) -> AsyncInvocation:
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "account": account,
+        "function_name": "fn",
+        "payload": b"{}",
+        "request_id": str(uuid.uuid4()),
+        "next_attempt_at": now,
+        "created": now,
+    }
+    values.update(fields)
+    return AsyncInvocation.objects.create(**values)
+
+
+@pytest.fixture
+def account(db: None) -> Account:
+    return Account.objects.create(id="123456789012")
+
+
+def test_a_second_claim_of_the_same_event_loses(account: Account) -> None:
+    event = _event(account)
+    first = asynchronous.async_invocation_claim(event.pk)
+    assert first is not None and first.attempts == 1
+    assert asynchronous.async_invocation_claim(event.pk) is None
+    event.refresh_from_db()
+    assert event.status == AsyncInvocation.Status.RUNNING and event.attempts == 1
+
+
+def test_an_event_not_yet_due_is_not_claimed(account: Account) -> None:
+    event = _event(account, next_attempt_at=timezone.now() + timedelta(minutes=1))
+    assert asynchronous.async_invocation_claim(event.pk) is None
+
+
+def test_an_expired_claim_is_recovered_by_the_sweeper(
+    account: Account, enqueued: list[tuple[int, float | None]]
+) -> None:
+    event = _event(account)
+    assert asynchronous.async_invocation_claim(event.pk) is not None
+    assert asynchronous.async_invocations_sweep() == 0
+    # The worker died: its lease runs out.
+    AsyncInvocation.objects.filter(pk=event.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert asynchronous.async_invocations_sweep() == 1
+    assert enqueued == [(event.pk, None)]
+    event.refresh_from_db()
+    assert event.status == AsyncInvocation.Status.RETRYING
+    again = asynchronous.async_invocation_claim(event.pk)
+    assert again is not None and again.attempts == 2
+
+
+def test_an_expired_claim_can_be_taken_over_directly(account: Account) -> None:
+    event = _event(account)
+    first = asynchronous.async_invocation_claim(event.pk)
+    assert first is not None
+    later = timezone.now() + timedelta(hours=1)
+    second = asynchronous.async_invocation_claim(event.pk, now=later)
+    assert second is not None and second.attempts == 2
+    # The first attempt no longer holds the event: its outcome is not written.
+    assert not asynchronous._record(first, status=AsyncInvocation.Status.SUCCEEDED)
+
+
+def test_the_sweeper_resends_an_event_whose_message_was_lost(
+    account: Account, enqueued: list[tuple[int, float | None]]
+) -> None:
+    fresh = _event(account)
+    lost = _event(account, next_attempt_at=timezone.now() - timedelta(hours=1))
+    assert asynchronous.async_invocations_sweep() == 1
+    assert enqueued == [(lost.pk, None)]
+    # Sent once per requeue period, not on every sweep.
+    assert asynchronous.async_invocations_sweep() == 0
+    assert fresh.pk not in [pk for pk, _ in enqueued]
+
+
+def test_an_event_older_than_the_default_six_hours_fails_without_running(
+    account: Account,
+) -> None:
+    event = _event(account, created=timezone.now() - timedelta(hours=6, seconds=1))
+    assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.FAILED
+    event.refresh_from_db()
+    assert event.status == AsyncInvocation.Status.FAILED
+    assert event.last_error == "EventAgeExceeded"
+    assert event.attempts == 0 and event.finished is not None
+
+
+def test_an_event_older_than_its_configured_maximum_age_fails(account: Account) -> None:
+    function = function_row(account, "fn")
+    EventInvokeConfig.objects.create(
+        function=function, qualifier="$LATEST", maximum_event_age=60, last_modified=timezone.now()
+    )
+    event = _event(account, created=timezone.now() - timedelta(seconds=61))
+    assert asynchronous.event_invoke_settings(event) == (2, 60)
+    assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.FAILED
+
+
+def test_a_finished_event_is_not_run_again(account: Account) -> None:
+    event = _event(account, status=AsyncInvocation.Status.SUCCEEDED)
+    assert asynchronous.async_invocation_run(event.pk) == "skipped"
