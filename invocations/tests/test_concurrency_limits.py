@@ -254,3 +254,66 @@ def test_reserved_concurrency_of_zero_throttles_every_invoke(functory, credentia
 
     lam.delete_function_concurrency(FunctionName="stopped")
     assert lam.invoke(FunctionName="stopped", Payload=b"{}")["StatusCode"] == 200
+
+
+def test_a_function_without_reservation_is_throttled_when_the_unreserved_pool_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from console.errors import AWSError
+    from invocations import selectors, services
+    from invocations.executor.spec import EnvironmentSpec
+    from monitoring.metrics.recorder import recorder
+
+    spec = EnvironmentSpec(
+        function_arn="arn:aws:lambda:us-east-1:111122223333:function:shared",
+        function_name="shared",
+        version="$LATEST",
+        runtime="python3.11",
+        handler="app.handler",
+        memory_mb=128,
+        timeout_s=3,
+        code_dir="/nonexistent",
+        layers_dir=None,
+    )
+    target = selectors.InvokeTarget(
+        account_id="111122223333",
+        function_name="shared",
+        invoked_arn=spec.function_arn,
+        primary=selectors.VersionTarget("$LATEST", spec),
+        unreserved_concurrency=0,
+    )
+    counted: list[Any] = []
+    monkeypatch.setattr(recorder, "throttle", lambda keys, **kwargs: counted.append(keys))
+    with pytest.raises(AWSError) as excinfo:
+        asyncio.run(services.invoke_sync(target, request_id="r", payload=b"{}"))
+    assert (excinfo.value.code, excinfo.value.status, excinfo.value.message) == (
+        "TooManyRequestsException",
+        429,
+        "Rate Exceeded.",
+    )
+    assert excinfo.value.fields == {"Reason": "ConcurrentInvocationLimitExceeded"}
+    assert counted == [services.metrics_series(target)]
+
+
+@needs_redis
+@pytest.mark.live
+@pytest.mark.sandbox
+def test_two_replicas_share_a_reservation_through_redis(functory_pair):
+    from conftest import create_user
+
+    first, second = functory_pair
+    credentials = create_user(first)
+    lam = _client(first, credentials)
+    create_function(lam, "shared", Timeout=30, Code={"ZipFile": make_zip({"app.py": SLEEPER})})
+    lam.put_function_concurrency(FunctionName="shared", ReservedConcurrentExecutions=2)
+    clients = [_client(server, credentials) for server in (first, second) for _ in range(5)]
+
+    results = _parallel_invokes(clients, "shared", 2)
+
+    throttles = [result["error"] for result in results if "error" in result]
+    assert len(throttles) == 8
+    for error in throttles:
+        _assert_throttle(error, "ReservedFunctionConcurrentInvocationLimitExceeded")
+    for server in (first, second):
+        response = _client(server, credentials).invoke(FunctionName="shared", Payload=b"{}")
+        assert response["StatusCode"] == 200
