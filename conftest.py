@@ -222,7 +222,10 @@ def client_for(
         region_name="us-east-1",
         aws_access_key_id=creds.access_key_id,
         aws_secret_access_key=creds.secret_access_key,
-        config=Config(retries={"max_attempts": 1}, read_timeout=120, parameter_validation=validate),
+        # One attempt, no retries: a throttle or a server error must reach the test.
+        config=Config(
+            retries={"total_max_attempts": 1}, read_timeout=120, parameter_validation=validate
+        ),
     )
 
 
