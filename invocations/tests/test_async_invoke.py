@@ -144,6 +144,28 @@ def test_maximum_retry_attempts_zero_runs_once(
 
 
 @pytest.mark.live
+def test_a_throttled_event_waits_and_runs_once_concurrency_is_back(
+    lam: Any, functory: LiveServer, credentials: Any
+) -> None:
+    name = _name()
+    code = "def handler(event, context):\n    print('ran', event['marker'])\n"
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": code})})
+    # Throttles don't count against MaximumRetryAttempts.
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    marker = uuid.uuid4().hex
+    response = lam.invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"marker": marker})
+    )
+    assert response["StatusCode"] == 202
+    time.sleep(3)
+    logs = client_for(functory, credentials, "logs")
+    assert _starts(_log_messages(logs, name)) == []
+    lam.delete_function_concurrency(FunctionName=name)
+    _wait_for(lambda: [e for e in _log_messages(logs, name) if f"ran {marker}" in e["message"]])
+
+
+@pytest.mark.live
 def test_an_event_payload_over_256_kb_is_refused(lam: Any) -> None:
     name = _name()
     create_function(lam, name)

@@ -1,0 +1,154 @@
+"""Nothing accepted is lost: a Celery worker killed mid-run, and a new one started."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import (
+    ROOT,
+    LiveServer,
+    client_for,
+    create_function,
+    create_user,
+    make_zip,
+    run_server,
+)
+
+pytestmark = pytest.mark.live
+
+EVENTS = 200
+
+
+@pytest.fixture(scope="module")
+def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose lost claims and messages come back within seconds."""
+    yield from run_server(
+        tmp_path_factory,
+        {
+            "FUNCTORY_ASYNC_LEASE_SECONDS": "3",
+            "FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS": "10",
+            "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
+        },
+    )
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _descendants(pid: int) -> list[int]:
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _is_celery(pid: int) -> bool:
+    try:
+        return b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _done_markers(logs: Any, name: str) -> set[int]:
+    seen: set[int] = set()
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(
+            logGroupName=f"/aws/lambda/{name}"
+        ):
+            for event in page["events"]:
+                if event["message"].startswith("done "):
+                    seen.add(int(event["message"].split()[1]))
+    except logs.exceptions.ResourceNotFoundException:
+        pass
+    return seen
+
+
+def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveServer) -> None:
+    credentials = create_user(functory)
+    lam = client_for(functory, credentials)
+    logs = client_for(functory, credentials, "logs")
+    name = f"fault-{uuid.uuid4().hex[:8]}"
+    code = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    time.sleep(0.02)\n"
+        "    print('done', event['n'])\n"
+    )
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": code})})
+    for n in range(EVENTS):
+        response = lam.invoke(
+            FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": n})
+        )
+        assert response["StatusCode"] == 202
+
+    deadline = time.monotonic() + 120
+    while len(_done_markers(logs, name)) < 10:
+        assert time.monotonic() < deadline, "the worker never started on the events"
+        time.sleep(0.2)
+    workers = [pid for pid in _descendants(functory.process.pid) if _is_celery(pid)]
+    assert workers
+    victims = {pid for worker in workers for pid in [worker, *_descendants(worker)]}
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    done_before = len(_done_markers(logs, name))
+
+    replacement = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "console",
+            "worker",
+            "--beat",
+            "--loglevel",
+            "warning",
+            "--concurrency",
+            "1",
+            "--schedule",
+            str(Path(functory.env["FUNCTORY_DATA_DIR"]) / "celerybeat-schedule-2"),
+        ],
+        env=functory.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while (seen := _done_markers(logs, name)) != set(range(EVENTS)):
+            assert time.monotonic() < deadline, (
+                f"{EVENTS - len(seen)} events lost (done before the kill: {done_before})"
+            )
+            time.sleep(1)
+    finally:
+        replacement.terminate()
+        try:
+            replacement.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            replacement.kill()
