@@ -25,6 +25,7 @@ from console.errors import AWSError
 from functions.models import EventInvokeConfig, FunctionVersion
 from invocations import eventloop, selectors, services
 from invocations.models import AsyncInvocation
+from monitoring.ingest import ingestor
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,9 @@ def async_invocation_run(invocation_id: int) -> str:
         )
     except Exception as exc:
         return _system_error(invocation, exc, expires)
+    # The attempt's log lines are stored before the attempt is: a worker killed in between
+    # leaves the event to be run again rather than done without its logs.
+    ingestor.flush()
     now = timezone.now()
     if done.result.function_error is None:
         if _record(

@@ -118,6 +118,8 @@ def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveSe
             os.kill(pid, signal.SIGKILL)
     done_before = len(_done_markers(logs, name))
 
+    data_dir = Path(functory.env["FUNCTORY_DATA_DIR"])
+    log = open(data_dir / "replacement-worker.log", "wb")  # noqa: SIM115
     replacement = subprocess.Popen(
         [
             sys.executable,
@@ -132,12 +134,12 @@ def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveSe
             "--concurrency",
             "1",
             "--schedule",
-            str(Path(functory.env["FUNCTORY_DATA_DIR"]) / "celerybeat-schedule-2"),
+            str(data_dir / "celerybeat-schedule-2"),
         ],
         env=functory.env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 300
@@ -152,3 +154,4 @@ def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveSe
             replacement.wait(timeout=10)
         except subprocess.TimeoutExpired:
             replacement.kill()
+        log.close()
