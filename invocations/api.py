@@ -14,9 +14,11 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from console import sigv4
-from console.errors import AWSError, new_request_id, rest_json_error
+from console.apiview import ApiRequest, ApiResponse, lambda_api
+from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
 from console.validation import validate
-from invocations import asynchronous, services
+from invocations import asynchronous, selectors, services
+from invocations.models import AsyncInvocation
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +103,40 @@ async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse
     except Exception:
         logger.exception("Unhandled error in InvokeAsync (request %s)", request_id)
         return rest_json_error(AWSError("An internal error occurred."), request_id)
+
+
+def _async_invocation_json(row: AsyncInvocation) -> dict[str, Any]:
+    return {
+        "RequestId": row.request_id,
+        "FunctionName": row.function_name,
+        "Qualifier": row.qualifier or None,
+        "Status": row.status,
+        "Attempts": row.attempts,
+        "FunctionErrors": row.function_errors,
+        "ExecutedVersion": row.executed_version or None,
+        "LastError": row.last_error or None,
+        "Created": row.created.isoformat(),
+        "NextAttemptTime": row.next_attempt_at.isoformat(),
+        "Finished": row.finished.isoformat() if row.finished else None,
+    }
+
+
+@lambda_api("ListAsyncInvocations")
+def list_async_invocations(req: ApiRequest) -> ApiResponse:
+    """Functory's own: an account's asynchronous invocations (``Status``, ``FunctionName``,
+    ``MaxItems`` filters), newest first."""
+    status = req.http.GET.get("Status")
+    if status is not None and status not in AsyncInvocation.Status.values:
+        raise InvalidParameterValue(
+            f"Status must be one of: {', '.join(AsyncInvocation.Status.values)}"
+        )
+    try:
+        limit = int(req.http.GET.get("MaxItems", "50"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        raise InvalidParameterValue("MaxItems must be between 1 and 1000.")
+    rows = selectors.async_invocations_for_account(
+        req.account, status=status, function_name=req.http.GET.get("FunctionName")
+    )[:limit]
+    return ApiResponse({"AsyncInvocations": [_async_invocation_json(row) for row in rows]})

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from console.models import Account
 from functions import arns
@@ -24,6 +25,7 @@ from functions.selectors import (
 )
 from invocations import codecache
 from invocations.executor.spec import EnvironmentSpec
+from invocations.models import AsyncInvocation
 
 
 @dataclass(frozen=True)
@@ -142,3 +144,15 @@ def invoke_target_resolve(
     target = _target(function_resolve(account, function_name, qualifier))
     target_cache.put((account.id, function_name, qualifier), target)
     return target
+
+
+def async_invocations_for_account(
+    account: Account, *, status: str | None = None, function_name: str | None = None
+) -> QuerySet[AsyncInvocation]:
+    """An account's asynchronous invocations, newest first (never another account's)."""
+    rows = AsyncInvocation.objects.filter(account=account).order_by("-created", "-pk")
+    if status is not None:
+        rows = rows.filter(status=status)
+    if function_name is not None:
+        rows = rows.filter(function_name=function_name)
+    return rows

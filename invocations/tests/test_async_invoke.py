@@ -13,8 +13,17 @@ import pytest
 from botocore.exceptions import ClientError
 from django.utils import timezone
 
-from conftest import LiveServer, client_error, client_for, create_function, make_zip, run_server
+from conftest import (
+    LiveServer,
+    client_error,
+    client_for,
+    create_function,
+    create_user,
+    make_zip,
+    run_server,
+)
 from console.models import Account
+from console.tests.raw_http import signed
 from functions.models import EventInvokeConfig
 from functions.tests.factories import function_row
 from invocations import asynchronous
@@ -163,6 +172,39 @@ def test_a_throttled_event_waits_and_runs_once_concurrency_is_back(
     assert _starts(_log_messages(logs, name)) == []
     lam.delete_function_concurrency(FunctionName=name)
     _wait_for(lambda: [e for e in _log_messages(logs, name) if f"ran {marker}" in e["message"]])
+
+
+@pytest.mark.live
+def test_the_api_lists_an_accounts_failed_async_invocations(
+    lam: Any, functory: LiveServer, credentials: Any
+) -> None:
+    name = _name()
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": FAILING})})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    request_id = lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 1}')[
+        "ResponseMetadata"
+    ]["RequestId"]
+
+    def failed() -> list[dict[str, Any]]:
+        response = signed(
+            functory,
+            credentials,
+            "GET",
+            f"/_functory/async-invocations?Status=failed&FunctionName={name}",
+        )
+        assert response.status == 200, response.body
+        rows: list[dict[str, Any]] = response.json()["AsyncInvocations"]
+        return rows
+
+    (row,) = _wait_for(failed)
+    assert row["RequestId"] == request_id
+    assert (row["Status"], row["Attempts"], row["FunctionErrors"]) == ("failed", 1, 1)
+    assert "ValueError" in row["LastError"] and row["ExecutedVersion"] == "$LATEST"
+    # Another account sees none of them.
+    other = signed(functory, create_user(functory), "GET", "/_functory/async-invocations")
+    assert other.json() == {"AsyncInvocations": []}
+    bad = signed(functory, credentials, "GET", "/_functory/async-invocations?Status=lost")
+    assert (bad.status, bad.error_type) == (400, "InvalidParameterValueException")
 
 
 @pytest.mark.live
