@@ -207,6 +207,9 @@ FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox
 FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS", "300"))
 # How long a process may reuse a resolved function configuration it did not change itself.
 FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
+# Where a process without live-tail subscribers (the embedded worker) sends stored events
+# so the server's in-memory channel layer can push them; set by `manage.py serve`.
+FUNCTORY_LIVE_FORWARD_URL = os.environ.get("FUNCTORY_LIVE_FORWARD_URL", "")
 # Live tail: batches queued for one socket, and how long one send may take, before the
 # subscriber is closed as too slow (code 4008; it can resume with after_id).
 FUNCTORY_LIVE_TAIL_QUEUE_LIMIT = int(os.environ.get("FUNCTORY_LIVE_TAIL_QUEUE_LIMIT", "1000"))

@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("console.pages.urls")),
     path("_functory/api/logs/live-token", monitoring_views.live_tail_token, name="live-token"),
+    path("_functory/internal/live", monitoring_views.live_forward, name="live-forward"),
     path("", include("monitoring.metrics.urls")),
     path("", include("invocations.urls")),
     path("", include("functions.urls")),

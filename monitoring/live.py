@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
+import json
 import logging
+import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.core import signing
 
 if TYPE_CHECKING:
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _TOKEN_SALT = "functory.live-tail"
+FORWARD_HEADER = "X-Functory-Signature"
 TOKEN_MAX_AGE_SECONDS = 3600
 _consumer_loop: asyncio.AbstractEventLoop | None = None
 
@@ -51,23 +56,34 @@ def event_payload(event: Any, stream: str) -> dict[str, Any]:
 
 def publish(stored: list[StoredBatch]) -> None:
     """Send freshly stored events to live-tail subscribers (called off the event loop)."""
-    layer = get_channel_layer()
-    if layer is None or not stored:
+    if not stored:
         return
-    messages = [
-        (
-            group_name(batch.account_id, batch.group),
-            {
-                "type": "log.events",
-                "events": [event_payload(event, batch.stream) for event in batch.events],
-            },
-        )
-        for batch in stored
-    ]
+    publish_messages(
+        [
+            (
+                group_name(batch.account_id, batch.group),
+                {
+                    "type": "log.events",
+                    "events": [event_payload(event, batch.stream) for event in batch.events],
+                },
+            )
+            for batch in stored
+        ]
+    )
+
+
+def publish_messages(messages: list[tuple[str, dict[str, Any]]], *, forward: bool = True) -> None:
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
     if isinstance(layer, InMemoryChannelLayer):
         loop = _consumer_loop
         if loop is None or loop.is_closed():
-            return  # nobody in this process is listening
+            # Not the server process (e.g. the embedded profile's Celery worker): hand the
+            # events to the server, whose in-memory layer the subscribers are on.
+            if forward:
+                _forward(messages)
+            return
 
         def send_all() -> None:
             for name, message in messages:
@@ -80,6 +96,28 @@ def publish(stored: list[StoredBatch]) -> None:
             async_to_sync(layer.group_send)(name, message)
     except Exception:
         logger.exception("publishing live log events failed")
+
+
+def forward_signature(body: bytes) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _forward(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    url = settings.FUNCTORY_LIVE_FORWARD_URL
+    if not url:
+        return
+    body = json.dumps(messages).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", FORWARD_HEADER: forward_signature(body)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2):
+            pass
+    except OSError as exc:
+        logger.warning("forwarding live log events to the server failed: %s", exc)
 
 
 def token_for(account_id: str, log_group: str) -> str:

@@ -250,3 +250,43 @@ def test_a_subscriber_that_stops_reading_is_closed_not_silently_starved(impatien
             received += chunk
     raw.close()
     assert _close_code(received) == 4008
+
+
+@pytest.mark.live
+@pytest.mark.sandbox
+def test_lines_of_an_asynchronous_invocation_reach_the_socket_on_the_embedded_profile(
+    functory, lam, credentials
+):
+    # The embedded worker is another process with its own in-memory channel layer; its
+    # stored lines are forwarded to the server, which pushes them to subscribers.
+    create_function(lam, "tailed-async", Code={"ZipFile": make_zip({"app.py": PRINTER})})
+    lam.invoke(FunctionName="tailed-async", Payload=b'{"n": 0}')  # creates the log group
+    group = "/aws/lambda/tailed-async"
+    token = _token(functory, credentials.account_id, group)
+    port = urlsplit(functory.url).port
+    url = f"ws://127.0.0.1:{port}/ws/logs/?group={quote(group)}&token={quote(token)}"
+    seen = asyncio.run(
+        _tail_until(
+            url,
+            "live line 7",
+            lambda: lam.invoke(
+                FunctionName="tailed-async", InvocationType="Event", Payload=b'{"n": 7}'
+            ),
+        )
+    )
+    assert "live line 7" in seen
+
+
+def test_a_forward_without_the_servers_signature_is_refused(functory):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{functory.url}/_functory/internal/live",
+        data=b"[]",
+        method="POST",
+        headers={"X-Functory-Signature": "0" * 64},
+    )
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request)
+    assert error.value.code == 403

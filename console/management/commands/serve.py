@@ -39,7 +39,7 @@ class Command(BaseCommand):
         self._bootstrap_admin()
         import uvicorn
 
-        worker = self._start_worker()
+        worker = self._start_worker(options["host"], options["port"])
         self.stdout.write(f"Functory listening on http://{options['host']}:{options['port']}")
         self.stdout.flush()
         try:
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     worker.kill()
 
-    def _start_worker(self) -> subprocess.Popen[bytes] | None:
+    def _start_worker(self, host: str, port: int) -> subprocess.Popen[bytes] | None:
         """The embedded profile's Celery worker (with beat), on the serverless broker.
 
         The scaled profile runs its workers as separate services instead.
@@ -84,6 +84,11 @@ class Command(BaseCommand):
                 str(schedule),
             ],
             cwd=settings.BASE_DIR,
+            # The worker's live log lines reach browsers through this server process.
+            env={
+                **os.environ,
+                "FUNCTORY_LIVE_FORWARD_URL": f"http://{_local(host)}:{port}/_functory/internal/live",
+            },
             preexec_fn=_die_with_parent,
         )
 
@@ -119,3 +124,12 @@ def _die_with_parent() -> None:
 
     pr_set_pdeathsig = 1
     ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _local(host: str) -> str:
+    """An address of this server reachable from the same machine."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host in ("::", "[::]"):
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
