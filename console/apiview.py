@@ -46,6 +46,21 @@ class ApiRequest:
     body: bytes
     _json: Any = field(default=None, repr=False)
 
+    @classmethod
+    def signed(
+        cls, http: HttpRequest, request_id: str, identity: sigv4.SignedIdentity, body: bytes
+    ) -> ApiRequest:
+        """The call of the user whose key signed it (SigV4 already verified)."""
+        user = identity.access_key.user
+        return cls(
+            http=http,
+            request_id=request_id,
+            user=user,
+            account=user.account,
+            region=identity.region,
+            body=body,
+        )
+
     @property
     def query(self) -> Any:
         return self.http.GET
@@ -186,15 +201,7 @@ def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable
             try:
                 body = _read_body(request, operation, max_body)
                 identity = sigv4.verify(request, body)
-                user = identity.access_key.user
-                api_request = ApiRequest(
-                    http=request,
-                    request_id=request_id,
-                    user=user,
-                    account=user.account,
-                    region=identity.region,
-                    body=body,
-                )
+                api_request = ApiRequest.signed(request, request_id, identity, body)
                 return _render(view(api_request, **kwargs), request_id)
             except AWSError as error:
                 return rest_json_error(error, request_id)
@@ -249,15 +256,7 @@ def json_rpc_api(
                     code="InvalidSignatureException",
                     status=403,
                 )
-            user = identity.access_key.user
-            api_request = ApiRequest(
-                http=request,
-                request_id=request_id,
-                user=user,
-                account=user.account,
-                region=identity.region,
-                body=body,
-            )
+            api_request = ApiRequest.signed(request, request_id, identity, body)
             return _render_json_rpc(view(api_request), request_id)
         except AWSError as error:
             return json_rpc_error(error, request_id)
