@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from console.models import Account
 from functions import arns
@@ -156,3 +156,24 @@ def async_invocations_for_account(
     if function_name is not None:
         rows = rows.filter(function_name=function_name)
     return rows
+
+
+def async_invocation_counts_for_account(
+    account: Account, *, function_name: str | None = None
+) -> dict[str, int]:
+    """How many of an account's asynchronous invocations are in each status, every status
+    listed (zeros included); one grouped query, never another account's rows."""
+    rows = AsyncInvocation.objects.filter(account=account)
+    if function_name is not None:
+        rows = rows.filter(function_name=function_name)
+    counts = dict.fromkeys(AsyncInvocation.Status.values, 0)
+    # order_by() drops Meta.ordering so the GROUP BY is by status alone.
+    for status, number in rows.order_by().values_list("status").annotate(number=Count("pk")):
+        counts[status] = number
+    return counts
+
+
+def async_invocation_function_names(account: Account) -> list[str]:
+    """The names of the functions an account has invoked asynchronously, sorted."""
+    rows = AsyncInvocation.objects.filter(account=account).order_by("function_name")
+    return list(rows.values_list("function_name", flat=True).distinct())

@@ -7,9 +7,10 @@ recent-invocations table is rebuilt from the log group's START/REPORT lines here
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
-from django.urls import path
+from django.urls import path, reverse
 
 from console.consoleapi import console_json
 from console.models import User
@@ -57,4 +58,10 @@ urlpatterns = [
 
 def context(request: HttpRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
-    return {"monitor_log_group": log_group_of(function)}
+    return {
+        "monitor_log_group": log_group_of(function),
+        # The account-level list, narrowed to this function.
+        "monitor_async_url": reverse("async-invocations")
+        + "?"
+        + urlencode({"function": function.name}),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console.pages import (
     account,
+    async_invocations,
     code,
     configuration,
     function_list,
@@ -24,4 +25,5 @@ urlpatterns = [
     *versions.urlpatterns,
     *layers.urlpatterns,
     *account.urlpatterns,
+    *async_invocations.urlpatterns,
 ]
