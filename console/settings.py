@@ -101,7 +101,9 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
     # Test runs create their own database; a per-process name lets runs overlap safely.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 else:
@@ -153,7 +155,15 @@ FUNCTORY_EMBEDDED_WORKER = env_bool(
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# One message at a time keeps a long-running event from holding others back on a busy
+# worker while idle ones could take them. The filesystem broker (embedded: one worker) takes
+# a few at once instead, so it doesn't sleep a polling interval between events; a killed
+# worker's prefetched messages are not lost for good: the sweeper re-sends their events.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if CELERY_BROKER_URL == "filesystem://" else 1
+# Workers keep their database connections between tasks (console/celery.py checks them
+# around each task as Django does around requests); Celery would otherwise reconnect twice
+# per task.
+CELERY_DB_REUSE_MAX = 10**9
 # Task modules outside an app's tasks.py, and the periodic tasks (run by celery beat).
 CELERY_IMPORTS = ["monitoring.metrics.tasks"]
 CELERY_BEAT_SCHEDULE = {
@@ -165,6 +175,11 @@ CELERY_BEAT_SCHEDULE = {
     "async-invocations-sweep": {
         "task": "invocations.async_invocations_sweep",
         "schedule": float(os.environ.get("FUNCTORY_ASYNC_SWEEP_SECONDS", "30")),
+    },
+    # Ended asynchronous invocations past FUNCTORY_ASYNC_RETENTION_SECONDS.
+    "async-invocations-expire": {
+        "task": "invocations.async_invocations_expire",
+        "schedule": 3600.0,
     },
 }
 
@@ -233,6 +248,21 @@ FUNCTORY_ASYNC_LEASE_SECONDS = float(os.environ.get("FUNCTORY_ASYNC_LEASE_SECOND
 FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS = float(
     os.environ.get("FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS", "120")
 )
+# Ended events are kept this long (the console's and API's list), then deleted.
+FUNCTORY_ASYNC_RETENTION_SECONDS = float(
+    os.environ.get("FUNCTORY_ASYNC_RETENTION_SECONDS", str(7 * 24 * 3600))
+)
+# Where dead-letter messages and destination records for SQS, SNS and EventBridge go:
+# one endpoint for all three (e.g. a LocalStack or moto server), or one per service; unset,
+# the services' public AWS endpoints in the target ARN's region. Credentials come from
+# these two settings, else from botocore's usual chain (environment, ~/.aws, instance role).
+FUNCTORY_AWS_ENDPOINT_URL = os.environ.get("FUNCTORY_AWS_ENDPOINT_URL", "")
+FUNCTORY_AWS_ENDPOINT_URLS = {
+    service: os.environ.get(f"FUNCTORY_{service.upper()}_ENDPOINT_URL", "")
+    for service in ("sqs", "sns", "events")
+}
+FUNCTORY_AWS_ACCESS_KEY_ID = os.environ.get("FUNCTORY_AWS_ACCESS_KEY_ID", "")
+FUNCTORY_AWS_SECRET_ACCESS_KEY = os.environ.get("FUNCTORY_AWS_SECRET_ACCESS_KEY", "")
 
 LOGGING = {
     "version": 1,

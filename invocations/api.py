@@ -118,6 +118,14 @@ def _async_invocation_json(row: AsyncInvocation) -> dict[str, Any]:
         "Created": row.created.isoformat(),
         "NextAttemptTime": row.next_attempt_at.isoformat(),
         "Finished": row.finished.isoformat() if row.finished else None,
+        # Why it ended (Success, RetriesExhausted, EventAgeExceeded) and its records: those
+        # still to send (DLQ / destinations) and those that could not be delivered.
+        "Condition": row.condition or None,
+        "PendingDeliveries": [{"Kind": d["kind"], "TargetArn": d["arn"]} for d in row.deliveries],
+        "FailedDeliveries": [
+            {"Kind": d["kind"], "TargetArn": d["arn"], "Error": d["error"]}
+            for d in row.delivery_errors
+        ],
     }
 
 

@@ -8,12 +8,18 @@ the function's ``MaximumRetryAttempts`` (default 2), throttles and system errors
 growing delays, never past ``MaximumEventAgeInSeconds`` (default 6 h). The periodic
 :func:`async_invocations_sweep` hands out again whatever a dead worker or a lost broker
 message left behind, so an accepted event runs at least once.
+
+An event that ends owes records to its dead-letter queue and destinations: they are stored
+with its final state and sent by :mod:`invocations.destinations` (by the sweeper's worker
+if the first one died before sending them all).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -23,9 +29,11 @@ from django.utils import timezone
 
 from console.errors import AWSError
 from functions.models import EventInvokeConfig, FunctionVersion
-from invocations import eventloop, selectors, services
+from invocations import destinations, eventloop, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
+from monitoring.metrics.recorder import recorder as metrics
+from monitoring.metrics.recorder import series_keys
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +91,12 @@ def async_invocation_create(
             created=now,
         )
         transaction.on_commit(lambda: enqueue(invocation.pk))
+    metrics.async_event_received(_series(invocation))
     return invocation
+
+
+def _series(invocation: AsyncInvocation) -> tuple[tuple[str, str, str], ...]:
+    return series_keys(invocation.account_id, invocation.function_name, invocation.qualifier)
 
 
 async def event_accept(
@@ -101,21 +114,32 @@ async def event_accept(
     return invocation
 
 
-def event_invoke_settings(invocation: AsyncInvocation) -> tuple[int, int]:
-    """(MaximumRetryAttempts, MaximumEventAgeInSeconds) for the qualifier as invoked."""
+@dataclass(frozen=True)
+class EventSettings:
+    """The asynchronous-invocation settings of the qualifier as invoked."""
+
+    config: EventInvokeConfig | None
+    maximum_retry_attempts: int = DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+    maximum_event_age: int = DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
+
+
+def event_invoke_settings(invocation: AsyncInvocation) -> EventSettings:
     config = EventInvokeConfig.objects.filter(
         function__account_id=invocation.account_id,
         function__name=invocation.function_name,
         qualifier=invocation.qualifier or FunctionVersion.LATEST,
     ).first()
-    retries = DEFAULT_MAXIMUM_RETRY_ATTEMPTS
-    age = DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
-    if config is not None:
-        if config.maximum_retry_attempts is not None:
-            retries = config.maximum_retry_attempts
-        if config.maximum_event_age is not None:
-            age = config.maximum_event_age
-    return retries, age
+    if config is None:
+        return EventSettings(None)
+    return EventSettings(
+        config,
+        DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+        if config.maximum_retry_attempts is None
+        else config.maximum_retry_attempts,
+        DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
+        if config.maximum_event_age is None
+        else config.maximum_event_age,
+    )
 
 
 def async_invocation_claim(
@@ -139,30 +163,69 @@ def async_invocation_claim(
     return AsyncInvocation.objects.select_related("account").get(pk=invocation_id)
 
 
-def _record(invocation: AsyncInvocation, **fields: object) -> bool:
+def _record(invocation: AsyncInvocation, attempt: int | None = None, **fields: object) -> bool:
     """Write an attempt's outcome, only while this attempt still holds the event."""
     updated = AsyncInvocation.objects.filter(
-        pk=invocation.pk, status=Status.RUNNING, attempts=invocation.attempts
+        pk=invocation.pk,
+        status=Status.RUNNING,
+        attempts=invocation.attempts if attempt is None else attempt,
     ).update(**fields)
     if not updated:
         logger.warning("async invocation %s: lost its claim before recording", invocation)
     return bool(updated)
 
 
-def _fail(invocation: AsyncInvocation, error: str, now: datetime, **fields: object) -> str:
-    if _record(
+def _end(
+    invocation: AsyncInvocation,
+    status: str,
+    condition: str,
+    event: EventSettings,
+    response: bytes | None,
+    **fields: Any,
+) -> str:
+    """Store the event's final state with the records it owes, then send them."""
+    now = timezone.now()
+    attempt = invocation.attempts  # the claim's token, before ``fields`` may change it
+    for name, value in fields.items():
+        setattr(invocation, name, value)
+    invocation.status, invocation.condition, invocation.finished = status, condition, now
+    plan = destinations.delivery_plan(
+        invocation, succeeded=status == Status.SUCCEEDED, config=event.config
+    )
+    lease = now + timedelta(seconds=settings.FUNCTORY_ASYNC_LEASE_SECONDS)
+    ended = _record(
         invocation,
-        status=Status.FAILED,
-        last_error=error,
+        attempt,
+        status=status,
+        condition=condition,
         finished=now,
-        claimed_until=None,
+        deliveries=plan,
+        delivery_pending=bool(plan),
+        # The records are this worker's to send; the sweeper takes them if it dies.
+        claimed_until=lease if plan else None,
+        response_payload=response if plan else None,
         **fields,
-    ):
-        on_failure(invocation.pk)
-    return Status.FAILED
+    )
+    if ended and status == Status.FAILED:
+        metrics.async_event_dropped(_series(invocation))
+    if ended and plan:
+        destinations.deliveries_send(invocation.pk)
+    return status
 
 
-def _retry(invocation: AsyncInvocation, error: str, delay: float, **fields: object) -> str:
+def _fail(
+    invocation: AsyncInvocation,
+    error: str,
+    event: EventSettings,
+    *,
+    condition: str = destinations.RETRIES_EXHAUSTED,
+    response: bytes | None = None,
+    **fields: Any,
+) -> str:
+    return _end(invocation, Status.FAILED, condition, event, response, last_error=error, **fields)
+
+
+def _retry(invocation: AsyncInvocation, error: str, delay: float, **fields: Any) -> str:
     if _record(
         invocation,
         status=Status.RETRYING,
@@ -180,15 +243,18 @@ def async_invocation_run(invocation_id: int) -> str:
     invocation = async_invocation_claim(invocation_id)
     if invocation is None:
         return "skipped"
-    max_retries, max_age = event_invoke_settings(invocation)
-    expires = invocation.created + timedelta(seconds=max_age)
-    if timezone.now() >= expires:
+    event = event_invoke_settings(invocation)
+    expires = invocation.created + timedelta(seconds=event.maximum_event_age)
+    now = timezone.now()
+    if now >= expires:
         return _fail(
             invocation,
             "EventAgeExceeded",
-            timezone.now(),
-            attempts=F("attempts") - 1,
+            event,
+            condition=destinations.EVENT_AGE_EXCEEDED,
+            attempts=invocation.attempts - 1,
         )
+    metrics.async_event_age(_series(invocation), (now - invocation.created).total_seconds() * 1000)
     try:
         target = eventloop.run(
             services.invoke_target(
@@ -210,55 +276,79 @@ def async_invocation_run(invocation_id: int) -> str:
             )
         )
     except Exception as exc:
-        return _system_error(invocation, exc, expires)
+        return _system_error(invocation, exc, expires, event)
     # The attempt's log lines are stored before the attempt is: a worker killed in between
     # leaves the event to be run again rather than done without its logs.
     ingestor.flush()
     now = timezone.now()
+    response = bytes(done.result.payload)
     if done.result.function_error is None:
-        if _record(
+        return _end(
             invocation,
-            status=Status.SUCCEEDED,
+            Status.SUCCEEDED,
+            destinations.SUCCESS,
+            event,
+            response,
             executed_version=done.executed_version,
             last_error="",
-            finished=now,
-            claimed_until=None,
-        ):
-            on_success(invocation.pk)
-        return Status.SUCCEEDED
-    body = bytes(done.result.payload)[:1000].decode(errors="replace")
-    error = f"{done.result.function_error}: {body}"
+            error_code=200,
+            function_error="",
+        )
+    error = f"{done.result.function_error}: {response[:1000].decode(errors='replace')}"
     errors = invocation.function_errors + 1
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "function_errors": errors,
         "executed_version": done.executed_version,
+        "error_code": 200,
+        "function_error": done.result.function_error,
     }
     # AWS waits about one minute before the second attempt and two before the third.
     delay = settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS * 2 ** (errors - 1)
-    if errors > max_retries or now + timedelta(seconds=delay) >= expires:
-        return _fail(invocation, error, now, **fields)
+    if errors > event.maximum_retry_attempts:
+        return _fail(invocation, error, event, response=response, **fields)
+    if now + timedelta(seconds=delay) >= expires:
+        return _fail(
+            invocation,
+            error,
+            event,
+            condition=destinations.EVENT_AGE_EXCEEDED,
+            response=response,
+            **fields,
+        )
     return _retry(invocation, error, delay, **fields)
 
 
-def _system_error(invocation: AsyncInvocation, exc: Exception, expires: datetime) -> str:
+def _system_error(
+    invocation: AsyncInvocation, exc: Exception, expires: datetime, event: EventSettings
+) -> str:
     """Throttles and system errors: retried with growing delays until the event expires;
     errors of the request itself (e.g. the function is gone) give the event up."""
     now = timezone.now()
     if isinstance(exc, AWSError):
         error = f"{exc.code}: {exc}"
-        retriable = exc.status == 429 or exc.status >= 500
+        status = exc.status
     else:
         logger.exception("async invocation %s: system error", invocation)
         error = f"ServiceException: {type(exc).__name__}"
-        retriable = True
+        status = 500
+    retriable = status == 429 or status >= 500
     system_errors = invocation.attempts - invocation.function_errors
     delay = min(
         settings.FUNCTORY_ASYNC_SYSTEM_RETRY_BASE_SECONDS * 2 ** (system_errors - 1),
         settings.FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS,
     )
-    if not retriable or now + timedelta(seconds=delay) >= expires:
-        return _fail(invocation, error, now)
-    return _retry(invocation, error, delay)
+    if not retriable:
+        return _fail(invocation, error, event, error_code=status, function_error="")
+    if now + timedelta(seconds=delay) >= expires:
+        return _fail(
+            invocation,
+            error,
+            event,
+            condition=destinations.EVENT_AGE_EXCEEDED,
+            error_code=status,
+            function_error="",
+        )
+    return _retry(invocation, error, delay, error_code=status, function_error="")
 
 
 def async_invocations_sweep(now: datetime | None = None, limit: int = 1000) -> int:
@@ -286,16 +376,32 @@ def async_invocations_sweep(now: datetime | None = None, limit: int = 1000) -> i
             recovered.append(pk)
     for pk in recovered:
         enqueue(pk)
-    return len(recovered)
+    # Ended events whose records were not (all) sent: their worker died on the way.
+    undelivered = AsyncInvocation.objects.filter(delivery_pending=True, claimed_until__lt=now)
+    lease = now + timedelta(seconds=settings.FUNCTORY_ASYNC_LEASE_SECONDS)
+    redeliver = [
+        pk
+        for pk in undelivered.values_list("pk", flat=True)[:limit]
+        if undelivered.filter(pk=pk).update(claimed_until=lease)
+    ]
+    for pk in redeliver:
+        enqueue_delivery(pk)
+    return len(recovered) + len(redeliver)
 
 
-# Hooks for the event's end (issue 6 item 3: DeadLetterConfig and OnSuccess/OnFailure
-# destinations deliver from here). Called once per event, after its final state is stored.
+def enqueue_delivery(invocation_id: int) -> None:
+    from invocations.tasks import async_invocation_deliver
+
+    async_invocation_deliver.delay(invocation_id)
 
 
-def on_success(invocation_id: int) -> None:
-    """The event's function returned without an error."""
-
-
-def on_failure(invocation_id: int) -> None:
-    """The event was given up (retries exhausted, too old, or a non-retriable error)."""
+def async_invocations_expire(now: datetime | None = None) -> int:
+    """Delete ended events older than the retention (their records, if any, were sent)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.FUNCTORY_ASYNC_RETENTION_SECONDS)
+    deleted, _ = AsyncInvocation.objects.filter(
+        status__in=(Status.SUCCEEDED, Status.FAILED),
+        finished__lt=cutoff,
+        delivery_pending=False,
+    ).delete()
+    return deleted

@@ -36,6 +36,18 @@ class AsyncInvocation(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     executed_version = models.CharField(max_length=16, blank=True)
+    # The last attempt's outcome, as the dead-letter message and destination record give it:
+    # the HTTP status (200 for a function error), the function error type and its response.
+    error_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    function_error = models.CharField(max_length=64, blank=True)
+    response_payload = models.BinaryField(null=True, blank=True)
+    # Why the event ended: Success, RetriesExhausted or EventAgeExceeded (AWS's conditions).
+    condition = models.CharField(max_length=24, blank=True)
+    # Records still to send once the event ended ([{"kind": "dlq"|"destination", "arn"}]);
+    # ``delivery_pending`` marks them for the sweeper while ``claimed_until`` leases them.
+    deliveries = models.JSONField(default=list, blank=True)
+    delivery_pending = models.BooleanField(default=False)
+    delivery_errors = models.JSONField(default=list, blank=True)
     created = models.DateTimeField()
     finished = models.DateTimeField(null=True, blank=True)
 
@@ -43,6 +55,8 @@ class AsyncInvocation(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="async_inv_due"),
             models.Index(fields=["account", "status"], name="async_inv_account_status"),
+            models.Index(fields=["delivery_pending", "claimed_until"], name="async_inv_delivery"),
+            models.Index(fields=["finished"], name="async_inv_finished"),
         ]
         ordering = ["created"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from invocations import asynchronous
+from invocations import asynchronous, destinations
 
 
 @shared_task(name="invocations.async_invocation_run")
@@ -17,3 +17,15 @@ def async_invocation_run(invocation_id: int) -> str:
 def async_invocations_sweep() -> int:
     """Re-enqueue events whose claim expired or whose message was lost (periodic)."""
     return asynchronous.async_invocations_sweep()
+
+
+@shared_task(name="invocations.async_invocation_deliver")
+def async_invocation_deliver(invocation_id: int) -> int:
+    """Send the dead-letter/destination records an ended event still owes (sweeper-queued)."""
+    return destinations.deliveries_send(invocation_id)
+
+
+@shared_task(name="invocations.async_invocations_expire")
+def async_invocations_expire() -> int:
+    """Delete ended events past FUNCTORY_ASYNC_RETENTION_SECONDS (periodic)."""
+    return asynchronous.async_invocations_expire()

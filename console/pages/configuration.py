@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
@@ -151,7 +152,9 @@ def layers(request: HttpRequest, name: str) -> dict[str, Any]:
 
 
 def _async_state(function: Function) -> dict[str, Any]:
-    """$LATEST's asynchronous-invocation settings, with the service's defaults when unset."""
+    """$LATEST's asynchronous-invocation settings, with the service's defaults when unset,
+    and its dead-letter queue (a version setting AWS's console edits in the same form)."""
+    latest = function.versions.get(number=0)
     config = function.event_invoke_configs.filter(qualifier="$LATEST").first()
     if config is None:
         return {
@@ -159,8 +162,10 @@ def _async_state(function: Function) -> dict[str, Any]:
             "MaximumRetryAttempts": 2,
             "OnSuccess": "",
             "OnFailure": "",
+            "DeadLetterTargetArn": latest.dead_letter_target_arn,
         }
     return {
+        "DeadLetterTargetArn": latest.dead_letter_target_arn,
         "MaximumEventAgeInSeconds": config.maximum_event_age or 21600,
         "MaximumRetryAttempts": 2
         if config.maximum_retry_attempts is None
@@ -172,16 +177,21 @@ def _async_state(function: Function) -> dict[str, Any]:
 
 _ON_SUCCESS = "destinationConfig.onSuccess.destination"
 _ON_FAILURE = "destinationConfig.onFailure.destination"
+_DEAD_LETTER = "deadLetterConfig.targetArn"
 
 
 @console_json
 @require_POST
 def async_settings(request: HttpRequest, name: str) -> dict[str, Any]:
-    """PutFunctionEventInvokeConfig for $LATEST: the form holds every setting."""
+    """PutFunctionEventInvokeConfig for $LATEST (the form holds every setting), and the
+    dead-letter queue through UpdateFunctionConfiguration when it changed."""
     function = function_for(request, name)
     data = request_json(request)
     on_success = str(data.get("OnSuccess") or "").strip()
     on_failure = str(data.get("OnFailure") or "").strip()
+    dead_letter = str(data.get("DeadLetterTargetArn") or "").strip()
+    with fields(_DEAD_LETTER):
+        function_services.check_dead_letter_target(dead_letter)
     with fields("async"):
         params = checked(
             "PutFunctionEventInvokeConfig",
@@ -204,11 +214,13 @@ def async_settings(request: HttpRequest, name: str) -> dict[str, Any]:
         event_invoke_services.destinations_check(
             function=function, on_success="", on_failure=on_failure
         )
-    with fields("async"):
+    with fields("async"), transaction.atomic():
         resolved = selectors.event_invoke_resolve(
             account_of(request), function.name, "$LATEST", reading=False
         )
         event_invoke_services.event_invoke_config_put(resolved=resolved, params=params)
+        if dead_letter != function.versions.get(number=0).dead_letter_target_arn:
+            _update(request, function, {"DeadLetterConfig": {"TargetArn": dead_letter}})
     return _async_state(function)
 
 

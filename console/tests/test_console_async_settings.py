@@ -11,9 +11,12 @@ from console.tests.browser import Console
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:failed-events"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:dead-letters"
 
 
-def test_retry_attempts_and_a_destination_are_set_through_the_ui(console: Console) -> None:
+def test_retry_attempts_a_destination_and_a_dead_letter_queue_are_set_through_the_ui(
+    console: Console,
+) -> None:
     create_function(console.lam, "eventful")
     page = console.page
     console.goto("/functions/eventful/#configuration")
@@ -22,6 +25,7 @@ def test_retry_attempts_and_a_destination_are_set_through_the_ui(console: Consol
     section.get_by_label("Retry attempts").select_option("0")
     section.get_by_label("Maximum age of event (seconds)").fill("3600")
     section.get_by_label("On-failure destination (optional)").fill(QUEUE)
+    section.get_by_label("Dead-letter queue (optional)").fill(TOPIC)
     section.get_by_role("button", name="Save").click()
     section.get_by_text("Saved").wait_for()
 
@@ -30,6 +34,8 @@ def test_retry_attempts_and_a_destination_are_set_through_the_ui(console: Consol
     assert config["MaximumRetryAttempts"] == 0
     assert config["MaximumEventAgeInSeconds"] == 3600
     assert config["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": QUEUE}}
+    function = console.lam.get_function_configuration(FunctionName="eventful")
+    assert function["DeadLetterConfig"] == {"TargetArn": TOPIC}
     console.screenshot("async-settings")
     assert console.foreign_requests() == []
 
@@ -61,6 +67,16 @@ def test_an_invalid_destination_is_shown_next_to_its_field_and_nothing_changes(
     age_error.wait_for()
     assert "greater than or equal to 60" in age_error.inner_text()
 
+    section.get_by_label("Maximum age of event (seconds)").fill("3600")
+    section.get_by_label("Dead-letter queue (optional)").fill(
+        "arn:aws:lambda:us-east-1:123456789012:function:elsewhere"
+    )
+    section.get_by_role("button", name="Save").click()
+    dead_letter_error = section.locator('[data-error-for="deadLetterConfig.targetArn"]')
+    dead_letter_error.wait_for()
+    assert "SQS queue or an Amazon SNS topic" in dead_letter_error.inner_text()
+
     config = console.lam.get_function_event_invoke_config(FunctionName="eventful")
     assert config["MaximumRetryAttempts"] == 1
     assert "MaximumEventAgeInSeconds" not in config
+    assert "DeadLetterConfig" not in console.lam.get_function_configuration(FunctionName="eventful")

@@ -206,11 +206,13 @@ asyncForm.addEventListener("submit", async (event) => {
     MaximumRetryAttempts: Number(f.MaximumRetryAttempts.value),
     OnSuccess: f.OnSuccess.value.trim(),
     OnFailure: f.OnFailure.value.trim(),
+    DeadLetterTargetArn: f.DeadLetterTargetArn.value.trim(),
   }), asyncForm.querySelector('[data-error-for="async"]'));
   if (saved) {
     f.MaximumEventAgeInSeconds.value = saved.MaximumEventAgeInSeconds;
     f.MaximumRetryAttempts.value = String(saved.MaximumRetryAttempts);
     f.OnSuccess.value = saved.OnSuccess;
     f.OnFailure.value = saved.OnFailure;
+    f.DeadLetterTargetArn.value = saved.DeadLetterTargetArn;
   }
 });

@@ -30,6 +30,22 @@ const CHARTS = [
   { key: "throttles", title: "Throttles", series: [["Throttles", "Sum", "Throttles"]], total: true },
   { key: "concurrency", title: "Concurrent executions", series: [["ConcurrentExecutions", "Maximum", "Maximum"]] },
   {
+    key: "async-events",
+    title: "Async events",
+    series: [
+      ["AsyncEventsReceived", "Sum", "Received"],
+      ["AsyncEventsDropped", "Sum", "Dropped"],
+    ],
+  },
+  {
+    key: "async-age",
+    title: "Async event age (ms)",
+    series: [
+      ["AsyncEventAge", "Average", "Average"],
+      ["AsyncEventAge", "Maximum", "Maximum"],
+    ],
+  },
+  {
     key: "async",
     title: "Async delivery failures",
     series: [

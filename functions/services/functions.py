@@ -187,6 +187,17 @@ def check_environment(environment: dict[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in variables.items()}
 
 
+def check_dead_letter_target(arn: str) -> str:
+    """A dead-letter queue is an SQS queue or an SNS topic ('' removes it)."""
+    parts = arn.split(":")
+    if arn and (len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("sqs", "sns")):
+        raise InvalidParameterValue(
+            f"The provided target arn {arn} is invalid. The dead-letter target must be an "
+            "Amazon SQS queue or an Amazon SNS topic."
+        )
+    return arn
+
+
 def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
     """Copy configuration members present in ``params`` onto ``version``."""
     simple = {
@@ -210,7 +221,9 @@ def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
     if params.get("TracingConfig"):
         version.tracing_mode = params["TracingConfig"].get("Mode", "PassThrough")
     if "DeadLetterConfig" in params:
-        version.dead_letter_target_arn = (params["DeadLetterConfig"] or {}).get("TargetArn") or ""
+        version.dead_letter_target_arn = check_dead_letter_target(
+            (params["DeadLetterConfig"] or {}).get("TargetArn") or ""
+        )
     if "VpcConfig" in params:
         vpc = params["VpcConfig"] or {}
         version.vpc_config = (

@@ -334,7 +334,8 @@ def test_an_event_older_than_its_configured_maximum_age_fails(account: Account) 
         function=function, qualifier="$LATEST", maximum_event_age=60, last_modified=timezone.now()
     )
     event = _event(account, created=timezone.now() - timedelta(seconds=61))
-    assert asynchronous.event_invoke_settings(event) == (2, 60)
+    settings = asynchronous.event_invoke_settings(event)
+    assert (settings.maximum_retry_attempts, settings.maximum_event_age) == (2, 60)
     assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.FAILED
 
 

@@ -31,6 +31,8 @@ class MetricPoint(models.Model):
     cold_starts = models.BigIntegerField(default=0)
     dead_letter_errors = models.BigIntegerField(default=0)
     destination_delivery_failures = models.BigIntegerField(default=0)
+    async_events_received = models.BigIntegerField(default=0)
+    async_events_dropped = models.BigIntegerField(default=0)
     concurrency_max = models.IntegerField(default=0)
 
     # Milliseconds. ``duration_sketch`` is a QuantileSketch as JSON.
@@ -49,6 +51,11 @@ class MetricPoint(models.Model):
     iterator_age_sum = models.FloatField(default=0.0)
     iterator_age_min = models.FloatField(null=True, blank=True)
     iterator_age_max = models.FloatField(null=True, blank=True)
+
+    async_event_age_count = models.BigIntegerField(default=0)
+    async_event_age_sum = models.FloatField(default=0.0)
+    async_event_age_min = models.FloatField(null=True, blank=True)
+    async_event_age_max = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [

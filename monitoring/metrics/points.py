@@ -18,9 +18,11 @@ COUNTERS = (
     "cold_starts",
     "dead_letter_errors",
     "destination_delivery_failures",
+    "async_events_received",
+    "async_events_dropped",
 )
 # Distributions kept as count/sum/min/max (Duration also has a sketch).
-DISTRIBUTIONS = ("duration", "init", "iterator_age")
+DISTRIBUTIONS = ("duration", "init", "iterator_age", "async_event_age")
 
 
 @dataclass(slots=True)
@@ -55,11 +57,14 @@ class Point:
     cold_starts: int = 0
     dead_letter_errors: int = 0
     destination_delivery_failures: int = 0
+    async_events_received: int = 0
+    async_events_dropped: int = 0
     concurrency_max: int = 0
     duration: Stat = field(default_factory=Stat)
     duration_sketch: QuantileSketch = field(default_factory=QuantileSketch)
     init: Stat = field(default_factory=Stat)
     iterator_age: Stat = field(default_factory=Stat)
+    async_event_age: Stat = field(default_factory=Stat)
 
     def merge(self, other: Point) -> None:
         for name in COUNTERS:
@@ -69,6 +74,7 @@ class Point:
         self.duration_sketch.merge(other.duration_sketch)
         self.init.merge(other.init)
         self.iterator_age.merge(other.iterator_age)
+        self.async_event_age.merge(other.async_event_age)
 
     def fields(self) -> dict[str, Any]:
         """The point as MetricPoint column values."""

@@ -131,13 +131,33 @@ class MetricsRecorder:
     ) -> None:
         self._count(keys, "destination_delivery_failures", now)
 
+    def async_event_received(
+        self, keys: tuple[SeriesKey, ...], *, now: float | None = None
+    ) -> None:
+        self._count(keys, "async_events_received", now)
+
+    def async_event_dropped(self, keys: tuple[SeriesKey, ...], *, now: float | None = None) -> None:
+        """An event given up without a successful run (after its DLQ/destination, if any)."""
+        self._count(keys, "async_events_dropped", now)
+
     def iterator_age(
         self, keys: tuple[SeriesKey, ...], age_ms: float, *, now: float | None = None
     ) -> None:
         """Age of the last record of a batch an event source mapping delivered."""
+        self._add(keys, "iterator_age", age_ms, now)
+
+    def async_event_age(
+        self, keys: tuple[SeriesKey, ...], age_ms: float, *, now: float | None = None
+    ) -> None:
+        """Time from an event's acceptance to an attempt to run it (grows with retries)."""
+        self._add(keys, "async_event_age", age_ms, now)
+
+    def _add(
+        self, keys: tuple[SeriesKey, ...], distribution: str, value: float, now: float | None
+    ) -> None:
         with self._lock:
             for point in self._points(keys, now):
-                point.iterator_age.add(age_ms)
+                getattr(point, distribution).add(value)
         self._ensure_thread()
 
     def _count(self, keys: tuple[SeriesKey, ...], counter: str, now: float | None) -> None:
@@ -165,6 +185,10 @@ class MetricsRecorder:
                 else:
                     point.merge(current)
                     self._pending[key] = point
+
+    def discard(self) -> None:
+        """Forget what is pending (tests whose database rows are rolled back)."""
+        self._take()
 
     def flush(self) -> None:
         """Store everything recorded so far (in the calling thread); raises if storing fails."""

@@ -39,8 +39,15 @@ COUNTERS = {
     "ColdStarts": "cold_starts",
     "DeadLetterErrors": "dead_letter_errors",
     "DestinationDeliveryFailures": "destination_delivery_failures",
+    "AsyncEventsReceived": "async_events_received",
+    "AsyncEventsDropped": "async_events_dropped",
 }
-DISTRIBUTIONS = {"Duration": "duration", "InitDuration": "init", "IteratorAge": "iterator_age"}
+DISTRIBUTIONS = {
+    "Duration": "duration",
+    "InitDuration": "init",
+    "IteratorAge": "iterator_age",
+    "AsyncEventAge": "async_event_age",
+}
 METRICS = (*COUNTERS, *DISTRIBUTIONS, "ConcurrentExecutions")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,3})?)$")
 _QUALIFIER = re.compile(r"^[a-zA-Z0-9$_-]{1,128}$")

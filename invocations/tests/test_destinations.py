@@ -1,0 +1,308 @@
+"""Dead-letter queues and destinations, service level: what an ended event owes, the
+records' shape, delivery to a real SQS/SNS peer (a moto server) and failures counted."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from conftest import AwsPeer
+from console.models import Account
+from functions.models import EventInvokeConfig, FunctionVersion
+from functions.tests.factories import function_row
+from invocations import asynchronous, destinations
+from invocations.models import AsyncInvocation
+from monitoring.metrics.models import MetricPoint
+from monitoring.metrics.recorder import recorder
+
+Status = AsyncInvocation.Status
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:{}"
+
+
+@pytest.fixture
+def account(db: None) -> Account:
+    return Account.objects.create(id="123456789012")
+
+
+@pytest.fixture
+def peer(aws_peer: AwsPeer) -> Iterator[AwsPeer]:
+    """This process's deliveries go to the moto server (fresh clients for the settings)."""
+    with override_settings(
+        FUNCTORY_AWS_ENDPOINT_URL=aws_peer.url,
+        FUNCTORY_AWS_ACCESS_KEY_ID="peer-key",
+        FUNCTORY_AWS_SECRET_ACCESS_KEY="peer-secret",
+    ):
+        destinations._clients.clear()
+        destinations._queue_urls.clear()
+        yield aws_peer
+    destinations._clients.clear()
+    destinations._queue_urls.clear()
+
+
+@pytest.fixture
+def nowhere() -> Iterator[None]:
+    """Deliveries go to a port nobody listens on: every send fails (for real)."""
+    with override_settings(
+        FUNCTORY_AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        FUNCTORY_AWS_ACCESS_KEY_ID="k",
+        FUNCTORY_AWS_SECRET_ACCESS_KEY="s",
+    ):
+        destinations._clients.clear()
+        destinations._queue_urls.clear()
+        yield
+    destinations._clients.clear()
+    destinations._queue_urls.clear()
+
+
+def _queue(peer: AwsPeer) -> tuple[Any, str, str]:
+    sqs = peer.client("sqs")
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return sqs, url, arn
+
+
+def _receive(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1
+    ).get("Messages", [])
+    return messages
+
+
+def _failed_event(account: Account, **fields: Any) -> AsyncInvocation:
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "account": account,
+        "function_name": "fn",
+        "payload": b'{"order": 7}',
+        "request_id": str(uuid.uuid4()),
+        "next_attempt_at": now,
+        "created": now - timedelta(minutes=3),
+        "finished": now,
+        "status": Status.FAILED,
+        "condition": destinations.RETRIES_EXHAUSTED,
+        "attempts": 3,
+        "function_errors": 3,
+        "executed_version": "$LATEST",
+        "error_code": 200,
+        "function_error": "Unhandled",
+        "last_error": 'Unhandled: {"errorMessage": "nope"}',
+        "response_payload": b'{"errorMessage": "nope", "errorType": "ValueError"}',
+    }
+    values.update(fields)
+    return AsyncInvocation.objects.create(**values)
+
+
+def _configure(account: Account, *, dead_letter: str = "", **config: Any) -> None:
+    function = function_row(account, "fn")
+    FunctionVersion.objects.filter(function=function).update(dead_letter_target_arn=dead_letter)
+    if config:
+        EventInvokeConfig.objects.create(
+            function=function, qualifier="$LATEST", last_modified=timezone.now(), **config
+        )
+
+
+def test_the_record_of_a_failed_event_has_aws_shape(account: Account) -> None:
+    event = _failed_event(account)
+    record = destinations.invocation_record(event)
+    assert set(record) == {
+        "version",
+        "timestamp",
+        "requestContext",
+        "requestPayload",
+        "responseContext",
+        "responsePayload",
+    }
+    assert record["version"] == "1.0"
+    assert record["timestamp"].endswith("Z") and len(record["timestamp"]) == 24
+    assert record["requestContext"] == {
+        "requestId": event.request_id,
+        "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST",
+        "condition": "RetriesExhausted",
+        "approximateInvokeCount": 3,
+    }
+    assert record["requestPayload"] == {"order": 7}
+    assert record["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
+    }
+    assert record["responsePayload"] == {"errorMessage": "nope", "errorType": "ValueError"}
+
+
+def test_the_record_of_an_event_invoked_through_an_alias_names_the_alias(
+    account: Account,
+) -> None:
+    event = _failed_event(account, qualifier="live", executed_version="3")
+    record = destinations.invocation_record(event)
+    assert record["requestContext"]["functionArn"].endswith(":function:fn:live")
+    assert record["responseContext"]["executedVersion"] == "3"
+
+
+def test_a_dead_letter_message_carries_the_first_kilobyte_of_the_error(
+    account: Account,
+) -> None:
+    long_message = "é" * 2000
+    event = _failed_event(
+        account, response_payload=json.dumps({"errorMessage": long_message}).encode()
+    )
+    attributes = destinations.dead_letter_attributes(event)
+    assert attributes["RequestID"] == {"DataType": "String", "StringValue": event.request_id}
+    assert attributes["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
+    message = attributes["ErrorMessage"]["StringValue"]
+    assert len(message.encode()) <= 1024 and message == "é" * 512
+
+
+def test_a_failed_event_owes_its_dead_letter_queue_and_its_on_failure_destination(
+    account: Account,
+) -> None:
+    dead_letter = QUEUE_ARN.format("dlq")
+    _configure(
+        account,
+        dead_letter=dead_letter,
+        on_failure="arn:aws:sns:us-east-1:123456789012:failures",
+        on_success="arn:aws:sqs:us-east-1:123456789012:successes",
+    )
+    event = _failed_event(account)
+    config = asynchronous.event_invoke_settings(event).config
+    assert destinations.delivery_plan(event, succeeded=False, config=config) == [
+        {"kind": "dlq", "arn": dead_letter},
+        {"kind": "destination", "arn": "arn:aws:sns:us-east-1:123456789012:failures"},
+    ]
+    assert destinations.delivery_plan(event, succeeded=True, config=config) == [
+        {"kind": "destination", "arn": "arn:aws:sqs:us-east-1:123456789012:successes"}
+    ]
+
+
+def test_an_event_of_a_deleted_function_owes_nothing(account: Account) -> None:
+    event = _failed_event(account, function_name="gone")
+    assert destinations.delivery_plan(event, succeeded=False, config=None) == []
+
+
+def test_an_event_past_its_maximum_age_lands_in_sqs_with_the_event_age_condition(
+    account: Account, peer: AwsPeer
+) -> None:
+    sqs, url, arn = _queue(peer)
+    _configure(account, maximum_event_age=60, on_failure=arn)
+    event = AsyncInvocation.objects.create(
+        account=account,
+        function_name="fn",
+        payload=b'{"late": true}',
+        request_id=str(uuid.uuid4()),
+        next_attempt_at=timezone.now(),
+        created=timezone.now() - timedelta(seconds=61),
+    )
+    assert asynchronous.async_invocation_run(event.pk) == Status.FAILED
+    (message,) = _receive(sqs, url)
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["requestPayload"] == {"late": True}
+    assert "responsePayload" not in record
+    event.refresh_from_db()
+    assert event.deliveries == [] and not event.delivery_pending and event.claimed_until is None
+
+
+def test_a_dead_letter_message_is_the_event_itself_with_the_aws_attributes(
+    account: Account, peer: AwsPeer
+) -> None:
+    sqs, url, arn = _queue(peer)
+    event = _failed_event(account, deliveries=[{"kind": "dlq", "arn": arn}], delivery_pending=True)
+    assert destinations.deliveries_send(event.pk) == 0
+    (message,) = _receive(sqs, url)
+    assert message["Body"] == '{"order": 7}'
+    attributes = message["MessageAttributes"]
+    assert attributes["RequestID"]["StringValue"] == event.request_id
+    assert attributes["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
+    assert attributes["ErrorMessage"]["StringValue"] == "nope"
+
+
+def test_an_sns_destination_gets_the_record(account: Account, peer: AwsPeer) -> None:
+    sqs, url, queue_arn = _queue(peer)
+    sns = peer.client("sns")
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    event = _failed_event(
+        account, deliveries=[{"kind": "destination", "arn": topic}], delivery_pending=True
+    )
+    assert destinations.deliveries_send(event.pk) == 0
+    (message,) = _receive(sqs, url)
+    assert json.loads(message["Body"])["requestContext"]["requestId"] == event.request_id
+
+
+def test_undeliverable_records_are_counted_noted_and_not_retried(
+    account: Account, nowhere: None
+) -> None:
+    event = _failed_event(
+        account,
+        deliveries=[
+            {"kind": "dlq", "arn": QUEUE_ARN.format("dlq")},
+            {"kind": "destination", "arn": QUEUE_ARN.format("records")},
+        ],
+        delivery_pending=True,
+        claimed_until=timezone.now() + timedelta(minutes=1),
+    )
+    recorder.discard()
+    assert destinations.deliveries_send(event.pk) == 2
+    event.refresh_from_db()
+    assert event.deliveries == [] and not event.delivery_pending and event.claimed_until is None
+    assert [e["kind"] for e in event.delivery_errors] == ["dlq", "destination"]
+    assert all("EndpointConnectionError" in e["error"] for e in event.delivery_errors)
+    recorder.flush()
+    function_point = MetricPoint.objects.get(function_name="fn", qualifier="")
+    assert function_point.dead_letter_errors == 1
+    assert function_point.destination_delivery_failures == 1
+
+
+def test_the_sweeper_resends_the_records_of_a_worker_that_died(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr(asynchronous, "enqueue_delivery", sent.append)
+    held = _failed_event(
+        account,
+        deliveries=[{"kind": "dlq", "arn": QUEUE_ARN.format("dlq")}],
+        delivery_pending=True,
+        claimed_until=timezone.now() + timedelta(minutes=1),
+    )
+    abandoned = _failed_event(
+        account,
+        deliveries=[{"kind": "dlq", "arn": QUEUE_ARN.format("dlq")}],
+        delivery_pending=True,
+        claimed_until=timezone.now() - timedelta(seconds=1),
+    )
+    assert asynchronous.async_invocations_sweep() == 1
+    assert sent == [abandoned.pk]
+    # The sweeper leased it: the next sweep leaves it to the worker it went to.
+    assert asynchronous.async_invocations_sweep() == 0
+    assert held.pk not in sent
+
+
+def test_ended_events_are_deleted_after_the_retention_but_waiting_ones_are_kept(
+    account: Account,
+) -> None:
+    old = timezone.now() - timedelta(days=8)
+    expired = _failed_event(account, finished=old)
+    undelivered = _failed_event(
+        account, finished=old, delivery_pending=True, deliveries=[{"kind": "dlq", "arn": "x"}]
+    )
+    recent = _failed_event(account)
+    waiting = _failed_event(account, status=Status.RETRYING, finished=None, created=old)
+    assert asynchronous.async_invocations_expire() == 1
+    remaining = set(AsyncInvocation.objects.values_list("pk", flat=True))
+    assert remaining == {undelivered.pk, recent.pk, waiting.pk}
+    assert expired.pk not in remaining
