@@ -17,7 +17,7 @@ import time
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,7 +145,7 @@ def run_server(
     tmp_path_factory: pytest.TempPathFactory,
     extra_env: dict[str, str] | None = None,
     share_with: LiveServer | None = None,
-) -> Iterator[LiveServer]:
+) -> Generator[LiveServer]:
     """Run ``manage.py serve``; ``share_with`` makes it a second replica of that server."""
     data_dir = (
         Path(share_with.env["FUNCTORY_DATA_DIR"])
