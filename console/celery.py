@@ -5,9 +5,20 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
 app = Celery("functory")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _database_connections_checked(**kwargs: object) -> None:
+    """Around every task, as Django does around every request: drop a connection that broke
+    or outlived CONN_MAX_AGE, keep a healthy one (Celery's own fixup would close it every
+    time, which costs a new PostgreSQL connection per asynchronous invocation)."""
+    close_old_connections()
