@@ -41,6 +41,9 @@ SHOWN_FIELDS = (
     "last_error",
     "created",
     "finished",
+    "condition",
+    "deliveries",
+    "delivery_errors",
 )
 
 
@@ -99,6 +102,10 @@ def _row(invocation: AsyncInvocation, now: datetime) -> dict[str, Any]:
         "finished_ago": _ago(invocation.finished, now) if invocation.finished else "",
         "error": error,
         "error_preview": error if len(error) <= ERROR_PREVIEW else error[: ERROR_PREVIEW - 1] + "…",
+        # Why it ended, and its dead-letter/destination records still to send or undelivered.
+        "condition": invocation.condition,
+        "pending": [d["arn"] for d in invocation.deliveries],
+        "undelivered": [f"{d['arn']}: {d['error']}" for d in invocation.delivery_errors],
     }
 
 

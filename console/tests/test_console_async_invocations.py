@@ -205,7 +205,26 @@ def test_a_row_shows_its_function_attempts_times_and_error() -> None:
     assert '<span class="ai-badge ai-succeeded">Succeeded</span>' in second
     assert ">2\xa0hours ago</time>" in second
     assert '<span title="short error">short error</span>' in second
-    assert second.count('<span class="muted">—</span>') == 1
+    # No next attempt (and, a row without a condition, no outcome either).
+    assert second.count('<span class="muted">—</span>') == 2
+
+
+def test_an_ended_row_shows_why_it_ended_and_records_not_delivered_or_still_to_send() -> None:
+    client, account = _signed_in()
+    queue = "arn:aws:sqs:us-east-1:123456789012:dead-letters"
+    topic = "arn:aws:sns:us-east-1:123456789012:failures"
+    async_invocation_row(
+        account,
+        status=Status.FAILED,
+        condition="RetriesExhausted",
+        deliveries=[{"kind": "destination", "arn": topic}],
+        delivery_errors=[{"kind": "dlq", "arn": queue, "error": "QueueDoesNotExist: gone"}],
+    )
+    html = _page(client)
+    outcome = html.split('<td class="ai-outcome">', 1)[1].split("</td>", 1)[0]
+    assert "<span>RetriesExhausted</span>" in outcome
+    assert f"sending to {topic}" in outcome
+    assert f"not delivered: {queue}: QueueDoesNotExist: gone" in outcome
 
 
 def test_with_no_invocations_the_page_says_how_to_make_one() -> None:
