@@ -40,6 +40,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from common import ROOT, Server, SignedClient, hello_zip, server
 
+sys.path.insert(0, str(ROOT))
+from console.celery_worker import worker_command
+
 ROLE = "arn:aws:iam::123456789012:role/bench"
 FUNCTION = "noop"
 LIST_PATH = "/_functory/async-invocations"
@@ -227,23 +230,12 @@ def celery_worker(srv: Server, concurrency: int, log: Path) -> Iterator[None]:
     data_dir = Path(srv.env["FUNCTORY_DATA_DIR"])
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "--beat",
-                "--loglevel",
-                "info",
-                "--concurrency",
-                str(concurrency),
-                "--hostname",
-                f"bench-{uuid.uuid4().hex[:6]}@%h",
-                "--schedule",
-                str(data_dir / "celerybeat-schedule-bench"),
-            ],
+            worker_command(
+                data_dir / "celerybeat-schedule-bench",
+                loglevel="info",
+                concurrency=concurrency,
+                hostname=f"bench-{uuid.uuid4().hex[:6]}@%h",
+            ),
             env=srv.env,
             cwd=ROOT,
             stdout=output,

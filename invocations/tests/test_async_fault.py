@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from conftest import (
     make_zip,
     run_server,
 )
+from console.celery_worker import worker_command
 
 pytestmark = pytest.mark.live
 
@@ -121,21 +121,7 @@ def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveSe
     data_dir = Path(functory.env["FUNCTORY_DATA_DIR"])
     log = open(data_dir / "replacement-worker.log", "wb")  # noqa: SIM115
     replacement = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "console",
-            "worker",
-            "--beat",
-            "--loglevel",
-            "warning",
-            "--concurrency",
-            "1",
-            "--schedule",
-            str(data_dir / "celerybeat-schedule-2"),
-        ],
+        worker_command(data_dir / "celerybeat-schedule-2"),
         env=functory.env,
         cwd=ROOT,
         stdout=log,

@@ -28,6 +28,7 @@ from functions.models import EventInvokeConfig
 from functions.tests.factories import function_row
 from invocations import asynchronous
 from invocations.models import AsyncInvocation
+from invocations.tests.factories import async_invocation_row
 
 RETRY_BASE_SECONDS = 1.0
 
@@ -243,27 +244,13 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
     return calls
 
 
-def _event(account: Account, **fields: Any) -> AsyncInvocation:
-    now = timezone.now()
-    values: dict[str, Any] = {
-        "account": account,
-        "function_name": "fn",
-        "payload": b"{}",
-        "request_id": str(uuid.uuid4()),
-        "next_attempt_at": now,
-        "created": now,
-    }
-    values.update(fields)
-    return AsyncInvocation.objects.create(**values)
-
-
 @pytest.fixture
 def account(db: None) -> Account:
     return Account.objects.create(id="123456789012")
 
 
 def test_a_second_claim_of_the_same_event_loses(account: Account) -> None:
-    event = _event(account)
+    event = async_invocation_row(account)
     first = asynchronous.async_invocation_claim(event.pk)
     assert first is not None and first.attempts == 1
     assert asynchronous.async_invocation_claim(event.pk) is None
@@ -272,14 +259,14 @@ def test_a_second_claim_of_the_same_event_loses(account: Account) -> None:
 
 
 def test_an_event_not_yet_due_is_not_claimed(account: Account) -> None:
-    event = _event(account, next_attempt_at=timezone.now() + timedelta(minutes=1))
+    event = async_invocation_row(account, next_attempt_at=timezone.now() + timedelta(minutes=1))
     assert asynchronous.async_invocation_claim(event.pk) is None
 
 
 def test_an_expired_claim_is_recovered_by_the_sweeper(
     account: Account, enqueued: list[tuple[int, float | None]]
 ) -> None:
-    event = _event(account)
+    event = async_invocation_row(account)
     assert asynchronous.async_invocation_claim(event.pk) is not None
     assert asynchronous.async_invocations_sweep() == 0
     # The worker died: its lease runs out.
@@ -295,7 +282,7 @@ def test_an_expired_claim_is_recovered_by_the_sweeper(
 
 
 def test_an_expired_claim_can_be_taken_over_directly(account: Account) -> None:
-    event = _event(account)
+    event = async_invocation_row(account)
     first = asynchronous.async_invocation_claim(event.pk)
     assert first is not None
     later = timezone.now() + timedelta(hours=1)
@@ -308,8 +295,8 @@ def test_an_expired_claim_can_be_taken_over_directly(account: Account) -> None:
 def test_the_sweeper_resends_an_event_whose_message_was_lost(
     account: Account, enqueued: list[tuple[int, float | None]]
 ) -> None:
-    fresh = _event(account)
-    lost = _event(account, next_attempt_at=timezone.now() - timedelta(hours=1))
+    fresh = async_invocation_row(account)
+    lost = async_invocation_row(account, next_attempt_at=timezone.now() - timedelta(hours=1))
     assert asynchronous.async_invocations_sweep() == 1
     assert enqueued == [(lost.pk, None)]
     # Sent once per requeue period, not on every sweep.
@@ -320,7 +307,7 @@ def test_the_sweeper_resends_an_event_whose_message_was_lost(
 def test_an_event_older_than_the_default_six_hours_fails_without_running(
     account: Account,
 ) -> None:
-    event = _event(account, created=timezone.now() - timedelta(hours=6, seconds=1))
+    event = async_invocation_row(account, created=timezone.now() - timedelta(hours=6, seconds=1))
     assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.FAILED
     event.refresh_from_db()
     assert event.status == AsyncInvocation.Status.FAILED
@@ -333,12 +320,12 @@ def test_an_event_older_than_its_configured_maximum_age_fails(account: Account) 
     EventInvokeConfig.objects.create(
         function=function, qualifier="$LATEST", maximum_event_age=60, last_modified=timezone.now()
     )
-    event = _event(account, created=timezone.now() - timedelta(seconds=61))
+    event = async_invocation_row(account, created=timezone.now() - timedelta(seconds=61))
     settings = asynchronous.event_invoke_settings(event)
     assert (settings.maximum_retry_attempts, settings.maximum_event_age) == (2, 60)
     assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.FAILED
 
 
 def test_a_finished_event_is_not_run_again(account: Account) -> None:
-    event = _event(account, status=AsyncInvocation.Status.SUCCEEDED)
+    event = async_invocation_row(account, status=AsyncInvocation.Status.SUCCEEDED)
     assert asynchronous.async_invocation_run(event.pk) == "skipped"

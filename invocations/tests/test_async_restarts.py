@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 import redis
 
 from conftest import ROOT, client_for, create_function, create_user, make_zip, run_server
+from console.celery_worker import worker_command
 from invocations.tests.test_async_fault import _done_markers
 
 pytestmark = pytest.mark.live
@@ -62,21 +62,7 @@ def test_events_survive_a_server_kill_and_a_broker_that_lost_its_messages(
         data_dir = Path(second.env["FUNCTORY_DATA_DIR"])
         log = open(data_dir / "restart-worker.log", "wb")  # noqa: SIM115
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "--beat",
-                "--loglevel",
-                "warning",
-                "--concurrency",
-                "1",
-                "--schedule",
-                str(data_dir / "celerybeat-schedule-restart"),
-            ],
+            worker_command(data_dir / "celerybeat-schedule-restart"),
             env=second.env,
             cwd=ROOT,
             stdout=log,

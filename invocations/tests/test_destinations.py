@@ -19,6 +19,7 @@ from functions.models import EventInvokeConfig, FunctionVersion
 from functions.tests.factories import function_row
 from invocations import asynchronous, destinations
 from invocations.models import AsyncInvocation
+from invocations.tests.factories import async_invocation_row
 from monitoring.metrics.models import MetricPoint
 from monitoring.metrics.recorder import recorder
 
@@ -79,13 +80,10 @@ def _receive(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def _failed_event(account: Account, **fields: Any) -> AsyncInvocation:
+    """An event that failed three times on a function error, as the worker leaves it."""
     now = timezone.now()
     values: dict[str, Any] = {
-        "account": account,
-        "function_name": "fn",
         "payload": b'{"order": 7}',
-        "request_id": str(uuid.uuid4()),
-        "next_attempt_at": now,
         "created": now - timedelta(minutes=3),
         "finished": now,
         "status": Status.FAILED,
@@ -99,7 +97,7 @@ def _failed_event(account: Account, **fields: Any) -> AsyncInvocation:
         "response_payload": b'{"errorMessage": "nope", "errorType": "ValueError"}',
     }
     values.update(fields)
-    return AsyncInvocation.objects.create(**values)
+    return async_invocation_row(account, values.pop("function_name", "fn"), **values)
 
 
 def _configure(account: Account, *, dead_letter: str = "", **config: Any) -> None:

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from console import services
+from console.celery_worker import worker_command
 from console.models import User
 
 
@@ -68,21 +68,11 @@ class Command(BaseCommand):
             return None
         schedule = Path(settings.DATA_DIR) / "celerybeat-schedule"
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "--beat",
-                "--loglevel",
-                os.environ.get("CELERY_LOG_LEVEL", "warning"),
-                "--concurrency",
-                os.environ.get("CELERY_CONCURRENCY", "1"),
-                "--schedule",
-                str(schedule),
-            ],
+            worker_command(
+                schedule,
+                loglevel=os.environ.get("CELERY_LOG_LEVEL", "warning"),
+                concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
+            ),
             cwd=settings.BASE_DIR,
             # The worker's live log lines reach browsers through this server process.
             env={
