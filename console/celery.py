@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
@@ -17,8 +18,13 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def _database_connections_checked(**kwargs: object) -> None:
+def _database_connections_checked(task: Any = None, **kwargs: object) -> None:
     """Around every task, as Django does around every request: drop a connection that broke
     or outlived CONN_MAX_AGE, keep a healthy one (Celery's own fixup would close it every
-    time, which costs a new PostgreSQL connection per asynchronous invocation)."""
+    time, which costs a new PostgreSQL connection per asynchronous invocation). A task run
+    eagerly (``.apply()``) shares its caller's connection, maybe mid-transaction: left alone."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    if connection.in_atomic_block:
+        return
     close_old_connections()

@@ -262,6 +262,13 @@ FUNCTORY_AWS_ENDPOINT_URLS = {
     for service in ("sqs", "sns", "events")
 }
 FUNCTORY_AWS_ACCESS_KEY_ID = os.environ.get("FUNCTORY_AWS_ACCESS_KEY_ID", "")
+# Those credentials are the platform's, not a function's role: when set, records only go to
+# these AWS account ids (comma-separated), so one tenant can't write to another's queues.
+FUNCTORY_AWS_TARGET_ACCOUNTS = [
+    account
+    for account in os.environ.get("FUNCTORY_AWS_TARGET_ACCOUNTS", "").replace(" ", "").split(",")
+    if account
+]
 FUNCTORY_AWS_SECRET_ACCESS_KEY = os.environ.get("FUNCTORY_AWS_SECRET_ACCESS_KEY", "")
 
 LOGGING = {

@@ -192,7 +192,7 @@ def _end(
     plan = destinations.delivery_plan(
         invocation, succeeded=status == Status.SUCCEEDED, config=event.config
     )
-    lease = now + timedelta(seconds=settings.FUNCTORY_ASYNC_LEASE_SECONDS)
+    lease = now + destinations.delivery_lease()
     ended = _record(
         invocation,
         attempt,
@@ -378,7 +378,7 @@ def async_invocations_sweep(now: datetime | None = None, limit: int = 1000) -> i
         enqueue(pk)
     # Ended events whose records were not (all) sent: their worker died on the way.
     undelivered = AsyncInvocation.objects.filter(delivery_pending=True, claimed_until__lt=now)
-    lease = now + timedelta(seconds=settings.FUNCTORY_ASYNC_LEASE_SECONDS)
+    lease = now + destinations.delivery_lease()
     redeliver = [
         pk
         for pk in undelivered.values_list("pk", flat=True)[:limit]

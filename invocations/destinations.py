@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from console.errors import ResourceNotFound
 from console.models import Account
 from functions import arns
 from functions.models import EventInvokeConfig, FunctionVersion
@@ -46,9 +47,11 @@ EVENT_AGE_EXCEEDED = "EventAgeExceeded"
 # AWS sends the first kilobyte of the error message as the ErrorMessage attribute.
 ERROR_MESSAGE_BYTES = 1024
 # A destination must not hold a worker for long: two tries of a few seconds each.
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 10
 _CLIENT_CONFIG = {
-    "connect_timeout": 5,
-    "read_timeout": 10,
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "read_timeout": READ_TIMEOUT_S,
     "retries": {"max_attempts": 2, "mode": "standard"},
 }
 
@@ -65,21 +68,15 @@ def _service(arn: str) -> str:
 # -- what to send -------------------------------------------------------------------------
 
 
-def _event_invoke_config(invocation: AsyncInvocation) -> EventInvokeConfig | None:
-    return EventInvokeConfig.objects.filter(
-        function__account_id=invocation.account_id,
-        function__name=invocation.function_name,
-        qualifier=invocation.qualifier or FunctionVersion.LATEST,
-    ).first()
-
-
 def _dead_letter_arn(invocation: AsyncInvocation) -> str:
     """The DeadLetterConfig of the version that ran (else the one the qualifier names)."""
     qualifier = invocation.executed_version or invocation.qualifier or None
     try:
         resolved = function_resolve(invocation.account, invocation.function_name, qualifier)
-    except Exception:  # the function (or version) is gone: nothing to send to
+    except ResourceNotFound:  # the function (or version) is gone: nothing to send to
         return ""
+    # Any other error (the database is away) propagates: the attempt stays claimed and
+    # runs again, rather than ending without the dead-letter message it owes.
     return resolved.version.dead_letter_target_arn if resolved.version else ""
 
 
@@ -254,9 +251,19 @@ def _function_invoke(account: Account, arn: str, record: bytes) -> None:
     async_invocation_create(target, request_id=str(uuid.uuid4()), payload=record)
 
 
+def _check_target_account(arn: str) -> None:
+    """Records are sent with the platform's credentials, not the function's role: only to
+    the AWS accounts the operator allows (FUNCTORY_AWS_TARGET_ACCOUNTS), when it says."""
+    allowed = settings.FUNCTORY_AWS_TARGET_ACCOUNTS
+    if allowed and _region_and_account(arn)[1] not in allowed:
+        raise DeliveryError(f"Records can't be sent to account {_region_and_account(arn)[1]}.")
+
+
 def send(invocation: AsyncInvocation, kind: str, arn: str) -> None:
     """Hand one record to its target (raises when it could not)."""
     service = _service(arn)
+    if service != "lambda":
+        _check_target_account(arn)
     if kind == DEAD_LETTER:
         body = bytes(invocation.payload).decode(errors="replace")
         attributes = dead_letter_attributes(invocation)
@@ -285,6 +292,13 @@ def _count_failure(invocation: AsyncInvocation, kind: str) -> None:
         metrics.destination_delivery_failure(series)
 
 
+def delivery_lease() -> timedelta:
+    """Long enough for one record's worst case (two tries of connect + read timeouts, for
+    two calls: an SQS queue's URL, then the message)."""
+    worst = 2 * 2 * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
+    return timedelta(seconds=max(float(settings.FUNCTORY_ASYNC_LEASE_SECONDS), worst + 30))
+
+
 def deliveries_send(invocation_id: int) -> int:
     """Send what an ended event still owes; returns how many records failed.
 
@@ -297,6 +311,11 @@ def deliveries_send(invocation_id: int) -> int:
     errors = list(invocation.delivery_errors)
     while pending:
         delivery = pending[0]
+        # Each send renews the lease first, so a slow target doesn't let the sweeper hand
+        # the same records to a second worker meanwhile.
+        AsyncInvocation.objects.filter(pk=invocation.pk, delivery_pending=True).update(
+            claimed_until=timezone.now() + delivery_lease()
+        )
         try:
             send(invocation, delivery["kind"], delivery["arn"])
         except Exception as exc:
@@ -316,10 +335,6 @@ def deliveries_send(invocation_id: int) -> int:
             deliveries=pending,
             delivery_errors=errors,
             delivery_pending=bool(pending),
-            claimed_until=(
-                timezone.now() + timedelta(seconds=settings.FUNCTORY_ASYNC_LEASE_SECONDS)
-                if pending
-                else None
-            ),
+            claimed_until=timezone.now() + delivery_lease() if pending else None,
         )
     return failures

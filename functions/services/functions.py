@@ -187,10 +187,15 @@ def check_environment(environment: dict[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in variables.items()}
 
 
+# The longest SQS/SNS ARN (80-character queue or 256-character topic names) fits with room.
+DEAD_LETTER_ARN_LIMIT = 2048
+
+
 def check_dead_letter_target(arn: str) -> str:
     """A dead-letter queue is an SQS queue or an SNS topic ('' removes it)."""
     parts = arn.split(":")
-    if arn and (len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("sqs", "sns")):
+    wrong_service = len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("sqs", "sns")
+    if arn and (wrong_service or len(arn) > DEAD_LETTER_ARN_LIMIT):
         raise InvalidParameterValue(
             f"The provided target arn {arn} is invalid. The dead-letter target must be an "
             "Amazon SQS queue or an Amazon SNS topic."

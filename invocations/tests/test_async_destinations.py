@@ -275,3 +275,9 @@ def test_a_dead_letter_target_must_be_a_queue_or_a_topic(lam: Any) -> None:
     assert (code, status) == ("InvalidParameterValueException", 400)
     assert "SQS queue or an Amazon SNS topic" in message
     assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName=name)
+    with pytest.raises(Exception) as excinfo:
+        lam.update_function_configuration(
+            FunctionName=name,
+            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:" + "q" * 2100},
+        )
+    assert client_error(excinfo)[0] == "InvalidParameterValueException"

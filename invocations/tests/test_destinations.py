@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import OperationalError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -304,3 +305,43 @@ def test_ended_events_are_deleted_after_the_retention_but_waiting_ones_are_kept(
     remaining = set(AsyncInvocation.objects.values_list("pk", flat=True))
     assert remaining == {undelivered.pk, recent.pk, waiting.pk}
     assert expired.pk not in remaining
+
+
+def test_records_go_only_to_the_aws_accounts_the_operator_allows(
+    account: Account, peer: AwsPeer
+) -> None:
+    sqs, url, arn = _queue(peer)  # in the moto account 123456789012
+    event = _failed_event(account, deliveries=[{"kind": "dlq", "arn": arn}], delivery_pending=True)
+    with override_settings(FUNCTORY_AWS_TARGET_ACCOUNTS=["111111111111"]):
+        assert destinations.deliveries_send(event.pk) == 1
+    assert _receive(sqs, url) == []
+    event.refresh_from_db()
+    (failure,) = event.delivery_errors
+    assert "can't be sent to account 123456789012" in failure["error"]
+
+
+def test_a_database_error_while_planning_keeps_the_attempt_instead_of_dropping_the_dlq(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure(account, dead_letter=QUEUE_ARN.format("dlq"))
+    event = _failed_event(account)
+
+    def database_away(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(destinations, "function_resolve", database_away)
+    with pytest.raises(OperationalError):
+        destinations.delivery_plan(event, succeeded=False, config=None)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_task_run_eagerly_inside_a_transaction_keeps_its_callers_connection(
+    account: Account,
+) -> None:
+    from invocations.tasks import async_invocations_expire
+
+    with transaction.atomic():
+        _failed_event(account, finished=timezone.now() - timedelta(days=30))
+        assert async_invocations_expire.apply().get() == 1
+        # Still the same open transaction (on PostgreSQL a closed connection would raise).
+        assert AsyncInvocation.objects.count() == 0
