@@ -110,9 +110,10 @@ async def verify_async(request: HttpRequest, body: bytes) -> SignedIdentity:
         cached = keycache.access_keys.get(key_id)
         if cached is not keycache.MISSING:
             return verify(request, body, lookup=lambda _: cached)
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
 
-    return await sync_to_async(verify, thread_sensitive=False)(request, body, _lookup_and_cache)
+    check = database_sync_to_async(verify, thread_sensitive=False)
+    return await check(request, body, _lookup_and_cache)
 
 
 def verify(

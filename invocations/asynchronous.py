@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -107,7 +107,7 @@ async def event_accept(
     client_context: str | None = None,
 ) -> AsyncInvocation:
     """:func:`async_invocation_create` from the (async) Invoke API."""
-    create = sync_to_async(async_invocation_create, thread_sensitive=False)
+    create = database_sync_to_async(async_invocation_create, thread_sensitive=False)
     invocation: AsyncInvocation = await create(
         target, request_id=request_id, payload=payload, client_context=client_context
     )

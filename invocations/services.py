@@ -10,7 +10,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from console.errors import AWSError, InvalidParameterValue, InvalidRequestContent
@@ -78,7 +78,8 @@ async def invoke_target(
     cached = selectors.invoke_target_cached(account.id, function_name, qualifier)
     if cached is not None:
         return cached
-    resolve = sync_to_async(selectors.invoke_target_resolve, thread_sensitive=False)
+    # Checked around the call (a connection PostgreSQL dropped is replaced, not reused).
+    resolve = database_sync_to_async(selectors.invoke_target_resolve, thread_sensitive=False)
     target: selectors.InvokeTarget = await resolve(account, function_name, qualifier)
     return target
 
