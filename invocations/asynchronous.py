@@ -254,7 +254,8 @@ def async_invocation_run(invocation_id: int) -> str:
             condition=destinations.EVENT_AGE_EXCEEDED,
             attempts=invocation.attempts - 1,
         )
-    metrics.async_event_age(_series(invocation), (now - invocation.created).total_seconds() * 1000)
+    # AsyncEventAge: from acceptance to this attempt, counted once the function ran.
+    age_ms = (now - invocation.created).total_seconds() * 1000
     try:
         target = eventloop.run(
             services.invoke_target(
@@ -267,6 +268,8 @@ def async_invocation_run(invocation_id: int) -> str:
             timeouts.append(target.secondary[0].spec.timeout_s)
         lease = max(timeouts) + settings.FUNCTORY_ASYNC_LEASE_SECONDS
         _record(invocation, claimed_until=timezone.now() + timedelta(seconds=lease))
+        if target.reserved_concurrency == 0:
+            return _stopped(invocation, event)
         done = eventloop.run(
             services.invoke_sync(
                 target,
@@ -277,6 +280,7 @@ def async_invocation_run(invocation_id: int) -> str:
         )
     except Exception as exc:
         return _system_error(invocation, exc, expires, event)
+    metrics.async_event_age(_series(invocation), age_ms)
     # The attempt's log lines are stored before the attempt is: a worker killed in between
     # leaves the event to be run again rather than done without its logs.
     ingestor.flush()
@@ -316,6 +320,19 @@ def async_invocation_run(invocation_id: int) -> str:
             **fields,
         )
     return _retry(invocation, error, delay, **fields)
+
+
+def _stopped(invocation: AsyncInvocation, event: EventSettings) -> str:
+    """Reserved concurrency 0 stops the function: AWS gives its events up at once (to the
+    dead-letter queue / on-failure destination) instead of retrying them."""
+    return _fail(
+        invocation,
+        "TooManyRequestsException: Rate Exceeded. (reserved concurrency is 0)",
+        event,
+        error_code=429,
+        function_error="",
+        attempts=invocation.attempts - 1,
+    )
 
 
 def _system_error(

@@ -281,3 +281,25 @@ def test_a_dead_letter_target_must_be_a_queue_or_a_topic(lam: Any) -> None:
             DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:" + "q" * 2100},
         )
     assert client_error(excinfo)[0] == "InvalidParameterValueException"
+
+
+def test_with_reserved_concurrency_zero_events_go_to_the_dead_letter_queue_at_once(
+    lam: Any, functory: LiveServer, credentials: Credentials, aws_peer: AwsPeer
+) -> None:
+    sqs, url, queue_arn = _queue(aws_peer)
+    name = _name()
+    create_function(
+        lam,
+        name,
+        Code={"ZipFile": make_zip({"app.py": FAILING})},
+        DeadLetterConfig={"TargetArn": queue_arn},
+    )
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 3}')
+
+    (message,) = _messages(sqs, url, 1, timeout=30)
+    assert message["Body"] == '{"n": 3}'
+    attributes = message["MessageAttributes"]
+    assert attributes["RequestID"]["StringValue"] == response["ResponseMetadata"]["RequestId"]
+    assert attributes["ErrorCode"] == {"DataType": "Number", "StringValue": "429"}
+    assert _starts(client_for(functory, credentials, "logs"), name) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,6 +43,11 @@ def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         {
             "FUNCTORY_ASYNC_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
             "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
+            # Concurrency counted in Redis, so the server's and the worker's invokes share
+            # one count (the filesystem broker and embedded worker stay).
+            "REDIS_URL": os.environ.get("FUNCTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/7"),
+            "CELERY_BROKER_URL": "filesystem://",
+            "FUNCTORY_EMBEDDED_WORKER": "1",
         },
     )
 
@@ -158,21 +165,55 @@ def test_a_throttled_event_waits_and_runs_once_concurrency_is_back(
     lam: Any, functory: LiveServer, credentials: Any
 ) -> None:
     name = _name()
-    code = "def handler(event, context):\n    print('ran', event['marker'])\n"
+    code = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    time.sleep(event.get('hold', 0))\n"
+        "    print('ran', event['marker'])\n"
+    )
     create_function(lam, name, Code={"ZipFile": make_zip({"app.py": code})})
     # Throttles don't count against MaximumRetryAttempts.
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    # A synchronous invoke holds the function's only slot (the server and its worker
+    # count through Redis) while the event is tried.
+    holder = threading.Thread(
+        target=lambda: lam.invoke(FunctionName=name, Payload='{"hold": 5, "marker": "sync"}')
+    )
+    holder.start()
+    logs = client_for(functory, credentials, "logs")
+    _wait_for(lambda: _starts(_log_messages(logs, name)), timeout=30)  # the holder is running
     marker = uuid.uuid4().hex
     response = lam.invoke(
         FunctionName=name, InvocationType="Event", Payload=json.dumps({"marker": marker})
     )
     assert response["StatusCode"] == 202
-    time.sleep(3)
+    time.sleep(2)
+    assert [e for e in _log_messages(logs, name) if f"ran {marker}" in e["message"]] == []
+    holder.join()
+    _wait_for(lambda: [e for e in _log_messages(logs, name) if f"ran {marker}" in e["message"]])
+
+
+@pytest.mark.live
+def test_reserved_concurrency_zero_gives_events_up_without_running_them(
+    lam: Any, functory: LiveServer, credentials: Any
+) -> None:
+    name = _name()
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": FAILING})})
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 1}')
+
+    def failed() -> list[dict[str, Any]]:
+        response = signed(
+            functory, credentials, "GET", f"/_functory/async-invocations?FunctionName={name}"
+        )
+        rows: list[dict[str, Any]] = response.json()["AsyncInvocations"]
+        return [row for row in rows if row["Status"] == "failed"]
+
+    (row,) = _wait_for(failed, timeout=30)
+    assert row["Attempts"] == 0 and row["LastError"].startswith("TooManyRequestsException")
     logs = client_for(functory, credentials, "logs")
     assert _starts(_log_messages(logs, name)) == []
-    lam.delete_function_concurrency(FunctionName=name)
-    _wait_for(lambda: [e for e in _log_messages(logs, name) if f"ran {marker}" in e["message"]])
 
 
 @pytest.mark.live
