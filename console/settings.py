@@ -259,7 +259,7 @@ FUNCTORY_ASYNC_RETENTION_SECONDS = float(
 FUNCTORY_AWS_ENDPOINT_URL = os.environ.get("FUNCTORY_AWS_ENDPOINT_URL", "")
 FUNCTORY_AWS_ENDPOINT_URLS = {
     service: os.environ.get(f"FUNCTORY_{service.upper()}_ENDPOINT_URL", "")
-    for service in ("sqs", "sns", "events")
+    for service in ("sqs", "sns", "events", "s3")
 }
 FUNCTORY_AWS_ACCESS_KEY_ID = os.environ.get("FUNCTORY_AWS_ACCESS_KEY_ID", "")
 # Those credentials are the platform's, not a function's role: when set, records only go to

@@ -12,7 +12,7 @@ as AWS does.
 - An OnSuccess/OnFailure destination gets the invocation record (``version``,
   ``timestamp``, ``requestContext``, ``requestPayload``, ``responseContext``,
   ``responsePayload``): another function of the account (invoked asynchronously), an SQS
-  queue, an SNS topic or an EventBridge bus reached through boto3.
+  queue, an SNS topic, an EventBridge bus or (on failure) an S3 bucket, through boto3.
 """
 
 from __future__ import annotations
@@ -240,6 +240,20 @@ def _events_put(arn: str, invocation: AsyncInvocation, body: str) -> None:
         raise DeliveryError(f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")
 
 
+def _s3_put(arn: str, invocation: AsyncInvocation, body: str) -> None:
+    """An S3 bucket (on failure only) gets the record as a JSON object, keyed by function and
+    time as AWS lays them out."""
+    bucket = arn.split(":", 5)[5]
+    moment = (invocation.finished or timezone.now()).astimezone(UTC)
+    key = (
+        f"aws/lambda/async/{invocation.function_name}/{moment:%Y/%m/%d}/"
+        f"{moment:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
+    )
+    aws_client("s3", arns.region()).put_object(
+        Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json"
+    )
+
+
 def _function_invoke(account: Account, arn: str, record: bytes) -> None:
     """A function destination is invoked asynchronously with the record as its event."""
     from invocations.asynchronous import async_invocation_create
@@ -253,10 +267,12 @@ def _function_invoke(account: Account, arn: str, record: bytes) -> None:
 
 def _check_target_account(arn: str) -> None:
     """Records are sent with the platform's credentials, not the function's role: only to
-    the AWS accounts the operator allows (FUNCTORY_AWS_TARGET_ACCOUNTS), when it says."""
+    the AWS accounts the operator allows (FUNCTORY_AWS_TARGET_ACCOUNTS), when it says. An S3
+    bucket's ARN names no account, so none can be allowed then."""
     allowed = settings.FUNCTORY_AWS_TARGET_ACCOUNTS
-    if allowed and _region_and_account(arn)[1] not in allowed:
-        raise DeliveryError(f"Records can't be sent to account {_region_and_account(arn)[1]}.")
+    account = _region_and_account(arn)[1]
+    if allowed and account not in allowed:
+        raise DeliveryError(f"Records can't be sent to account {account or '(none named)'}.")
 
 
 def send(invocation: AsyncInvocation, kind: str, arn: str) -> None:
@@ -281,6 +297,8 @@ def send(invocation: AsyncInvocation, kind: str, arn: str) -> None:
         return _sns_publish(arn, record, None)
     if service == "events":
         return _events_put(arn, invocation, record)
+    if service == "s3":
+        return _s3_put(arn, invocation, record)
     raise DeliveryError(f"Records can't be sent to {arn} (unsupported service {service!r}).")
 
 

@@ -345,3 +345,42 @@ def test_a_task_run_eagerly_inside_a_transaction_keeps_its_callers_connection(
         assert async_invocations_expire.apply().get() == 1
         # Still the same open transaction (on PostgreSQL a closed connection would raise).
         assert AsyncInvocation.objects.count() == 0
+
+
+def test_an_s3_on_failure_destination_gets_the_record_as_a_json_object(
+    account: Account, peer: AwsPeer
+) -> None:
+    s3 = peer.client("s3")
+    bucket = f"records-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    event = _failed_event(
+        account,
+        deliveries=[{"kind": "destination", "arn": f"arn:aws:s3:::{bucket}"}],
+        delivery_pending=True,
+    )
+    assert destinations.deliveries_send(event.pk) == 0
+    (listed,) = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    day = event.finished.strftime("%Y/%m/%d")
+    assert listed["Key"].startswith(f"aws/lambda/async/fn/{day}/")
+    body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+    assert json.loads(body) == destinations.invocation_record(event)
+
+
+def test_an_eventbridge_destination_gets_the_record_as_an_event(
+    account: Account, peer: AwsPeer
+) -> None:
+    sqs, url, queue_arn = _queue(peer)
+    events = peer.client("events")
+    bus = events.create_event_bus(Name=f"bus-{uuid.uuid4().hex[:8]}")["EventBusArn"]
+    rule = f"all-{uuid.uuid4().hex[:8]}"
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["lambda"]}))
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    event = _failed_event(
+        account, deliveries=[{"kind": "destination", "arn": bus}], delivery_pending=True
+    )
+    assert destinations.deliveries_send(event.pk) == 0
+    (message,) = _receive(sqs, url)
+    delivered = json.loads(message["Body"])
+    assert delivered["source"] == "lambda"
+    assert delivered["detail-type"] == "Lambda Function Invocation Result - Failure"
+    assert delivered["detail"]["requestContext"]["requestId"] == event.request_id
