@@ -360,6 +360,7 @@ def test_an_s3_on_failure_destination_gets_the_record_as_a_json_object(
     )
     assert destinations.deliveries_send(event.pk) == 0
     (listed,) = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert event.finished is not None
     day = event.finished.strftime("%Y/%m/%d")
     assert listed["Key"].startswith(f"aws/lambda/async/fn/{day}/")
     body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
