@@ -225,6 +225,9 @@ FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECO
 # Where a process without live-tail subscribers (the embedded worker) sends stored events
 # so the server's in-memory channel layer can push them; set by `manage.py serve`.
 FUNCTORY_LIVE_FORWARD_URL = os.environ.get("FUNCTORY_LIVE_FORWARD_URL", "")
+# Where the embedded worker has the server run its asynchronous attempts (one executor, in
+# the server process: DESIGN.md); set by `manage.py serve`. Unset, a worker runs them itself.
+FUNCTORY_EXECUTOR_URL = os.environ.get("FUNCTORY_EXECUTOR_URL", "")
 # Live tail: batches queued for one socket, and how long one send may take, before the
 # subscriber is closed as too slow (code 4008; it can resume with after_id).
 FUNCTORY_LIVE_TAIL_QUEUE_LIMIT = int(os.environ.get("FUNCTORY_LIVE_TAIL_QUEUE_LIMIT", "1000"))

@@ -7,18 +7,22 @@ are served from per-process caches, and the pool runs on the server's own event 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from console import sigv4
 from console.apiview import ApiRequest, ApiResponse, lambda_api
 from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
+from console.models import Account
 from console.validation import validate
-from invocations import asynchronous, selectors, services
+from invocations import asynchronous, remote, selectors, services
 from invocations.models import AsyncInvocation
+from monitoring.ingest import ingestor
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +107,43 @@ async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse
     except Exception:
         logger.exception("Unhandled error in InvokeAsync (request %s)", request_id)
         return rest_json_error(AWSError("An internal error occurred."), request_id)
+
+
+@csrf_exempt
+async def internal_invoke(request: HttpRequest) -> HttpResponse:
+    """One attempt of an asynchronous invocation for this server's own worker (the embedded
+    profile's single executor, see :mod:`invocations.remote`); signed, never public."""
+    body = request.body
+    if request.method != "POST" or not remote.signed(
+        body, request.headers.get(remote.SIGNATURE_HEADER, "")
+    ):
+        return HttpResponse(status=403)
+    attempt = json.loads(body)
+    try:
+        account = await Account.objects.aget(pk=attempt["AccountId"])
+        target = await services.invoke_target(
+            account, attempt["FunctionName"], attempt["Qualifier"]
+        )
+        done = await services.invoke_sync(
+            target,
+            request_id=attempt["RequestId"],
+            payload=base64.b64decode(attempt["Payload"]),
+            client_context=attempt["ClientContext"],
+        )
+    except Account.DoesNotExist:
+        missing = {"code": "ResourceNotFoundException", "message": "The account does not exist."}
+        return JsonResponse(missing, status=404)
+    except AWSError as error:
+        return JsonResponse({"code": error.code, "message": error.message}, status=error.status)
+    # The attempt's log lines are stored before it is answered (and so before it is done).
+    await sync_to_async(ingestor.flush, thread_sensitive=False)()
+    return JsonResponse(
+        {
+            "Payload": base64.b64encode(done.result.payload).decode(),
+            "FunctionError": done.result.function_error,
+            "ExecutedVersion": done.executed_version,
+        }
+    )
 
 
 def _async_invocation_json(row: AsyncInvocation) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from console.errors import AWSError
 from functions.models import EventInvokeConfig, FunctionVersion
-from invocations import destinations, eventloop, selectors, services
+from invocations import destinations, eventloop, remote, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
 from monitoring.metrics.recorder import recorder as metrics
@@ -270,23 +270,13 @@ def async_invocation_run(invocation_id: int) -> str:
         _record(invocation, claimed_until=timezone.now() + timedelta(seconds=lease))
         if target.reserved_concurrency == 0:
             return _stopped(invocation, event)
-        done = eventloop.run(
-            services.invoke_sync(
-                target,
-                request_id=invocation.request_id,
-                payload=bytes(invocation.payload),
-                client_context=invocation.client_context or None,
-            )
-        )
+        done = _attempt(invocation, target)
     except Exception as exc:
         return _system_error(invocation, exc, expires, event)
     metrics.async_event_age(_series(invocation), age_ms)
-    # The attempt's log lines are stored before the attempt is: a worker killed in between
-    # leaves the event to be run again rather than done without its logs.
-    ingestor.flush()
     now = timezone.now()
-    response = bytes(done.result.payload)
-    if done.result.function_error is None:
+    response = done.payload
+    if done.function_error is None:
         return _end(
             invocation,
             Status.SUCCEEDED,
@@ -298,13 +288,13 @@ def async_invocation_run(invocation_id: int) -> str:
             error_code=200,
             function_error="",
         )
-    error = f"{done.result.function_error}: {response[:1000].decode(errors='replace')}"
+    error = f"{done.function_error}: {response[:1000].decode(errors='replace')}"
     errors = invocation.function_errors + 1
     fields: dict[str, Any] = {
         "function_errors": errors,
         "executed_version": done.executed_version,
         "error_code": 200,
-        "function_error": done.result.function_error,
+        "function_error": done.function_error,
     }
     # AWS waits about one minute before the second attempt and two before the third.
     delay = settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS * 2 ** (errors - 1)
@@ -320,6 +310,27 @@ def async_invocation_run(invocation_id: int) -> str:
             **fields,
         )
     return _retry(invocation, error, delay, **fields)
+
+
+def _attempt(invocation: AsyncInvocation, target: selectors.InvokeTarget) -> remote.Attempt:
+    """Run the function once: in the server process when this worker has one to hand it to
+    (the embedded profile), else in this process's own pool."""
+    if settings.FUNCTORY_EXECUTOR_URL:
+        return remote.invoke(invocation, target.timeout_s)
+    done = eventloop.run(
+        services.invoke_sync(
+            target,
+            request_id=invocation.request_id,
+            payload=bytes(invocation.payload),
+            client_context=invocation.client_context or None,
+        )
+    )
+    # The attempt's log lines are stored before the attempt is: a worker killed in between
+    # leaves the event to be run again rather than done without its logs.
+    ingestor.flush()
+    return remote.Attempt(
+        bytes(done.result.payload), done.result.function_error, done.executed_version
+    )
 
 
 def _stopped(invocation: AsyncInvocation, event: EventSettings) -> str:

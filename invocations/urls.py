@@ -11,4 +11,5 @@ urlpatterns = [
     re_path(r"^2015-03-31/functions/(?P<function_name>[^/]+)/invocations/?$", api.invoke),
     re_path(r"^2014-11-13/functions/(?P<function_name>[^/]+)/invoke-async/?$", api.invoke_async),
     re_path(r"^_functory/async-invocations/?$", method_router(GET=api.list_async_invocations)),
+    re_path(r"^_functory/internal/invoke$", api.internal_invoke),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -43,11 +42,6 @@ def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         {
             "FUNCTORY_ASYNC_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
             "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
-            # Concurrency counted in Redis, so the server's and the worker's invokes share
-            # one count (the filesystem broker and embedded worker stay).
-            "REDIS_URL": os.environ.get("FUNCTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/7"),
-            "CELERY_BROKER_URL": "filesystem://",
-            "FUNCTORY_EMBEDDED_WORKER": "1",
         },
     )
 
@@ -175,8 +169,8 @@ def test_a_throttled_event_waits_and_runs_once_concurrency_is_back(
     # Throttles don't count against MaximumRetryAttempts.
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
-    # A synchronous invoke holds the function's only slot (the server and its worker
-    # count through Redis) while the event is tried.
+    # A synchronous invoke holds the function's only slot while the event is tried (the
+    # embedded worker runs its events in the server's executor: one count).
     holder = threading.Thread(
         target=lambda: lam.invoke(FunctionName=name, Payload='{"hold": 5, "marker": "sync"}')
     )

@@ -74,10 +74,12 @@ class Command(BaseCommand):
                 concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
             ),
             cwd=settings.BASE_DIR,
-            # The worker's live log lines reach browsers through this server process.
+            # The worker's live log lines reach browsers through this server process, and its
+            # asynchronous invocations run in this server's executor (one pool, one count).
             env={
                 **os.environ,
                 "FUNCTORY_LIVE_FORWARD_URL": f"http://{_local(host)}:{port}/_functory/internal/live",
+                "FUNCTORY_EXECUTOR_URL": f"http://{_local(host)}:{port}/_functory/internal/invoke",
             },
             preexec_fn=_die_with_parent,
         )

@@ -1,0 +1,88 @@
+"""The embedded profile's one executor: the worker runs functions in the server process.
+
+DESIGN.md puts the embedded profile's executor in the server process. Its Celery worker is
+another process, so instead of keeping a second environment pool (twice the warm
+environments, and concurrency counted apart from the server's) it hands each attempt to the
+server over a local endpoint signed with the server's secret (``FUNCTORY_EXECUTOR_URL``,
+set by ``manage.py serve``). The server runs it through the same ``invoke_sync`` path as
+the Invoke API, stores the attempt's log lines, then answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from console.errors import AWSError
+from invocations.models import AsyncInvocation
+
+SIGNATURE_HEADER = "X-Functory-Signature"
+# Beyond the function's own timeout: the request, a cold start's queueing, the log flush.
+MARGIN_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What an asynchronous attempt needs to know of the invocation it ran."""
+
+    payload: bytes
+    function_error: str | None
+    executed_version: str
+
+
+def signature(body: bytes) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signed(body: bytes, given: str) -> bool:
+    return hmac.compare_digest(given, signature(body))
+
+
+def request_body(invocation: AsyncInvocation) -> bytes:
+    return json.dumps(
+        {
+            "AccountId": invocation.account_id,
+            "FunctionName": invocation.function_name,
+            "Qualifier": invocation.qualifier or None,
+            "RequestId": invocation.request_id,
+            "Payload": base64.b64encode(bytes(invocation.payload)).decode(),
+            "ClientContext": invocation.client_context or None,
+        }
+    ).encode()
+
+
+def invoke(invocation: AsyncInvocation, timeout_s: float) -> Attempt:
+    """Run one attempt in the server process; raises the AWSError it answered with (a
+    throttle, a missing function), or OSError when the server could not be reached."""
+    body = request_body(invocation)
+    request = urllib.request.Request(
+        settings.FUNCTORY_EXECUTOR_URL,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature(body)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s + MARGIN_SECONDS) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 403:
+            raise
+        failure = json.loads(error.read() or b"{}")
+        raise AWSError(
+            failure.get("message", "The server could not run the invocation."),
+            code=failure.get("code", "ServiceException"),
+            status=error.code,
+        ) from None
+    return Attempt(
+        payload=base64.b64decode(answer["Payload"]),
+        function_error=answer.get("FunctionError"),
+        executed_version=answer["ExecutedVersion"],
+    )
