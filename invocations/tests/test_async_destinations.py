@@ -128,9 +128,10 @@ def test_on_failure_and_on_success_destinations_get_the_aws_invocation_record(
         FunctionName=succeeding, Qualifier="live", InvocationType="Event", Payload='{"n": 21}'
     )
 
+    messages = _messages(sqs, url, 2)
+    assert len(messages) == 2  # one record each, none twice
     records = {
-        r["requestContext"]["requestId"]: r
-        for r in (json.loads(m["Body"]) for m in _messages(sqs, url, 2))
+        r["requestContext"]["requestId"]: r for r in (json.loads(m["Body"]) for m in messages)
     }
     assert len(records) == 2
     failure = records[failed["ResponseMetadata"]["RequestId"]]

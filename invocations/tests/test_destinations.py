@@ -268,11 +268,13 @@ def test_undeliverable_records_are_counted_noted_and_not_retried(
 
 
 def test_the_sweeper_resends_the_records_of_a_worker_that_died(
-    account: Account, monkeypatch: pytest.MonkeyPatch
+    account: Account, monkeypatch: pytest.MonkeyPatch, nowhere: None
 ) -> None:
+    from invocations.tasks import async_invocation_deliver
+
     sent: list[int] = []
     monkeypatch.setattr(asynchronous, "enqueue_delivery", sent.append)
-    held = _failed_event(
+    _failed_event(  # a worker still holds this one
         account,
         deliveries=[{"kind": "dlq", "arn": QUEUE_ARN.format("dlq")}],
         delivery_pending=True,
@@ -288,7 +290,11 @@ def test_the_sweeper_resends_the_records_of_a_worker_that_died(
     assert sent == [abandoned.pk]
     # The sweeper leased it: the next sweep leaves it to the worker it went to.
     assert asynchronous.async_invocations_sweep() == 0
-    assert held.pk not in sent
+    # The task the sweeper queued sends what is left (here: to nowhere, so it is noted).
+    assert async_invocation_deliver.apply(args=(abandoned.pk,)).get() == 1
+    abandoned.refresh_from_db()
+    assert not abandoned.delivery_pending and abandoned.deliveries == []
+    assert [e["kind"] for e in abandoned.delivery_errors] == ["dlq"]
 
 
 def test_ended_events_are_deleted_after_the_retention_but_waiting_ones_are_kept(
