@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 MAX_EVENT_PAYLOAD_BYTES = 256 * 1024
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
 DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 6 * 60 * 60
+# What an attempt may take beyond its function's timeout (cold start, logs, bookkeeping).
+LEASE_MARGIN_SECONDS = 30.0
 
 Status = AsyncInvocation.Status
 WAITING = (Status.QUEUED, Status.RETRYING)
@@ -262,12 +264,12 @@ def async_invocation_run(invocation_id: int) -> str:
                 invocation.account, invocation.function_name, invocation.qualifier or None
             )
         )
-        # The lease must outlive the function's timeout, whichever version runs.
-        timeouts = [target.primary.spec.timeout_s]
-        if target.secondary is not None:
-            timeouts.append(target.secondary[0].spec.timeout_s)
-        lease = max(timeouts) + settings.FUNCTORY_ASYNC_LEASE_SECONDS
-        _record(invocation, claimed_until=timezone.now() + timedelta(seconds=lease))
+        # The lease must outlive the function's timeout, whichever version runs: the claim's
+        # own lease covers short functions; longer ones get theirs extended (one UPDATE).
+        needed = target.timeout_s + LEASE_MARGIN_SECONDS
+        if needed > settings.FUNCTORY_ASYNC_LEASE_SECONDS:
+            lease = target.timeout_s + settings.FUNCTORY_ASYNC_LEASE_SECONDS
+            _record(invocation, claimed_until=timezone.now() + timedelta(seconds=lease))
         if target.reserved_concurrency == 0:
             return _stopped(invocation, event)
         done = _attempt(invocation, target)
