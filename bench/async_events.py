@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from common import ROOT, Server, SignedClient, hello_zip, server
+from common import ROOT, Server, SignedClient, hello_zip, lambda_client, server
 
 sys.path.insert(0, str(ROOT))
 from console.celery_worker import worker_command
@@ -47,21 +47,6 @@ ROLE = "arn:aws:iam::123456789012:role/bench"
 FUNCTION = "noop"
 LIST_PATH = "/_functory/async-invocations"
 TASK_DONE = re.compile(r"Task invocations\.async_invocation_run\[[^]]+\] succeeded in ([0-9.e-]+)s")
-
-
-def lambda_client(srv: Server) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "lambda",
-        endpoint_url=srv.url,
-        region_name="us-east-1",
-        aws_access_key_id=srv.credentials.access_key,
-        aws_secret_access_key=srv.credentials.secret_key,
-        # A throttle or a server error must fail the run, not be retried out of sight.
-        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=2),
-    )
 
 
 def fan_out(srv: Server, threads: int, total: int, call: Callable[[Any, int], None]) -> float:

@@ -137,6 +137,7 @@ def report(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
 
 def lambda_client(srv: Server) -> Any:
     import boto3
+    from botocore.config import Config
 
     return boto3.client(
         "lambda",
@@ -144,6 +145,8 @@ def lambda_client(srv: Server) -> Any:
         region_name="us-east-1",
         aws_access_key_id=srv.credentials.access_key,
         aws_secret_access_key=srv.credentials.secret_key,
+        # A throttle or a server error must fail the run, not be retried out of sight.
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=2),
     )
 
 
