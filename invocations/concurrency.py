@@ -40,10 +40,16 @@ class Lease:
     key: str
     lease_id: str
     backend: Backend
+    # The running sets this lease is also in, and how many invocations each held once it
+    # joined: counted across every process and host (Redis; ``()`` in process).
+    running_keys: tuple[str, ...] = ()
+    running: tuple[int, ...] = ()
 
 
 class Backend(Protocol):
-    async def acquire(self, key: str, limit: int, ttl_s: float) -> Lease | None: ...
+    async def acquire(
+        self, key: str, limit: int, ttl_s: float, running_keys: tuple[str, ...] = ()
+    ) -> Lease | None: ...
 
     async def release(self, lease: Lease) -> None: ...
 
@@ -55,7 +61,10 @@ class LocalBackend:
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    async def acquire(self, key: str, limit: int, ttl_s: float) -> Lease | None:
+    async def acquire(
+        self, key: str, limit: int, ttl_s: float, running_keys: tuple[str, ...] = ()
+    ) -> Lease | None:
+        # One process counts everything it runs itself: the metrics recorder does that.
         with self._lock:
             running = self._running.get(key, 0)
             if running >= limit:
@@ -75,22 +84,33 @@ class LocalBackend:
         return self._running.get(key, 0)
 
 
-# KEYS[1]: the counter's sorted set; ARGV: limit, lease ttl (s), lease id. Redis's own clock
-# scores the leases, so hosts whose clocks disagree still agree on expiry.
+# KEYS[1]: the counter's sorted set, KEYS[2..]: running sets (metrics: how many run per
+# series, whatever counter they count against); ARGV: limit, lease ttl (s), lease id.
+# Returns 0 when throttled, else {1, size of each running set}. Redis's own clock scores
+# the leases, so hosts whose clocks disagree still agree on expiry.
 ACQUIRE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local ttl = tonumber(ARGV[2])
+local ttl_ms = math.ceil(ttl * 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
   return 0
 end
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[3])
-local ttl_ms = math.ceil(ttl * 1000)
-if redis.call('PTTL', KEYS[1]) < ttl_ms then
-  redis.call('PEXPIRE', KEYS[1], ttl_ms)
+local taken = {1}
+for i, key in ipairs(KEYS) do
+  if i > 1 then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  end
+  redis.call('ZADD', key, now + ttl, ARGV[3])
+  if redis.call('PTTL', key) < ttl_ms then
+    redis.call('PEXPIRE', key, ttl_ms)
+  end
+  if i > 1 then
+    taken[i] = redis.call('ZCARD', key)
+  end
 end
-return 1
+return taken
 """
 
 
@@ -116,15 +136,23 @@ class RedisBackend:
             self._clients[loop] = entry
         return entry
 
-    async def acquire(self, key: str, limit: int, ttl_s: float) -> Lease | None:
+    async def acquire(
+        self, key: str, limit: int, ttl_s: float, running_keys: tuple[str, ...] = ()
+    ) -> Lease | None:
         _, script = self._client()
         lease_id = uuid.uuid4().hex
-        taken = await script(keys=[self.prefix + key], args=[limit, ttl_s, lease_id])
-        return Lease(key, lease_id, self) if int(taken) else None
+        keys = [self.prefix + name for name in (key, *running_keys)]
+        taken = await script(keys=keys, args=[limit, ttl_s, lease_id])
+        if not taken:
+            return None
+        return Lease(key, lease_id, self, running_keys, tuple(int(n) for n in taken[1:]))
 
     async def release(self, lease: Lease) -> None:
         client, _ = self._client()
-        await client.zrem(self.prefix + lease.key, lease.lease_id)
+        async with client.pipeline(transaction=False) as pipe:
+            for key in (lease.key, *lease.running_keys):
+                pipe.zrem(self.prefix + key, lease.lease_id)
+            await pipe.execute()
 
     async def running(self, key: str) -> int:
         client, _ = self._client()
@@ -169,6 +197,12 @@ def throttle_reason(reserved: int | None) -> str:
     return RESERVED_EXCEEDED if reserved is not None else ACCOUNT_EXCEEDED
 
 
+def running_key(series: tuple[str, str, str]) -> str:
+    """The set of an invocation series' running leases (ConcurrentExecutions)."""
+    account_id, function_name, qualifier = series
+    return f"run:{account_id}:{function_name}:{qualifier}"
+
+
 async def acquire(
     account_id: str,
     function_key: str,
@@ -177,14 +211,21 @@ async def acquire(
     *,
     timeout_s: float = 900.0,
     using: Backend | None = None,
+    series: tuple[tuple[str, str, str], ...] = (),
 ) -> Lease | None:
-    """A slot for one invocation, or ``None`` when its limit is reached (throttle)."""
+    """A slot for one invocation, or ``None`` when its limit is reached (throttle); with
+    ``series``, the lease also says how many invocations of each are running."""
     limit = reserved if reserved is not None else unreserved_pool
     if limit <= 0:
         return None
     chosen = using or backend()
     ttl_s = timeout_s + LEASE_MARGIN_SECONDS
-    return await chosen.acquire(counter_key(account_id, function_key, reserved), limit, ttl_s)
+    return await chosen.acquire(
+        counter_key(account_id, function_key, reserved),
+        limit,
+        ttl_s,
+        tuple(running_key(s) for s in series),
+    )
 
 
 async def release(lease: Lease) -> None:

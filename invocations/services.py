@@ -101,7 +101,9 @@ def throttled(target: selectors.InvokeTarget) -> AWSError:
     )
 
 
-async def concurrency_acquire(target: selectors.InvokeTarget) -> concurrency.Lease | None:
+async def concurrency_acquire(
+    target: selectors.InvokeTarget, series: tuple[SeriesKey, ...] = ()
+) -> concurrency.Lease | None:
     """A concurrency slot for one invocation of ``target`` (``None``: throttled)."""
     pool = target.unreserved_concurrency
     return await concurrency.acquire(
@@ -110,6 +112,7 @@ async def concurrency_acquire(target: selectors.InvokeTarget) -> concurrency.Lea
         target.reserved_concurrency,
         int(settings.FUNCTORY_ACCOUNT_CONCURRENCY) if pool is None else pool,
         timeout_s=target.timeout_s,
+        series=series,
     )
 
 
@@ -123,11 +126,11 @@ async def invoke_sync(
     """Run one RequestResponse invocation (alias weights applied) and wait for it."""
     chosen = target.choose()
     series = metrics_series(target)
-    lease = await concurrency_acquire(target)
+    lease = await concurrency_acquire(target, series)
     if lease is None:
         metrics.throttle(series)
         raise throttled(target)
-    metrics.invocation_started(series)
+    metrics.invocation_started(series, running=lease.running)
     try:
         result = await runner.pool().invoke(
             chosen.spec,

@@ -115,6 +115,37 @@ def test_redis_leases_count_exactly_across_two_clients():
     asyncio.run(scenario())
 
 
+@needs_redis
+def test_redis_leases_tell_how_many_of_each_series_run_across_clients():
+    prefix = _prefix()
+    series = (("111", "", ""), ("111", "fn", ""), ("111", "fn", "live"))
+
+    async def scenario() -> None:
+        first = concurrency.RedisBackend(REDIS_URL, prefix)
+        second = concurrency.RedisBackend(REDIS_URL, prefix)
+        try:
+            a = await concurrency.acquire("111", "fn", None, 900, using=first, series=series)
+            b = await concurrency.acquire("111", "fn", None, 900, using=second, series=series[:2])
+            other = await concurrency.acquire(
+                "111", "other", None, 900, using=second, series=(series[0], ("111", "other", ""))
+            )
+            assert a is not None and b is not None and other is not None
+            assert a.running == (1, 1, 1)
+            assert b.running == (2, 2)  # the account and the function, not the alias
+            assert other.running == (3, 1)
+            await concurrency.release(a)
+            await concurrency.release(other)
+            again = await concurrency.acquire("111", "fn", None, 900, using=first, series=series)
+            assert again is not None and again.running == (2, 2, 1)
+            for lease in (b, again):
+                await concurrency.release(lease)
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(scenario())
+
+
 HOLDER = """
 import asyncio, sys
 from invocations.concurrency import RedisBackend
@@ -317,3 +348,36 @@ def test_two_replicas_share_a_reservation_through_redis(functory_pair):
     for server in (first, second):
         response = _client(server, credentials).invoke(FunctionName="shared", Payload=b"{}")
         assert response["StatusCode"] == 200
+
+
+@needs_redis
+@pytest.mark.live
+@pytest.mark.sandbox
+def test_concurrent_executions_counts_invocations_running_on_both_replicas(functory_pair):
+    from conftest import create_user
+
+    first, second = functory_pair
+    credentials = create_user(first)
+    lam = _client(first, credentials)
+    create_function(lam, "spread", Timeout=30, Code={"ZipFile": make_zip({"app.py": SLEEPER})})
+    started = time.time() - 120
+    # One invocation on each replica at the same time: each process alone sees one.
+    results = _parallel_invokes([_client(s, credentials) for s in (first, second)], "spread", 3)
+    assert [r.get("status") for r in results] == [200, 200]
+
+    def maximum() -> float:
+        points = _client(first, credentials, "cloudwatch").get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="ConcurrentExecutions",
+            Dimensions=[{"Name": "FunctionName", "Value": "spread"}],
+            StartTime=started,
+            EndTime=time.time() + 60,
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        return max((p["Maximum"] for p in points), default=0.0)
+
+    deadline = time.monotonic() + 30  # the other replica flushes its points every 5 s
+    while maximum() < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert maximum() == 2

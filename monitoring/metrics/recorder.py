@@ -75,13 +75,17 @@ class MetricsRecorder:
             points.append(point)
         return points
 
-    def invocation_started(self, keys: tuple[SeriesKey, ...]) -> None:
-        """An invocation is running now: counts towards ConcurrentExecutions."""
+    def invocation_started(
+        self, keys: tuple[SeriesKey, ...], *, running: tuple[int, ...] = ()
+    ) -> None:
+        """An invocation is running now: counts towards ConcurrentExecutions. ``running``:
+        how many of each series run across every process (from Redis), when known."""
         with self._lock:
-            for key, point in zip(keys, self._points(keys, None), strict=True):
-                running = self._in_flight.get(key, 0) + 1
-                self._in_flight[key] = running
-                point.concurrency_max = max(point.concurrency_max, running)
+            for i, (key, point) in enumerate(zip(keys, self._points(keys, None), strict=True)):
+                here = self._in_flight.get(key, 0) + 1
+                self._in_flight[key] = here
+                everywhere = running[i] if i < len(running) else 0
+                point.concurrency_max = max(point.concurrency_max, here, everywhere)
         self._ensure_thread()
 
     def invocation_finished(self, keys: tuple[SeriesKey, ...]) -> None:
