@@ -1,8 +1,15 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+Invoke requests (the hot path) skip Django's middleware: every middleware in the stack is
+sync-only or mixin-based, and under ASGI each one costs a hop to the sync thread and back,
+which the Invoke view (SigV4-signed, CSRF-exempt, no session) has no use for.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -11,14 +18,44 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
 from console.apiview import RequestBodyLimit  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
 
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/invocations/?$")
+
+
+class WithoutMiddleware(ASGIHandler):
+    """Django's ASGI handler with an empty middleware stack (URLs, views, signals as usual)."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        # As BaseHandler.load_middleware ends with no middleware (its steps are private,
+        # hence unknown to the type stubs).
+        get_response = (
+            self._get_response_async  # type: ignore[attr-defined]
+            if is_async
+            else self._get_response  # type: ignore[attr-defined]
+        )
+        self._middleware_chain = convert_exception_to_response(get_response)
+
+
+invoke_app = WithoutMiddleware()
+
+
+async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    app = invoke_app if INVOKE_PATH.match(scope["path"]) else django_asgi_app
+    await app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         # Bounds request bodies before Django reads them (see RequestBodyLimit).
-        "http": RequestBodyLimit(django_asgi_app),
+        "http": RequestBodyLimit(http_app),
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
