@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest, Least
+from django.db.models import F, QuerySet
+from django.db.models.functions import Coalesce, Greatest, Least
 
 from console.models import Account
 from monitoring import errors, live
@@ -54,27 +54,50 @@ class StoredBatch:
     events: list[LogEvent]
 
 
-def _events_insert(
-    group: LogGroup, stream: LogStream, events: Sequence[tuple[int, str]], now: int
+def _stream_marks_move(
+    streams: QuerySet[LogStream], events: Sequence[tuple[int, str]], now: int
+) -> int:
+    """Move the stream's first/last event marks and stored bytes; how many rows matched."""
+    first = min(ts for ts, _ in events)
+    last = max(ts for ts, _ in events)
+    size = sum(len(msg.encode()) + EVENT_OVERHEAD_BYTES for _, msg in events)
+    return streams.update(
+        first_event=Least(Coalesce(F("first_event"), first), first),
+        last_event=Greatest(Coalesce(F("last_event"), last), last),
+        last_ingestion=now,
+        stored_bytes=F("stored_bytes") + size,
+    )
+
+
+def _events_create(
+    group_id: int, stream_id: int, events: Sequence[tuple[int, str]], now: int
 ) -> list[LogEvent]:
-    """Insert events and move the stream's first/last event marks and stored bytes."""
-    created = LogEvent.objects.bulk_create(
+    return LogEvent.objects.bulk_create(
         (
-            LogEvent(group=group, stream=stream, timestamp=ts, ingestion_time=now, message=msg)
+            LogEvent(
+                group_id=group_id,
+                stream_id=stream_id,
+                timestamp=ts,
+                ingestion_time=now,
+                message=msg,
+            )
             for ts, msg in events
         ),
         batch_size=2000,
     )
-    first = min(ts for ts, _ in events)
-    last = max(ts for ts, _ in events)
-    size = sum(len(msg.encode()) + EVENT_OVERHEAD_BYTES for _, msg in events)
-    LogStream.objects.filter(pk=stream.pk).update(
-        first_event=Least(F("first_event"), first) if stream.first_event is not None else first,
-        last_event=Greatest(F("last_event"), last) if stream.last_event is not None else last,
-        last_ingestion=now,
-        stored_bytes=F("stored_bytes") + size,
-    )
-    return created
+
+
+def _events_insert(
+    group: LogGroup, stream: LogStream, events: Sequence[tuple[int, str]], now: int
+) -> list[LogEvent]:
+    """Insert events and move the stream's first/last event marks and stored bytes."""
+    _stream_marks_move(LogStream.objects.filter(pk=stream.pk), events, now)
+    return _events_create(group.pk, stream.pk, events, now)
+
+
+# (account id, group name, stream name) -> (group id, stream id), for the executor's batches:
+# a function writes to the same few streams over and over.
+_stream_ids: dict[tuple[str, str, str], tuple[int, int]] = {}
 
 
 def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
@@ -87,16 +110,36 @@ def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
     now = _now_ms()
     stored: list[StoredBatch] = []
     with transaction.atomic():
-        for (account_id, group_name, stream_name), events in merged.items():
+        for key, events in merged.items():
             if not events:
                 continue
-            group, _ = LogGroup.objects.get_or_create(
-                account_id=account_id, name=group_name, defaults={"created": now}
-            )
-            stream, _ = LogStream.objects.get_or_create(
-                group=group, name=stream_name, defaults={"created": now}
-            )
-            created = _events_insert(group, stream, events, now)
+            account_id, group_name, stream_name = key
+            ids = _stream_ids.get(key)
+            # A remembered stream is used only if that row is still this account's group's
+            # stream of that name (the UPDATE's own filter checks, so no extra query).
+            if ids is None or not _stream_marks_move(
+                LogStream.objects.filter(
+                    pk=ids[1],
+                    name=stream_name,
+                    group_id=ids[0],
+                    group__name=group_name,
+                    group__account_id=account_id,
+                ),
+                events,
+                now,
+            ):
+                group, _ = LogGroup.objects.get_or_create(
+                    account_id=account_id, name=group_name, defaults={"created": now}
+                )
+                stream, _ = LogStream.objects.get_or_create(
+                    group=group, name=stream_name, defaults={"created": now}
+                )
+                _stream_marks_move(LogStream.objects.filter(pk=stream.pk), events, now)
+                ids = (group.pk, stream.pk)
+                if len(_stream_ids) > 10_000:
+                    _stream_ids.clear()
+                _stream_ids[key] = ids
+            created = _events_create(ids[0], ids[1], events, now)
             stored.append(StoredBatch(account_id, group_name, stream_name, created))
     return stored
 

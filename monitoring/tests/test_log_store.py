@@ -115,6 +115,31 @@ def test_log_batches_store_still_creates_groups_and_streams(owner):
     assert LogEvent.objects.filter(group__name="/aws/lambda/f").count() == 2
 
 
+def test_a_stream_remembered_from_earlier_batches_is_not_reused_once_its_group_is_gone(
+    owner, other
+):
+    log_batches_store([LogBatch(owner.id, "/aws/lambda/f", "s", [(NOW, "first")])])
+    log_batches_store([LogBatch(other.id, "/aws/lambda/f", "s", [(NOW, "theirs")])])
+    LogGroup.objects.filter(account=owner).delete()
+    log_batches_store([LogBatch(owner.id, "/aws/lambda/f", "s", [(NOW + 1, "second")])])
+    mine = LogGroup.objects.get(account=owner)
+    assert list(LogEvent.objects.filter(group=mine).values_list("message", flat=True)) == ["second"]
+    theirs = LogGroup.objects.get(account=other)
+    assert list(LogEvent.objects.filter(group=theirs).values_list("message", flat=True)) == [
+        "theirs"
+    ]
+    stream = LogStream.objects.get(group=mine)
+    assert (stream.first_event, stream.last_event) == (NOW + 1, NOW + 1)
+
+
+def test_remembered_streams_keep_their_first_and_last_event_marks(owner):
+    log_batches_store([LogBatch(owner.id, "/aws/lambda/f", "s", [(NOW, "a")])])
+    log_batches_store([LogBatch(owner.id, "/aws/lambda/f", "s", [(NOW - 5, "b"), (NOW + 9, "c")])])
+    stream = LogStream.objects.get()
+    assert (stream.first_event, stream.last_event) == (NOW - 5, NOW + 9)
+    assert LogEvent.objects.filter(stream=stream).count() == 3
+
+
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
