@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from console.errors import AWSError
+from console.transactions import commit_without_waiting_for_disk
 from functions.models import EventInvokeConfig, FunctionVersion
 from invocations import destinations, eventloop, remote, selectors, services
 from invocations.models import AsyncInvocation
@@ -157,9 +158,12 @@ def async_invocation_claim(
     claimable = Q(status__in=WAITING, next_attempt_at__lte=now) | Q(
         status=Status.RUNNING, claimed_until__lt=now
     )
-    claimed = AsyncInvocation.objects.filter(claimable, pk=invocation_id).update(
-        status=Status.RUNNING, claimed_until=lease, attempts=F("attempts") + 1
-    )
+    with transaction.atomic():
+        # A claim lost in a database crash only means the event is claimed again.
+        commit_without_waiting_for_disk()
+        claimed = AsyncInvocation.objects.filter(claimable, pk=invocation_id).update(
+            status=Status.RUNNING, claimed_until=lease, attempts=F("attempts") + 1
+        )
     if not claimed:
         return None
     return AsyncInvocation.objects.select_related("account").get(pk=invocation_id)

@@ -13,6 +13,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from console.models import Account
+from console.transactions import commit_without_waiting_for_disk
 from monitoring import errors, live
 from monitoring.models import LogEvent, LogGroup, LogStream
 from monitoring.selectors import log_group_get_for_account, log_stream_get
@@ -110,6 +111,7 @@ def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
     now = _now_ms()
     stored: list[StoredBatch] = []
     with transaction.atomic():
+        commit_without_waiting_for_disk()
         for key, events in merged.items():
             if not events:
                 continue
