@@ -148,6 +148,8 @@ if CELERY_BROKER_URL == "filesystem://":
         # sleeps a whole interval after every task before it looks for the next one.
         "polling_interval": float(os.environ.get("FUNCTORY_BROKER_POLLING_SECONDS", "0.05")),
     }
+    # kombu's filesystem transport, with messages and bindings written atomically.
+    CELERY_BROKER_TRANSPORT = "console.broker:Transport"
 # `manage.py serve` starts a Celery worker (with beat) itself unless told otherwise; by
 # default only where the broker needs no server, i.e. the embedded profile.
 FUNCTORY_EMBEDDED_WORKER = env_bool(
