@@ -15,12 +15,12 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import sigv4
+from console import internal, sigv4
 from console.apiview import ApiRequest, ApiResponse, lambda_api
 from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
 from console.models import Account
 from console.validation import validate
-from invocations import asynchronous, remote, selectors, services
+from invocations import asynchronous, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
 
@@ -114,9 +114,7 @@ async def internal_invoke(request: HttpRequest) -> HttpResponse:
     """One attempt of an asynchronous invocation for this server's own worker (the embedded
     profile's single executor, see :mod:`invocations.remote`); signed, never public."""
     body = request.body
-    if request.method != "POST" or not remote.signed(
-        body, request.headers.get(remote.SIGNATURE_HEADER, "")
-    ):
+    if request.method != "POST" or not internal.signed(request):
         return HttpResponse(status=403)
     attempt = json.loads(body)
     try:

@@ -11,8 +11,6 @@ the Invoke API, stores the attempt's log lines, then answers.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import urllib.error
 import urllib.request
@@ -21,10 +19,10 @@ from typing import Any
 
 from django.conf import settings
 
+from console import internal
 from console.errors import AWSError
 from invocations.models import AsyncInvocation
 
-SIGNATURE_HEADER = "X-Functory-Signature"
 # Beyond the function's own timeout: the request, a cold start's queueing, the log flush.
 MARGIN_SECONDS = 30.0
 
@@ -36,14 +34,6 @@ class Attempt:
     payload: bytes
     function_error: str | None
     executed_version: str
-
-
-def signature(body: bytes) -> str:
-    return hmac.new(settings.SECRET_KEY.encode(), body, hashlib.sha256).hexdigest()
-
-
-def signed(body: bytes, given: str) -> bool:
-    return hmac.compare_digest(given, signature(body))
 
 
 def request_body(invocation: AsyncInvocation) -> bytes:
@@ -67,7 +57,7 @@ def invoke(invocation: AsyncInvocation, timeout_s: float) -> Attempt:
         settings.FUNCTORY_EXECUTOR_URL,
         data=body,
         method="POST",
-        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature(body)},
+        headers={"Content-Type": "application/json", internal.HEADER: internal.signature(body)},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s + MARGIN_SECONDS) as response:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 import urllib.request
@@ -21,13 +20,14 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core import signing
 
+from console import internal
+
 if TYPE_CHECKING:
     from monitoring.services import StoredBatch
 
 logger = logging.getLogger(__name__)
 
 _TOKEN_SALT = "functory.live-tail"
-FORWARD_HEADER = "X-Functory-Signature"
 TOKEN_MAX_AGE_SECONDS = 3600
 _consumer_loop: asyncio.AbstractEventLoop | None = None
 
@@ -98,10 +98,6 @@ def publish_messages(messages: list[tuple[str, dict[str, Any]]], *, forward: boo
         logger.exception("publishing live log events failed")
 
 
-def forward_signature(body: bytes) -> str:
-    return hmac.new(settings.SECRET_KEY.encode(), body, hashlib.sha256).hexdigest()
-
-
 def _forward(messages: list[tuple[str, dict[str, Any]]]) -> None:
     url = settings.FUNCTORY_LIVE_FORWARD_URL
     if not url:
@@ -111,7 +107,7 @@ def _forward(messages: list[tuple[str, dict[str, Any]]]) -> None:
         url,
         data=body,
         method="POST",
-        headers={"Content-Type": "application/json", FORWARD_HEADER: forward_signature(body)},
+        headers={"Content-Type": "application/json", internal.HEADER: internal.signature(body)},
     )
     try:
         with urllib.request.urlopen(request, timeout=2):

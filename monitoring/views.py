@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 
 from django.contrib.auth.decorators import login_required
@@ -10,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from console import internal
 from monitoring import live, selectors
 
 
@@ -34,8 +34,7 @@ def live_tail_token(request: HttpRequest) -> HttpResponse:
 def live_forward(request: HttpRequest) -> HttpResponse:
     """Events stored by another process of this server (the embedded worker), for this
     process's live-tail subscribers; the body is signed with the server's secret key."""
-    signature = request.headers.get(live.FORWARD_HEADER, "")
-    if not hmac.compare_digest(signature, live.forward_signature(request.body)):
+    if not internal.signed(request):
         return HttpResponse(status=403)
     messages = [(str(name), dict(message)) for name, message in json.loads(request.body)]
     live.publish_messages(messages, forward=False)

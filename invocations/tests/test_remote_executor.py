@@ -8,6 +8,7 @@ import json
 import pytest
 from django.test import Client
 
+from console import internal
 from console.models import Account
 from invocations import remote
 from invocations.tests.factories import async_invocation_row
@@ -18,7 +19,7 @@ URL = "/_functory/internal/invoke"
 
 
 def _post(body: bytes, signature: str | None) -> tuple[int, bytes]:
-    headers = {} if signature is None else {remote.SIGNATURE_HEADER: signature}
+    headers = {} if signature is None else {internal.HEADER: signature}
     response = Client().post(URL, body, content_type="application/json", headers=headers)
     return response.status_code, response.content
 
@@ -29,12 +30,12 @@ def test_an_unsigned_or_wrongly_signed_attempt_is_refused() -> None:
     assert _post(body, None)[0] == 403
     assert _post(body, "0" * 64)[0] == 403
     # A signature is for one body only.
-    assert _post(body + b" ", remote.signature(body))[0] == 403
+    assert _post(body + b" ", internal.signature(body))[0] == 403
 
 
 def test_a_signed_attempt_of_a_missing_function_is_answered_with_the_aws_error() -> None:
     account = Account.objects.create(id="123456789012")
     body = remote.request_body(async_invocation_row(account, "no-such-function"))
-    status, content = _post(body, remote.signature(body))
+    status, content = _post(body, internal.signature(body))
     assert status == 404
     assert json.loads(content)["code"] == "ResourceNotFoundException"
