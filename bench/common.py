@@ -34,6 +34,7 @@ class Server:
     env: dict[str, str]
     credentials: Credentials
     account_id: str
+    pid: int = 0
 
 
 def _free_port() -> int:
@@ -82,6 +83,7 @@ def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
             env=env,
             credentials=Credentials(user["AccessKeyId"], user["SecretAccessKey"]),
             account_id=user["AccountId"],
+            pid=process.pid,
         )
     finally:
         process.terminate()
