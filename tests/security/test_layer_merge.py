@@ -358,3 +358,33 @@ def test_a_function_package_with_links_runs_beside_hostile_layers(
         assert "FunctionError" not in response, response["Raw"]
         assert json.loads(response["Raw"])["file"] == expected
     assert escaped(marker, data_dir(functory)) == []
+
+
+LOG_LINES = ("START", "END", "REPORT", "INIT_REPORT")
+
+
+@pytest.mark.live
+@pytest.mark.sandbox
+def test_a_bootstrap_link_tells_nothing_about_host_paths(lam: Any, canary: Path) -> None:
+    """The server looks for /opt/bootstrap in the merged tree without following it: a link
+    climbing through an earlier layer's ``a/up`` must not reveal whether a host path exists."""
+    answers = []
+    for host_path in (canary / "existing.txt", canary / "missing"):
+        hops = CLIMB
+        # Lexically a/up/a/up/... then back down: inside the archive on paper.
+        target = "a/up/" * hops + "../" * (2 * hops) + host_path.relative_to("/").as_posix()
+        layer = package(("link", "bootstrap", target))
+        name = f"boot-{uuid.uuid4().hex[:8]}"
+        create_function(
+            lam,
+            name,
+            Runtime="provided.al2",
+            Handler="x.handler",
+            Layers=[publish(lam, UP), publish(lam, layer)],
+            Code={"ZipFile": make_zip({"x.sh": "true\n"})},
+        )
+        response = invoke(lam, name, {}, LogType="Tail")
+        # What the runtime said, without the per-request ids and timings.
+        said = [line for line in response["Log"].splitlines() if not line.startswith(LOG_LINES)]
+        answers.append((response["Body"]["errorType"], said))
+    assert answers[0] == answers[1]
