@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 
 from console.errors import InvalidParameterValue
-from invocations.executor.safetree import MAX_DEPTH
+from invocations.executor.safetree import MAX_DEPTH, entry_parts
 
 UNZIPPED_LIMIT = 262_144_000
 ZIPPED_LIMIT = 52_428_800
@@ -54,7 +54,7 @@ def _check_name(info: zipfile.ZipInfo) -> None:
         raise InvalidParameterValue(
             f"Could not unzip uploaded file: entry '{name}' escapes the archive root."
         )
-    if len(_parts(name)) > MAX_DEPTH:
+    if len(entry_parts(name)) > MAX_DEPTH:
         raise InvalidParameterValue(
             f"Could not unzip uploaded file: entry '{name}' is nested more than"
             f" {MAX_DEPTH} directories deep."
@@ -89,7 +89,8 @@ def _check_nothing_under_links(infos: list[zipfile.ZipInfo], links: dict[str, st
     ``a/up/x``): an extractor that follows the link puts it elsewhere than its name says
     (the start of a cross-layer escape), and ``zip -y`` never makes such archives."""
     for info in infos:
-        parts = _parts(info.filename)
+        # Split as the extractor splits (it also takes ``\\`` for a separator).
+        parts = entry_parts(info.filename)
         for depth in range(1, len(parts)):
             prefix = "/".join(parts[:depth])
             if prefix in links:
@@ -229,7 +230,7 @@ def inspect(data: bytes, *, unzipped_limit: int = UNZIPPED_LIMIT) -> ZipSummary:
         remaining = unzipped_limit
         try:
             links = {
-                "/".join(_parts(info.filename)): _link_target(archive, info)
+                "/".join(entry_parts(info.filename)): _link_target(archive, info)
                 for info in infos
                 if _is_symlink(info)
             }

@@ -159,3 +159,9 @@ def test_it_rejects_an_entry_stored_inside_one_of_its_own_links():
 def test_it_rejects_entries_nested_absurdly_deep():
     assert "nested more than 128 directories deep" in rejected(zip_of({"d/" * 129 + "f": "x"}))
     assert zips.inspect(zip_of({"d/" * 127 + "f": "x"})).entries == 1
+
+
+def test_it_splits_names_on_backslashes_as_the_extractor_does():
+    data = with_symlinks({"a/up": ".."}, files={"a\\up\\x": "x"})
+    assert "inside symbolic link 'a/up'" in rejected(data)
+    assert "nested more than" in rejected(zip_of({"d\\" * 129 + "f": "x"}))
