@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass
 
 from console.errors import InvalidParameterValue
+from invocations.executor.safetree import MAX_DEPTH, entry_parts
 
 UNZIPPED_LIMIT = 262_144_000
 ZIPPED_LIMIT = 52_428_800
@@ -53,6 +54,11 @@ def _check_name(info: zipfile.ZipInfo) -> None:
         raise InvalidParameterValue(
             f"Could not unzip uploaded file: entry '{name}' escapes the archive root."
         )
+    if len(entry_parts(name)) > MAX_DEPTH:
+        raise InvalidParameterValue(
+            f"Could not unzip uploaded file: entry '{name}' is nested more than"
+            f" {MAX_DEPTH} directories deep."
+        )
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -76,6 +82,22 @@ def _link_target(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
 
 def _parts(name: str) -> list[str]:
     return [part for part in name.split("/") if part not in ("", ".")]
+
+
+def _check_nothing_under_links(infos: list[zipfile.ZipInfo], links: dict[str, str]) -> None:
+    """Reject an entry stored below one of the archive's own links (``a/up -> ..`` with
+    ``a/up/x``): an extractor that follows the link puts it elsewhere than its name says
+    (the start of a cross-layer escape), and ``zip -y`` never makes such archives."""
+    for info in infos:
+        # Split as the extractor splits (it also takes ``\\`` for a separator).
+        parts = entry_parts(info.filename)
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in links:
+                raise InvalidParameterValue(
+                    f"Could not unzip uploaded file: entry '{info.filename}' is inside"
+                    f" symbolic link '{prefix}'."
+                )
 
 
 def _check_symlinks(links: dict[str, str]) -> None:
@@ -208,10 +230,11 @@ def inspect(data: bytes, *, unzipped_limit: int = UNZIPPED_LIMIT) -> ZipSummary:
         remaining = unzipped_limit
         try:
             links = {
-                "/".join(_parts(info.filename)): _link_target(archive, info)
+                "/".join(entry_parts(info.filename)): _link_target(archive, info)
                 for info in infos
                 if _is_symlink(info)
             }
+            _check_nothing_under_links(infos, links)
             _check_symlinks(links)
             for info in infos:
                 if info.is_dir() and not _is_symlink(info):

@@ -5,16 +5,17 @@ function's layers are merged in order into ``<data dir>/runtime/layers/<digest>`
 layer's file replaces an earlier one's, as Lambda does). Extraction goes to a temporary
 directory that is renamed into place, so a crash never leaves a half-extracted tree.
 Files are world-readable (the sandbox runs as an unprivileged uid) and keep the zip's
-executable bit, so a custom runtime's ``bootstrap`` runs.
+executable bit, so a custom runtime's ``bootstrap`` runs. The trees are tenant-made and
+written by root: ``executor.safetree`` writes them without following any link in them, and
+nothing on the server follows a link inside them afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
-import shutil
-import stat
 import tempfile
 import threading
 import zipfile
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from functions import codestore
+from functions import codestore, zips
+from invocations.executor import safetree
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -39,38 +41,10 @@ def _lock(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-def _extract_into(data: bytes, target: Path) -> None:
+def _extract_into(data: bytes, staging_fd: int) -> None:
+    # The tree is tenant-made: safetree never follows a link in it (issue 10, item 1).
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for info in archive.infolist():
-            # Names were validated at upload; normalise defensively all the same.
-            parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
-            if not parts or ".." in parts:
-                continue
-            destination = target.joinpath(*parts)
-            mode = info.external_attr >> 16
-            if info.is_dir():
-                destination.mkdir(parents=True, exist_ok=True)
-                os.chmod(destination, 0o755)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if info.create_system == 3 and stat.S_ISLNK(mode):
-                link = archive.read(info).decode()
-                if destination.is_symlink() or destination.exists():
-                    destination.unlink()
-                os.symlink(link, destination)
-                continue
-            if destination.is_symlink() or destination.is_dir():
-                # A later layer replaces what an earlier one put here.
-                if destination.is_dir() and not destination.is_symlink():
-                    shutil.rmtree(destination)
-                else:
-                    destination.unlink()
-            with archive.open(info) as source, open(destination, "wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
-            executable = info.create_system == 3 and mode & 0o111
-            os.chmod(destination, 0o755 if executable else 0o644)
-    for directory, _dirs, _files in os.walk(target):
-        os.chmod(directory, 0o755)
+        safetree.extract(archive, staging_fd, limit=zips.UNZIPPED_LIMIT)
 
 
 def _materialise(kind: str, key: str, blobs: list[str]) -> str:
@@ -83,12 +57,13 @@ def _materialise(kind: str, key: str, blobs: list[str]) -> str:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
         try:
-            for digest in blobs:
-                _extract_into(codestore.read(digest), staging)
-            os.chmod(staging, 0o755)
+            with safetree.open_root(str(staging)) as staging_fd:
+                for digest in blobs:
+                    _extract_into(codestore.read(digest), staging_fd)
             os.rename(staging, final)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError), safetree.open_root(str(final.parent)) as parent:
+                safetree.remove(staging.name, parent)
             if not final.is_dir():
                 raise
     return str(final)

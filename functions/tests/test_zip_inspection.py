@@ -144,3 +144,24 @@ def test_it_rejects_too_many_entries(monkeypatch):
     assert "Unzipped size must be smaller than" in rejected(data)
     monkeypatch.setattr(zips, "MAX_ENTRIES", 4)
     assert zips.inspect(data).entries == 4
+
+
+def test_it_rejects_an_entry_stored_inside_one_of_its_own_links():
+    # Followed by an extractor, a/up/a/up/z lands at z: the single-package form of the
+    # cross-layer escape (issue 10).
+    data = with_symlinks({"a/up": "..", "a/up/a/up/z": "../../../.."}, files={"z/FILE": "x"})
+    assert "entry 'a/up/a/up/z' is inside symbolic link 'a/up'" in rejected(data)
+    assert "inside symbolic link 'lib'" in rejected(
+        with_symlinks({"lib": "sub"}, files={"sub/a.py": "", "lib/b.py": ""})
+    )
+
+
+def test_it_rejects_entries_nested_absurdly_deep():
+    assert "nested more than 128 directories deep" in rejected(zip_of({"d/" * 129 + "f": "x"}))
+    assert zips.inspect(zip_of({"d/" * 127 + "f": "x"})).entries == 1
+
+
+def test_it_splits_names_on_backslashes_as_the_extractor_does():
+    data = with_symlinks({"a/up": ".."}, files={"a\\up\\x": "x"})
+    assert "inside symbolic link 'a/up'" in rejected(data)
+    assert "nested more than" in rejected(zip_of({"d\\" * 129 + "f": "x"}))

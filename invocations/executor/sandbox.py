@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from invocations.executor import cgroups
+from invocations.executor import cgroups, safetree
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.runtime_api import RuntimeApiServer
@@ -282,7 +282,9 @@ class SandboxBackend:
     def _command(self, spec: EnvironmentSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if spec.runtime.startswith("provided"):
             for host, inside in ((spec.code_dir, "/var/task"), (spec.layers_dir, "/opt")):
-                if host and os.access(os.path.join(host, "bootstrap"), os.F_OK):
+                # lexists: the tree is tenant-made, and following a link here would tell a
+                # tenant whether a host path exists.
+                if host and os.path.lexists(os.path.join(host, "bootstrap")):
                     return (f"{inside}/bootstrap",), ()
             return (
                 "/usr/bin/bash",
@@ -582,33 +584,11 @@ class _Booted:
     started: float
 
 
-def _link_tree(source: str, target: Path) -> None:
-    """Mirror ``source`` into ``target`` with hard links (copies across file systems)."""
-    for directory, dirs, files in os.walk(source):
-        relative = os.path.relpath(directory, source)
-        destination = target if relative == "." else target / relative
-        destination.mkdir(exist_ok=True)
-        os.chmod(destination, 0o755)
-        for name in files:
-            origin = os.path.join(directory, name)
-            if os.path.islink(origin):
-                os.symlink(os.readlink(origin), destination / name)
-                continue
-            try:
-                os.link(origin, destination / name)
-            except OSError:
-                shutil.copy2(origin, destination / name)
-        for name in dirs:
-            origin = os.path.join(directory, name)
-            if os.path.islink(origin):
-                os.symlink(os.readlink(origin), destination / name)
-                dirs.remove(name)
-
-
 def _link_tree_pair(code_dir: str, layers_dir: str | None, slot: Path) -> None:
-    _link_tree(code_dir, slot / "task")
+    # The cached trees are tenant-made: mirror them without following their links.
+    safetree.mirror(code_dir, str(slot / "task"))
     if layers_dir:
-        _link_tree(layers_dir, slot / "opt")
+        safetree.mirror(layers_dir, str(slot / "opt"))
 
 
 class _Spawner:
