@@ -28,6 +28,7 @@ reserve, which only a stalled database can exhaust.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -122,9 +123,15 @@ class AccountBuckets:
         self.clock = clock
         self._limits = (bytes_per_s, bytes_burst, lines_per_s, lines_burst)
         self._buckets: dict[str, tuple[TokenBucket, TokenBucket]] = {}
+        # Pools on several event loops (threads) of one process share the buckets.
+        self._lock = threading.Lock()
 
     def admit(self, account_id: str, size: int) -> bool:
         """Take one line of ``size`` bytes from the account's buckets, if both have room."""
+        with self._lock:
+            return self._admit(account_id, size)
+
+    def _admit(self, account_id: str, size: int) -> bool:
         now = self.clock()
         pair = self._buckets.get(account_id)
         if pair is None:

@@ -17,8 +17,6 @@ import pytest
 from conftest import Credentials, LiveServer, client_for, create_function, create_user, make_zip
 from invocations.executor import logcaps
 
-pytestmark = pytest.mark.sandbox
-
 FLOOD = """
 import sys
 import time
@@ -119,6 +117,7 @@ def _invoke_in_thread(lam: Any, name: str, payload: bytes) -> tuple[threading.Th
     return thread, answer
 
 
+@pytest.mark.sandbox
 def test_a_100_mb_print_is_capped_and_the_server_stays_flat(
     functory: LiveServer, lam: Any, credentials: Credentials, tenant_b: Credentials
 ) -> None:
@@ -177,6 +176,7 @@ def test_a_100_mb_print_is_capped_and_the_server_stays_flat(
     assert growth_mb < 80, f"server RSS grew by {growth_mb:.0f} MB during the flood"
 
 
+@pytest.mark.sandbox
 def test_the_account_bucket_drops_a_flooding_accounts_lines_only(
     functory: LiveServer, lam: Any, credentials: Credentials, tenant_b: Credentials
 ) -> None:
@@ -206,3 +206,22 @@ def test_the_account_bucket_drops_a_flooding_accounts_lines_only(
         f"tenant-b b {i}" for i in range(3000)
     ]
     assert not [m for m in quiet if m.startswith("[functory]")]
+
+
+@pytest.mark.docker
+def test_a_100_mb_print_is_capped_in_a_container_too(functory_docker: LiveServer) -> None:
+    creds = create_user(functory_docker)
+    dlam = client_for(functory_docker, creds)
+    logs = client_for(functory_docker, creds, "logs")
+    create_function(dlam, "flood", Code={"ZipFile": make_zip({"app.py": FLOOD})}, **FLOOD_ARGS)
+    response = dlam.invoke(FunctionName="flood", Payload=b'{"mb": 100}')
+    assert "FunctionError" not in response
+    assert response["Payload"].read() == b'{"ok": true}'
+    request_id = response["ResponseMetadata"]["RequestId"]
+
+    _wait_for(logs, "/aws/lambda/flood", f"REPORT RequestId: {request_id}")
+    messages = _events(logs, "/aws/lambda/flood")
+    output = [m for m in messages if not m.startswith(PLATFORM_PREFIXES)]
+    assert sum(len(m.encode()) for m in output) <= logcaps.INVOCATION_MAX_BYTES
+    assert messages.count(logcaps.TRUNCATION_NOTICE) == 1
+    assert f"END RequestId: {request_id}" in messages
