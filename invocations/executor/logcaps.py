@@ -16,9 +16,9 @@ The numbers (also in SECURITY.md):
   lines (a token bucket each, shared by all of the account's environments in a process);
   what is dropped is counted and reported in the environment's stream at most once a
   second, and once more before the invocation's ``END`` line;
-- the queue between the executor and the database holds at most 1 MiB of pending text,
-  half of it at most for one account; beyond that function output is dropped (and
-  reported once the queue drains);
+- the queue between the executor and the database holds at most 2 MiB of pending text
+  (26 bytes counted per event), half of it at most for one account; beyond that function
+  output is dropped (and reported in its stream once the queue drains);
 - one event is at most 256 KB (AWS's limit, 26 bytes of it overhead): longer lines are split.
 
 Lines the platform writes (``START``, ``END``, ``REPORT``, timeouts, runtime exits, these
@@ -47,7 +47,7 @@ NOTICE_INTERVAL_S = 1.0
 # same as no bucket).
 MAX_TRACKED_ACCOUNTS = 1_000
 
-INGEST_MAX_PENDING_BYTES = 1 * MIB
+INGEST_MAX_PENDING_BYTES = 2 * MIB
 # No account's function output may hold more than this share of it, so one flooding
 # account leaves room for the others' lines.
 INGEST_ACCOUNT_SHARE = 0.5
