@@ -7,9 +7,9 @@ then publishes the stored events to live-tail subscribers.
 
 What waits is bounded (``logcaps.IngestBudget``: 2 MiB of function output, half of it at
 most for one account, plus a reserve for the platform's essential lines): when the
-database falls behind, function output is
-dropped at ``submit`` (never blocking the event loop, never growing memory) and each
-stream that lost lines gets one line saying how many once the queue drains.
+database falls behind, function output is dropped at ``submit`` (never blocking the event
+loop, never growing memory) and each stream that lost lines gets one line saying how many
+once the queue drains.
 """
 
 from __future__ import annotations
