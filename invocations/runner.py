@@ -19,8 +19,10 @@ from monitoring.ingest import ingestor
 _pools: dict[asyncio.AbstractEventLoop, EnvironmentPool] = {}
 
 
-def _log_sink(spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]]) -> None:
-    ingestor.submit(spec.account_id, spec.log_group, stream, events)
+def _log_sink(
+    spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]], essential: bool
+) -> None:
+    ingestor.submit(spec.account_id, spec.log_group, stream, events, essential=essential)
 
 
 def make_backend(name: str, log_sink: LogSink) -> Backend:

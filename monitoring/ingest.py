@@ -4,16 +4,24 @@ The executor calls :meth:`LogIngestor.submit` on the event loop (a list append);
 background thread writes everything pending every ``interval`` seconds in one transaction
 (a busy function costs at most 1/interval transactions per second, never one per line),
 then publishes the stored events to live-tail subscribers.
+
+What waits is bounded (``logcaps.IngestBudget``: 2 MiB of function output, half of it at
+most for one account, plus a reserve for the platform's essential lines): when the
+database falls behind, function output is dropped at ``submit`` (never blocking the event
+loop, never growing memory) and each stream that lost lines gets one line saying how many
+once the queue drains.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.db import close_old_connections
 
+from invocations.executor.logcaps import IngestBudget, overload_notice
 from monitoring import live
 from monitoring.services import LogBatch, log_batches_store
 
@@ -21,8 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 class LogIngestor:
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.05, budget: IngestBudget | None = None) -> None:
         self.interval = interval
+        self.budget = budget if budget is not None else IngestBudget()
         self._pending: list[LogBatch] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -32,9 +41,18 @@ class LogIngestor:
         self._listeners: list[Any] = []
 
     def submit(
-        self, account_id: str, group: str, stream: str, events: list[tuple[int, str]]
+        self,
+        account_id: str,
+        group: str,
+        stream: str,
+        events: list[tuple[int, str]],
+        *,
+        essential: bool = False,
     ) -> None:
         with self._lock:
+            events = self.budget.take((account_id, group, stream), events, essential)
+            if not events:
+                return
             self._pending.append(LogBatch(account_id, group, stream, events))
             self._idle.clear()
         if self._thread is None:
@@ -59,6 +77,15 @@ class LogIngestor:
             self._wake.clear()
             with self._lock:
                 batches, self._pending = self._pending, []
+                dropped = self.budget.take_dropped()
+                untracked, self.budget.dropped_untracked = self.budget.dropped_untracked, 0
+            if untracked:
+                logger.warning("log ingestion overloaded: %d lines dropped", untracked)
+            taken = [(batch.account_id, batch.events) for batch in batches]
+            stamp = int(time.time() * 1000)
+            batches.extend(
+                LogBatch(*key, [(stamp, overload_notice(count))]) for key, count in dropped.items()
+            )
             if batches:
                 try:
                     close_old_connections()
@@ -67,6 +94,10 @@ class LogIngestor:
                     logger.exception("storing %d log batches failed", len(batches))
                 else:
                     live.publish(stored)
+                finally:
+                    with self._lock:
+                        for account_id, events in taken:
+                            self.budget.release(account_id, events)
             with self._lock:
                 if not self._pending:
                     self._idle.set()

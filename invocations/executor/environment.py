@@ -20,15 +20,17 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from invocations.executor import logcaps
 from invocations.executor.runtime_api import Invocation, RuntimeApiServer, RuntimeOutcome
 from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 
-# (spec, log stream, [(timestamp ms, message)]) — called on the event loop; must not block.
-LogSink = Callable[[EnvironmentSpec, str, list[tuple[int, str]]], None]
+# (spec, log stream, [(timestamp ms, message)], essential) — called on the event loop; must
+# not block. Essential lines are the platform's own (START, END, REPORT, notices): a sink
+# that must shed load drops the others first.
+LogSink = Callable[[EnvironmentSpec, str, list[tuple[int, str]], bool], None]
 
 INIT_TIMEOUT_S = 10.0
 TAIL_BYTES = 4096
-_MAX_LINE = 256 * 1024
 
 
 class Process(Protocol):
@@ -85,9 +87,10 @@ class Environment:
         self.retired = False
         self.init_duration_ms: float | None = None
         self._output_fd = output_fd
-        self._partial = b""
-        # Output before the first invocation (init) belongs to the first invocation's tail.
-        self._capture: list[str] | None = []
+        self._splitter = logcaps.LineSplitter()
+        # Init output counts toward the first invocation's cap, and is in its tail.
+        self._gate = logcaps.OutputGate(spec.account_id)
+        self._capture: logcaps.Tail | None = logcaps.Tail()
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         flags = fcntl.fcntl(output_fd, fcntl.F_GETFL)
         fcntl.fcntl(output_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
@@ -95,36 +98,42 @@ class Environment:
 
     # -- output ---------------------------------------------------------------------------
 
-    def _read_output(self) -> None:
-        """Read what the runtime printed; each complete line is one log event."""
-        chunks = []
-        while True:
+    def _read_output(self, limit: int = logcaps.READ_PER_WAKEUP_BYTES) -> None:
+        """Read what the runtime printed; each complete line is one log event.
+
+        At most ``limit`` bytes a call (the loop calls again while there is more), each
+        chunk handled as it comes: output over the caps is read and forgotten, so the
+        function never blocks on a full pipe and nothing accumulates here.
+        """
+        taken = 0
+        while taken < limit:
             try:
-                chunk = os.read(self._output_fd, 65536)
+                chunk = os.read(self._output_fd, logcaps.READ_CHUNK_BYTES)
             except BlockingIOError:
-                break
+                return
             except OSError:
                 chunk = b""
             if not chunk:
                 self._on_eof()
-                break
-            chunks.append(chunk)
-        if chunks:
-            self._emit_lines(b"".join(chunks))
+                return
+            taken += len(chunk)
+            if self._gate.truncated:
+                self._splitter.discard()
+            else:
+                self._function_output(self._splitter.feed(chunk))
 
-    def _emit_lines(self, data: bytes) -> None:
-        data = self._partial + data
-        *lines, self._partial = data.split(b"\n")
-        if len(self._partial) > _MAX_LINE:
-            lines.append(self._partial)
-            self._partial = b""
-        if lines:
-            self._log([line.decode("utf-8", "replace") for line in lines])
+    def _function_output(self, lines: list[str]) -> None:
+        kept, notices = self._gate.admit(lines)
+        if self._gate.truncated:
+            self._splitter.discard()
+        self._emit(kept, essential=False)
+        self._emit(notices, essential=True)
 
     def _flush_partial(self) -> None:
-        if self._partial:
-            line, self._partial = self._partial, b""
-            self._log([line.decode("utf-8", "replace")])
+        if self._gate.truncated:
+            self._splitter.discard()
+        else:
+            self._function_output(self._splitter.flush())
 
     def _on_eof(self) -> None:
         with contextlib.suppress(ValueError, OSError):
@@ -135,14 +144,21 @@ class Environment:
             self._exited.set_result(code if code is not None else -9)
 
     def _log(self, lines: list[str]) -> None:
+        """The platform's own lines (essential: no cap drops them)."""
+        self._emit(lines, essential=True)
+
+    def _emit(self, lines: list[str], *, essential: bool) -> None:
+        if not lines:
+            return
         stamp = now_ms()
         if self._capture is not None:
             self._capture.extend(lines)
-        self.log_sink(self.spec, self.log_stream, [(stamp, line) for line in lines])
+        self.log_sink(self.spec, self.log_stream, [(stamp, line) for line in lines], essential)
 
     def drain_output(self) -> None:
-        """Pick up output already written but not yet read, before closing an invocation."""
-        self._read_output()
+        """Pick up output already written but not yet read, before closing an invocation
+        (bounded: a process that keeps writing cannot hold the invocation open)."""
+        self._read_output(limit=4 * logcaps.READ_PER_WAKEUP_BYTES)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -206,7 +222,11 @@ class Environment:
         spec = self.spec
         cold = self.invocations == 0
         self.invocations += 1
-        capture: list[str] = self._capture if cold and self._capture is not None else []
+        if cold and self._capture is not None:
+            capture = self._capture
+        else:
+            capture = logcaps.Tail()
+            self._gate.reset()
         self._capture = capture
         start = time.monotonic()
         self._log([f"START RequestId: {request.request_id} Version: {spec.version}"])
@@ -274,7 +294,7 @@ class Environment:
         )
         if cold and self.init_duration_ms is not None:
             report += f"Init Duration: {self.init_duration_ms:.2f} ms\t"
-        self._log([f"END RequestId: {request.request_id}", report])
+        self._log([*self._gate.closing(), f"END RequestId: {request.request_id}", report])
         self._capture = None
         self.last_used = time.monotonic()
         return InvokeResult(
@@ -286,7 +306,7 @@ class Environment:
             billed_ms=billed_ms,
             max_memory_mb=max_memory_mb,
             init_duration_ms=self.init_duration_ms if cold else None,
-            log_lines=capture,
+            log_lines=capture.lines(),
             log_stream=self.log_stream,
             cold=cold,
         )

@@ -1,0 +1,41 @@
+"""The ingest queue is bounded: output over it is dropped with a line saying so."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.models import Account
+from invocations.executor import logcaps
+from invocations.executor.logcaps import IngestBudget
+from monitoring.ingest import LogIngestor
+from monitoring.models import LogEvent
+
+ACCOUNT = "111122223333"
+GROUP = "/aws/lambda/noisy"
+NOW = 1_700_000_000_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_queue_drops_output_keeps_essential_lines_and_says_so() -> None:
+    Account.objects.create(id=ACCOUNT)
+    event_size = 10 + logcaps.EVENT_OVERHEAD_BYTES
+    # Room for 2 lines of one account; the thread only drains when flushed.
+    ingestor = LogIngestor(
+        interval=60, budget=IngestBudget(max_bytes=4 * event_size, essential_reserve=event_size)
+    )
+    ingestor.submit(ACCOUNT, GROUP, "s", [(NOW, "START line")], essential=True)
+    ingestor.submit(ACCOUNT, GROUP, "s", [(NOW + i, f"output {i:03}") for i in range(100)])
+    ingestor.submit(ACCOUNT, GROUP, "s", [(NOW + 200, "REPORT xxx")], essential=True)
+    assert ingestor.flush(10)
+    assert ingestor.flush(10)  # the notice is stored on the next round at the latest
+    messages = list(
+        LogEvent.objects.filter(group__name=GROUP).order_by("id").values_list("message", flat=True)
+    )
+    assert messages == [
+        "START line",
+        "output 000",
+        "REPORT xxx",
+        logcaps.overload_notice(99),
+    ]
+    assert ingestor.budget.pending == 0
+    assert ingestor.budget.pending_by_account == {}
