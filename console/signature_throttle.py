@@ -30,7 +30,7 @@ _MAX_LOCAL_SUBJECTS = 50_000
 _REDIS_PREFIX = "functory:sigv4-failures:"
 
 
-class _LocalCounter:
+class LocalCounter:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
@@ -58,7 +58,7 @@ class _LocalCounter:
             self._windows.clear()
 
 
-class _RedisCounter:
+class RedisCounter:
     def __init__(self, url: str) -> None:
         import redis
 
@@ -76,15 +76,15 @@ class _RedisCounter:
         return int(count)
 
 
-_counter: _LocalCounter | _RedisCounter | None = None
+_counter: LocalCounter | RedisCounter | None = None
 _counter_lock = threading.Lock()
 
 
-def _store() -> _LocalCounter | _RedisCounter:
+def _store() -> LocalCounter | RedisCounter:
     global _counter
     with _counter_lock:
         if _counter is None:
-            _counter = _RedisCounter(settings.REDIS_URL) if settings.REDIS_URL else _LocalCounter()
+            _counter = RedisCounter(settings.REDIS_URL) if settings.REDIS_URL else LocalCounter()
         return _counter
 
 
@@ -125,5 +125,5 @@ def failure(request: HttpRequest, error: AWSError, subject_name: str, service: s
 
 def reset() -> None:
     """Forget this process's counts (tests)."""
-    if isinstance(_counter, _LocalCounter):
+    if isinstance(_counter, LocalCounter):
         _counter.clear()

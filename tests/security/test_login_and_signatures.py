@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import io
 import json
+import os
 import re
 import uuid
 from typing import Any
@@ -376,3 +377,20 @@ def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any
     # Another address is counted on its own.
     assert attempt("203.0.113.10").code == "UnrecognizedClientException"
     signature_throttle.reset()
+
+
+def test_on_the_scaled_profile_failures_are_counted_across_processes_in_redis() -> None:
+    import redis
+
+    from console.signature_throttle import RedisCounter
+
+    url = os.environ.get("FUNCTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {url}")
+    # Two counters stand for two server processes (or replicas) sharing REDIS_URL.
+    first, second = RedisCounter(url), RedisCounter(url)
+    subject = f"key:AKIATEST{uuid.uuid4().hex[:12].upper()}"
+    assert [first.hit(subject, 60), second.hit(subject, 60), first.hit(subject, 60)] == [1, 2, 3]
+    assert second.hit("key:AKIAOTHER" + uuid.uuid4().hex[:8].upper(), 60) == 1
