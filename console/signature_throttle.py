@@ -102,17 +102,22 @@ def throttled(service: str) -> AWSError:
     return AWSError("Rate exceeded", code="ThrottlingException", status=400)
 
 
-def subject(request: HttpRequest, access_key_id: str | None, unknown_key: bool) -> str:
-    """What a failure counts against: the key id it claimed, else the client's address
-    (a key id that does not exist is counted by address, so guessing ids is throttled too)."""
-    if access_key_id and not unknown_key:
-        return "key:" + access_key_id
-    return "ip:" + str(request.META.get("REMOTE_ADDR") or "unknown")
+def subject(request: HttpRequest, access_key_id: str | None, unknown_key: bool) -> str | None:
+    """What a failure counts against: the key id it claimed, or for a key id that does not
+    exist the client's address (so guessing ids is throttled too). A request that names no
+    key id at all tries nothing and is not counted."""
+    if not access_key_id:
+        return None
+    if unknown_key:
+        return "ip:" + str(request.META.get("REMOTE_ADDR") or "unknown")
+    return "key:" + access_key_id
 
 
-def failure(request: HttpRequest, error: AWSError, subject_name: str, service: str) -> AWSError:
+def failure(error: AWSError, subject_name: str | None, service: str) -> AWSError:
     """Count one failed authentication; the error to answer with (``error``, or the throttle
     once the subject is over the limit). Never raises: counting fails open."""
+    if subject_name is None:
+        return error
     try:
         count = _store().hit(subject_name, settings.FUNCTORY_SIGV4_FAILURE_WINDOW_SECONDS)
     except Exception:

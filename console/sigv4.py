@@ -182,12 +182,10 @@ class _UnknownKey(AuthError):
 
 
 def _failed(request: HttpRequest, error: AuthError, service: str) -> AWSError:
-    if error.code == "MissingAuthenticationTokenException":
-        return error  # an anonymous request tries no key
     subject = signature_throttle.subject(
         request, claimed_access_key_id(request), isinstance(error, _UnknownKey)
     )
-    return signature_throttle.failure(request, error, subject, service)
+    return signature_throttle.failure(error, subject, service)
 
 
 def _verify(

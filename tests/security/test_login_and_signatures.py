@@ -376,6 +376,11 @@ def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any
     assert codes == ["UnrecognizedClientException"] * 3 + ["TooManyRequestsException"] * 2
     # Another address is counted on its own.
     assert attempt("203.0.113.10").code == "UnrecognizedClientException"
+    # A request naming no key at all tries nothing: answered as such, never throttled.
+    anonymous = factory.get(FUNCTIONS, REMOTE_ADDR="203.0.113.9")
+    with pytest.raises(AWSError) as error:
+        sigv4.verify(anonymous, b"", service="lambda")
+    assert error.value.code == "MissingAuthenticationTokenException"
     signature_throttle.reset()
 
 
