@@ -329,6 +329,14 @@ def test_a_key_hammered_with_bad_signatures_is_throttled_but_its_owner_is_not(
     headers = _sign(functory, creds, "GET", FUNCTIONS, secret=wrong_secret)
     body = send(functory, "GET", FUNCTIONS, headers=headers).json()
     assert body == {"Type": "User", "message": "Rate exceeded", "Reason": "CallerRateLimitExceeded"}
+    # Invoke too (its key cache is filled by the first call: both of its paths).
+    invoke = FUNCTIONS + "/nope/invocations"
+    for _ in range(2):
+        headers = _sign(functory, creds, "POST", invoke, b"{}", secret=wrong_secret)
+        assert _error(send(functory, "POST", invoke, b"{}", headers))[:2] == (
+            429,
+            "TooManyRequestsException",
+        )
     # CloudWatch Logs answers its own ThrottlingException for the same key.
     logs_headers = _sign(
         functory,
@@ -351,6 +359,8 @@ def test_a_key_hammered_with_bad_signatures_is_throttled_but_its_owner_is_not(
     assert send(functory, "GET", FUNCTIONS, headers=good).status == 200
     assert client_for(functory, creds).list_functions()["Functions"] == []
     assert client_for(functory, creds, "logs").describe_log_groups()["logGroups"] == []
+    good = _sign(functory, creds, "POST", invoke, b"{}")
+    assert send(functory, "POST", invoke, b"{}", good).error_type == "ResourceNotFoundException"
 
 
 @pytest.mark.django_db
