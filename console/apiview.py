@@ -200,7 +200,7 @@ def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable
             request_id = new_request_id()
             try:
                 body = _read_body(request, operation, max_body)
-                identity = sigv4.verify(request, body)
+                identity = sigv4.verify(request, body, service="lambda")
                 api_request = ApiRequest.signed(request, request_id, identity, body)
                 return _render(view(api_request, **kwargs), request_id)
             except AWSError as error:
@@ -249,13 +249,7 @@ def json_rpc_api(
             if view is None or request.method != "POST":
                 raise AWSError("", code="UnknownOperationException", status=400)
             body = _read_body(request, operation, max_body)
-            identity = sigv4.verify(request, body)
-            if identity.service != service:
-                raise AWSError(
-                    f"Credential should be scoped to correct service: '{service}'. ",
-                    code="InvalidSignatureException",
-                    status=403,
-                )
+            identity = sigv4.verify(request, body, service=service)
             api_request = ApiRequest.signed(request, request_id, identity, body)
             return _render_json_rpc(view(api_request), request_id)
         except AWSError as error:

@@ -6,6 +6,7 @@ import re
 import secrets
 import string
 
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -43,14 +44,26 @@ def user_create(
     password: str | None = None,
     is_admin: bool = False,
 ) -> User:
+    """A user of ``account``; a password must pass ``AUTH_PASSWORD_VALIDATORS`` (its
+    errors come under the ``password`` key), none leaves the user unable to sign in."""
     user = User(username=username, account=account, is_staff=is_admin, is_superuser=is_admin)
     if password:
+        user_password_validate(user, password)
         user.set_password(password)
     else:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
     return user
+
+
+def user_password_validate(user: User, password: str) -> None:
+    """Django's password validators (length, similarity to the user name, common, numeric)
+    for every password Functory sets."""
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
 
 
 def access_key_create(*, user: User) -> AccessKey:

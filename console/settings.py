@@ -8,6 +8,7 @@ channel layer, a broker that needs no server) and *scaled* (``DATABASE_URL`` Pos
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "channels",
     "console",
     "functions",
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The Lambda API accepts paths with and without a trailing slash on its own; a redirect
@@ -83,6 +87,36 @@ ASGI_APPLICATION = "console.asgi.application"
 AUTH_USER_MODEL = "console.User"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Console sign-in throttling (django-axes): after FUNCTORY_LOGIN_FAILURE_LIMIT failed
+# sign-ins for one user name from one address, that pair is locked out for
+# FUNCTORY_LOGIN_LOCKOUT_MINUTES (the right password included; each further failure restarts
+# the period). Counted in the database, so every process and replica sees the same count.
+AUTHENTICATION_BACKENDS = [
+    "console.auth_backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("FUNCTORY_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("FUNCTORY_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "console.views.login_locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+# Successful sign-ins need no audit table of their own here; failures are what is counted.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+# Every password set through Functory (createuser, the console's account page, the first
+# admin) must pass these; FUNCTORY_PASSWORD_MIN_LENGTH sets the minimum length.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("FUNCTORY_PASSWORD_MIN_LENGTH", "10"))},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 TEMPLATES = [
     {
@@ -236,6 +270,14 @@ FUNCTORY_LIVE_TAIL_QUEUE_LIMIT = int(os.environ.get("FUNCTORY_LIVE_TAIL_QUEUE_LI
 FUNCTORY_LIVE_TAIL_SEND_TIMEOUT = float(os.environ.get("FUNCTORY_LIVE_TAIL_SEND_TIMEOUT", "10"))
 # Allowed clock difference for SigV4-signed requests, as AWS enforces.
 FUNCTORY_SIGV4_MAX_SKEW_SECONDS = 15 * 60
+# SigV4 requests that fail authentication: after this many failures within the window for one
+# access key id (or, for keys that do not exist, one client address), further failing
+# requests get the service's throttling error; correctly signed requests always pass.
+# Counted in Redis when REDIS_URL is set (all replicas), else per process.
+FUNCTORY_SIGV4_FAILURE_LIMIT = int(os.environ.get("FUNCTORY_SIGV4_FAILURE_LIMIT", "20"))
+FUNCTORY_SIGV4_FAILURE_WINDOW_SECONDS = int(
+    os.environ.get("FUNCTORY_SIGV4_FAILURE_WINDOW_SECONDS", "60")
+)
 # How often each process writes its in-memory metric points (one transaction per flush).
 FUNCTORY_METRICS_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_METRICS_FLUSH_SECONDS", "5"))
 # Asynchronous invocations: the first retry after a function error waits this long (then

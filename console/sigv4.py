@@ -3,6 +3,11 @@
 The expected signature is computed by botocore's own ``SigV4Auth`` over a botocore
 ``AWSRequest`` rebuilt from the incoming request, so our canonicalisation is exactly the
 one the SDKs use. Only the headers the client listed in ``SignedHeaders`` take part.
+
+The credential scope must name this server's region and the API being called, and the
+signature always covers the SHA-256 of the body actually received: an
+``X-Amz-Content-SHA256`` header (``UNSIGNED-PAYLOAD`` included) must equal it. Failed
+verifications are counted (:mod:`console.signature_throttle`).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from console import keycache, selectors
-from console.errors import AuthError
+from console import keycache, selectors, signature_throttle
+from console.errors import AuthError, AWSError
 from console.models import AccessKey
 
 _AUTH_RE = re.compile(
@@ -31,7 +36,6 @@ _AUTH_RE = re.compile(
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-f]{64})\s*$"
 )
 _TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-_UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,41 @@ def _check_clock(timestamp: str) -> None:
         )
 
 
+class _BodyHashSigner(SigV4Auth):
+    """botocore's signer with the payload hash of the body we received, whatever the
+    request says about it (no ``UNSIGNED-PAYLOAD``, no re-hash of a large body)."""
+
+    def __init__(self, credentials: Credentials, service: str, region: str, body_hash: str):
+        super().__init__(credentials, service, region)
+        self._body_hash = body_hash
+
+    def payload(self, request: AWSRequest) -> str:
+        return self._body_hash
+
+
+def _check_scope(
+    region: str, service: str, terminator: str, scope_date: str, timestamp: str, expected: str
+) -> None:
+    """AWS's front end checks every part of the scope and names each one that is wrong."""
+    problems = []
+    if region != settings.FUNCTORY_REGION:
+        problems.append(f"Credential should be scoped to a valid region, not '{region}'. ")
+    if service != expected:
+        problems.append(f"Credential should be scoped to correct service: '{expected}'. ")
+    if terminator != "aws4_request":
+        problems.append(
+            f"Credential should be scoped with a valid terminator: 'aws4_request', "
+            f"not '{terminator}'. "
+        )
+    if scope_date != timestamp[:8]:
+        problems.append(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+            f"from HTTP: '{scope_date}' != '{timestamp[:8]}', from '{timestamp}'."
+        )
+    if problems:
+        raise _invalid_signature("".join(problems))
+
+
 def _lookup_and_cache(access_key_id: str) -> AccessKey | None:
     key = selectors.access_key_get_active(access_key_id)
     if key is not None:
@@ -99,29 +138,62 @@ def claimed_access_key_id(request: HttpRequest) -> str | None:
     return match["credential"].split("/", 1)[0] if match else None
 
 
-async def verify_async(request: HttpRequest, body: bytes) -> SignedIdentity:
+async def verify_async(request: HttpRequest, body: bytes, *, service: str) -> SignedIdentity:
     """:func:`verify` for the hot path: inline when the key is cached, else in a thread.
 
     Only the Invoke path uses the cache; a key deactivated elsewhere keeps invoking for at
     most ``keycache.TTL_SECONDS``. Control-plane calls always read the key fresh.
     """
+    from channels.db import database_sync_to_async
+
     key_id = claimed_access_key_id(request)
     if key_id is not None:
         cached = keycache.access_keys.get(key_id)
         if cached is not keycache.MISSING:
-            return verify(request, body, lookup=lambda _: cached)
-    from channels.db import database_sync_to_async
+            try:
+                return _verify(request, body, service, lambda _: cached)
+            except AuthError as error:
+                # Counting may reach Redis: not on the event loop.
+                count = database_sync_to_async(_failed, thread_sensitive=False)
+                raise await count(request, error, service) from error
 
     check = database_sync_to_async(verify, thread_sensitive=False)
-    return await check(request, body, _lookup_and_cache)
+    return await check(request, body, service=service, lookup=_lookup_and_cache)
 
 
 def verify(
     request: HttpRequest,
     body: bytes,
+    *,
+    service: str,
     lookup: Callable[[str], AccessKey | None] = selectors.access_key_get_active,
 ) -> SignedIdentity:
-    """Return the signer of ``request`` or raise the AuthError AWS would answer with."""
+    """Return the signer of ``request`` for the API ``service`` (``lambda``, ``logs``,
+    ``monitoring``) or raise the error AWS would answer with: an authentication error, or
+    the service's throttling error once the key id (or address) has failed too often."""
+    try:
+        return _verify(request, body, service, lookup)
+    except AuthError as error:
+        raise _failed(request, error, service) from error
+
+
+class _UnknownKey(AuthError):
+    code = "UnrecognizedClientException"
+
+
+def _failed(request: HttpRequest, error: AuthError, service: str) -> AWSError:
+    subject = signature_throttle.subject(
+        request, claimed_access_key_id(request), isinstance(error, _UnknownKey)
+    )
+    return signature_throttle.failure(error, subject, service)
+
+
+def _verify(
+    request: HttpRequest,
+    body: bytes,
+    service: str,
+    lookup: Callable[[str], AccessKey | None],
+) -> SignedIdentity:
     header = request.headers.get("Authorization")
     if not header:
         if "X-Amz-Signature" in request.GET or "X-Amz-Credential" in request.GET:
@@ -134,34 +206,26 @@ def verify(
             f"parameters. Authorization={header.split(' ', 1)[0]}"
         )
     parts = match["credential"].split("/")
-    if len(parts) != 5 or parts[4] != "aws4_request":
+    if len(parts) != 5:
         raise _incomplete(
-            f"Credential should be scoped to a valid region. Credential={match['credential']}"
+            "Credential must have exactly 5 slash-delimited elements, e.g. "
+            f"keyid/date/region/service/term, got '{match['credential']}'"
         )
-    access_key_id, scope_date, region, service, _ = parts
+    access_key_id, scope_date, region, scope_service, terminator = parts
     timestamp = request.headers.get("X-Amz-Date", "")
     if not timestamp:
         raise _incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
         )
     _check_clock(timestamp)
-    if scope_date != timestamp[:8]:
-        raise _invalid_signature(
-            f"Credential should be scoped to a valid date: {scope_date} != {timestamp[:8]}"
-        )
+    _check_scope(region, scope_service, terminator, scope_date, timestamp, service)
     key = lookup(access_key_id)
     if key is None:
-        raise AuthError(
-            "The security token included in the request is invalid.",
-            code="UnrecognizedClientException",
-        )
+        raise _UnknownKey("The security token included in the request is invalid.")
 
+    body_hash = hashlib.sha256(body).hexdigest()
     content_sha = request.headers.get("X-Amz-Content-SHA256")
-    if (
-        content_sha
-        and content_sha != _UNSIGNED_PAYLOAD
-        and not hmac.compare_digest(content_sha, hashlib.sha256(body).hexdigest())
-    ):
+    if content_sha is not None and content_sha != body_hash:
         raise _invalid_signature(
             "The provided 'x-amz-content-sha256' header does not match what was computed."
         )
@@ -186,7 +250,7 @@ def verify(
     aws_request = AWSRequest(method=request.method, url=url, headers=headers, data=body)
     aws_request.context["timestamp"] = timestamp
     credentials = Credentials(access_key_id, key.secret_access_key)
-    signer = SigV4Auth(credentials, service, region)
+    signer = _BodyHashSigner(credentials, service, region, body_hash)
     canonical = signer.canonical_request(aws_request)
     expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
     if not hmac.compare_digest(expected, match["signature"]):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from console.pages import function_list
@@ -14,6 +19,18 @@ from monitoring.metrics import cloudwatch
 class LoginView(auth_views.LoginView):
     template_name = "console/login.html"
     redirect_authenticated_user = True
+
+
+def login_locked_out(request: HttpRequest, *args: Any) -> HttpResponse:
+    """django-axes' answer to a sign-in while its (user name, address) pair is locked out:
+    the sign-in page again, saying so, with 429 Too Many Requests."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        "form": AuthenticationForm(request),
+        "next": request.POST.get("next", ""),
+        "locked_out_minutes": max(minutes, 1),
+    }
+    return render(request, "console/login.html", context, status=429)
 
 
 class LogoutView(auth_views.LogoutView):

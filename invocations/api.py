@@ -50,7 +50,7 @@ async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
         if request.method != "POST":
             raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
         body = request.body
-        identity = await sigv4.verify_async(request, body)
+        identity = await sigv4.verify_async(request, body, service="lambda")
         params = _params(request, function_name)
         payload = services.check_payload(body)
         client_context = services.decode_client_context(params.get("ClientContext"))
@@ -92,7 +92,7 @@ async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse
         if request.method != "POST":
             raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
         body = request.body
-        identity = await sigv4.verify_async(request, body)
+        identity = await sigv4.verify_async(request, body, service="lambda")
         validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})
         payload = services.check_payload(body)
         asynchronous.check_event_payload(body)

@@ -77,7 +77,8 @@ def user_create(request: HttpRequest) -> dict[str, Any]:
             is_admin=bool(data.get("Admin")),
         )
     except ValidationError as exc:
-        raise FieldError("userName", _messages(exc)) from exc
+        field = "password" if "password" in getattr(exc, "error_dict", {}) else "userName"
+        raise FieldError(field, _messages(exc)) from exc
     return {"UserName": user.username, "Admin": user.is_staff, "CreatedBy": actor.username}
 
 

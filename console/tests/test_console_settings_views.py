@@ -20,7 +20,7 @@ from functions.services import functions as function_services
 from functions.services import layers as layer_services
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "pw-123456-x"
+PASSWORD = "pw-1234567890-x"
 
 
 def _user(account_id: str, username: str, *, admin: bool = False) -> User:

@@ -133,9 +133,10 @@ def test_it_rejects_an_inactive_access_key(functory):
     assert message == "The security token included in the request is invalid."
 
 
-def test_it_accepts_a_request_signed_for_another_region(functory, credentials):
+def test_it_rejects_a_request_signed_for_another_region(functory, credentials):
     response = signed(functory, credentials, "GET", FUNCTIONS, region="eu-west-1")
-    assert response.status == 200, response.body
+    message = assert_error(response, 403, "InvalidSignatureException")
+    assert message == "Credential should be scoped to a valid region, not 'eu-west-1'. "
     other_region = boto3.client(
         "lambda",
         endpoint_url=functory.url,
@@ -144,11 +145,10 @@ def test_it_accepts_a_request_signed_for_another_region(functory, credentials):
         aws_secret_access_key=credentials.secret_access_key,
         config=Config(retries={"max_attempts": 1}),
     )
-    create_function(other_region, "far-away")
-    names = [
-        f["FunctionName"] for f in client_for(functory, credentials).list_functions()["Functions"]
-    ]
-    assert names == ["far-away"]
+    with pytest.raises(ClientError) as error:
+        create_function(other_region, "far-away")
+    assert error.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert client_for(functory, credentials).list_functions()["Functions"] == []
 
 
 @pytest.mark.parametrize("path", [FUNCTIONS, FUNCTIONS + "/"])

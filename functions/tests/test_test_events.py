@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def setup():
     account = accounts.account_get_or_create("111111111111")
-    alice = accounts.user_create(username="alice", account=account, password="pw-123456")
-    bob = accounts.user_create(username="bob", account=account, password="pw-123456")
+    alice = accounts.user_create(username="alice", account=account, password="pw-1234567890")
+    bob = accounts.user_create(username="bob", account=account, password="pw-1234567890")
     return function_row(account), alice, bob
 
 
@@ -88,5 +88,5 @@ def test_another_accounts_user_sees_no_events(setup):
     function, alice, _ = setup
     test_events.test_event_create(user=alice, function=function, name="s", payload={}, shared=True)
     other = accounts.account_get_or_create("222222222222")
-    eve = accounts.user_create(username="eve", account=other, password="pw-123456")
+    eve = accounts.user_create(username="eve", account=other, password="pw-1234567890")
     assert selectors.test_events_list(eve, function) == []

@@ -39,6 +39,7 @@ QUERY_CODES = {
     "MissingRequiredParameterException": "MissingParameter",
     "InvalidParameterCombinationException": "InvalidParameterCombination",
     "InternalServiceFault": "InternalServiceError",
+    "ThrottlingException": "Throttling",
 }
 _EXTENDED = re.compile(r"^p(\d{1,3}(?:\.\d+)?)$")
 
@@ -216,13 +217,7 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         if handler is None or request.method != "POST":
             raise _error("UnknownOperationException", f"Unknown operation {operation}")
         body = request.body
-        identity = sigv4.verify(request, body)
-        if identity.service != "monitoring":
-            raise _error(
-                "InvalidSignatureException",
-                "Credential should be scoped to correct service: 'monitoring'. ",
-                403,
-            )
+        identity = sigv4.verify(request, body, service="monitoring")
         try:
             params = json.loads(body) if body.strip() else {}
         except ValueError as exc:

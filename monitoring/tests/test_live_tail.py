@@ -75,7 +75,7 @@ async def _events(communicator: Socket, count: int) -> list[dict[str, Any]]:
 @pytest.mark.django_db(transaction=True)
 def test_a_subscriber_gets_backfill_then_live_events_without_gaps_or_duplicates():
     account = accounts.account_get_or_create("111122223333")
-    user = accounts.user_create(username="tailer", account=account, password="pw-123456")
+    user = accounts.user_create(username="tailer", account=account, password="pw-1234567890")
     now = int(time.time() * 1000)
     log_batches_store([LogBatch(account.id, GROUP, "s1", [(now, "old one"), (now + 1, "old two")])])
 
@@ -112,7 +112,7 @@ def test_a_subscriber_gets_backfill_then_live_events_without_gaps_or_duplicates(
 def test_it_refuses_anonymous_foreign_and_missing_groups():
     mine = accounts.account_get_or_create("111122224444")
     theirs = accounts.account_get_or_create("555566667777")
-    stranger = accounts.user_create(username="stranger", account=theirs, password="pw-123456")
+    stranger = accounts.user_create(username="stranger", account=theirs, password="pw-1234567890")
     log_batches_store([LogBatch(mine.id, GROUP, "s", [(1, "private")])])
 
     async def scenario() -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from console import services
@@ -90,9 +91,14 @@ class Command(BaseCommand):
                 return
             password = os.environ.get("FUNCTORY_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             account = services.account_get_or_create(os.environ.get("FUNCTORY_ADMIN_ACCOUNT"))
-            user = services.user_create(
-                username="admin", account=account, password=password, is_admin=True
-            )
+            try:
+                user = services.user_create(
+                    username="admin", account=account, password=password, is_admin=True
+                )
+            except ValidationError as exc:
+                raise CommandError(
+                    "FUNCTORY_ADMIN_PASSWORD is refused: " + " ".join(exc.messages)
+                ) from exc
             key = services.access_key_create(user=user)
         self.stdout.write(
             "Created the first admin user. This is shown once; keep it safe:\n"
