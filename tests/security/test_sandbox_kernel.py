@@ -140,10 +140,15 @@ def _check_kernel_calls(body: dict[str, Any]) -> None:
 
 
 @pytest.mark.sandbox
-def test_dangerous_kernel_calls_fail_with_eperm(functory: Any, lam: Any) -> None:
+def test_dangerous_kernel_calls_fail_with_eperm(lam: Any) -> None:
     _function(lam, "kernel", "app.kernel")
-    body = invoke(lam, "kernel")["Body"]
-    _check_kernel_calls(body)
+    _check_kernel_calls(invoke(lam, "kernel")["Body"])
+
+
+@pytest.mark.sandbox
+def test_pid_1s_command_line_names_no_host_path(functory: Any, lam: Any) -> None:
+    _function(lam, "cmdline", "app.kernel")
+    body = invoke(lam, "cmdline")["Body"]
     for path in _host_paths(functory):
         assert path not in body["cmdline"], (path, body["cmdline"])
     assert body["cmdline"].split()[0] == "bwrap"
