@@ -6,7 +6,8 @@ Starting an environment:
    binds the Runtime API's listening socket there at ``127.0.0.1:9001``, and spawns
    ``bwrap`` from that thread, so the sandbox lives in that namespace and can reach
    nothing but its own Runtime API — served by the executor, which holds the socket.
-2. ``bwrap`` runs as an unprivileged uid with its own user, mount, pid, ipc, uts and cgroup
+2. ``bwrap`` runs the runtime as a host uid of the environment's own (``identity.py``),
+   under a seccomp filter (``seccomp.py``), with its own mount, pid, ipc, uts and cgroup
    namespaces; it sees a read-only ``/usr``, the code at ``/var/task``, layers at ``/opt``,
    the runtime at ``/var/runtime`` (all bound by file descriptor, so no host path needs to
    be reachable by that uid) and a size-limited tmpfs ``/tmp``.
@@ -281,8 +282,8 @@ class SandboxBackend:
             str(info_w),
             "--",
             # bwrap runs as root to mount what the runtime needs; the runtime itself runs
-            # as an unprivileged uid (on the host too) with no capabilities and no way to
-            # regain any.
+            # as its environment's own unprivileged uid (on the host too), under the
+            # seccomp filter, with no capabilities and no way to regain any.
             "/usr/bin/setpriv",
             f"--reuid={user.uid}",
             f"--regid={user.gid}",
@@ -450,8 +451,8 @@ class SandboxBackend:
             spawned.listener.close()
             if cgroup is not None:
                 cgroup.remove()
-            if spawned.process.poll() is not None or _reaped(spawned.process):
-                user.release()
+            # Off the event loop: the uid is free once bwrap is gone.
+            loop.run_in_executor(None, _release_when_reaped, spawned.process, user)
             raise
         finally:
             os.close(spawned.block_w)
@@ -701,10 +702,10 @@ def _read_info(fd: int, process: subprocess.Popen[bytes]) -> dict[str, int]:
     raise RuntimeError(f"the sandbox failed to start: {output.decode(errors='replace').strip()}")
 
 
-def _reaped(process: subprocess.Popen[bytes]) -> bool:
+def _release_when_reaped(process: subprocess.Popen[bytes], user: identity.Identity) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=2)
-    return process.poll() is not None
+        process.wait(timeout=10)
+        user.release()  # left held otherwise; the next start's sweep reclaims it
 
 
 def _data_fd(data: bytes) -> int:
