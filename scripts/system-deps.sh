@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the executor's runtimes use inside sandboxes: Debian's python3 (the
 # python3.x runtimes), Node.js (nodejs*), bash and curl (custom runtimes, as on Amazon
-# Linux), setpriv (drops privileges in the sandbox). Installed only when missing.
+# Linux), setpriv (drops privileges in the sandbox), libseccomp (the sandbox's seccomp
+# filter). Installed only when missing.
 set -euo pipefail
 missing=()
 [[ -x /usr/bin/python3 ]] || missing+=(python3)
@@ -9,6 +10,8 @@ command -v node >/dev/null || missing+=(nodejs)
 [[ -x /usr/bin/curl ]] || missing+=(curl)
 [[ -x /usr/bin/setpriv ]] || missing+=(util-linux)
 [[ -x /usr/bin/bash ]] || missing+=(bash)
+# The seccomp filter is compiled with libseccomp (through pyseccomp).
+/sbin/ldconfig -p | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
 if ((${#missing[@]})); then
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         echo "Functory's runtimes need: ${missing[*]} (install them, then re-run)" >&2

@@ -5,7 +5,8 @@ Runtime API listens inside the environment's own network namespace: once the con
 runs, the spawner thread enters its namespace, binds ``127.0.0.1:9001`` there and comes
 back; a tiny wrapper in the container waits for that port before starting the runtime.
 Limits are Docker's: memory (no swap), pids, CPU shares proportional to memory, a
-read-only root, a size-limited tmpfs ``/tmp``, an unprivileged user with no capabilities.
+read-only root, a size-limited tmpfs ``/tmp``, an unprivileged uid of the environment's
+own with no capabilities, and the sandbox's seccomp filter (``seccomp.py``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from invocations.executor import cgroups
+from invocations.executor import cgroups, identity, seccomp
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.sandbox import (
     CLONE_NEWNET,
     RUNTIME_API_PORT,
-    SANDBOX_GID,
-    SANDBOX_UID,
     SandboxBackend,
     _bring_up_loopback,
     _libc,
@@ -51,8 +50,9 @@ _WAIT_THEN_EXEC = (
 class DockerProcess:
     """A container seen through the environment's ``Process`` protocol."""
 
-    def __init__(self, container: Any, hold_fd: int, io_dir: Path) -> None:
+    def __init__(self, container: Any, hold_fd: int, io_dir: Path, user: identity.Identity) -> None:
         self.container = container
+        self.user = user
         self.pid = int(container.attrs["State"]["Pid"])
         self.exit_code: int | None = None
         self._oom = False
@@ -126,6 +126,8 @@ class DockerProcess:
         self.release_hold()
         with contextlib.suppress(Exception):
             self.container.remove(force=True)
+            # Reused only once the container and its processes are gone.
+            self.user.release()
         shutil.rmtree(self._io_dir, ignore_errors=True)
 
 
@@ -140,7 +142,9 @@ class DockerBackend(SandboxBackend):
 
         self.client = docker.from_env()
 
-    def _create(self, spec: EnvironmentSpec, log_stream: str, io_dir: Path) -> Any:
+    def _create(
+        self, spec: EnvironmentSpec, log_stream: str, io_dir: Path, user: identity.Identity
+    ) -> Any:
         from docker.types import Mount
 
         if spec.runtime.startswith("provided"):
@@ -154,6 +158,8 @@ class DockerBackend(SandboxBackend):
             Mount("/var/task", spec.code_dir, type="bind", read_only=True),
             Mount("/var/runtime", str(RUNTIME_DIR), type="bind", read_only=True),
             Mount(_IO_DIR, str(io_dir), type="bind", read_only=False),
+            Mount("/etc/passwd", str(io_dir / "passwd"), type="bind", read_only=True),
+            Mount("/etc/group", str(io_dir / "group"), type="bind", read_only=True),
         ]
         if spec.layers_dir:
             mounts.append(Mount("/opt", spec.layers_dir, type="bind", read_only=True))
@@ -164,7 +170,7 @@ class DockerBackend(SandboxBackend):
             IMAGE,
             command=["/bin/bash", "-c", _WAIT_THEN_EXEC, "functory-wait", *command],
             environment=environment,
-            user=f"{SANDBOX_UID}:{SANDBOX_GID}",
+            user=f"{user.uid}:{user.gid}",
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"size={spec.ephemeral_mb}m,mode=1777"},
@@ -174,7 +180,7 @@ class DockerBackend(SandboxBackend):
             pids_limit=1024,
             cpu_shares=cgroups.Limits(spec.memory_mb).cpu_shares,
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
             working_dir="/var/task",
             labels={"functory": "environment", "functory.function": spec.function_arn},
             detach=True,
@@ -202,6 +208,10 @@ class DockerBackend(SandboxBackend):
         io_dir = self.state_dir / "io" / uuid.uuid4().hex
         io_dir.mkdir(parents=True)
         os.chmod(io_dir, 0o755)
+        user = identity.allocate()
+        for name, content in (("passwd", user.passwd()), ("group", user.group())):
+            (io_dir / name).write_text(content)
+            os.chmod(io_dir / name, 0o644)
         fifo = io_dir / "out"
         os.mkfifo(fifo)
         os.chmod(fifo, 0o666)
@@ -209,8 +219,11 @@ class DockerBackend(SandboxBackend):
         # Held until the runtime has opened its end, so an early read sees no false EOF.
         hold_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            container = await loop.run_in_executor(None, self._create, spec, log_stream, io_dir)
+            container = await loop.run_in_executor(
+                None, self._create, spec, log_stream, io_dir, user
+            )
         except BaseException:
+            user.release()
             os.close(read_fd)
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
@@ -234,13 +247,14 @@ class DockerBackend(SandboxBackend):
         except BaseException:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+                user.release()
             os.close(read_fd)
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
             raise
         server = RuntimeApiServer(listener)
         await server.start()
-        process = DockerProcess(container, hold_fd, io_dir)
+        process = DockerProcess(container, hold_fd, io_dir, user)
         server.first_next.add_done_callback(lambda _: process.release_hold())
         return Environment(
             spec=spec,

@@ -6,7 +6,8 @@ Starting an environment:
    binds the Runtime API's listening socket there at ``127.0.0.1:9001``, and spawns
    ``bwrap`` from that thread, so the sandbox lives in that namespace and can reach
    nothing but its own Runtime API — served by the executor, which holds the socket.
-2. ``bwrap`` runs as an unprivileged uid with its own user, mount, pid, ipc, uts and cgroup
+2. ``bwrap`` runs the runtime as a host uid of the environment's own (``identity.py``),
+   under a seccomp filter (``seccomp.py``), with its own mount, pid, ipc, uts and cgroup
    namespaces; it sees a read-only ``/usr``, the code at ``/var/task``, layers at ``/opt``,
    the runtime at ``/var/runtime`` (all bound by file descriptor, so no host path needs to
    be reachable by that uid) and a size-limited tmpfs ``/tmp``.
@@ -35,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from invocations.executor import cgroups, safetree
+from invocations.executor import cgroups, identity, safetree, seccomp
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.runtime_api import RuntimeApiServer
@@ -45,8 +46,6 @@ logger = logging.getLogger(__name__)
 
 CLONE_NEWNET = 0x40000000
 RUNTIME_API_PORT = 9001
-SANDBOX_UID = int(os.environ.get("FUNCTORY_SANDBOX_UID", "993"))
-SANDBOX_GID = int(os.environ.get("FUNCTORY_SANDBOX_GID", "990"))
 # Booted, function-less environments kept per runtime in recent use (0 turns this off).
 STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
 STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
@@ -106,11 +105,13 @@ class SandboxProcess:
         popen: subprocess.Popen[bytes],
         cgroup: cgroups.Cgroup | None,
         slot: Path | None = None,
+        user: identity.Identity | None = None,
     ) -> None:
         self.popen = popen
         self.pid = popen.pid
         self.cgroup = cgroup
         self.slot = slot
+        self.user = user
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -139,6 +140,9 @@ class SandboxProcess:
             self.cgroup.remove()
         if self.slot is not None:
             shutil.rmtree(self.slot, ignore_errors=True)
+        if self.user is not None and self.popen.poll() is not None:
+            # Reused only once nothing of this environment runs as it.
+            self.user.release()
 
 
 class SandboxBackend:
@@ -150,6 +154,8 @@ class SandboxBackend:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_sink = log_sink
+        identity.sweep()  # uids held by a process that crashed
+        seccomp.bpf_program()  # compiled once (~40 ms), not on the first cold start
         self._etc = self._make_etc()
         self._standby: dict[str, list[_Booted]] = {}
         self._replenishing: set[str] = set()
@@ -160,11 +166,9 @@ class SandboxBackend:
         etc = self.state_dir / "etc"
         etc.mkdir(exist_ok=True)
         files = {
-            "passwd": (
-                "root:x:0:0:root:/root:/sbin/nologin\n"
-                f"sbx_user1051:x:{SANDBOX_UID}:{SANDBOX_GID}::/tmp:/sbin/nologin\n"
-            ),
-            "group": f"root:x:0:\nsbx_user1051:x:{SANDBOX_GID}:\n",
+            # Mount points: each sandbox gets its own user's (``--ro-bind-data``).
+            "passwd": "",
+            "group": "",
             "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
             "hostname": "localhost\n",
             "os-release": 'NAME="Functory"\nID=functory\n',
@@ -190,6 +194,7 @@ class SandboxBackend:
         block_r: int,
         info_w: int,
         extra: list[tuple[int, str]],
+        user: identity.Identity,
     ) -> list[str]:
         argv = [
             bwrap_path(),
@@ -220,6 +225,18 @@ class SandboxBackend:
             "--ro-bind-fd",
             str(fds["etc"]),
             "/etc",
+            "--perms",
+            "0644",
+            "--ro-bind-data",
+            str(fds["passwd"]),
+            "/etc/passwd",
+            "--perms",
+            "0644",
+            "--ro-bind-data",
+            str(fds["group"]),
+            "/etc/group",
+            "--seccomp",
+            str(fds["seccomp"]),
         ]
         if os.path.exists("/usr/lib64"):
             argv += ["--symlink", "usr/lib64", "/lib64"]
@@ -265,11 +282,11 @@ class SandboxBackend:
             str(info_w),
             "--",
             # bwrap runs as root to mount what the runtime needs; the runtime itself runs
-            # as an unprivileged uid (on the host too) with no capabilities and no way to
-            # regain any.
+            # as its environment's own unprivileged uid (on the host too), under the
+            # seccomp filter, with no capabilities and no way to regain any.
             "/usr/bin/setpriv",
-            f"--reuid={SANDBOX_UID}",
-            f"--regid={SANDBOX_GID}",
+            f"--reuid={user.uid}",
+            f"--regid={user.gid}",
             "--clear-groups",
             "--inh-caps=-all",
             "--bounding-set=-all",
@@ -347,7 +364,7 @@ class SandboxBackend:
             ephemeral_mb=spec.ephemeral_mb,
         )
 
-    def _spawn(self, launch: _Launch) -> _Spawned:
+    def _spawn(self, launch: _Launch, user: identity.Identity) -> _Spawned:
         """Runs on the spawner thread, whose fresh network namespace becomes the sandbox's."""
         fds: dict[str, int] = {}
         opened: list[int] = []
@@ -364,6 +381,11 @@ class SandboxBackend:
             if launch.opt_dir:
                 fds["opt"] = open_dir(launch.opt_dir)
             extra = [(open_dir(path), path) for path in launch.extra_mounts]
+            for name, data in (("passwd", user.passwd()), ("group", user.group())):
+                fds[name] = _data_fd(data.encode())
+                opened.append(fds[name])
+            fds["seccomp"] = seccomp.bpf_fd()
+            opened.append(fds["seccomp"])
             block_r, block_w = os.pipe()
             info_r, info_w = os.pipe()
             opened += [block_r, info_w]
@@ -375,14 +397,20 @@ class SandboxBackend:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", RUNTIME_API_PORT))
             listener.listen(16)
-            argv = self._argv(launch, fds, block_r, info_w, extra)
+            argv = self._argv(launch, fds, block_r, info_w, extra, user)
+            # bwrap's options go by fd, so its argv (pid 1's cmdline, readable inside)
+            # holds no host path: ``bwrap --args N -- <the command inside>``.
+            options, command = argv[1 : argv.index("--")], argv[argv.index("--") :]
+            args_fd = _data_fd(b"".join(arg.encode() + b"\0" for arg in options))
+            opened.append(args_fd)
             process = subprocess.Popen(
-                argv,
+                ["bwrap", "--args", str(args_fd), *command],
+                executable=argv[0],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=launch.env,
-                pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w],
+                pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w, args_fd],
                 start_new_session=True,
             )
             return _Spawned(process=process, listener=listener, block_w=block_w, info_r=info_r)
@@ -396,17 +424,22 @@ class SandboxBackend:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         future: asyncio.Future[_Spawned] = loop.create_future()
+        user = identity.allocate()  # its own uid, standby environments included
 
         def run() -> None:
             try:
-                spawned = self._spawn(launch)
+                spawned = self._spawn(launch, user)
             except BaseException as exc:  # handed to the awaiting coroutine
                 loop.call_soon_threadsafe(_set_exception, future, exc)
             else:
                 loop.call_soon_threadsafe(_set_result, future, spawned)
 
         _spawner().submit(run)
-        spawned = await future
+        try:
+            spawned = await future
+        except BaseException:
+            user.release()
+            raise
         cgroup = None
         try:
             info = await loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
@@ -420,6 +453,8 @@ class SandboxBackend:
             spawned.listener.close()
             if cgroup is not None:
                 cgroup.remove()
+            # Off the event loop: the uid is free once bwrap is gone.
+            loop.run_in_executor(None, _release_when_reaped, spawned.process, user)
             raise
         finally:
             os.close(spawned.block_w)
@@ -429,7 +464,8 @@ class SandboxBackend:
         assert spawned.process.stdout is not None
         output_fd = os.dup(spawned.process.stdout.fileno())
         spawned.process.stdout.close()
-        return _Booted(SandboxProcess(spawned.process, cgroup, slot), server, output_fd, started)
+        process = SandboxProcess(spawned.process, cgroup, slot, user)
+        return _Booted(process, server, output_fd, started)
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
         if self._standby_eligible(spec):
@@ -644,6 +680,20 @@ def _read_info(fd: int, process: subprocess.Popen[bytes]) -> dict[str, int]:
     with contextlib.suppress(subprocess.TimeoutExpired, ValueError):
         output, _ = process.communicate(timeout=2)
     raise RuntimeError(f"the sandbox failed to start: {output.decode(errors='replace').strip()}")
+
+
+def _release_when_reaped(process: subprocess.Popen[bytes], user: identity.Identity) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+        user.release()  # left held otherwise; the next start's sweep reclaims it
+
+
+def _data_fd(data: bytes) -> int:
+    """A memfd holding ``data``, read from its start by bwrap."""
+    fd = os.memfd_create("bwrap-data", os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _set_result(future: asyncio.Future[_Spawned], value: _Spawned) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import client_for, create_function, create_user, make_zip
+from invocations.executor import identity
 from invocations.tests.helpers import invoke, zip_with_modes
 
 pytestmark = [pytest.mark.live, pytest.mark.docker]
@@ -54,7 +55,8 @@ def dlam(functory_docker):
 def test_python_runs_warm_in_a_container(dlam):
     create_function(dlam, "py", Code={"ZipFile": make_zip({"app.py": APP})})
     first = invoke(dlam, "py", {"name": "x"}, LogType="Tail")
-    assert first["Body"] == {"count": 1, "uid": 993, "fn": "py"}
+    assert first["Body"] == {"count": 1, "uid": first["Body"]["uid"], "fn": "py"}
+    assert identity.UID_BASE <= first["Body"]["uid"] < identity.UID_BASE + identity.UID_COUNT
     assert "docker says x" in first["Log"] and "Init Duration" in first["Log"]
     assert invoke(dlam, "py")["Body"]["count"] == 2
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, create_function, make_zip
+from invocations.executor import identity
 from invocations.tests.helpers import invoke
 
 pytestmark = [pytest.mark.live, pytest.mark.sandbox]
@@ -151,8 +152,13 @@ def test_a_fork_bomb_is_contained_and_cleaned_up(lam):
         assert invoke(lam, "ok2")["Body"] == "still here"
     runner.join()
     assert outcome["FunctionError"] == "Unhandled"
-    sandboxed = subprocess.run(["ps", "-u", "993", "-o", "pid="], capture_output=True, text=True)
-    assert len(sandboxed.stdout.split()) < 100
+    listing = subprocess.run(["ps", "-e", "-o", "uid="], capture_output=True, text=True)
+    sandboxed = [
+        uid
+        for uid in map(int, listing.stdout.split())
+        if identity.UID_BASE <= uid < identity.UID_BASE + identity.UID_COUNT
+    ]
+    assert len(sandboxed) < 100
 
 
 def test_a_memory_bomb_is_killed_at_its_memory_size(lam):
