@@ -107,10 +107,13 @@ class RuntimeApiServer:
     async def start(self) -> None:
         self._listener.setblocking(False)
         self._accepting = asyncio.get_running_loop().create_task(self._accept_forever())
+        # Closed once the task is over (even if cancelled before it ran), after asyncio has
+        # stopped watching the socket.
+        self._accepting.add_done_callback(lambda _task: self._listener.close())
 
     def close(self) -> None:
         if self._accepting is not None:
-            self._accepting.cancel()  # it closes the listener
+            self._accepting.cancel()  # its end closes the listener
         else:
             self._listener.close()
         for connection, task in list(self._connections.items()):
@@ -144,29 +147,30 @@ class RuntimeApiServer:
 
     async def _accept_forever(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            while True:
-                # No free slot, no accept: the kernel's backlog holds (or refuses) the rest.
-                await self._slots.acquire()
-                try:
-                    sock, _ = await loop.sock_accept(self._listener)
-                except OSError:
-                    self._slots.release()
-                    await asyncio.sleep(0.1)
-                    continue
-                except BaseException:
-                    self._slots.release()
-                    raise
-                try:
-                    reader, writer = await asyncio.open_connection(sock=sock, limit=MAX_HEAD_BYTES)
-                except BaseException:
-                    sock.close()
-                    self._slots.release()
-                    raise
-                connection = _Connection(reader, writer)
-                self._connections[connection] = loop.create_task(self._serve(connection))
-        finally:
-            self._listener.close()
+        while True:
+            # No free slot, no accept: the kernel's backlog holds (or refuses) the rest.
+            await self._slots.acquire()
+            try:
+                sock, _ = await loop.sock_accept(self._listener)
+            except OSError:
+                self._slots.release()
+                await asyncio.sleep(0.1)
+                continue
+            except BaseException:
+                self._slots.release()
+                raise
+            try:
+                reader, writer = await asyncio.open_connection(sock=sock, limit=MAX_HEAD_BYTES)
+            except OSError:  # e.g. reset by the peer already
+                sock.close()
+                self._slots.release()
+                continue
+            except BaseException:
+                sock.close()
+                self._slots.release()
+                raise
+            connection = _Connection(reader, writer)
+            self._connections[connection] = loop.create_task(self._serve(connection))
 
     async def _serve(self, connection: _Connection) -> None:
         writer = connection.writer
