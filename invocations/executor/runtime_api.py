@@ -187,7 +187,8 @@ class RuntimeApiServer:
                 idle_timeout = None if connection is self._runtime_connection else IDLE_TIMEOUT_S
         except HttpError as exc:
             if exc.status is not None:
-                write_response(writer, exc.status, _JSON, _document(str(exc), "InvalidRequest"))
+                body = _document(str(exc), "InvalidRequest")
+                write_response(writer, exc.status, _JSON, body, close=True)
         except (ConnectionError, OSError):
             pass
         finally:
