@@ -48,6 +48,11 @@ MAX_ERROR_BYTES = 1024 * 1024
 # A runtime needs one connection (two while it reconnects).
 MAX_CONNECTIONS = 4
 IDLE_TIMEOUT_S = 10.0
+# Requests refused (4xx, malformed, superseded) and connections that carried no request are
+# work a runtime never causes; past a burst, each one waits for its turn at this rate, holding
+# its connection slot, so a function spamming the server costs it next to no CPU.
+WASTE_PER_S = 20.0
+WASTE_BURST = 50.0
 # Functory's own endpoint (not AWS's): served once, before any user code has run.
 ASSIGNMENT_PATH = f"{PREFIX}/functory/assignment"
 _NEXT_PATH = f"{PREFIX}/invocation/next"
@@ -80,6 +85,26 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.useful = False  # a request was answered with success
+        self.status = 0  # of the last reply
+
+
+class _Pacer:
+    """A token bucket: ``wait()`` returns at once within the burst, later past it."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._stamp = asyncio.get_running_loop().time()
+
+    async def wait(self) -> None:
+        now = asyncio.get_running_loop().time()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        self._tokens -= 1
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self.rate)
 
 
 class RuntimeApiServer:
@@ -90,6 +115,7 @@ class RuntimeApiServer:
         self._accepting: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self._connections: dict[_Connection, asyncio.Task[None]] = {}
+        self._waste = _Pacer(WASTE_PER_S, WASTE_BURST)
         # The connection the runtime fetched its last invocation on: never idled out.
         self._runtime_connection: _Connection | None = None
         self._queued: Invocation | None = None
@@ -182,15 +208,23 @@ class RuntimeApiServer:
                     break
                 keep_alive = await self._handle(connection, head)
                 await drain(writer)
+                if connection.status >= 400:
+                    await self._waste.wait()
+                else:
+                    connection.useful = True
                 if not keep_alive or head.wants_close:
                     break
                 idle_timeout = None if connection is self._runtime_connection else IDLE_TIMEOUT_S
+            if not connection.useful:
+                await self._waste.wait()
         except HttpError as exc:
             if exc.status is not None:
                 body = _document(str(exc), "InvalidRequest")
                 write_response(writer, exc.status, _JSON, body, close=True)
+            await self._waste.wait()
         except (ConnectionError, OSError):
-            pass
+            if not connection.useful:
+                await self._waste.wait()
         finally:
             self._connections.pop(connection, None)
             if self._runtime_connection is connection:
@@ -300,6 +334,7 @@ class RuntimeApiServer:
 
     def _reply(self, connection: _Connection, reply: Reply, *, close: bool = False) -> bool:
         status, headers, body = reply
+        connection.status = status
         write_response(connection.writer, status, headers, body, close=close)
         return not close
 

@@ -204,3 +204,20 @@ def test_slow_heads_stalled_bodies_and_idle_connections_are_closed(
         assert (await outcome).payload == b"42"
 
     _run(scenario)
+
+
+def test_refused_requests_past_a_burst_are_paced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_api, "WASTE_PER_S", 1.0)
+    monkeypatch.setattr(runtime_api, "WASTE_BURST", 3.0)
+
+    async def scenario(server: RuntimeApiServer, port: int) -> None:
+        spammer = await _connect(port)
+        await _request(spammer, "\r\n\r\n".join(["GET /nothing HTTP/1.1\r\nHost: x"] * 6))
+        for _ in range(4):  # the burst, and the one that found it spent
+            assert (await _reply(spammer))[0] == 404
+        paced = asyncio.ensure_future(_reply(spammer))
+        await asyncio.sleep(0.3)
+        assert not paced.done()
+        assert (await paced)[0] == 404
+
+    _run(scenario)

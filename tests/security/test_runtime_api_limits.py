@@ -161,6 +161,39 @@ def slow(event, context):
     return results
 
 
+def spam(event, context):
+    # Refused requests, as fast as the server answers them, on four connections.
+    end = time.monotonic() + event["seconds"]
+    counts = []
+
+    def worker():
+        answered, s = 0, None
+        while time.monotonic() < end:
+            try:
+                if s is None:
+                    s = socket.create_connection((HOST, PORT), timeout=1)
+                s.sendall(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = b""
+                while not data.endswith(b"}"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise OSError("closed")
+                    data += chunk
+                answered += 1
+            except OSError:
+                if s is not None:
+                    s.close()
+                s = None
+        counts.append(answered)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts)
+
+
 def exact(event, context):
     return "x" * (event["size"] - 2)  # a JSON string: two quotes around it
 
@@ -302,3 +335,10 @@ def test_a_response_over_6291556_bytes_is_response_size_too_large(lam: Any) -> N
             "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
         ),
     }
+
+
+def test_a_function_spamming_refused_requests_is_paced(lam: Any) -> None:
+    name = _attacker(lam, "spam")
+    answered = _invoke(lam, name, {"seconds": 3})["Body"]
+    # A burst, then a few per second: not the thousands an unpaced server answers.
+    assert 0 < answered < 500, answered
