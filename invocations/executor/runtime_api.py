@@ -3,22 +3,63 @@
 The listening socket lives inside the environment's own network namespace (see
 ``sandbox.py``), so the runtime reaches it at ``127.0.0.1:9001`` while it can reach nothing
 else; the server itself runs on the executor's event loop. Requests are few and small, so
-a compact HTTP/1.1 implementation (keep-alive, Content-Length and chunked bodies) suffices.
+a compact HTTP/1.1 implementation (``runtime_http``) suffices.
+
+The function's own code can talk to this server too, so nothing it sends may make the server
+grow. Per environment:
+
+- at most ``MAX_CONNECTIONS`` connections are open; further ones are not accepted and wait
+  in the listening socket's backlog, inside the environment, costing the server nothing;
+- heads and bodies are bounded in size and time (``runtime_http``); a connection idle
+  between requests for ``IDLE_TIMEOUT_S`` is closed, except the runtime's own (the one that
+  last fetched ``/next``), which legitimately idles while the handler runs or the
+  environment is frozen;
+- one body is read at a time, and only for the invocation in flight (``/response`` up to
+  AWS's 6,291,556 bytes, ``/error`` and ``/init/error`` up to ``MAX_ERROR_BYTES``); a
+  request that is refused has its body left unread and its connection closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from dataclasses import dataclass
 from typing import Any
 
+from invocations.executor.runtime_http import (
+    HEAD_TIMEOUT_S,
+    MAX_HEAD_BYTES,
+    BodyTooLarge,
+    Head,
+    HttpError,
+    drain,
+    read_body,
+    read_head,
+    write_response,
+)
+
 PREFIX = "/2018-06-01/runtime"
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# AWS's limit for a synchronous response: "6 MB" is 6,291,556 bytes in its error message.
+MAX_RESPONSE_BYTES = 6_291_556
+# Error documents (/error, /init/error) are a message, a type and a stack trace.
+MAX_ERROR_BYTES = 1024 * 1024
+# A runtime needs one connection (two while it reconnects).
+MAX_CONNECTIONS = 4
+IDLE_TIMEOUT_S = 10.0
+# Requests refused (4xx, malformed, superseded) and connections that carried no request are
+# work a runtime never causes; past a burst, each one waits for its turn at this rate, holding
+# its connection slot, so a function spamming the server costs it next to no CPU.
+WASTE_PER_S = 20.0
+WASTE_BURST = 50.0
 # Functory's own endpoint (not AWS's): served once, before any user code has run.
 ASSIGNMENT_PATH = f"{PREFIX}/functory/assignment"
-_MAX_HEADER_BYTES = 64 * 1024
+_NEXT_PATH = f"{PREFIX}/invocation/next"
+_INVOCATION_PREFIX = f"{PREFIX}/invocation/"
+_JSON = {"Content-Type": "application/json"}
+
+Reply = tuple[int, dict[str, str], bytes]
 
 
 @dataclass
@@ -40,15 +81,47 @@ class RuntimeOutcome:
     error_type: str | None = None  # set for /error
 
 
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.useful = False  # a request was answered with success
+        self.status = 0  # of the last reply
+
+
+class _Pacer:
+    """A token bucket: ``wait()`` returns at once within the burst, later past it."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._stamp = asyncio.get_running_loop().time()
+
+    async def wait(self) -> None:
+        now = asyncio.get_running_loop().time()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        self._tokens -= 1
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self.rate)
+
+
 class RuntimeApiServer:
     """One environment's Runtime API: hands out invocations, collects their outcomes."""
 
     def __init__(self, listener: socket.socket) -> None:
         self._listener = listener
-        self._server: asyncio.AbstractServer | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._accepting: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._connections: dict[_Connection, asyncio.Task[None]] = {}
+        self._waste = _Pacer(WASTE_PER_S, WASTE_BURST)
+        # The connection the runtime fetched its last invocation on: never idled out.
+        self._runtime_connection: _Connection | None = None
         self._queued: Invocation | None = None
         self._current: Invocation | None = None
+        # The request ID (or "init") whose outcome body is being read, so only one is.
+        self._reading: str | None = None
         self._waiting_next: asyncio.Future[None] | None = None
         self._outcome: asyncio.Future[RuntimeOutcome] | None = None
         self.first_next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -59,15 +132,19 @@ class RuntimeApiServer:
 
     async def start(self) -> None:
         self._listener.setblocking(False)
-        self._server = await asyncio.start_server(self._serve, sock=self._listener)
+        self._accepting = asyncio.get_running_loop().create_task(self._accept_forever())
+        # Closed once the task is over (even if cancelled before it ran), after asyncio has
+        # stopped watching the socket.
+        self._accepting.add_done_callback(lambda _task: self._listener.close())
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self._accepting is not None:
+            self._accepting.cancel()  # its end closes the listener
         else:
             self._listener.close()
-        for writer in list(self._writers):
-            writer.close()
+        for connection, task in list(self._connections.items()):
+            connection.writer.transport.abort()
+            task.cancel()
         for future in (
             self._waiting_next,
             self._outcome,
@@ -92,70 +169,152 @@ class RuntimeApiServer:
             self._waiting_next.set_result(None)
         return self._outcome
 
-    # -- HTTP ---------------------------------------------------------------------------
+    # -- connections --------------------------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
+    async def _accept_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            # No free slot, no accept: the kernel's backlog holds (or refuses) the rest.
+            await self._slots.acquire()
+            try:
+                sock, _ = await loop.sock_accept(self._listener)
+            except OSError:
+                self._slots.release()
+                await asyncio.sleep(0.1)
+                continue
+            except BaseException:
+                self._slots.release()
+                raise
+            try:
+                reader, writer = await asyncio.open_connection(sock=sock, limit=MAX_HEAD_BYTES)
+            except OSError:  # e.g. reset by the peer already
+                sock.close()
+                self._slots.release()
+                continue
+            except BaseException:
+                sock.close()
+                self._slots.release()
+                raise
+            connection = _Connection(reader, writer)
+            self._connections[connection] = loop.create_task(self._serve(connection))
+
+    async def _serve(self, connection: _Connection) -> None:
+        writer = connection.writer
+        idle_timeout: float | None = HEAD_TIMEOUT_S  # a new connection must start at once
         try:
             while True:
-                request = await _read_request(reader, writer)
-                if request is None:
+                head = await read_head(connection.reader, idle_timeout)
+                if head is None:
                     break
-                method, path, headers, body = request
-                status, reply_headers, reply = await self._route(method, path, headers, body)
-                _write_response(writer, status, reply_headers, reply)
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
+                keep_alive = await self._handle(connection, head)
+                await drain(writer)
+                if connection.status >= 400:
+                    await self._waste.wait()
+                else:
+                    connection.useful = True
+                if not keep_alive or head.wants_close:
                     break
-        except _BodyTooLarge:
-            self._finish(_too_large_outcome())
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
-            pass
+                idle_timeout = None if connection is self._runtime_connection else IDLE_TIMEOUT_S
+            if not connection.useful:
+                await self._waste.wait()
+        except HttpError as exc:
+            if exc.status is not None:
+                body = _document(str(exc), "InvalidRequest")
+                write_response(writer, exc.status, _JSON, body, close=True)
+            await self._waste.wait()
+        except (ConnectionError, OSError):
+            if not connection.useful:
+                await self._waste.wait()
         finally:
-            self._writers.discard(writer)
-            writer.close()
+            self._connections.pop(connection, None)
+            if self._runtime_connection is connection:
+                self._runtime_connection = None
+            self._slots.release()
+            # A peer that does not read its reply must not keep the socket open.
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()
+            else:
+                writer.transport.close()
 
-    async def _route(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
-        path = path.split("?", 1)[0]
-        if method == "GET" and path == f"{PREFIX}/invocation/next":
-            return await self._next()
-        if method == "GET" and path == ASSIGNMENT_PATH and not self._assignment_served:
-            self._assignment_served = True
-            document = await asyncio.shield(self.assignment)
-            return 200, {"Content-Type": "application/json"}, document
-        if method == "POST" and path == f"{PREFIX}/init/error":
-            outcome = RuntimeOutcome(
-                body, headers.get("lambda-runtime-function-error-type") or "Runtime.Unknown"
-            )
-            if not self.init_error.done():
-                self.init_error.set_result(outcome)
-            return _accepted()
-        if method == "POST" and path.startswith(f"{PREFIX}/invocation/"):
-            rest = path[len(f"{PREFIX}/invocation/") :]
-            request_id, _, action = rest.partition("/")
-            current = self._current
-            if current is None or request_id != current.request_id:
-                return _error(400, "InvalidRequestID", "Invalid request ID")
+    # -- routes -------------------------------------------------------------------------
+
+    async def _handle(self, connection: _Connection, head: Head) -> bool:
+        """Answer one request; whether the connection may carry another."""
+        path = head.path.split("?", 1)[0]
+        if head.method == "GET" and not head.has_body:
+            if path == _NEXT_PATH:
+                self._runtime_connection = connection
+                return self._reply(connection, await self._next())
+            if path == ASSIGNMENT_PATH and not self._assignment_served:
+                self._assignment_served = True
+                self._runtime_connection = connection
+                document = await asyncio.shield(self.assignment)
+                return self._reply(connection, (200, _JSON, document))
+        if head.method == "POST" and path == f"{PREFIX}/init/error":
+            if self.first_next.done() or self.init_error.done() or self._reading is not None:
+                return self._refuse(connection, head, 403, "InvalidStateTransition")
+            return await self._init_error(connection, head)
+        if head.method == "POST" and path.startswith(_INVOCATION_PREFIX):
+            request_id, _, action = path[len(_INVOCATION_PREFIX) :].partition("/")
+            if action in ("response", "error"):
+                current = self._current
+                if current is None or request_id != current.request_id or self._reading:
+                    return self._refuse(connection, head, 400, "InvalidRequestID")
+                return await self._outcome_posted(connection, head, action)
+        return self._refuse(connection, head, 404, "NotFound")
+
+    async def _outcome_posted(self, connection: _Connection, head: Head, action: str) -> bool:
+        limit = MAX_RESPONSE_BYTES if action == "response" else MAX_ERROR_BYTES
+        try:
+            body = await self._read(connection, head, limit, claim="invocation")
+        except BodyTooLarge as exc:
             if action == "response":
-                if len(body) > MAX_RESPONSE_BYTES:
-                    self._finish(_too_large_outcome())
-                    return _error(
-                        413, "RequestEntityTooLarge", "Response payload size exceeded maximum"
-                    )
-                self._finish(RuntimeOutcome(body))
-                return _accepted()
-            if action == "error":
-                error_type = headers.get("lambda-runtime-function-error-type") or _error_type(body)
-                self._finish(RuntimeOutcome(body, error_type or "Unhandled"))
-                return _accepted()
-        return _error(404, "NotFound", "Not found")
+                self._finish(_too_large_outcome())
+            else:
+                error_type = _header_error_type(head) or "Unhandled"
+                self._finish(RuntimeOutcome(_error_too_large(error_type), error_type))
+            return self._reply(connection, _too_large_reply(limit), close=not exc.drained)
+        if action == "response":
+            self._finish(RuntimeOutcome(body))
+        else:
+            error_type = _header_error_type(head) or _error_type(body) or "Unhandled"
+            self._finish(RuntimeOutcome(body, error_type))
+        return self._reply(connection, _accepted())
 
-    async def _next(self) -> tuple[int, dict[str, str], bytes]:
+    async def _init_error(self, connection: _Connection, head: Head) -> bool:
+        error_type = _header_error_type(head) or "Runtime.Unknown"
+        try:
+            body = await self._read(connection, head, MAX_ERROR_BYTES, claim="init")
+        except BodyTooLarge as exc:
+            if not self.init_error.done():
+                self.init_error.set_result(RuntimeOutcome(_error_too_large(error_type), error_type))
+            reply = _too_large_reply(MAX_ERROR_BYTES)
+            return self._reply(connection, reply, close=not exc.drained)
+        if not self.init_error.done():
+            self.init_error.set_result(RuntimeOutcome(body, error_type))
+        return self._reply(connection, _accepted())
+
+    async def _read(self, connection: _Connection, head: Head, limit: int, claim: str) -> bytes:
+        """The body of an outcome, read by one connection at a time."""
+        self._reading = claim
+        try:
+            if head.headers.get("expect", "").lower() == "100-continue":
+                if head.length is not None and head.length > limit:
+                    raise BodyTooLarge(drained=False)  # the body was not sent: nothing to drain
+                # curl asks before sending large bodies (and waits a second if not answered).
+                connection.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return await read_body(connection.reader, head, limit)
+        finally:
+            self._reading = None
+
+    async def _next(self) -> Reply:
         if not self.first_next.done():
             self.first_next.set_result(None)
         while self._queued is None:
+            previous = self._waiting_next
+            if previous is not None and not previous.done():
+                # A newer /next replaces an older one (whose runtime gave up on it).
+                previous.set_exception(HttpError(None, "superseded by a newer /next"))
             self._waiting_next = asyncio.get_running_loop().create_future()
             await self._waiting_next
         invocation, self._queued = self._queued, None
@@ -173,19 +332,32 @@ class RuntimeApiServer:
             headers["Lambda-Runtime-Cognito-Identity"] = invocation.cognito_identity
         return 200, headers, invocation.payload
 
+    def _reply(self, connection: _Connection, reply: Reply, *, close: bool = False) -> bool:
+        status, headers, body = reply
+        connection.status = status
+        write_response(connection.writer, status, headers, body, close=close)
+        return not close
+
+    def _refuse(self, connection: _Connection, head: Head, status: int, error_type: str) -> bool:
+        """An error reply; a body the request came with is left unread, with the connection."""
+        message = {
+            400: "Invalid request ID",
+            403: "Init errors can only be posted once, before the first /next",
+            404: "Not found",
+        }[status]
+        reply = (status, _JSON, _document(message, error_type))
+        return self._reply(connection, reply, close=head.has_body)
+
     def _finish(self, outcome: RuntimeOutcome) -> None:
         self._current = None
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(outcome)
 
 
-class _BodyTooLarge(ValueError):
-    """A runtime tried to post more than a response may hold."""
-
-
 def _too_large_outcome() -> RuntimeOutcome:
+    # AWS's words for a synchronous invoke.
     return RuntimeOutcome(
-        _error_document(
+        _document(
             f"Response payload size exceeded maximum allowed payload size "
             f"({MAX_RESPONSE_BYTES} bytes).",
             "Function.ResponseSizeTooLarge",
@@ -194,80 +366,33 @@ def _too_large_outcome() -> RuntimeOutcome:
     )
 
 
-def _accepted() -> tuple[int, dict[str, str], bytes]:
-    return 202, {"Content-Type": "application/json"}, b'{"status":"OK"}'
+def _error_too_large(error_type: str) -> bytes:
+    return _document(
+        f"Error payload size exceeded maximum allowed payload size ({MAX_ERROR_BYTES} bytes).",
+        error_type,
+    )
 
 
-def _error(status: int, error_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
-    return status, {"Content-Type": "application/json"}, _error_document(message, error_type)
+def _too_large_reply(limit: int) -> Reply:
+    message = f"Payload size exceeded maximum allowed payload size ({limit} bytes)."
+    return 413, _JSON, _document(message, "RequestEntityTooLarge")
 
 
-def _error_document(message: str, error_type: str) -> bytes:
+def _accepted() -> Reply:
+    return 202, _JSON, b'{"status":"OK"}'
+
+
+def _document(message: str, error_type: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
 
 
+def _header_error_type(head: Head) -> str | None:
+    return head.headers.get("lambda-runtime-function-error-type") or None
+
+
 def _error_type(body: bytes) -> str | None:
-    try:
+    with contextlib.suppress(ValueError):
         document: Any = json.loads(body)
-    except ValueError:
-        return None
-    return str(document.get("errorType")) if isinstance(document, dict) else None
-
-
-async def _read_request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> tuple[str, str, dict[str, str], bytes] | None:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            return None
-        raise
-    except asyncio.LimitOverrunError as exc:
-        raise ValueError("header too large") from exc
-    if len(head) > _MAX_HEADER_BYTES:
-        raise ValueError("header too large")
-    lines = head.decode("latin-1").split("\r\n")
-    method, path, _version = lines[0].split(" ", 2)
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if ":" in line:
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-    body = b""
-    if headers.get("expect", "").lower() == "100-continue":
-        # curl asks before sending large bodies (and waits a second if not answered).
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks = []
-        total = 0
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")
-                break
-            total += size
-            if total > MAX_RESPONSE_BYTES + 1024 * 1024:
-                raise _BodyTooLarge()
-            chunks.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-        body = b"".join(chunks)
-    elif "content-length" in headers:
-        length = int(headers["content-length"])
-        if length > MAX_RESPONSE_BYTES + 1024 * 1024:
-            raise _BodyTooLarge()
-        body = await reader.readexactly(length)
-    return method, path, headers, body
-
-
-_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found", 413: "Too Large"}
-
-
-def _write_response(
-    writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes
-) -> None:
-    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}"]
-    head += [f"{name}: {value}" for name, value in headers.items()]
-    head.append(f"Content-Length: {len(body)}")
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        if isinstance(document, dict):
+            return str(document.get("errorType"))
+    return None
