@@ -72,7 +72,19 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "console.security_headers.ContentSecurityPolicyMiddleware",
 ]
+
+# Browser hardening (SecurityMiddleware): no MIME sniffing, no referrer to other sites (a
+# code-download link is a credential). Behind TLS, FUNCTORY_SECURE_COOKIES=1 marks the
+# session and CSRF cookies Secure; FUNCTORY_HSTS_SECONDS > 0 adds Strict-Transport-Security
+# to requests Django sees as HTTPS.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("FUNCTORY_SECURE_COOKIES", False)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = int(os.environ.get("FUNCTORY_HSTS_SECONDS", "0"))
 
 # The Lambda API accepts paths with and without a trailing slash on its own; a redirect
 # would break signed POST requests.
@@ -81,6 +93,9 @@ APPEND_SLASH = False
 ROOT_URLCONF = "console.urls"
 ASGI_APPLICATION = "console.asgi.application"
 AUTH_USER_MODEL = "console.User"
+# User names are unique per account (console.auth signs in with "<account id>/<name>").
+AUTHENTICATION_BACKENDS = ["console.auth.AccountUserBackend"]
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]  # USERNAME_FIELD is unique per account, not globally
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
