@@ -14,8 +14,11 @@ import json
 import math
 from typing import Any
 
-# Deeper than any AWS request shape (Lambda's deepest is ~6 levels); generous for payloads.
+# Deeper than any AWS request shape (Lambda's deepest is ~6 levels).
 MAX_DEPTH = 64
+# For what a function returns when the server re-reads it (test results, destination
+# records): deep enough for real documents, far from the interpreter's recursion limit.
+PAYLOAD_MAX_DEPTH = 256
 
 
 class JSONError(ValueError):

@@ -209,7 +209,7 @@ def _error_document(message: str, error_type: str) -> bytes:
 def _error_type(body: bytes) -> str | None:
     try:
         document: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # the function's bytes: anything, 10,000 deep too
         return None
     return str(document.get("errorType")) if isinstance(document, dict) else None
 

@@ -405,3 +405,24 @@ def _logs_operations() -> list[str]:
     closure = inspect.getclosurevars(inspect.unwrap(api.dispatch)).nonlocals
     operations: dict[str, Any] = closure["operations"]
     return list(operations)
+
+
+# ---- what a function returns is crafted input too ---------------------------------------
+
+
+@pytest.mark.parametrize("payload", [DEEP, DEEP_OBJECT, b"NaN", b'{"a": Infinity}'])
+def test_a_crafted_function_result_is_shown_as_text(payload: bytes) -> None:
+    """A function can answer the Runtime API with any bytes; the console's test result and
+    the destination record show them as text instead of failing on them."""
+    from console.pages.testing import _result
+    from invocations.destinations import _json_or_text
+    from invocations.executor.runtime_api import _error_type
+    from invocations.executor.spec import InvokeResult
+    from invocations.services import SyncInvocation
+
+    assert _json_or_text(payload) == payload.decode()
+    done = SyncInvocation(InvokeResult(request_id="r", payload=payload), "$LATEST", "")
+    shown = _result("r", done)
+    json.dumps(shown, allow_nan=False)
+    assert shown["response"] == payload.decode()
+    _error_type(payload)  # no RecursionError out of the Runtime API
