@@ -36,8 +36,7 @@ class SyncInvocation:
 
 def payload_too_large() -> AWSError:
     return AWSError(
-        f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction "
-        "operation",
+        f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
         code="RequestEntityTooLargeException",
         status=413,
     )
