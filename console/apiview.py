@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import sigv4
+from console import sigv4, strictjson
 from console.errors import (
     AWSError,
     InvalidRequestContent,
@@ -72,8 +73,8 @@ class ApiRequest:
                 self._json = {}
             else:
                 try:
-                    parsed = json.loads(self.body)
-                except (ValueError, UnicodeDecodeError) as exc:
+                    parsed = strictjson.loads(self.body)
+                except strictjson.JSONError as exc:
                     raise InvalidRequestContent(
                         f"Could not parse request body into json: Could not parse payload "
                         f"into json: {exc}"
@@ -102,6 +103,21 @@ ViewFunc = Callable[..., ApiResponse]
 # Set in the ASGI scope by :class:`RequestBodyLimit` when it stopped reading a body.
 BODY_TOO_LARGE = "functory.body_too_large"
 
+# Invoke's (and InvokeAsync's) request limit, 6 MB as Lambda's synchronous payload quota.
+INVOKE_MAX_BYTES = 6 * 1024 * 1024
+_INVOKE_PATH = re.compile(
+    r"^/(?:2015-03-31/functions/[^/]+/invocations|2014-11-13/functions/[^/]+/invoke-async)/?$"
+)
+
+
+def body_too_large(request: HttpRequest, limit: int) -> bool:
+    """Whether the body was cut off unread, or declares more than ``limit`` bytes."""
+    scope = getattr(request, "scope", None)
+    if scope is not None and scope.get(BODY_TOO_LARGE):
+        return True
+    declared = request.headers.get("Content-Length", "")
+    return declared.isdigit() and int(declared) > limit
+
 
 class RequestBodyLimit:
     """ASGI middleware: never read more than ``MAX_REQUEST_BYTES`` of a request body.
@@ -123,8 +139,10 @@ class RequestBodyLimit:
             await self.app(scope, receive, send)
             return
         scope = dict(scope)
+        # Invoke takes at most 6 MB: a larger body is refused unread, not spooled first.
+        limit = INVOKE_MAX_BYTES if _INVOKE_PATH.match(scope.get("path", "")) else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
+        if declared.isdigit() and int(declared) > limit:
             scope[BODY_TOO_LARGE] = True
         received = 0
         ended = False
@@ -143,7 +161,7 @@ class RequestBodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     scope[BODY_TOO_LARGE] = True
                     ended = True
                     return {"type": "http.request", "body": b"", "more_body": False}

@@ -8,13 +8,14 @@ service's HTTP status, so the page can show them next to the control that caused
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 
+from console import strictjson
 from console.errors import AWSError, ResourceNotFound
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,16 @@ def error_response(error: AWSError, field: str | None = None) -> JsonResponse:
 
 
 def request_json(request: HttpRequest) -> dict[str, Any]:
-    if not request.body:
+    try:
+        body = request.body
+    except RawPostDataException:
+        # A multipart (or form) body already consumed by the CSRF check: not JSON anyway.
+        body = b"\0"
+    if not body:
         return {}
     try:
-        data = json.loads(request.body)
-    except ValueError as exc:
+        data = strictjson.loads(body)
+    except strictjson.JSONError as exc:
         raise AWSError(
             "The request body is not valid JSON.", code="InvalidRequestContentException", status=400
         ) from exc

@@ -23,9 +23,27 @@ class Account(models.Model):
 
 
 class User(AbstractUser):
-    """A person or tool inside one account: console password and access keys."""
+    """A person or tool inside one account: console password and access keys.
 
+    User names are unique per account, as IAM's are: ``bob`` in one account says nothing
+    about a ``bob`` in another (sign-in takes ``<account id>/<name>``, see console.auth).
+    """
+
+    username = models.CharField(
+        max_length=150,
+        validators=[AbstractUser.username_validator],
+        help_text="Letters, digits and @/./+/-/_ only; unique within the account.",
+    )
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="users")
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "username"],
+                name="user_name_unique_per_account",
+                violation_error_message="A user with that name already exists in this account.",
+            )
+        ]
 
 
 class AccessKey(models.Model):

@@ -74,9 +74,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "console.security_headers.ContentSecurityPolicyMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Browser hardening (SecurityMiddleware): no MIME sniffing, no referrer to other sites (a
+# code-download link is a credential). Behind TLS, FUNCTORY_SECURE_COOKIES=1 marks the
+# session and CSRF cookies Secure; FUNCTORY_HSTS_SECONDS > 0 adds Strict-Transport-Security
+# to requests Django sees as HTTPS.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("FUNCTORY_SECURE_COOKIES", False)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = int(os.environ.get("FUNCTORY_HSTS_SECONDS", "0"))
 
 # The Lambda API accepts paths with and without a trailing slash on its own; a redirect
 # would break signed POST requests.
@@ -85,6 +97,8 @@ APPEND_SLASH = False
 ROOT_URLCONF = "console.urls"
 ASGI_APPLICATION = "console.asgi.application"
 AUTH_USER_MODEL = "console.User"
+# User names are unique per account (console.auth signs in with "<account id>/<name>").
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]  # USERNAME_FIELD is unique per account, not globally
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -94,7 +108,9 @@ LOGIN_REDIRECT_URL = "/"
 # the period). Counted in the database, so every process and replica sees the same count.
 AUTHENTICATION_BACKENDS = [
     "console.auth_backends.LoginLockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # User names are unique per account: "<account id>/<name>", or a name alone when it
+    # is unambiguous (console/auth.py).
+    "console.auth.AccountUserBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("FUNCTORY_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("FUNCTORY_LOGIN_LOCKOUT_MINUTES", "15")))

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from console import internal, sigv4
-from console.apiview import ApiRequest, ApiResponse, lambda_api
+from console.apiview import ApiRequest, ApiResponse, body_too_large, lambda_api
 from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
 from console.models import Account
 from console.validation import validate
@@ -49,6 +49,8 @@ async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
     try:
         if request.method != "POST":
             raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
+        if body_too_large(request, services.MAX_PAYLOAD_BYTES):
+            raise services.payload_too_large()
         body = request.body
         identity = await sigv4.verify_async(request, body, service="lambda")
         params = _params(request, function_name)
@@ -91,6 +93,8 @@ async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse
     try:
         if request.method != "POST":
             raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
+        if body_too_large(request, services.MAX_PAYLOAD_BYTES):
+            raise services.payload_too_large()
         body = request.body
         identity = await sigv4.verify_async(request, body, service="lambda")
         validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})

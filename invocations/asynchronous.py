@@ -38,7 +38,8 @@ from monitoring.metrics.recorder import series_keys
 
 logger = logging.getLogger(__name__)
 
-MAX_EVENT_PAYLOAD_BYTES = 256 * 1024
+# Raised from 256 KB to 1 MB by AWS in October 2025.
+MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
 DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 6 * 60 * 60
 # What an attempt may take beyond its function's timeout (cold start, logs, bookkeeping).
@@ -49,12 +50,12 @@ WAITING = (Status.QUEUED, Status.RETRYING)
 
 
 def check_event_payload(body: bytes) -> None:
-    """Event invokes take at most 256 KB (the synchronous limit is checked first)."""
+    """Event invokes take at most 1 MB (the synchronous limit is checked first)."""
     if len(body) > MAX_EVENT_PAYLOAD_BYTES:
         raise AWSError(
             f"{len(body)} byte payload is too large for the Event invocation type "
             f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)",
-            code="RequestTooLargeException",
+            code="RequestEntityTooLargeException",
             status=413,
         )
 

@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from console import strictjson
 from console.errors import ResourceNotFound
 from console.models import Account
 from functions import arns
@@ -101,8 +102,9 @@ def _json_or_text(data: bytes | None) -> Any:
     if data is None:
         return None
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        # The function's own output: a hostile one may nest 100,000 deep or say NaN.
+        return strictjson.loads(data, max_depth=strictjson.PAYLOAD_MAX_DEPTH)
+    except strictjson.JSONError:
         return bytes(data).decode(errors="replace")
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from console import strictjson
+from console.apiview import INVOKE_MAX_BYTES
 from console.errors import AWSError, InvalidParameterValue, InvalidRequestContent
 from console.models import Account
 from invocations import concurrency, runner, selectors
@@ -22,7 +23,7 @@ from invocations.executor.spec import InvokeRequest, InvokeResult
 from monitoring.metrics.recorder import SeriesKey, series_keys
 from monitoring.metrics.recorder import recorder as metrics
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_PAYLOAD_BYTES = INVOKE_MAX_BYTES
 MAX_CLIENT_CONTEXT_BYTES = 3583
 
 
@@ -33,20 +34,24 @@ class SyncInvocation:
     log_tail: str
 
 
+def payload_too_large() -> AWSError:
+    return AWSError(
+        f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+        code="RequestEntityTooLargeException",
+        status=413,
+    )
+
+
 def check_payload(body: bytes) -> bytes:
     """The event, as Lambda accepts it: JSON of at most 6 MB (empty means ``{}``)."""
     if len(body) > MAX_PAYLOAD_BYTES:
-        raise AWSError(
-            f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction "
-            "operation",
-            code="RequestTooLargeException",
-            status=413,
-        )
+        raise payload_too_large()
     if not body.strip():
         return b"{}"
     try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # Only checked, never walked here: the depth limit is the parser's own.
+        strictjson.loads(body, max_depth=None)
+    except strictjson.JSONError as exc:
         raise InvalidRequestContent(
             f"Could not parse request body into json: Could not parse payload into json: {exc}"
         ) from exc
@@ -63,7 +68,7 @@ def decode_client_context(value: str | None) -> str | None:
         )
     try:
         decoded = base64.b64decode(value, validate=True).decode()
-        json.loads(decoded)
+        strictjson.loads(decoded)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequestContent(
             "Client context must be a valid Base64-encoded JSON object."

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from django.urls import path
 
+from console import strictjson
 from console.consoleapi import console_json, console_json_async, request_json
 from console.errors import AWSError, ResourceNotFound, new_request_id
 from console.models import User
@@ -102,8 +103,12 @@ def template(request: HttpRequest, name: str, key: str) -> dict[str, Any]:
 def _result(request_id: str, done: invocations.SyncInvocation) -> dict[str, Any]:
     result = done.result
     try:
-        response: Any = json.loads(result.payload) if result.payload else None
-    except ValueError:
+        response: Any = (
+            strictjson.loads(result.payload, max_depth=strictjson.PAYLOAD_MAX_DEPTH)
+            if result.payload
+            else None
+        )
+    except strictjson.JSONError:
         response = result.payload.decode("utf-8", "replace")
     summary: dict[str, Any] = {
         "request_id": request_id,

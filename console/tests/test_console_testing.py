@@ -22,8 +22,10 @@ def test_a_user_saves_an_event_from_a_template_and_tests_the_function(console: C
     page = console.page
     page.wait_for_selector("#tt-editor .cm-content")
     page.select_option("#tt-template", "sqs")
+    # A function, not an expression string: the page's CSP forbids eval (Playwright
+    # evaluates a bare expression with it).
     page.wait_for_function(
-        "document.querySelector('#tt-editor .cm-content').innerText.includes('aws:sqs')"
+        "() => document.querySelector('#tt-editor .cm-content').innerText.includes('aws:sqs')"
     )
     page.fill("#tt-name", "my-sqs")
     page.click("#tt-save")

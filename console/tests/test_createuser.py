@@ -71,13 +71,19 @@ def test_it_refuses_a_malformed_account_id_and_creates_nothing(bad):
     assert not AccessKey.objects.exists()
 
 
-def test_it_refuses_a_duplicate_user_name():
-    createuser("frank")
+def test_it_refuses_a_duplicate_user_name_in_the_same_account():
+    createuser("frank", "--account", "123456789012")
     with pytest.raises(CommandError) as error:
-        createuser("frank", "--access-key")
+        createuser("frank", "--access-key", "--account", "123456789012")
     assert "already exists" in str(error.value)
     assert User.objects.filter(username="frank").count() == 1
     assert not AccessKey.objects.exists()
+
+
+def test_the_same_user_name_is_free_in_another_account():
+    createuser("frank", "--account", "123456789012")
+    createuser("frank", "--account", "210987654321")
+    assert User.objects.filter(username="frank").count() == 2
 
 
 def test_admin_flag_makes_a_staff_superuser():

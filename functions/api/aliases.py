@@ -46,7 +46,7 @@ def list_aliases(req: ApiRequest, function_name: str) -> ApiResponse:
     params = api_params(req, "ListAliases", body=False, FunctionName=function_name)
     function = selectors.function_get_for_account(req.account, function_name)
     limit = max_items(params)
-    position = pagination.decode(params.get("Marker"))
+    position = pagination.decode(params.get("Marker"), "aliases")
     aliases = function.aliases.order_by("name")
     if params.get("FunctionVersion"):
         aliases = aliases.filter(function_version=params["FunctionVersion"])
@@ -55,5 +55,5 @@ def list_aliases(req: ApiRequest, function_name: str) -> ApiResponse:
     page = list(aliases[: limit + 1])
     body: dict[str, Any] = {"Aliases": [render.alias_configuration(a) for a in page[:limit]]}
     if len(page) > limit:
-        body["NextMarker"] = pagination.encode(page[limit - 1].name)
+        body["NextMarker"] = pagination.encode(page[limit - 1].name, "aliases")
     return ApiResponse(body)

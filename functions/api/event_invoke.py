@@ -58,7 +58,7 @@ def list_function_event_invoke_configs(req: ApiRequest, function_name: str) -> A
     )
     resolved = selectors.event_invoke_resolve(req.account, function_name, reading=False)
     limit = max_items(params)
-    position = pagination.decode(params.get("Marker"))
+    position = pagination.decode(params.get("Marker"), "event-invoke-configs")
     page = selectors.event_invoke_configs_page(
         resolved.function, None if position is None else str(position), limit
     )
@@ -66,5 +66,5 @@ def list_function_event_invoke_configs(req: ApiRequest, function_name: str) -> A
         "FunctionEventInvokeConfigs": [render.event_invoke_config(c) for c in page[:limit]]
     }
     if len(page) > limit:
-        body["NextMarker"] = pagination.encode(page[limit - 1].qualifier)
+        body["NextMarker"] = pagination.encode(page[limit - 1].qualifier, "event-invoke-configs")
     return ApiResponse(body)

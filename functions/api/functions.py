@@ -104,7 +104,7 @@ def update_function_configuration(req: ApiRequest, function_name: str) -> ApiRes
 def list_functions(req: ApiRequest) -> ApiResponse:
     params = api_params(req, "ListFunctions", body=False)
     limit = max_items(params)
-    position = pagination.decode(params.get("Marker"))
+    position = pagination.decode(params.get("Marker"), "functions")
     versions = (
         FunctionVersion.objects.filter(function__account=req.account)
         .select_related("function")
@@ -121,7 +121,7 @@ def list_functions(req: ApiRequest) -> ApiResponse:
     body: dict[str, Any] = {"Functions": [render.function_configuration(v) for v in page[:limit]]}
     if len(page) > limit:
         last = page[limit - 1]
-        body["NextMarker"] = pagination.encode([last.function.name, last.number])
+        body["NextMarker"] = pagination.encode([last.function.name, last.number], "functions")
     return ApiResponse(body)
 
 
@@ -140,7 +140,7 @@ def list_versions_by_function(req: ApiRequest, function_name: str) -> ApiRespons
     params = api_params(req, "ListVersionsByFunction", body=False, FunctionName=function_name)
     function: Function = selectors.function_get_for_account(req.account, function_name)
     limit = max_items(params)
-    position = pagination.decode(params.get("Marker"))
+    position = pagination.decode(params.get("Marker"), "versions")
     versions = function.versions.prefetch_related("layers").order_by("number")
     if position is not None:
         versions = versions.filter(number__gt=int(position))
@@ -149,5 +149,5 @@ def list_versions_by_function(req: ApiRequest, function_name: str) -> ApiRespons
         "Versions": [render.function_configuration(v, qualifier=v.version) for v in page[:limit]]
     }
     if len(page) > limit:
-        body["NextMarker"] = pagination.encode(page[limit - 1].number)
+        body["NextMarker"] = pagination.encode(page[limit - 1].number, "versions")
     return ApiResponse(body)

@@ -32,7 +32,7 @@ def _version_number(raw: str) -> int:
 
 
 def _marker(params: dict[str, Any], kind: type) -> Any:
-    position = pagination.decode(params.get("Marker"))
+    position = pagination.decode(params.get("Marker"), f"layers-{kind.__name__}")
     if position is not None and (type(position) is not kind):
         raise InvalidParameterValue("Invalid marker")
     return position
@@ -68,7 +68,7 @@ def list_layers(req: ApiRequest) -> ApiResponse:
     )
     body: dict[str, Any] = {"Layers": [render_layers.layers_list_item(v) for v in page.items]}
     if page.more:
-        body["NextMarker"] = pagination.encode(page.items[-1].layer.name)
+        body["NextMarker"] = pagination.encode(page.items[-1].layer.name, "layers-str")
     return ApiResponse(body)
 
 
@@ -106,7 +106,7 @@ def list_layer_versions(req: ApiRequest, layer_name: str) -> ApiResponse:
         "LayerVersions": [render_layers.layer_version_summary(v) for v in page.items]
     }
     if page.more:
-        body["NextMarker"] = pagination.encode(page.items[-1].number)
+        body["NextMarker"] = pagination.encode(page.items[-1].number, "layers-int")
     return ApiResponse(body)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from console import strictjson
 from console.errors import AWSError, InvalidParameterValue
 from console.models import User
 from functions import selectors
@@ -50,8 +51,8 @@ def _clean(name: str, payload: Any) -> tuple[str, Any]:
         )
     if isinstance(payload, str):
         try:
-            payload = json.loads(payload)
-        except ValueError as exc:
+            payload = strictjson.loads(payload)
+        except strictjson.JSONError as exc:
             raise TestEventError("payload", f"Event JSON is not valid: {exc}") from exc
     if len(json.dumps(payload).encode()) > MAX_PAYLOAD_BYTES:
         raise TestEventError(

@@ -391,7 +391,8 @@ def _header_error_type(head: Head) -> str | None:
 
 
 def _error_type(body: bytes) -> str | None:
-    with contextlib.suppress(ValueError):
+    # The function's bytes: anything, 10,000 levels deep too.
+    with contextlib.suppress(ValueError, RecursionError):
         document: Any = json.loads(body)
         if isinstance(document, dict):
             return str(document.get("errorType"))

@@ -244,16 +244,16 @@ def test_the_api_lists_an_accounts_failed_async_invocations(
 
 
 @pytest.mark.live
-def test_an_event_payload_over_256_kb_is_refused(lam: Any) -> None:
+def test_an_event_payload_over_1_mb_is_refused(lam: Any) -> None:
     name = _name()
     create_function(lam, name)
-    payload = json.dumps({"data": "x" * 262144})
+    payload = json.dumps({"data": "x" * 1048576})
     with pytest.raises(ClientError) as excinfo:
         lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)
     assert client_error(excinfo) == (
-        "RequestTooLargeException",
+        "RequestEntityTooLargeException",
         f"{len(payload)} byte payload is too large for the Event invocation type "
-        "(limit 262144 bytes)",
+        "(limit 1048576 bytes)",
         413,
     )
     # The same payload is fine for a synchronous invoke (6 MB limit).

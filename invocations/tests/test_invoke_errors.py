@@ -92,7 +92,7 @@ def test_a_request_over_6_mb_is_refused_before_running(lam):
     assert invoke(lam, "echo", {"data": "x" * 1000})["Body"] == 1000
     with pytest.raises(ClientError) as error:
         invoke(lam, "echo", {"data": "x" * (6 * 1024 * 1024)})
-    assert error.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert error.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 

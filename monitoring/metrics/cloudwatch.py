@@ -23,7 +23,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import sigv4
+from console import sigv4, strictjson
 from console.errors import AWSError, new_request_id
 from monitoring.metrics import selectors
 from monitoring.metrics.points import Point
@@ -219,8 +219,8 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         body = request.body
         identity = sigv4.verify(request, body, service="monitoring")
         try:
-            params = json.loads(body) if body.strip() else {}
-        except ValueError as exc:
+            params = strictjson.loads(body) if body.strip() else {}
+        except strictjson.JSONError as exc:
             raise _error("SerializationException", f"Malformed JSON body: {exc}") from exc
         if not isinstance(params, dict):
             raise _error("SerializationException", "The request body must be a JSON object.")
