@@ -338,3 +338,49 @@ def create_function(client: Any, name: str, **overrides: Any) -> dict[str, Any]:
     params.update(overrides)
     result: dict[str, Any] = client.create_function(**params)
     return result
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, read from /proc."""
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def is_celery(pid: int) -> bool:
+    try:
+        return b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def done_markers(logs: Any, name: str) -> set[int]:
+    """The ``n`` of every ``done <n>`` line a function printed (async fault tests)."""
+    seen: set[int] = set()
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(
+            logGroupName=f"/aws/lambda/{name}"
+        ):
+            for event in page["events"]:
+                if event["message"].startswith("done "):
+                    seen.add(int(event["message"].split()[1]))
+    except logs.exceptions.ResourceNotFoundException:
+        pass
+    return seen

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
+from console import supervisor
 from console.pages import function_list
 from monitoring import api as logs_api
 from monitoring.metrics import cloudwatch
@@ -51,4 +52,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"status": "ok"})
+    """Liveness for load balancers and operators: always 200 while this process serves;
+    ``status`` is ``degraded`` while the embedded worker that ``serve`` supervises is down."""
+    body: dict[str, Any] = {"status": "ok"}
+    if settings.FUNCTORY_EMBEDDED_WORKER:
+        worker = supervisor.read_state(supervisor.worker_state_file())
+        if worker is not None:
+            body["worker"] = worker
+            if not worker["running"]:
+                body["status"] = "degraded"
+    return JsonResponse(body)

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +20,9 @@ from conftest import (
     client_for,
     create_function,
     create_user,
+    descendants,
+    done_markers,
+    is_celery,
     make_zip,
     run_server,
 )
@@ -44,50 +46,6 @@ def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     )
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def _descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _is_celery(pid: int) -> bool:
-    try:
-        return b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-
-
-def _done_markers(logs: Any, name: str) -> set[int]:
-    seen: set[int] = set()
-    try:
-        for page in logs.get_paginator("filter_log_events").paginate(
-            logGroupName=f"/aws/lambda/{name}"
-        ):
-            for event in page["events"]:
-                if event["message"].startswith("done "):
-                    seen.add(int(event["message"].split()[1]))
-    except logs.exceptions.ResourceNotFoundException:
-        pass
-    return seen
-
-
 def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveServer) -> None:
     credentials = create_user(functory)
     lam = client_for(functory, credentials)
@@ -107,16 +65,16 @@ def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveSe
         assert response["StatusCode"] == 202
 
     deadline = time.monotonic() + 120
-    while len(_done_markers(logs, name)) < 10:
+    while len(done_markers(logs, name)) < 10:
         assert time.monotonic() < deadline, "the worker never started on the events"
         time.sleep(0.2)
-    workers = [pid for pid in _descendants(functory.process.pid) if _is_celery(pid)]
+    workers = [pid for pid in descendants(functory.process.pid) if is_celery(pid)]
     assert workers
-    victims = {pid for worker in workers for pid in [worker, *_descendants(worker)]}
+    victims = {pid for worker in workers for pid in [worker, *descendants(worker)]}
     for pid in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    done_before = len(_done_markers(logs, name))
+    done_before = len(done_markers(logs, name))
 
     data_dir = Path(functory.env["FUNCTORY_DATA_DIR"])
     log = open(data_dir / "replacement-worker.log", "wb")  # noqa: SIM115
@@ -129,7 +87,7 @@ def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveSe
     )
     try:
         deadline = time.monotonic() + 300
-        while (seen := _done_markers(logs, name)) != set(range(EVENTS)):
+        while (seen := done_markers(logs, name)) != set(range(EVENTS)):
             assert time.monotonic() < deadline, (
                 f"{EVENTS - len(seen)} events lost (done before the kill: {done_before})"
             )

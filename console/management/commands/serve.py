@@ -23,6 +23,7 @@ from django.db import transaction
 from console import services
 from console.celery_worker import worker_command
 from console.models import User
+from console.supervisor import Supervisor, worker_state_file
 
 
 class Command(BaseCommand):
@@ -54,19 +55,25 @@ class Command(BaseCommand):
             )
         finally:
             if worker is not None:
-                worker.terminate()
-                try:
-                    worker.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+                worker.stop()
 
-    def _start_worker(self, host: str, port: int) -> subprocess.Popen[bytes] | None:
-        """The embedded profile's Celery worker (with beat), on the serverless broker.
+    def _start_worker(self, host: str, port: int) -> Supervisor | None:
+        """The embedded profile's Celery worker (with beat), on the serverless broker,
+        supervised: restarted with back-off whenever it dies, its state on ``/healthz``.
 
         The scaled profile runs its workers as separate services instead.
         """
         if not settings.FUNCTORY_EMBEDDED_WORKER:
             return None
+        supervisor = Supervisor(
+            "worker",
+            lambda: self._worker_process(host, port),
+            worker_state_file(),
+        )
+        supervisor.start()
+        return supervisor
+
+    def _worker_process(self, host: str, port: int) -> subprocess.Popen[bytes]:
         schedule = Path(settings.DATA_DIR) / "celerybeat-schedule"
         return subprocess.Popen(
             worker_command(

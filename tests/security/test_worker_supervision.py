@@ -1,0 +1,180 @@
+"""`serve` supervises the Celery worker it starts (issue 10, item 7)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import (
+    LiveServer,
+    client_for,
+    create_function,
+    create_user,
+    descendants,
+    done_markers,
+    make_zip,
+    run_server,
+)
+from console.supervisor import FIRST_DELAY, MAX_DELAY, STEADY_SECONDS, Supervisor, read_state
+
+pytestmark = pytest.mark.live
+
+EVENTS = 100
+
+
+@pytest.fixture(scope="module")
+def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of its own (its worker gets killed) whose lost claims come back quickly."""
+    yield from run_server(
+        tmp_path_factory,
+        {
+            "FUNCTORY_ASYNC_LEASE_SECONDS": "3",
+            "FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS": "5",
+            "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
+        },
+    )
+
+
+def _health(server: LiveServer) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as response:
+        body: dict[str, Any] = json.loads(response.read())
+    return body
+
+
+def _running_worker(server: LiveServer, not_pid: int | None = None) -> int:
+    deadline = time.monotonic() + 60
+    while True:
+        worker = _health(server).get("worker") or {}
+        if worker.get("running") and worker.get("pid") != not_pid:
+            return int(worker["pid"])
+        assert time.monotonic() < deadline, f"no running worker on /healthz: {worker}"
+        time.sleep(0.2)
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def test_a_killed_worker_is_reaped_restarted_and_its_events_all_run(
+    functory: LiveServer,
+) -> None:
+    worker = _running_worker(functory)
+    assert worker in descendants(functory.process.pid)
+    credentials = create_user(functory)
+    lam = client_for(functory, credentials)
+    logs = client_for(functory, credentials, "logs")
+    name = f"supervised-{uuid.uuid4().hex[:8]}"
+    code = "def handler(event, context):\n    print('done', event['n'])\n"
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": code})})
+
+    def accept(numbers: range) -> None:
+        for n in numbers:
+            response = lam.invoke(
+                FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": n})
+            )
+            assert response["StatusCode"] == 202
+
+    accept(range(EVENTS // 2))
+    for pid in [worker, *descendants(worker)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    accept(range(EVENTS // 2, EVENTS))
+
+    replacement = _running_worker(functory, not_pid=worker)
+    assert replacement != worker
+    # Reaped: the killed worker is gone, not a zombie of the server.
+    deadline = time.monotonic() + 10
+    while _state(worker) == "Z":
+        assert time.monotonic() < deadline, "the killed worker was left a zombie"
+        time.sleep(0.1)
+    health = _health(functory)
+    assert health["status"] == "ok"
+    assert health["worker"]["restarts"] >= 1
+
+    deadline = time.monotonic() + 180
+    while (seen := done_markers(logs, name)) != set(range(EVENTS)):
+        assert time.monotonic() < deadline, f"{EVENTS - len(seen)} accepted events never ran"
+        time.sleep(0.5)
+
+
+def test_a_child_that_keeps_dying_is_restarted_with_back_off_and_reaped(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    starts: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(["true"])  # dies at once, every time
+        starts.append(process)
+        return process
+
+    supervisor = Supervisor("quitter", start, state)
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(starts) < 3:
+            assert time.monotonic() < deadline, "not restarted"
+            time.sleep(0.05)
+        recorded = read_state(state)
+        assert recorded is not None
+        assert recorded["running"] is False
+        assert recorded["last_exit"] == 0
+    finally:
+        supervisor.stop()
+    assert supervisor.restarts >= 2
+    assert all(process.returncode == 0 for process in starts)  # every one reaped
+    assert not state.exists()
+
+
+def test_healthz_says_degraded_while_the_worker_is_down(
+    client: Any, settings: Any, tmp_path: Path
+) -> None:
+    settings.DATA_DIR = tmp_path
+    settings.FUNCTORY_EMBEDDED_WORKER = True
+    assert client.get("/healthz").json() == {"status": "ok"}  # not supervised here
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "worker-state.json").write_text(
+        json.dumps({"name": "worker", "pid": dead.pid, "restarts": 3, "running": True})
+    )
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["worker"]["running"] is False
+    assert body["worker"]["restarts"] == 3
+    (tmp_path / "worker-state.json").write_text(
+        json.dumps({"name": "worker", "pid": os.getpid(), "restarts": 3})
+    )
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_restarts_back_off_and_reset_after_a_steady_run(tmp_path: Path) -> None:
+    supervisor = Supervisor("x", lambda: subprocess.Popen(["true"]), tmp_path / "s.json")
+    delays = [0.0]
+    for _ in range(12):
+        delays.append(supervisor.next_delay(delays[-1], ran_for=0.1))
+    assert delays[1] == FIRST_DELAY
+    assert delays[2] == 2 * FIRST_DELAY
+    assert max(delays) == MAX_DELAY
+    assert supervisor.next_delay(MAX_DELAY, ran_for=STEADY_SECONDS) == FIRST_DELAY
+
+
+def test_a_dead_pid_on_record_reads_as_not_running(tmp_path: Path) -> None:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"name": "worker", "pid": process.pid, "running": True}))
+    assert read_state(state) == {"name": "worker", "pid": process.pid, "running": False}
+    state.write_text("{half")
+    assert read_state(state) is None
