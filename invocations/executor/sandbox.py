@@ -127,7 +127,17 @@ class SandboxProcess:
     def oom_killed(self) -> bool:
         return self.cgroup.oom_killed() if self.cgroup is not None else False
 
+    def freeze(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.freeze()
+
+    def thaw(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.thaw()
+
     def cleanup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.kill_all()  # a frozen tree dies only once killed and thawed
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=2)
         if self.cgroup is not None:
@@ -150,6 +160,7 @@ class SandboxBackend:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_sink = log_sink
+        cgroups.prepare()  # parent ceilings; frozen leftovers of dead executors removed
         self._etc = self._make_etc()
         self._standby: dict[str, list[_Booted]] = {}
         self._replenishing: set[str] = set()
