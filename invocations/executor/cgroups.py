@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,9 +189,7 @@ class CgroupV1:
             with contextlib.suppress(OSError):
                 os.close(self._freezer)
             self._freezer = None
-        for path in self.paths.values():
-            with contextlib.suppress(OSError):
-                path.rmdir()
+        remove_dirs(list(self.paths.values()))
 
 
 class CgroupV2:
@@ -276,8 +275,7 @@ class CgroupV2:
             with contextlib.suppress(OSError):
                 os.close(self._freezer)
             self._freezer = None
-        with contextlib.suppress(OSError):
-            self.path.rmdir()
+        remove_dirs([self.path])
 
 
 Cgroup = CgroupV1 | CgroupV2
@@ -399,6 +397,26 @@ def sweep_orphans() -> int:
     if swept:
         logger.warning("removed %d environment cgroup(s) left by dead executors", len(swept))
     return len(swept)
+
+
+def remove_dirs(paths: list[Path]) -> None:
+    """Remove cgroups now, or as soon as their killed tasks have finished exiting.
+
+    Right after SIGKILL (and a thaw) tasks may still be exiting, and rmdir fails with EBUSY;
+    a short-lived thread retries so the caller (the event loop) never waits for it.
+    """
+    busy = []
+    for path in paths:
+        try:
+            path.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            busy.append(path)
+    if busy:
+        threading.Thread(
+            target=_remove_when_empty, args=(busy, 30.0), name="functory-cgroup-rmdir", daemon=True
+        ).start()
 
 
 def _remove_when_empty(paths: list[Path], timeout_s: float = 5.0) -> None:

@@ -51,6 +51,8 @@ _WAIT_THEN_EXEC = (
 def container_cgroup_file(container_id: str, name: str, controller: str) -> Path | None:
     """A control file of a container's cgroup (cgroupfs or systemd driver, v1 or v2)."""
     for base in (
+        cgroups.ROOT / controller / cgroups.PARENT / container_id,
+        cgroups.ROOT / cgroups.PARENT / container_id,
         cgroups.ROOT / controller / "docker" / container_id,
         cgroups.ROOT / controller / "system.slice" / f"docker-{container_id}.scope",
         cgroups.ROOT / "system.slice" / f"docker-{container_id}.scope",
@@ -59,6 +61,26 @@ def container_cgroup_file(container_id: str, name: str, controller: str) -> Path
         if (base / name).exists():
             return base / name
     return None
+
+
+def sweep_orphan_containers(client: Any) -> None:
+    """Remove containers left by executors of this host that are gone (maybe frozen)."""
+    host = socket.gethostname()
+    with contextlib.suppress(Exception):
+        for container in client.containers.list(
+            all=True, filters={"label": f"functory.owner.host={host}"}
+        ):
+            owner = container.labels.get("functory.owner", "")
+            if not owner or cgroups.owner_alive(owner):
+                continue
+            for name in ("freezer.state", "cgroup.freeze"):
+                path = container_cgroup_file(container.id, name, "freezer")
+                if path is not None:  # killed while frozen, then thawed
+                    cgroups.kill_procs(path.parent)
+                    with contextlib.suppress(OSError):
+                        path.write_text("THAWED" if path.name == "freezer.state" else "0")
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
 
 
 class DockerProcess:
@@ -181,26 +203,13 @@ class DockerBackend(SandboxBackend):
         import docker
 
         self.client = docker.from_env()
-        self._sweep_orphans()
-
-    def _sweep_orphans(self) -> None:
-        """Remove containers left by executors of this host that are gone (maybe frozen)."""
-        host = socket.gethostname()
+        # With the cgroupfs driver containers go under functory/ too, within its ceilings
+        # (systemd's driver wants a slice; there they keep Docker's default parent).
+        self._cgroup_parent: str | None = None
         with contextlib.suppress(Exception):
-            for container in self.client.containers.list(
-                all=True, filters={"label": f"functory.owner.host={host}"}
-            ):
-                owner = container.labels.get("functory.owner", "")
-                if not owner or cgroups.owner_alive(owner):
-                    continue
-                for name in ("freezer.state", "cgroup.freeze"):
-                    path = container_cgroup_file(container.id, name, "freezer")
-                    if path is not None:
-                        cgroups.kill_procs(path.parent)
-                        with contextlib.suppress(OSError):
-                            path.write_text("THAWED" if path.name == "freezer.state" else "0")
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
+            if self.client.info().get("CgroupDriver") == "cgroupfs":
+                self._cgroup_parent = f"/{cgroups.PARENT}"
+        sweep_orphan_containers(self.client)
 
     def _create(self, spec: EnvironmentSpec, log_stream: str, io_dir: Path) -> Any:
         from docker.types import Mount
@@ -238,6 +247,7 @@ class DockerBackend(SandboxBackend):
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             working_dir="/var/task",
+            cgroup_parent=self._cgroup_parent,
             labels={
                 "functory": "environment",
                 "functory.function": spec.function_arn,

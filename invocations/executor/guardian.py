@@ -5,11 +5,14 @@
 Started by ``cgroups.start_guardian`` with a pipe on stdin that only the executor holds.
 EOF on it means the executor is gone (or closed it on purpose); the guardian then waits
 for the owner's process to disappear and sweeps every orphaned cgroup: frozen
-environments are killed and thawed instead of staying frozen forever.
+environments are killed and thawed instead of staying frozen forever, and so are the
+containers it labelled as its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import time
@@ -26,6 +29,17 @@ def main(owner: str) -> None:
         time.sleep(0.05)
     if not cgroups.owner_alive(owner):
         cgroups.sweep_orphans()
+        if os.path.exists("/var/run/docker.sock"):
+            _sweep_containers()
+
+
+def _sweep_containers() -> None:
+    with contextlib.suppress(Exception):
+        import docker
+
+        from invocations.executor.docker_backend import sweep_orphan_containers
+
+        sweep_orphan_containers(docker.from_env())
 
 
 if __name__ == "__main__":

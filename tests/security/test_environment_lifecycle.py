@@ -10,9 +10,11 @@ dead executor's guardian). The parent cgroup bounds the sum over all environment
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -351,3 +353,40 @@ def _container_gone(container: object) -> bool:
     except docker.errors.NotFound:
         return True
     return False
+
+
+@pytest.mark.docker
+def test_a_later_docker_backend_removes_frozen_containers_of_a_dead_executor(
+    tmp_path: Path,
+) -> None:
+    import docker
+
+    from invocations.executor.docker_backend import IMAGE, DockerBackend, container_cgroup_file
+
+    owner = subprocess.Popen(["sleep", "600"])
+    token = cgroups.owner_token(owner.pid)
+    client = docker.from_env()
+    container = client.containers.run(
+        IMAGE,
+        ["sleep", "600"],
+        detach=True,
+        network_mode="none",
+        labels={
+            "functory": "environment",
+            "functory.owner": token,
+            "functory.owner.host": socket.gethostname(),
+        },
+    )
+    try:
+        container.reload()
+        freezer = container_cgroup_file(container.id, "freezer.state", "freezer")
+        if freezer is not None:
+            freezer.write_text("FROZEN")
+        owner.kill()
+        owner.wait()
+        DockerBackend(str(tmp_path / "state"), lambda *a: None)
+        _wait_for(lambda: _container_gone(container), "the leftover container to be removed")
+    finally:
+        owner.kill()
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
