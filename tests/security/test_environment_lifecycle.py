@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import errno
 import json
 import os
 import signal
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from invocations.executor import cgroups
+from invocations.executor import cgroups, ephemeral
 from invocations.executor.environment import Environment
 from invocations.executor.pool import Backend, EnvironmentPool
 from invocations.executor.sandbox import SandboxBackend
@@ -252,7 +254,7 @@ def test_the_orphan_sweep_kills_frozen_cgroups_of_dead_owners_only() -> None:
 
 GUARDED_EXECUTOR = """
 import subprocess, sys, time
-from invocations.executor import cgroups
+from invocations.executor import cgroups, ephemeral
 
 cgroups.start_guardian()
 cgroup = cgroups.create("env-guarded", cgroups.Limits(64))
@@ -390,3 +392,75 @@ def test_a_later_docker_backend_removes_frozen_containers_of_a_dead_executor(
         owner.kill()
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
+
+
+# -- ephemeral storage -------------------------------------------------------------------
+
+FILL_TMP = """
+def handler(event, context):
+    written = 0
+    chunk = b"x" * (1024 * 1024)
+    with open("/tmp/fill", "wb") as handle:
+        while written < event["mb"] * 1024 * 1024:
+            try:
+                handle.write(chunk)
+                handle.flush()
+            except OSError as exc:
+                return {"written": written, "errno": exc.errno}
+            written += len(chunk)
+    return {"written": written, "errno": None}
+"""
+
+
+@pytest.mark.sandbox
+def test_tmp_is_on_disk_charged_apart_from_memory_and_capped_at_its_size(tmp_path: Path) -> None:
+    if ephemeral.mode() != "disk":
+        pytest.skip("this host has no loop devices: /tmp is a tmpfs")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(FILL_TMP)
+    os.chmod(code, 0o755)
+    os.chmod(code / "app.py", 0o644)
+    spec = dataclasses.replace(_spec(str(code)), memory_mb=128, ephemeral_mb=1024, timeout_s=120)
+    mib = 1024 * 1024
+
+    async def fill(pool: EnvironmentPool, mb: int) -> dict[str, object]:
+        payload = json.dumps({"mb": mb}).encode()
+        request = InvokeRequest(str(uuid.uuid4()), payload, spec.function_arn)
+        result = await pool.invoke(spec, request)
+        assert result.function_error is None, result.payload  # never OOM-killed
+        body: dict[str, object] = json.loads(result.payload)
+        return body
+
+    async def scenario() -> None:
+        pool = EnvironmentPool(SandboxBackend(str(tmp_path / "state"), lambda *a: None))
+        try:
+            # Over 1 GB of /tmp written in 128 MB of memory (/tmp is not in memory), then
+            # ENOSPC at EphemeralStorage (within a few blocks of it, never beyond).
+            result = await fill(pool, 1100)
+            assert result["errno"] == errno.ENOSPC, result
+            assert 1016 * mib <= int(str(result["written"])) <= 1024 * mib, result
+            # The mount is the executor's own: the host's mount table never shows it.
+            assert "ephemeral" not in Path("/proc/1/mountinfo").read_text()
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+    images = tmp_path / "state" / "ephemeral"
+    _wait_for(lambda: not any(images.iterdir()), "the /tmp image to be deleted")
+
+
+@pytest.mark.sandbox
+def test_tmp_images_left_by_a_dead_executor_are_deleted_on_start(tmp_path: Path) -> None:
+    owner = subprocess.Popen(["sleep", "600"])
+    dead = cgroups.owner_token(owner.pid)
+    owner.kill()
+    owner.wait()
+    images = tmp_path / "state" / "ephemeral"
+    images.mkdir(parents=True)
+    (images / f"o{dead}-0123456789ab.img").write_bytes(b"image")
+    (images / f"o{dead}-0123456789ab").mkdir()
+    live = images / f"o{cgroups.owner_token()}-ba9876543210.img"
+    live.write_bytes(b"ours")
+    SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    assert sorted(images.iterdir()) == [live]
