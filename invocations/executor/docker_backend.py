@@ -47,6 +47,41 @@ _WAIT_THEN_EXEC = (
 )
 
 
+def container_cgroup_file(container_id: str, name: str, controller: str) -> Path | None:
+    """A control file of a container's cgroup (cgroupfs or systemd driver, v1 or v2)."""
+    for base in (
+        cgroups.ROOT / controller / cgroups.PARENT / container_id,
+        cgroups.ROOT / cgroups.PARENT / container_id,
+        cgroups.ROOT / controller / "docker" / container_id,
+        cgroups.ROOT / controller / "system.slice" / f"docker-{container_id}.scope",
+        cgroups.ROOT / "system.slice" / f"docker-{container_id}.scope",
+        cgroups.ROOT / "docker" / container_id,
+    ):
+        if (base / name).exists():
+            return base / name
+    return None
+
+
+def sweep_orphan_containers(client: Any) -> None:
+    """Remove containers left by executors of this host that are gone (maybe frozen)."""
+    host = socket.gethostname()
+    with contextlib.suppress(Exception):
+        for container in client.containers.list(
+            all=True, filters={"label": f"functory.owner.host={host}"}
+        ):
+            owner = container.labels.get("functory.owner", "")
+            if not owner or cgroups.owner_alive(owner):
+                continue
+            for name in ("freezer.state", "cgroup.freeze"):
+                path = container_cgroup_file(container.id, name, "freezer")
+                if path is not None:  # killed while frozen, then thawed
+                    cgroups.kill_procs(path.parent)
+                    with contextlib.suppress(OSError):
+                        path.write_text("THAWED" if path.name == "freezer.state" else "0")
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
 class DockerProcess:
     """A container seen through the environment's ``Process`` protocol."""
 
@@ -59,6 +94,8 @@ class DockerProcess:
         self._hold_fd: int | None = hold_fd
         self._hold_lock = threading.Lock()
         self._io_dir = io_dir
+        self._freezer: tuple[int, bytes, bytes] | None = None  # fd, freeze, thaw values
+        self.frozen = False
         threading.Thread(target=self._wait, name="functory-docker-wait", daemon=True).start()
 
     def release_hold(self) -> None:
@@ -86,20 +123,41 @@ class DockerProcess:
         return self.exit_code
 
     def kill(self) -> None:
+        if self.frozen and self._freezer is not None:
+            # Killed while frozen, then thawed: the SIGKILLs land before any user code runs.
+            path = self._cgroup_file("cgroup.procs", "freezer")
+            if path is not None:
+                cgroups.kill_procs(path.parent)
+            self.thaw()
         with contextlib.suppress(Exception):
             self.container.kill()
 
-    def _cgroup_file(self, name: str) -> Path | None:
-        container_id = self.container.id
-        for base in (
-            cgroups.ROOT / "memory" / "docker" / container_id,
-            cgroups.ROOT / "memory" / "system.slice" / f"docker-{container_id}.scope",
-            cgroups.ROOT / "system.slice" / f"docker-{container_id}.scope",
-            cgroups.ROOT / "docker" / container_id,
+    # Freezing writes the container's own freezer file (kept open), as the sandbox does:
+    # `docker pause` costs a round trip through dockerd and containerd per call.
+    def freeze(self) -> None:
+        if self._freezer is None:
+            self._freezer = self._open_freezer()
+        if self._freezer is not None:
+            os.pwrite(self._freezer[0], self._freezer[1], 0)
+            self.frozen = True
+
+    def thaw(self) -> None:
+        if self._freezer is not None and self.frozen:
+            os.pwrite(self._freezer[0], self._freezer[2], 0)
+            self.frozen = False
+
+    def _open_freezer(self) -> tuple[int, bytes, bytes] | None:
+        for name, frozen, thawed in (
+            ("freezer.state", b"FROZEN", b"THAWED"),
+            ("cgroup.freeze", b"1", b"0"),
         ):
-            if (base / name).exists():
-                return base / name
+            path = self._cgroup_file(name, "freezer")
+            if path is not None:
+                return os.open(path, os.O_RDWR | os.O_CLOEXEC), frozen, thawed
         return None
+
+    def _cgroup_file(self, name: str, controller: str = "memory") -> Path | None:
+        return container_cgroup_file(self.container.id, name, controller)
 
     def memory_peak_bytes(self) -> int:
         for name in ("memory.max_usage_in_bytes", "memory.peak"):
@@ -124,10 +182,16 @@ class DockerProcess:
 
     def cleanup(self) -> None:
         self.release_hold()
+        if self.frozen:
+            self.kill()
         with contextlib.suppress(Exception):
             self.container.remove(force=True)
             # Reused only once the container and its processes are gone.
             self.user.release()
+        if self._freezer is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._freezer[0])
+            self._freezer = None
         shutil.rmtree(self._io_dir, ignore_errors=True)
 
 
@@ -141,6 +205,13 @@ class DockerBackend(SandboxBackend):
         import docker
 
         self.client = docker.from_env()
+        # With the cgroupfs driver containers go under functory/ too, within its ceilings
+        # (systemd's driver wants a slice; there they keep Docker's default parent).
+        self._cgroup_parent: str | None = None
+        with contextlib.suppress(Exception):
+            if self.client.info().get("CgroupDriver") == "cgroupfs":
+                self._cgroup_parent = f"/{cgroups.PARENT}"
+        sweep_orphan_containers(self.client)
 
     def _create(
         self, spec: EnvironmentSpec, log_stream: str, io_dir: Path, user: identity.Identity
@@ -182,7 +253,14 @@ class DockerBackend(SandboxBackend):
             cap_drop=["ALL"],
             security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
             working_dir="/var/task",
-            labels={"functory": "environment", "functory.function": spec.function_arn},
+            cgroup_parent=self._cgroup_parent,
+            labels={
+                "functory": "environment",
+                "functory.function": spec.function_arn,
+                # Who started it: a later backend removes it once that process is gone.
+                "functory.owner": cgroups.owner_token(),
+                "functory.owner.host": socket.gethostname(),
+            },
             detach=True,
         )
 

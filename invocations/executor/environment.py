@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import math
 import os
 import secrets
@@ -29,7 +30,11 @@ from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResu
 # that must shed load drops the others first.
 LogSink = Callable[[EnvironmentSpec, str, list[tuple[int, str]], bool], None]
 
+logger = logging.getLogger(__name__)
+
 INIT_TIMEOUT_S = 10.0
+# Freeze idle environments (FUNCTORY_FREEZE_IDLE=0 keeps them running, as before).
+FREEZE = os.environ.get("FUNCTORY_FREEZE_IDLE", "1") != "0"
 TAIL_BYTES = 4096
 
 
@@ -45,6 +50,11 @@ class Process(Protocol):
     def memory_peak_bytes(self) -> int: ...
 
     def oom_killed(self) -> bool: ...
+
+    def freeze(self) -> None:
+        """Stop every process of the environment until ``thaw`` (idle between invocations)."""
+
+    def thaw(self) -> None: ...
 
     def cleanup(self) -> None: ...
 
@@ -310,6 +320,21 @@ class Environment:
             log_stream=self.log_stream,
             cold=cold,
         )
+
+    def freeze(self) -> None:
+        """Idle now: nothing of this environment runs until the next invocation thaws it.
+
+        AWS does the same; a child or thread a handler left behind resumes then.
+        """
+        if self.dead or self.busy or not FREEZE:
+            return
+        try:
+            self.process.freeze()
+        except OSError as exc:  # never fail an invocation for it; the environment just runs
+            logger.warning("freezing an environment failed: %s", exc)
+
+    def thaw(self) -> None:
+        self.process.thaw()
 
     async def stop(self) -> None:
         if self.dead:

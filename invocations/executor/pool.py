@@ -103,6 +103,7 @@ class EnvironmentPool:
         while idle:
             environment = idle.pop()
             if not environment.dead and environment.process.poll() is None:
+                environment.thaw()
                 environment.busy = True
                 self._busy.add(environment)
                 return environment, None
@@ -127,6 +128,8 @@ class EnvironmentPool:
             self._stop_later(environment)
             return
         self._idle[environment.spec.key].append(environment)
+        # After the response is on its way: an idle environment must not run (or burn CPU).
+        asyncio.get_running_loop().call_soon(environment.freeze)
 
     def _stop_later(self, environment: Environment) -> None:
         task = asyncio.get_running_loop().create_task(environment.stop())

@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -36,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from invocations.executor import cgroups, identity, safetree, seccomp
+from invocations.executor import cgroups, ephemeral, identity, safetree, seccomp
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.runtime_api import RuntimeApiServer
@@ -106,12 +108,14 @@ class SandboxProcess:
         cgroup: cgroups.Cgroup | None,
         slot: Path | None = None,
         user: identity.Identity | None = None,
+        release_tmp: Callable[[], None] | None = None,
     ) -> None:
         self.popen = popen
         self.pid = popen.pid
         self.cgroup = cgroup
         self.slot = slot
         self.user = user
+        self.release_tmp = release_tmp
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -128,7 +132,17 @@ class SandboxProcess:
     def oom_killed(self) -> bool:
         return self.cgroup.oom_killed() if self.cgroup is not None else False
 
+    def freeze(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.freeze()
+
+    def thaw(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.thaw()
+
     def cleanup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.kill_all()  # a frozen tree dies only once killed and thawed
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=2)
         if self.cgroup is not None:
@@ -143,6 +157,9 @@ class SandboxProcess:
         if self.user is not None and self.popen.poll() is not None:
             # Reused only once nothing of this environment runs as it.
             self.user.release()
+        if self.release_tmp is not None:
+            self.release_tmp()
+            self.release_tmp = None
 
 
 class SandboxBackend:
@@ -156,6 +173,10 @@ class SandboxBackend:
         self.log_sink = log_sink
         identity.sweep()  # uids held by a process that crashed
         seccomp.bpf_program()  # compiled once (~40 ms), not on the first cold start
+        cgroups.prepare()  # parent ceilings; frozen leftovers of dead executors removed
+        self._ephemeral = (
+            ephemeral.EphemeralStore(self.state_dir) if ephemeral.mode() == "disk" else None
+        )
         self._etc = self._make_etc()
         self._standby: dict[str, list[_Booted]] = {}
         self._replenishing: set[str] = set()
@@ -248,12 +269,7 @@ class SandboxBackend:
             "/proc",
             "--dev",
             "/dev",
-            "--perms",
-            "1777",
-            "--size",
-            str(launch.ephemeral_mb * 1024 * 1024),
-            "--tmpfs",
-            "/tmp",
+            *self._tmp_argv(launch),
             "--perms",
             "0755",
             "--dir",
@@ -295,6 +311,12 @@ class SandboxBackend:
             *launch.command,
         ]
         return argv
+
+    def _tmp_argv(self, launch: _Launch) -> list[str]:
+        if launch.tmp_dir is not None:  # on disk, sized to EphemeralStorage (ephemeral.py)
+            return ["--bind", launch.tmp_dir, "/tmp"]
+        size = str(launch.ephemeral_mb * 1024 * 1024)
+        return ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
 
     def _command(self, spec: EnvironmentSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if spec.runtime.startswith("provided"):
@@ -421,8 +443,29 @@ class SandboxBackend:
 
     async def _boot(self, launch: _Launch, memory_mb: int, slot: Path | None = None) -> _Booted:
         """Start a sandbox, put it in its cgroup, and serve its Runtime API."""
-        loop = asyncio.get_running_loop()
         started = time.monotonic()
+        release_tmp = None
+        if self._ephemeral is not None and _spawner().sees_mounts:
+            store, size_mb = self._ephemeral, launch.ephemeral_mb
+            tmp = await store.acquire(size_mb)
+            launch = dataclasses.replace(launch, tmp_dir=str(tmp))
+            release_tmp = functools.partial(store.release, tmp, size_mb)
+        try:
+            return await self._boot_in(launch, memory_mb, slot, started, release_tmp)
+        except BaseException:
+            if release_tmp is not None:
+                release_tmp()
+            raise
+
+    async def _boot_in(
+        self,
+        launch: _Launch,
+        memory_mb: int,
+        slot: Path | None,
+        started: float,
+        release_tmp: Callable[[], None] | None,
+    ) -> _Booted:
+        loop = asyncio.get_running_loop()
         future: asyncio.Future[_Spawned] = loop.create_future()
         user = identity.allocate()  # its own uid, standby environments included
 
@@ -464,7 +507,7 @@ class SandboxBackend:
         assert spawned.process.stdout is not None
         output_fd = os.dup(spawned.process.stdout.fileno())
         spawned.process.stdout.close()
-        process = SandboxProcess(spawned.process, cgroup, slot, user)
+        process = SandboxProcess(spawned.process, cgroup, slot, user, release_tmp)
         return _Booted(process, server, output_fd, started)
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
@@ -592,6 +635,8 @@ class SandboxBackend:
 
     async def close(self) -> None:
         self._closed = True
+        if self._ephemeral is not None:
+            self._ephemeral.close()
         for task in list(self._tasks):
             task.cancel()
         for ready in self._standby.values():
@@ -610,6 +655,7 @@ class _Launch:
     task_dir: str
     opt_dir: str | None
     ephemeral_mb: int
+    tmp_dir: str | None = None  # a mounted /tmp image, else a tmpfs
 
 
 @dataclass
@@ -638,12 +684,25 @@ class _Spawner:
     def __init__(self) -> None:
         self._host_netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="functory-spawner", daemon=True).start()
+        self.sees_mounts = False  # in the mount namespace of the /tmp images
+        joined = threading.Event()
+        threading.Thread(
+            target=self._run, args=(joined,), name="functory-spawner", daemon=True
+        ).start()
+        joined.wait()
 
     def submit(self, job: Callable[[], None]) -> None:
         self._jobs.put(job)
 
-    def _run(self) -> None:
+    def _run(self, joined: threading.Event) -> None:
+        try:
+            if ephemeral.mode() == "disk":
+                ephemeral.join_namespace()
+                self.sees_mounts = True
+        except OSError as exc:
+            logger.warning("/tmp falls back to tmpfs: %s", exc)
+        finally:
+            joined.set()
         while True:
             job = self._jobs.get()
             try:
