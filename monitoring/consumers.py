@@ -79,6 +79,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         )
         self.backfilled: set[int] = set()
         self.sender = asyncio.get_running_loop().create_task(self._send_forever())
+        self.rechecker = asyncio.get_running_loop().create_task(self._recheck_forever())
         self.group = live.group_name(account_id, log_group)
         # Join first, then read the backfill: nothing stored in between can be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -124,16 +125,32 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         a revocation either happened before the check (seen there) or reaches the group."""
         for name in self.revoke_groups:
             await self.channel_layer.group_add(name, self.channel_name)
+        return await self._credentials_valid()
+
+    async def _credentials_valid(self) -> bool:
         grant: live.Grant | None = getattr(self, "grant", None)
         if grant is not None:
             return bool(await database_sync_to_async(_grant_still_valid)(grant))
-        return bool(await database_sync_to_async(_user_still_active)(self.user_id))
+        if not await database_sync_to_async(_user_still_active)(self.user_id):
+            return False
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        return key is None or bool(await database_sync_to_async(session.exists)(key))
+
+    async def _recheck_forever(self) -> None:
+        """A change that sent no revocation (made by a process with no route to this one,
+        or by a bulk update that fires no signals) still ends the socket, a little later."""
+        while True:
+            await asyncio.sleep(settings.FUNCTORY_LIVE_TAIL_RECHECK_SECONDS)
+            if not await self._credentials_valid():
+                await self.live_revoke({})
+                return
 
     async def live_revoke(self, message: dict[str, Any]) -> None:
         """The socket's user, key or session was withdrawn: stop at once."""
-        sender = getattr(self, "sender", None)
-        if sender is not None:
-            sender.cancel()
+        for task in (getattr(self, "sender", None), getattr(self, "rechecker", None)):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         await self.close(code=CLOSE_UNAUTHORISED)
 
     def _wanted(self, event: dict[str, Any]) -> bool:
@@ -172,8 +189,8 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         for name in self.revoke_groups:
             await self.channel_layer.group_discard(name, self.channel_name)
-        sender = getattr(self, "sender", None)
-        if sender is not None:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+        for task in (getattr(self, "sender", None), getattr(self, "rechecker", None)):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

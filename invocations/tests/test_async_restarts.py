@@ -15,9 +15,16 @@ from pathlib import Path
 import pytest
 import redis
 
-from conftest import ROOT, client_for, create_function, create_user, make_zip, run_server
+from conftest import (
+    ROOT,
+    client_for,
+    create_function,
+    create_user,
+    done_markers,
+    make_zip,
+    run_server,
+)
 from console.celery_worker import worker_command
-from invocations.tests.test_async_fault import _done_markers
 
 pytestmark = pytest.mark.live
 
@@ -70,7 +77,7 @@ def test_events_survive_a_server_kill_and_a_broker_that_lost_its_messages(
         )
         logs = client_for(second, credentials, "logs")
         deadline = time.monotonic() + 120
-        while (seen := _done_markers(logs, name)) != set(range(EVENTS)):
+        while (seen := done_markers(logs, name)) != set(range(EVENTS)):
             assert time.monotonic() < deadline, f"{EVENTS - len(seen)} events lost"
             time.sleep(0.5)
     finally:

@@ -18,11 +18,20 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 import websockets
+from asgiref.testing import ApplicationCommunicator
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from channels.db import database_sync_to_async
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, logout
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import RequestFactory
 
 from conftest import ROOT, Credentials, LiveServer, client_for, create_user
+from console import services as accounts
+from console.models import User
+from monitoring.consumers import LogTailConsumer
+from monitoring.services import LogBatch, log_batches_store
 
 pytestmark = pytest.mark.live
 
@@ -156,3 +165,89 @@ def test_deactivating_a_key_voids_its_tokens(functory: LiveServer) -> None:
         CLOSE_UNAUTHORISED,
         CLOSE_UNAUTHORISED,
     )
+
+
+# Console sockets, driven in-process: they ride on a session rather than a token.
+
+SESSION_GROUP = "/revocation/console"
+
+
+def _session_socket(user: Any, session: Any) -> Any:
+    scope = {
+        "type": "websocket",
+        "path": "/ws/logs/",
+        "query_string": f"group={quote(SESSION_GROUP)}".encode(),
+        "headers": [],
+        "subprotocols": [],
+        "user": user,
+        "session": session,
+    }
+    return ApplicationCommunicator(LogTailConsumer.as_asgi(), scope)
+
+
+def _signed_in_user(name: str) -> tuple[Any, Any]:
+    account = accounts.account_get_or_create()
+    user = accounts.user_create(username=name, account=account, password="pw-1234567890-x")
+    log_batches_store([LogBatch(account.id, SESSION_GROUP, "s", [(1, "line")])])
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return user, session
+
+
+def _closes_after(user: Any, session: Any, withdraw: Any) -> dict[str, Any]:
+    """Open a console socket, run ``withdraw`` in a worker thread; the socket's last
+    message (a close, if the revocation reached it)."""
+
+    async def scenario() -> dict[str, Any]:
+        socket = _session_socket(user, session)
+        await socket.send_input({"type": "websocket.connect"})
+        assert (await socket.receive_output(timeout=10))["type"] == "websocket.accept"
+        assert (await socket.receive_output(timeout=10))["type"] == "websocket.send"  # ready
+        await database_sync_to_async(withdraw)()
+        message: dict[str, Any] = await socket.receive_output(timeout=30)
+        await socket.send_input({"type": "websocket.disconnect", "code": 1000})
+        await socket.wait(timeout=10)
+        return message
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deactivating_a_user_closes_their_console_sockets() -> None:
+    user, session = _signed_in_user("console-tailer")
+
+    def deactivate() -> None:
+        fresh = User.objects.get(pk=user.pk)
+        fresh.is_active = False
+        fresh.save()
+
+    closed = _closes_after(user, session, deactivate)
+    assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHORISED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_out_closes_that_sessions_sockets() -> None:
+    user, session = _signed_in_user("signing-out")
+
+    def sign_out() -> None:
+        request = RequestFactory().post("/logout/")
+        request.session = session
+        request.user = user
+        logout(request)
+
+    closed = _closes_after(user, session, sign_out)
+    assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHORISED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_that_sends_no_revocation_still_closes_the_socket(settings: Any) -> None:
+    settings.FUNCTORY_LIVE_TAIL_RECHECK_SECONDS = 0.2
+    user, session = _signed_in_user("bulk-deactivated")
+
+    def bulk_deactivate() -> None:  # QuerySet.update() fires no signals
+        User.objects.filter(pk=user.pk).update(is_active=False)
+
+    closed = _closes_after(user, session, bulk_deactivate)
+    assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHORISED}
