@@ -97,7 +97,12 @@ async def _refused(url: str) -> int:
 
 
 def _revoked(
-    server: LiveServer, group: str, token: str, withdraw: str, bystander: str | None = None
+    server: LiveServer,
+    group: str,
+    token: str,
+    withdraw: str,
+    bystander: str | None = None,
+    operator: LiveServer | None = None,
 ) -> tuple[int, int]:
     """Open a socket (and a ``bystander`` one, whose credentials stay), withdraw the
     first's credentials: the close code it got and the code a new socket with the same
@@ -108,7 +113,9 @@ def _revoked(
         socket = await _open(url)
         other = await _open(bystander) if bystander else None
         try:
-            await asyncio.get_running_loop().run_in_executor(None, _operator, server, withdraw)
+            await asyncio.get_running_loop().run_in_executor(
+                None, _operator, operator or server, withdraw
+            )
             code = await _closed_code(socket)
             if other is not None:
                 await asyncio.wait_for(await other.ping(), 30)
@@ -251,3 +258,21 @@ def test_a_change_that_sends_no_revocation_still_closes_the_socket(settings: Any
 
     closed = _closes_after(user, session, bulk_deactivate)
     assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHORISED}
+
+
+def test_a_revocation_reaches_sockets_on_another_replica(
+    functory_pair: tuple[LiveServer, LiveServer],
+) -> None:
+    first, second = functory_pair
+    creds = create_user(first)
+    group = _log_group(first, creds)
+    token = _token(first, creds, group)
+    deactivate = (
+        "from console.models import User; "
+        f"User.objects.filter(username={creds.user_name!r}).first().delete()"
+    )
+    # The socket is on the second replica; the user is deleted from the first's side.
+    assert _revoked(second, group, token, deactivate, operator=first) == (
+        CLOSE_UNAUTHORISED,
+        CLOSE_UNAUTHORISED,
+    )
