@@ -6,6 +6,11 @@ ones, with neither gaps nor duplicates: it joins the live group *before* reading
 backfill and drops live events the backfill already carried. A consumer that cannot keep
 up is closed with code 4008 rather than silently losing events; it can reconnect with
 ``after_id`` to resume.
+
+Authority is not only checked once: a token names its user and access key, both checked
+against the database on connect, and every socket joins revocation groups (its user, its
+key, its session) that ``monitoring.revocation`` signals when they are withdrawn; a
+periodic re-check catches changes no signal announced. Either way the socket closes 4401.
 """
 
 from __future__ import annotations
