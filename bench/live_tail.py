@@ -75,8 +75,10 @@ def main() -> None:
                     str(ROOT / "manage.py"),
                     "shell",
                     "-c",
-                    "from monitoring.live import token_for; "
-                    f"print(token_for({srv.account_id!r}, '/aws/lambda/printer'))",
+                    "from monitoring.live import token_for; from console.models import User; "
+                    f"user = User.objects.get(account_id={srv.account_id!r}); "
+                    f"print(token_for({srv.account_id!r}, '/aws/lambda/printer', "
+                    "user_id=user.pk))",
                 ],
                 env=srv.env,
                 capture_output=True,

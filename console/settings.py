@@ -284,6 +284,11 @@ FUNCTORY_EXECUTOR_URL = os.environ.get("FUNCTORY_EXECUTOR_URL", "")
 # subscriber is closed as too slow (code 4008; it can resume with after_id).
 FUNCTORY_LIVE_TAIL_QUEUE_LIMIT = int(os.environ.get("FUNCTORY_LIVE_TAIL_QUEUE_LIMIT", "1000"))
 FUNCTORY_LIVE_TAIL_SEND_TIMEOUT = float(os.environ.get("FUNCTORY_LIVE_TAIL_SEND_TIMEOUT", "10"))
+# How often an open live-tail socket re-checks its user, key and session (revocations are
+# pushed at once; this catches changes made where no push reaches the server).
+FUNCTORY_LIVE_TAIL_RECHECK_SECONDS = float(
+    os.environ.get("FUNCTORY_LIVE_TAIL_RECHECK_SECONDS", "30")
+)
 # Allowed clock difference for SigV4-signed requests, as AWS enforces.
 FUNCTORY_SIGV4_MAX_SKEW_SECONDS = 15 * 60
 # SigV4 requests that fail authentication: after this many failures within the window for one

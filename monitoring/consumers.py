@@ -6,6 +6,11 @@ ones, with neither gaps nor duplicates: it joins the live group *before* reading
 backfill and drops live events the backfill already carried. A consumer that cannot keep
 up is closed with code 4008 rather than silently losing events; it can reconnect with
 ``after_id`` to resume.
+
+Authority is not only checked once: a token names its user and access key, both checked
+against the database on connect, and every socket joins revocation groups (its user, its
+key, its session) that ``monitoring.revocation`` signals when they are withdrawn; a
+periodic re-check catches changes no signal announced. Either way the socket closes 4401.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from console.models import AccessKey, User
 from monitoring import live, selectors
 
 BACKFILL_LIMIT = 10_000
@@ -29,15 +35,34 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_SLOW_CONSUMER = 4008
 
 
+def _grant_still_valid(grant: live.Grant) -> bool:
+    """The token's user is still active in the token's account, and so is its key."""
+    user = User.objects.filter(pk=grant.user_id, is_active=True).first()
+    if user is None or str(user.account_id) != grant.account_id:
+        return False
+    if grant.key_id is None:
+        return True
+    return AccessKey.objects.filter(
+        access_key_id=grant.key_id, user_id=user.pk, status=AccessKey.Status.ACTIVE
+    ).exists()
+
+
+def _user_still_active(user_id: int) -> bool:
+    return User.objects.filter(pk=user_id, is_active=True).exists()
+
+
 class LogTailConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    revoke_groups: tuple[str, ...] = ()
 
     async def connect(self) -> None:
         params = {k: v[-1] for k, v in parse_qs(self.scope["query_string"].decode()).items()}
         await self.accept()
+        # Revocations are sent to this loop too (in-memory layer): bind it before joining.
+        live.bind_loop(asyncio.get_running_loop())
         log_group = params.get("group", "")
         account_id = self._authorised_account(params, log_group)
-        if account_id is None:
+        if account_id is None or not await self._still_authorised():
             await self.close(code=CLOSE_UNAUTHORISED)
             return
         try:
@@ -59,7 +84,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         )
         self.backfilled: set[int] = set()
         self.sender = asyncio.get_running_loop().create_task(self._send_forever())
-        live.bind_loop(asyncio.get_running_loop())
+        self.rechecker = asyncio.get_running_loop().create_task(self._recheck_forever())
         self.group = live.group_name(account_id, log_group)
         # Join first, then read the backfill: nothing stored in between can be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -77,9 +102,13 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         token = params.get("token")
         if token:
             grant = live.token_grant(token)
-            if grant is None or grant[1] != log_group:
+            if grant is None or grant.log_group != log_group:
                 return None
-            return grant[0]
+            self.grant = grant
+            self.revoke_groups = (live.user_group(grant.user_id),)
+            if grant.key_id is not None:
+                self.revoke_groups += (live.key_group(grant.key_id),)
+            return grant.account_id
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return None
@@ -89,7 +118,45 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         host = headers.get(b"host", b"").decode()
         if origin and urlsplit(origin).netloc != host:
             return None
+        self.user_id = user.pk
+        self.revoke_groups = (live.user_group(user.pk),)
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            self.revoke_groups += (live.session_group(session_key),)
         return str(user.account_id)
+
+    async def _still_authorised(self) -> bool:
+        """Join the revocation groups, then check the credentials against the database:
+        a revocation either happened before the check (seen there) or reaches the group."""
+        for name in self.revoke_groups:
+            await self.channel_layer.group_add(name, self.channel_name)
+        return await self._credentials_valid()
+
+    async def _credentials_valid(self) -> bool:
+        grant: live.Grant | None = getattr(self, "grant", None)
+        if grant is not None:
+            return bool(await database_sync_to_async(_grant_still_valid)(grant))
+        if not await database_sync_to_async(_user_still_active)(self.user_id):
+            return False
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        return key is None or bool(await database_sync_to_async(session.exists)(key))
+
+    async def _recheck_forever(self) -> None:
+        """A change that sent no revocation (made by a process with no route to this one,
+        or by a bulk update that fires no signals) still ends the socket, a little later."""
+        while True:
+            await asyncio.sleep(settings.FUNCTORY_LIVE_TAIL_RECHECK_SECONDS)
+            if not await self._credentials_valid():
+                await self.live_revoke({})
+                return
+
+    async def live_revoke(self, message: dict[str, Any]) -> None:
+        """The socket's user, key or session was withdrawn: stop at once."""
+        for task in (getattr(self, "sender", None), getattr(self, "rechecker", None)):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        await self.close(code=CLOSE_UNAUTHORISED)
 
     def _wanted(self, event: dict[str, Any]) -> bool:
         if self.stream and event["stream"] != self.stream:
@@ -125,8 +192,10 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-        sender = getattr(self, "sender", None)
-        if sender is not None:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+        for name in self.revoke_groups:
+            await self.channel_layer.group_discard(name, self.channel_name)
+        for task in (getattr(self, "sender", None), getattr(self, "rechecker", None)):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import urllib.request
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
@@ -116,14 +117,54 @@ def _forward(messages: list[tuple[str, dict[str, Any]]]) -> None:
         logger.warning("forwarding live log events to the server failed: %s", exc)
 
 
-def token_for(account_id: str, log_group: str) -> str:
+@dataclass(frozen=True)
+class Grant:
+    """What a live-tail token allows: one account's log group, for one user (and the access
+    key that asked for it, if any). Both are checked against the live state on connect."""
+
+    account_id: str
+    log_group: str
+    user_id: int
+    key_id: str | None
+
+
+def token_for(account_id: str, log_group: str, *, user_id: int, key_id: str | None = None) -> str:
     """A signed, time-limited grant to tail one log group (for clients without a session)."""
-    return signing.dumps({"a": account_id, "g": log_group}, salt=_TOKEN_SALT)
+    return signing.dumps(
+        {"a": account_id, "g": log_group, "u": user_id, "k": key_id}, salt=_TOKEN_SALT
+    )
 
 
-def token_grant(token: str) -> tuple[str, str] | None:
+def token_grant(token: str) -> Grant | None:
     try:
         data = signing.loads(token, salt=_TOKEN_SALT, max_age=TOKEN_MAX_AGE_SECONDS)
     except signing.BadSignature:
         return None
-    return str(data["a"]), str(data["g"])
+    # A token without its user cannot be revoked: refuse it (none are issued any more).
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    key_id = data.get("k")
+    return Grant(str(data["a"]), str(data["g"]), data["u"], str(key_id) if key_id else None)
+
+
+# Revocation: every socket joins a group for its user, for the access key its token came
+# from, and for its console session; a message to one of them closes the socket.
+REVOKE_MESSAGE = {"type": "live.revoke"}
+
+
+def user_group(user_id: int) -> str:
+    return f"revoke.user.{user_id}"
+
+
+def key_group(key_id: str) -> str:
+    return f"revoke.key.{hashlib.sha256(key_id.encode()).hexdigest()[:40]}"
+
+
+def session_group(session_key: str) -> str:
+    # Hashed: a group name may show up in Redis, a session key is a credential.
+    return f"revoke.session.{hashlib.sha256(session_key.encode()).hexdigest()[:40]}"
+
+
+def revoke(groups: list[str]) -> None:
+    """Close the live-tail sockets in ``groups``, in this process or any other."""
+    publish_messages([(name, dict(REVOKE_MESSAGE)) for name in groups])

@@ -129,7 +129,9 @@ def _token(server: LiveServer, account_id: str, group: str) -> str:
     result = server.manage(
         "shell",
         "-c",
-        f"from monitoring.live import token_for; print(token_for({account_id!r}, {group!r}))",
+        "from monitoring.live import token_for; from console.models import User; "
+        f"user = User.objects.get(account_id={account_id!r}); "
+        f"print(token_for({account_id!r}, {group!r}, user_id=user.pk))",
     )
     return result.stdout.strip().splitlines()[-1]
 
