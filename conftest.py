@@ -141,6 +141,15 @@ def functory_docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
     yield from run_server(tmp_path_factory, {"FUNCTORY_EXECUTOR_BACKEND": "docker"})
 
 
+# Settings under which a dead worker's claims and lost broker messages come back within
+# seconds (fault and supervision tests).
+QUICK_ASYNC_RECOVERY = {
+    "FUNCTORY_ASYNC_LEASE_SECONDS": "3",
+    "FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS": "10",
+    "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
+}
+
+
 def run_server(
     tmp_path_factory: pytest.TempPathFactory,
     extra_env: dict[str, str] | None = None,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    QUICK_ASYNC_RECOVERY,
     ROOT,
     LiveServer,
     client_for,
@@ -36,14 +37,7 @@ EVENTS = 200
 @pytest.fixture(scope="module")
 def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server whose lost claims and messages come back within seconds."""
-    yield from run_server(
-        tmp_path_factory,
-        {
-            "FUNCTORY_ASYNC_LEASE_SECONDS": "3",
-            "FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS": "10",
-            "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
-        },
-    )
+    yield from run_server(tmp_path_factory, QUICK_ASYNC_RECOVERY)
 
 
 def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveServer) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from conftest import (
+    QUICK_ASYNC_RECOVERY,
     LiveServer,
     client_for,
     create_function,
@@ -36,14 +37,7 @@ EVENTS = 100
 @pytest.fixture(scope="module")
 def functory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own (its worker gets killed) whose lost claims come back quickly."""
-    yield from run_server(
-        tmp_path_factory,
-        {
-            "FUNCTORY_ASYNC_LEASE_SECONDS": "3",
-            "FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS": "5",
-            "FUNCTORY_ASYNC_SWEEP_SECONDS": "2",
-        },
-    )
+    yield from run_server(tmp_path_factory, QUICK_ASYNC_RECOVERY)
 
 
 def _health(server: LiveServer) -> dict[str, Any]:
