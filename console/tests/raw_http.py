@@ -44,6 +44,7 @@ def sign(
     body: bytes = b"",
     *,
     region: str = "us-east-1",
+    service: str = "lambda",
     headers: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The headers (``X-Amz-Date``, ``Authorization``, ...) that sign this request."""
@@ -54,7 +55,7 @@ def sign(
         headers={"Content-Type": "application/json", **(headers or {})},
     )
     SigV4Auth(
-        BotoCredentials(creds.access_key_id, creds.secret_access_key), "lambda", region
+        BotoCredentials(creds.access_key_id, creds.secret_access_key), service, region
     ).add_auth(request)
     return dict(request.headers.items())
 

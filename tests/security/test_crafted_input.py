@@ -18,15 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 from django.test import Client
 from django.urls import URLPattern, URLResolver
 
 from conftest import Credentials, LiveServer, client_error, create_function, make_zip
-from console.tests.raw_http import RawResponse, send
+from console.tests.raw_http import RawResponse, send, sign
 
 DEEP = b"[" * 10_000 + b"]" * 10_000
 DEEP_OBJECT = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
@@ -57,23 +54,6 @@ GARBAGE: list[tuple[str, bytes]] = [
 QUERY_GARBAGE = "?Marker=ImFiYyI%3D&MaxItems=abc&Qualifier=%ff%fe&FunctionVersion=%00"
 
 
-def _sign(
-    server: LiveServer,
-    creds: Credentials,
-    method: str,
-    path: str,
-    body: bytes,
-    *,
-    service: str = "lambda",
-    headers: dict[str, str] | None = None,
-) -> dict[str, str]:
-    request = AWSRequest(method=method, url=server.url + path, data=body, headers=headers or {})
-    SigV4Auth(
-        BotoCredentials(creds.access_key_id, creds.secret_access_key), service, "us-east-1"
-    ).add_auth(request)
-    return dict(request.headers.items())
-
-
 def _call(
     server: LiveServer,
     creds: Credentials,
@@ -84,7 +64,7 @@ def _call(
     service: str = "lambda",
     headers: dict[str, str] | None = None,
 ) -> RawResponse:
-    signed = _sign(server, creds, method, path, body, service=service, headers=headers)
+    signed = sign(server, creds, method, path, body, service=service, headers=headers)
     return send(server, method, path, body, signed)
 
 
@@ -230,7 +210,7 @@ def test_an_invoke_declaring_80_mb_is_refused_before_the_body_is_read(
     path = f"/2015-03-31/functions/{name}/invocations"
     for invocation_type in ("RequestResponse", "Event"):
         headers = {"X-Amz-Invocation-Type": invocation_type}
-        signed = _sign(functory, credentials, "POST", path, b"{}", headers=headers)
+        signed = sign(functory, credentials, "POST", path, b"{}", headers=headers)
         # Nothing of the declared 80 MB is sent: an answer at all proves it was not awaited.
         response = send(functory, "POST", path, b"", signed, content_length=80 * 1024 * 1024)
         assert (response.status, response.error_type) == (413, "RequestEntityTooLargeException")
