@@ -12,6 +12,9 @@ command -v node >/dev/null || missing+=(nodejs)
 [[ -x /usr/bin/bash ]] || missing+=(bash)
 # The seccomp filter is compiled with libseccomp (through pyseccomp).
 /sbin/ldconfig -p | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
+# Each sandbox's /tmp is an ext4 image on a loop device (without them it falls back to tmpfs).
+[[ -x /sbin/mkfs.ext4 || -x /usr/sbin/mkfs.ext4 ]] || missing+=(e2fsprogs)
+[[ -x /sbin/losetup || -x /usr/sbin/losetup ]] || missing+=(mount)
 if ((${#missing[@]})); then
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         echo "Functory's runtimes need: ${missing[*]} (install them, then re-run)" >&2
