@@ -393,3 +393,31 @@ def done_markers(logs: Any, name: str) -> set[int]:
     except logs.exceptions.ResourceNotFoundException:
         pass
     return seen
+
+
+# Run in a child with the server's settings: prints one line per asynchronous event.
+_ASYNC_ROWS_SCRIPT = """
+import sys
+import django
+django.setup()
+from invocations.models import AsyncInvocation
+for row in AsyncInvocation.objects.filter(function_name=sys.argv[1]).order_by("pk"):
+    print(bytes(row.payload).decode(), row.status, row.attempts, row.function_errors,
+          row.condition, row.last_error[:200])
+"""
+
+
+def async_rows(server: LiveServer, name: str) -> str:
+    """The server's asynchronous events of ``name`` and the tails of its logs: what a failed
+    fault test says about the events it missed."""
+    result = subprocess.run(
+        [sys.executable, "-c", _ASYNC_ROWS_SCRIPT, name],
+        env=server.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    logs = sorted(Path(server.env["FUNCTORY_DATA_DIR"]).glob("*.log"))
+    tails = "".join(f"\n--- {log.name}\n{log.read_text(errors='replace')[-6000:]}" for log in logs)
+    return result.stdout + result.stderr + tails

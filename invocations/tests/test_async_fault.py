@@ -18,6 +18,7 @@ from conftest import (
     QUICK_ASYNC_RECOVERY,
     ROOT,
     LiveServer,
+    async_rows,
     client_for,
     create_function,
     create_user,
@@ -82,9 +83,17 @@ def test_every_event_runs_although_the_worker_is_killed_mid_run(functory: LiveSe
     try:
         deadline = time.monotonic() + 300
         while (seen := done_markers(logs, name)) != set(range(EVENTS)):
-            assert time.monotonic() < deadline, (
-                f"{EVENTS - len(seen)} events lost (done before the kill: {done_before})"
-            )
+            if time.monotonic() > deadline:
+                missing = [json.dumps({"n": n}) + " " for n in set(range(EVENTS)) - seen]
+                report = async_rows(functory, name).splitlines()
+                pytest.fail(
+                    f"{len(missing)} events lost (done before the kill: {done_before}):\n"
+                    + "\n".join(
+                        line
+                        for line in report
+                        if not line.startswith("{") or line.startswith(tuple(missing))
+                    )
+                )
             time.sleep(1)
     finally:
         replacement.terminate()
