@@ -313,13 +313,25 @@ def raw_lam(functory: LiveServer, credentials: Credentials) -> Any:
     return client_for(functory, credentials, validate=False)
 
 
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+def zip_entry(name: str) -> zipfile.ZipInfo:
+    """A regular file entry with a fixed time: the same files make the same zip, so its
+    CodeSha256 does not depend on the second it was made in."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o100644 << 16
+    return info
+
+
 def make_zip(files: dict[str, str | bytes] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in (
             files or {"app.py": "def handler(event, context):\n    return event\n"}
         ).items():
-            archive.writestr(name, content)
+            archive.writestr(zip_entry(name), content)
     return buffer.getvalue()
 
 

@@ -170,13 +170,15 @@ def _stream_entry(data: bytes, info: zipfile.ZipInfo, budget: int) -> int:
     position = 0
     pending: bytes | memoryview = b""
     while not inflater.eof:
-        if not pending:
-            if position >= len(compressed):
-                raise _corrupt()  # the stream is cut short
+        if not pending and position < len(compressed):
             pending = compressed[position : position + _CHUNK]
             position += len(pending)
+        # With all input taken, the inflater may still hold output (a long run decoded
+        # from a few bytes): asking again with no input drains it.
         output = inflater.decompress(pending, _CHUNK)
         pending = inflater.unconsumed_tail
+        if not output and not pending and position >= len(compressed) and not inflater.eof:
+            raise _corrupt()  # the stream is cut short
         produced += len(output)
         if produced > limit:
             raise _corrupt()

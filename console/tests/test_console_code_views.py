@@ -11,6 +11,7 @@ import zipfile
 import pytest
 from django.test import Client
 
+from conftest import zip_entry
 from console import services
 from console.blueprints import all_blueprints
 from functions import package_files
@@ -26,7 +27,7 @@ def _zip(files: dict[str, str | bytes]) -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, content in files.items():
-            archive.writestr(name, content)
+            archive.writestr(zip_entry(name), content)
     return base64.b64encode(buffer.getvalue()).decode()
 
 

@@ -102,6 +102,14 @@ def test_it_rejects_a_symlink_entry_with_a_huge_target():
     assert rejected(with_symlinks({"big": "a/" * 3000})) == CORRUPT
 
 
+def test_it_accepts_an_entry_that_inflates_far_more_than_its_last_input_chunk():
+    # 3 MiB of one letter deflate to ~3 KB: the inflater takes all of it at once and still
+    # holds most of the output, which must be drained, not taken for a cut-short stream.
+    text = "a" * (3 * 1024 * 1024 + 1)
+    summary = zips.inspect(zip_of({"big.txt": text}))
+    assert summary.unzipped_size == len(text)
+
+
 def test_it_rejects_a_bomb_from_its_declared_size():
     bomb = zeros_bomb(8 << 20)
     assert rejected(bomb, unzipped_limit=1 << 20) == (

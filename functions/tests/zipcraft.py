@@ -29,7 +29,7 @@ def with_symlinks(links: dict[str, str], files: dict[str, str] | None = None) ->
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in (files or {"app.py": "x = 1\n"}).items():
-            archive.writestr(name, content)
+            archive.writestr(zipfile.ZipInfo(name), content)  # ZipInfo: a fixed time
         for name, target in links.items():
             info = zipfile.ZipInfo(name)
             info.create_system = 3
