@@ -32,11 +32,30 @@ ROOT = Path(__file__).resolve().parent
 pytest_plugins = ["console.tests.browser"]
 
 
+# Reads one user name per line; answers each with ``createuser --access-key``'s JSON line.
+_MINTER_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.db import transaction
+from console import services
+for line in sys.stdin:
+    with transaction.atomic():
+        account = services.account_get_or_create(None)
+        user = services.user_create(username=line.strip(), account=account, password=None)
+        key = services.access_key_create(user=user)
+    print(json.dumps({"AccountId": account.id, "UserName": user.username,
+                      "AccessKeyId": key.access_key_id,
+                      "SecretAccessKey": key.secret_access_key}), flush=True)
+"""
+
+
 @dataclass
 class LiveServer:
     url: str
     env: dict[str, str]
     process: subprocess.Popen[bytes]
+    _minter: subprocess.Popen[str] | None = None
 
     def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -47,6 +66,32 @@ class LiveServer:
             check=False,
             cwd=ROOT,
         )
+
+    def mint(self, name: str) -> dict[str, str]:
+        """A new account with a user and access key, as ``createuser --access-key`` makes
+        them, from one long-lived child (Django starts once per server, not per test)."""
+        if self._minter is None or self._minter.poll() is not None:
+            self._minter = subprocess.Popen(
+                [sys.executable, "-c", _MINTER_SCRIPT],
+                env=self.env,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        assert self._minter.stdin is not None and self._minter.stdout is not None
+        self._minter.stdin.write(name + "\n")
+        self._minter.stdin.flush()
+        answer = self._minter.stdout.readline()
+        assert answer, f"the user minter died (exit {self._minter.wait()})"
+        minted: dict[str, str] = json.loads(answer)
+        return minted
+
+    def close_minter(self) -> None:
+        if self._minter is not None:
+            with contextlib.suppress(OSError):
+                self._minter.communicate(timeout=10)  # EOF on stdin ends it
+            self._minter = None
 
 
 @dataclass
@@ -202,6 +247,7 @@ def run_server(
     try:
         yield server
     finally:
+        server.close_minter()
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -265,11 +311,9 @@ def aws_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsPeer]:
         log.close()
 
 
-def create_user(server: LiveServer, *args: str) -> Credentials:
-    name = f"user-{uuid.uuid4().hex[:8]}"
-    result = server.manage("createuser", name, "--access-key", *args)
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+def create_user(server: LiveServer) -> Credentials:
+    """A user with an access key in a fresh account of its own."""
+    data = server.mint(f"user-{uuid.uuid4().hex[:8]}")
     return Credentials(
         account_id=data["AccountId"],
         user_name=data["UserName"],

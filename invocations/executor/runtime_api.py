@@ -124,6 +124,7 @@ class RuntimeApiServer:
         self._reading: str | None = None
         self._waiting_next: asyncio.Future[None] | None = None
         self._outcome: asyncio.Future[RuntimeOutcome] | None = None
+        self._outcome_of: str | None = None  # the request id ``_outcome`` waits for
         self.first_next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # A standby environment's runtime waits here for the function it will serve.
         self.assignment: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -165,6 +166,7 @@ class RuntimeApiServer:
         loop = asyncio.get_running_loop()
         self._queued = invocation
         self._outcome = loop.create_future()
+        self._outcome_of = invocation.request_id
         if self._waiting_next is not None and not self._waiting_next.done():
             self._waiting_next.set_result(None)
         return self._outcome
@@ -265,20 +267,22 @@ class RuntimeApiServer:
 
     async def _outcome_posted(self, connection: _Connection, head: Head, action: str) -> bool:
         limit = MAX_RESPONSE_BYTES if action == "response" else MAX_ERROR_BYTES
+        assert self._current is not None
+        request_id = self._current.request_id
         try:
             body = await self._read(connection, head, limit, claim="invocation")
         except BodyTooLarge as exc:
             if action == "response":
-                self._finish(_too_large_outcome())
+                self._finish(request_id, _too_large_outcome())
             else:
                 error_type = _header_error_type(head) or "Unhandled"
-                self._finish(RuntimeOutcome(_error_too_large(error_type), error_type))
+                self._finish(request_id, RuntimeOutcome(_error_too_large(error_type), error_type))
             return self._reply(connection, _too_large_reply(limit), close=not exc.drained)
         if action == "response":
-            self._finish(RuntimeOutcome(body))
+            self._finish(request_id, RuntimeOutcome(body))
         else:
             error_type = _header_error_type(head) or _error_type(body) or "Unhandled"
-            self._finish(RuntimeOutcome(body, error_type))
+            self._finish(request_id, RuntimeOutcome(body, error_type))
         return self._reply(connection, _accepted())
 
     async def _init_error(self, connection: _Connection, head: Head) -> bool:
@@ -348,8 +352,12 @@ class RuntimeApiServer:
         reply = (status, _JSON, _document(message, error_type))
         return self._reply(connection, reply, close=head.has_body)
 
-    def _finish(self, outcome: RuntimeOutcome) -> None:
+    def _finish(self, request_id: str, outcome: RuntimeOutcome) -> None:
         self._current = None
+        # Only the invocation it answers: a late answer to an abandoned invocation must never
+        # become the outcome of the one submitted after it.
+        if request_id != self._outcome_of:
+            return
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(outcome)
 

@@ -114,3 +114,66 @@ def test_a_configuration_change_retires_the_old_environments(tmp_path, code_dir)
             await pool.close()
 
     _run(scenario())
+
+
+ECHO = """
+import time
+
+def handler(event, context):
+    print("started", event["n"], flush=True)
+    time.sleep(event["sleep"])
+    return event["n"]
+"""
+
+
+def test_an_invocation_whose_caller_goes_away_runs_to_its_end_and_answers_only_itself(
+    tmp_path: Path,
+) -> None:
+    """A worker that dies mid-attempt (or a client that disconnects) cancels its call: the
+    environment must neither go back to the pool mid-invocation nor let that invocation's
+    late response become the answer to the next one."""
+    code = tmp_path / "echo"
+    code.mkdir()
+    (code / "app.py").write_text(ECHO)
+    os.chmod(code, 0o755)
+    os.chmod(code / "app.py", 0o644)
+    lines: list[str] = []
+    started = asyncio.Event()
+
+    def sink(spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]], _: bool) -> None:
+        lines.extend(line for _, line in events)
+        if any(line.startswith("started 1") for _, line in events):
+            started.set()
+
+    def request(n: int, sleep: float) -> InvokeRequest:
+        return InvokeRequest(
+            request_id=f"request-{n}-{uuid.uuid4()}",
+            payload=json.dumps({"n": n, "sleep": sleep}).encode(),
+            invoked_arn="arn:aws:lambda:us-east-1:123456789012:function:pool",
+        )
+
+    async def scenario() -> None:
+        pool = EnvironmentPool(SandboxBackend(str(tmp_path / "state"), sink))
+        try:
+            spec = _spec(str(code))
+            assert json.loads((await pool.invoke(spec, request(0, 0))).payload) == 0  # warm
+            abandoned = request(1, 1.5)
+            caller = asyncio.ensure_future(pool.invoke(spec, abandoned))
+            await asyncio.wait_for(started.wait(), 60)  # the runtime holds event 1
+            caller.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await caller
+            second = await pool.invoke(spec, request(2, 0))
+            assert json.loads(second.payload) == 2
+            # The abandoned invocation still ran to its end, and its logs say so.
+            for _ in range(600):
+                if f"END RequestId: {abandoned.request_id}" in lines:
+                    break
+                await asyncio.sleep(0.1)
+            assert f"END RequestId: {abandoned.request_id}" in lines
+            third = await pool.invoke(spec, request(3, 0))
+            assert json.loads(third.payload) == 3
+        finally:
+            await pool.close()
+
+    _run(scenario())

@@ -221,3 +221,22 @@ def test_refused_requests_past_a_burst_are_paced(monkeypatch: pytest.MonkeyPatch
         assert (await paced)[0] == 404
 
     _run(scenario)
+
+
+def test_a_late_response_to_an_abandoned_invocation_does_not_answer_the_next() -> None:
+    async def scenario(server: RuntimeApiServer, port: int) -> None:
+        runtime, _abandoned = await _invocation(server, port)
+        # The executor gave up on r1 (its caller went away) and submitted r2 before the
+        # runtime, still busy with r1, answered it.
+        outcome = server.submit(Invocation("r2", b'{"n": 2}', 0, "arn", "trace"))
+        await _request(runtime, _post("/invocation/r1/response", 2), b"r1")
+        assert (await _reply(runtime))[0] == 202
+        assert not outcome.done()
+        await _request(runtime, f"GET {PREFIX}/invocation/next HTTP/1.1\r\nHost: x")
+        status, headers, body = await _reply(runtime)
+        assert (status, headers["lambda-runtime-aws-request-id"], body) == (200, "r2", b'{"n": 2}')
+        await _request(runtime, _post("/invocation/r2/response", 2), b"r2")
+        assert (await _reply(runtime))[0] == 202
+        assert (await outcome).payload == b"r2"
+
+    _run(scenario)
