@@ -39,33 +39,24 @@ class EnvironmentPool:
         self._busy: set[Environment] = set()
         self._current: dict[str, str] = {}  # function_key -> live spec key
         self._reaper: asyncio.Task[None] | None = None
-        self._running: set[asyncio.Task[InvokeResult]] = set()  # kept alive while they run
         self._closed = False
 
     # -- public -------------------------------------------------------------------------
 
     async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
-        """Run one invocation. It runs to its end even when its caller goes away (a client
-        that disconnects, a worker that dies), as on AWS: an environment given back in the
-        middle of an invocation would hand that invocation's late response to the next."""
-        task = asyncio.get_running_loop().create_task(self._invoke(spec, request))
-        self._running.add(task)
-        task.add_done_callback(self._invocation_done)
-        return await asyncio.shield(task)
-
-    async def _invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
         self._ensure_reaper()
         self._note_spec(spec)
         environment, init_error = await self._acquire(spec)
         try:
             return await environment.invoke(request, init_error)
+        except asyncio.CancelledError:
+            # The caller went away (a client that disconnected, a worker that died) in the
+            # middle of the invocation: given back now, the environment would hand that
+            # invocation's late response to the next one. It is stopped instead.
+            environment.retired = True
+            raise
         finally:
             self._release(environment)
-
-    def _invocation_done(self, task: asyncio.Task[InvokeResult]) -> None:
-        self._running.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved for a caller that went away (else asyncio warns)
 
     def retire(self, function_key_prefix: str) -> None:
         """Retire every environment of the function versions under this ARN prefix."""
