@@ -11,7 +11,8 @@ All mounts are made, and undone, by one thread that owns that namespace; the spa
 thread joins it, so every sandbox it starts sees them. The images together stay within
 ``FUNCTORY_EPHEMERAL_TOTAL_MB`` (default: half the free disk of the state directory).
 ``FUNCTORY_EPHEMERAL_STORAGE=tmpfs`` keeps the former in-memory ``/tmp`` (hosts without
-loop devices fall back to it by themselves).
+loop devices fall back to it by themselves). The Docker backend's containers get images
+made by the same helpers, mounted by dockerd instead (``docker_tmp.py``).
 """
 
 from __future__ import annotations
