@@ -69,6 +69,7 @@ class DockerTmp:
         self._spare: list[TmpVolume] = []
         self._refilling = False
         self._closed = False
+        self._stopped = False  # the worker is gone: jobs run where they are given
         # One thread makes spares and removes volumes, off the event loop.
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name="functory-docker-tmp", daemon=True)
@@ -91,13 +92,18 @@ class DockerTmp:
 
     def started(self, volume: TmpVolume) -> None:
         """Its container runs (dockerd has mounted it): the loop device goes with the unmount."""
-        if volume.device is not None:
-            ephemeral.detach(volume.device)
-            volume.device = None
+        self._submit(lambda: self._detach(volume))
 
     def release(self, volume: TmpVolume) -> None:
         """Once its container is removed: remove the volume and the image, in the background."""
-        self._jobs.put(lambda: self._remove(volume))
+        self._submit(lambda: self._remove(volume))
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._jobs.put(job)
+                return
+        job()  # after close (an environment stopped late)
 
     def close(self, timeout: float = 60.0) -> None:
         """Remove the spares, finish pending removals and stop the worker."""
@@ -131,11 +137,16 @@ class DockerTmp:
             raise
         return TmpVolume(VOLUME_PREFIX + name, image, size_mb, device)
 
+    @staticmethod
+    def _detach(volume: TmpVolume) -> None:
+        """A job of the worker, as every removal: they never race over the device."""
+        if volume.device is not None:
+            ephemeral.detach(volume.device)
+            volume.device = None
+
     def _remove(self, volume: TmpVolume) -> None:
         try:
-            if volume.device is not None:  # its container never started
-                ephemeral.detach(volume.device)
-                volume.device = None
+            self._detach(volume)  # if its container never started
             try:
                 self._client.api.remove_volume(volume.name, force=True)
             except Exception as exc:
@@ -152,7 +163,7 @@ class DockerTmp:
             if self._refilling or self._closed:
                 return
             self._refilling = True
-        self._jobs.put(self._make_spare)
+        self._submit(self._make_spare)
 
     def _make_spare(self) -> None:
         volume = None
@@ -171,7 +182,7 @@ class DockerTmp:
         if closed:
             self._remove(volume)
         else:
-            self._jobs.put(self._make_spare)
+            self._submit(self._make_spare)
 
     def _next_spare(self) -> TmpVolume | None:
         with self._lock:
@@ -188,10 +199,16 @@ class DockerTmp:
             raise
 
     def _work(self) -> None:
+        stopping = False
         while True:
-            job = self._jobs.get()
-            if job is None:
+            try:
+                job = self._jobs.get_nowait() if stopping else self._jobs.get()
+            except queue.Empty:  # all given before ``_stopped`` was set are done
                 return
+            if job is None:
+                with self._lock:
+                    self._stopped = stopping = True
+                continue
             try:
                 job()
             except Exception:  # this thread must outlive any one job

@@ -144,6 +144,7 @@ container = client.containers.run(
     mounts=[running.mount()], labels=owner_labels(),
 )
 tmp.started(running)
+tmp.close()  # its jobs done: the running one's loop device goes with its unmount
 print(container.id, running.name, unstarted.name, flush=True)
 sys.stdin.read()
 """
