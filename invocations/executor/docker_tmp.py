@@ -38,6 +38,7 @@ VOLUME_PREFIX = "functory-tmp-"
 IMAGE_LABEL = "functory.tmp.image"
 # dockerd's mount(2) takes these as flags; the container's other mounts are nosuid too.
 MOUNT_OPTIONS = "nosuid,nodev"
+REFILL_DELAY_S = 1.0
 
 
 def owner_labels() -> dict[str, str]:
@@ -163,7 +164,11 @@ class DockerTmp:
             if self._refilling or self._closed:
                 return
             self._refilling = True
-        self._submit(self._make_spare)
+        # Not while the container that took the spare starts: making one (mkfs, and a
+        # volume to create while dockerd starts the container) would slow that very start.
+        timer = threading.Timer(REFILL_DELAY_S, self._submit, args=(self._make_spare,))
+        timer.daemon = True
+        timer.start()
 
     def _make_spare(self) -> None:
         volume = None
