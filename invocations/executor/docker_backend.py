@@ -5,14 +5,17 @@ Runtime API listens inside the environment's own network namespace: once the con
 runs, the spawner thread enters its namespace, binds ``127.0.0.1:9001`` there and comes
 back; a tiny wrapper in the container waits for that port before starting the runtime.
 Limits are Docker's: memory (no swap), pids, CPU shares proportional to memory, a
-read-only root, a size-limited tmpfs ``/tmp``, an unprivileged uid of the environment's
-own with no capabilities, and the sandbox's seccomp filter (``seccomp.py``).
+read-only root, a ``/tmp`` on disk of EphemeralStorage, charged apart from memory
+(``docker_tmp.py``; a tmpfs with ``FUNCTORY_EPHEMERAL_STORAGE=tmpfs``), an unprivileged
+uid of the environment's own with no capabilities, and the sandbox's seccomp filter
+(``seccomp.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -22,8 +25,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from invocations.executor import cgroups, identity, seccomp
+from invocations.executor import cgroups, docker_tmp, identity, seccomp
 from invocations.executor.catalog import RUNTIME_DIR, command_for
+from invocations.executor.docker_tmp import DockerTmp, TmpVolume
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.sandbox import (
@@ -63,7 +67,8 @@ def container_cgroup_file(container_id: str, name: str, controller: str) -> Path
 
 
 def sweep_orphan_containers(client: Any) -> None:
-    """Remove containers left by executors of this host that are gone (maybe frozen)."""
+    """Remove containers left by executors of this host that are gone (maybe frozen),
+    then their ``/tmp`` volumes."""
     host = socket.gethostname()
     with contextlib.suppress(Exception):
         for container in client.containers.list(
@@ -80,13 +85,22 @@ def sweep_orphan_containers(client: Any) -> None:
                         path.write_text("THAWED" if path.name == "freezer.state" else "0")
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+    docker_tmp.sweep_orphan_volumes(client)
 
 
 class DockerProcess:
     """A container seen through the environment's ``Process`` protocol."""
 
-    def __init__(self, container: Any, hold_fd: int, io_dir: Path, user: identity.Identity) -> None:
+    def __init__(
+        self,
+        container: Any,
+        hold_fd: int,
+        io_dir: Path,
+        user: identity.Identity,
+        tmp: tuple[DockerTmp, TmpVolume] | None = None,
+    ) -> None:
         self.container = container
+        self._tmp = tmp
         self.user = user
         self.pid = int(container.attrs["State"]["Pid"])
         self.exit_code: int | None = None
@@ -188,6 +202,10 @@ class DockerProcess:
             self.container.remove(force=True)
             # Reused only once the container and its processes are gone.
             self.user.release()
+        if self._tmp is not None:
+            store, volume = self._tmp
+            self._tmp = None
+            store.release(volume)
         if self._freezer is not None:
             with contextlib.suppress(OSError):
                 os.close(self._freezer[0])
@@ -212,9 +230,47 @@ class DockerBackend(SandboxBackend):
             if self.client.info().get("CgroupDriver") == "cgroupfs":
                 self._cgroup_parent = f"/{cgroups.PARENT}"
         sweep_orphan_containers(self.client)
+        # /tmp on disk, from the sandbox's image store and budget (none: tmpfs).
+        self._tmp = DockerTmp(self.client, self._ephemeral) if self._ephemeral is not None else None
+
+    async def close(self) -> None:
+        await super().close()
+        if self._tmp is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._tmp.close)
+
+    def _create_with_tmp(
+        self, spec: EnvironmentSpec, log_stream: str, io_dir: Path, user: identity.Identity
+    ) -> tuple[Any, TmpVolume | None]:
+        volume = self._tmp.acquire(spec.ephemeral_mb) if self._tmp is not None else None
+        try:
+            return self._create(spec, log_stream, io_dir, user, volume), volume
+        except BaseException:
+            if self._tmp is not None and volume is not None:
+                self._tmp.release(volume)
+            raise
+
+    def _start_container(self, container: Any, volume: TmpVolume | None) -> None:
+        container.start()
+        if self._tmp is not None and volume is not None:
+            self._tmp.started(volume)
+        container.reload()
+
+    def _remove_created(
+        self, container: Any, volume: TmpVolume | None, user: identity.Identity
+    ) -> None:
+        with contextlib.suppress(Exception):
+            container.remove(force=True)
+            user.release()  # reused only once the container is gone
+        if self._tmp is not None and volume is not None:
+            self._tmp.release(volume)
 
     def _create(
-        self, spec: EnvironmentSpec, log_stream: str, io_dir: Path, user: identity.Identity
+        self,
+        spec: EnvironmentSpec,
+        log_stream: str,
+        io_dir: Path,
+        user: identity.Identity,
+        tmp: TmpVolume | None,
     ) -> Any:
         from docker.types import Mount
 
@@ -234,6 +290,10 @@ class DockerBackend(SandboxBackend):
         ]
         if spec.layers_dir:
             mounts.append(Mount("/opt", spec.layers_dir, type="bind", read_only=True))
+        # A tmpfs /tmp would count against the memory limit (AWS bills the two apart).
+        tmpfs = {"/tmp": f"size={spec.ephemeral_mb}m,mode=1777"} if tmp is None else None
+        if tmp is not None:
+            mounts.append(tmp.mount())
         memory = f"{spec.memory_mb}m"
         environment = self.environment_variables(spec, log_stream)
         environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
@@ -244,7 +304,7 @@ class DockerBackend(SandboxBackend):
             user=f"{user.uid}:{user.gid}",
             network_mode="none",
             read_only=True,
-            tmpfs={"/tmp": f"size={spec.ephemeral_mb}m,mode=1777"},
+            tmpfs=tmpfs,
             mounts=mounts,
             mem_limit=memory,
             memswap_limit=memory,
@@ -258,11 +318,19 @@ class DockerBackend(SandboxBackend):
                 "functory": "environment",
                 "functory.function": spec.function_arn,
                 # Who started it: a later backend removes it once that process is gone.
-                "functory.owner": cgroups.owner_token(),
-                "functory.owner.host": socket.gethostname(),
+                **docker_tmp.owner_labels(),
             },
             detach=True,
         )
+
+    def _undo_created(self, user: identity.Identity, created: asyncio.Future[Any]) -> None:
+        if created.cancelled() or created.exception() is not None:
+            user.release()
+            return
+        container, volume = created.result()
+        threading.Thread(
+            target=self._remove_created, args=(container, volume, user), daemon=True
+        ).start()
 
     def _listen_inside(self, pid: int) -> socket.socket:
         """Runs on the spawner thread: bind the Runtime API in the container's namespace."""
@@ -296,19 +364,18 @@ class DockerBackend(SandboxBackend):
         read_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         # Held until the runtime has opened its end, so an early read sees no false EOF.
         hold_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        created = loop.run_in_executor(None, self._create_with_tmp, spec, log_stream, io_dir, user)
         try:
-            container = await loop.run_in_executor(
-                None, self._create, spec, log_stream, io_dir, user
-            )
+            # Shielded: if this start is cancelled, what is made all the same is undone.
+            container, volume = await asyncio.shield(created)
         except BaseException:
-            user.release()
+            created.add_done_callback(functools.partial(self._undo_created, user))
             os.close(read_fd)
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
             raise
         try:
-            await loop.run_in_executor(None, container.start)
-            await loop.run_in_executor(None, container.reload)
+            await loop.run_in_executor(None, self._start_container, container, volume)
             pid = int(container.attrs["State"]["Pid"])
             future: asyncio.Future[socket.socket] = loop.create_future()
 
@@ -323,16 +390,15 @@ class DockerBackend(SandboxBackend):
             _spawner().submit(run)
             listener = await future
         except BaseException:
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
-                user.release()
+            self._remove_created(container, volume, user)
             os.close(read_fd)
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
             raise
         server = RuntimeApiServer(listener)
         await server.start()
-        process = DockerProcess(container, hold_fd, io_dir, user)
+        tmp = (self._tmp, volume) if self._tmp is not None and volume is not None else None
+        process = DockerProcess(container, hold_fd, io_dir, user, tmp)
         server.first_next.add_done_callback(lambda _: process.release_hold())
         return Environment(
             spec=spec,

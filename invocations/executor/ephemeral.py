@@ -11,7 +11,8 @@ All mounts are made, and undone, by one thread that owns that namespace; the spa
 thread joins it, so every sandbox it starts sees them. The images together stay within
 ``FUNCTORY_EPHEMERAL_TOTAL_MB`` (default: half the free disk of the state directory).
 ``FUNCTORY_EPHEMERAL_STORAGE=tmpfs`` keeps the former in-memory ``/tmp`` (hosts without
-loop devices fall back to it by themselves).
+loop devices fall back to it by themselves). The Docker backend's containers get images
+made by the same helpers, mounted by dockerd instead (``docker_tmp.py``).
 """
 
 from __future__ import annotations
@@ -166,6 +167,76 @@ def _limit_dirty(device: str) -> None:
         logger.debug("no per-device dirty limit for %s: %s", device, exc)
 
 
+def format_image(image: Path, size_mb: int) -> None:
+    """A sparse file (blocks are taken as /tmp fills) formatted to hold ``size_mb``."""
+    with open(image, "wb") as handle:
+        handle.truncate(image_bytes(size_mb))
+    subprocess.run([*_MKFS, str(image)], check=True, capture_output=True)
+
+
+def open_root(image: Path) -> None:
+    """Make the unmounted image's root what /tmp is: empty (no lost+found), mode 1777.
+
+    For images someone else mounts (dockerd), where the executor never sees the mount.
+    """
+    result = subprocess.run(
+        ["debugfs", "-w", "-f", "-", str(image)],
+        input="rmdir lost+found\nsif / mode 041777\n",
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    # debugfs exits 0 whatever its commands did; anything but its banner is an error.
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("debugfs ")]
+    if any(errors):
+        raise OSError(f"preparing {image.name}: {'; '.join(errors)}")
+
+
+def attach(image: Path) -> str:
+    """A loop device over ``image``, with direct I/O and a small dirty limit."""
+    # Direct I/O: the image's own page cache would be a second copy of /tmp in memory.
+    device = subprocess.run(
+        ["losetup", "--find", "--show", "--direct-io=on", str(image)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    try:
+        _limit_dirty(device)
+    except BaseException:
+        detach(device)
+        raise
+    return device
+
+
+def detach(device: str) -> None:
+    """Free a loop device now, or, if it is mounted, as soon as it is unmounted."""
+    subprocess.run(["losetup", "-d", device], capture_output=True)
+
+
+def detach_orphan_loops(directory: Path) -> None:
+    """Detach loop devices over images in ``directory`` of executors that are gone.
+
+    Only those never detached: a detached one goes by itself with its mount, and may
+    be reused for another image the moment it does.
+    """
+    for loop in Path("/sys/block").glob("loop*/loop"):
+        with contextlib.suppress(OSError):
+            backing = Path(
+                loop.joinpath("backing_file").read_text().strip().removesuffix(" (deleted)")
+            )
+            if backing.parent != directory or not left_by_dead_executor(backing.name):
+                continue
+            if loop.joinpath("autoclear").read_text().strip() == "0":
+                detach(f"/dev/{loop.parent.name}")
+
+
+def left_by_dead_executor(name: str) -> bool:
+    """Whether ``name`` is an image (or mount point) of an executor that is gone."""
+    match = _OWNED.match(name)
+    return match is not None and not cgroups.owner_alive(match[1])
+
+
 def image_bytes(size_mb: int) -> int:
     """The image size whose ext4 holds ``size_mb`` of files."""
     size = size_mb * cgroups.MB
@@ -204,12 +275,7 @@ class EphemeralStore:
             self._refill()
             if spare is not None:
                 return spare
-        with self._lock:
-            if self.used_mb + size_mb > self.budget_mb:
-                raise EphemeralStorageExhausted(
-                    f"ephemeral storage budget of {self.budget_mb} MB in use"
-                )
-            self.used_mb += size_mb
+        self.reserve(size_mb)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Path] = loop.create_future()
 
@@ -246,38 +312,38 @@ class EphemeralStore:
                     self.used_mb -= size_mb
             raise
 
+    def reserve(self, size_mb: int) -> None:
+        """Count an image of ``size_mb`` against the budget, or refuse it."""
+        with self._lock:
+            if self.used_mb + size_mb > self.budget_mb:
+                raise EphemeralStorageExhausted(
+                    f"ephemeral storage budget of {self.budget_mb} MB in use"
+                )
+            self.used_mb += size_mb
+
+    def unreserve(self, size_mb: int) -> None:
+        with self._lock:
+            self.used_mb -= size_mb
+
     def _make(self, size_mb: int) -> Path:
         """On the mounter thread."""
         name = f"o{cgroups.owner_token()}-{uuid.uuid4().hex[:12]}"
         image = self.directory / f"{name}.img"
         target = self.directory / name
         try:
-            with open(image, "wb") as handle:  # sparse: blocks are taken as /tmp fills
-                handle.truncate(image_bytes(size_mb))
-            subprocess.run(
-                [*_MKFS, str(image)],
-                check=True,
-                capture_output=True,
-            )
+            format_image(image, size_mb)
             target.mkdir(mode=0o755)
-            # Direct I/O: the image's own page cache would be a second copy of /tmp in memory.
-            device = subprocess.run(
-                ["losetup", "--find", "--show", "--direct-io=on", str(image)],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
+            device = attach(image)
             try:
-                _limit_dirty(device)
                 subprocess.run(
                     ["mount", "-o", "nosuid,nodev", device, str(target)],
                     check=True,
                     capture_output=True,
                 )
             finally:
-                # Detaching a mounted device only marks it to go when unmounted, however
-                # that happens (this namespace dies with the executor).
-                subprocess.run(["losetup", "-d", device], capture_output=True)
+                # The device goes when unmounted, however that happens (this namespace
+                # dies with the executor).
+                detach(device)
             # Seen from this namespace only: the mounted root, not the directory under it.
             os.rmdir(target / "lost+found")
             os.chmod(target, 0o1777)
@@ -350,10 +416,10 @@ class EphemeralStore:
 
     def sweep_orphans(self) -> None:
         """Images left by executors that are gone (their mounts died with them)."""
+        detach_orphan_loops(self.directory)  # attached, by a crash, but never mounted
         with contextlib.suppress(OSError):
             for entry in self.directory.iterdir():
-                match = _OWNED.match(entry.name)
-                if match is None or cgroups.owner_alive(match[1]):
+                if not left_by_dead_executor(entry.name):
                     continue
                 with contextlib.suppress(OSError):
                     if entry.is_dir():
