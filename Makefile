@@ -1,5 +1,5 @@
 # Functory: `make run` serves the console and API; `make test` runs the whole suite.
-.PHONY: run test setup lint
+.PHONY: run test check setup lint
 
 setup:
 	scripts/bootstrap.sh
@@ -9,6 +9,11 @@ run: setup
 
 test:
 	scripts/test.sh
+
+# The quick loop (under a minute): lint, types, and the in-process tests on SQLite.
+check: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+	.venv/bin/python -m pytest -q -m "not live and not sandbox and not docker and not browser"
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .

@@ -2,6 +2,7 @@
 # The whole test suite: setup, lint, types, then pytest on both profiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 VENV="${VENV:-.venv}"
 scripts/bootstrap.sh
 export PATH="$PWD/$VENV/bin:$PATH"
@@ -21,6 +22,7 @@ ruff format --check .
 echo "== mypy"
 mypy .
 echo "== pytest (embedded profile: SQLite)"
-env -u DATABASE_URL -u REDIS_URL python -m pytest -q "$@"
+env -u DATABASE_URL -u REDIS_URL python -m pytest -q --durations=15 "$@"
 echo "== pytest (scaled profile: PostgreSQL)"
-DATABASE_URL="$PG_TEST_URL" python -m pytest -q "$@"
+DATABASE_URL="$PG_TEST_URL" python -m pytest -q --durations=15 "$@"
+echo "== make test took $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
