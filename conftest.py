@@ -147,13 +147,20 @@ def _release_test_database(django_db_setup: Any, django_db_blocker: Any) -> Iter
 
 
 @pytest.fixture(autouse=True)
-def _forget_recorded_metrics() -> Iterator[None]:
-    """Metric points recorded in this process belong to the test's own (rolled back) rows;
-    flushed during a later test they would name accounts that no longer exist."""
+def _settle_background_writers() -> Iterator[None]:
+    """Before the test database is rolled back or flushed (this teardown runs first):
+
+    - metric points recorded in this process belong to the test's own rows; flushed during
+      a later test they would name accounts that no longer exist, so they are forgotten;
+    - log lines still queued are stored now: an insert racing the flush's TRUNCATE
+      deadlocks on PostgreSQL.
+    """
     yield
+    from monitoring.ingest import ingestor
     from monitoring.metrics.recorder import recorder
 
     recorder.discard()
+    ingestor.flush()
 
 
 @pytest.fixture(scope="session")

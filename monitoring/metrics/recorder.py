@@ -191,8 +191,10 @@ class MetricsRecorder:
                     self._pending[key] = point
 
     def discard(self) -> None:
-        """Forget what is pending (tests whose database rows are rolled back)."""
-        self._take()
+        """Forget what is pending (tests whose database rows are rolled back), once a store
+        in progress has ended."""
+        with self._flush_lock:
+            self._take()
 
     def flush(self) -> None:
         """Store everything recorded so far (in the calling thread); raises if storing fails."""
