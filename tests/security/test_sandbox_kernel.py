@@ -160,9 +160,10 @@ def test_a_key_planted_by_one_account_is_not_seen_by_another(functory: Any, lam:
     other = client_for(functory, create_user(functory))
     _function(lam, "planter", "app.plant")
     _function(other, "thief", "app.steal")
-    assert invoke(lam, "planter")["Body"] == {"add_key": "EPERM"}
-    body = invoke(other, "thief")["Body"]
-    assert body == {"found": False, "keyctl": "EPERM"}
+    planted = invoke(lam, "planter", LogType="Tail")
+    assert planted["Body"] == {"add_key": "EPERM"}, planted.get("Log")
+    stolen = invoke(other, "thief", LogType="Tail")
+    assert stolen["Body"] == {"found": False, "keyctl": "EPERM"}, stolen.get("Log")
 
 
 @pytest.mark.sandbox
