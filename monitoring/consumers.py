@@ -83,6 +83,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
             maxsize=settings.FUNCTORY_LIVE_TAIL_QUEUE_LIMIT
         )
         self.backfilled: set[int] = set()
+        self.closer: asyncio.Task[None] | None = None  # one close for a subscriber too slow
         self.sender = asyncio.get_running_loop().create_task(self._send_forever())
         self.rechecker = asyncio.get_running_loop().create_task(self._recheck_forever())
         self.group = live.group_name(account_id, log_group)
@@ -167,7 +168,12 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
-            asyncio.get_running_loop().create_task(self.close(code=CLOSE_SLOW_CONSUMER))
+            # Every event that finds the queue full lands here: the socket is closed once
+            # (a second close is an ASGI error).
+            if self.closer is None:
+                self.closer = asyncio.get_running_loop().create_task(
+                    self.close(code=CLOSE_SLOW_CONSUMER)
+                )
 
     async def log_events(self, message: dict[str, Any]) -> None:
         events = [

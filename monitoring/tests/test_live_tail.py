@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -252,6 +253,9 @@ def test_a_subscriber_that_stops_reading_is_closed_not_silently_starved(impatien
             received += chunk
     raw.close()
     assert _close_code(received) == 4008
+    # Closed once: every event that found the queue full used to start another close.
+    server_logs = Path(impatient_server.env["FUNCTORY_DATA_DIR"]).glob("server-*.log")
+    assert not any("after sending 'websocket.close'" in log.read_text() for log in server_logs)
 
 
 @pytest.mark.live
