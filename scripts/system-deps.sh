@@ -2,7 +2,7 @@
 # System packages the executor's runtimes use inside sandboxes: Debian's python3 (the
 # python3.x runtimes), Node.js (nodejs*), bash and curl (custom runtimes, as on Amazon
 # Linux), setpriv (drops privileges in the sandbox), libseccomp (the sandbox's seccomp
-# filter). Installed only when missing.
+# filter), erofs-utils (code images). Installed only when missing.
 set -euo pipefail
 missing=()
 [[ -x /usr/bin/python3 ]] || missing+=(python3)
@@ -15,6 +15,9 @@ command -v node >/dev/null || missing+=(nodejs)
 # Each sandbox's /tmp is an ext4 image on a loop device (without them it falls back to tmpfs).
 [[ -x /sbin/mkfs.ext4 || -x /usr/sbin/mkfs.ext4 ]] || missing+=(e2fsprogs)
 [[ -x /sbin/losetup || -x /usr/sbin/losetup ]] || missing+=(mount)
+# Code, layers and the runtimes are read-only erofs images in sandboxes, so that their mount
+# table names no host path (without it they are bound from their directories).
+command -v mkfs.erofs >/dev/null || missing+=(erofs-utils)
 if ((${#missing[@]})); then
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         echo "Functory's runtimes need: ${missing[*]} (install them, then re-run)" >&2
