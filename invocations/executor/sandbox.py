@@ -35,10 +35,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from invocations.executor import cgroups, ephemeral, identity, safetree, seccomp
+from invocations.executor import (
+    cgroups,
+    ephemeral,
+    identity,
+    platformfs,
+    safetree,
+    seccomp,
+    treeimages,
+)
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.runtime_api import RuntimeApiServer
@@ -56,18 +65,6 @@ _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 _libc = ctypes.CDLL(None, use_errno=True)
-
-# Host files the runtimes need from /etc (dynamic linker cache, TLS roots, time zones).
-_ETC_FILES = (
-    "ld.so.cache",
-    "ssl",
-    "ca-certificates",
-    "ca-certificates.conf",
-    "alternatives",
-    "localtime",
-    "nsswitch.conf",
-    "mime.types",
-)
 
 
 def bwrap_path() -> str:
@@ -96,7 +93,7 @@ class _Spawned:
     listener: socket.socket
     block_w: int
     info_r: int
-    fds: list[int] = field(default_factory=list)
+    slot: Path | None = None  # a standby's, on a tmpfs (PlatformFs)
 
 
 class SandboxProcess:
@@ -109,6 +106,7 @@ class SandboxProcess:
         slot: Path | None = None,
         user: identity.Identity | None = None,
         release_tmp: Callable[[], None] | None = None,
+        release_slot: Callable[[], None] | None = None,
     ) -> None:
         self.popen = popen
         self.pid = popen.pid
@@ -116,6 +114,7 @@ class SandboxProcess:
         self.slot = slot
         self.user = user
         self.release_tmp = release_tmp
+        self.release_slot = release_slot
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -152,7 +151,10 @@ class SandboxProcess:
                     break
                 time.sleep(0.01)
             self.cgroup.remove()
-        if self.slot is not None:
+        if self.release_slot is not None:
+            self.release_slot()
+            self.release_slot = None
+        elif self.slot is not None:
             shutil.rmtree(self.slot, ignore_errors=True)
         if self.user is not None and self.popen.poll() is not None:
             # Reused only once nothing of this environment runs as it.
@@ -177,36 +179,17 @@ class SandboxBackend:
         self._ephemeral = (
             ephemeral.EphemeralStore(self.state_dir) if ephemeral.mode() == "disk" else None
         )
-        self._etc = self._make_etc()
+        self._etc = self.state_dir / "etc"  # without a PlatformFs only
+        platformfs.write_etc(self._etc)
+        self._platform = platformfs.platform_for(self.state_dir) if treeimages.available() else None
         self._standby: dict[str, list[_Booted]] = {}
         self._replenishing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    def _make_etc(self) -> Path:
-        etc = self.state_dir / "etc"
-        etc.mkdir(exist_ok=True)
-        files = {
-            # Mount points: each sandbox gets its own user's (``--ro-bind-data``).
-            "passwd": "",
-            "group": "",
-            "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
-            "hostname": "localhost\n",
-            "os-release": 'NAME="Functory"\nID=functory\n',
-        }
-        for name, content in files.items():
-            (etc / name).write_text(content)
-            os.chmod(etc / name, 0o644)
-        # Mount points for the host files bound on top of this read-only /etc.
-        for name in _ETC_FILES:
-            host = Path("/etc") / name
-            target = etc / name
-            if host.is_dir() and not target.is_dir():
-                target.mkdir()
-            elif host.exists() and not host.is_dir() and not target.exists():
-                target.touch()
-        os.chmod(etc, 0o755)
-        return etc
+    def _platform_fs(self) -> platformfs.PlatformFs | None:
+        """Where sandboxes get their trees, /etc and runtimes, if this host can make it."""
+        return self._platform if self._platform is not None and _spawner().sees_mounts else None
 
     def _argv(
         self,
@@ -261,7 +244,7 @@ class SandboxBackend:
         ]
         if os.path.exists("/usr/lib64"):
             argv += ["--symlink", "usr/lib64", "/lib64"]
-        for name in _ETC_FILES:
+        for name in platformfs.ETC_FILES:
             if os.path.exists(f"/etc/{name}"):
                 argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         argv += [
@@ -390,6 +373,7 @@ class SandboxBackend:
         """Runs on the spawner thread, whose fresh network namespace becomes the sandbox's."""
         fds: dict[str, int] = {}
         opened: list[int] = []
+        slot: Path | None = None
 
         def open_dir(path: str) -> int:
             fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -397,11 +381,23 @@ class SandboxBackend:
             return fd
 
         try:
-            fds["task"] = open_dir(launch.task_dir)
-            fds["runtime"] = open_dir(str(RUNTIME_DIR))
-            fds["etc"] = open_dir(str(self._etc))
-            if launch.opt_dir:
-                fds["opt"] = open_dir(launch.opt_dir)
+            platform = self._platform_fs()
+            if platform is None:
+                task, opt = launch.task_dir, launch.opt_dir
+                etc, runtime = str(self._etc), str(RUNTIME_DIR)
+            else:
+                etc, runtime = platform.etc(), platform.runtime()
+                if launch.standby:
+                    slot = platform.new_slot()
+                    task, opt = str(slot / "task"), str(slot / "opt")
+                else:
+                    task = platform.tree(launch.task_dir)
+                    opt = platform.tree(launch.opt_dir) if launch.opt_dir else None
+            fds["task"] = open_dir(task)
+            fds["runtime"] = open_dir(runtime)
+            fds["etc"] = open_dir(etc)
+            if opt:
+                fds["opt"] = open_dir(opt)
             extra = [(open_dir(path), path) for path in launch.extra_mounts]
             for name, data in (("passwd", user.passwd()), ("group", user.group())):
                 fds[name] = _data_fd(data.encode())
@@ -435,7 +431,13 @@ class SandboxBackend:
                 pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w, args_fd],
                 start_new_session=True,
             )
-            return _Spawned(process=process, listener=listener, block_w=block_w, info_r=info_r)
+            return _Spawned(
+                process=process, listener=listener, block_w=block_w, info_r=info_r, slot=slot
+            )
+        except BaseException:
+            if slot is not None:
+                platformfs.PlatformFs.drop_slot(slot)
+            raise
         finally:
             for fd in opened:
                 with contextlib.suppress(OSError):
@@ -445,6 +447,13 @@ class SandboxBackend:
         """Start a sandbox, put it in its cgroup, and serve its Runtime API."""
         started = time.monotonic()
         release_tmp = None
+        platform = self._platform_fs()
+        if platform is not None and not launch.standby:
+            # Built here, off the event loop and the spawner thread (once per tree).
+            trees = [tree for tree in (launch.task_dir, launch.opt_dir) if tree]
+            await asyncio.get_running_loop().run_in_executor(
+                None, _build_images, trees, platform.images
+            )
         if self._ephemeral is not None and _spawner().sees_mounts:
             store, size_mb = self._ephemeral, launch.ephemeral_mb
             tmp = await store.acquire(size_mb)
@@ -496,6 +505,8 @@ class SandboxBackend:
             spawned.listener.close()
             if cgroup is not None:
                 cgroup.remove()
+            if spawned.slot is not None:
+                _release_slot(spawned.slot)
             # Off the event loop: the uid is free once bwrap is gone.
             loop.run_in_executor(None, _release_when_reaped, spawned.process, user)
             raise
@@ -507,7 +518,11 @@ class SandboxBackend:
         assert spawned.process.stdout is not None
         output_fd = os.dup(spawned.process.stdout.fileno())
         spawned.process.stdout.close()
-        process = SandboxProcess(spawned.process, cgroup, slot, user, release_tmp)
+        release_slot = None
+        if spawned.slot is not None:
+            slot = spawned.slot
+            release_slot = functools.partial(_release_slot, slot)
+        process = SandboxProcess(spawned.process, cgroup, slot, user, release_tmp, release_slot)
         return _Booted(process, server, output_fd, started)
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
@@ -575,10 +590,12 @@ class SandboxBackend:
             self._replenishing.discard(runtime)
 
     async def _boot_standby(self, runtime: str) -> _Booted:
-        slot = self.state_dir / "slots" / uuid.uuid4().hex
-        for name in ("task", "opt"):
-            (slot / name).mkdir(parents=True)
-            os.chmod(slot / name, 0o755)
+        slot = None
+        if self._platform_fs() is None:  # else a tmpfs of the PlatformFs, made by _spawn
+            slot = self.state_dir / "slots" / uuid.uuid4().hex
+            for name in ("task", "opt"):
+                (slot / name).mkdir(parents=True)
+                os.chmod(slot / name, 0o755)
         command = command_for(runtime)
         env = {
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{RUNTIME_API_PORT}",
@@ -594,14 +611,16 @@ class SandboxBackend:
             command=command.argv,
             extra_mounts=command.extra_mounts,
             env=env,
-            task_dir=str(slot / "task"),
-            opt_dir=str(slot / "opt"),
+            task_dir=str(slot / "task") if slot else "",
+            opt_dir=str(slot / "opt") if slot else None,
             ephemeral_mb=DEFAULT_EPHEMERAL_MB,
+            standby=slot is None,
         )
         try:
             return await self._boot(launch, STANDBY_MEMORY_MB, slot)
         except BaseException:
-            shutil.rmtree(slot, ignore_errors=True)
+            if slot is not None:
+                shutil.rmtree(slot, ignore_errors=True)
             raise
 
     async def _adopt(self, booted: _Booted, spec: EnvironmentSpec) -> Environment:
@@ -609,7 +628,15 @@ class SandboxBackend:
         slot = booted.process.slot
         assert slot is not None
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot)
+        platform = self._platform_fs()
+        if platform is not None and booted.process.release_slot is not None:
+            trees = [tree for tree in (spec.code_dir, spec.layers_dir) if tree]
+            await loop.run_in_executor(None, _build_images, trees, platform.images)
+            await _on_spawner(
+                functools.partial(platform.fill_slot, slot, spec.code_dir, spec.layers_dir)
+            )
+        else:
+            await loop.run_in_executor(None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot)
         if booted.process.cgroup is not None:
             booted.process.cgroup.set_limits(cgroups.Limits(spec.memory_mb))
         log_stream = log_stream_name(spec.version)
@@ -656,6 +683,7 @@ class _Launch:
     opt_dir: str | None
     ephemeral_mb: int
     tmp_dir: str | None = None  # a mounted /tmp image, else a tmpfs
+    standby: bool = False  # /var/task and /opt filled on adoption
 
 
 @dataclass
@@ -664,6 +692,17 @@ class _Booted:
     server: RuntimeApiServer
     output_fd: int
     started: float
+
+
+def _build_images(trees: list[str], images: Path) -> None:
+    for tree in trees:
+        with contextlib.suppress(OSError):  # bound as a directory (PlatformFs.tree logs it)
+            treeimages.image_for(tree, images)
+
+
+def _release_slot(slot: Path) -> None:
+    """Unmount a standby's slot, on a thread in the namespace where it is mounted."""
+    ephemeral.mounter().submit_removal(functools.partial(platformfs.PlatformFs.drop_slot, slot))
 
 
 def _link_tree_pair(code_dir: str, layers_dir: str | None, slot: Path) -> None:
@@ -684,7 +723,7 @@ class _Spawner:
     def __init__(self) -> None:
         self._host_netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self.sees_mounts = False  # in the mount namespace of the /tmp images
+        self.sees_mounts = False  # in the mount namespace of the /tmp images and PlatformFs
         joined = threading.Event()
         threading.Thread(
             target=self._run, args=(joined,), name="functory-spawner", daemon=True
@@ -696,11 +735,11 @@ class _Spawner:
 
     def _run(self, joined: threading.Event) -> None:
         try:
-            if ephemeral.mode() == "disk":
+            if ephemeral.mode() == "disk" or treeimages.available():
                 ephemeral.join_namespace()
                 self.sees_mounts = True
         except OSError as exc:
-            logger.warning("/tmp falls back to tmpfs: %s", exc)
+            logger.warning("no private mount namespace (/tmp on tmpfs, trees bound): %s", exc)
         finally:
             joined.set()
         while True:
@@ -723,6 +762,23 @@ def _spawner() -> _Spawner:
         if _spawner_instance is None:
             _spawner_instance = _Spawner()
         return _spawner_instance
+
+
+async def _on_spawner(job: Callable[[], None]) -> None:
+    """Run ``job`` on the spawner thread (in the mount namespace of the PlatformFs)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+
+    def run() -> None:
+        try:
+            job()
+        except BaseException as exc:
+            loop.call_soon_threadsafe(_set_exception, future, exc)
+        else:
+            loop.call_soon_threadsafe(_set_result, future, None)
+
+    _spawner().submit(run)
+    await future
 
 
 def _read_info(fd: int, process: subprocess.Popen[bytes]) -> dict[str, int]:
@@ -755,11 +811,11 @@ def _data_fd(data: bytes) -> int:
     return fd
 
 
-def _set_result(future: asyncio.Future[_Spawned], value: _Spawned) -> None:
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
     if not future.cancelled():
         future.set_result(value)
 
 
-def _set_exception(future: asyncio.Future[_Spawned], exc: BaseException) -> None:
+def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
     if not future.cancelled():
         future.set_exception(exc)

@@ -147,11 +147,12 @@ def test_dangerous_kernel_calls_fail_with_eperm(lam: Any) -> None:
 
 
 @pytest.mark.sandbox
-def test_pid_1s_command_line_names_no_host_path(functory: Any, lam: Any) -> None:
+def test_pid_1s_command_line_and_the_mount_table_name_no_host_path(functory: Any, lam: Any) -> None:
     _function(lam, "cmdline", "app.kernel")
     body = invoke(lam, "cmdline")["Body"]
     for path in _host_paths(functory):
         assert path not in body["cmdline"], (path, body["cmdline"])
+        assert path not in body["mountinfo"], (path, body["mountinfo"])
     assert body["cmdline"].split()[0] == "bwrap"
 
 

@@ -239,6 +239,8 @@ async function awaitAssignment() {
   const variables = JSON.parse(response.body.toString()).env;
   delete process.env._FUNCTORY_STANDBY;
   Object.assign(process.env, variables);
+  // The function's code was mounted over the empty /var/task this process started in.
+  process.chdir(process.env.LAMBDA_TASK_ROOT || "/var/task");
   // Module resolution read NODE_PATH at startup; read it again.
   require("module").Module._initPaths();
 }

@@ -4,6 +4,7 @@ It runs inside the sandbox as the environment's main process. Startup is kept le
 ``http.client``; ``traceback`` only on errors) because every import is cold-start time.
 """
 
+import importlib
 import json
 import os
 import socket
@@ -205,6 +206,9 @@ def await_assignment(api):
     variables = json.loads(body)["env"]
     os.environ.pop("_FUNCTORY_STANDBY", None)
     os.environ.update(variables)
+    # The function's code was mounted over the empty /var/task this process started in.
+    os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+    importlib.invalidate_caches()
     # What the interpreter read from the environment at startup, applied now.
     for entry in reversed([p for p in variables.get("PYTHONPATH", "").split(":") if p]):
         sys.path.insert(1, entry)
