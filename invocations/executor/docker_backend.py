@@ -100,8 +100,8 @@ def sweep_orphan_containers(client: Any, tree_links: Path | None = None) -> None
             with contextlib.suppress(Exception):
                 container.remove(force=True)
             _remove_io_dir(container.labels.get(IO_LABEL, ""))
-    docker_tmp.sweep_orphan_volumes(client)
     docker_trees.sweep_orphan_volumes(client, tree_links)
+    docker_tmp.sweep_orphan_volumes(client)
 
 
 def _make_io_dir() -> Path:
