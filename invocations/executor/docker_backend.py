@@ -58,6 +58,7 @@ _IO_DIR = "/var/functory-io"
 IO_PARENT = Path("/dev/shm")
 IO_PREFIX = "functory-io-"
 IO_LABEL = "functory.io"
+_VIRTUAL_BLOCK = "/sys/devices/virtual/block"  # /sys/block/loopN and /sys/dev/block/7:N
 _warned_binds = False
 _WAIT_THEN_EXEC = (
     f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do sleep 0.005; "
@@ -341,8 +342,12 @@ class DockerBackend(SandboxBackend):
             Mount("/etc/passwd", str(io_dir / "passwd"), type="bind", read_only=True),
             Mount("/etc/group", str(io_dir / "group"), type="bind", read_only=True),
         ]
+        # Each loop device's sysfs entry names its backing file, a host path (of this
+        # container's trees, and of every other's /tmp): an empty directory instead.
+        tmpfs = {_VIRTUAL_BLOCK: "ro,size=4k,mode=555"}
         # A tmpfs /tmp would count against the memory limit (AWS bills the two apart).
-        tmpfs = {"/tmp": f"size={spec.ephemeral_mb}m,mode=1777"} if tmp is None else None
+        if tmp is None:
+            tmpfs["/tmp"] = f"size={spec.ephemeral_mb}m,mode=1777"
         if tmp is not None:
             mounts.append(tmp.mount())
         memory = f"{spec.memory_mb}m"

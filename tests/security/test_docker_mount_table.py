@@ -33,7 +33,7 @@ pytestmark = pytest.mark.docker
 WAIT_S = 60.0
 
 LOOK = """
-import os
+import glob, os
 
 def handler(event, context):
     return {
@@ -42,6 +42,7 @@ def handler(event, context):
         "opt": sorted(os.listdir("/opt")),
         "runtime": sorted(os.listdir("/var/runtime")),
         "layer": open("/opt/marker.txt").read(),
+        "backing": [open(p).read() for p in glob.glob("/sys/block/loop*/loop/backing_file")],
     }
 """
 
@@ -116,6 +117,7 @@ def test_a_functions_mount_table_names_no_host_path(functory_docker: LiveServer)
     # /work as a path of its own (the overlay root's options end in Docker's ``.../work``).
     paths = re.split(r"[\s,=:]+", body["mountinfo"])
     assert not [p for p in paths if p == "/work" or p.startswith("/work/")], body["mountinfo"]
+    assert body["backing"] == []  # sysfs names each loop device's file
     lines = {line.split()[4]: line for line in body["mountinfo"].splitlines()}
     for target in ("/var/task", "/opt", "/var/runtime"):
         assert " - erofs " in lines[target], lines[target]
