@@ -9,6 +9,10 @@ read-only root, a ``/tmp`` on disk of EphemeralStorage, charged apart from memor
 (``docker_tmp.py``; a tmpfs with ``FUNCTORY_EPHEMERAL_STORAGE=tmpfs``), an unprivileged
 uid of the environment's own with no capabilities, and the sandbox's seccomp filter
 (``seccomp.py``).
+
+Its mount table names no host path of the platform: code, layers and the runtimes are
+erofs volumes (``docker_trees.py``; binds where the host cannot mount erofs), and the
+output FIFO, passwd and group come from a directory of their own in ``/dev/shm``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import shutil
 import socket
@@ -25,9 +30,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from invocations.executor import cgroups, docker_tmp, identity, seccomp
+from invocations.executor import cgroups, docker_tmp, docker_trees, identity, seccomp, treeimages
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.docker_tmp import DockerTmp, TmpVolume
+from invocations.executor.docker_trees import DockerTrees
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.sandbox import (
@@ -40,11 +46,20 @@ from invocations.executor.sandbox import (
 )
 from invocations.executor.spec import EnvironmentSpec
 
+logger = logging.getLogger(__name__)
+
 IMAGE = os.environ.get("FUNCTORY_DOCKER_IMAGE", "functory/runtime:latest")
 # Waits (inside the container) until the Runtime API is listening, then runs the runtime.
 # Output goes to a FIFO the executor reads directly: Docker's own log path is asynchronous,
 # so lines printed just before a response could otherwise arrive after its END line.
 _IO_DIR = "/var/functory-io"
+# Host side: a bind's root shows in the container's mountinfo, and here it is
+# ``/functory-io-<id>/...`` of the host's /dev/shm, no path of the platform.
+IO_PARENT = Path("/dev/shm")
+IO_PREFIX = "functory-io-"
+IO_LABEL = "functory.io"
+_VIRTUAL_BLOCK = "/sys/devices/virtual/block"  # /sys/block/loopN and /sys/dev/block/7:N
+_warned_binds = False
 _WAIT_THEN_EXEC = (
     f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do sleep 0.005; "
     f'done; exec "$@" >{_IO_DIR}/out 2>&1'
@@ -66,9 +81,9 @@ def container_cgroup_file(container_id: str, name: str, controller: str) -> Path
     return None
 
 
-def sweep_orphan_containers(client: Any) -> None:
+def sweep_orphan_containers(client: Any, tree_links: Path | None = None) -> None:
     """Remove containers left by executors of this host that are gone (maybe frozen),
-    then their ``/tmp`` volumes."""
+    their io directories, then their ``/tmp`` and tree volumes."""
     host = socket.gethostname()
     with contextlib.suppress(Exception):
         for container in client.containers.list(
@@ -85,7 +100,23 @@ def sweep_orphan_containers(client: Any) -> None:
                         path.write_text("THAWED" if path.name == "freezer.state" else "0")
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+            _remove_io_dir(container.labels.get(IO_LABEL, ""))
+    docker_trees.sweep_orphan_volumes(client, tree_links)
     docker_tmp.sweep_orphan_volumes(client)
+
+
+def _make_io_dir() -> Path:
+    io_dir = IO_PARENT / f"{IO_PREFIX}{uuid.uuid4().hex}"
+    io_dir.mkdir(mode=0o700)
+    os.chmod(io_dir, 0o711)  # the container's uid opens the FIFO in it, lists nothing
+    return io_dir
+
+
+def _remove_io_dir(path: str) -> None:
+    """Only one of ours: the label of a container is no proof of anything else."""
+    io_dir = Path(path)
+    if io_dir.parent == IO_PARENT and io_dir.name.startswith(IO_PREFIX):
+        shutil.rmtree(io_dir, ignore_errors=True)
 
 
 class DockerProcess:
@@ -229,14 +260,38 @@ class DockerBackend(SandboxBackend):
         with contextlib.suppress(Exception):
             if self.client.info().get("CgroupDriver") == "cgroupfs":
                 self._cgroup_parent = f"/{cgroups.PARENT}"
-        sweep_orphan_containers(self.client)
+        # Code, layers and runtimes as erofs volumes (none: binds of their host paths).
+        self._trees: DockerTrees | None = None
+        self._runtime_images: Path | None = None
+        if treeimages.available():
+            images = self.state_dir.resolve() / "images"
+            self._trees = DockerTrees(self.client, images)
+            self._runtime_images = docker_trees.runtime_images_dir(images, RUNTIME_DIR)
+        else:
+            _warn_binds()
+        sweep_orphan_containers(self.client, self._trees.links if self._trees else None)
         # /tmp on disk, from the sandbox's image store and budget (none: tmpfs).
         self._tmp = DockerTmp(self.client, self._ephemeral) if self._ephemeral is not None else None
 
     async def close(self) -> None:
         await super().close()
+        loop = asyncio.get_running_loop()
         if self._tmp is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._tmp.close)
+            await loop.run_in_executor(None, self._tmp.close)
+        if self._trees is not None:  # after the containers: a volume in use cannot go
+            await loop.run_in_executor(None, self._trees.close)
+
+    def _tree_mounts(self, spec: EnvironmentSpec) -> list[Any]:
+        """Blocks (an image may be built): called from a thread."""
+        from docker.types import Mount
+
+        trees: list[tuple[str, str, Path | None]] = [("/var/task", spec.code_dir, None)]
+        trees.append(("/var/runtime", str(RUNTIME_DIR), self._runtime_images))
+        if spec.layers_dir:
+            trees.append(("/opt", spec.layers_dir, None))
+        if self._trees is None:
+            return [Mount(target, tree, type="bind", read_only=True) for target, tree, _ in trees]
+        return [self._trees.mount(target, tree, images) for target, tree, images in trees]
 
     def _create_with_tmp(
         self, spec: EnvironmentSpec, log_stream: str, io_dir: Path, user: identity.Identity
@@ -282,16 +337,17 @@ class DockerBackend(SandboxBackend):
             command = ("node", "/var/runtime/nodejs/bootstrap.js")
             command_for(spec.runtime)  # refuses runtimes we do not know
         mounts = [
-            Mount("/var/task", spec.code_dir, type="bind", read_only=True),
-            Mount("/var/runtime", str(RUNTIME_DIR), type="bind", read_only=True),
+            *self._tree_mounts(spec),
             Mount(_IO_DIR, str(io_dir), type="bind", read_only=False),
             Mount("/etc/passwd", str(io_dir / "passwd"), type="bind", read_only=True),
             Mount("/etc/group", str(io_dir / "group"), type="bind", read_only=True),
         ]
-        if spec.layers_dir:
-            mounts.append(Mount("/opt", spec.layers_dir, type="bind", read_only=True))
+        # Each loop device's sysfs entry names its backing file, a host path (of this
+        # container's trees, and of every other's /tmp): an empty directory instead.
+        tmpfs = {_VIRTUAL_BLOCK: "ro,size=4k,mode=555"}
         # A tmpfs /tmp would count against the memory limit (AWS bills the two apart).
-        tmpfs = {"/tmp": f"size={spec.ephemeral_mb}m,mode=1777"} if tmp is None else None
+        if tmp is None:
+            tmpfs["/tmp"] = f"size={spec.ephemeral_mb}m,mode=1777"
         if tmp is not None:
             mounts.append(tmp.mount())
         memory = f"{spec.memory_mb}m"
@@ -317,6 +373,7 @@ class DockerBackend(SandboxBackend):
             labels={
                 "functory": "environment",
                 "functory.function": spec.function_arn,
+                IO_LABEL: str(io_dir),  # removed with the container by a sweep
                 # Who started it: a later backend removes it once that process is gone.
                 **docker_tmp.owner_labels(),
             },
@@ -351,9 +408,7 @@ class DockerBackend(SandboxBackend):
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         log_stream = log_stream_name(spec.version)
-        io_dir = self.state_dir / "io" / uuid.uuid4().hex
-        io_dir.mkdir(parents=True)
-        os.chmod(io_dir, 0o755)
+        io_dir = _make_io_dir()
         user = identity.allocate()
         for name, content in (("passwd", user.passwd()), ("group", user.group())):
             (io_dir / name).write_text(content)
@@ -408,4 +463,14 @@ class DockerBackend(SandboxBackend):
             log_sink=self.log_sink,
             log_stream=log_stream,
             started=started,
+        )
+
+
+def _warn_binds() -> None:
+    global _warned_binds
+    if not _warned_binds:
+        _warned_binds = True
+        logger.warning(
+            "erofs images are not available on this host: code, layers and runtimes are "
+            "bound from their host paths, which containers see in their mount table"
         )

@@ -230,6 +230,8 @@ def sweep_orphan_volumes(client: Any) -> None:
         for volume in client.volumes.list(filters={"label": f"functory.owner.host={host}"}):
             labels = volume.attrs.get("Labels") or {}
             owner = labels.get("functory.owner", "")
+            if not volume.name.startswith(VOLUME_PREFIX):
+                continue  # another kind's (``docker_trees``): its devices go with it
             if not owner or cgroups.owner_alive(owner):
                 continue
             image = Path(labels.get(IMAGE_LABEL, "/"))
