@@ -27,7 +27,7 @@ from console.models import Account
 from console.tests.raw_http import signed
 from functions.models import EventInvokeConfig
 from functions.tests.factories import function_row
-from invocations import asynchronous
+from invocations import asynchronous, taskqueue
 from invocations.models import AsyncInvocation
 from invocations.tests.factories import async_invocation_row
 
@@ -274,7 +274,7 @@ def test_an_event_invoke_of_a_missing_function_is_refused(lam: Any) -> None:
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
     calls: list[tuple[int, float | None]] = []
     monkeypatch.setattr(
-        asynchronous, "enqueue", lambda pk, countdown=None: calls.append((pk, countdown))
+        taskqueue, "enqueue", lambda pk, countdown=None: calls.append((pk, countdown))
     )
     return calls
 
