@@ -17,6 +17,7 @@ if the first one died before sending them all).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +45,17 @@ LEASE_MARGIN_SECONDS = 30.0
 
 Status = AsyncInvocation.Status
 WAITING = (Status.QUEUED, Status.RETRYING)
+
+
+def retry_delay(retry: int, *, base: float, cap: float = math.inf) -> float:
+    """Seconds to wait before retry number ``retry`` (1 for the first): ``base``, doubled
+    for each retry before it, never more than ``cap``.
+
+    AWS waits about one minute before an event's second attempt and two before its third
+    (``base`` 60); throttles and system errors back off the same way from their own base,
+    up to a ceiling.
+    """
+    return min(base * 2 ** (retry - 1), cap)
 
 
 def _series(invocation: AsyncInvocation) -> tuple[tuple[str, str, str], ...]:
@@ -235,8 +247,7 @@ def async_invocation_run(invocation_id: int) -> str:
         "error_code": 200,
         "function_error": done.function_error,
     }
-    # AWS waits about one minute before the second attempt and two before the third.
-    delay = settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS * 2 ** (errors - 1)
+    delay = retry_delay(errors, base=settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS)
     if errors > event.maximum_retry_attempts:
         return _fail(invocation, error, event, response=response, **fields)
     if now + timedelta(seconds=delay) >= expires:
@@ -300,9 +311,10 @@ def _system_error(
         status = 500
     retriable = status == 429 or status >= 500
     system_errors = invocation.attempts - invocation.function_errors
-    delay = min(
-        settings.FUNCTORY_ASYNC_SYSTEM_RETRY_BASE_SECONDS * 2 ** (system_errors - 1),
-        settings.FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS,
+    delay = retry_delay(
+        system_errors,
+        base=settings.FUNCTORY_ASYNC_SYSTEM_RETRY_BASE_SECONDS,
+        cap=settings.FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS,
     )
     if not retriable:
         return _fail(invocation, error, event, error_code=status, function_error="")
