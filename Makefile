@@ -10,10 +10,12 @@ run: setup
 test:
 	scripts/test.sh
 
-# The quick loop (under a minute): lint, types, and the in-process tests on SQLite.
+# The quick loop (under a minute): lint, types, import contracts, in-process tests on SQLite.
 check: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -m "not live and not sandbox and not docker and not browser"
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+	.venv/bin/lint-imports

@@ -39,7 +39,8 @@ def _django(env: dict[str, str]) -> None:
 
 def load(account_id: str, total: int) -> float:
     """Store ``total`` events in 10,000-line batches; returns lines per second."""
-    from monitoring.services import LogBatch, log_batches_store
+    from monitoring.batches import LogBatch
+    from monitoring.services import log_batches_store
 
     now = int(time.time() * 1000)
     start_ts = now - 10 * DAY_MS

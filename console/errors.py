@@ -11,7 +11,10 @@ import json
 import uuid
 from typing import Any
 
+from botocore.model import NoShapeFoundError
 from django.http import HttpResponse
+
+from console.service_models import service_model
 
 
 class AWSError(Exception):
@@ -105,10 +108,6 @@ def _lambda_error_members(code: str) -> tuple[str, bool]:
     Lambda's error shapes differ: some spell ``Message``, others ``message``. Errors the
     model does not list (authentication) answer ``{"message": ...}`` as AWS's front end does.
     """
-    from botocore.model import NoShapeFoundError
-
-    from console.validation import service_model
-
     try:
         members = service_model("lambda").shape_for(code).members
     except NoShapeFoundError:

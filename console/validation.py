@@ -12,10 +12,10 @@ import functools
 import re
 from typing import Any
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, Shape
 
 from console.errors import InvalidRequestContent, ValidationError
+from console.service_models import service_model
 
 # Where the live service is stricter than the published model (the model has grown to
 # cover managed-instance functions), the service's own limits win.
@@ -23,11 +23,6 @@ _LIMIT_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("lambda", "MemorySize"): {"max": 10240},
     ("lambda", "Timeout"): {"max": 900},
 }
-
-
-@functools.cache
-def service_model(service: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(service)
 
 
 @functools.cache

@@ -20,7 +20,7 @@ from console.apiview import ApiRequest, ApiResponse, body_too_large, lambda_api
 from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
 from console.models import Account
 from console.validation import validate
-from invocations import asynchronous, selectors, services
+from invocations import acceptance, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
 
@@ -62,8 +62,8 @@ async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
         if invocation_type == "DryRun":
             response = HttpResponse(status=204)
         elif invocation_type == "Event":
-            asynchronous.check_event_payload(body)
-            await asynchronous.event_accept(
+            acceptance.check_event_payload(body)
+            await acceptance.event_accept(
                 target, request_id=request_id, payload=payload, client_context=client_context
             )
             response = HttpResponse(status=202)
@@ -99,10 +99,10 @@ async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse
         identity = await sigv4.verify_async(request, body, service="lambda")
         validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})
         payload = services.check_payload(body)
-        asynchronous.check_event_payload(body)
+        acceptance.check_event_payload(body)
         account = identity.access_key.user.account
         target = await services.invoke_target(account, function_name, None)
-        await asynchronous.event_accept(target, request_id=request_id, payload=payload)
+        await acceptance.event_accept(target, request_id=request_id, payload=payload)
         response = HttpResponse(b'{"Status": 202}', status=202, content_type="application/json")
         response["x-amzn-RequestId"] = request_id
         return response

@@ -7,6 +7,7 @@ class InvocationsConfig(AppConfig):
     name = "invocations"
 
     def ready(self) -> None:
-        from invocations import signals
+        # The tasks register themselves on import; services queue them by name.
+        from invocations import signals, tasks  # noqa: F401
 
         signals.connect()

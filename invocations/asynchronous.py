@@ -1,13 +1,13 @@
-"""Asynchronous invocation: accept an event, run it in a worker, retry it, give it up.
+"""Asynchronous invocation: run an accepted event in a worker, retry it, give it up.
 
-The Invoke API stores the event (:func:`event_accept`) and hands its id to Celery once the
-row is committed. A worker claims the row (:func:`async_invocation_claim`: a conditional
-UPDATE that takes a lease), runs it through the same executor path as a synchronous invoke,
-and records the outcome only if it still holds the lease. Function errors are retried up to
-the function's ``MaximumRetryAttempts`` (default 2), throttles and system errors with
-growing delays, never past ``MaximumEventAgeInSeconds`` (default 6 h). The periodic
-:func:`async_invocations_sweep` hands out again whatever a dead worker or a lost broker
-message left behind, so an accepted event runs at least once.
+The Invoke API stores the event (:mod:`invocations.acceptance`) and hands its id to Celery
+once the row is committed. A worker claims the row (:func:`async_invocation_claim`: a
+conditional UPDATE that takes a lease), runs it through the same executor path as a
+synchronous invoke, and records the outcome only if it still holds the lease. Function
+errors are retried up to the function's ``MaximumRetryAttempts`` (default 2), throttles and
+system errors with growing delays, never past ``MaximumEventAgeInSeconds`` (default 6 h).
+The periodic :func:`async_invocations_sweep` hands out again whatever a dead worker or a
+lost broker message left behind, so an accepted event runs at least once.
 
 An event that ends owes records to its dead-letter queue and destinations: they are stored
 with its final state and sent by :mod:`invocations.destinations` (by the sweeper's worker
@@ -17,11 +17,11 @@ if the first one died before sending them all).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -30,7 +30,7 @@ from django.utils import timezone
 from console.errors import AWSError
 from console.transactions import commit_without_waiting_for_disk
 from functions.models import EventInvokeConfig, FunctionVersion
-from invocations import destinations, eventloop, remote, selectors, services
+from invocations import destinations, eventloop, remote, selectors, services, taskqueue
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
 from monitoring.metrics.recorder import recorder as metrics
@@ -38,8 +38,6 @@ from monitoring.metrics.recorder import series_keys
 
 logger = logging.getLogger(__name__)
 
-# Raised from 256 KB to 1 MB by AWS in October 2025.
-MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
 DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 6 * 60 * 60
 # What an attempt may take beyond its function's timeout (cold start, logs, bookkeeping).
@@ -49,73 +47,19 @@ Status = AsyncInvocation.Status
 WAITING = (Status.QUEUED, Status.RETRYING)
 
 
-def check_event_payload(body: bytes) -> None:
-    """Event invokes take at most 1 MB (the synchronous limit is checked first)."""
-    if len(body) > MAX_EVENT_PAYLOAD_BYTES:
-        raise AWSError(
-            f"{len(body)} byte payload is too large for the Event invocation type "
-            f"(limit {MAX_EVENT_PAYLOAD_BYTES} bytes)",
-            code="RequestEntityTooLargeException",
-            status=413,
-        )
+def retry_delay(retry: int, *, base: float, cap: float = math.inf) -> float:
+    """Seconds to wait before retry number ``retry`` (1 for the first): ``base``, doubled
+    for each retry before it, never more than ``cap``.
 
-
-def _invoked_qualifier(target: selectors.InvokeTarget) -> str:
-    parts = target.invoked_arn.split(":")
-    return parts[7] if len(parts) > 7 else ""
-
-
-def enqueue(invocation_id: int, countdown: float | None = None) -> None:
-    from invocations.tasks import async_invocation_run
-
-    if countdown:
-        async_invocation_run.apply_async((invocation_id,), countdown=countdown)
-    else:
-        async_invocation_run.delay(invocation_id)
-
-
-def async_invocation_create(
-    target: selectors.InvokeTarget,
-    *,
-    request_id: str,
-    payload: bytes,
-    client_context: str | None = None,
-) -> AsyncInvocation:
-    """Store an accepted event and hand it to a worker once it is committed."""
-    now = timezone.now()
-    with transaction.atomic():
-        invocation = AsyncInvocation.objects.create(
-            account_id=target.account_id,
-            function_name=target.function_name,
-            qualifier=_invoked_qualifier(target),
-            payload=payload,
-            client_context=client_context or "",
-            request_id=request_id,
-            next_attempt_at=now,
-            created=now,
-        )
-        transaction.on_commit(lambda: enqueue(invocation.pk))
-    metrics.async_event_received(_series(invocation))
-    return invocation
+    AWS waits about one minute before an event's second attempt and two before its third
+    (``base`` 60); throttles and system errors back off the same way from their own base,
+    up to a ceiling.
+    """
+    return min(base * 2 ** (retry - 1), cap)
 
 
 def _series(invocation: AsyncInvocation) -> tuple[tuple[str, str, str], ...]:
     return series_keys(invocation.account_id, invocation.function_name, invocation.qualifier)
-
-
-async def event_accept(
-    target: selectors.InvokeTarget,
-    *,
-    request_id: str,
-    payload: bytes,
-    client_context: str | None = None,
-) -> AsyncInvocation:
-    """:func:`async_invocation_create` from the (async) Invoke API."""
-    create = database_sync_to_async(async_invocation_create, thread_sensitive=False)
-    invocation: AsyncInvocation = await create(
-        target, request_id=request_id, payload=payload, client_context=client_context
-    )
-    return invocation
 
 
 @dataclass(frozen=True)
@@ -241,7 +185,7 @@ def _retry(invocation: AsyncInvocation, error: str, delay: float, **fields: Any)
         claimed_until=None,
         **fields,
     ):
-        transaction.on_commit(lambda: enqueue(invocation.pk, countdown=delay))
+        transaction.on_commit(lambda: taskqueue.enqueue(invocation.pk, countdown=delay))
     return Status.RETRYING
 
 
@@ -303,8 +247,7 @@ def async_invocation_run(invocation_id: int) -> str:
         "error_code": 200,
         "function_error": done.function_error,
     }
-    # AWS waits about one minute before the second attempt and two before the third.
-    delay = settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS * 2 ** (errors - 1)
+    delay = retry_delay(errors, base=settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS)
     if errors > event.maximum_retry_attempts:
         return _fail(invocation, error, event, response=response, **fields)
     if now + timedelta(seconds=delay) >= expires:
@@ -368,9 +311,10 @@ def _system_error(
         status = 500
     retriable = status == 429 or status >= 500
     system_errors = invocation.attempts - invocation.function_errors
-    delay = min(
-        settings.FUNCTORY_ASYNC_SYSTEM_RETRY_BASE_SECONDS * 2 ** (system_errors - 1),
-        settings.FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS,
+    delay = retry_delay(
+        system_errors,
+        base=settings.FUNCTORY_ASYNC_SYSTEM_RETRY_BASE_SECONDS,
+        cap=settings.FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS,
     )
     if not retriable:
         return _fail(invocation, error, event, error_code=status, function_error="")
@@ -410,7 +354,7 @@ def async_invocations_sweep(now: datetime | None = None, limit: int = 1000) -> i
         if lost.filter(pk=pk).update(next_attempt_at=now):
             recovered.append(pk)
     for pk in recovered:
-        enqueue(pk)
+        taskqueue.enqueue(pk)
     # Ended events whose records were not (all) sent: their worker died on the way.
     undelivered = AsyncInvocation.objects.filter(delivery_pending=True, claimed_until__lt=now)
     lease = now + destinations.delivery_lease()
@@ -420,14 +364,8 @@ def async_invocations_sweep(now: datetime | None = None, limit: int = 1000) -> i
         if undelivered.filter(pk=pk).update(claimed_until=lease)
     ]
     for pk in redeliver:
-        enqueue_delivery(pk)
+        taskqueue.enqueue_delivery(pk)
     return len(recovered) + len(redeliver)
-
-
-def enqueue_delivery(invocation_id: int) -> None:
-    from invocations.tasks import async_invocation_deliver
-
-    async_invocation_deliver.delay(invocation_id)
 
 
 def async_invocations_expire(now: datetime | None = None) -> int:

@@ -33,7 +33,7 @@ from console.models import Account
 from functions import arns
 from functions.models import EventInvokeConfig, FunctionVersion
 from functions.selectors import function_resolve
-from invocations import selectors
+from invocations import acceptance, selectors
 from invocations.models import AsyncInvocation
 from monitoring.metrics.recorder import recorder as metrics
 from monitoring.metrics.recorder import series_keys
@@ -258,13 +258,11 @@ def _s3_put(arn: str, invocation: AsyncInvocation, body: str) -> None:
 
 def _function_invoke(account: Account, arn: str, record: bytes) -> None:
     """A function destination is invoked asynchronously with the record as its event."""
-    from invocations.asynchronous import async_invocation_create
-
     ref = arns.parse_function_name(arn)
     if ref is None or ref.account_id != account.id:
         raise DeliveryError(f"The destination ARN {arn} is invalid.")
     target = selectors.invoke_target_resolve(account, ref.name, ref.qualifier)
-    async_invocation_create(target, request_id=str(uuid.uuid4()), payload=record)
+    acceptance.async_invocation_create(target, request_id=str(uuid.uuid4()), payload=record)
 
 
 def _check_target_account(arn: str) -> None:

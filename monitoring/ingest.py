@@ -23,7 +23,8 @@ from django.db import close_old_connections
 
 from invocations.executor.logcaps import IngestBudget, overload_notice
 from monitoring import live
-from monitoring.services import LogBatch, log_batches_store
+from monitoring.batches import LogBatch
+from monitoring.services import log_batches_store
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import json
 import logging
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -22,9 +22,7 @@ from django.conf import settings
 from django.core import signing
 
 from console import internal
-
-if TYPE_CHECKING:
-    from monitoring.services import StoredBatch
+from monitoring.batches import StoredBatch
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from console.models import Account
 from console.transactions import commit_without_waiting_for_disk
 from monitoring import errors, live
+from monitoring.batches import LogBatch, StoredBatch
 from monitoring.models import LogEvent, LogGroup, LogStream
 from monitoring.selectors import log_group_get_for_account, log_stream_get
 
@@ -33,26 +34,8 @@ MAX_FUTURE_MS = 2 * HOUR_MS
 MAX_BATCH_SPAN_MS = 24 * HOUR_MS
 
 
-@dataclass(frozen=True)
-class LogBatch:
-    account_id: str
-    group: str
-    stream: str
-    events: list[tuple[int, str]]  # (timestamp ms, message)
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-@dataclass(frozen=True)
-class StoredBatch:
-    """What one stream received in a store: for live tail, with the events' ids."""
-
-    account_id: str
-    group: str
-    stream: str
-    events: list[LogEvent]
 
 
 def _stream_marks_move(

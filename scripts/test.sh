@@ -21,6 +21,8 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy .
+echo "== import-linter"
+lint-imports
 echo "== pytest (embedded profile: SQLite)"
 env -u DATABASE_URL -u REDIS_URL python -m pytest -q --durations=15 "$@"
 echo "== pytest (scaled profile: PostgreSQL)"

@@ -16,7 +16,7 @@ from console.consoleapi import console_json
 from console.models import User
 from functions import selectors
 from functions.models import Function
-from monitoring import invocations
+from monitoring import invocation_logs
 
 
 def log_group_of(function: Function) -> str:
@@ -35,14 +35,14 @@ def _function(request: HttpRequest, name: str) -> tuple[User, Function]:
 def recent(request: HttpRequest, name: str) -> dict[str, Any]:
     """GET: the newest invocations (request id, time, duration, status), newest first."""
     user, function = _function(request, name)
-    return {"invocations": invocations.recent_invocations(user.account, log_group_of(function))}
+    return {"invocations": invocation_logs.recent_invocations(user.account, log_group_of(function))}
 
 
 @console_json
 def invocation(request: HttpRequest, name: str, request_id: str) -> dict[str, Any]:
     """GET: the log lines of one invocation."""
     user, function = _function(request, name)
-    lines = invocations.invocation_lines(user.account, log_group_of(function), request_id)
+    lines = invocation_logs.invocation_lines(user.account, log_group_of(function), request_id)
     return {"request_id": request_id, "lines": lines}
 
 

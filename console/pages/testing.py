@@ -18,11 +18,11 @@ from console import strictjson
 from console.consoleapi import console_json, console_json_async, request_json
 from console.errors import AWSError, ResourceNotFound, new_request_id
 from console.models import User
-from functions import selectors, test_event_templates
+from functions import event_templates, selectors
 from functions.models import Function, TestEvent
-from functions.services import test_events
+from functions.services import saved_events
 from invocations import services as invocations
-from monitoring.invocations import report_parse
+from monitoring.invocation_logs import report_parse
 
 
 def _method_not_allowed() -> AWSError:
@@ -60,7 +60,7 @@ def events(request: HttpRequest, name: str) -> dict[str, Any]:
     if request.method != "POST":
         raise _method_not_allowed()
     data = request_json(request)
-    event = test_events.test_event_create(
+    event = saved_events.test_event_create(
         user=user,
         function=function,
         name=data.get("name", ""),
@@ -77,7 +77,7 @@ def event_detail(request: HttpRequest, name: str, event_id: int) -> dict[str, An
     event = selectors.test_event_get_for_user(user, _function(user, name), event_id)
     if request.method == "PUT":
         data = request_json(request)
-        event = test_events.test_event_update(
+        event = saved_events.test_event_update(
             user=user,
             event=event,
             name=data.get("name", ""),
@@ -86,7 +86,7 @@ def event_detail(request: HttpRequest, name: str, event_id: int) -> dict[str, An
         )
         return event_json(event, user)
     if request.method == "DELETE":
-        test_events.test_event_delete(event=event)
+        saved_events.test_event_delete(event=event)
         return None
     raise _method_not_allowed()
 
@@ -94,7 +94,7 @@ def event_detail(request: HttpRequest, name: str, event_id: int) -> dict[str, An
 @console_json
 def template(request: HttpRequest, name: str, key: str) -> dict[str, Any]:
     _function(_user(request), name)
-    payload = test_event_templates.template_payload(key)
+    payload = event_templates.template_payload(key)
     if payload is None:
         raise ResourceNotFound(f"Event template not found: {key}")
     return {"key": key, "payload": payload}
@@ -171,10 +171,10 @@ def context(request: HttpRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
     user = _user(request)
     return {
-        "test_templates": test_event_templates.template_list(),
+        "test_templates": event_templates.template_list(),
         "test_events": [event_json(e, user) for e in selectors.test_events_list(user, function)],
         "test_limits": {
-            "private": test_events.MAX_PRIVATE,
-            "shared": test_events.MAX_SHARED,
+            "private": saved_events.MAX_PRIVATE,
+            "shared": saved_events.MAX_SHARED,
         },
     }

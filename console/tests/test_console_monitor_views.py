@@ -11,7 +11,7 @@ from django.test import Client
 from console import services
 from functions.tests.factories import function_row
 from monitoring import services as logs
-from monitoring.invocations import report_parse
+from monitoring.invocation_logs import report_parse
 
 pytestmark = pytest.mark.django_db
 

@@ -3,24 +3,16 @@ delete. Each public function runs in one transaction; a failing call changes not
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from console.errors import (
-    CodeStorageExceeded,
     InvalidParameterValue,
-    InvalidRequestContent,
     PreconditionFailed,
-    RequestTooLarge,
     ResourceConflict,
 )
 from console.models import Account
@@ -33,6 +25,7 @@ from functions.models import (
     new_revision_id,
 )
 from functions.selectors import Resolved, function_not_found
+from functions.services import code
 from functions.services import layers as layer_services
 
 DEPRECATED_RUNTIMES = frozenset(
@@ -110,50 +103,9 @@ _FROZEN_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class UploadedCode:
-    data: bytes
-    summary: zips.ZipSummary
-
-
 def check_revision(expected: str | None, actual: str) -> None:
     if expected is not None and expected != actual:
         raise PreconditionFailed(REVISION_MISMATCH)
-
-
-def decode_zip(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise InvalidRequestContent(
-            "Could not parse request body into json: ZipFile must be base64"
-        )
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequestContent(
-            "Could not parse request body into json: Could not decode ZipFile as base64"
-        ) from exc
-
-
-def read_code_source(params: dict[str, Any]) -> UploadedCode:
-    """The zip from ``ZipFile``; S3 and image sources are answered clearly."""
-    if params.get("ImageUri"):
-        raise InvalidParameterValue("Container image functions are not supported by this server.")
-    has_s3 = any(params.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion"))
-    if params.get("ZipFile") is not None and has_s3:
-        raise InvalidParameterValue(
-            "Please do not provide other FunctionCode parameters when providing a ZipFile."
-        )
-    if has_s3:
-        raise InvalidParameterValue(
-            "S3Bucket/S3Key code sources are not supported by this server yet: no object "
-            "storage backend is configured. Upload the package with ZipFile instead."
-        )
-    if params.get("ZipFile") is None:
-        raise InvalidParameterValue("Please provide a source for function code.")
-    data = decode_zip(params["ZipFile"])
-    if len(data) > zips.ZIPPED_LIMIT:
-        raise RequestTooLarge(f"Zipped size must be smaller than {zips.ZIPPED_LIMIT} bytes")
-    return UploadedCode(data=data, summary=zips.inspect(data))
 
 
 def check_runtime(runtime: str | None) -> None:
@@ -255,23 +207,6 @@ def _digest(version: FunctionVersion, layer_arns: list[str]) -> str:
     return hashlib.sha256(json.dumps(frozen, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _check_storage(account: Account, adding: int) -> None:
-    used = (
-        FunctionVersion.objects.filter(function__account=account).aggregate(total=Sum("code_size"))[
-            "total"
-        ]
-        or 0
-    )
-    layers = (
-        LayerVersion.objects.filter(layer__account=account).aggregate(total=Sum("code_size"))[
-            "total"
-        ]
-        or 0
-    )
-    if used + layers + adding > settings.FUNCTORY_CODE_STORAGE_LIMIT:
-        raise CodeStorageExceeded("Code storage limit exceeded.")
-
-
 def _check_combined_size(unzipped: int, layer_versions: list[LayerVersion]) -> None:
     total = unzipped + sum(lv.code.unzipped_size for lv in layer_versions)
     if total > zips.UNZIPPED_LIMIT:
@@ -320,7 +255,7 @@ def function_create(*, account: Account, name: str, params: dict[str, Any]) -> F
             "deployment packages."
         )
     code_params = params.get("Code") or {}
-    upload = read_code_source(code_params)
+    upload = code.read_code_source(code_params)
     layer_arns = list(params.get("Layers") or [])
     layer_versions = layer_services.resolve_for_function(account, layer_arns)
     _check_combined_size(upload.summary.unzipped_size, layer_versions)
@@ -332,7 +267,7 @@ def function_create(*, account: Account, name: str, params: dict[str, Any]) -> F
     with codestore.released_on_failure([digest]):
         try:
             with transaction.atomic():
-                _check_storage(account, len(upload.data))
+                code.check_storage(account, len(upload.data))
                 blob = codestore.put(upload.data, upload.summary.unzipped_size)
                 function = Function.objects.create(
                     account=account, name=name, tags=dict(params.get("Tags") or {})
@@ -356,7 +291,7 @@ def function_update_code(*, resolved: Resolved, params: dict[str, Any]) -> Funct
     """UpdateFunctionCode (with DryRun, Publish and RevisionId)."""
     if resolved.qualifier not in (None, FunctionVersion.LATEST):
         raise InvalidParameterValue("Only the $LATEST version of a function can be updated.")
-    upload = read_code_source(params)
+    upload = code.read_code_source(params)
     digest = hashlib.sha256(upload.data).hexdigest()
     latest = resolved.function.versions.get(number=0)
     check_revision(params.get("RevisionId"), latest.revision_id)
@@ -371,7 +306,7 @@ def function_update_code(*, resolved: Resolved, params: dict[str, Any]) -> Funct
         function = Function.objects.select_for_update().get(pk=resolved.function.pk)
         latest = function.versions.select_for_update().get(number=0)
         check_revision(params.get("RevisionId"), latest.revision_id)
-        _check_storage(function.account, len(upload.data))
+        code.check_storage(function.account, len(upload.data))
         latest.code = codestore.put(upload.data, upload.summary.unzipped_size)
         latest.code_sha256 = codestore.sha256_b64(upload.data)
         latest.code_size = len(upload.data)

@@ -27,7 +27,7 @@ from console.errors import (
 from console.models import Account
 from functions import arns, codestore
 from functions.models import Layer, LayerVersion, LayerVersionStatement, new_revision_id
-from functions.services import functions as function_services
+from functions.services import code
 
 MAX_LAYERS_PER_FUNCTION = 5
 POLICY_SIZE_LIMIT = 20_480
@@ -222,11 +222,11 @@ def layer_versions_list(
     return Page(items=found[:limit], more=len(found) > limit)
 
 
-def _read_content(content: dict[str, Any]) -> function_services.UploadedCode:
+def _read_content(content: dict[str, Any]) -> code.UploadedCode:
     has_s3 = any(content.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion"))
     if content.get("ZipFile") is None and not has_s3:
         raise InvalidParameterValue("Please provide a source for layer code.")
-    return function_services.read_code_source(content)
+    return code.read_code_source(content)
 
 
 def layer_version_publish(
@@ -240,7 +240,7 @@ def layer_version_publish(
     upload = _read_content(dict(params.get("Content") or {}))
     digest = hashlib.sha256(upload.data).hexdigest()
     with codestore.released_on_failure([digest]), transaction.atomic():
-        function_services._check_storage(account, len(upload.data))
+        code.check_storage(account, len(upload.data))
         Layer.objects.get_or_create(account=account, name=name)
         layer = Layer.objects.select_for_update().get(account=account, name=name)
         blob = codestore.put(upload.data, upload.summary.unzipped_size)

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from console.models import Account
 from console.tests.raw_http import signed
 from functions.models import EventInvokeConfig
 from functions.tests.factories import function_row
-from invocations import asynchronous
+from invocations import asynchronous, remote, taskqueue
 from invocations.models import AsyncInvocation
 from invocations.tests.factories import async_invocation_row
 
@@ -73,6 +74,15 @@ def _wait_for(check: Any, timeout: float = 60.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.25)
+
+
+def _failed(functory: LiveServer, credentials: Any, name: str) -> list[dict[str, Any]]:
+    """The function's asynchronous invocations that have ended in failure."""
+    response = signed(
+        functory, credentials, "GET", f"/_functory/async-invocations?FunctionName={name}"
+    )
+    rows: list[dict[str, Any]] = response.json()["AsyncInvocations"]
+    return [row for row in rows if row["Status"] == "failed"]
 
 
 FAILING = (
@@ -126,18 +136,16 @@ def test_a_failing_function_is_tried_three_times_with_growing_spacing(
     create_function(lam, name, Code={"ZipFile": make_zip({"app.py": FAILING})})
     response = lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 1}')
     assert response["StatusCode"] == 202
-    logs = client_for(functory, credentials, "logs")
-    starts = _wait_for(
-        lambda: len(_starts(_log_messages(logs, name))) >= 3 and _starts(_log_messages(logs, name))
-    )
-    # Long enough for a fourth attempt, were there one (the next delay would be 4 s).
-    time.sleep(4 * RETRY_BASE_SECONDS + 1)
-    starts = _starts(_log_messages(logs, name))
+    # Given up after its third attempt (an attempt's log lines are stored before it is).
+    (row,) = _wait_for(lambda: _failed(functory, credentials, name))
+    assert (row["Attempts"], row["FunctionErrors"], row["Condition"]) == (3, 3, "RetriesExhausted")
+    starts = _starts(_log_messages(client_for(functory, credentials, "logs"), name))
     assert len(starts) == 3
     assert {s["message"].split()[2] for s in starts} == {response["ResponseMetadata"]["RequestId"]}
+    # The worker waited out each retry's delay (at least: a loaded machine only adds to it).
     times = sorted(s["timestamp"] for s in starts)
-    assert times[1] - times[0] >= 1000 * RETRY_BASE_SECONDS * 0.9
-    assert times[2] - times[1] >= 2000 * RETRY_BASE_SECONDS * 0.9
+    for retry, gap in enumerate((times[1] - times[0], times[2] - times[1]), start=1):
+        assert gap >= 1000 * asynchronous.retry_delay(retry, base=RETRY_BASE_SECONDS) * 0.9
 
 
 @pytest.mark.live
@@ -148,10 +156,9 @@ def test_maximum_retry_attempts_zero_runs_once(
     create_function(lam, name, Code={"ZipFile": make_zip({"app.py": FAILING})})
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 1}')
-    logs = client_for(functory, credentials, "logs")
-    _wait_for(lambda: _starts(_log_messages(logs, name)))
-    time.sleep(2 * RETRY_BASE_SECONDS + 2)
-    assert len(_starts(_log_messages(logs, name))) == 1
+    (row,) = _wait_for(lambda: _failed(functory, credentials, name))
+    assert (row["Attempts"], row["Condition"]) == (1, "RetriesExhausted")
+    assert len(_starts(_log_messages(client_for(functory, credentials, "logs"), name))) == 1
 
 
 @pytest.mark.live
@@ -196,15 +203,7 @@ def test_reserved_concurrency_zero_gives_events_up_without_running_them(
     create_function(lam, name, Code={"ZipFile": make_zip({"app.py": FAILING})})
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     lam.invoke(FunctionName=name, InvocationType="Event", Payload='{"n": 1}')
-
-    def failed() -> list[dict[str, Any]]:
-        response = signed(
-            functory, credentials, "GET", f"/_functory/async-invocations?FunctionName={name}"
-        )
-        rows: list[dict[str, Any]] = response.json()["AsyncInvocations"]
-        return [row for row in rows if row["Status"] == "failed"]
-
-    (row,) = _wait_for(failed, timeout=30)
+    (row,) = _wait_for(lambda: _failed(functory, credentials, name), timeout=30)
     assert row["Attempts"] == 0 and row["LastError"].startswith("TooManyRequestsException")
     logs = client_for(functory, credentials, "logs")
     assert _starts(_log_messages(logs, name)) == []
@@ -274,7 +273,7 @@ def test_an_event_invoke_of_a_missing_function_is_refused(lam: Any) -> None:
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
     calls: list[tuple[int, float | None]] = []
     monkeypatch.setattr(
-        asynchronous, "enqueue", lambda pk, countdown=None: calls.append((pk, countdown))
+        taskqueue, "enqueue", lambda pk, countdown=None: calls.append((pk, countdown))
     )
     return calls
 
@@ -364,3 +363,41 @@ def test_an_event_older_than_its_configured_maximum_age_fails(account: Account) 
 def test_a_finished_event_is_not_run_again(account: Account) -> None:
     event = async_invocation_row(account, status=AsyncInvocation.Status.SUCCEEDED)
     assert asynchronous.async_invocation_run(event.pk) == "skipped"
+
+
+def test_a_failing_event_is_retried_twice_at_the_spacing_of_retry_delay(
+    account: Account,
+    enqueued: list[tuple[int, float | None]],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    """The delays handed to Celery and stored on the event, without waiting for them."""
+    settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS = 60.0
+    # The function fails at once (resolving and running it are what the live tests cover).
+    target = SimpleNamespace(timeout_s=3.0, reserved_concurrency=None)
+
+    async def invoke_target(*args: Any) -> SimpleNamespace:
+        return target
+
+    failed = remote.Attempt(b'{"errorMessage": "nope"}', "Unhandled", "$LATEST")
+    monkeypatch.setattr(asynchronous.services, "invoke_target", invoke_target)
+    monkeypatch.setattr(asynchronous, "_attempt", lambda invocation, target: failed)
+    event = async_invocation_row(account)
+    for retry in (1, 2):
+        before = timezone.now()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.RETRYING
+        delay = asynchronous.retry_delay(retry, base=60.0)
+        assert enqueued[-1] == (event.pk, delay)
+        event.refresh_from_db()
+        due = timedelta(seconds=delay)
+        assert before + due <= event.next_attempt_at <= timezone.now() + due
+        # Not due yet; then the countdown passes.
+        assert asynchronous.async_invocation_run(event.pk) == "skipped"
+        AsyncInvocation.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.FAILED
+    assert [delay for _, delay in enqueued] == [60, 120]
+    event.refresh_from_db()
+    assert (event.attempts, event.function_errors, event.condition) == (3, 3, "RetriesExhausted")

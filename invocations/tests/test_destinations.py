@@ -18,7 +18,7 @@ from conftest import AwsPeer
 from console.models import Account
 from functions.models import EventInvokeConfig, FunctionVersion
 from functions.tests.factories import function_row
-from invocations import asynchronous, destinations
+from invocations import asynchronous, destinations, taskqueue
 from invocations.models import AsyncInvocation
 from invocations.tests.factories import async_invocation_row
 from monitoring.metrics.models import MetricPoint
@@ -273,7 +273,7 @@ def test_the_sweeper_resends_the_records_of_a_worker_that_died(
     from invocations.tasks import async_invocation_deliver
 
     sent: list[int] = []
-    monkeypatch.setattr(asynchronous, "enqueue_delivery", sent.append)
+    monkeypatch.setattr(taskqueue, "enqueue_delivery", sent.append)
     _failed_event(  # a worker still holds this one
         account,
         deliveries=[{"kind": "dlq", "arn": QUEUE_ARN.format("dlq")}],

@@ -22,9 +22,10 @@ from channels.db import database_sync_to_async
 from conftest import LiveServer, client_for, create_function, create_user, make_zip
 from console import services as accounts
 from monitoring import services as log_streams
+from monitoring.batches import LogBatch
 from monitoring.consumers import LogTailConsumer
 from monitoring.ingest import ingestor
-from monitoring.services import LogBatch, log_batches_store
+from monitoring.services import log_batches_store
 
 GROUP = "/aws/lambda/tailed"
 PRINTER = """

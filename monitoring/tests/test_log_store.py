@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 
 from console.models import Account
 from monitoring import errors, filter_patterns, selectors, services
+from monitoring.batches import LogBatch
 from monitoring.models import LogEvent, LogGroup, LogStream
-from monitoring.services import LogBatch, log_batches_store
+from monitoring.services import log_batches_store
 from monitoring.tasks import log_events_expire
 
 OWNER = "111122223333"

@@ -30,8 +30,9 @@ from django.test import RequestFactory
 from conftest import ROOT, Credentials, LiveServer, client_for, create_user
 from console import services as accounts
 from console.models import User
+from monitoring.batches import LogBatch
 from monitoring.consumers import LogTailConsumer
-from monitoring.services import LogBatch, log_batches_store
+from monitoring.services import log_batches_store
 
 pytestmark = pytest.mark.live
 

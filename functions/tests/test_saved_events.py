@@ -7,7 +7,7 @@ import pytest
 from console import services as accounts
 from console.errors import AWSError, ResourceNotFound
 from functions import selectors
-from functions.services import test_events
+from functions.services import saved_events
 from functions.tests.factories import function_row
 
 pytestmark = pytest.mark.django_db
@@ -23,28 +23,28 @@ def setup():
 
 def test_it_keeps_at_most_ten_private_events_per_user_andfunction_row(setup):
     function, alice, bob = setup
-    for n in range(test_events.MAX_PRIVATE):
-        test_events.test_event_create(user=alice, function=function, name=f"e{n}", payload={})
+    for n in range(saved_events.MAX_PRIVATE):
+        saved_events.test_event_create(user=alice, function=function, name=f"e{n}", payload={})
     with pytest.raises(AWSError) as excinfo:
-        test_events.test_event_create(user=alice, function=function, name="one-more", payload={})
+        saved_events.test_event_create(user=alice, function=function, name="one-more", payload={})
     assert excinfo.value.code == "TestEventLimitExceededException"
     assert "10 private" in excinfo.value.message
     # Another user has their own ten; shared events are counted apart.
-    test_events.test_event_create(user=bob, function=function, name="e0", payload={})
-    test_events.test_event_create(
+    saved_events.test_event_create(user=bob, function=function, name="e0", payload={})
+    saved_events.test_event_create(
         user=alice, function=function, name="team", payload={}, shared=True
     )
 
 
 def test_it_limits_shareable_events_perfunction_row(setup):
     function, alice, bob = setup
-    for n in range(test_events.MAX_SHARED):
+    for n in range(saved_events.MAX_SHARED):
         user = alice if n % 2 else bob
-        test_events.test_event_create(
+        saved_events.test_event_create(
             user=user, function=function, name=f"s{n}", payload={}, shared=True
         )
     with pytest.raises(AWSError, match="shareable"):
-        test_events.test_event_create(
+        saved_events.test_event_create(
             user=alice, function=function, name="s-more", payload={}, shared=True
         )
 
@@ -53,24 +53,24 @@ def test_it_limits_shareable_events_perfunction_row(setup):
 def test_it_rejects_names_outside_the_console_pattern(setup, name):
     function, alice, _ = setup
     with pytest.raises(AWSError) as excinfo:
-        test_events.test_event_create(user=alice, function=function, name=name, payload={})
+        saved_events.test_event_create(user=alice, function=function, name=name, payload={})
     assert excinfo.value.field == "name"
 
 
 def test_it_rejects_invalid_json_and_duplicate_names(setup):
     function, alice, _ = setup
     with pytest.raises(AWSError) as excinfo:
-        test_events.test_event_create(user=alice, function=function, name="a", payload="{nope")
+        saved_events.test_event_create(user=alice, function=function, name="a", payload="{nope")
     assert excinfo.value.field == "payload"
-    test_events.test_event_create(user=alice, function=function, name="a", payload='{"k": 1}')
+    saved_events.test_event_create(user=alice, function=function, name="a", payload='{"k": 1}')
     with pytest.raises(AWSError, match="already exists"):
-        test_events.test_event_create(user=alice, function=function, name="a", payload={})
+        saved_events.test_event_create(user=alice, function=function, name="a", payload={})
 
 
 def test_shared_events_are_seen_and_edited_by_the_account_private_ones_are_not(setup):
     function, alice, bob = setup
-    private = test_events.test_event_create(user=alice, function=function, name="p", payload={})
-    shared = test_events.test_event_create(
+    private = saved_events.test_event_create(user=alice, function=function, name="p", payload={})
+    shared = saved_events.test_event_create(
         user=alice, function=function, name="s", payload={"a": 1}, shared=True
     )
     assert [e.name for e in selectors.test_events_list(bob, function)] == ["s"]
@@ -78,15 +78,15 @@ def test_shared_events_are_seen_and_edited_by_the_account_private_ones_are_not(s
     with pytest.raises(ResourceNotFound):
         selectors.test_event_get_for_user(bob, function, private.pk)
     event = selectors.test_event_get_for_user(bob, function, shared.pk)
-    test_events.test_event_update(user=bob, event=event, name="s2", payload={"b": 2}, shared=True)
+    saved_events.test_event_update(user=bob, event=event, name="s2", payload={"b": 2}, shared=True)
     with pytest.raises(AWSError) as excinfo:
-        test_events.test_event_update(user=bob, event=event, name="s2", payload={}, shared=False)
+        saved_events.test_event_update(user=bob, event=event, name="s2", payload={}, shared=False)
     assert excinfo.value.field == "shared"
 
 
 def test_another_accounts_user_sees_no_events(setup):
     function, alice, _ = setup
-    test_events.test_event_create(user=alice, function=function, name="s", payload={}, shared=True)
+    saved_events.test_event_create(user=alice, function=function, name="s", payload={}, shared=True)
     other = accounts.account_get_or_create("222222222222")
     eve = accounts.user_create(username="eve", account=other, password="pw-1234567890")
     assert selectors.test_events_list(eve, function) == []
