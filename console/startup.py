@@ -69,7 +69,9 @@ def prepare() -> None:
     if not os.environ.get("DJANGO_SECRET_KEY"):
         _create_secret_key(secret_key_file())
     if broker_url() == FILESYSTEM_BROKER:
-        for folder in ("out", "processed"):
+        # control too (kombu would make it on demand): all three exist before `serve` hands
+        # them to its worker's user.
+        for folder in ("out", "processed", "control"):
             (broker_dir() / folder).mkdir(parents=True, exist_ok=True)
 
 
