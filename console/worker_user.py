@@ -7,19 +7,21 @@ remote services. So it runs as an unprivileged user: ``FUNCTORY_WORKER_USER``, e
 ``functory`` when that user exists, else ``nobody``.
 
 What the two share in the data dir is made the worker's (the root server can use it all
-anyway): the SQLite database and its WAL files (SQLite, running as root, gives the WAL
-files it creates later to the database's owner), the broker folders (``console.broker``
-gives each message to its folder's owner), and the secret key (readable by the worker's
-group: the worker signs its calls to the server). The data dir itself becomes writable by
-that group, for the database's WAL files and beat's schedule, with the sticky bit: the
-worker can create files there but can neither remove nor rename what it does not own
-(the executor's ``runtime`` folder, the code blobs, the key).
+anyway): the SQLite database and its WAL files, the broker folders (``console.broker``
+gives each message the root server writes there to the folder's owner) and beat's folder;
+the secret key becomes readable by the worker's group (the worker signs its calls to the
+server). The data dir itself stays root's and not writable by the worker, so the worker
+can neither create nor replace a name the root server opens there: SQLite would create the
+database's WAL files in it, so ``serve`` keeps a connection open for its whole life, which
+keeps those files in place (SQLite removes them when the last connection closes), and
+SQLite running as root gives the ones it creates to the database's owner.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import sqlite3
 import stat
 import sys
 import sysconfig
@@ -94,24 +96,37 @@ def needed_paths(base_dir: Path, data_dir: Path) -> list[Path]:
 
 
 def share_data_dir(
-    user: WorkerUser, data_dir: Path, *, database: Path | None, broker: Path | None
+    user: WorkerUser,
+    data_dir: Path,
+    *,
+    database: Path | None,
+    broker: Path | None,
+    beat: Path,
 ) -> None:
     """Give ``user`` what the worker writes or reads in the data dir (see the module doc)."""
-    info = data_dir.stat()
-    os.chown(data_dir, -1, user.gid)
-    os.chmod(data_dir, stat.S_IMODE(info.st_mode) | stat.S_ISVTX | stat.S_IRWXG)
     key = data_dir / "secret_key"
     if key.exists():
         os.chown(key, -1, user.gid)
         os.chmod(key, 0o640)
-    owned: list[Path] = [*data_dir.glob("celerybeat-schedule*")]
     if database is not None:
-        owned += [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
-    for path in owned:
-        if path.exists():
-            os.chown(path, user.uid, user.gid)
-    if broker is not None and broker.exists():
-        os.chown(broker, user.uid, user.gid)
-        for root, folders, files in os.walk(broker):
+        for suffix in ("", "-wal", "-shm"):
+            path = database.with_name(database.name + suffix)
+            if path.exists():
+                os.lchown(path, user.uid, user.gid)
+    for tree in (broker, beat):
+        if tree is None or not tree.exists():
+            continue
+        os.lchown(tree, user.uid, user.gid)
+        for root, folders, files in os.walk(tree):
             for name in [*folders, *files]:
-                os.chown(os.path.join(root, name), user.uid, user.gid)
+                os.lchown(os.path.join(root, name), user.uid, user.gid)
+
+
+def hold_wal_files(database: Path) -> sqlite3.Connection:
+    """A connection kept open so SQLite never removes the database's WAL files (see the
+    module doc); it holds no transaction, so checkpoints are not held back."""
+    connection = sqlite3.connect(database, check_same_thread=False)
+    # A read opens (creating if need be) the -wal and -shm files; fetchall() finishes the
+    # statement, so no read transaction stays open.
+    connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    return connection

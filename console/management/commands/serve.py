@@ -28,6 +28,7 @@ from console.supervisor import Supervisor, worker_state_file
 from console.worker_user import (
     WorkerUser,
     blocked_folder,
+    hold_wal_files,
     needed_paths,
     share_data_dir,
     worker_user,
@@ -122,13 +123,17 @@ class Command(BaseCommand):
             data_dir,
             database=Path(database["NAME"]) if sqlite else None,
             broker=startup.broker_dir() if filesystem_broker else None,
+            beat=_beat_dir(),
         )
+        if sqlite:
+            # For this process's life (the worker's too: it dies with this process).
+            self._wal_holder = hold_wal_files(Path(database["NAME"]))
         return user
 
     def _worker_process(
         self, host: str, port: int, user: WorkerUser | None
     ) -> subprocess.Popen[bytes]:
-        schedule = Path(settings.DATA_DIR) / "celerybeat-schedule"
+        schedule = _beat_dir() / "celerybeat-schedule"
         environment = {
             **os.environ,
             "FUNCTORY_LIVE_FORWARD_URL": f"http://{_local(host)}:{port}/_functory/internal/live",
@@ -179,6 +184,13 @@ class Command(BaseCommand):
             },
             indent=2,
         )
+
+
+def _beat_dir() -> Path:
+    """Beat's schedule files: a folder of their own, which the worker may own."""
+    folder = Path(settings.DATA_DIR) / "beat"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def _die_with_parent() -> None:
