@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
-MS_REMOUNT = 32
 MS_BIND = 4096
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
@@ -146,8 +145,8 @@ class PlatformFs:
             )
             for path in [self.root / "runtime", *(self.root / "runtime").rglob("*")]:
                 os.chmod(path, 0o755 if path.is_dir() else 0o644)
-            # Read-only from now on: sandboxes bind it, nothing else writes it.
-            _mount("none", self.root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            # Sandboxes bind it read-only. Not remounted read-only itself: that fails (EBUSY)
+            # while a child forked by another thread still holds one of the files just written.
         except BaseException:
             _unmount(self.root)
             raise

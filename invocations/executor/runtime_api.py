@@ -129,6 +129,8 @@ class RuntimeApiServer:
         # A standby environment's runtime waits here for the function it will serve.
         self.assignment: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._assignment_served = False
+        # Set once that runtime asks for it: its sandbox is set up and its runtime loaded.
+        self.awaiting_assignment: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.init_error: asyncio.Future[RuntimeOutcome] = asyncio.get_running_loop().create_future()
 
     async def start(self) -> None:
@@ -152,6 +154,7 @@ class RuntimeApiServer:
             self.first_next,
             self.init_error,
             self.assignment,
+            self.awaiting_assignment,
         ):
             if future is not None and not future.done():
                 future.cancel()
@@ -250,6 +253,8 @@ class RuntimeApiServer:
             if path == ASSIGNMENT_PATH and not self._assignment_served:
                 self._assignment_served = True
                 self._runtime_connection = connection
+                if not self.awaiting_assignment.done():
+                    self.awaiting_assignment.set_result(None)
                 document = await asyncio.shield(self.assignment)
                 return self._reply(connection, (200, _JSON, document))
         if head.method == "POST" and path == f"{PREFIX}/init/error":

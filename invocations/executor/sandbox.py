@@ -60,6 +60,7 @@ RUNTIME_API_PORT = 9001
 # Booted, function-less environments kept per runtime in recent use (0 turns this off).
 STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
 STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
+STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
 DEFAULT_EPHEMERAL_MB = 512
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
@@ -482,16 +483,23 @@ class SandboxBackend:
             try:
                 spawned = self._spawn(launch, user)
             except BaseException as exc:  # handed to the awaiting coroutine
-                loop.call_soon_threadsafe(_set_exception, future, exc)
+                deliver = functools.partial(_fail_spawn, future, exc, user)
+                orphaned = user.release
             else:
-                loop.call_soon_threadsafe(_set_result, future, spawned)
+                deliver = functools.partial(_deliver_spawned, future, spawned, user)
+                orphaned = functools.partial(_abandon, spawned, user)
+            try:
+                loop.call_soon_threadsafe(deliver)
+            except RuntimeError:  # its loop is closed: nobody is waiting any more
+                orphaned()
 
         _spawner().submit(run)
         try:
             spawned = await future
         except BaseException:
-            user.release()
-            raise
+            if future.done() and not future.cancelled():  # the spawn failed: uid unused
+                user.release()
+            raise  # cancelled: the spawn, when it comes, is abandoned and frees the uid
         cgroup = None
         try:
             info = await loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
@@ -580,8 +588,15 @@ class SandboxBackend:
         try:
             while not self._closed and len(self._standby.get(runtime, [])) < STANDBY_PER_RUNTIME:
                 booted = await self._boot_standby(runtime)
-                if self._closed:
+                try:
+                    ready = await _ready_for_assignment(booted)
+                except BaseException:  # the backend closing: the standby goes with it
                     self._discard(booted)
+                    raise
+                if self._closed or not ready:
+                    self._discard(booted)
+                    if not ready:
+                        logger.warning("a standby %s environment never got ready", runtime)
                     return
                 self._standby.setdefault(runtime, []).append(booted)
         except Exception:
@@ -746,6 +761,8 @@ class _Spawner:
             job = self._jobs.get()
             try:
                 job()
+            except BaseException:  # this thread must outlive any one job
+                logger.exception("a job of the sandbox spawner failed")
             finally:
                 if _libc.setns(self._host_netns, CLONE_NEWNET) != 0:
                     errno = ctypes.get_errno()
@@ -764,6 +781,19 @@ def _spawner() -> _Spawner:
         return _spawner_instance
 
 
+async def _ready_for_assignment(booted: _Booted) -> bool:
+    """Wait until a standby's runtime asks for its function: only then is its sandbox set
+    up. Adopted before, its slot's mounts would change under bubblewrap while it binds them
+    (it checks what it bound, and dies: "Race condition binding dirfd")."""
+    deadline = time.monotonic() + STANDBY_READY_S
+    waiting = booted.server.awaiting_assignment
+    while not waiting.done() and booted.process.poll() is None:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.wait({waiting}, timeout=0.05)
+    return waiting.done() and not waiting.cancelled()
+
+
 async def _on_spawner(job: Callable[[], None]) -> None:
     """Run ``job`` on the spawner thread (in the mount namespace of the PlatformFs)."""
     loop = asyncio.get_running_loop()
@@ -773,9 +803,11 @@ async def _on_spawner(job: Callable[[], None]) -> None:
         try:
             job()
         except BaseException as exc:
-            loop.call_soon_threadsafe(_set_exception, future, exc)
+            with contextlib.suppress(RuntimeError):  # its loop may be closed by now
+                loop.call_soon_threadsafe(_set_exception, future, exc)
         else:
-            loop.call_soon_threadsafe(_set_result, future, None)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_set_result, future, None)
 
     _spawner().submit(run)
     await future
@@ -809,6 +841,36 @@ def _data_fd(data: bytes) -> int:
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+def _deliver_spawned(
+    future: asyncio.Future[_Spawned], spawned: _Spawned, user: identity.Identity
+) -> None:
+    if future.cancelled():  # its requester is gone: nobody will take this sandbox
+        _abandon(spawned, user)
+    else:
+        future.set_result(spawned)
+
+
+def _fail_spawn(
+    future: asyncio.Future[_Spawned], exc: BaseException, user: identity.Identity
+) -> None:
+    if future.cancelled():
+        user.release()
+    else:
+        future.set_exception(exc)
+
+
+def _abandon(spawned: _Spawned, user: identity.Identity) -> None:
+    """Stop a sandbox nobody took (still blocked before its command), and free what it has."""
+    spawned.process.kill()
+    spawned.listener.close()
+    for fd in (spawned.block_w, spawned.info_r):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if spawned.slot is not None:
+        _release_slot(spawned.slot)
+    threading.Thread(target=_release_when_reaped, args=(spawned.process, user), daemon=True).start()
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import os
+import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from invocations.executor.pool import EnvironmentPool
-from invocations.executor.sandbox import SandboxBackend
+from invocations.executor.sandbox import SandboxBackend, _spawner
 from invocations.executor.spec import EnvironmentSpec, InvokeRequest
 
 pytestmark = pytest.mark.sandbox
@@ -170,3 +174,53 @@ def test_an_environment_whose_caller_goes_away_mid_invocation_is_not_given_to_th
             await pool.close()
 
     _run(scenario())
+
+
+def _bwraps_of_this_process() -> list[int]:
+    pids = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        children = task / "children"
+        for pid in children.read_text().split():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap":
+                    pids.append(int(pid))
+    return pids
+
+
+def test_a_start_whose_caller_left_is_stopped_and_later_starts_still_work(
+    tmp_path: Path, code_dir: str
+) -> None:
+    """A sandbox spawned after its caller's event loop closed was handed to that closed
+    loop: the error killed the spawner thread, and every later start waited forever."""
+    spec = dataclasses.replace(_spec(code_dir), ephemeral_mb=640)  # never a standby
+    state = str(tmp_path / "state")
+    before = set(_bwraps_of_this_process())
+
+    async def leave_mid_start() -> None:
+        backend = SandboxBackend(state, lambda *a: None)
+        asyncio.get_running_loop().create_task(backend.start(spec))
+        await asyncio.sleep(0.5)  # the spawn is queued, behind the job that holds the thread
+
+    for _ in range(3):
+        hold = threading.Event()
+
+        def held(hold: threading.Event = hold) -> None:
+            hold.wait(30)
+
+        _spawner().submit(held)
+        asyncio.run(leave_mid_start())
+        hold.set()  # the spawn runs now, for a loop that is closed
+
+    async def start_again() -> str:
+        pool = EnvironmentPool(SandboxBackend(state, lambda *a: None))
+        try:
+            return await asyncio.wait_for(_token(pool, spec), timeout=60)
+        finally:
+            await pool.close()
+
+    assert len(asyncio.run(start_again())) == 32
+    # Nothing of the abandoned starts is left running.
+    deadline = time.monotonic() + 30
+    while set(_bwraps_of_this_process()) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(_bwraps_of_this_process()) - before

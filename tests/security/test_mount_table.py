@@ -265,3 +265,32 @@ def test_a_tree_whose_image_cannot_be_mounted_is_bound_as_a_directory(
     body = asyncio.run(scenario())
     assert body["task"] == ["app.py"]
     assert _mounts_at(body["mountinfo"], "/var/task") != ["erofs"]
+
+
+def test_a_standby_is_offered_only_once_its_sandbox_is_set_up(
+    tmp_path: Path, trees: tuple[str, str]
+) -> None:
+    """Adopting a standby mounts the function's trees into its slot: done while bubblewrap
+    still binds that slot, the sandbox died ("Race condition binding dirfd")."""
+    code, layers = trees
+
+    async def scenario() -> list[list[str]]:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        pool = EnvironmentPool(backend)
+        listings = []
+        try:
+            for round_ in range(6):
+                await backend._replenish("python3.11")
+                ready = backend._standby.get("python3.11", [])
+                assert ready, "no standby environment was started"
+                assert all(booted.server.awaiting_assignment.done() for booted in ready)
+                # Adopted the moment they are offered.
+                specs = [_spec(code, layers, name=f"r{round_}s{n}") for n in range(len(ready))]
+                bodies = await asyncio.gather(*(_invoke(pool, spec) for spec in specs))
+                listings += [body["task"] for body in bodies]
+        finally:
+            await pool.close()
+        return listings
+
+    listings = asyncio.run(scenario())
+    assert listings and all(listing == ["app.py"] for listing in listings), listings
