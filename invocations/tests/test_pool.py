@@ -179,11 +179,11 @@ def test_an_environment_whose_caller_goes_away_mid_invocation_is_not_given_to_th
 def _bwraps_of_this_process() -> list[int]:
     pids = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        children = task / "children"
-        for pid in children.read_text().split():
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap":
-                    pids.append(int(pid))
+        with contextlib.suppress(OSError):  # a thread or child that ends meanwhile
+            for pid in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap":
+                        pids.append(int(pid))
     return pids
 
 
