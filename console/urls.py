@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from console import views
-from console.apiview import method_router
+from iam.apiview import method_router
 from monitoring import views as monitoring_views
 
 urlpatterns = [

@@ -15,11 +15,12 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import internal, sigv4
-from console.apiview import ApiRequest, ApiResponse, body_too_large, lambda_api
-from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
-from console.models import Account
-from console.validation import validate
+from awsapi import internal
+from awsapi.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
+from awsapi.validation import validate
+from iam import sigv4
+from iam.apiview import ApiRequest, ApiResponse, body_too_large, lambda_api
+from iam.models import Account
 from invocations import acceptance, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor

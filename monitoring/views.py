@@ -9,8 +9,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console import internal, sigv4
-from console.errors import AWSError, new_request_id, rest_json_error
+from awsapi import internal
+from awsapi.errors import AWSError, new_request_id, rest_json_error
+from iam import sigv4
 from monitoring import live, selectors
 
 

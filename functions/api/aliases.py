@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
 from functions import pagination, render, selectors
 from functions.api.common import api_params, max_items
 from functions.services import aliases as services
+from iam.apiview import ApiRequest, ApiResponse, lambda_api
 
 
 @lambda_api("CreateAlias")

@@ -6,12 +6,12 @@ from typing import Any
 
 from django.db.models import Q
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
-from console.errors import InvalidParameterValue, ValidationError
+from awsapi.errors import InvalidParameterValue, ValidationError
 from functions import arns, code_location, pagination, render, selectors
 from functions.api.common import api_params, max_items
 from functions.models import Function, FunctionVersion
 from functions.services import functions as services
+from iam.apiview import ApiRequest, ApiResponse, lambda_api
 
 MAX_NAME_LENGTH = 64
 

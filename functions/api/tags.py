@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
 from functions import selectors
 from functions.api.common import api_params
 from functions.services import tags as services
+from iam.apiview import ApiRequest, ApiResponse, lambda_api
 
 
 @lambda_api("TagResource")

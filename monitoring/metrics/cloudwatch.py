@@ -23,8 +23,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import sigv4, strictjson
-from console.errors import AWSError, new_request_id
+from awsapi import strictjson
+from awsapi.errors import AWSError, new_request_id
+from iam import sigv4
 from monitoring.metrics import selectors
 from monitoring.metrics.points import Point
 from monitoring.metrics.recorder import recorder

@@ -20,10 +20,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from console import services
 from console.celery_worker import worker_command
-from console.models import User
 from console.supervisor import Supervisor, worker_state_file
+from iam import services
+from iam.models import User
 
 
 class Command(BaseCommand):

@@ -18,8 +18,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import sigv4, strictjson
-from console.errors import (
+from awsapi import strictjson
+from awsapi.errors import (
     AWSError,
     InvalidRequestContent,
     RequestTooLarge,
@@ -27,7 +27,8 @@ from console.errors import (
     new_request_id,
     rest_json_error,
 )
-from console.models import Account, User
+from iam import sigv4
+from iam.models import Account, User
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ one the SDKs use. Only the headers the client listed in ``SignedHeaders`` take p
 The credential scope must name this server's region and the API being called, and the
 signature always covers the SHA-256 of the body actually received: an
 ``X-Amz-Content-SHA256`` header (``UNSIGNED-PAYLOAD`` included) must equal it. Failed
-verifications are counted (:mod:`console.signature_throttle`).
+verifications are counted (:mod:`awsapi.signature_throttle`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from console import keycache, selectors, signature_throttle
-from console.errors import AuthError, AWSError
-from console.models import AccessKey
+from awsapi import signature_throttle
+from awsapi.errors import AuthError, AWSError
+from iam import keycache, selectors
+from iam.models import AccessKey
 
 _AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
