@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import path, re_path
 
+from awsapi.apiview import method_router
 from functions import views
 from functions.api import aliases as al
 from functions.api import concurrency as cc
@@ -14,7 +15,6 @@ from functions.api import functions as fn
 from functions.api import layers as ly
 from functions.api import policies as pol
 from functions.api import tags as tg
-from iam.apiview import method_router
 
 FN = r"(?P<function_name>[^/]+)"
 LAYER = r"(?P<layer_name>[^/]+)"

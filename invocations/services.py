@@ -13,8 +13,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from awsapi import strictjson
+from awsapi.apiview import INVOKE_MAX_BYTES
 from awsapi.errors import AWSError, InvalidParameterValue, InvalidRequestContent
-from iam.apiview import INVOKE_MAX_BYTES
 from iam.models import Account
 from invocations import concurrency, runner, selectors
 from invocations.executor.catalog import RuntimeUnavailable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from awsapi.validation import query_params, validate
-from iam.apiview import ApiRequest
+from iam.authentication import ApiRequest
 
 
 def api_params(req: ApiRequest, operation: str, body: bool = True, **uri: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from awsapi import strictjson
 from awsapi.errors import AWSError, new_request_id
-from iam import sigv4
+from iam import authentication
 from monitoring.metrics import selectors
 from monitoring.metrics.points import Point
 from monitoring.metrics.recorder import recorder
@@ -218,7 +218,7 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         if handler is None or request.method != "POST":
             raise _error("UnknownOperationException", f"Unknown operation {operation}")
         body = request.body
-        identity = sigv4.verify(request, body, service="monitoring")
+        identity = authentication.verify(request, body, service="monitoring")
         try:
             params = strictjson.loads(body) if body.strip() else {}
         except strictjson.JSONError as exc:

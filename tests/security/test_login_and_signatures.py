@@ -29,7 +29,7 @@ from django.test import Client, RequestFactory
 from awsapi.errors import AWSError
 from conftest import Credentials, LiveServer, client_for, create_user
 from console.tests.raw_http import RawResponse, send
-from iam import services, sigv4
+from iam import authentication, services
 from iam.models import User
 
 FUNCTIONS = "/2015-03-31/functions"
@@ -379,7 +379,7 @@ def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any
         headers = _sign("http://testserver", unknown, "GET", FUNCTIONS)
         request = factory.get(FUNCTIONS, headers=headers, REMOTE_ADDR=address)
         with pytest.raises(AWSError) as error:
-            sigv4.verify(request, b"", service="lambda")
+            authentication.verify(request, b"", service="lambda")
         return error.value
 
     codes = [attempt("203.0.113.9").code for _ in range(5)]
@@ -389,7 +389,7 @@ def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any
     # A request naming no key at all tries nothing: answered as such, never throttled.
     anonymous = factory.get(FUNCTIONS, REMOTE_ADDR="203.0.113.9")
     with pytest.raises(AWSError) as error:
-        sigv4.verify(anonymous, b"", service="lambda")
+        authentication.verify(anonymous, b"", service="lambda")
     assert error.value.code == "MissingAuthenticationTokenException"
     signature_throttle.reset()
 
