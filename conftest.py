@@ -206,13 +206,16 @@ def run_server(
     tmp_path_factory: pytest.TempPathFactory,
     extra_env: dict[str, str] | None = None,
     share_with: LiveServer | None = None,
+    data_dir: Path | None = None,
 ) -> Generator[LiveServer]:
-    """Run ``manage.py serve``; ``share_with`` makes it a second replica of that server."""
-    data_dir = (
-        Path(share_with.env["FUNCTORY_DATA_DIR"])
-        if share_with
-        else tmp_path_factory.mktemp("functory-data")
-    )
+    """Run ``manage.py serve``; ``share_with`` makes it a second replica of that server;
+    ``data_dir`` (an existing folder) replaces the fresh temporary one."""
+    if data_dir is None:
+        data_dir = (
+            Path(share_with.env["FUNCTORY_DATA_DIR"])
+            if share_with
+            else tmp_path_factory.mktemp("functory-data")
+        )
     port = _free_port()
     env = dict(os.environ)
     env.update(

@@ -9,6 +9,10 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    from console import startup
+
+    # Before Django reads the settings: they read the secret key file this creates.
+    startup.prepare()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

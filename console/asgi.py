@@ -13,7 +13,11 @@ from typing import Any
 
 from django.core.asgi import get_asgi_application
 
+from console import startup
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+# Before Django reads the settings (uvicorn or daphne may be the first to start).
+startup.prepare()
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

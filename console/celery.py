@@ -9,9 +9,20 @@ from celery import Celery
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections, connection
 
+from console import startup
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
 app = Celery("functory")
+
+
+@app.on_configure.connect
+def _prepared(**kwargs: object) -> None:
+    """A worker or beat started on its own: the data dir and secret key exist before Celery
+    first reads the Django settings (which happens right after this signal)."""
+    startup.prepare()
+
+
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

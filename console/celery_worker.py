@@ -8,11 +8,19 @@ from pathlib import Path
 
 
 def worker_command(
-    schedule: Path, *, loglevel: str = "warning", concurrency: int = 1, hostname: str = ""
+    schedule: Path,
+    *,
+    loglevel: str = "warning",
+    concurrency: int = 1,
+    hostname: str = "",
+    quiet: bool = False,
 ) -> list[str]:
     """The command line of a Celery worker with beat, as `serve` (embedded), the tests and
-    the benchmarks start one; ``schedule`` is beat's state file."""
-    command = [sys.executable, "-m", "celery", "-A", "console", "worker", "--beat"]
+    the benchmarks start one; ``schedule`` is beat's state file. ``quiet`` leaves out
+    Celery's start-up banner (warnings and errors are still logged)."""
+    command = [sys.executable, "-m", "celery", "-A", "console"]
+    command += ["--quiet"] if quiet else []
+    command += ["worker", "--beat"]
     command += ["--loglevel", loglevel, "--concurrency", str(concurrency)]
     if hostname:
         command += ["--hostname", hostname]

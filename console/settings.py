@@ -9,46 +9,48 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from console import startup
+
+BASE_DIR = startup.BASE_DIR
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """A yes/no environment variable; unset or empty gives ``default``.
+
+    Anything but the usual spellings is refused: a typo (``FUNCTORY_SECURE_COOKIES=ture``)
+    must not quietly turn a setting off.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r} is not a yes/no value: use one of "
+        + ", ".join(sorted(TRUE_WORDS | FALSE_WORDS))
+    )
 
 
-DATA_DIR = Path(os.environ.get("FUNCTORY_DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Paths and the secret key come from console.startup, which creates them (prepare(), run by
+# every entry point before Django starts): importing these settings writes nothing.
+DATA_DIR = startup.data_dir()
 
 DEBUG = env_bool("FUNCTORY_DEBUG", False)
 
 
-def _secret_key() -> str:
-    """The signing key: from the environment, else one generated once per data dir.
-
-    Production deployments set ``DJANGO_SECRET_KEY``; the embedded profile keeps a random
-    key in its data dir so sessions survive restarts without a built-in default secret.
-    """
-    configured = os.environ.get("DJANGO_SECRET_KEY")
-    if configured:
-        return configured
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        import secrets
-
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# DJANGO_SECRET_KEY in production; else a random key kept in the data dir (generated once by
+# startup.prepare()) so sessions survive restarts without a built-in default secret.
+SECRET_KEY = startup.secret_key()
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
 
 INSTALLED_APPS = [
@@ -183,13 +185,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or (
-    REDIS_URL if REDIS_URL else "filesystem://"
-)
-if CELERY_BROKER_URL == "filesystem://":
-    _broker_dir = DATA_DIR / "broker"
-    (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL = startup.broker_url()
+if CELERY_BROKER_URL == startup.FILESYSTEM_BROKER:
+    _broker_dir = startup.broker_dir()
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -254,8 +252,7 @@ STORAGES = {
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = startup.static_root()
 # Static files are served from the source folders by WhiteNoise: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 

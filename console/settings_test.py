@@ -5,6 +5,11 @@ tests, where every case creates and logs in users. Live-server tests run ``serve
 real settings.
 """
 
-from console.settings import *  # noqa: F403
+from console import startup
+
+# The test run's entry point: pytest-django reads these settings before any conftest runs.
+startup.prepare()
+
+from console.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -27,6 +27,7 @@ import ctypes
 import logging
 import os
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -171,12 +172,16 @@ class PlatformFs:
         known = self._mounted.pop(image, None)
         if known is None:
             target = self.trees / image.stem
-            target.mkdir(exist_ok=True)
-            device = treeimages.attach(image)
             try:
-                _mount(device, target, "erofs", MS_RDONLY | MS_NOSUID | MS_NODEV)
-            finally:
-                ephemeral.detach(device)  # frees itself with its last mount
+                target.mkdir(exist_ok=True)
+                device = treeimages.attach(image)
+                try:
+                    _mount(device, target, "erofs", MS_RDONLY | MS_NOSUID | MS_NODEV)
+                finally:
+                    ephemeral.detach(device)  # frees itself with its last mount
+            except (OSError, subprocess.CalledProcessError) as exc:  # no loop device free
+                logger.warning("a code image could not be mounted, bound as a directory: %s", exc)
+                return tree
             known = (target, 0.0)
         self._mounted[image] = (known[0], time.monotonic())
         self._evict_idle()

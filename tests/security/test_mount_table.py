@@ -243,3 +243,25 @@ def test_without_tree_images_sandboxes_still_run_from_bound_directories(
     assert body["task"] == ["app.py"]
     assert body["layer"] == "LAYER = 1\n"
     assert _mounts_at(body["mountinfo"], "/var/task") != ["erofs"]
+
+
+def test_a_tree_whose_image_cannot_be_mounted_is_bound_as_a_directory(
+    tmp_path: Path, trees: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _ = trees
+
+    def no_loop_device(image: Path) -> str:
+        raise subprocess.CalledProcessError(1, ["losetup"], stderr="could not find a free loop")
+
+    monkeypatch.setattr(treeimages, "attach", no_loop_device)
+
+    async def scenario() -> dict[str, Any]:
+        pool = EnvironmentPool(SandboxBackend(str(tmp_path / "state"), lambda *a: None))
+        try:
+            return await _invoke(pool, _spec(code, None, ephemeral_mb=640))
+        finally:
+            await pool.close()
+
+    body = asyncio.run(scenario())
+    assert body["task"] == ["app.py"]
+    assert _mounts_at(body["mountinfo"], "/var/task") != ["erofs"]

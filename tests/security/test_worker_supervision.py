@@ -5,19 +5,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import (
     QUICK_ASYNC_RECOVERY,
+    ROOT,
     LiveServer,
     client_for,
     create_function,
@@ -28,6 +32,7 @@ from conftest import (
     run_server,
 )
 from console.supervisor import FIRST_DELAY, MAX_DELAY, STEADY_SECONDS, Supervisor, read_state
+from console.worker_user import blocked_folder, needed_paths, worker_user
 
 pytestmark = pytest.mark.live
 
@@ -174,3 +179,72 @@ def test_a_dead_pid_on_record_reads_as_not_running(tmp_path: Path) -> None:
     assert read_state(state) == {"name": "worker", "pid": process.pid, "running": False}
     state.write_text("{half")
     assert read_state(state) is None
+
+
+@pytest.fixture(scope="module")
+def functory_in_reachable_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose data dir an unprivileged user can reach (pytest's own temporary
+    folders are root's alone), as under ``make run``."""
+    parent = Path(tempfile.mkdtemp(prefix="functory-worker-user-"))
+    try:
+        parent.chmod(0o755)
+        (parent / "data").mkdir()
+        yield from run_server(tmp_path_factory, data_dir=parent / "data")
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _uid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid line for {pid}")
+
+
+def test_serve_prints_its_components_then_the_url_and_drops_root_for_the_worker(
+    functory_in_reachable_dir: LiveServer,
+) -> None:
+    server = functory_in_reachable_dir
+    worker = _running_worker(server)
+    # An asynchronous event that ran: the worker is all the way up, its start-up output is
+    # written (the banner came before it consumed anything).
+    credentials = create_user(server)
+    lam = client_for(server, credentials)
+    logs = client_for(server, credentials, "logs")
+    name = f"started-{uuid.uuid4().hex[:8]}"
+    code = "def handler(event, context):\n    print('done', event['n'])\n"
+    create_function(lam, name, Code={"ZipFile": make_zip({"app.py": code})})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": 1}))
+    deadline = time.monotonic() + 120
+    while done_markers(logs, name) != {1}:
+        assert time.monotonic() < deadline, "the asynchronous event never ran"
+        time.sleep(0.5)
+
+    data_dir = Path(server.env["FUNCTORY_DATA_DIR"])
+    output = (data_dir / f"server-{urlsplit(server.url).port}.log").read_text()
+    user = worker_user()
+    blocked = blocked_folder(user, needed_paths(ROOT, data_dir)) if user else None
+    if user is None:  # not root: nothing to drop
+        assert _uid(worker) == os.geteuid()
+    elif blocked:
+        # This Python (or the code) lies where the unprivileged user cannot go: the worker
+        # stays root, and both serve and Celery say so (Celery's warning comes last).
+        assert _uid(worker) == 0
+        assert f"worker: runs as root, since {user.name} cannot enter {blocked}" in output
+        assert "SecurityWarning: You're running the worker with superuser privileges" in output
+        output = output[: output.index("SecurityWarning")].rsplit("\n", 1)[0]
+    else:
+        assert _uid(worker) == user.uid != 0
+        assert f"worker: Celery, supervised, as {user.name}\n" in output
+        assert "SecurityWarning" not in output
+
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines[-1] == f"Functory listening on {server.url}", output
+    assert lines[0].startswith("server: uvicorn on 127.0.0.1:"), output
+    assert any(line.startswith("worker: Celery, supervised, as ") for line in lines), output
+    assert "beat: in the worker's process" in lines, output
+    components = [i for i, line in enumerate(lines) if line.startswith(("server:", "worker:"))]
+    credentials_at = lines.index("Created the first admin user. This is shown once; keep it safe:")
+    assert credentials_at > max(components), output
+    for banner in ("-------------- celery@", "[config]", "[queues]", "No hostname was supplied"):
+        assert banner not in output
