@@ -38,7 +38,7 @@ import json, sys
 import django
 django.setup()
 from django.db import transaction
-from console import services
+from iam import services
 for line in sys.stdin:
     with transaction.atomic():
         account = services.account_get_or_create(None)

@@ -75,7 +75,7 @@ def main() -> None:
                     str(ROOT / "manage.py"),
                     "shell",
                     "-c",
-                    "from monitoring.live import token_for; from console.models import User; "
+                    "from monitoring.live import token_for; from iam.models import User; "
                     f"user = User.objects.get(account_id={srv.account_id!r}); "
                     f"print(token_for({srv.account_id!r}, '/aws/lambda/printer', "
                     "user_id=user.pk))",

@@ -25,7 +25,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 
-from console.apiview import RequestBodyLimit  # noqa: E402
+from awsapi.apiview import RequestBodyLimit  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/invocations/?$")

@@ -14,7 +14,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest
 
-from console.models import User
+from iam.models import User
 
 _CANDIDATES = 5
 

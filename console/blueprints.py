@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from functions.package_files import EXECUTABLE, REGULAR
-from invocations.executor import catalog
+from invocations import selectors as invocations
 
 _PYTHON = """import json
 
@@ -70,8 +70,11 @@ class Blueprint:
 
 
 def _python_runtime() -> str:
-    versions = sorted(catalog.python_interpreters(), key=lambda v: tuple(map(int, v.split("."))))
-    supported = [v for v in versions if v in {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}]
+    supported = [
+        v
+        for v in invocations.python_versions_installed()
+        if v in {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}
+    ]
     return f"python{supported[-1]}" if supported else "python3.12"
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 
-from console import strictjson
-from console.errors import AWSError, ResourceNotFound
+from awsapi import strictjson
+from awsapi.errors import AWSError, ResourceNotFound
 
 logger = logging.getLogger(__name__)
 

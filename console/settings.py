@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "axes",
     "channels",
     "console",
+    "iam",
     "functions",
     "invocations",
     "monitoring",
@@ -98,7 +99,7 @@ APPEND_SLASH = False
 
 ROOT_URLCONF = "console.urls"
 ASGI_APPLICATION = "console.asgi.application"
-AUTH_USER_MODEL = "console.User"
+AUTH_USER_MODEL = "iam.User"
 # User names are unique per account (console.auth signs in with "<account id>/<name>").
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]  # USERNAME_FIELD is unique per account, not globally
 LOGIN_URL = "/login/"

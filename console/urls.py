@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path
 
+from awsapi.apiview import method_router
 from console import views
-from console.apiview import method_router
 from monitoring import views as monitoring_views
 
 urlpatterns = [

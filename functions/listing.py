@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 
-from console.models import Account
 from functions.models import FunctionVersion
+from iam.models import Account
 
 SORTS = {
     "name": ("function__name",),

@@ -6,7 +6,7 @@ import uuid
 
 from django.db import models
 
-from console.models import Account
+from iam.models import Account
 
 
 def new_revision_id() -> str:
@@ -188,7 +188,7 @@ class TestEvent(models.Model):
     __test__ = False  # not a pytest test class, whatever its name
 
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="test_events")
-    owner = models.ForeignKey("console.User", on_delete=models.CASCADE, related_name="test_events")
+    owner = models.ForeignKey("iam.User", on_delete=models.CASCADE, related_name="test_events")
     name = models.CharField(max_length=25)
     payload = models.JSONField()
     shared = models.BooleanField(default=False)

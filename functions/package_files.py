@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from console.errors import InvalidParameterValue
+from awsapi.errors import InvalidParameterValue
 
 EDITOR_LIMIT = 3 * 1024 * 1024
 MAX_FILES = 500

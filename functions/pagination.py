@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core import signing
 
-from console.errors import InvalidParameterValue
+from awsapi.errors import InvalidParameterValue
 
 _SALT = "functory.marker."
 

@@ -12,8 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q, Sum
 
-from console.errors import InvalidParameterValue, ResourceNotFound
-from console.models import Account, User
+from awsapi.errors import InvalidParameterValue, ResourceNotFound
 from functions import arns
 from functions.models import (
     Alias,
@@ -24,6 +23,7 @@ from functions.models import (
     PolicyStatement,
     TestEvent,
 )
+from iam.models import Account, User
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.urls import path, re_path
 
-from console.apiview import method_router
+from awsapi.apiview import method_router
 from functions import views
 from functions.api import aliases as al
 from functions.api import concurrency as cc

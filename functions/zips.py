@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-from console.errors import InvalidParameterValue
+from awsapi.errors import InvalidParameterValue
 from invocations.executor.safetree import MAX_DEPTH, entry_parts
 
 UNZIPPED_LIMIT = 262_144_000

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from console.errors import AWSError
+from awsapi.errors import AWSError
 from invocations import selectors, taskqueue
 from invocations.models import AsyncInvocation
 from monitoring.metrics.recorder import recorder as metrics

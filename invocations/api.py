@@ -15,11 +15,13 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import internal, sigv4
-from console.apiview import ApiRequest, ApiResponse, body_too_large, lambda_api
-from console.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
-from console.models import Account
-from console.validation import validate
+from awsapi import internal
+from awsapi.apiview import ApiResponse, body_too_large
+from awsapi.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
+from awsapi.validation import validate
+from iam import authentication
+from iam.authentication import ApiRequest, lambda_api
+from iam.models import Account
 from invocations import acceptance, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
@@ -52,7 +54,7 @@ async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
         if body_too_large(request, services.MAX_PAYLOAD_BYTES):
             raise services.payload_too_large()
         body = request.body
-        identity = await sigv4.verify_async(request, body, service="lambda")
+        identity = await authentication.verify_async(request, body, service="lambda")
         params = _params(request, function_name)
         payload = services.check_payload(body)
         client_context = services.decode_client_context(params.get("ClientContext"))
@@ -96,7 +98,7 @@ async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse
         if body_too_large(request, services.MAX_PAYLOAD_BYTES):
             raise services.payload_too_large()
         body = request.body
-        identity = await sigv4.verify_async(request, body, service="lambda")
+        identity = await authentication.verify_async(request, body, service="lambda")
         validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})
         payload = services.check_payload(body)
         acceptance.check_event_payload(body)

@@ -27,8 +27,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from console.errors import AWSError
-from console.transactions import commit_without_waiting_for_disk
+from awsapi.errors import AWSError
+from awsapi.transactions import commit_without_waiting_for_disk
 from functions.models import EventInvokeConfig, FunctionVersion
 from invocations import destinations, eventloop, remote, selectors, services, taskqueue
 from invocations.models import AsyncInvocation

@@ -27,12 +27,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from console import strictjson
-from console.errors import ResourceNotFound
-from console.models import Account
+from awsapi import strictjson
+from awsapi.errors import ResourceNotFound
 from functions import arns
 from functions.models import EventInvokeConfig, FunctionVersion
 from functions.selectors import function_resolve
+from iam.models import Account
 from invocations import acceptance, selectors
 from invocations.models import AsyncInvocation
 from monitoring.metrics.recorder import recorder as metrics

@@ -19,8 +19,8 @@ from typing import Any
 
 from django.conf import settings
 
-from console import internal
-from console.errors import AWSError
+from awsapi import internal
+from awsapi.errors import AWSError
 from invocations.models import AsyncInvocation
 
 # Beyond the function's own timeout: the request, a cold start's queueing, the log flush.

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from console.models import Account
 from functions import arns
 from functions.models import FunctionVersion
 from functions.selectors import (
@@ -23,7 +22,9 @@ from functions.selectors import (
     function_resolve,
     unreserved_concurrency,
 )
+from iam.models import Account
 from invocations import codecache
+from invocations.executor import catalog
 from invocations.executor.spec import EnvironmentSpec
 from invocations.models import AsyncInvocation
 
@@ -177,3 +178,8 @@ def async_invocation_function_names(account: Account) -> list[str]:
     """The names of the functions an account has invoked asynchronously, sorted."""
     rows = AsyncInvocation.objects.filter(account=account).order_by("function_name")
     return list(rows.values_list("function_name", flat=True).distinct())
+
+
+def python_versions_installed() -> list[str]:
+    """The CPython versions (``"3.12"``) functions can run with on this host, oldest first."""
+    return sorted(catalog.python_interpreters(), key=lambda v: tuple(map(int, v.split("."))))

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from console import strictjson
-from console.apiview import INVOKE_MAX_BYTES
-from console.errors import AWSError, InvalidParameterValue, InvalidRequestContent
-from console.models import Account
+from awsapi import strictjson
+from awsapi.apiview import INVOKE_MAX_BYTES
+from awsapi.errors import AWSError, InvalidParameterValue, InvalidRequestContent
+from iam.models import Account
 from invocations import concurrency, runner, selectors
 from invocations.executor.catalog import RuntimeUnavailable
 from invocations.executor.environment import tail

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from console.apiview import method_router
+from awsapi.apiview import method_router
 from invocations import api
 
 urlpatterns = [

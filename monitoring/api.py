@@ -10,9 +10,10 @@ from typing import Any
 
 from django.conf import settings
 
-from console.apiview import ApiRequest, ApiResponse, json_rpc_api
-from console.errors import InvalidRequestContent, ValidationError
-from console.validation import validate
+from awsapi.apiview import ApiResponse
+from awsapi.errors import InvalidRequestContent, ValidationError
+from awsapi.validation import validate
+from iam.authentication import ApiRequest, json_rpc_api
 from monitoring import errors, selectors, services
 from monitoring.models import LogGroup, LogStream
 

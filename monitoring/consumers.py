@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from console.models import AccessKey, User
+from iam.models import AccessKey, User
 from monitoring import live, selectors
 
 BACKFILL_LIMIT = 10_000

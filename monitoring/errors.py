@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.errors import AWSError
+from awsapi.errors import AWSError
 
 
 class InvalidParameter(AWSError):

@@ -11,8 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from console.errors import AWSError
-from console.models import Account
+from awsapi.errors import AWSError
+from iam.models import Account
 from monitoring import selectors
 
 SCAN_EVENTS = 5000

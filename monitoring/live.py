@@ -21,7 +21,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core import signing
 
-from console import internal
+from awsapi import internal
 from monitoring.batches import StoredBatch
 
 logger = logging.getLogger(__name__)

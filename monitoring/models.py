@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from console.models import Account
+from iam.models import Account
 from monitoring.metrics.models import MetricPoint  # noqa: F401  (registers the metrics model)
 
 

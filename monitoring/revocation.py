@@ -16,7 +16,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from console.models import AccessKey, User
+from iam.models import AccessKey, User
 from monitoring import live
 
 

@@ -16,8 +16,8 @@ from django.core import signing
 from django.db.models import Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Left
 
-from console.errors import AWSError
-from console.models import Account
+from awsapi.errors import AWSError
+from iam.models import Account
 from monitoring import errors, filter_patterns
 from monitoring.models import LogEvent, LogGroup, LogStream
 

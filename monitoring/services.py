@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce, Greatest, Least
 
-from console.models import Account
-from console.transactions import commit_without_waiting_for_disk
+from awsapi.transactions import commit_without_waiting_for_disk
+from iam.models import Account
 from monitoring import errors, live
 from monitoring.batches import LogBatch, StoredBatch
 from monitoring.models import LogEvent, LogGroup, LogStream

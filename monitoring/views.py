@@ -9,8 +9,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console import internal, sigv4
-from console.errors import AWSError, new_request_id, rest_json_error
+from awsapi import internal
+from awsapi.errors import AWSError, new_request_id, rest_json_error
+from iam import authentication
 from monitoring import live, selectors
 
 
@@ -21,7 +22,7 @@ def live_tail_token(request: HttpRequest) -> HttpResponse:
     key_id: str | None = None
     if "Authorization" in request.headers:
         try:
-            identity = sigv4.verify(request, b"", service="logs")
+            identity = authentication.verify(request, b"", service="logs")
         except AWSError as error:
             return rest_json_error(error, new_request_id())
         user = identity.access_key.user

@@ -10,11 +10,11 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from console.errors import AWSError
-from console.models import Account
-from console.validation import validate
+from awsapi.errors import AWSError
+from awsapi.validation import validate
 from functions import selectors
 from functions.models import Function
+from iam.models import Account
 
 # "Value '5' at 'memorySize' failed to satisfy constraint" names the member that failed.
 _VALIDATION_PATH = re.compile(r"at '([A-Za-z][\w.]*)' failed to satisfy")

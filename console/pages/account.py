@@ -12,11 +12,11 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console import selectors, services
+from awsapi.errors import AccessDenied
 from console.consoleapi import FieldError, console_json, request_json
-from console.errors import AccessDenied
-from console.models import AccessKey, User
 from console.pages._forms import account_of
+from iam import selectors, services
+from iam.models import AccessKey, User
 
 
 def _actor(request: HttpRequest) -> User:

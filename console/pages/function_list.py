@@ -13,12 +13,12 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from awsapi.errors import AWSError, ResourceConflict
 from console import blueprints
 from console.consoleapi import FieldError, console_json
-from console.errors import AWSError, ResourceConflict
-from console.models import Account
 from functions import listing, package_files, zips
 from functions.services import functions as function_services
+from iam.models import Account
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RUNTIMES = [

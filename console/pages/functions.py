@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
-from console.errors import ResourceNotFound
+from awsapi.errors import ResourceNotFound
 from console.pages import code, configuration, monitor, testing, versions
 from functions import selectors
 

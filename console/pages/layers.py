@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
+from awsapi.errors import AccessDenied, ResourceNotFound
+from awsapi.service_models import service_model
 from console.consoleapi import console_json, request_json
-from console.errors import AccessDenied, ResourceNotFound
 from console.pages._forms import account_of, checked, fields
-from console.service_models import service_model
 from functions import arns, render_layers
 from functions.models import LayerVersion
 from functions.services import functions as function_services

@@ -13,9 +13,9 @@ from django.http import HttpRequest
 from django.urls import path, reverse
 
 from console.consoleapi import console_json
-from console.models import User
 from functions import selectors
 from functions.models import Function
+from iam.models import User
 from monitoring import invocation_logs
 
 

@@ -14,13 +14,13 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from django.urls import path
 
-from console import strictjson
+from awsapi import strictjson
+from awsapi.errors import AWSError, ResourceNotFound, new_request_id
 from console.consoleapi import console_json, console_json_async, request_json
-from console.errors import AWSError, ResourceNotFound, new_request_id
-from console.models import User
 from functions import event_templates, selectors
 from functions.models import Function, TestEvent
 from functions.services import saved_events
+from iam.models import User
 from invocations import services as invocations
 from monitoring.invocation_logs import report_parse
 

@@ -13,9 +13,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console import services
-from console.models import Account
 from functions.tests.factories import function_row
+from iam import services
+from iam.models import Account
 from invocations import selectors
 from invocations.models import AsyncInvocation
 from invocations.tests.factories import async_invocation_row

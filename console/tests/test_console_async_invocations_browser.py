@@ -18,7 +18,7 @@ def _rows(server: LiveServer, account_id: str, *rows: dict[str, Any]) -> list[st
     """Store asynchronous invocations in the live server's database; their request ids."""
     script = (
         "import json\n"
-        "from console.models import Account\n"
+        "from iam.models import Account\n"
         "from invocations.tests.factories import async_invocation_row\n"
         f"rows = json.loads({json.dumps(json.dumps(rows))})\n"
         "ids = []\n"

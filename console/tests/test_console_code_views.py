@@ -12,11 +12,11 @@ import pytest
 from django.test import Client
 
 from conftest import zip_entry
-from console import services
 from console.blueprints import all_blueprints
 from functions import package_files
 from functions.models import Function
 from functions.services import functions as function_services
+from iam import services
 
 pytestmark = pytest.mark.django_db
 

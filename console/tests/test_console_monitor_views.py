@@ -8,8 +8,8 @@ import time
 import pytest
 from django.test import Client
 
-from console import services
 from functions.tests.factories import function_row
+from iam import services
 from monitoring import services as logs
 from monitoring.invocation_logs import report_parse
 

@@ -12,12 +12,12 @@ import pytest
 from django.test import Client
 
 from conftest import ROLE, make_zip
-from console import services
-from console.models import AccessKey, Account, User
 from functions import selectors
 from functions.models import Function
 from functions.services import functions as function_services
 from functions.services import layers as layer_services
+from iam import services
+from iam.models import AccessKey, Account, User
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-1234567890-x"

@@ -8,9 +8,9 @@ import json
 import pytest
 from django.test import Client
 
-from console import services
 from functions.models import TestEvent
 from functions.tests.factories import function_row
+from iam import services
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from console.models import AccessKey, Account, User
+from iam.models import AccessKey, Account, User
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from console import services
 from functions.tests.factories import function_row
+from iam import services
 
 pytestmark = pytest.mark.django_db
 

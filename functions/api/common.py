@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.apiview import ApiRequest
-from console.validation import query_params, validate
+from awsapi.validation import query_params, validate
+from iam.authentication import ApiRequest
 
 
 def api_params(req: ApiRequest, operation: str, body: bool = True, **uri: Any) -> dict[str, Any]:

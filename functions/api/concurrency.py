@@ -6,10 +6,11 @@ from typing import Any
 
 from django.conf import settings
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
+from awsapi.apiview import ApiResponse
 from functions import selectors, zips
 from functions.api.common import api_params
 from functions.services import concurrency as services
+from iam.authentication import ApiRequest, lambda_api
 
 
 @lambda_api("PutFunctionConcurrency")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
+from awsapi.apiview import ApiResponse
 from functions import pagination, render, selectors
 from functions.api.common import api_params, max_items
 from functions.services import event_invoke as services
+from iam.authentication import ApiRequest, lambda_api
 
 
 @lambda_api("PutFunctionEventInvokeConfig")

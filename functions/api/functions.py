@@ -6,12 +6,13 @@ from typing import Any
 
 from django.db.models import Q
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
-from console.errors import InvalidParameterValue, ValidationError
+from awsapi.apiview import ApiResponse
+from awsapi.errors import InvalidParameterValue, ValidationError
 from functions import arns, code_location, pagination, render, selectors
 from functions.api.common import api_params, max_items
 from functions.models import Function, FunctionVersion
 from functions.services import functions as services
+from iam.authentication import ApiRequest, lambda_api
 
 MAX_NAME_LENGTH = 64
 

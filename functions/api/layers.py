@@ -8,12 +8,13 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
-from console.errors import InvalidParameterValue, ValidationError
+from awsapi.apiview import ApiResponse
+from awsapi.errors import InvalidParameterValue, ValidationError
 from functions import code_location, pagination, render_layers
 from functions.api.common import api_params, max_items
 from functions.models import LayerVersion
 from functions.services import layers as services
+from iam.authentication import ApiRequest, lambda_api
 
 
 def _principal(req: ApiRequest) -> str:

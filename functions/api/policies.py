@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
-from console.errors import ResourceNotFound
+from awsapi.apiview import ApiResponse
+from awsapi.errors import ResourceNotFound
 from functions import render, selectors
 from functions.api.common import api_params
 from functions.services import policies as services
+from iam.authentication import ApiRequest, lambda_api
 
 
 def _compact(value: object) -> str:

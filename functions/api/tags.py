@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from console.apiview import ApiRequest, ApiResponse, lambda_api
+from awsapi.apiview import ApiResponse
 from functions import selectors
 from functions.api.common import api_params
 from functions.services import tags as services
+from iam.authentication import ApiRequest, lambda_api
 
 
 @lambda_api("TagResource")

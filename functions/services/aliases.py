@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from console.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
+from awsapi.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
 from functions import arns
 from functions.models import Alias, Function, FunctionVersion, new_revision_id
 from functions.selectors import function_not_found

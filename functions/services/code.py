@@ -13,14 +13,14 @@ from typing import Any
 
 from django.conf import settings
 
-from console.errors import (
+from awsapi.errors import (
     CodeStorageExceeded,
     InvalidParameterValue,
     InvalidRequestContent,
     RequestTooLarge,
 )
-from console.models import Account
 from functions import selectors, zips
+from iam.models import Account
 
 
 @dataclass(frozen=True)

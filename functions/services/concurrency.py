@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from console.errors import InvalidParameterValue
-from console.models import Account
+from awsapi.errors import InvalidParameterValue
 from functions.models import Function
 from functions.selectors import reserved_concurrency_total
+from iam.models import Account
 
 # AWS keeps this much of an account's concurrency unreserved, for unreserved functions.
 MIN_UNRESERVED = 100

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from console.errors import InvalidParameterValue
+from awsapi.errors import InvalidParameterValue
 from functions import arns
 from functions.models import EventInvokeConfig, Function
 from functions.selectors import Resolved, event_invoke_qualifier, no_event_invoke_config

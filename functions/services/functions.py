@@ -10,12 +10,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.errors import (
+from awsapi.errors import (
     InvalidParameterValue,
     PreconditionFailed,
     ResourceConflict,
 )
-from console.models import Account
 from functions import codestore, zips
 from functions.models import (
     Function,
@@ -27,6 +26,7 @@ from functions.models import (
 from functions.selectors import Resolved, function_not_found
 from functions.services import code
 from functions.services import layers as layer_services
+from iam.models import Account
 
 DEPRECATED_RUNTIMES = frozenset(
     {

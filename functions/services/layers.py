@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from console.errors import (
+from awsapi.errors import (
     AccessDenied,
     InvalidParameterValue,
     PolicyLengthExceeded,
@@ -24,10 +24,10 @@ from console.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from console.models import Account
 from functions import arns, codestore
 from functions.models import Layer, LayerVersion, LayerVersionStatement, new_revision_id
 from functions.services import code
+from iam.models import Account
 
 MAX_LAYERS_PER_FUNCTION = 5
 POLICY_SIZE_LIMIT = 20_480

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from console.errors import (
+from awsapi.errors import (
     InvalidParameterValue,
     PolicyLengthExceeded,
     ResourceConflict,

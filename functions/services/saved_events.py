@@ -13,11 +13,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from console import strictjson
-from console.errors import AWSError, InvalidParameterValue
-from console.models import User
+from awsapi import strictjson
+from awsapi.errors import AWSError, InvalidParameterValue
 from functions import selectors
 from functions.models import Function, TestEvent
+from iam.models import User
 
 MAX_PRIVATE = 10
 MAX_SHARED = 10

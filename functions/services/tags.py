@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from console.errors import InvalidParameterValue
+from awsapi.errors import InvalidParameterValue
 from functions.models import Function
 
 MAX_TAGS = 50

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from console.models import Account
 from functions.models import CodeBlob, Function, FunctionVersion
+from iam.models import Account
 
 
 def function_row(account: Account, name: str = "fn", *, runtime: str = "python3.11") -> Function:

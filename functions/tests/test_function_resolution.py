@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from console.errors import InvalidParameterValue, ResourceNotFound
-from console.models import Account
+from awsapi.errors import InvalidParameterValue, ResourceNotFound
 from functions.models import Alias, CodeBlob, Function, FunctionVersion
 from functions.selectors import function_get_for_account, function_resolve
+from iam.models import Account
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from console import services as accounts
-from console.errors import AWSError, ResourceNotFound
+from awsapi.errors import AWSError, ResourceNotFound
 from functions import selectors
 from functions.services import saved_events
 from functions.tests.factories import function_row
+from iam import services as accounts
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from console.errors import InvalidParameterValue
+from awsapi.errors import InvalidParameterValue
 from functions import zips
 from functions.tests.zipcraft import (
     encrypted_flag,

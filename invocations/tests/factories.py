@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from console.models import Account
+from iam.models import Account
 from invocations.models import AsyncInvocation
 
 

@@ -24,10 +24,10 @@ from conftest import (
     make_zip,
     run_server,
 )
-from console.models import Account
 from console.tests.raw_http import signed
 from functions.models import EventInvokeConfig
 from functions.tests.factories import function_row
+from iam.models import Account
 from invocations import asynchronous, remote, taskqueue
 from invocations.models import AsyncInvocation
 from invocations.tests.factories import async_invocation_row

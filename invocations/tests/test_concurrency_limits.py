@@ -290,7 +290,7 @@ def test_reserved_concurrency_of_zero_throttles_every_invoke(functory, credentia
 def test_a_function_without_reservation_is_throttled_when_the_unreserved_pool_is_full(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from console.errors import AWSError
+    from awsapi.errors import AWSError
     from invocations import selectors, services
     from invocations.executor.spec import EnvironmentSpec
     from monitoring.metrics.recorder import recorder

@@ -15,9 +15,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from conftest import AwsPeer
-from console.models import Account
 from functions.models import EventInvokeConfig, FunctionVersion
 from functions.tests.factories import function_row
+from iam.models import Account
 from invocations import asynchronous, destinations, taskqueue
 from invocations.models import AsyncInvocation
 from invocations.tests.factories import async_invocation_row

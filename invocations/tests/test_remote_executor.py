@@ -8,8 +8,8 @@ import json
 import pytest
 from django.test import Client
 
-from console import internal
-from console.models import Account
+from awsapi import internal
+from iam.models import Account
 from invocations import remote
 from invocations.tests.factories import async_invocation_row
 

@@ -23,8 +23,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import sigv4, strictjson
-from console.errors import AWSError, new_request_id
+from awsapi import strictjson
+from awsapi.errors import AWSError, new_request_id
+from iam import authentication
 from monitoring.metrics import selectors
 from monitoring.metrics.points import Point
 from monitoring.metrics.recorder import recorder
@@ -217,7 +218,7 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         if handler is None or request.method != "POST":
             raise _error("UnknownOperationException", f"Unknown operation {operation}")
         body = request.body
-        identity = sigv4.verify(request, body, service="monitoring")
+        identity = authentication.verify(request, body, service="monitoring")
         try:
             params = strictjson.loads(body) if body.strip() else {}
         except strictjson.JSONError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from console.models import Account
+from iam.models import Account
 
 
 class MetricPoint(models.Model):

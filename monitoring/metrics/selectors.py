@@ -14,9 +14,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from console.errors import InvalidParameterValue
-from console.models import Account
+from awsapi.errors import InvalidParameterValue
 from functions.selectors import function_get_for_account
+from iam.models import Account
 from monitoring.metrics.models import MetricPoint
 from monitoring.metrics.points import Point, Stat
 from monitoring.metrics.services import (

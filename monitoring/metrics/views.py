@@ -7,8 +7,8 @@ import logging
 
 from django.http import HttpRequest, JsonResponse
 
-from console.errors import AWSError
-from console.models import User
+from awsapi.errors import AWSError
+from iam.models import User
 from monitoring.metrics import selectors
 from monitoring.metrics.recorder import recorder
 

@@ -20,7 +20,7 @@ from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 
 from conftest import LiveServer, client_for, create_function, create_user, make_zip
-from console import services as accounts
+from iam import services as accounts
 from monitoring import services as log_streams
 from monitoring.batches import LogBatch
 from monitoring.consumers import LogTailConsumer
@@ -131,7 +131,7 @@ def _token(server: LiveServer, account_id: str, group: str) -> str:
     result = server.manage(
         "shell",
         "-c",
-        "from monitoring.live import token_for; from console.models import User; "
+        "from monitoring.live import token_for; from iam.models import User; "
         f"user = User.objects.get(account_id={account_id!r}); "
         f"print(token_for({account_id!r}, {group!r}, user_id=user.pk))",
     )

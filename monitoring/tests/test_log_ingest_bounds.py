@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.models import Account
+from iam.models import Account
 from invocations.executor import logcaps
 from invocations.executor.logcaps import IngestBudget
 from monitoring.ingest import LogIngestor

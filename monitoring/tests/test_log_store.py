@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from console.models import Account
+from iam.models import Account
 from monitoring import errors, filter_patterns, selectors, services
 from monitoring.batches import LogBatch
 from monitoring.models import LogEvent, LogGroup, LogStream

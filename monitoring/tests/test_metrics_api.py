@@ -8,8 +8,8 @@ import time
 import pytest
 from django.test import Client
 
-from console import services as accounts
 from functions.tests.factories import function_row
+from iam import services as accounts
 from monitoring.metrics.recorder import MetricsRecorder, recorder, series_keys
 
 pytestmark = pytest.mark.django_db

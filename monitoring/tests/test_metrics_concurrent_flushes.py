@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connection
 
-from console import services as accounts
+from iam import services as accounts
 from monitoring.metrics.models import MetricPoint
 from monitoring.metrics.recorder import MetricsRecorder, series_keys
 from monitoring.metrics.sketch import QuantileSketch

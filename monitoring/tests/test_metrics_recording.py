@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from console import services as accounts
+from iam import services as accounts
 from monitoring.metrics import selectors
 from monitoring.metrics.models import MetricPoint
 from monitoring.metrics.recorder import MetricsRecorder, series_keys

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from console import services as accounts
+from iam import services as accounts
 from monitoring.metrics import selectors, services
 from monitoring.metrics.models import MetricPoint
 from monitoring.metrics.points import Point

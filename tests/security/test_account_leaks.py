@@ -50,7 +50,7 @@ def test_a_user_name_taken_in_another_account_is_free_in_mine(functory: LiveServ
 
 @pytest.mark.django_db
 def test_the_console_creates_a_user_whose_name_exists_elsewhere() -> None:
-    from console import services
+    from iam import services
 
     elsewhere = services.account_get_or_create("310000000001")
     services.user_create(username="carol", account=elsewhere, password="Pw-elsewhere-1")
@@ -166,7 +166,7 @@ def test_secure_cookies_are_one_setting_away(value: str) -> None:
 
 
 def _forward(body: bytes, signature: str) -> int:
-    from console import internal
+    from awsapi import internal
 
     response = Client().post(
         "/_functory/internal/live",
@@ -184,7 +184,7 @@ def test_an_internal_request_cannot_be_replayed_or_kept_for_later() -> None:
 
     from django.conf import settings
 
-    from console import internal
+    from awsapi import internal
 
     body = b"[]"
     signature = internal.signature(body)
@@ -199,7 +199,7 @@ def test_an_internal_request_cannot_be_replayed_or_kept_for_later() -> None:
 
 
 def test_the_nonce_memory_is_bounded_and_forgets_expired_nonces() -> None:
-    from console.internal import NonceMemory
+    from awsapi.internal import NonceMemory
 
     now = [1000.0]
     memory = NonceMemory(max_age=60, capacity=3, clock=lambda: now[0])

@@ -235,8 +235,8 @@ def test_an_event_payload_over_1_mb_is_refused(lam: Any) -> None:
 
 
 def _console_client(account_id: str) -> tuple[Client, str]:
-    from console import services
     from functions.services import functions as function_services
+    from iam import services
 
     account = services.account_get_or_create(account_id)
     user = f"fuzz{uuid.uuid4().hex[:6]}"

@@ -26,11 +26,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
 
+from awsapi.errors import AWSError
 from conftest import Credentials, LiveServer, client_for, create_user
-from console import services, sigv4
-from console.errors import AWSError
-from console.models import User
 from console.tests.raw_http import RawResponse, send
+from iam import authentication, services
+from iam.models import User
 
 FUNCTIONS = "/2015-03-31/functions"
 LOGS_TARGET = "Logs_20140328.DescribeLogGroups"
@@ -367,7 +367,7 @@ def test_a_key_hammered_with_bad_signatures_is_throttled_but_its_owner_is_not(
 def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any) -> None:
     """Guessing key ids counts against the client's address (in process: the live server's
     tests all come from 127.0.0.1, so this one must not poison it)."""
-    from console import signature_throttle
+    from awsapi import signature_throttle
 
     settings.FUNCTORY_SIGV4_FAILURE_LIMIT = 3
     signature_throttle.reset()
@@ -379,7 +379,7 @@ def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any
         headers = _sign("http://testserver", unknown, "GET", FUNCTIONS)
         request = factory.get(FUNCTIONS, headers=headers, REMOTE_ADDR=address)
         with pytest.raises(AWSError) as error:
-            sigv4.verify(request, b"", service="lambda")
+            authentication.verify(request, b"", service="lambda")
         return error.value
 
     codes = [attempt("203.0.113.9").code for _ in range(5)]
@@ -389,7 +389,7 @@ def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any
     # A request naming no key at all tries nothing: answered as such, never throttled.
     anonymous = factory.get(FUNCTIONS, REMOTE_ADDR="203.0.113.9")
     with pytest.raises(AWSError) as error:
-        sigv4.verify(anonymous, b"", service="lambda")
+        authentication.verify(anonymous, b"", service="lambda")
     assert error.value.code == "MissingAuthenticationTokenException"
     signature_throttle.reset()
 
@@ -397,7 +397,7 @@ def test_unknown_key_ids_from_one_address_are_throttled_by_address(settings: Any
 def test_on_the_scaled_profile_failures_are_counted_across_processes_in_redis() -> None:
     import redis
 
-    from console.signature_throttle import RedisCounter
+    from awsapi.signature_throttle import RedisCounter
 
     url = os.environ.get("FUNCTORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
     try:

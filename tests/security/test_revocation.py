@@ -28,8 +28,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from conftest import ROOT, Credentials, LiveServer, client_for, create_user
-from console import services as accounts
-from console.models import User
+from iam import services as accounts
+from iam.models import User
 from monitoring.batches import LogBatch
 from monitoring.consumers import LogTailConsumer
 from monitoring.services import log_batches_store
@@ -139,7 +139,7 @@ def test_deactivating_a_user_closes_their_sockets_and_voids_their_tokens(
     token = _token(functory, creds, group)
     other_url = _url(functory, other_group, _token(functory, bystander, other_group))
     deactivate = (
-        "from console.models import User; "
+        "from iam.models import User; "
         f"user = User.objects.get(username={creds.user_name!r}); "
         "user.is_active = False; user.save()"
     )
@@ -154,7 +154,7 @@ def test_deleting_a_key_closes_sockets_opened_with_its_tokens_and_voids_them(
     group = _log_group(functory, creds)
     token = _token(functory, creds, group)
     delete = (
-        "from console.models import AccessKey; "
+        "from iam.models import AccessKey; "
         f"AccessKey.objects.get(access_key_id={creds.access_key_id!r}).delete()"
     )
     assert _revoked(functory, group, token, delete) == (CLOSE_UNAUTHORISED, CLOSE_UNAUTHORISED)
@@ -165,7 +165,7 @@ def test_deactivating_a_key_voids_its_tokens(functory: LiveServer) -> None:
     group = _log_group(functory, creds)
     token = _token(functory, creds, group)
     deactivate = (
-        "from console.models import AccessKey; "
+        "from iam.models import AccessKey; "
         f"key = AccessKey.objects.get(access_key_id={creds.access_key_id!r}); "
         "key.status = 'Inactive'; key.save()"
     )
@@ -269,7 +269,7 @@ def test_a_revocation_reaches_sockets_on_another_replica(
     group = _log_group(first, creds)
     token = _token(first, creds, group)
     deactivate = (
-        "from console.models import User; "
+        "from iam.models import User; "
         f"User.objects.filter(username={creds.user_name!r}).first().delete()"
     )
     # The socket is on the second replica; the user is deleted from the first's side.

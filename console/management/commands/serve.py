@@ -21,9 +21,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from console import services, startup
+from console import startup
 from console.celery_worker import worker_command
-from console.models import User
 from console.supervisor import Supervisor, worker_state_file
 from console.worker_user import (
     WorkerUser,
@@ -33,6 +32,8 @@ from console.worker_user import (
     share_data_dir,
     worker_user,
 )
+from iam import services
+from iam.models import User
 
 
 class Command(BaseCommand):

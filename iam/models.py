@@ -18,6 +18,9 @@ class Account(models.Model):
     name = models.CharField(max_length=100, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        db_table = "console_account"  # created by the console app, before iam existed
+
     def __str__(self) -> str:
         return self.id
 
@@ -37,6 +40,7 @@ class User(AbstractUser):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="users")
 
     class Meta(AbstractUser.Meta):
+        db_table = "console_user"
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "username"],
@@ -63,6 +67,9 @@ class AccessKey(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "console_accesskey"
 
     def __str__(self) -> str:
         return self.access_key_id

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from console import selectors, services
-from console.errors import ResourceNotFound
-from console.models import AccessKey, User
+from awsapi.errors import ResourceNotFound
+from iam import selectors, services
+from iam.models import AccessKey, User
 
 pytestmark = pytest.mark.django_db
 

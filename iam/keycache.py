@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from console.models import AccessKey
+from iam.models import AccessKey
 
 TTL_SECONDS = 5.0
 _MISSING: Any = object()

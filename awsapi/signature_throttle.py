@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from console.errors import AWSError
+from awsapi.errors import AWSError
 
 logger = logging.getLogger(__name__)
 

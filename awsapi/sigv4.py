@@ -7,7 +7,10 @@ one the SDKs use. Only the headers the client listed in ``SignedHeaders`` take p
 The credential scope must name this server's region and the API being called, and the
 signature always covers the SHA-256 of the body actually received: an
 ``X-Amz-Content-SHA256`` header (``UNSIGNED-PAYLOAD`` included) must equal it. Failed
-verifications are counted (:mod:`console.signature_throttle`).
+verifications are counted (:mod:`awsapi.signature_throttle`).
+
+Which keys exist is not this module's business: callers pass the lookup of a key by its id
+(IAM's access keys, see ``iam.authentication``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
@@ -27,9 +31,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from console import keycache, selectors, signature_throttle
-from console.errors import AuthError, AWSError
-from console.models import AccessKey
+from awsapi import signature_throttle
+from awsapi.errors import AuthError, AWSError
 
 _AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
@@ -38,11 +41,15 @@ _AUTH_RE = re.compile(
 _TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
+# A key as its owner knows it; ``secret(key)`` is the HMAC key the client signed with.
+K = TypeVar("K")
+
+
 @dataclass(frozen=True)
-class SignedIdentity:
+class SignedIdentity(Generic[K]):
     """Who signed a request and for which region and service."""
 
-    access_key: AccessKey
+    access_key: K
     region: str
     service: str
 
@@ -125,40 +132,38 @@ def _check_scope(
         raise _invalid_signature("".join(problems))
 
 
-def _lookup_and_cache(access_key_id: str) -> AccessKey | None:
-    key = selectors.access_key_get_active(access_key_id)
-    if key is not None:
-        keycache.access_keys.put(access_key_id, key)
-    return key
-
-
 def claimed_access_key_id(request: HttpRequest) -> str | None:
     """The access key id a request says it was signed with (unverified)."""
     match = _AUTH_RE.match(request.headers.get("Authorization", "").strip())
     return match["credential"].split("/", 1)[0] if match else None
 
 
-async def verify_async(request: HttpRequest, body: bytes, *, service: str) -> SignedIdentity:
-    """:func:`verify` for the hot path: inline when the key is cached, else in a thread.
-
-    Only the Invoke path uses the cache; a key deactivated elsewhere keeps invoking for at
-    most ``keycache.TTL_SECONDS``. Control-plane calls always read the key fresh.
-    """
+async def verify_async(
+    request: HttpRequest,
+    body: bytes,
+    *,
+    service: str,
+    lookup: Callable[[str], K | None],
+    secret: Callable[[K], str],
+    cached: Callable[[str], K | None],
+) -> SignedIdentity[K]:
+    """:func:`verify` for the hot path: inline when ``cached`` has the key (no query), else
+    in a thread with ``lookup``."""
     from channels.db import database_sync_to_async
 
     key_id = claimed_access_key_id(request)
     if key_id is not None:
-        cached = keycache.access_keys.get(key_id)
-        if cached is not keycache.MISSING:
+        key = cached(key_id)
+        if key is not None:
             try:
-                return _verify(request, body, service, lambda _: cached)
+                return _verify(request, body, service, lambda _: key, secret)
             except AuthError as error:
                 # Counting may reach Redis: not on the event loop.
                 count = database_sync_to_async(_failed, thread_sensitive=False)
                 raise await count(request, error, service) from error
 
     check = database_sync_to_async(verify, thread_sensitive=False)
-    return await check(request, body, service=service, lookup=_lookup_and_cache)
+    return await check(request, body, service=service, lookup=lookup, secret=secret)
 
 
 def verify(
@@ -166,13 +171,15 @@ def verify(
     body: bytes,
     *,
     service: str,
-    lookup: Callable[[str], AccessKey | None] = selectors.access_key_get_active,
-) -> SignedIdentity:
+    lookup: Callable[[str], K | None],
+    secret: Callable[[K], str],
+) -> SignedIdentity[K]:
     """Return the signer of ``request`` for the API ``service`` (``lambda``, ``logs``,
     ``monitoring``) or raise the error AWS would answer with: an authentication error, or
-    the service's throttling error once the key id (or address) has failed too often."""
+    the service's throttling error once the key id (or address) has failed too often.
+    ``lookup`` finds the active key with an id, or None; ``secret`` is its secret."""
     try:
-        return _verify(request, body, service, lookup)
+        return _verify(request, body, service, lookup, secret)
     except AuthError as error:
         raise _failed(request, error, service) from error
 
@@ -192,8 +199,9 @@ def _verify(
     request: HttpRequest,
     body: bytes,
     service: str,
-    lookup: Callable[[str], AccessKey | None],
-) -> SignedIdentity:
+    lookup: Callable[[str], K | None],
+    secret: Callable[[K], str],
+) -> SignedIdentity[K]:
     header = request.headers.get("Authorization")
     if not header:
         if "X-Amz-Signature" in request.GET or "X-Amz-Credential" in request.GET:
@@ -249,7 +257,7 @@ def _verify(
         url += "?" + query
     aws_request = AWSRequest(method=request.method, url=url, headers=headers, data=body)
     aws_request.context["timestamp"] = timestamp
-    credentials = Credentials(access_key_id, key.secret_access_key)
+    credentials = Credentials(access_key_id, secret(key))
     signer = _BodyHashSigner(credentials, service, region, body_hash)
     canonical = signer.canonical_request(aws_request)
     expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)

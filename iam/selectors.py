@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from console.errors import ResourceNotFound
-from console.models import AccessKey, User
+from awsapi.errors import ResourceNotFound
+from iam.models import AccessKey, User
 
 
 def access_key_get_active(access_key_id: str) -> AccessKey | None:

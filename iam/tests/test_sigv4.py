@@ -122,7 +122,7 @@ def test_it_rejects_an_inactive_access_key(functory):
     result = functory.manage(
         "shell",
         "-c",
-        "from console.models import AccessKey; "
+        "from iam.models import AccessKey; "
         f"print(AccessKey.objects.filter(access_key_id={creds.access_key_id!r})"
         ".update(status=AccessKey.Status.INACTIVE))",
     )

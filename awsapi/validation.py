@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape
 
-from console.errors import InvalidRequestContent, ValidationError
-from console.service_models import service_model
+from awsapi.errors import InvalidRequestContent, ValidationError
+from awsapi.service_models import service_model
 
 # Where the live service is stricter than the published model (the model has grown to
 # cover managed-instance functions), the service's own limits win.

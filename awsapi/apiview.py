@@ -1,8 +1,10 @@
 """The thin shell every AWS API view runs in.
 
-It assigns the request id, bounds and reads the body, checks the SigV4 signature, parses
-JSON, and renders any :class:`AWSError` (or an unexpected failure, as ``ServiceException``)
-in the API's protocol. Views receive an :class:`ApiRequest` and return plain data.
+It assigns the request id, bounds and reads the body, has the caller authenticate the
+request, and renders any :class:`AWSError` (or an unexpected failure, as
+``ServiceException``) in the API's protocol. Views receive the authenticated request and
+return an :class:`ApiResponse` of plain data. Who may sign is IAM's business: the views'
+wrappers with its authentication are ``iam.authentication.lambda_api`` and ``json_rpc_api``.
 """
 
 from __future__ import annotations
@@ -18,74 +20,18 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import sigv4, strictjson
-from console.errors import (
+from awsapi.errors import (
     AWSError,
-    InvalidRequestContent,
     RequestTooLarge,
     json_rpc_error,
     new_request_id,
     rest_json_error,
 )
-from console.models import Account, User
 
 logger = logging.getLogger(__name__)
 
 # Lambda's request limit for control-plane calls carrying a base64 zip (50 MB zipped).
 MAX_REQUEST_BYTES = 69_905_067
-
-
-@dataclass
-class ApiRequest:
-    """An authenticated API call: who made it and what they sent."""
-
-    http: HttpRequest
-    request_id: str
-    user: User
-    account: Account
-    region: str
-    body: bytes
-    _json: Any = field(default=None, repr=False)
-
-    @classmethod
-    def signed(
-        cls, http: HttpRequest, request_id: str, identity: sigv4.SignedIdentity, body: bytes
-    ) -> ApiRequest:
-        """The call of the user whose key signed it (SigV4 already verified)."""
-        user = identity.access_key.user
-        return cls(
-            http=http,
-            request_id=request_id,
-            user=user,
-            account=user.account,
-            region=identity.region,
-            body=body,
-        )
-
-    @property
-    def query(self) -> Any:
-        return self.http.GET
-
-    def json(self) -> dict[str, Any]:
-        """The body as a JSON object; an empty body is an empty object."""
-        if self._json is None:
-            if not self.body.strip():
-                self._json = {}
-            else:
-                try:
-                    parsed = strictjson.loads(self.body)
-                except strictjson.JSONError as exc:
-                    raise InvalidRequestContent(
-                        f"Could not parse request body into json: Could not parse payload "
-                        f"into json: {exc}"
-                    ) from exc
-                if not isinstance(parsed, dict):
-                    raise InvalidRequestContent(
-                        "Could not parse request body into json: Could not parse payload "
-                        "into json: expected a JSON object"
-                    )
-                self._json = parsed
-        return dict(self._json)
 
 
 @dataclass
@@ -98,6 +44,8 @@ class ApiResponse:
 
 
 ViewFunc = Callable[..., ApiResponse]
+# (request, request id, body, service) -> what the view receives, or raise an AWSError.
+Authenticate = Callable[[HttpRequest, str, bytes, str], object]
 
 
 # Set in the ASGI scope by :class:`RequestBodyLimit` when it stopped reading a body.
@@ -204,8 +152,15 @@ def _render(result: ApiResponse, request_id: str) -> HttpResponse:
     return response
 
 
-def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable[[ViewFunc], Any]:
-    """Wrap a Lambda REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``.
+def rest_json_api(
+    operation: str,
+    *,
+    service: str,
+    authenticate: Authenticate,
+    max_body: int = MAX_REQUEST_BYTES,
+) -> Callable[[ViewFunc], Any]:
+    """Wrap a REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``, where
+    ``api_request`` is what ``authenticate`` made of the call to ``service``.
 
     ``max_body`` may only lower the limit: :class:`RequestBodyLimit` never reads past
     ``MAX_REQUEST_BYTES``.
@@ -218,8 +173,7 @@ def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable
             request_id = new_request_id()
             try:
                 body = _read_body(request, operation, max_body)
-                identity = sigv4.verify(request, body, service="lambda")
-                api_request = ApiRequest.signed(request, request_id, identity, body)
+                api_request = authenticate(request, request_id, body, service)
                 return _render(view(api_request, **kwargs), request_id)
             except AWSError as error:
                 return rest_json_error(error, request_id)
@@ -250,12 +204,14 @@ def json_rpc_api(
     target_prefix: str,
     operations: dict[str, ViewFunc],
     *,
+    authenticate: Authenticate,
     max_body: int = MAX_REQUEST_BYTES,
 ) -> Any:
     """A JSON 1.1 endpoint: ``X-Amz-Target: <target_prefix>.<Op>`` picks the view.
 
     Views are ``view(api_request) -> ApiResponse``; errors render as ``{"__type",
-    "message"}``. The signature must be scoped to ``service``, as AWS requires.
+    "message"}``. ``authenticate`` is told the ``service``: a signature must be scoped to
+    it, as AWS requires.
     """
 
     @csrf_exempt
@@ -267,8 +223,7 @@ def json_rpc_api(
             if view is None or request.method != "POST":
                 raise AWSError("", code="UnknownOperationException", status=400)
             body = _read_body(request, operation, max_body)
-            identity = sigv4.verify(request, body, service=service)
-            api_request = ApiRequest.signed(request, request_id, identity, body)
+            api_request = authenticate(request, request_id, body, service)
             return _render_json_rpc(view(api_request), request_id)
         except AWSError as error:
             return json_rpc_error(error, request_id)

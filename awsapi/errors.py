@@ -14,7 +14,7 @@ from typing import Any
 from botocore.model import NoShapeFoundError
 from django.http import HttpResponse
 
-from console.service_models import service_model
+from awsapi.service_models import service_model
 
 
 class AWSError(Exception):
