@@ -487,3 +487,16 @@ def async_rows(server: LiveServer, name: str) -> str:
     logs = sorted(Path(server.env["FUNCTORY_DATA_DIR"]).glob("*.log"))
     tails = "".join(f"\n--- {log.name}\n{log.read_text(errors='replace')[-6000:]}" for log in logs)
     return result.stdout + result.stderr + tails
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """pytest-django deletes the SQLite test database file, not its WAL sidecars."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return
+    name = str(settings.DATABASES["default"].get("TEST", {}).get("NAME") or "")
+    if name.startswith("/") and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.unlink(name + suffix)
