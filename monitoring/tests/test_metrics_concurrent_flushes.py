@@ -16,11 +16,6 @@ NOW = 1_700_000_000.0
 FLUSHERS, ROUNDS = 4, 15
 
 
-@pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="the in-memory shared-cache SQLite test database fails with 'table is locked' "
-    "instead of waiting; file databases (WAL, BEGIN IMMEDIATE) serialise writers",
-)
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_flushes_of_the_same_minutes_lose_nothing():
     account = accounts.account_get_or_create("246246246246")
