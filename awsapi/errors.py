@@ -23,6 +23,9 @@ class AWSError(Exception):
     code = "ServiceException"
     status = 500
     sender_fault = False
+    # The request member the error is about, when the service knows it (its validation path,
+    # e.g. 'destinationConfig.onSuccess.destination'): a form shows the error next to it.
+    member: str | None = None
 
     def __init__(
         self, message: str, *, code: str | None = None, status: int | None = None, **fields: Any

@@ -214,6 +214,10 @@ class EventInvokeConfig(models.Model):
     an unset destination is ''.
     """
 
+    # The service's defaults, for a qualifier without a configuration or a setting left unset.
+    DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
+    DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 6 * 60 * 60
+
     function = models.ForeignKey(
         Function, on_delete=models.CASCADE, related_name="event_invoke_configs"
     )
@@ -235,3 +239,17 @@ class EventInvokeConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.function}:{self.qualifier}"
+
+    @property
+    def retry_attempts(self) -> int:
+        """The retries in effect: the setting, else the service's default."""
+        if self.maximum_retry_attempts is None:
+            return self.DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+        return self.maximum_retry_attempts
+
+    @property
+    def event_age(self) -> int:
+        """The maximum event age in effect (seconds): the setting, else the default."""
+        if self.maximum_event_age is None:
+            return self.DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
+        return self.maximum_event_age

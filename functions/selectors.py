@@ -157,6 +157,22 @@ def latest_version(function: Function) -> FunctionVersion:
     return function.versions.get(number=0)
 
 
+def event_invoke_settings_latest(function: Function) -> dict[str, Any]:
+    """$LATEST's asynchronous-invocation settings in effect (the service's defaults where
+    unset) and its dead-letter queue, a version setting AWS's console edits in the same form."""
+    config = function.event_invoke_configs.filter(qualifier=FunctionVersion.LATEST).first()
+    if config is None:
+        # Unsaved: its settings are unset, so the defaults apply.
+        config = EventInvokeConfig(function=function, qualifier=FunctionVersion.LATEST)
+    return {
+        "MaximumEventAgeInSeconds": config.event_age,
+        "MaximumRetryAttempts": config.retry_attempts,
+        "OnSuccess": config.on_success,
+        "OnFailure": config.on_failure,
+        "DeadLetterTargetArn": latest_version(function).dead_letter_target_arn,
+    }
+
+
 def function_get_by_arn(account: Account, resource: str) -> Function:
     """The function a tagging ``Resource`` ARN names, in ``account`` only; never qualified."""
     ref = arns.parse_function_name(resource)

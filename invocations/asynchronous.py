@@ -38,8 +38,8 @@ from monitoring.metrics.recorder import series_keys
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
-DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 6 * 60 * 60
+DEFAULT_MAXIMUM_RETRY_ATTEMPTS = EventInvokeConfig.DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = EventInvokeConfig.DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
 # What an attempt may take beyond its function's timeout (cold start, logs, bookkeeping).
 LEASE_MARGIN_SECONDS = 30.0
 
@@ -79,15 +79,7 @@ def event_invoke_settings(invocation: AsyncInvocation) -> EventSettings:
     ).first()
     if config is None:
         return EventSettings(None)
-    return EventSettings(
-        config,
-        DEFAULT_MAXIMUM_RETRY_ATTEMPTS
-        if config.maximum_retry_attempts is None
-        else config.maximum_retry_attempts,
-        DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
-        if config.maximum_event_age is None
-        else config.maximum_event_age,
-    )
+    return EventSettings(config, config.retry_attempts, config.event_age)
 
 
 def async_invocation_claim(

@@ -54,7 +54,7 @@ def fields(default: str | None = None, by_text: dict[str, str] | None = None) ->
         yield
     except AWSError as error:
         if getattr(error, "field", None) is None:
-            found = field_of(error.message)
+            found = error.member or field_of(error.message)
             if found is None:
                 found = next(
                     (f for text, f in (by_text or {}).items() if text in error.message), None

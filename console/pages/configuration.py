@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from console.consoleapi import console_json, request_json
 from console.pages._forms import account_of, checked, fields, function_for
 from functions import arns, render, selectors
-from functions.models import Function, LayerVersion
+from functions.models import Function, FunctionVersion, LayerVersion
 from functions.services import concurrency as concurrency_services
 from functions.services import event_invoke as event_invoke_services
 from functions.services import functions as function_services
@@ -65,15 +64,9 @@ def tags(request: HttpRequest, name: str) -> dict[str, Any]:
     wanted = request_json(request).get("Tags") or {}
     resource = arns.function_arn(function.account_id, function.name)
     with fields("tags"):
-        removed = [key for key in function.tags if key not in wanted]
         if wanted:
-            params = checked("TagResource", {"Tags": wanted}, Resource=resource)
-            tag_services.tags_add(function=function, tags=params["Tags"])
-        if removed:
-            checked("UntagResource", {"TagKeys": removed}, Resource=resource)
-            tag_services.tags_remove(function=function, keys=removed)
-    function.refresh_from_db(fields=["tags"])
-    return {"Tags": dict(function.tags)}
+            wanted = checked("TagResource", {"Tags": wanted}, Resource=resource)["Tags"]
+        return {"Tags": tag_services.tags_replace(function=function, tags=wanted)}
 
 
 def _policy(request: HttpRequest, function: Function) -> dict[str, Any]:
@@ -151,32 +144,6 @@ def layers(request: HttpRequest, name: str) -> dict[str, Any]:
         return _update(request, function, {"Layers": wanted})
 
 
-def _async_state(function: Function) -> dict[str, Any]:
-    """$LATEST's asynchronous-invocation settings, with the service's defaults when unset,
-    and its dead-letter queue (a version setting AWS's console edits in the same form)."""
-    latest = function.versions.get(number=0)
-    config = function.event_invoke_configs.filter(qualifier="$LATEST").first()
-    if config is None:
-        return {
-            "MaximumEventAgeInSeconds": 21600,
-            "MaximumRetryAttempts": 2,
-            "OnSuccess": "",
-            "OnFailure": "",
-            "DeadLetterTargetArn": latest.dead_letter_target_arn,
-        }
-    return {
-        "DeadLetterTargetArn": latest.dead_letter_target_arn,
-        "MaximumEventAgeInSeconds": config.maximum_event_age or 21600,
-        "MaximumRetryAttempts": 2
-        if config.maximum_retry_attempts is None
-        else config.maximum_retry_attempts,
-        "OnSuccess": config.on_success,
-        "OnFailure": config.on_failure,
-    }
-
-
-_ON_SUCCESS = "destinationConfig.onSuccess.destination"
-_ON_FAILURE = "destinationConfig.onFailure.destination"
 _DEAD_LETTER = "deadLetterConfig.targetArn"
 
 
@@ -205,23 +172,18 @@ def async_settings(request: HttpRequest, name: str) -> dict[str, Any]:
             },
             FunctionName=function.name,
         )
-    # Check each destination on its own first, so an error shows next to its field.
-    with fields(_ON_SUCCESS):
-        event_invoke_services.destinations_check(
-            function=function, on_success=on_success, on_failure=""
+        checked(
+            "UpdateFunctionConfiguration",
+            {"DeadLetterConfig": {"TargetArn": dead_letter}},
+            FunctionName=function.name,
         )
-    with fields(_ON_FAILURE):
-        event_invoke_services.destinations_check(
-            function=function, on_success="", on_failure=on_failure
-        )
-    with fields("async"), transaction.atomic():
         resolved = selectors.event_invoke_resolve(
-            account_of(request), function.name, "$LATEST", reading=False
+            account_of(request), function.name, FunctionVersion.LATEST, reading=False
         )
-        event_invoke_services.event_invoke_config_put(resolved=resolved, params=params)
-        if dead_letter != function.versions.get(number=0).dead_letter_target_arn:
-            _update(request, function, {"DeadLetterConfig": {"TargetArn": dead_letter}})
-    return _async_state(function)
+        event_invoke_services.event_invoke_settings_put(
+            resolved=resolved, params=params, dead_letter_target_arn=dead_letter
+        )
+    return selectors.event_invoke_settings_latest(function)
 
 
 def _layer_choices(function: Function) -> list[dict[str, Any]]:
@@ -273,7 +235,7 @@ def context(request: HttpRequest, function: Function) -> dict[str, Any]:
         "layerChoices": _layer_choices(function),
         "reserved": function.reserved_concurrency,
         "unreserved": selectors.unreserved_concurrency(function.account),
-        "async": _async_state(function),
+        "async": selectors.event_invoke_settings_latest(function),
     }
     return {
         "configuration": {

@@ -322,3 +322,58 @@ def test_the_pages_render_for_the_owner(owner: User) -> None:
     assert client.get("/layers/").status_code == 200
     assert client.get("/account/").status_code == 200
     assert Client().get("/account/").status_code == 302
+
+
+ASYNC = "/functions/fn/configuration/async"
+TOPIC = "arn:aws:sns:us-east-1:111111111111:dead-letters"
+QUEUE = "arn:aws:sqs:us-east-1:111111111111:failed"
+
+
+def test_async_settings_show_the_defaults_and_save_with_the_dead_letter_queue(
+    owner: User,
+) -> None:
+    function = _function(owner.account, "fn")
+    form = {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 3600, "OnFailure": QUEUE}
+    answer = _post(_client(owner), ASYNC, {**form, "DeadLetterTargetArn": TOPIC})
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {
+        "MaximumEventAgeInSeconds": 3600,
+        "MaximumRetryAttempts": 0,
+        "OnSuccess": "",
+        "OnFailure": QUEUE,
+        "DeadLetterTargetArn": TOPIC,
+    }
+    assert selectors.latest_version(function).dead_letter_target_arn == TOPIC
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "text"),
+    [
+        (
+            {"OnSuccess": "arn:aws:dynamodb:us-east-1:111111111111:table/t"},
+            "destinationConfig.onSuccess.destination",
+            "is invalid",
+        ),
+        (
+            {"OnFailure": "arn:aws:lambda:us-east-1:111111111111:function:fn"},
+            "destinationConfig.onFailure.destination",
+            "for itself",
+        ),
+        ({"MaximumEventAgeInSeconds": 30}, "maximumEventAgeInSeconds", "greater than"),
+        (
+            {"DeadLetterTargetArn": "arn:aws:lambda:us-east-1:111111111111:function:x"},
+            "deadLetterConfig.targetArn",
+            "SQS queue or an Amazon SNS topic",
+        ),
+    ],
+)
+def test_a_wrong_async_setting_is_refused_next_to_its_field(
+    owner: User, form: dict[str, Any], field: str, text: str
+) -> None:
+    _function(owner.account, "fn")
+    answer = _post(_client(owner), ASYNC, {"MaximumRetryAttempts": 1, **form})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["field"] == field
+    assert text in error["message"]
+    assert not Function.objects.get(name="fn").event_invoke_configs.exists()

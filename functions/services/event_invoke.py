@@ -6,15 +6,22 @@ texts follow AWS's as LocalStack records them from the live service.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from awsapi.errors import InvalidParameterValue
+from awsapi.errors import AWSError, InvalidParameterValue
 from functions import arns
 from functions.models import EventInvokeConfig, Function
 from functions.selectors import Resolved, event_invoke_qualifier, no_event_invoke_config
+from functions.services import functions as function_services
+
+# The members a destination error is about, as validation messages name them.
+ON_SUCCESS_MEMBER = "destinationConfig.onSuccess.destination"
+ON_FAILURE_MEMBER = "destinationConfig.onFailure.destination"
 
 # Destination services an asynchronous invocation record can go to; S3 only on failure.
 _DESTINATION_SERVICES = {"lambda", "sqs", "sns", "events"}
@@ -134,3 +141,43 @@ def event_invoke_config_delete(*, resolved: Resolved) -> None:
         ).delete()
     if not deleted:
         raise no_event_invoke_config(resolved.function, qualifier)
+
+
+@contextmanager
+def _about(member: str) -> Iterator[None]:
+    """Name ``member`` on an error raised inside, unless it names one already."""
+    try:
+        yield
+    except AWSError as error:
+        if error.member is None:
+            error.member = member
+        raise
+
+
+def event_invoke_settings_put(
+    *, resolved: Resolved, params: dict[str, Any], dead_letter_target_arn: str
+) -> EventInvokeConfig:
+    """PutFunctionEventInvokeConfig for $LATEST and, when it changed, its dead-letter queue
+    (UpdateFunctionConfiguration ``DeadLetterConfig``), in one transaction: the settings
+    AWS's console edits in one form. ``params`` are PutFunctionEventInvokeConfig's, validated.
+
+    Each destination is checked on its own first, so that an error names its member.
+    """
+    function = resolved.function
+    with _about(ON_SUCCESS_MEMBER):
+        destinations_check(
+            function=function, on_success=_destination(params, "OnSuccess") or "", on_failure=""
+        )
+    with _about(ON_FAILURE_MEMBER):
+        destinations_check(
+            function=function, on_success="", on_failure=_destination(params, "OnFailure") or ""
+        )
+    with transaction.atomic():
+        config = event_invoke_config_put(resolved=resolved, params=params)
+        latest = function.versions.get(number=0)
+        if dead_letter_target_arn != latest.dead_letter_target_arn:
+            function_services.function_update_configuration(
+                resolved=resolved,
+                params={"DeadLetterConfig": {"TargetArn": dead_letter_target_arn}},
+            )
+        return config

@@ -30,3 +30,17 @@ def tags_remove(*, function: Function, keys: list[str]) -> dict[str, str]:
         function.tags = remaining
         function.save(update_fields=["tags"])
         return remaining
+
+
+def tags_replace(*, function: Function, tags: dict[str, str]) -> dict[str, str]:
+    """Make ``tags`` the function's whole tag set, as TagResource with ``tags`` then
+    UntagResource with the keys not among them would, in one transaction."""
+    with transaction.atomic():
+        function = Function.objects.select_for_update().get(pk=function.pk)
+        removed = [key for key in function.tags if key not in tags]
+        result = dict(function.tags)
+        if tags:
+            result = tags_add(function=function, tags=tags)
+        if removed:
+            result = tags_remove(function=function, keys=removed)
+        return result
