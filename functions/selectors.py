@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from awsapi.errors import InvalidParameterValue, ResourceNotFound
-from functions import arns
+from functions import arns, pagination
 from functions.models import (
     Alias,
     EventInvokeConfig,
@@ -151,6 +151,46 @@ def event_invoke_configs_page(
     if after is not None:
         configs = configs.filter(qualifier__gt=after)
     return list(configs[: limit + 1])
+
+
+def function_list(
+    account: Account, *, marker: str | None, max_items: int, all_versions: bool = False
+) -> tuple[list[FunctionVersion], str | None]:
+    """ListFunctions: a page of the account's $LATEST versions (every version with
+    ``all_versions``) by name then number, after ``marker``, and the next page's marker."""
+    position = pagination.decode(marker, "functions")
+    versions = (
+        FunctionVersion.objects.filter(function__account=account)
+        .select_related("function")
+        .prefetch_related("layers")
+    )
+    if not all_versions:
+        versions = versions.filter(number=0)
+    if position is not None:
+        name, number = position
+        versions = versions.filter(
+            Q(function__name__gt=name) | Q(function__name=name, number__gt=number)
+        )
+    page = list(versions.order_by("function__name", "number")[: max_items + 1])
+    if len(page) <= max_items:
+        return page, None
+    last = page[max_items - 1]
+    return page[:max_items], pagination.encode([last.function.name, last.number], "functions")
+
+
+def version_list(
+    function: Function, *, marker: str | None, max_items: int
+) -> tuple[list[FunctionVersion], str | None]:
+    """ListVersionsByFunction: a page of the function's versions by number, after
+    ``marker``, and the next page's marker."""
+    position = pagination.decode(marker, "versions")
+    versions = function.versions.prefetch_related("layers").order_by("number")
+    if position is not None:
+        versions = versions.filter(number__gt=int(position))
+    page = list(versions[: max_items + 1])
+    if len(page) <= max_items:
+        return page, None
+    return page[:max_items], pagination.encode(page[max_items - 1].number, "versions")
 
 
 def latest_version(function: Function) -> FunctionVersion:

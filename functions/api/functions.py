@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
-
 from awsapi.apiview import ApiResponse
 from awsapi.errors import InvalidParameterValue, ValidationError
-from functions import arns, code_location, pagination, render, selectors
+from functions import arns, code_location, render, selectors
 from functions.api.common import api_params, max_items
 from functions.models import Function, FunctionVersion
 from functions.services import functions as services
@@ -104,25 +102,15 @@ def update_function_configuration(req: ApiRequest, function_name: str) -> ApiRes
 @lambda_api("ListFunctions")
 def list_functions(req: ApiRequest) -> ApiResponse:
     params = api_params(req, "ListFunctions", body=False)
-    limit = max_items(params)
-    position = pagination.decode(params.get("Marker"), "functions")
-    versions = (
-        FunctionVersion.objects.filter(function__account=req.account)
-        .select_related("function")
-        .prefetch_related("layers")
+    page, next_marker = selectors.function_list(
+        req.account,
+        marker=params.get("Marker"),
+        max_items=max_items(params),
+        all_versions=params.get("FunctionVersion") == "ALL",
     )
-    if params.get("FunctionVersion") != "ALL":
-        versions = versions.filter(number=0)
-    if position is not None:
-        name, number = position
-        versions = versions.filter(
-            Q(function__name__gt=name) | Q(function__name=name, number__gt=number)
-        )
-    page = list(versions.order_by("function__name", "number")[: limit + 1])
-    body: dict[str, Any] = {"Functions": [render.function_configuration(v) for v in page[:limit]]}
-    if len(page) > limit:
-        last = page[limit - 1]
-        body["NextMarker"] = pagination.encode([last.function.name, last.number], "functions")
+    body: dict[str, Any] = {"Functions": [render.function_configuration(v) for v in page]}
+    if next_marker is not None:
+        body["NextMarker"] = next_marker
     return ApiResponse(body)
 
 
@@ -140,15 +128,12 @@ def publish_version(req: ApiRequest, function_name: str) -> ApiResponse:
 def list_versions_by_function(req: ApiRequest, function_name: str) -> ApiResponse:
     params = api_params(req, "ListVersionsByFunction", body=False, FunctionName=function_name)
     function: Function = selectors.function_get_for_account(req.account, function_name)
-    limit = max_items(params)
-    position = pagination.decode(params.get("Marker"), "versions")
-    versions = function.versions.prefetch_related("layers").order_by("number")
-    if position is not None:
-        versions = versions.filter(number__gt=int(position))
-    page = list(versions[: limit + 1])
+    page, next_marker = selectors.version_list(
+        function, marker=params.get("Marker"), max_items=max_items(params)
+    )
     body: dict[str, Any] = {
-        "Versions": [render.function_configuration(v, qualifier=v.version) for v in page[:limit]]
+        "Versions": [render.function_configuration(v, qualifier=v.version) for v in page]
     }
-    if len(page) > limit:
-        body["NextMarker"] = pagination.encode(page[limit - 1].number, "versions")
+    if next_marker is not None:
+        body["NextMarker"] = next_marker
     return ApiResponse(body)
