@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +44,10 @@ class ApiResponse:
 
 
 ViewFunc = Callable[..., ApiResponse]
+AsyncViewFunc = Callable[..., Awaitable[ApiResponse]]
 # (request, request id, body, service) -> what the view receives, or raise an AWSError.
 Authenticate = Callable[[HttpRequest, str, bytes, str], object]
+AsyncAuthenticate = Callable[[HttpRequest, str, bytes, str], Awaitable[object]]
 
 
 # Set in the ASGI scope by :class:`RequestBodyLimit` when it stopped reading a body.
@@ -175,6 +177,51 @@ def rest_json_api(
                 body = _read_body(request, operation, max_body)
                 api_request = authenticate(request, request_id, body, service)
                 return _render(view(api_request, **kwargs), request_id)
+            except AWSError as error:
+                return rest_json_error(error, request_id)
+            except Exception:
+                logger.exception("Unhandled error in %s (request %s)", operation, request_id)
+                return rest_json_error(
+                    AWSError("An internal error occurred.", code="ServiceException"),
+                    request_id,
+                )
+
+        wrapper.operation = operation  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def rest_json_api_async(
+    operation: str,
+    *,
+    service: str,
+    authenticate: AsyncAuthenticate,
+    max_body: int = MAX_REQUEST_BYTES,
+    limit_operation: str | None = None,
+    methods: tuple[str, ...] | None = None,
+) -> Callable[[AsyncViewFunc], Any]:
+    """:func:`rest_json_api` for async views (the Invoke path):
+    ``await view(api_request, **url_kwargs) -> ApiResponse``.
+
+    ``limit_operation`` is the operation a too-large body's message names when AWS names
+    another than ``operation`` (Invoke's says 'InvokeFunction'); a view routed without
+    :func:`method_router` lists its ``methods``, others are an unknown operation.
+    """
+
+    def decorator(view: AsyncViewFunc) -> Any:
+        @csrf_exempt
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            request_id = new_request_id()
+            try:
+                if methods is not None and request.method not in methods:
+                    raise AWSError(
+                        "Unknown operation", code="UnknownOperationException", status=404
+                    )
+                body = _read_body(request, limit_operation or operation, max_body)
+                api_request = await authenticate(request, request_id, body, service)
+                return _render(await view(api_request, **kwargs), request_id)
             except AWSError as error:
                 return rest_json_error(error, request_id)
             except Exception:

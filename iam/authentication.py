@@ -16,7 +16,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from awsapi import apiview, sigv4, strictjson
-from awsapi.apiview import MAX_REQUEST_BYTES, ViewFunc
+from awsapi.apiview import MAX_REQUEST_BYTES, AsyncViewFunc, ViewFunc
 from awsapi.errors import InvalidRequestContent
 from iam import keycache, selectors
 from iam.models import AccessKey, Account, User
@@ -115,6 +115,13 @@ def _signed(http: HttpRequest, request_id: str, body: bytes, service: str) -> Ap
     return ApiRequest.signed(http, request_id, verify(http, body, service=service), body)
 
 
+async def _signed_async(
+    http: HttpRequest, request_id: str, body: bytes, service: str
+) -> ApiRequest:
+    identity = await verify_async(http, body, service=service)
+    return ApiRequest.signed(http, request_id, identity, body)
+
+
 def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable[[ViewFunc], Any]:
     """Wrap a Lambda REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``.
 
@@ -123,6 +130,25 @@ def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable
     """
     return apiview.rest_json_api(
         operation, service="lambda", authenticate=_signed, max_body=max_body
+    )
+
+
+def lambda_api_async(
+    operation: str,
+    *,
+    max_body: int = MAX_REQUEST_BYTES,
+    limit_operation: str | None = None,
+    methods: tuple[str, ...] | None = None,
+) -> Callable[[AsyncViewFunc], Any]:
+    """:func:`lambda_api` for async views on the hot path: the signature is checked with
+    :func:`verify_async` (its key cache), see ``awsapi.apiview.rest_json_api_async``."""
+    return apiview.rest_json_api_async(
+        operation,
+        service="lambda",
+        authenticate=_signed_async,
+        max_body=max_body,
+        limit_operation=limit_operation,
+        methods=methods,
     )
 
 

@@ -16,11 +16,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from awsapi import internal
-from awsapi.apiview import ApiResponse, body_too_large
-from awsapi.errors import AWSError, InvalidParameterValue, new_request_id, rest_json_error
+from awsapi.apiview import ApiResponse
+from awsapi.errors import AWSError, InvalidParameterValue
 from awsapi.validation import validate
-from iam import authentication
-from iam.authentication import ApiRequest, lambda_api
+from iam.authentication import ApiRequest, lambda_api, lambda_api_async
 from iam.models import Account
 from invocations import acceptance, selectors, services
 from invocations.models import AsyncInvocation
@@ -45,74 +44,53 @@ def _params(request: HttpRequest, function_name: str) -> dict[str, Any]:
     return params
 
 
-@csrf_exempt
-async def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
-    request_id = new_request_id()
-    try:
-        if request.method != "POST":
-            raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
-        if body_too_large(request, services.MAX_PAYLOAD_BYTES):
-            raise services.payload_too_large()
-        body = request.body
-        identity = await authentication.verify_async(request, body, service="lambda")
-        params = _params(request, function_name)
-        payload = services.check_payload(body)
-        client_context = services.decode_client_context(params.get("ClientContext"))
-        account = identity.access_key.user.account
-        target = await services.invoke_target(account, function_name, params.get("Qualifier"))
-        invocation_type = params.get("InvocationType", "RequestResponse")
-        if invocation_type == "DryRun":
-            response = HttpResponse(status=204)
-        elif invocation_type == "Event":
-            acceptance.check_event_payload(body)
-            await acceptance.event_accept(
-                target, request_id=request_id, payload=payload, client_context=client_context
-            )
-            response = HttpResponse(status=202)
-        else:
-            done = await services.invoke_sync(
-                target, request_id=request_id, payload=payload, client_context=client_context
-            )
-            response = HttpResponse(done.result.payload, content_type="application/json")
-            response["X-Amz-Executed-Version"] = done.executed_version
-            if done.result.function_error:
-                response["X-Amz-Function-Error"] = done.result.function_error
-            if params.get("LogType") == "Tail":
-                response["X-Amz-Log-Result"] = base64.b64encode(done.log_tail.encode()).decode()
-        response["x-amzn-RequestId"] = request_id
-        return response
-    except AWSError as error:
-        return rest_json_error(error, request_id)
-    except Exception:
-        logger.exception("Unhandled error in Invoke (request %s)", request_id)
-        return rest_json_error(AWSError("An internal error occurred."), request_id)
+# Invoke's size limit is its payload's, and AWS's message names it 'InvokeFunction'.
+@lambda_api_async(
+    "Invoke",
+    max_body=services.MAX_PAYLOAD_BYTES,
+    limit_operation="InvokeFunction",
+    methods=("POST",),
+)
+async def invoke(req: ApiRequest, function_name: str) -> ApiResponse:
+    params = _params(req.http, function_name)
+    payload = services.check_payload(req.body)
+    client_context = services.decode_client_context(params.get("ClientContext"))
+    target = await services.invoke_target(req.account, function_name, params.get("Qualifier"))
+    invocation_type = params.get("InvocationType", "RequestResponse")
+    if invocation_type == "DryRun":
+        return ApiResponse(None, status=204)
+    if invocation_type == "Event":
+        acceptance.check_event_payload(req.body)
+        await acceptance.event_accept(
+            target, request_id=req.request_id, payload=payload, client_context=client_context
+        )
+        return ApiResponse(None, status=202)
+    done = await services.invoke_sync(
+        target, request_id=req.request_id, payload=payload, client_context=client_context
+    )
+    headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": done.executed_version}
+    if done.result.function_error:
+        headers["X-Amz-Function-Error"] = done.result.function_error
+    if params.get("LogType") == "Tail":
+        headers["X-Amz-Log-Result"] = base64.b64encode(done.log_tail.encode()).decode()
+    return ApiResponse(done.result.payload, headers=headers)
 
 
-@csrf_exempt
-async def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse:
+# InvokeAsync's limit and message are Invoke's.
+@lambda_api_async(
+    "InvokeAsync",
+    max_body=services.MAX_PAYLOAD_BYTES,
+    limit_operation="InvokeFunction",
+    methods=("POST",),
+)
+async def invoke_async(req: ApiRequest, function_name: str) -> ApiResponse:
     """InvokeAsync (deprecated): an Event invoke answered with ``{"Status": 202}``."""
-    request_id = new_request_id()
-    try:
-        if request.method != "POST":
-            raise AWSError("Unknown operation", code="UnknownOperationException", status=404)
-        if body_too_large(request, services.MAX_PAYLOAD_BYTES):
-            raise services.payload_too_large()
-        body = request.body
-        identity = await authentication.verify_async(request, body, service="lambda")
-        validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})
-        payload = services.check_payload(body)
-        acceptance.check_event_payload(body)
-        account = identity.access_key.user.account
-        target = await services.invoke_target(account, function_name, None)
-        await acceptance.event_accept(target, request_id=request_id, payload=payload)
-        response = HttpResponse(b'{"Status": 202}', status=202, content_type="application/json")
-        response["x-amzn-RequestId"] = request_id
-        return response
-    except AWSError as error:
-        return rest_json_error(error, request_id)
-    except Exception:
-        logger.exception("Unhandled error in InvokeAsync (request %s)", request_id)
-        return rest_json_error(AWSError("An internal error occurred."), request_id)
+    validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})
+    payload = services.check_payload(req.body)
+    acceptance.check_event_payload(req.body)
+    target = await services.invoke_target(req.account, function_name, None)
+    await acceptance.event_accept(target, request_id=req.request_id, payload=payload)
+    return ApiResponse(b'{"Status": 202}', status=202, headers={"Content-Type": "application/json"})
 
 
 @csrf_exempt
