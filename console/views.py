@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from console import supervisor
 from console.pages import function_list
+from console.pages._request import ConsoleRequest
 from monitoring import api as logs_api
 from monitoring.metrics import cloudwatch
 
@@ -48,7 +49,8 @@ def home(request: HttpRequest) -> HttpResponse:
             return cloudwatch.dispatch(request)
         response: HttpResponse = logs_api.dispatch(request)
         return response
-    return function_list.function_list(request)
+    # function_list is login_required: an anonymous caller is sent to sign in first.
+    return function_list.function_list(cast(ConsoleRequest, request))
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

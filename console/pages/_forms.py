@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.http import HttpRequest
-
 from awsapi.errors import AWSError
 from awsapi.validation import validate
+from console.pages._request import ConsoleRequest
 from functions import selectors
 from functions.models import Function
 from iam.models import Account
@@ -20,12 +19,12 @@ from iam.models import Account
 _VALIDATION_PATH = re.compile(r"at '([A-Za-z][\w.]*)' failed to satisfy")
 
 
-def account_of(request: HttpRequest) -> Account:
-    account: Account = request.user.account  # type: ignore[union-attr]
+def account_of(request: ConsoleRequest) -> Account:
+    account: Account = request.user.account
     return account
 
 
-def function_for(request: HttpRequest, name: str) -> Function:
+def function_for(request: ConsoleRequest, name: str) -> Function:
     """The signed-in account's function ``name``; anything else is a 404
     (``ResourceNotFound``, which the JSON shell answers with its status)."""
     return selectors.function_get_for_account(account_of(request), name)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,17 +15,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from awsapi.errors import AccessDenied
 from console.consoleapi import FieldError, console_json, request_json
 from console.pages._forms import account_of
+from console.pages._request import ConsoleRequest
 from iam import selectors, services
 from iam.models import AccessKey, User
 
 
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+def _actor(request: ConsoleRequest) -> User:
+    return request.user
 
 
-def _admin(request: HttpRequest) -> User:
+def _admin(request: ConsoleRequest) -> User:
     actor = _actor(request)
     if not actor.is_staff:
         raise AccessDenied("Only an account administrator can manage users.", status=403)
@@ -46,7 +45,7 @@ def _messages(error: ValidationError) -> str:
 
 
 @login_required
-def account_page(request: HttpRequest) -> HttpResponse:
+def account_page(request: ConsoleRequest) -> HttpResponse:
     actor = _actor(request)
     users = selectors.users_visible_to(actor)
     keys = (
@@ -63,7 +62,7 @@ def account_page(request: HttpRequest) -> HttpResponse:
 
 @console_json
 @require_POST
-def user_create(request: HttpRequest) -> dict[str, Any]:
+def user_create(request: ConsoleRequest) -> dict[str, Any]:
     actor = _admin(request)
     data = request_json(request)
     username = str(data.get("UserName") or "").strip()
@@ -84,7 +83,7 @@ def user_create(request: HttpRequest) -> dict[str, Any]:
 
 @console_json
 @require_POST
-def user_status(request: HttpRequest, username: str) -> dict[str, Any]:
+def user_status(request: ConsoleRequest, username: str) -> dict[str, Any]:
     actor = _admin(request)
     user = selectors.user_get_for_admin(actor, username)
     active = bool(request_json(request).get("Active"))
@@ -97,7 +96,7 @@ def user_status(request: HttpRequest, username: str) -> dict[str, Any]:
 
 @console_json
 @require_POST
-def key_create(request: HttpRequest) -> dict[str, Any]:
+def key_create(request: ConsoleRequest) -> dict[str, Any]:
     """A new key for the caller, or (an admin) for a user of the account. The only answer
     that carries the secret."""
     actor = _actor(request)
@@ -111,7 +110,7 @@ def key_create(request: HttpRequest) -> dict[str, Any]:
 
 @console_json
 @require_http_methods(["POST", "DELETE"])
-def key_detail(request: HttpRequest, key_id: str) -> dict[str, Any] | None:
+def key_detail(request: ConsoleRequest, key_id: str) -> dict[str, Any] | None:
     key = selectors.access_key_get_for_user(_actor(request), key_id)
     if request.method == "DELETE":
         services.access_key_delete(key=key)

@@ -22,6 +22,7 @@ from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET
 
 from console.pages._forms import account_of
+from console.pages._request import ConsoleRequest, signed_in
 from console.pages.function_list import NAME_PATTERN
 from invocations import selectors
 from invocations.models import AsyncInvocation
@@ -109,7 +110,7 @@ def _row(invocation: AsyncInvocation, now: datetime) -> dict[str, Any]:
     }
 
 
-def _table_context(request: HttpRequest) -> dict[str, Any]:
+def _table_context(request: ConsoleRequest) -> dict[str, Any]:
     """What the table fragment shows; shared by the page and its refresh."""
     account = account_of(request)
     filters = Filters.of(request)
@@ -163,7 +164,7 @@ def _table_context(request: HttpRequest) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def async_invocations_page(request: HttpRequest) -> HttpResponse:
+def async_invocations_page(request: ConsoleRequest) -> HttpResponse:
     context = _table_context(request)
     context["function_names"] = selectors.async_invocation_function_names(account_of(request))
     context["clear_function_url"] = context["filters"].url(function="")
@@ -173,11 +174,11 @@ def async_invocations_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def async_invocations_table(request: HttpRequest) -> HttpResponse:
     """The page's table alone, for its periodic refresh."""
-    if not request.user.is_authenticated:
-        # A 401, not the sign-in redirect, so the script stops instead of inserting the
-        # sign-in page into the table.
-        return HttpResponse("Sign in first.", status=401, content_type="text/plain")
-    return render(request, "console/async_invocations_table.html", _table_context(request))
+    if signed_in(request):
+        return render(request, "console/async_invocations_table.html", _table_context(request))
+    # A 401, not the sign-in redirect, so the script stops instead of inserting the sign-in
+    # page into the table.
+    return HttpResponse("Sign in first.", status=401, content_type="text/plain")
 
 
 urlpatterns = [

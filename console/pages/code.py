@@ -10,23 +10,23 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from django.http import HttpRequest
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console.consoleapi import FieldError, console_json, request_json
+from console.pages._request import ConsoleRequest
 from console.pages.function_list import RUNTIMES
 from functions import code_location, codestore, package_files, selectors
 from functions.models import Function, FunctionVersion
 from functions.services import functions as function_services
 
 
-def _function(request: HttpRequest, name: str) -> Function:
-    return selectors.function_get_for_account(request.user.account, name)  # type: ignore[union-attr]
+def _function(request: ConsoleRequest, name: str) -> Function:
+    return selectors.function_get_for_account(request.user.account, name)
 
 
 def _properties(
-    request: HttpRequest, function: Function, latest: FunctionVersion
+    request: ConsoleRequest, function: Function, latest: FunctionVersion
 ) -> dict[str, Any]:
     return {
         "runtime": latest.runtime,
@@ -41,7 +41,7 @@ def _properties(
     }
 
 
-def _package(request: HttpRequest, function: Function) -> dict[str, Any]:
+def _package(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     latest = selectors.latest_version(function)
     package = package_files.read(codestore.read(latest.code_id))
     return {
@@ -82,7 +82,7 @@ def _posted_files(data: dict[str, Any]) -> tuple[dict[str, tuple[str | bytes, in
 
 @require_http_methods(["GET", "POST"])
 @console_json
-def code_package(request: HttpRequest, name: str) -> dict[str, Any]:
+def code_package(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """GET: the package as text files. POST: deploy posted files as the new code."""
     function = _function(request, name)
     if request.method == "GET":
@@ -107,7 +107,7 @@ def code_package(request: HttpRequest, name: str) -> dict[str, Any]:
 
 @require_POST
 @console_json
-def runtime_settings(request: HttpRequest, name: str) -> dict[str, Any]:
+def runtime_settings(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """Runtime and handler, through UpdateFunctionConfiguration's service."""
     function = _function(request, name)
     data = request_json(request)
@@ -129,7 +129,7 @@ urlpatterns: list[Any] = [
 ]
 
 
-def context(request: HttpRequest, function: Function) -> dict[str, Any]:
+def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
     return {
         "code_api": reverse("console-code", args=[function.name]),

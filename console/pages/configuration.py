@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console.consoleapi import console_json, request_json
 from console.pages._forms import account_of, checked, fields, function_for
+from console.pages._request import ConsoleRequest
 from functions import arns, render, selectors
 from functions.models import Function, FunctionVersion, LayerVersion
 from functions.services import concurrency as concurrency_services
@@ -25,7 +25,7 @@ ENVIRONMENT_LIMIT = function_services.ENVIRONMENT_LIMIT
 _ENV_TEXTS = {"4KB": "environment.variables", "reserved keys": "environment.variables"}
 
 
-def _update(request: HttpRequest, function: Function, params: dict[str, Any]) -> dict[str, Any]:
+def _update(request: ConsoleRequest, function: Function, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateFunctionConfiguration with ``params``, as the API runs it."""
     params = checked("UpdateFunctionConfiguration", params, FunctionName=function.name)
     resolved = selectors.function_resolve(account_of(request), function.name)
@@ -35,7 +35,7 @@ def _update(request: HttpRequest, function: Function, params: dict[str, Any]) ->
 
 @console_json
 @require_POST
-def general(request: HttpRequest, name: str) -> dict[str, Any]:
+def general(request: ConsoleRequest, name: str) -> dict[str, Any]:
     function = function_for(request, name)
     data = request_json(request)
     params: dict[str, Any] = {
@@ -49,7 +49,7 @@ def general(request: HttpRequest, name: str) -> dict[str, Any]:
 
 @console_json
 @require_POST
-def environment(request: HttpRequest, name: str) -> dict[str, Any]:
+def environment(request: ConsoleRequest, name: str) -> dict[str, Any]:
     function = function_for(request, name)
     variables = request_json(request).get("Variables") or {}
     with fields("environment.variables", _ENV_TEXTS):
@@ -58,7 +58,7 @@ def environment(request: HttpRequest, name: str) -> dict[str, Any]:
 
 @console_json
 @require_POST
-def tags(request: HttpRequest, name: str) -> dict[str, Any]:
+def tags(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """Replace the function's tags: TagResource for the new set, UntagResource for the rest."""
     function = function_for(request, name)
     wanted = request_json(request).get("Tags") or {}
@@ -69,7 +69,7 @@ def tags(request: HttpRequest, name: str) -> dict[str, Any]:
         return {"Tags": tag_services.tags_replace(function=function, tags=wanted)}
 
 
-def _policy(request: HttpRequest, function: Function) -> dict[str, Any]:
+def _policy(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     resolved = selectors.function_resolve(account_of(request), function.name, follow_alias=False)
     return render.policy_document(selectors.policy_statements(resolved))
 
@@ -79,7 +79,7 @@ _PRINCIPAL_TEXTS = {"principal": "principal", "statement id": "statementId"}
 
 @console_json
 @require_POST
-def policy_add(request: HttpRequest, name: str) -> dict[str, Any]:
+def policy_add(request: ConsoleRequest, name: str) -> dict[str, Any]:
     function = function_for(request, name)
     data = request_json(request)
     keys = ("StatementId", "Action", "Principal", "SourceArn", "SourceAccount")
@@ -98,7 +98,7 @@ def policy_add(request: HttpRequest, name: str) -> dict[str, Any]:
 
 @console_json
 @require_http_methods(["DELETE"])
-def policy_remove(request: HttpRequest, name: str, sid: str) -> dict[str, Any]:
+def policy_remove(request: ConsoleRequest, name: str, sid: str) -> dict[str, Any]:
     function = function_for(request, name)
     with fields("policy"):
         checked("RemovePermission", {}, FunctionName=function.name, StatementId=sid)
@@ -111,7 +111,7 @@ def policy_remove(request: HttpRequest, name: str, sid: str) -> dict[str, Any]:
 
 @console_json
 @require_POST
-def concurrency(request: HttpRequest, name: str) -> dict[str, Any]:
+def concurrency(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """Reserve concurrency, or (``null``) go back to the account's unreserved pool."""
     function = function_for(request, name)
     reserved = request_json(request).get("ReservedConcurrentExecutions")
@@ -136,7 +136,7 @@ def concurrency(request: HttpRequest, name: str) -> dict[str, Any]:
 
 @console_json
 @require_POST
-def layers(request: HttpRequest, name: str) -> dict[str, Any]:
+def layers(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """Set the function's layers, in order (UpdateFunctionConfiguration ``Layers``)."""
     function = function_for(request, name)
     wanted = request_json(request).get("Layers") or []
@@ -149,7 +149,7 @@ _DEAD_LETTER = "deadLetterConfig.targetArn"
 
 @console_json
 @require_POST
-def async_settings(request: HttpRequest, name: str) -> dict[str, Any]:
+def async_settings(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """PutFunctionEventInvokeConfig for $LATEST (the form holds every setting), and the
     dead-letter queue through UpdateFunctionConfiguration when it changed."""
     function = function_for(request, name)
@@ -216,7 +216,7 @@ urlpatterns: list[Any] = [
 ]
 
 
-def context(request: HttpRequest, function: Function) -> dict[str, Any]:
+def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for the configuration tab."""
     latest = selectors.latest_version(function)
     statements = [

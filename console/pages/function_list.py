@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from awsapi.errors import AWSError, ResourceConflict
 from console import blueprints
 from console.consoleapi import FieldError, console_json
+from console.pages._request import ConsoleRequest
 from functions import listing, package_files, zips
 from functions.services import functions as function_services
 from iam.models import Account
@@ -42,11 +43,11 @@ def default_role(account: Account) -> str:
 
 
 @login_required
-def function_list(request: HttpRequest) -> HttpResponse:
+def function_list(request: ConsoleRequest) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     descending = request.GET.get("dir") == "desc"
     result = listing.functions_list_for_account(
-        request.user.account,  # type: ignore[union-attr]
+        request.user.account,
         search=request.GET.get("q", ""),
         sort=sort,
         descending=descending,
@@ -85,8 +86,8 @@ def function_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def function_new(request: HttpRequest) -> HttpResponse:
-    account = request.user.account  # type: ignore[union-attr]
+def function_new(request: ConsoleRequest) -> HttpResponse:
+    account = request.user.account
     return render(
         request,
         "console/functions/create.html",
@@ -117,9 +118,9 @@ def _on_field(field: str, error: AWSError) -> FieldError:
 
 @require_POST
 @console_json
-def function_create(request: HttpRequest) -> dict[str, Any]:
+def function_create(request: ConsoleRequest) -> dict[str, Any]:
     """Create from a blueprint or an uploaded zip (multipart form, sent by create.js)."""
-    account = request.user.account  # type: ignore[union-attr]
+    account = request.user.account
     name = _name(request.POST.get("name", "").strip())
     role = request.POST.get("role", "").strip() or default_role(account)
     params: dict[str, Any] = {"Role": role}

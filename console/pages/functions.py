@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
 from awsapi.errors import ResourceNotFound
 from console.pages import code, configuration, monitor, testing, versions
+from console.pages._request import ConsoleRequest
 from functions import selectors
 
 TABS = [
@@ -23,9 +24,9 @@ TABS = [
 
 
 @login_required
-def function_detail(request: HttpRequest, name: str) -> HttpResponse:
+def function_detail(request: ConsoleRequest, name: str) -> HttpResponse:
     try:
-        function = selectors.function_get_for_account(request.user.account, name)  # type: ignore[union-attr]
+        function = selectors.function_get_for_account(request.user.account, name)
     except ResourceNotFound as exc:
         raise Http404(exc.message) from exc
     context: dict[str, Any] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,6 +15,7 @@ from awsapi.errors import AccessDenied, ResourceNotFound
 from awsapi.service_models import service_model
 from console.consoleapi import console_json, request_json
 from console.pages._forms import account_of, checked, fields
+from console.pages._request import ConsoleRequest
 from functions import arns, render_layers
 from functions.models import LayerVersion
 from functions.services import functions as function_services
@@ -29,7 +30,7 @@ _PUBLISH_TEXTS = {
 }
 
 
-def _principal(request: HttpRequest) -> str:
+def _principal(request: ConsoleRequest) -> str:
     return f"arn:aws:iam::{account_of(request).id}:user/{request.user.get_username()}"
 
 
@@ -40,7 +41,7 @@ def runtimes() -> list[str]:
 
 
 @login_required
-def layers_page(request: HttpRequest) -> HttpResponse:
+def layers_page(request: ConsoleRequest) -> HttpResponse:
     account = account_of(request)
     versions = (
         LayerVersion.objects.filter(layer__account=account)
@@ -69,7 +70,7 @@ def layers_page(request: HttpRequest) -> HttpResponse:
 
 @console_json
 @require_POST
-def publish(request: HttpRequest) -> dict[str, Any]:
+def publish(request: ConsoleRequest) -> dict[str, Any]:
     data = request_json(request)
     name = str(data.get("LayerName") or "")
     params: dict[str, Any] = {"Content": {"ZipFile": data.get("ZipFile")}}
@@ -91,7 +92,7 @@ def publish(request: HttpRequest) -> dict[str, Any]:
 
 @console_json
 @require_http_methods(["DELETE"])
-def delete(request: HttpRequest, name: str, number: int) -> None:
+def delete(request: ConsoleRequest, name: str, number: int) -> None:
     account = account_of(request)
     # The one permission-checked fetch: another account's layer is not found here.
     try:

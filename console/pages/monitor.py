@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest
 from django.urls import path, reverse
 
 from console.consoleapi import console_json
+from console.pages._request import ConsoleRequest
 from functions import selectors
 from functions.models import Function
 from iam.models import User
@@ -25,21 +25,19 @@ def log_group_of(function: Function) -> str:
     return str(config.get("LogGroup") or f"/aws/lambda/{function.name}")
 
 
-def _function(request: HttpRequest, name: str) -> tuple[User, Function]:
-    user = request.user
-    assert isinstance(user, User)
-    return user, selectors.function_get_for_account(user.account, name)
+def _function(request: ConsoleRequest, name: str) -> tuple[User, Function]:
+    return request.user, selectors.function_get_for_account(request.user.account, name)
 
 
 @console_json
-def recent(request: HttpRequest, name: str) -> dict[str, Any]:
+def recent(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """GET: the newest invocations (request id, time, duration, status), newest first."""
     user, function = _function(request, name)
     return {"invocations": invocation_logs.recent_invocations(user.account, log_group_of(function))}
 
 
 @console_json
-def invocation(request: HttpRequest, name: str, request_id: str) -> dict[str, Any]:
+def invocation(request: ConsoleRequest, name: str, request_id: str) -> dict[str, Any]:
     """GET: the log lines of one invocation."""
     user, function = _function(request, name)
     lines = invocation_logs.invocation_lines(user.account, log_group_of(function), request_id)
@@ -56,7 +54,7 @@ urlpatterns = [
 ]
 
 
-def context(request: HttpRequest, function: Function) -> dict[str, Any]:
+def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
     return {
         "monitor_log_group": log_group_of(function),

@@ -11,12 +11,12 @@ import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest
 from django.urls import path
 
 from awsapi import strictjson
 from awsapi.errors import AWSError, ResourceNotFound, new_request_id
 from console.consoleapi import console_json, console_json_async, request_json
+from console.pages._request import ConsoleRequest
 from functions import event_templates, selectors
 from functions.models import Function, TestEvent
 from functions.services import saved_events
@@ -29,10 +29,8 @@ def _method_not_allowed() -> AWSError:
     return AWSError("Method not allowed.", code="MethodNotAllowed", status=405)
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+def _user(request: ConsoleRequest) -> User:
+    return request.user
 
 
 def event_json(event: TestEvent, user: User) -> dict[str, Any]:
@@ -51,7 +49,7 @@ def _function(user: User, name: str) -> Function:
 
 
 @console_json
-def events(request: HttpRequest, name: str) -> dict[str, Any]:
+def events(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """GET: the events this user may use; POST ``{name, payload, shared}``: save a new one."""
     user = _user(request)
     function = _function(user, name)
@@ -71,7 +69,7 @@ def events(request: HttpRequest, name: str) -> dict[str, Any]:
 
 
 @console_json
-def event_detail(request: HttpRequest, name: str, event_id: int) -> dict[str, Any] | None:
+def event_detail(request: ConsoleRequest, name: str, event_id: int) -> dict[str, Any] | None:
     """PUT ``{name, payload, shared}``: change an event; DELETE: delete it."""
     user = _user(request)
     event = selectors.test_event_get_for_user(user, _function(user, name), event_id)
@@ -92,7 +90,7 @@ def event_detail(request: HttpRequest, name: str, event_id: int) -> dict[str, An
 
 
 @console_json
-def template(request: HttpRequest, name: str, key: str) -> dict[str, Any]:
+def template(request: ConsoleRequest, name: str, key: str) -> dict[str, Any]:
     _function(_user(request), name)
     payload = event_templates.template_payload(key)
     if payload is None:
@@ -139,7 +137,7 @@ def _result(request_id: str, done: invocations.SyncInvocation) -> dict[str, Any]
 
 
 @console_json_async
-async def invoke(request: HttpRequest, name: str) -> dict[str, Any]:
+async def invoke(request: ConsoleRequest, name: str) -> dict[str, Any]:
     """POST ``{payload}``: one synchronous invocation of $LATEST, through the Invoke path."""
     if request.method != "POST":
         raise _method_not_allowed()
@@ -167,7 +165,7 @@ urlpatterns = [
 ]
 
 
-def context(request: HttpRequest, function: Function) -> dict[str, Any]:
+def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
     user = _user(request)
     return {

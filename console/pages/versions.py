@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console.consoleapi import FieldError, console_json, request_json
 from console.pages._forms import account_of, checked, fields, function_for
+from console.pages._request import ConsoleRequest
 from functions import arns, render, selectors
 from functions.models import Function
 from functions.services import aliases as alias_services
@@ -27,7 +27,7 @@ _ALIAS_TEXTS = {
 
 @console_json
 @require_POST
-def publish(request: HttpRequest, name: str) -> dict[str, Any]:
+def publish(request: ConsoleRequest, name: str) -> dict[str, Any]:
     function = function_for(request, name)
     data = request_json(request)
     params: dict[str, Any] = {}
@@ -62,7 +62,7 @@ def _alias_params(data: dict[str, Any]) -> dict[str, Any]:
 
 @console_json
 @require_POST
-def alias_create(request: HttpRequest, name: str) -> dict[str, Any]:
+def alias_create(request: ConsoleRequest, name: str) -> dict[str, Any]:
     function = function_for(request, name)
     data = request_json(request)
     with fields("alias", _ALIAS_TEXTS):
@@ -77,7 +77,7 @@ def alias_create(request: HttpRequest, name: str) -> dict[str, Any]:
 
 @console_json
 @require_http_methods(["POST", "DELETE"])
-def alias_detail(request: HttpRequest, name: str, alias: str) -> dict[str, Any] | None:
+def alias_detail(request: ConsoleRequest, name: str, alias: str) -> dict[str, Any] | None:
     function = function_for(request, name)
     if request.method == "DELETE":
         with fields("alias"):
@@ -98,7 +98,7 @@ urlpatterns: list[Any] = [
 ]
 
 
-def context(request: HttpRequest, function: Function) -> dict[str, Any]:
+def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for the versions and aliases tab."""
     versions = list(function.versions.exclude(number=0).order_by("-number"))
     aliases = [
