@@ -502,7 +502,10 @@ class SandboxBackend:
             raise  # cancelled: the spawn, when it comes, is abandoned and frees the uid
         cgroup = None
         try:
-            info = await loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
+            reading = loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
+            # Shielded: a cancelled start must still let _read_info run and close its fd.
+            reading.add_done_callback(_retrieve)
+            info = await asyncio.shield(reading)
             cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", cgroups.Limits(memory_mb))
             if cgroup is not None:
                 cgroup.add(spawned.process.pid)
@@ -519,8 +522,10 @@ class SandboxBackend:
             loop.run_in_executor(None, _release_when_reaped, spawned.process, user)
             raise
         finally:
+            # Not info_r: _read_info closes it. Closed here while that thread still reads
+            # it (a cancelled start), its number went to the next spawn's pipe, and the
+            # stale read took that sandbox's info: it failed to start.
             os.close(spawned.block_w)
-            os.close(spawned.info_r)
         server = RuntimeApiServer(spawned.listener)
         await server.start()
         assert spawned.process.stdout is not None
@@ -813,16 +818,26 @@ async def _on_spawner(job: Callable[[], None]) -> None:
     await future
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark an outcome nobody awaits any more as seen (its caller was cancelled)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _read_info(fd: int, process: subprocess.Popen[bytes]) -> dict[str, int]:
-    data = b""
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-        with contextlib.suppress(ValueError):
-            parsed: dict[str, int] = json.loads(data)
-            return parsed
+    """bwrap's ``--info-fd`` document; closes ``fd``, which this thread alone owns."""
+    try:
+        data = b""
+        while True:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+            with contextlib.suppress(ValueError):
+                parsed: dict[str, int] = json.loads(data)
+                return parsed
+    finally:
+        os.close(fd)
     output = b""
     with contextlib.suppress(subprocess.TimeoutExpired, ValueError):
         output, _ = process.communicate(timeout=2)
