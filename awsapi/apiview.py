@@ -154,6 +154,16 @@ def _render(result: ApiResponse, request_id: str) -> HttpResponse:
     return response
 
 
+def _rest_json_failure(exc: Exception, operation: str, request_id: str) -> HttpResponse:
+    """The answer to a call that raised: its AWS error, or (logged) a ServiceException."""
+    if isinstance(exc, AWSError):
+        return rest_json_error(exc, request_id)
+    logger.error("Unhandled error in %s (request %s)", operation, request_id, exc_info=exc)
+    return rest_json_error(
+        AWSError("An internal error occurred.", code="ServiceException"), request_id
+    )
+
+
 def rest_json_api(
     operation: str,
     *,
@@ -177,14 +187,8 @@ def rest_json_api(
                 body = _read_body(request, operation, max_body)
                 api_request = authenticate(request, request_id, body, service)
                 return _render(view(api_request, **kwargs), request_id)
-            except AWSError as error:
-                return rest_json_error(error, request_id)
-            except Exception:
-                logger.exception("Unhandled error in %s (request %s)", operation, request_id)
-                return rest_json_error(
-                    AWSError("An internal error occurred.", code="ServiceException"),
-                    request_id,
-                )
+            except Exception as exc:
+                return _rest_json_failure(exc, operation, request_id)
 
         wrapper.operation = operation  # type: ignore[attr-defined]
         return wrapper
@@ -222,14 +226,8 @@ def rest_json_api_async(
                 body = _read_body(request, limit_operation or operation, max_body)
                 api_request = await authenticate(request, request_id, body, service)
                 return _render(await view(api_request, **kwargs), request_id)
-            except AWSError as error:
-                return rest_json_error(error, request_id)
-            except Exception:
-                logger.exception("Unhandled error in %s (request %s)", operation, request_id)
-                return rest_json_error(
-                    AWSError("An internal error occurred.", code="ServiceException"),
-                    request_id,
-                )
+            except Exception as exc:
+                return _rest_json_failure(exc, operation, request_id)
 
         wrapper.operation = operation  # type: ignore[attr-defined]
         return wrapper

@@ -294,3 +294,46 @@ def test_a_standby_is_offered_only_once_its_sandbox_is_set_up(
 
     listings = asyncio.run(scenario())
     assert listings and all(listing == ["app.py"] for listing in listings), listings
+
+
+LINKS = """
+import os
+
+def handler(event, context):
+    out = {}
+    for name in ("shadow", "up", "secret"):
+        path = "/var/task/" + name
+        out[name] = {"link": os.readlink(path) if os.path.islink(path) else None,
+                     "readable": os.access(path, os.R_OK)}
+    out["up_lists"] = sorted(os.listdir("/var/task/up"))
+    return out
+"""
+
+
+def test_links_in_a_package_stay_links_in_its_image_and_bring_no_host_file(
+    tmp_path: Path, trees: tuple[str, str]
+) -> None:
+    """mkfs.erofs runs as root over a tenant's tree: a link to a host file, or up out of
+    the tree, must be stored as a link (resolved inside the sandbox), never followed."""
+    code = tmp_path / "code-cache" / "links"
+    _tree(code, {"app.py": LINKS})
+    host_secret = tmp_path / "host-secret"
+    host_secret.write_text("host only\n")
+    os.symlink("/etc/shadow", code / "shadow")
+    os.symlink("../../..", code / "up")
+    os.symlink(str(host_secret), code / "secret")
+
+    async def scenario() -> dict[str, Any]:
+        pool = EnvironmentPool(SandboxBackend(str(tmp_path / "state"), lambda *a: None))
+        try:
+            return await _invoke(pool, _spec(str(code), None, ephemeral_mb=640))
+        finally:
+            await pool.close()
+
+    body = asyncio.run(scenario())
+    assert body["shadow"] == {"link": "/etc/shadow", "readable": False}
+    assert body["secret"] == {"link": str(host_secret), "readable": False}
+    # /var/task/../../.. is the sandbox's own root, not the host's.
+    assert "var" in body["up_lists"] and "home" not in body["up_lists"]
+    image = next((tmp_path / "state" / "images").glob("*.erofs"))
+    assert b"host only" not in image.read_bytes()
