@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
     "console",
     "iam",
     "functions",
@@ -184,6 +186,47 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# The cache holds short-lived counters (the platform API's request rates): shared by every
+# replica in Redis on the scaled profile, per process on the embedded one.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The platform's own JSON API (the console's endpoints, /_functory/api/*,
+# /_functory/async-invocations): Django REST framework, see platformapi/. The AWS wire APIs
+# do not use it; they stay driven by the botocore models (awsapi/).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["platformapi.authentication.ConsoleSessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["platformapi.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["platformapi.throttling.PlatformUserThrottle"],
+    # Requests per user (or per address before sign-in) to the platform API.
+    "DEFAULT_THROTTLE_RATES": {"platform": os.environ.get("FUNCTORY_API_RATE", "1200/min")},
+    # Behind a proxy, DRF would trust X-Forwarded-For from anyone; count by the peer.
+    "NUM_PROXIES": 0,
+    "EXCEPTION_HANDLER": "platformapi.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Functory platform API",
+    "DESCRIPTION": (
+        "The JSON API behind Functory's web console, plus the platform's own extensions "
+        "(asynchronous invocations, metrics, live-tail grants). The AWS-compatible APIs "
+        "(Lambda, CloudWatch Logs, CloudWatch) are described by the botocore models instead."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "platformapi.schema.add_error_responses",
+    ],
+}
 
 CELERY_BROKER_URL = startup.broker_url()
 if CELERY_BROKER_URL == startup.FILESYSTEM_BROKER:

@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from awsapi.apiview import method_router
 from console import views
 from monitoring import views as monitoring_views
+from platformapi import schema
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,9 +15,14 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("console.pages.urls")),
-    path("_functory/api/logs/live-token", monitoring_views.live_tail_token, name="live-token"),
+    path(
+        "_functory/api/logs/live-token",
+        monitoring_views.LiveTailTokenView.as_view(),
+        name="live-token",
+    ),
     path("_functory/internal/live", monitoring_views.live_forward, name="live-forward"),
     path("", include("monitoring.metrics.urls")),
+    path("", include(schema.urlpatterns)),
     path("", include("invocations.urls")),
     path("", include("functions.urls")),
     # Anything else under an API version prefix is an unknown operation, answered as AWS

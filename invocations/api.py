@@ -14,16 +14,22 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from awsapi import internal
 from awsapi.apiview import ApiResponse
-from awsapi.errors import AWSError, InvalidParameterValue
+from awsapi.errors import AWSError
 from awsapi.validation import validate
-from iam.authentication import ApiRequest, lambda_api, lambda_api_async
+from iam.authentication import ApiRequest, lambda_api_async
 from iam.models import Account
 from invocations import acceptance, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
+from platformapi.authentication import ConsoleSessionAuthentication, SigV4Authentication
+from platformapi.views import SignedInRequest
 
 logger = logging.getLogger(__name__)
 
@@ -128,46 +134,91 @@ async def internal_invoke(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _async_invocation_json(row: AsyncInvocation) -> dict[str, Any]:
-    return {
-        "RequestId": row.request_id,
-        "FunctionName": row.function_name,
-        "Qualifier": row.qualifier or None,
-        "Status": row.status,
-        "Attempts": row.attempts,
-        "FunctionErrors": row.function_errors,
-        "ExecutedVersion": row.executed_version or None,
-        "LastError": row.last_error or None,
-        "Created": row.created.isoformat(),
-        "NextAttemptTime": row.next_attempt_at.isoformat(),
-        "Finished": row.finished.isoformat() if row.finished else None,
-        # Why it ended (Success, RetriesExhausted, EventAgeExceeded) and its records: those
-        # still to send (DLQ / destinations) and those that could not be delivered.
-        "Condition": row.condition or None,
-        "PendingDeliveries": [{"Kind": d["kind"], "TargetArn": d["arn"]} for d in row.deliveries],
-        "FailedDeliveries": [
+class AsyncInvocationsInput(serializers.Serializer[Any]):
+    Status = serializers.ChoiceField(
+        choices=AsyncInvocation.Status.values,
+        required=False,
+        error_messages={
+            "invalid_choice": f"Status must be one of: {', '.join(AsyncInvocation.Status.values)}"
+        },
+    )
+    FunctionName = serializers.CharField(required=False)
+    MaxItems = serializers.IntegerField(
+        required=False,
+        default=50,
+        min_value=1,
+        max_value=1000,
+        error_messages={
+            key: "MaxItems must be between 1 and 1000."
+            for key in ("invalid", "min_value", "max_value", "max_string_length")
+        },
+    )
+
+
+class _Delivery(serializers.Serializer[Any]):
+    Kind = serializers.CharField()
+    TargetArn = serializers.CharField()
+
+
+class _FailedDelivery(_Delivery):
+    Error = serializers.CharField()
+
+
+class AsyncInvocationOutput(serializers.Serializer[AsyncInvocation]):
+    RequestId = serializers.CharField(source="request_id")
+    FunctionName = serializers.CharField(source="function_name")
+    Qualifier = serializers.CharField(source="qualifier", allow_null=True)
+    Status = serializers.CharField(source="status")
+    Attempts = serializers.IntegerField(source="attempts")
+    FunctionErrors = serializers.IntegerField(source="function_errors")
+    ExecutedVersion = serializers.CharField(source="executed_version", allow_null=True)
+    LastError = serializers.CharField(source="last_error", allow_null=True)
+    Created = serializers.DateTimeField(source="created")
+    NextAttemptTime = serializers.DateTimeField(source="next_attempt_at")
+    Finished = serializers.DateTimeField(source="finished", allow_null=True)
+    # Why it ended (Success, RetriesExhausted, EventAgeExceeded) and its records: those
+    # still to send (DLQ / destinations) and those that could not be delivered.
+    Condition = serializers.CharField(source="condition", allow_null=True)
+    PendingDeliveries = serializers.SerializerMethodField()
+    FailedDeliveries = serializers.SerializerMethodField()
+
+    def to_representation(self, row: AsyncInvocation) -> dict[str, Any]:
+        data = super().to_representation(row)
+        # Empty texts are "none" in the table; the API says null.
+        for key in ("Qualifier", "ExecutedVersion", "LastError", "Condition"):
+            data[key] = data[key] or None
+        return data
+
+    @extend_schema_field(_Delivery(many=True))
+    def get_PendingDeliveries(self, row: AsyncInvocation) -> list[dict[str, str]]:
+        return [{"Kind": d["kind"], "TargetArn": d["arn"]} for d in row.deliveries]
+
+    @extend_schema_field(_FailedDelivery(many=True))
+    def get_FailedDeliveries(self, row: AsyncInvocation) -> list[dict[str, str]]:
+        return [
             {"Kind": d["kind"], "TargetArn": d["arn"], "Error": d["error"]}
             for d in row.delivery_errors
-        ],
-    }
+        ]
 
 
-@lambda_api("ListAsyncInvocations")
-def list_async_invocations(req: ApiRequest) -> ApiResponse:
-    """Functory's own: an account's asynchronous invocations (``Status``, ``FunctionName``,
-    ``MaxItems`` filters), newest first."""
-    status = req.http.GET.get("Status")
-    if status is not None and status not in AsyncInvocation.Status.values:
-        raise InvalidParameterValue(
-            f"Status must be one of: {', '.join(AsyncInvocation.Status.values)}"
-        )
-    try:
-        limit = int(req.http.GET.get("MaxItems", "50"))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 1000:
-        raise InvalidParameterValue("MaxItems must be between 1 and 1000.")
-    rows = selectors.async_invocations_for_account(
-        req.account, status=status, function_name=req.http.GET.get("FunctionName")
-    )[:limit]
-    return ApiResponse({"AsyncInvocations": [_async_invocation_json(row) for row in rows]})
+class AsyncInvocationsOutput(serializers.Serializer[Any]):
+    AsyncInvocations = AsyncInvocationOutput(many=True)
+
+
+class AsyncInvocationsView(APIView):
+    """Functory's own: an account's asynchronous invocations, newest first. Signed with an
+    access key (SigV4, service ``lambda``) or from a console session."""
+
+    authentication_classes = [SigV4Authentication, ConsoleSessionAuthentication]
+
+    @extend_schema(parameters=[AsyncInvocationsInput], responses=AsyncInvocationsOutput)
+    def get(self, request: SignedInRequest) -> Response:
+        params = AsyncInvocationsInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        rows = selectors.async_invocations_for_account(
+            request.user.account,
+            status=query.get("Status"),
+            function_name=query.get("FunctionName"),
+        )[: query["MaxItems"]]
+        return Response(AsyncInvocationsOutput({"AsyncInvocations": rows}).data)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from django.urls import re_path
+from django.urls import path, re_path
 
-from awsapi.apiview import method_router
 from invocations import api
 
 urlpatterns = [
     re_path(r"^2015-03-31/functions/(?P<function_name>[^/]+)/invocations/?$", api.invoke),
     re_path(r"^2014-11-13/functions/(?P<function_name>[^/]+)/invoke-async/?$", api.invoke_async),
-    re_path(r"^_functory/async-invocations/?$", method_router(GET=api.list_async_invocations)),
+    path("_functory/async-invocations", api.AsyncInvocationsView.as_view()),
     re_path(r"^_functory/internal/invoke$", api.internal_invoke),
 ]

@@ -1,47 +1,61 @@
-"""Console-facing monitoring endpoints (session-authenticated JSON)."""
+"""Monitoring endpoints of the platform API (live-tail grants) and the internal forward."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from awsapi import internal
-from awsapi.errors import AWSError, new_request_id, rest_json_error
-from iam import authentication
+from awsapi.errors import ResourceNotFound
+from awsapi.sigv4 import SignedIdentity
 from monitoring import live, selectors
+from platformapi.authentication import ConsoleSessionAuthentication, SigV4Authentication
+from platformapi.views import SignedInRequest
 
 
-def live_tail_token(request: HttpRequest) -> HttpResponse:
+class LiveTailTokenInput(serializers.Serializer[Any]):
+    group = serializers.CharField(help_text="The log group to tail.")
+
+
+class LiveTailTokenOutput(serializers.Serializer[Any]):
+    token = serializers.CharField()
+    expiresIn = serializers.IntegerField(help_text="Seconds the token may be used to connect.")
+    path = serializers.CharField(help_text="The WebSocket path to connect to.")
+
+
+class LiveTailTokenView(APIView):
     """A signed grant to tail one of the user's log groups from a non-browser client: for
     the signed-in console user, or (SigV4, scoped to ``logs``) for an access key's user.
     The grant names both, so deactivating either voids it."""
-    key_id: str | None = None
-    if "Authorization" in request.headers:
-        try:
-            identity = authentication.verify(request, b"", service="logs")
-        except AWSError as error:
-            return rest_json_error(error, new_request_id())
-        user = identity.access_key.user
-        key_id = identity.access_key.access_key_id
-    elif request.user.is_authenticated:
+
+    authentication_classes = [SigV4Authentication, ConsoleSessionAuthentication]
+    sigv4_service = "logs"
+
+    @extend_schema(parameters=[LiveTailTokenInput], responses=LiveTailTokenOutput)
+    def get(self, request: SignedInRequest) -> Response:
+        params = LiveTailTokenInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        group = params.validated_data["group"]
+        identity = request.auth
+        key_id = identity.access_key.access_key_id if isinstance(identity, SignedIdentity) else None
         user = request.user
-    else:
-        return redirect_to_login(request.get_full_path())
-    group = request.GET.get("group", "")
-    account_id = user.account_id
-    if selectors.log_group_id_for_live_tail(account_id, group) is None:
-        return JsonResponse({"message": "The specified log group does not exist."}, status=404)
-    return JsonResponse(
-        {
-            "token": live.token_for(account_id, group, user_id=user.pk, key_id=key_id),
-            "expiresIn": live.TOKEN_MAX_AGE_SECONDS,
-            "path": "/ws/logs/",
-        }
-    )
+        if selectors.log_group_id_for_live_tail(user.account_id, group) is None:
+            raise ResourceNotFound("The specified log group does not exist.")
+        return Response(
+            {
+                "token": live.token_for(user.account_id, group, user_id=user.pk, key_id=key_id),
+                "expiresIn": live.TOKEN_MAX_AGE_SECONDS,
+                "path": "/ws/logs/",
+            }
+        )
 
 
 @csrf_exempt

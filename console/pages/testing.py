@@ -12,10 +12,13 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from awsapi import strictjson
-from awsapi.errors import AWSError, ResourceNotFound, new_request_id
-from console.consoleapi import console_json, console_json_async, request_json
+from awsapi.errors import ResourceNotFound, new_request_id
 from console.pages._request import ConsoleRequest
 from functions import event_templates, selectors
 from functions.models import Function, TestEvent
@@ -23,14 +26,28 @@ from functions.services import saved_events
 from iam.models import User
 from invocations import services as invocations
 from monitoring.invocation_logs import report_parse
+from platformapi.views import AsyncAPIView, SignedInRequest
 
 
-def _method_not_allowed() -> AWSError:
-    return AWSError("Method not allowed.", code="MethodNotAllowed", status=405)
+class TestEventInput(serializers.Serializer[Any]):
+    """A saved event; its name, size and the per-user limits are checked by the service."""
+
+    name = serializers.CharField(required=False, default="", allow_blank=True)
+    payload = serializers.JSONField(required=False, default=dict)
+    shared = serializers.BooleanField(required=False, default=False)
 
 
-def _user(request: ConsoleRequest) -> User:
-    return request.user
+class TestEventOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    payload = serializers.JSONField()
+    shared = serializers.BooleanField()
+    owner = serializers.CharField(help_text="The user who saved it.")
+    mine = serializers.BooleanField(help_text="Whether the caller saved it.")
+
+
+class TestEventListOutput(serializers.Serializer[Any]):
+    events = TestEventOutput(many=True)
 
 
 def event_json(event: TestEvent, user: User) -> dict[str, Any]:
@@ -48,54 +65,62 @@ def _function(user: User, name: str) -> Function:
     return selectors.function_get_for_account(user.account, name)
 
 
-@console_json
-def events(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """GET: the events this user may use; POST ``{name, payload, shared}``: save a new one."""
-    user = _user(request)
-    function = _function(user, name)
-    if request.method == "GET":
-        return {"events": [event_json(e, user) for e in selectors.test_events_list(user, function)]}
-    if request.method != "POST":
-        raise _method_not_allowed()
-    data = request_json(request)
-    event = saved_events.test_event_create(
-        user=user,
-        function=function,
-        name=data.get("name", ""),
-        payload=data.get("payload", {}),
-        shared=bool(data.get("shared", False)),
-    )
-    return event_json(event, user)
+def _event_input(request: SignedInRequest) -> dict[str, Any]:
+    data = TestEventInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
 
 
-@console_json
-def event_detail(request: ConsoleRequest, name: str, event_id: int) -> dict[str, Any] | None:
-    """PUT ``{name, payload, shared}``: change an event; DELETE: delete it."""
-    user = _user(request)
-    event = selectors.test_event_get_for_user(user, _function(user, name), event_id)
-    if request.method == "PUT":
-        data = request_json(request)
-        event = saved_events.test_event_update(
-            user=user,
-            event=event,
-            name=data.get("name", ""),
-            payload=data.get("payload", {}),
-            shared=bool(data.get("shared", False)),
+class EventsView(APIView):
+    @extend_schema(responses=TestEventListOutput)
+    def get(self, request: SignedInRequest, name: str) -> Response:
+        """The saved events this user may use: their own and the shared ones."""
+        user = request.user
+        events = selectors.test_events_list(user, _function(user, name))
+        return Response({"events": [event_json(e, user) for e in events]})
+
+    @extend_schema(request=TestEventInput, responses={201: TestEventOutput})
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Save a new event."""
+        user = request.user
+        function = _function(user, name)
+        event = saved_events.test_event_create(
+            user=user, function=function, **_event_input(request)
         )
-        return event_json(event, user)
-    if request.method == "DELETE":
+        return Response(event_json(event, user), status=201)
+
+
+class EventDetailView(APIView):
+    @extend_schema(request=TestEventInput, responses=TestEventOutput)
+    def put(self, request: SignedInRequest, name: str, event_id: int) -> Response:
+        """Change an event (its owner; anyone for a shared event)."""
+        user = request.user
+        event = selectors.test_event_get_for_user(user, _function(user, name), event_id)
+        event = saved_events.test_event_update(user=user, event=event, **_event_input(request))
+        return Response(event_json(event, user))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: SignedInRequest, name: str, event_id: int) -> Response:
+        user = request.user
+        event = selectors.test_event_get_for_user(user, _function(user, name), event_id)
         saved_events.test_event_delete(event=event)
-        return None
-    raise _method_not_allowed()
+        return Response(status=204)
 
 
-@console_json
-def template(request: ConsoleRequest, name: str, key: str) -> dict[str, Any]:
-    _function(_user(request), name)
-    payload = event_templates.template_payload(key)
-    if payload is None:
-        raise ResourceNotFound(f"Event template not found: {key}")
-    return {"key": key, "payload": payload}
+class TemplateOutput(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    payload = serializers.JSONField()
+
+
+class TemplateView(APIView):
+    @extend_schema(responses=TemplateOutput)
+    def get(self, request: SignedInRequest, name: str, key: str) -> Response:
+        """An event template's payload (the templates are listed on the page)."""
+        _function(request.user, name)
+        payload = event_templates.template_payload(key)
+        if payload is None:
+            raise ResourceNotFound(f"Event template not found: {key}")
+        return Response({"key": key, "payload": payload})
 
 
 def _result(request_id: str, done: invocations.SyncInvocation) -> dict[str, Any]:
@@ -136,38 +161,63 @@ def _result(request_id: str, done: invocations.SyncInvocation) -> dict[str, Any]
     }
 
 
-@console_json_async
-async def invoke(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """POST ``{payload}``: one synchronous invocation of $LATEST, through the Invoke path."""
-    if request.method != "POST":
-        raise _method_not_allowed()
-    user = await request.auser()
-    assert isinstance(user, User)
-    data = request_json(request)
-    payload = invocations.check_payload(json.dumps(data.get("payload", {})).encode())
-    function = await sync_to_async(_function)(user, name)
-    account = await sync_to_async(lambda: user.account)()
-    request_id = new_request_id()
-    target = await invocations.invoke_target(account, function.name, None)
-    done = await invocations.invoke_sync(target, request_id=request_id, payload=payload)
-    return _result(request_id, done)
+class InvokeInput(serializers.Serializer[Any]):
+    payload = serializers.JSONField(required=False, default=dict, help_text="The event.")
+
+
+class InvokeSummaryOutput(serializers.Serializer[Any]):
+    request_id = serializers.CharField()
+    duration_ms = serializers.FloatField()
+    billed_ms = serializers.IntegerField()
+    memory_mb = serializers.IntegerField(allow_null=True)
+    max_memory_mb = serializers.IntegerField(allow_null=True)
+    init_duration_ms = serializers.FloatField(allow_null=True)
+
+
+class InvokeOutput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=["succeeded", "failed"])
+    error_type = serializers.CharField(allow_null=True)
+    response = serializers.JSONField(allow_null=True, help_text="The function's result.")
+    executed_version = serializers.CharField()
+    log = serializers.CharField(allow_blank=True)
+    summary = InvokeSummaryOutput()
+
+
+class InvokeView(AsyncAPIView):
+    @extend_schema(request=InvokeInput, responses=InvokeOutput)
+    async def post(self, request: SignedInRequest, name: str) -> Response:
+        """One synchronous invocation of $LATEST, through the Invoke path."""
+        data = InvokeInput(data=request.data)
+        await sync_to_async(data.is_valid)(raise_exception=True)
+        payload = invocations.check_payload(json.dumps(data.validated_data["payload"]).encode())
+        user = request.user
+        function = await sync_to_async(_function)(user, name)
+        account = await sync_to_async(lambda: user.account)()
+        request_id = new_request_id()
+        target = await invocations.invoke_target(account, function.name, None)
+        done = await invocations.invoke_sync(target, request_id=request_id, payload=payload)
+        return Response(_result(request_id, done))
 
 
 urlpatterns = [
-    path("functions/<str:name>/test/events", events, name="test-events"),
+    path("functions/<str:name>/test/events", EventsView.as_view(), name="test-events"),
     path(
         "functions/<str:name>/test/events/<int:event_id>",
-        event_detail,
+        EventDetailView.as_view(),
         name="test-event-detail",
     ),
-    path("functions/<str:name>/test/templates/<str:key>", template, name="test-template"),
-    path("functions/<str:name>/test/invoke", invoke, name="test-invoke"),
+    path(
+        "functions/<str:name>/test/templates/<str:key>",
+        TemplateView.as_view(),
+        name="test-template",
+    ),
+    path("functions/<str:name>/test/invoke", InvokeView.as_view(), name="test-invoke"),
 ]
 
 
 def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
-    user = _user(request)
+    user = request.user
     return {
         "test_templates": event_templates.template_list(),
         "test_events": [event_json(e, user) for e in selectors.test_events_list(user, function)],

@@ -31,7 +31,7 @@ def test_the_owner_saves_lists_edits_and_deletes_an_event():
     client = _client("111111111111", "owner")
     function_row(services.account_get_or_create("111111111111"), "mine")
     made = _post(client, "/functions/mine/test/events", {"name": "ev1", "payload": {"a": 1}})
-    assert made.status_code == 200, made.content
+    assert made.status_code == 201, made.content
     event_id = made.json()["id"]
     listed = client.get("/functions/mine/test/events").json()["events"]
     assert [(e["name"], e["payload"]) for e in listed] == [("ev1", {"a": 1})]

@@ -93,7 +93,7 @@ async function fetchSeries(metric, stat, start, end) {
   const params = new URLSearchParams({ function: fnName, metric, stat, start: isoParam(start), end: isoParam(end) });
   const response = await fetch(`/_functory/api/metrics?${params}`, { credentials: "same-origin" });
   const data = await response.json();
-  if (!response.ok) throw { code: data.code, message: data.message };
+  if (!response.ok) throw { code: data.error?.code, message: data.error?.message };
   return data;
 }
 

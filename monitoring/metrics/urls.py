@@ -7,5 +7,5 @@ from django.urls import path
 from monitoring.metrics import views
 
 urlpatterns = [
-    path("_functory/api/metrics", views.metrics, name="metrics"),
+    path("_functory/api/metrics", views.MetricsView.as_view(), name="metrics"),
 ]

@@ -83,7 +83,7 @@ def test_another_accounts_function_is_not_found():
     for function in ("private", "arn:aws:lambda:us-east-1:100000000002:function:private"):
         response = intruder.get(URL, {"function": function, "metric": "Invocations"})
         assert response.status_code == 404
-        assert response.json()["code"] == "ResourceNotFoundException"
+        assert response.json()["error"]["code"] == "ResourceNotFoundException"
     # The intruder's own account-wide series does not include the owner's invocations.
     values = intruder.get(URL, {"metric": "Invocations", "start": start, "end": end}).json()[
         "values"
@@ -94,7 +94,7 @@ def test_another_accounts_function_is_not_found():
 def test_it_requires_a_console_session():
     response = Client().get(URL, {"metric": "Invocations"})
     assert response.status_code == 401
-    assert response.json()["code"] == "NotAuthenticated"
+    assert response.json()["error"]["code"] == "NotAuthenticated"
 
 
 @pytest.mark.parametrize(
@@ -136,6 +136,6 @@ def test_bad_input_is_a_clear_400(params, message):
     function_row(accounts.account_get_or_create("100000000004"), "hello")
     response = client.get(URL, params)
     assert response.status_code == 400
-    body = response.json()
+    body = response.json()["error"]
     assert body["code"] == "InvalidParameterValueException"
     assert message in body["message"]

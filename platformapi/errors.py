@@ -1,0 +1,102 @@
+"""Every failure of the platform API, in one shape: ``{"error": {"code", "message",
+"field"}}`` with the HTTP status that fits.
+
+``code`` is the AWS error type when a service raised an :class:`~awsapi.errors.AWSError`
+(the console shows the API's own words), else a name for DRF's failure; ``field`` names the
+input the error is about, so a form can show it next to that control. The type is also in
+``x-amzn-ErrorType``, where the AWS SDKs look for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from awsapi.errors import AWSError
+
+logger = logging.getLogger(__name__)
+
+# DRF's failures, by class, as (status, code). Looked up along the exception's MRO.
+_DRF_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.ParseError: "InvalidRequestContentException",
+    exceptions.ValidationError: "InvalidParameterValueException",
+    exceptions.NotAuthenticated: "NotAuthenticated",
+    exceptions.AuthenticationFailed: "NotAuthenticated",
+    exceptions.PermissionDenied: "AccessDeniedException",
+    exceptions.NotFound: "ResourceNotFoundException",
+    exceptions.MethodNotAllowed: "MethodNotAllowed",
+    exceptions.NotAcceptable: "NotAcceptable",
+    exceptions.UnsupportedMediaType: "UnsupportedMediaTypeException",
+    exceptions.Throttled: "TooManyRequestsException",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, **headers: str
+) -> Response:
+    body = {"error": {"code": code, "message": message, "field": field}}
+    # The header AWS SDKs read the error type from, for clients that sign their calls.
+    return Response(body, status=status, headers={"x-amzn-ErrorType": code, **headers})
+
+
+def _first_problem(detail: Any, path: tuple[str, ...] = ()) -> tuple[str | None, str]:
+    """The first field path and message in a serializer's error tree."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = () if key == "non_field_errors" else (str(key),)
+            return _first_problem(value, path + name)
+    if isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if value:
+                # A list of messages for one field, or one entry per list item.
+                item = () if isinstance(value, str) else (str(index),)
+                return _first_problem(value, path + item)
+    return (".".join(path) or None), str(detail)
+
+
+def _aws_error(exc: AWSError) -> Response:
+    if exc.status >= 500:
+        logger.error("platform API service error", exc_info=exc)
+    return error_response(exc.status, exc.code, exc.message, getattr(exc, "field", None))
+
+
+def _drf_error(exc: exceptions.APIException, view: Any) -> Response:
+    code = next((_DRF_CODES[k] for k in type(exc).__mro__ if k in _DRF_CODES), "ServiceException")
+    headers: dict[str, str] = {}
+    wait = getattr(exc, "wait", None)  # Throttled's seconds to wait
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        headers["Retry-After"] = str(max(1, round(wait)))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        authenticate = view.get_authenticate_header(view.request) if view else None
+        if authenticate:
+            headers["WWW-Authenticate"] = authenticate
+    if isinstance(exc, exceptions.ValidationError):
+        field, message = _first_problem(exc.detail)
+        field = getattr(view, "error_fields", {}).get(field, field)
+        return error_response(exc.status_code, code, message, field, **headers)
+    message = str(exc.detail)
+    if isinstance(exc, exceptions.NotAuthenticated):
+        message = "Sign in first."
+    return error_response(exc.status_code, code, message, None, **headers)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: every exception a platform view raises becomes an answer;
+    none reaches Django's 500 page."""
+    view = context.get("view")
+    if isinstance(exc, AWSError):
+        return _aws_error(exc)
+    if isinstance(exc, Http404):
+        return error_response(404, "ResourceNotFoundException", str(exc) or "Not found.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return error_response(403, "AccessDeniedException", str(exc) or "Access denied.")
+    if isinstance(exc, exceptions.APIException):
+        return _drf_error(exc, view)
+    request = context.get("request")
+    logger.error("platform API %s failed", getattr(request, "path", "?"), exc_info=exc)
+    return error_response(500, "ServiceException", "An internal error occurred.")
