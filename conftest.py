@@ -147,6 +147,19 @@ def _release_test_database(django_db_setup: Any, django_db_blocker: Any) -> Iter
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """The cache holds request counts (the platform API's throttle) by user id; ids come
+    back after a rollback, so one test's counts must not throttle the next test's user.
+    Only this process's own memory is cleared: a shared Redis is never flushed."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    if isinstance(cache, LocMemCache):
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _settle_background_writers() -> Iterator[None]:
     """Before the test database is rolled back or flushed (this teardown runs first):
 

@@ -9,6 +9,9 @@ from console import views
 from monitoring import views as monitoring_views
 from platformapi import schema
 
+# A route no URL matches: JSON for API clients, Django's page for browsers.
+handler404 = "platformapi.errors.not_found"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),

@@ -13,7 +13,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -36,12 +37,26 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 }
 
 
+def _body(code: str, message: str, field: str | None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
 def error_response(
     status: int, code: str, message: str, field: str | None = None, **headers: str
 ) -> Response:
-    body = {"error": {"code": code, "message": message, "field": field}}
-    # The header AWS SDKs read the error type from, for clients that sign their calls.
+    # x-amzn-ErrorType: where the AWS SDKs read the type, for clients that sign their calls.
+    body = _body(code, message, field)
     return Response(body, status=status, headers={"x-amzn-ErrorType": code, **headers})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's ``handler404``: no route matched (or a page raised Http404). A browser asking
+    for a page gets Django's page; any other client the API's error, as JSON."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return defaults.page_not_found(request, exception or Http404())
+    code = "ResourceNotFoundException"
+    body = _body(code, f"Nothing is at {request.path}.", None)
+    return JsonResponse(body, status=404, headers={"x-amzn-ErrorType": code})
 
 
 def _first_problem(detail: Any, path: tuple[str, ...] = ()) -> tuple[str | None, str]:
