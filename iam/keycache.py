@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from iam.models import AccessKey
@@ -17,14 +18,15 @@ _MISSING: Any = object()
 
 
 class AccessKeyCache:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: dict[str, tuple[float, AccessKey]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def get(self, access_key_id: str) -> AccessKey | Any | None:
         """The cached key, else ``MISSING``."""
         entry = self._entries.get(access_key_id)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < self._clock():
             return _MISSING
         return entry[1]
 
@@ -32,7 +34,7 @@ class AccessKeyCache:
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
-            self._entries[access_key_id] = (time.monotonic() + TTL_SECONDS, key)
+            self._entries[access_key_id] = (self._clock() + TTL_SECONDS, key)
 
     def clear(self, *args: Any, **kwargs: Any) -> None:
         with self._lock:
