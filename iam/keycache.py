@@ -1,7 +1,8 @@
 """A short-lived per-process cache of access keys, so a warm API call needs no query.
 
-Entries live a few seconds and are dropped at once when this process changes a key or a
-user; another process's change (e.g. a deactivation) takes effect within the TTL.
+Entries live ``FUNCTORY_ACCESS_KEY_CACHE_SECONDS`` (5) and are dropped at once when this
+process changes a key or a user; another process's change (e.g. a deactivation) takes effect
+within that time.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+
 from iam.models import AccessKey
 
-TTL_SECONDS = 5.0
 _MISSING: Any = object()
 
 
@@ -34,7 +36,8 @@ class AccessKeyCache:
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
-            self._entries[access_key_id] = (self._clock() + TTL_SECONDS, key)
+            ttl = float(settings.FUNCTORY_ACCESS_KEY_CACHE_SECONDS)
+            self._entries[access_key_id] = (self._clock() + ttl, key)
 
     def clear(self, *args: Any, **kwargs: Any) -> None:
         with self._lock:

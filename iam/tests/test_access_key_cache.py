@@ -1,8 +1,11 @@
-"""The per-process access-key cache: entries last TTL_SECONDS, a change here drops them."""
+"""The per-process access-key cache: entries last FUNCTORY_ACCESS_KEY_CACHE_SECONDS, a change
+here drops them."""
 
 from __future__ import annotations
 
-from iam.keycache import MISSING, TTL_SECONDS, AccessKeyCache
+from typing import Any
+
+from iam.keycache import MISSING, AccessKeyCache
 from iam.models import AccessKey
 
 
@@ -14,7 +17,13 @@ class FakeClock:
         return self.now
 
 
-def test_a_cached_key_is_served_until_its_ttl_has_passed_then_looked_up_again() -> None:
+TTL_SECONDS = 5.0
+
+
+def test_a_cached_key_is_served_until_its_ttl_has_passed_then_looked_up_again(
+    settings: Any,
+) -> None:
+    settings.FUNCTORY_ACCESS_KEY_CACHE_SECONDS = TTL_SECONDS
     clock = FakeClock()
     cache = AccessKeyCache(clock=clock)
     key = AccessKey(access_key_id="AKIACACHED0000000001")
