@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -31,12 +32,13 @@ _REDIS_PREFIX = "functory:sigv4-failures:"
 
 
 class LocalCounter:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def hit(self, subject: str, window_s: float) -> int:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             started, count = self._windows.get(subject, (now, 0))
             if now - started >= window_s:

@@ -315,6 +315,9 @@ FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox
 FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS", "300"))
 # How long a process may reuse a resolved function configuration it did not change itself.
 FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
+# How long a process may reuse an access key on the Invoke path (a deactivation elsewhere
+# takes effect within this time).
+FUNCTORY_ACCESS_KEY_CACHE_SECONDS = float(os.environ.get("FUNCTORY_ACCESS_KEY_CACHE_SECONDS", "5"))
 # Where a process without live-tail subscribers (the embedded worker) sends stored events
 # so the server's in-memory channel layer can push them; set by `manage.py serve`.
 FUNCTORY_LIVE_FORWARD_URL = os.environ.get("FUNCTORY_LIVE_FORWARD_URL", "")

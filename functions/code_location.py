@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import time
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -31,16 +32,31 @@ def _fernet(secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def url_for(request: HttpRequest, account_id: str, sha256_hex: str, filename: str) -> str:
+def _seconds(now: float | None) -> int:
+    return int(time.time() if now is None else now)
+
+
+def url_for(
+    request: HttpRequest,
+    account_id: str,
+    sha256_hex: str,
+    filename: str,
+    *,
+    now: float | None = None,
+) -> str:
+    """The download link, issued ``now`` (the current time unless given: tests)."""
     grant = json.dumps({"a": account_id, "s": sha256_hex, "n": filename}).encode()
-    token = _fernet(settings.SECRET_KEY).encrypt(grant).decode()
+    token = _fernet(settings.SECRET_KEY).encrypt_at_time(grant, _seconds(now)).decode()
     return request.build_absolute_uri(reverse("code-download", args=[token]))
 
 
-def verify(token: str) -> tuple[str, str, str] | None:
-    """The (account id, blob digest, file name) a token grants, or None if invalid/expired."""
+def verify(token: str, *, now: float | None = None) -> tuple[str, str, str] | None:
+    """The (account id, blob digest, file name) a token grants, or None if invalid/expired
+    (as of ``now``, the current time unless given: tests)."""
     try:
-        grant = _fernet(settings.SECRET_KEY).decrypt(token.encode(), ttl=MAX_AGE_SECONDS)
+        grant = _fernet(settings.SECRET_KEY).decrypt_at_time(
+            token.encode(), MAX_AGE_SECONDS, _seconds(now)
+        )
         data = json.loads(grant)
         return str(data["a"]), str(data["s"]), str(data["n"])
     except (InvalidToken, ValueError, KeyError, TypeError, UnicodeError):

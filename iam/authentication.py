@@ -3,8 +3,8 @@ access keys, and the view wrappers (``awsapi.apiview``'s shells) that hand every
 view an authenticated :class:`ApiRequest`.
 
 Only the Invoke path (:func:`verify_async`) uses the per-process key cache: a key
-deactivated elsewhere keeps invoking for at most ``keycache.TTL_SECONDS``. Control-plane
-calls always read the key fresh.
+deactivated elsewhere keeps invoking for at most ``FUNCTORY_ACCESS_KEY_CACHE_SECONDS``.
+Control-plane calls always read the key fresh.
 """
 
 from __future__ import annotations

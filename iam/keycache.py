@@ -1,30 +1,34 @@
 """A short-lived per-process cache of access keys, so a warm API call needs no query.
 
-Entries live a few seconds and are dropped at once when this process changes a key or a
-user; another process's change (e.g. a deactivation) takes effect within the TTL.
+Entries live ``FUNCTORY_ACCESS_KEY_CACHE_SECONDS`` (5) and are dropped at once when this
+process changes a key or a user; another process's change (e.g. a deactivation) takes effect
+within that time.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from django.conf import settings
 
 from iam.models import AccessKey
 
-TTL_SECONDS = 5.0
 _MISSING: Any = object()
 
 
 class AccessKeyCache:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: dict[str, tuple[float, AccessKey]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def get(self, access_key_id: str) -> AccessKey | Any | None:
         """The cached key, else ``MISSING``."""
         entry = self._entries.get(access_key_id)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < self._clock():
             return _MISSING
         return entry[1]
 
@@ -32,7 +36,8 @@ class AccessKeyCache:
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
-            self._entries[access_key_id] = (time.monotonic() + TTL_SECONDS, key)
+            ttl = float(settings.FUNCTORY_ACCESS_KEY_CACHE_SECONDS)
+            self._entries[access_key_id] = (self._clock() + ttl, key)
 
     def clear(self, *args: Any, **kwargs: Any) -> None:
         with self._lock:

@@ -150,8 +150,10 @@ class EnvironmentPool:
             await asyncio.sleep(min(1.0, self.keep_alive_s / 2))
             self.reap()
 
-    def reap(self) -> None:
-        cutoff = time.monotonic() - self.keep_alive_s
+    def reap(self, now: float | None = None) -> None:
+        """Stop the environments idle for longer than the keep-alive (as of ``now``, on the
+        monotonic clock: the current time unless given)."""
+        cutoff = (time.monotonic() if now is None else now) - self.keep_alive_s
         for key, environments in list(self._idle.items()):
             keep = [env for env in environments if env.last_used >= cutoff and not env.dead]
             for env in environments:

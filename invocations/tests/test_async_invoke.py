@@ -85,6 +85,22 @@ def _failed(functory: LiveServer, credentials: Any, name: str) -> list[dict[str,
     return [row for row in rows if row["Status"] == "failed"]
 
 
+def _throttled(
+    functory: LiveServer, credentials: Any, name: str, request_id: str
+) -> list[dict[str, Any]]:
+    """The event ``request_id`` if its last attempt was throttled."""
+    response = signed(
+        functory, credentials, "GET", f"/_functory/async-invocations?FunctionName={name}"
+    )
+    rows: list[dict[str, Any]] = response.json()["AsyncInvocations"]
+    return [
+        row
+        for row in rows
+        if row["RequestId"] == request_id
+        and (row["LastError"] or "").startswith("TooManyRequestsException")
+    ]
+
+
 FAILING = (
     "def handler(event, context):\n    print('attempt', event['n'])\n    raise ValueError('nope')\n"
 )
@@ -189,7 +205,11 @@ def test_a_throttled_event_waits_and_runs_once_concurrency_is_back(
         FunctionName=name, InvocationType="Event", Payload=json.dumps({"marker": marker})
     )
     assert response["StatusCode"] == 202
-    time.sleep(2)
+    request_id = response["ResponseMetadata"]["RequestId"]
+    # The worker has tried it and been throttled (not given up: throttles are retried)...
+    (row,) = _wait_for(lambda: _throttled(functory, credentials, name, request_id), timeout=30)
+    assert (row["Status"], row["FunctionErrors"]) == ("retrying", 0)
+    # ...and has not run it (its attempt's log lines would be stored before its outcome).
     assert [e for e in _log_messages(logs, name) if f"ran {marker}" in e["message"]] == []
     holder.join()
     _wait_for(lambda: [e for e in _log_messages(logs, name) if f"ran {marker}" in e["message"]])

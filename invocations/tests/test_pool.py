@@ -96,7 +96,31 @@ def test_idle_environments_are_reaped_after_the_keep_alive(tmp_path, code_dir):
             spec = _spec(code_dir)
             first = await _token(pool, spec)
             assert await _token(pool, spec) == first
-            await asyncio.sleep(1.5)
+            # The pool's own reaper stops it once it has idled past the keep-alive.
+            deadline = time.monotonic() + 30
+            while pool.stats()["idle"]:
+                assert time.monotonic() < deadline, "the idle environment was never reaped"
+                await asyncio.sleep(0.05)
+            assert await _token(pool, spec) != first
+        finally:
+            await pool.close()
+
+    _run(scenario())
+
+
+def test_an_idle_environment_is_kept_for_the_keep_alive_and_no_longer(tmp_path, code_dir):
+    async def scenario() -> None:
+        # A keep-alive the background reaper never reaches: the test moves the clock.
+        pool = EnvironmentPool(
+            SandboxBackend(str(tmp_path / "state"), lambda *a: None), keep_alive_s=300
+        )
+        try:
+            spec = _spec(code_dir)
+            first = await _token(pool, spec)
+            pool.reap(now=time.monotonic() + 290)
+            assert pool.stats()["idle"] == 1
+            assert await _token(pool, spec) == first
+            pool.reap(now=time.monotonic() + 301)
             assert pool.stats()["idle"] == 0
             assert await _token(pool, spec) != first
         finally:

@@ -175,7 +175,13 @@ def test_lines_printed_in_another_process_arrive_through_redis(functory_pair):
     via_second = client_for(second, creds)
     create_function(via_second, "tailed", Code={"ZipFile": make_zip({"app.py": PRINTER})})
     via_second.invoke(FunctionName="tailed", Payload=b'{"n": 0}')
-    time.sleep(0.5)  # let the second replica store the first lines (the group must exist)
+    # The socket is refused for a group that does not exist: wait until the first lines
+    # are stored (and so the group made), as the first replica sees it.
+    logs = client_for(first, creds, "logs")
+    deadline = time.monotonic() + 30
+    while not logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]:
+        assert time.monotonic() < deadline, "the first invoke's log group was never made"
+        time.sleep(0.1)
     token = _token(first, creds.account_id, GROUP)
     port = urlsplit(first.url).port
     url = f"ws://127.0.0.1:{port}/ws/logs/?group={quote(GROUP)}&token={quote(token)}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import time
 import uuid
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -44,26 +46,46 @@ def _console_session(functory, account_id: str) -> requests.Session:
     return session
 
 
-def _wait_for_a_fresh_minute(room_s: float = 35) -> None:
-    """Start at the top of a minute when little of it is left, so the mix fits in one."""
-    into = time.time() % 60
-    if into > 60 - room_s:
-        time.sleep(60 - into + 0.5)
+@dataclass(frozen=True)
+class Call:
+    """One invoke of the mix, bracketed by the client's clock (the server's, too: it runs on
+    this machine). Its metrics are stamped with the minute the server saw it finish."""
+
+    started: float
+    ended: float
+    qualifier: str
+    error: bool
+    cold: bool
+
+    def minutes(self) -> set[int]:
+        """The minutes it can have been counted in: one, unless it ran across a boundary."""
+        return {int(self.started) // 60 * 60, int(self.ended) // 60 * 60}
+
+
+def _invoke(lam, qualifier: str, fail: bool, cold: bool) -> Call:
+    started = time.time()
+    extra = {"Qualifier": qualifier} if qualifier else {}
+    response = lam.invoke(FunctionName="metered", Payload=json.dumps({"fail": fail}), **extra)
+    ended = time.time()
+    assert ("FunctionError" in response) == fail
+    return Call(started, ended, qualifier, fail, cold)
 
 
 def test_per_minute_series_match_a_known_mix_of_successes_and_errors(functory, lam, credentials):
     create_function(lam, "metered", Code={"ZipFile": make_zip({"app.py": APP})})
     lam.publish_version(FunctionName="metered")
-    _wait_for_a_fresh_minute()
-    first_minute = int(time.time()) // 60 * 60
-    outcomes = []
-    for fail in (False, False, True, False, True):
-        response = lam.invoke(FunctionName="metered", Payload=json.dumps({"fail": fail}))
-        outcomes.append("FunctionError" in response)
-    versioned = lam.invoke(FunctionName="metered", Qualifier="1", Payload=b"{}")
-    assert "FunctionError" not in versioned
-    assert outcomes == [False, False, True, False, True]
-    last_minute = int(time.time()) // 60 * 60
+    # $LATEST starts one environment, version 1 another: errors do not retire them.
+    calls = [
+        _invoke(lam, "", fail, cold=i == 0)
+        for i, fail in enumerate((False, False, True, False, True))
+    ]
+    calls.append(_invoke(lam, "1", False, cold=True))
+    first_minute = min(min(call.minutes()) for call in calls)
+    last_minute = max(max(call.minutes()) for call in calls)
+    # Invokes run one after another, so at most one can straddle each minute boundary: where
+    # it was counted is the one thing the client cannot know (see the placements below).
+    # The minutes asked for: the mix's, bracketed by an empty one on each side.
+    minutes = list(range(first_minute - 60, last_minute + 120, 60))
 
     session = _console_session(functory, credentials.account_id)
 
@@ -71,8 +93,8 @@ def test_per_minute_series_match_a_known_mix_of_successes_and_errors(functory, l
         query = {
             "metric": metric,
             "period": "60",
-            "start": dt.datetime.fromtimestamp(first_minute - 60, dt.UTC).isoformat(),
-            "end": dt.datetime.fromtimestamp(last_minute + 120, dt.UTC).isoformat(),
+            "start": dt.datetime.fromtimestamp(minutes[0], dt.UTC).isoformat(),
+            "end": dt.datetime.fromtimestamp(minutes[-1] + 60, dt.UTC).isoformat(),
             **params,
         }
         if stat:
@@ -80,29 +102,42 @@ def test_per_minute_series_match_a_known_mix_of_successes_and_errors(functory, l
         response = session.get(f"{functory.url}/_functory/api/metrics", params=query, timeout=10)
         assert response.status_code == 200, response.text
         body = response.json()
-        assert len(body["timestamps"]) == len(body["values"])
+        stamps = [int(dt.datetime.fromisoformat(ts).timestamp()) for ts in body["timestamps"]]
+        assert stamps == minutes
         return list(body["values"])
 
-    # The mix's minute, bracketed by empty minutes. Should a slow machine spill the mix into
-    # the next minute, the totals must still be exact.
-    fits = first_minute == last_minute
+    def per_minute(counted: list[tuple[Call, int]], qualifier: str | None, what: str) -> list[int]:
+        """What ``counted`` (each call with its minute) adds up to, minute by minute."""
+        totals = dict.fromkeys(minutes, 0)
+        for call, minute in counted:
+            if qualifier is None or call.qualifier == qualifier:
+                totals[minute] += {"calls": 1, "errors": call.error, "cold": call.cold}[what]
+        return list(totals.values())
 
-    def check(metric: str, stat: str | None = None, **params: str) -> list[float | None]:
-        values = series(metric, stat, **params)
-        return values if fits else [sum(v or 0 for v in values)]
+    # Each possible placement of the calls; the series of the function's invocations must be
+    # one of them, and every other series must agree with that same one.
+    placements = [
+        list(zip(calls, chosen, strict=True))
+        for chosen in itertools.product(*(sorted(call.minutes()) for call in calls))
+    ]
+    invocations = series("Invocations", function="metered")
+    matching = [p for p in placements if per_minute(p, None, "calls") == invocations]
+    assert len(matching) == 1, (invocations, calls)
+    counted = matching[0]
+    assert sum(invocations) == 6
 
-    def expect(total: int) -> list[int]:
-        return [0, total, 0] if fits else [total]
+    def expect(what: str, qualifier: str | None = None) -> list[int]:
+        return per_minute(counted, qualifier, what)
 
-    assert check("Invocations", function="metered") == expect(6)
-    assert check("Errors", function="metered") == expect(2)
-    # $LATEST starts one environment, version 1 another: errors do not retire them.
-    assert check("ColdStarts", function="metered") == expect(2)
-    assert check("Invocations", function="metered", qualifier="1") == expect(1)
-    assert check("Errors", function="metered", qualifier="1") == expect(0)
-    assert check("ColdStarts", function="metered", qualifier="1") == expect(1)
-    assert check("Invocations") == expect(6)  # account-wide (the account is fresh)
-    assert check("Duration", "SampleCount", function="metered") == expect(6)
+    assert series("Errors", function="metered") == expect("errors")
+    assert sum(expect("errors")) == 2
+    assert series("ColdStarts", function="metered") == expect("cold")
+    assert sum(expect("cold")) == 2
+    assert series("Invocations", function="metered", qualifier="1") == expect("calls", "1")
+    assert series("Errors", function="metered", qualifier="1") == expect("errors", "1")
+    assert series("ColdStarts", function="metered", qualifier="1") == expect("cold", "1")
+    assert series("Invocations") == expect("calls")  # account-wide (the account is fresh)
+    assert series("Duration", "SampleCount", function="metered") == expect("calls")
 
     concurrency = [v for v in series("ConcurrentExecutions", function="metered") if v is not None]
     assert concurrency and max(concurrency) >= 1
