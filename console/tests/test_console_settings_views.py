@@ -115,7 +115,7 @@ def test_policy_statements_are_added_and_removed(owner: User) -> None:
     client = _client(owner)
     body = {"StatementId": "s3", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}
     added = _post(client, "/functions/fn/configuration/policy", body)
-    assert added.status_code == 200, added.content
+    assert added.status_code == 201, added.content
     assert added.json()["Policy"]["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
     again = _post(client, "/functions/fn/configuration/policy", body)
     assert again.status_code == 409
