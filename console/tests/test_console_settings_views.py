@@ -140,10 +140,10 @@ def test_a_version_is_published_and_a_weighted_alias_created(owner: User) -> Non
     function = _function(owner.account, "fn")
     client = _client(owner)
     assert (
-        _post(client, "/functions/fn/versions/publish", {"Description": "one"}).status_code == 200
+        _post(client, "/functions/fn/versions/publish", {"Description": "one"}).status_code == 201
     )
     _post(client, "/functions/fn/configuration/general", {"MemorySize": 256})
-    assert _post(client, "/functions/fn/versions/publish", {}).status_code == 200
+    assert _post(client, "/functions/fn/versions/publish", {}).status_code == 201
     body = {
         "Name": "live",
         "FunctionVersion": "1",
@@ -151,7 +151,7 @@ def test_a_version_is_published_and_a_weighted_alias_created(owner: User) -> Non
         "AdditionalWeight": 20,
     }
     answer = _post(client, "/functions/fn/aliases", body)
-    assert answer.status_code == 200, answer.content
+    assert answer.status_code == 201, answer.content
     assert answer.json()["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.2}}
     updated = _post(client, "/functions/fn/aliases/live", {"FunctionVersion": "2"})
     assert updated.json()["FunctionVersion"] == "2"
