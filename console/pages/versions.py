@@ -52,7 +52,7 @@ def _function(account: Account, name: str) -> Function:
 
 
 class PublishVersionInput(serializers.Serializer[Any]):
-    Description = _text(help_text="The version's description; empty for $LATEST's.")
+    Description = _text(help_text="The version's description; empty keeps $LATEST's.")
 
 
 class PublishView(APIView):
@@ -83,7 +83,8 @@ class PublishView(APIView):
             params = checked("PublishVersion", params, FunctionName=function.name)
             resolved = selectors.function_resolve(account, function.name)
             version = function_services.version_publish(resolved=resolved, params=params)
-        # An unchanged $LATEST gives back the newest version, which this call did not create.
+        # An unchanged $LATEST gives back the newest version, which this call did not create
+        # (its number is not above the one read before publishing).
         created = version.number > function.last_version_number
         return Response(
             render.function_configuration(version, qualifier=version.version),
