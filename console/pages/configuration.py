@@ -1,6 +1,11 @@
 """Console: the configuration tab (general settings, environment, tags, policy,
 concurrency, layers, asynchronous invocation) and the JSON endpoints its script calls. Each
-endpoint validates as the matching API operation does and calls the same service."""
+endpoint validates as the matching API operation does and calls the same service.
+
+The serializers only read the form's JSON (its keys and their types); the values are checked
+by the operation's botocore model (``checked``) and the services, so the console and the API
+refuse them in the same words. ``error_fields`` maps a serializer key to the form control
+that shows its error (``data-error-for`` in the template)."""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ import json
 from typing import Any
 
 from django.urls import path
-from django.views.decorators.http import require_http_methods, require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from console.consoleapi import console_json, request_json
-from console.pages._forms import account_of, checked, fields, function_for
+from console.pages._forms import checked, fields
 from console.pages._request import ConsoleRequest
 from functions import arns, render, selectors
 from functions.models import Function, FunctionVersion, LayerVersion
@@ -20,170 +28,339 @@ from functions.services import event_invoke as event_invoke_services
 from functions.services import functions as function_services
 from functions.services import policies as policy_services
 from functions.services import tags as tag_services
+from iam.models import Account
+from platformapi.views import SignedInRequest
 
 ENVIRONMENT_LIMIT = function_services.ENVIRONMENT_LIMIT
 _ENV_TEXTS = {"4KB": "environment.variables", "reserved keys": "environment.variables"}
 
+FUNCTION_CONFIGURATION = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="$LATEST's configuration, as GetFunctionConfiguration returns it.",
+)
 
-def _update(request: ConsoleRequest, function: Function, params: dict[str, Any]) -> dict[str, Any]:
+
+def _text(**kwargs: Any) -> serializers.CharField:
+    """A form text as typed: optional, possibly empty or null, spaces kept."""
+    return serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs
+    )
+
+
+def _strings() -> serializers.DictField:
+    """A key/value editor's rows (environment variables, tags); null for none."""
+    return serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        allow_null=True,
+        default=dict,
+    )
+
+
+def _function(account: Account, name: str) -> Function:
+    return selectors.function_get_for_account(account, name)
+
+
+def _update(account: Account, function: Function, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateFunctionConfiguration with ``params``, as the API runs it."""
     params = checked("UpdateFunctionConfiguration", params, FunctionName=function.name)
-    resolved = selectors.function_resolve(account_of(request), function.name)
+    resolved = selectors.function_resolve(account, function.name)
     version = function_services.function_update_configuration(resolved=resolved, params=params)
     return render.function_configuration(version)
 
 
-@console_json
-@require_POST
-def general(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    function = function_for(request, name)
-    data = request_json(request)
-    params: dict[str, Any] = {
-        key: data[key] for key in ("Description", "MemorySize", "Timeout") if key in data
+class GeneralSettingsInput(serializers.Serializer[Any]):
+    """The general settings; a key left out is left unchanged."""
+
+    Description = _text()
+    MemorySize = serializers.IntegerField(required=False, allow_null=True)
+    Timeout = serializers.IntegerField(required=False, allow_null=True)
+    EphemeralStorage = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The /tmp size in MB."
+    )
+
+
+class GeneralSettingsView(APIView):
+    error_fields = {
+        "Description": "description",
+        "MemorySize": "memorySize",
+        "Timeout": "timeout",
+        "EphemeralStorage": "ephemeralStorage.size",
     }
-    if "EphemeralStorage" in data:
-        params["EphemeralStorage"] = {"Size": data["EphemeralStorage"]}
-    with fields("general"):
-        return _update(request, function, params)
+
+    @extend_schema(request=GeneralSettingsInput, responses=FUNCTION_CONFIGURATION)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Change the description, memory, timeout and ephemeral storage of $LATEST."""
+        account = request.user.account
+        function = _function(account, name)
+        data = GeneralSettingsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        if "EphemeralStorage" in params:
+            params["EphemeralStorage"] = {"Size": params["EphemeralStorage"]}
+        with fields("general"):
+            return Response(_update(account, function, params))
 
 
-@console_json
-@require_POST
-def environment(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    function = function_for(request, name)
-    variables = request_json(request).get("Variables") or {}
-    with fields("environment.variables", _ENV_TEXTS):
-        return _update(request, function, {"Environment": {"Variables": variables}})
+class EnvironmentInput(serializers.Serializer[Any]):
+    Variables = _strings()
 
 
-@console_json
-@require_POST
-def tags(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """Replace the function's tags: TagResource for the new set, UntagResource for the rest."""
-    function = function_for(request, name)
-    wanted = request_json(request).get("Tags") or {}
-    resource = arns.function_arn(function.account_id, function.name)
-    with fields("tags"):
-        if wanted:
-            wanted = checked("TagResource", {"Tags": wanted}, Resource=resource)["Tags"]
-        return {"Tags": tag_services.tags_replace(function=function, tags=wanted)}
+class EnvironmentView(APIView):
+    error_fields = {"Variables": "environment.variables"}
+
+    @extend_schema(request=EnvironmentInput, responses=FUNCTION_CONFIGURATION)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Replace $LATEST's environment variables."""
+        account = request.user.account
+        function = _function(account, name)
+        data = EnvironmentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        variables = data.validated_data["Variables"] or {}
+        with fields("environment.variables", _ENV_TEXTS):
+            params = {"Environment": {"Variables": variables}}
+            return Response(_update(account, function, params))
 
 
-def _policy(request: ConsoleRequest, function: Function) -> dict[str, Any]:
-    resolved = selectors.function_resolve(account_of(request), function.name, follow_alias=False)
-    return render.policy_document(selectors.policy_statements(resolved))
+class TagsInput(serializers.Serializer[Any]):
+    Tags = _strings()
+
+
+class TagsOutput(serializers.Serializer[Any]):
+    Tags = serializers.DictField(child=serializers.CharField(allow_blank=True))
+
+
+class TagsView(APIView):
+    error_fields = {"Tags": "tags"}
+
+    @extend_schema(request=TagsInput, responses=TagsOutput)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Replace the function's tags: TagResource for the new set, UntagResource for the
+        rest."""
+        function = _function(request.user.account, name)
+        data = TagsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = data.validated_data["Tags"] or {}
+        resource = arns.function_arn(function.account_id, function.name)
+        with fields("tags"):
+            if wanted:
+                wanted = checked("TagResource", {"Tags": wanted}, Resource=resource)["Tags"]
+            return Response({"Tags": tag_services.tags_replace(function=function, tags=wanted)})
+
+
+class PolicyDocumentOutput(serializers.Serializer[Any]):
+    Version = serializers.CharField()
+    Id = serializers.CharField()
+    Statement = serializers.ListField(child=serializers.DictField())
+
+
+class PolicyOutput(serializers.Serializer[Any]):
+    Policy = PolicyDocumentOutput(help_text="The resource-based policy, as GetPolicy has it.")
+
+
+def _policy(account: Account, function: Function) -> dict[str, Any]:
+    resolved = selectors.function_resolve(account, function.name, follow_alias=False)
+    return {"Policy": render.policy_document(selectors.policy_statements(resolved))}
 
 
 _PRINCIPAL_TEXTS = {"principal": "principal", "statement id": "statementId"}
 
 
-@console_json
-@require_POST
-def policy_add(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    function = function_for(request, name)
-    data = request_json(request)
-    keys = ("StatementId", "Action", "Principal", "SourceArn", "SourceAccount")
-    with fields("policy", _PRINCIPAL_TEXTS):
-        params = checked(
-            "AddPermission",
-            {key: data[key] for key in keys if data.get(key)},
-            FunctionName=function.name,
-        )
-        resolved = selectors.function_resolve(
-            account_of(request), function.name, follow_alias=False
-        )
-        policy_services.permission_add(resolved=resolved, params=params)
-    return {"Policy": _policy(request, function)}
+class PermissionInput(serializers.Serializer[Any]):
+    """An AddPermission statement; empty members are left out."""
+
+    StatementId = _text()
+    Action = _text()
+    Principal = _text()
+    SourceArn = _text()
+    SourceAccount = _text()
 
 
-@console_json
-@require_http_methods(["DELETE"])
-def policy_remove(request: ConsoleRequest, name: str, sid: str) -> dict[str, Any]:
-    function = function_for(request, name)
-    with fields("policy"):
-        checked("RemovePermission", {}, FunctionName=function.name, StatementId=sid)
-        resolved = selectors.function_resolve(
-            account_of(request), function.name, follow_alias=False
-        )
-        policy_services.permission_remove(resolved=resolved, sid=sid, revision_id=None)
-    return {"Policy": _policy(request, function)}
-
-
-@console_json
-@require_POST
-def concurrency(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """Reserve concurrency, or (``null``) go back to the account's unreserved pool."""
-    function = function_for(request, name)
-    reserved = request_json(request).get("ReservedConcurrentExecutions")
-    with fields("reservedConcurrentExecutions"):
-        if reserved is None:
-            checked("DeleteFunctionConcurrency", {}, FunctionName=function.name)
-            concurrency_services.concurrency_delete(function=function)
-        else:
-            params = checked(
-                "PutFunctionConcurrency",
-                {"ReservedConcurrentExecutions": reserved},
-                FunctionName=function.name,
-            )
-            concurrency_services.concurrency_put(
-                function=function, reserved=int(params["ReservedConcurrentExecutions"])
-            )
-    return {
-        "ReservedConcurrentExecutions": reserved,
-        "UnreservedConcurrentExecutions": selectors.unreserved_concurrency(function.account),
+class PolicyView(APIView):
+    error_fields = {
+        "StatementId": "statementId",
+        "Action": "action",
+        "Principal": "principal",
+        "SourceArn": "sourceArn",
+        "SourceAccount": "sourceAccount",
     }
 
+    @extend_schema(request=PermissionInput, responses={201: PolicyOutput})
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Add a statement to the function's policy (AddPermission); answers the policy."""
+        account = request.user.account
+        function = _function(account, name)
+        data = PermissionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = {key: value for key, value in data.validated_data.items() if value}
+        with fields("policy", _PRINCIPAL_TEXTS):
+            params = checked("AddPermission", wanted, FunctionName=function.name)
+            resolved = selectors.function_resolve(account, function.name, follow_alias=False)
+            policy_services.permission_add(resolved=resolved, params=params)
+        return Response(_policy(account, function), status=201)
 
-@console_json
-@require_POST
-def layers(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """Set the function's layers, in order (UpdateFunctionConfiguration ``Layers``)."""
-    function = function_for(request, name)
-    wanted = request_json(request).get("Layers") or []
-    with fields("layers"):
-        return _update(request, function, {"Layers": wanted})
+
+class PolicyStatementView(APIView):
+    # The page redraws the policy from the answer, so this deletion answers it (not 204).
+    @extend_schema(responses=PolicyOutput)
+    def delete(self, request: SignedInRequest, name: str, sid: str) -> Response:
+        """Remove a statement (RemovePermission); answers the policy left."""
+        account = request.user.account
+        function = _function(account, name)
+        with fields("policy"):
+            checked("RemovePermission", {}, FunctionName=function.name, StatementId=sid)
+            resolved = selectors.function_resolve(account, function.name, follow_alias=False)
+            policy_services.permission_remove(resolved=resolved, sid=sid, revision_id=None)
+        return Response(_policy(account, function))
+
+
+class ConcurrencyInput(serializers.Serializer[Any]):
+    ReservedConcurrentExecutions = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Executions to reserve; null to use the account's unreserved pool.",
+    )
+
+
+class ConcurrencyOutput(serializers.Serializer[Any]):
+    ReservedConcurrentExecutions = serializers.IntegerField(allow_null=True)
+    UnreservedConcurrentExecutions = serializers.IntegerField()
+
+
+class ConcurrencyView(APIView):
+    error_fields = {"ReservedConcurrentExecutions": "reservedConcurrentExecutions"}
+
+    @extend_schema(request=ConcurrencyInput, responses=ConcurrencyOutput)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Reserve concurrency, or (``null``) go back to the account's unreserved pool."""
+        function = _function(request.user.account, name)
+        data = ConcurrencyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        reserved = data.validated_data["ReservedConcurrentExecutions"]
+        with fields("reservedConcurrentExecutions"):
+            if reserved is None:
+                checked("DeleteFunctionConcurrency", {}, FunctionName=function.name)
+                concurrency_services.concurrency_delete(function=function)
+            else:
+                params = checked(
+                    "PutFunctionConcurrency",
+                    {"ReservedConcurrentExecutions": reserved},
+                    FunctionName=function.name,
+                )
+                concurrency_services.concurrency_put(
+                    function=function, reserved=int(params["ReservedConcurrentExecutions"])
+                )
+        return Response(
+            {
+                "ReservedConcurrentExecutions": reserved,
+                "UnreservedConcurrentExecutions": selectors.unreserved_concurrency(
+                    function.account
+                ),
+            }
+        )
+
+
+class FunctionLayersInput(serializers.Serializer[Any]):
+    Layers = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        allow_null=True,
+        default=list,
+        help_text="Layer version ARNs, in the order they are merged.",
+    )
+
+
+class FunctionLayersView(APIView):
+    error_fields = {"Layers": "layers"}
+
+    @extend_schema(request=FunctionLayersInput, responses=FUNCTION_CONFIGURATION)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Set the function's layers, in order (UpdateFunctionConfiguration ``Layers``)."""
+        account = request.user.account
+        function = _function(account, name)
+        data = FunctionLayersInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = data.validated_data["Layers"] or []
+        with fields("layers"):
+            return Response(_update(account, function, {"Layers": wanted}))
 
 
 _DEAD_LETTER = "deadLetterConfig.targetArn"
 
 
-@console_json
-@require_POST
-def async_settings(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """PutFunctionEventInvokeConfig for $LATEST (the form holds every setting), and the
-    dead-letter queue through UpdateFunctionConfiguration when it changed."""
-    function = function_for(request, name)
-    data = request_json(request)
-    on_success = str(data.get("OnSuccess") or "").strip()
-    on_failure = str(data.get("OnFailure") or "").strip()
-    dead_letter = str(data.get("DeadLetterTargetArn") or "").strip()
-    with fields(_DEAD_LETTER):
-        function_services.check_dead_letter_target(dead_letter)
-    with fields("async"):
-        params = checked(
-            "PutFunctionEventInvokeConfig",
-            {
-                "MaximumEventAgeInSeconds": data.get("MaximumEventAgeInSeconds"),
-                "MaximumRetryAttempts": data.get("MaximumRetryAttempts"),
-                "DestinationConfig": {
-                    "OnSuccess": {"Destination": on_success},
-                    "OnFailure": {"Destination": on_failure},
+class AsyncSettingsInput(serializers.Serializer[Any]):
+    """Every asynchronous-invocation setting of $LATEST; an empty destination is none."""
+
+    MaximumEventAgeInSeconds = serializers.IntegerField(
+        required=False, allow_null=True, default=None
+    )
+    MaximumRetryAttempts = serializers.IntegerField(required=False, allow_null=True, default=None)
+    OnSuccess = serializers.CharField(required=False, allow_null=True, allow_blank=True, default="")
+    OnFailure = serializers.CharField(required=False, allow_null=True, allow_blank=True, default="")
+    DeadLetterTargetArn = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, default=""
+    )
+
+
+class AsyncSettingsOutput(serializers.Serializer[Any]):
+    """The settings in effect (the service's defaults where unset)."""
+
+    MaximumEventAgeInSeconds = serializers.IntegerField()
+    MaximumRetryAttempts = serializers.IntegerField()
+    OnSuccess = serializers.CharField(allow_blank=True)
+    OnFailure = serializers.CharField(allow_blank=True)
+    DeadLetterTargetArn = serializers.CharField(allow_blank=True)
+
+
+class AsyncSettingsView(APIView):
+    error_fields = {
+        "MaximumEventAgeInSeconds": "maximumEventAgeInSeconds",
+        "MaximumRetryAttempts": "maximumRetryAttempts",
+        "OnSuccess": "destinationConfig.onSuccess.destination",
+        "OnFailure": "destinationConfig.onFailure.destination",
+        "DeadLetterTargetArn": _DEAD_LETTER,
+    }
+
+    @extend_schema(request=AsyncSettingsInput, responses=AsyncSettingsOutput)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """PutFunctionEventInvokeConfig for $LATEST (the form holds every setting), and the
+        dead-letter queue through UpdateFunctionConfiguration when it changed."""
+        account = request.user.account
+        function = _function(account, name)
+        data = AsyncSettingsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        form = data.validated_data
+        on_success = (form["OnSuccess"] or "").strip()
+        on_failure = (form["OnFailure"] or "").strip()
+        dead_letter = (form["DeadLetterTargetArn"] or "").strip()
+        with fields(_DEAD_LETTER):
+            function_services.check_dead_letter_target(dead_letter)
+        with fields("async"):
+            params = checked(
+                "PutFunctionEventInvokeConfig",
+                {
+                    "MaximumEventAgeInSeconds": form["MaximumEventAgeInSeconds"],
+                    "MaximumRetryAttempts": form["MaximumRetryAttempts"],
+                    "DestinationConfig": {
+                        "OnSuccess": {"Destination": on_success},
+                        "OnFailure": {"Destination": on_failure},
+                    },
                 },
-            },
-            FunctionName=function.name,
-        )
-        checked(
-            "UpdateFunctionConfiguration",
-            {"DeadLetterConfig": {"TargetArn": dead_letter}},
-            FunctionName=function.name,
-        )
-        resolved = selectors.event_invoke_resolve(
-            account_of(request), function.name, FunctionVersion.LATEST, reading=False
-        )
-        event_invoke_services.event_invoke_settings_put(
-            resolved=resolved, params=params, dead_letter_target_arn=dead_letter
-        )
-    return selectors.event_invoke_settings_latest(function)
+                FunctionName=function.name,
+            )
+            checked(
+                "UpdateFunctionConfiguration",
+                {"DeadLetterConfig": {"TargetArn": dead_letter}},
+                FunctionName=function.name,
+            )
+            resolved = selectors.event_invoke_resolve(
+                account, function.name, FunctionVersion.LATEST, reading=False
+            )
+            event_invoke_services.event_invoke_settings_put(
+                resolved=resolved, params=params, dead_letter_target_arn=dead_letter
+            )
+        return Response(selectors.event_invoke_settings_latest(function))
 
 
 def _layer_choices(function: Function) -> list[dict[str, Any]]:
@@ -205,14 +382,18 @@ def _layer_choices(function: Function) -> list[dict[str, Any]]:
 
 base = "functions/<str:name>/configuration/"
 urlpatterns: list[Any] = [
-    path(base + "general", general, name="configuration-general"),
-    path(base + "environment", environment, name="configuration-environment"),
-    path(base + "tags", tags, name="configuration-tags"),
-    path(base + "policy", policy_add, name="configuration-policy-add"),
-    path(base + "policy/<str:sid>", policy_remove, name="configuration-policy-remove"),
-    path(base + "concurrency", concurrency, name="configuration-concurrency"),
-    path(base + "layers", layers, name="configuration-layers"),
-    path(base + "async", async_settings, name="configuration-async"),
+    path(base + "general", GeneralSettingsView.as_view(), name="configuration-general"),
+    path(base + "environment", EnvironmentView.as_view(), name="configuration-environment"),
+    path(base + "tags", TagsView.as_view(), name="configuration-tags"),
+    path(base + "policy", PolicyView.as_view(), name="configuration-policy-add"),
+    path(
+        base + "policy/<str:sid>",
+        PolicyStatementView.as_view(),
+        name="configuration-policy-remove",
+    ),
+    path(base + "concurrency", ConcurrencyView.as_view(), name="configuration-concurrency"),
+    path(base + "layers", FunctionLayersView.as_view(), name="configuration-layers"),
+    path(base + "async", AsyncSettingsView.as_view(), name="configuration-async"),
 ]
 
 

@@ -1,20 +1,30 @@
 """Console: the versions and aliases tab and the JSON endpoints its script calls: publish a
-version, create, update and delete aliases (with a weighted second version)."""
+version, create, update and delete aliases (with a weighted second version).
+
+The serializers read the form's JSON (its keys and their types); the values are checked by
+the operation's botocore model (``checked``) and the services, as the API checks them.
+``error_fields`` maps a serializer key to the form control that shows its error."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.urls import path
-from django.views.decorators.http import require_http_methods, require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from console.consoleapi import FieldError, console_json, request_json
-from console.pages._forms import account_of, checked, fields, function_for
+from console.consoleapi import FieldError
+from console.pages._forms import checked, fields
 from console.pages._request import ConsoleRequest
 from functions import arns, render, selectors
 from functions.models import Function
 from functions.services import aliases as alias_services
 from functions.services import functions as function_services
+from iam.models import Account
+from platformapi.views import SignedInRequest
 
 _ALIAS_TEXTS = {
     "routing configuration": "routingConfig",
@@ -24,77 +34,168 @@ _ALIAS_TEXTS = {
     "Alias already exists": "name",
 }
 
+VERSION_CONFIGURATION = OpenApiTypes.OBJECT
+ALIAS_CONFIGURATION = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="The alias, as GetAlias returns it."
+)
 
-@console_json
-@require_POST
-def publish(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    function = function_for(request, name)
-    data = request_json(request)
-    params: dict[str, Any] = {}
-    if data.get("Description"):
-        params["Description"] = data["Description"]
-    with fields("publish"):
-        params = checked("PublishVersion", params, FunctionName=function.name)
-        resolved = selectors.function_resolve(account_of(request), function.name)
-        version = function_services.version_publish(resolved=resolved, params=params)
-    return render.function_configuration(version, qualifier=version.version)
+
+def _text(**kwargs: Any) -> serializers.CharField:
+    """A form text as typed: optional, possibly empty or null, spaces kept."""
+    return serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs
+    )
+
+
+def _function(account: Account, name: str) -> Function:
+    return selectors.function_get_for_account(account, name)
+
+
+class PublishVersionInput(serializers.Serializer[Any]):
+    Description = _text(help_text="The version's description; empty keeps $LATEST's.")
+
+
+class PublishView(APIView):
+    error_fields = {"Description": "description"}
+
+    @extend_schema(
+        request=PublishVersionInput,
+        responses={
+            201: OpenApiResponse(
+                VERSION_CONFIGURATION,
+                description="The new version's configuration (PublishVersion's answer).",
+            ),
+            200: OpenApiResponse(
+                VERSION_CONFIGURATION,
+                description="Nothing changed since the newest version: that version.",
+            ),
+        },
+    )
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Publish $LATEST as a new version."""
+        account = request.user.account
+        function = _function(account, name)
+        data = PublishVersionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        description = data.validated_data.get("Description")
+        params: dict[str, Any] = {"Description": description} if description else {}
+        with fields("publish"):
+            params = checked("PublishVersion", params, FunctionName=function.name)
+            resolved = selectors.function_resolve(account, function.name)
+            version = function_services.version_publish(resolved=resolved, params=params)
+        # An unchanged $LATEST gives back the newest version, which this call did not create
+        # (its number is not above the one read before publishing).
+        created = version.number > function.last_version_number
+        return Response(
+            render.function_configuration(version, qualifier=version.version),
+            status=201 if created else 200,
+        )
+
+
+class AliasInput(serializers.Serializer[Any]):
+    """An alias's version, and an optional second version with its share of invocations."""
+
+    FunctionVersion = _text()
+    Description = _text()
+    AdditionalVersion = _text(help_text="A second version to route some invocations to.")
+    AdditionalWeight = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="The second version's share of invocations, in percent (0 to 100).",
+    )
+
+
+class AliasCreateInput(AliasInput):
+    Name = _text()
 
 
 def _routing(data: dict[str, Any]) -> dict[str, Any] | None:
     """``RoutingConfig`` from the form: a second version and its weight in percent."""
-    extra = str(data.get("AdditionalVersion") or "")
+    extra = data.get("AdditionalVersion") or ""
     if not extra:
         return {"AdditionalVersionWeights": {}}
     percent = data.get("AdditionalWeight")
-    if not isinstance(percent, int | float) or isinstance(percent, bool) or not 0 <= percent <= 100:
+    if percent is None or not 0 <= percent <= 100:
         raise FieldError("routingConfig", "The weight must be a percentage from 0 to 100.")
-    return {"AdditionalVersionWeights": {extra: round(float(percent) / 100, 4)}}
+    return {"AdditionalVersionWeights": {extra: round(percent / 100, 4)}}
 
 
 def _alias_params(data: dict[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "FunctionVersion": str(data.get("FunctionVersion") or ""),
-        "Description": str(data.get("Description") or ""),
+    return {
+        "FunctionVersion": data.get("FunctionVersion") or "",
+        "Description": data.get("Description") or "",
         "RoutingConfig": _routing(data),
     }
-    return params
 
 
-@console_json
-@require_POST
-def alias_create(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    function = function_for(request, name)
-    data = request_json(request)
-    with fields("alias", _ALIAS_TEXTS):
-        params = checked(
-            "CreateAlias",
-            {"Name": str(data.get("Name") or ""), **_alias_params(data)},
-            FunctionName=function.name,
-        )
-        alias = alias_services.alias_create(function=function, params=params)
-    return render.alias_configuration(alias)
+_ALIAS_FIELDS = {
+    "Name": "name",
+    "FunctionVersion": "functionVersion",
+    "Description": "description",
+    "AdditionalVersion": "routingConfig",
+    "AdditionalWeight": "routingConfig",
+}
 
 
-@console_json
-@require_http_methods(["POST", "DELETE"])
-def alias_detail(request: ConsoleRequest, name: str, alias: str) -> dict[str, Any] | None:
-    function = function_for(request, name)
-    if request.method == "DELETE":
+class AliasesView(APIView):
+    error_fields = _ALIAS_FIELDS
+
+    @extend_schema(request=AliasCreateInput, responses={201: ALIAS_CONFIGURATION})
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Create an alias (CreateAlias)."""
+        function = _function(request.user.account, name)
+        data = AliasCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        form = data.validated_data
+        with fields("alias", _ALIAS_TEXTS):
+            params = checked(
+                "CreateAlias",
+                {"Name": form.get("Name") or "", **_alias_params(form)},
+                FunctionName=function.name,
+            )
+            alias = alias_services.alias_create(function=function, params=params)
+        return Response(render.alias_configuration(alias), status=201)
+
+
+class AliasDetailView(APIView):
+    error_fields = _ALIAS_FIELDS
+
+    @extend_schema(
+        request=AliasInput, responses=ALIAS_CONFIGURATION, operation_id="functions_aliases_update"
+    )
+    def post(self, request: SignedInRequest, name: str, alias: str) -> Response:
+        """Change an alias's versions and description (UpdateAlias)."""
+        function = _function(request.user.account, name)
+        data = AliasInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        with fields("alias", _ALIAS_TEXTS):
+            params = checked(
+                "UpdateAlias",
+                _alias_params(data.validated_data),
+                FunctionName=function.name,
+                Name=alias,
+            )
+            updated = alias_services.alias_update(function=function, name=alias, params=params)
+        return Response(render.alias_configuration(updated))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: SignedInRequest, name: str, alias: str) -> Response:
+        """Delete an alias (DeleteAlias)."""
+        function = _function(request.user.account, name)
         with fields("alias"):
             checked("DeleteAlias", {}, FunctionName=function.name, Name=alias)
             alias_services.alias_delete(function=function, name=alias)
-        return None
-    data = request_json(request)
-    with fields("alias", _ALIAS_TEXTS):
-        params = checked("UpdateAlias", _alias_params(data), FunctionName=function.name, Name=alias)
-        updated = alias_services.alias_update(function=function, name=alias, params=params)
-    return render.alias_configuration(updated)
+        return Response(status=204)
 
 
 urlpatterns: list[Any] = [
-    path("functions/<str:name>/versions/publish", publish, name="versions-publish"),
-    path("functions/<str:name>/aliases", alias_create, name="aliases-create"),
-    path("functions/<str:name>/aliases/<str:alias>", alias_detail, name="aliases-detail"),
+    path("functions/<str:name>/versions/publish", PublishView.as_view(), name="versions-publish"),
+    path("functions/<str:name>/aliases", AliasesView.as_view(), name="aliases-create"),
+    path(
+        "functions/<str:name>/aliases/<str:alias>",
+        AliasDetailView.as_view(),
+        name="aliases-detail",
+    ),
 ]
 
 

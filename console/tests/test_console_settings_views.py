@@ -115,7 +115,7 @@ def test_policy_statements_are_added_and_removed(owner: User) -> None:
     client = _client(owner)
     body = {"StatementId": "s3", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}
     added = _post(client, "/functions/fn/configuration/policy", body)
-    assert added.status_code == 200, added.content
+    assert added.status_code == 201, added.content
     assert added.json()["Policy"]["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
     again = _post(client, "/functions/fn/configuration/policy", body)
     assert again.status_code == 409
@@ -140,10 +140,10 @@ def test_a_version_is_published_and_a_weighted_alias_created(owner: User) -> Non
     function = _function(owner.account, "fn")
     client = _client(owner)
     assert (
-        _post(client, "/functions/fn/versions/publish", {"Description": "one"}).status_code == 200
+        _post(client, "/functions/fn/versions/publish", {"Description": "one"}).status_code == 201
     )
     _post(client, "/functions/fn/configuration/general", {"MemorySize": 256})
-    assert _post(client, "/functions/fn/versions/publish", {}).status_code == 200
+    assert _post(client, "/functions/fn/versions/publish", {}).status_code == 201
     body = {
         "Name": "live",
         "FunctionVersion": "1",
@@ -151,7 +151,7 @@ def test_a_version_is_published_and_a_weighted_alias_created(owner: User) -> Non
         "AdditionalWeight": 20,
     }
     answer = _post(client, "/functions/fn/aliases", body)
-    assert answer.status_code == 200, answer.content
+    assert answer.status_code == 201, answer.content
     assert answer.json()["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.2}}
     updated = _post(client, "/functions/fn/aliases/live", {"FunctionVersion": "2"})
     assert updated.json()["FunctionVersion"] == "2"
