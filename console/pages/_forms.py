@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rest_framework import serializers
+
 from awsapi.errors import AWSError
 from awsapi.validation import validate
 from console.pages._request import ConsoleRequest
@@ -17,6 +19,14 @@ from iam.models import Account
 
 # "Value '5' at 'memorySize' failed to satisfy constraint" names the member that failed.
 _VALIDATION_PATH = re.compile(r"at '([A-Za-z][\w.]*)' failed to satisfy")
+
+
+def text_field(**kwargs: Any) -> serializers.CharField:
+    """A serializer field for a form's text as typed: optional, possibly empty or null,
+    spaces kept (the operation's own validation judges the value)."""
+    return serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs
+    )
 
 
 def account_of(request: ConsoleRequest) -> Account:

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.pages._forms import checked, fields
+from console.pages._forms import text_field as _text
 from console.pages._request import ConsoleRequest
 from functions import arns, render, selectors
 from functions.models import Function, FunctionVersion, LayerVersion
@@ -38,13 +39,6 @@ FUNCTION_CONFIGURATION = OpenApiResponse(
     OpenApiTypes.OBJECT,
     description="$LATEST's configuration, as GetFunctionConfiguration returns it.",
 )
-
-
-def _text(**kwargs: Any) -> serializers.CharField:
-    """A form text as typed: optional, possibly empty or null, spaces kept."""
-    return serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs
-    )
 
 
 def _strings() -> serializers.DictField:

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from console.consoleapi import FieldError
 from console.pages._forms import checked, fields
+from console.pages._forms import text_field as _text
 from console.pages._request import ConsoleRequest
 from functions import arns, render, selectors
 from functions.models import Function
@@ -40,13 +41,6 @@ ALIAS_CONFIGURATION = OpenApiResponse(
 )
 
 
-def _text(**kwargs: Any) -> serializers.CharField:
-    """A form text as typed: optional, possibly empty or null, spaces kept."""
-    return serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs
-    )
-
-
 def _function(account: Account, name: str) -> Function:
     return selectors.function_get_for_account(account, name)
 
@@ -63,11 +57,10 @@ class PublishView(APIView):
         responses={
             201: OpenApiResponse(
                 VERSION_CONFIGURATION,
-                description="The new version's configuration (PublishVersion's answer).",
-            ),
-            200: OpenApiResponse(
-                VERSION_CONFIGURATION,
-                description="Nothing changed since the newest version: that version.",
+                description=(
+                    "The version's configuration (PublishVersion's answer): a new version, "
+                    "or the newest one when $LATEST has not changed since."
+                ),
             ),
         },
     )
@@ -83,12 +76,9 @@ class PublishView(APIView):
             params = checked("PublishVersion", params, FunctionName=function.name)
             resolved = selectors.function_resolve(account, function.name)
             version = function_services.version_publish(resolved=resolved, params=params)
-        # An unchanged $LATEST gives back the newest version, which this call did not create
-        # (its number is not above the one read before publishing).
-        created = version.number > function.last_version_number
+        # 201 either way, as PublishVersion answers.
         return Response(
-            render.function_configuration(version, qualifier=version.version),
-            status=201 if created else 200,
+            render.function_configuration(version, qualifier=version.version), status=201
         )
 
 

@@ -109,7 +109,7 @@ def test_an_unchanged_latest_publishes_nothing_and_answers_the_newest_version(
     first = _post(client, FN + "/versions/publish", {"Description": "one"})
     assert (first.status_code, first.json()["Version"]) == (201, "1")
     again = _post(client, FN + "/versions/publish", {})
-    assert (again.status_code, again.json()["Version"]) == (200, "1")
+    assert (again.status_code, again.json()["Version"]) == (201, "1")
     assert function.versions.exclude(number=0).count() == 1
 
 
