@@ -237,6 +237,9 @@ def run_server(
         HOST="127.0.0.1",
         FUNCTORY_ADMIN_PASSWORD="admin-password",
         DJANGO_SETTINGS_MODULE="console.settings",
+        # The schema fuzzing sends thousands of platform-API calls a minute as one user;
+        # the throttle itself is tested in process (test_platform_api_shell.py).
+        FUNCTORY_API_RATE="100000/min",
     )
     env.update(extra_env or {})
     database: tuple[str, str] | None = None
