@@ -60,15 +60,23 @@ def function_ref(
     return ref, ref.qualifier or qualifier
 
 
-def function_get_for_account(account: Account, function_name: str) -> Function:
-    """The unqualified function ``function_name`` names, in ``account`` only."""
-    ref, qualifier = function_ref(account, function_name)
+def _function_in_account(
+    account: Account, ref: arns.FunctionRef, qualifier: str | None
+) -> Function:
+    """The one account-scoped fetch of a function: a name (or ARN) of another account, or
+    of no function of this one, is the same not-found."""
     if ref.account_id not in (None, account.id):
         raise function_not_found(ref.account_id or account.id, ref.name, qualifier)
     function = Function.objects.filter(account=account, name=ref.name).first()
     if function is None:
         raise function_not_found(account.id, ref.name, qualifier)
     return function
+
+
+def function_get_for_account(account: Account, function_name: str) -> Function:
+    """The unqualified function ``function_name`` names, in ``account`` only."""
+    ref, qualifier = function_ref(account, function_name)
+    return _function_in_account(account, ref, qualifier)
 
 
 def function_resolve(
@@ -80,11 +88,7 @@ def function_resolve(
 ) -> Resolved:
     """Resolve name + qualifier to the version it means ($LATEST when unqualified)."""
     ref, qualifier = function_ref(account, function_name, qualifier)
-    if ref.account_id not in (None, account.id):
-        raise function_not_found(ref.account_id or account.id, ref.name, qualifier)
-    function = Function.objects.filter(account=account, name=ref.name).first()
-    if function is None:
-        raise function_not_found(account.id, ref.name, qualifier)
+    function = _function_in_account(account, ref, qualifier)
     if qualifier is None or qualifier == FunctionVersion.LATEST:
         latest = function.versions.get(number=0)
         return Resolved(function, qualifier, latest, None)
