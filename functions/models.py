@@ -253,3 +253,38 @@ class EventInvokeConfig(models.Model):
         if self.maximum_event_age is None:
             return self.DEFAULT_MAXIMUM_EVENT_AGE_SECONDS
         return self.maximum_event_age
+
+
+class FunctionUrlConfig(models.Model):
+    """A function URL: an HTTP(S) endpoint of $LATEST or of an alias (at most one each).
+
+    ``url_id`` is the 32-character id in the URL's host name (AWS's shape), or in its path
+    on a server with no wildcard domain; ``cors`` is the ``Cors`` structure as the API took
+    it (AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders, MaxAge, AllowCredentials).
+    """
+
+    AUTH_NONE = "NONE"
+    AUTH_IAM = "AWS_IAM"
+    BUFFERED = "BUFFERED"
+    RESPONSE_STREAM = "RESPONSE_STREAM"
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="url_configs")
+    # '$LATEST' or an alias name (a published version cannot have a URL).
+    qualifier = models.CharField(max_length=128)
+    url_id = models.CharField(max_length=32, unique=True)
+    auth_type = models.CharField(max_length=8)
+    cors = models.JSONField(default=dict)
+    invoke_mode = models.CharField(max_length=16, default=BUFFERED)
+    created = models.DateTimeField()
+    last_modified = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["function", "qualifier"], name="function_url_unique_qualifier"
+            )
+        ]
+        ordering = ["qualifier"]
+
+    def __str__(self) -> str:
+        return f"{self.function}:{self.qualifier} url"
