@@ -223,7 +223,7 @@ def test_a_layer_version_is_published_and_deleted(owner: User) -> None:
         "CompatibleRuntimes": ["python3.12"],
     }
     answer = _post(client, "/layers/publish", body)
-    assert answer.status_code == 200, answer.content
+    assert answer.status_code == 201, answer.content
     assert answer.json()["Version"] == 1
     assert "deps" in client.get("/layers/").content.decode()
     assert client.delete("/layers/deps/1").status_code == 204
@@ -234,6 +234,44 @@ def test_publishing_a_layer_without_a_zip_is_refused_next_to_the_file(owner: Use
     answer = _post(_client(owner), "/layers/publish", {"LayerName": "deps"})
     assert answer.status_code == 400
     assert answer.json()["error"]["field"] == "content.zipFile"
+
+
+def test_a_layer_zip_with_an_entry_outside_its_root_is_refused_next_to_the_file(
+    owner: User,
+) -> None:
+    zipped = make_zip({"python/../../evil.py": "X = 1\n"})
+    body = {"LayerName": "deps", "ZipFile": base64.b64encode(zipped).decode()}
+    answer = _post(_client(owner), "/layers/publish", body)
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert error["field"] == "content.zipFile" and "escapes the archive root" in error["message"]
+    assert not owner.account.layers.filter(versions__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"LayerName": "deps", "CompatibleRuntimes": "python3.12"}, "compatibleRuntimes"),
+        ({"LayerName": "deps", "ZipFile": {"b64": "x"}}, "content.zipFile"),
+        ({"LayerName": ["deps"]}, "layerName"),
+        ({"LayerName": "deps", "Description": {"a": 1}}, "description"),
+    ],
+)
+def test_a_wrongly_typed_layer_value_is_a_400_next_to_its_field(
+    owner: User, body: dict[str, Any], field: str
+) -> None:
+    answer = _post(_client(owner), "/layers/publish", body)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["field"] == field
+
+
+def test_a_layer_body_over_the_upload_limit_is_a_413(owner: User, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+    body = {"LayerName": "deps", "ZipFile": base64.b64encode(b"z" * 8192).decode()}
+    answer = _post(_client(owner), "/layers/publish", body)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "RequestEntityTooLargeException"
+    assert not owner.account.layers.exists()
 
 
 def test_another_accounts_layer_version_is_a_404(owner: User, stranger: User) -> None:
