@@ -59,6 +59,17 @@ def _first_problem(detail: Any, path: tuple[str, ...] = ()) -> tuple[str | None,
     return (".".join(path) or None), str(detail)
 
 
+def _form_field(error_fields: dict[str, str], field: str | None) -> str | None:
+    """The form field a view names for a serializer path: the path's own entry, else its
+    nearest parent's (``files`` covers ``files.3.content``), else the path itself."""
+    path = field
+    while path:
+        if path in error_fields:
+            return error_fields[path]
+        path = path.rpartition(".")[0]
+    return field
+
+
 def _aws_error(exc: AWSError) -> Response:
     if exc.status >= 500:
         logger.error("platform API service error", exc_info=exc)
@@ -77,7 +88,7 @@ def _drf_error(exc: exceptions.APIException, view: Any) -> Response:
             headers["WWW-Authenticate"] = authenticate
     if isinstance(exc, exceptions.ValidationError):
         field, message = _first_problem(exc.detail)
-        field = getattr(view, "error_fields", {}).get(field, field)
+        field = _form_field(getattr(view, "error_fields", {}), field)
         return error_response(exc.status_code, code, message, field, **headers)
     message = str(exc.detail)
     if isinstance(exc, exceptions.NotAuthenticated):

@@ -200,14 +200,65 @@ def test_deploy_refuses_when_the_code_changed_elsewhere():
     assert "changed elsewhere" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("path", ["../evil.py", "/abs.py", "a//b.py", ""])
+@pytest.mark.parametrize("path", ["../evil.py", "lib/../../evil.py", "/abs.py", "a//b.py", ""])
 def test_deploy_rejects_paths_outside_the_package(path):
     client = _client("111111111111", "owner")
     _function("111111111111", "mine")
-    response = _post(
-        client, "/_console/functions/mine/code", {"files": [{"path": path, "content": "x"}]}
-    )
-    assert response.status_code == 400
+    before = client.get("/_console/functions/mine/code").json()["codeSha256"]
+    for body in (
+        {"files": [{"path": path, "content": "x"}]},
+        {"files": [{"path": "app.py", "content": "x"}], "folders": [path]},
+    ):
+        response = _post(client, "/_console/functions/mine/code", body)
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert error["code"] == "InvalidParameterValueException"
+        assert "Invalid file path" in error["message"]
+    assert client.get("/_console/functions/mine/code").json()["codeSha256"] == before
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "at least one file"),
+        ({"files": []}, "at least one file"),
+        ({"files": "app.py"}, "at least one file"),
+        ({"files": ["app.py"]}, "Each file needs a path and text content."),
+        ({"files": [{"path": "app.py"}]}, "Each file needs a path and text content."),
+        ({"files": [{"path": "app.py", "content": 5}]}, "Each file needs a path and text content."),
+        ({"files": [{"path": "app.py", "content": "x", "executable": "maybe"}]}, "boolean"),
+        ({"files": [{"path": "app.py", "content": "x"}], "folders": "lib"}, "list"),
+        (
+            {"files": [{"path": f"f{i}.py", "content": ""} for i in range(501)]},
+            "at most 500 files",
+        ),
+        (
+            {"files": [{"path": "big.txt", "content": "a" * (package_files.EDITOR_LIMIT + 1)}]},
+            "larger than the editor's limit",
+        ),
+    ],
+)
+def test_a_malformed_deploy_is_a_400_next_to_the_files(body, message):
+    client = _client("111111111111", "owner")
+    _function("111111111111", "mine")
+    response = _post(client, "/_console/functions/mine/code", body)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "files"
+    assert message in error["message"]
+
+
+def test_a_deploy_body_over_the_upload_limit_is_a_413(settings):
+    client = _client("111111111111", "owner")
+    _function("111111111111", "mine")
+    before = client.get("/_console/functions/mine/code").json()["codeSha256"]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+    body = {"files": [{"path": "app.py", "content": "x" * 8192}]}
+    response = _post(client, "/_console/functions/mine/code", body)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "RequestEntityTooLargeException"
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
+    assert client.get("/_console/functions/mine/code").json()["codeSha256"] == before
 
 
 def test_binary_and_large_packages_offer_a_download_instead():
@@ -232,6 +283,13 @@ def test_runtime_settings_go_through_update_configuration():
     assert (latest.runtime, latest.handler) == ("python3.12", "x.y")
     bad = _post(client, "/_console/functions/mine/runtime", {"runtime": "cobol", "handler": "x"})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "runtime"
+    for body, field in (
+        ({"runtime": ["python3.12"], "handler": "x.y"}, "runtime"),
+        ({"runtime": "python3.12", "handler": {"x": "y"}}, "handler"),
+        ({"runtime": "python3.12", "handler": "x" * 129}, "handler"),
+    ):
+        wrong = _post(client, "/_console/functions/mine/runtime", body)
+        assert wrong.status_code == 400 and wrong.json()["error"]["field"] == field
 
 
 def test_another_accounts_function_is_a_404_on_every_code_endpoint():
