@@ -7,6 +7,7 @@ import io
 import json
 import time
 import zipfile
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -107,7 +108,7 @@ def test_creating_from_each_blueprint_makes_a_function_with_its_runtime():
             "/_console/functions",
             {"name": f"bp-{blueprint.key}", "source": "blueprint", "blueprint": blueprint.key},
         )
-        assert response.status_code == 200, response.content
+        assert response.status_code == 201, response.content
         assert response.json()["url"] == f"/functions/bp-{blueprint.key}/#code"
         latest = Function.objects.get(name=f"bp-{blueprint.key}").versions.get(number=0)
         assert (latest.runtime, latest.handler) == (blueprint.runtime, blueprint.handler)
@@ -157,11 +158,82 @@ def test_creating_from_an_uploaded_zip():
             "file": upload,
         },
     )
-    assert response.status_code == 200, response.content
+    assert response.status_code == 201, response.content
     files = client.get("/_console/functions/up/code").json()["files"]
     assert files == [
         {"path": "main.py", "content": "def go(e, c):\n    return 2\n", "executable": False}
     ]
+
+
+def _upload(client: Client, name: str, zipped: bytes, **fields: str) -> Any:
+    upload = io.BytesIO(zipped)
+    upload.name = "pkg.zip"
+    form = {"name": name, "source": "upload", "runtime": "python3.11", "handler": "main.go"}
+    return client.post("/_console/functions", {**form, **fields, "file": upload})
+
+
+def test_an_uploaded_zip_with_an_entry_outside_its_root_is_refused_next_to_the_file():
+    client = _client("111111111111", "owner")
+    zipped = base64.b64decode(_zip({"../../main.py": "def go(e, c):\n    return 2\n"}))
+    response = _upload(client, "escape", zipped)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "file" and "escapes the archive root" in error["message"]
+    assert not Function.objects.filter(name="escape").exists()
+
+
+def test_an_upload_over_the_zipped_limit_is_refused_next_to_the_file(monkeypatch):
+    from functions import zips
+
+    client = _client("111111111111", "owner")
+    zipped = base64.b64decode(_zip({"main.py": "x = 1\n" * 200}))
+    monkeypatch.setattr(zips, "ZIPPED_LIMIT", len(zipped) - 1)
+    response = _upload(client, "big", zipped)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "file" and "Zipped size must be smaller" in error["message"]
+    assert not Function.objects.filter(name="big").exists()
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"source": "upload", "runtime": "python3.11", "handler": "a.b"}, "file"),
+        ({"source": "upload", "runtime": "cobol", "handler": "a.b", "file": b""}, "file"),
+        ({"source": "upload", "runtime": "cobol", "handler": "a.b"}, "file"),
+        ({"source": "blueprint", "blueprint": "nope"}, "blueprint"),
+    ],
+)
+def test_an_incomplete_create_form_is_a_400_next_to_its_field(form, field):
+    client = _client("111111111111", "owner")
+    if "file" in form:
+        form["file"] = io.BytesIO(form["file"])
+    response = client.post("/_console/functions", {"name": "f", **form})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["field"] == field
+    assert not Function.objects.filter(name="f").exists()
+
+
+def test_an_upload_without_runtime_or_handler_is_refused_next_to_them():
+    client = _client("111111111111", "owner")
+    zipped = base64.b64decode(_zip({"main.py": "x = 1\n"}))
+    runtime = _upload(client, "f", zipped, runtime="cobol")
+    assert runtime.status_code == 400 and runtime.json()["error"]["field"] == "runtime"
+    handler = _upload(client, "f", zipped, handler="")
+    assert handler.status_code == 400 and handler.json()["error"]["field"] == "handler"
+
+
+def test_a_json_create_from_a_blueprint_works_and_a_json_file_is_refused():
+    client = _client("111111111111", "owner")
+    created = _post(client, "/_console/functions", {"name": "j", "blueprint": "hello-python"})
+    assert created.status_code == 201, created.content
+    not_a_file = _post(
+        client,
+        "/_console/functions",
+        {"name": "k", "source": "upload", "file": "UEsDBA==", "runtime": "python3.11"},
+    )
+    assert not_a_file.status_code == 400
+    assert not_a_file.json()["error"]["field"] == "file"
 
 
 def test_deploy_builds_the_zip_and_updates_the_code():
@@ -330,4 +402,4 @@ def test_posts_without_the_csrf_token_are_refused():
         {"name": "x", "blueprint": "hello-python"},
         headers={"X-CSRFToken": token},
     )
-    assert ok.status_code == 200
+    assert ok.status_code == 201
