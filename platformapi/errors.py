@@ -13,11 +13,12 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from awsapi.errors import AWSError
+from awsapi.errors import AWSError, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return error_response(404, "ResourceNotFoundException", str(exc) or "Not found.")
     if isinstance(exc, DjangoPermissionDenied):
         return error_response(403, "AccessDeniedException", str(exc) or "Access denied.")
+    # Django's own form/multipart parsing refuses a body past DATA_UPLOAD_MAX_MEMORY_SIZE or
+    # with too many fields or files: the caller's fault, as Django's middleware would answer.
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(413, RequestTooLarge.code, "The request body is too large.")
+    if isinstance(exc, SuspiciousOperation):
+        logger.warning("platform API refused a suspicious request: %s", exc)
+        return error_response(
+            400, "InvalidRequestContentException", "The request body has too many parts."
+        )
     if isinstance(exc, exceptions.APIException):
         return _drf_error(exc, view)
     request = context.get("request")

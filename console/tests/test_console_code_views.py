@@ -236,6 +236,23 @@ def test_a_json_create_from_a_blueprint_works_and_a_json_file_is_refused():
     assert not_a_file.json()["error"]["field"] == "file"
 
 
+def test_a_create_form_past_djangos_upload_limits_is_a_clean_4xx(settings):
+    client = _client("111111111111", "owner", csrf=True)
+    client.get("/functions/new/")
+    token = {"X-CSRFToken": client.cookies["csrftoken"].value}
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    form = {"name": "big", "blueprint": "hello-python", "role": "r" * 4096}
+    big = client.post("/_console/functions", form, headers=token)
+    assert big.status_code == 413
+    assert big.json()["error"]["code"] == "RequestEntityTooLargeException"
+    many = {"name": "many", "blueprint": "hello-python", **{f"f{i}": "1" for i in range(20)}}
+    crowded = client.post("/_console/functions", many, headers=token)
+    assert crowded.status_code == 400
+    assert crowded.json()["error"]["code"] == "InvalidRequestContentException"
+    assert not Function.objects.exists()
+
+
 def test_deploy_builds_the_zip_and_updates_the_code():
     client = _client("111111111111", "owner")
     _function("111111111111", "mine")
