@@ -140,7 +140,9 @@ class UserStatusView(APIView):
 class KeyOutput(serializers.Serializer[Any]):
     AccessKeyId = serializers.CharField()
     UserName = serializers.CharField()
-    Status = serializers.ChoiceField(choices=AccessKey.Status.values)
+    # Not a ChoiceField: its enum would be named StatusEnum, the name the invocation
+    # status's enum already has in the schema.
+    Status = serializers.CharField(help_text="Active or Inactive.")
     CreateDate = serializers.DateTimeField()
 
 

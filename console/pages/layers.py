@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -139,7 +139,18 @@ class PublishView(APIView):
 
 
 class DeleteView(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        # The URL's int converter takes no sign: a negative number is no route at all.
+        parameters=[
+            OpenApiParameter(
+                "number",
+                {"type": "integer", "minimum": 0},
+                OpenApiParameter.PATH,
+                description="The layer version.",
+            )
+        ],
+        responses={204: None},
+    )
     def delete(self, request: SignedInRequest, name: str, number: int) -> Response:
         """Delete a layer version of the caller's account, through DeleteLayerVersion's
         service."""
