@@ -13,12 +13,13 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from awsapi.errors import AWSError
+from awsapi.errors import AWSError, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,17 @@ def _first_problem(detail: Any, path: tuple[str, ...] = ()) -> tuple[str | None,
     return (".".join(path) or None), str(detail)
 
 
+def _form_field(error_fields: dict[str, str], field: str | None) -> str | None:
+    """The form field a view names for a serializer path: the path's own entry, else its
+    nearest parent's (``files`` covers ``files.3.content``), else the path itself."""
+    path = field
+    while path:
+        if path in error_fields:
+            return error_fields[path]
+        path = path.rpartition(".")[0]
+    return field
+
+
 def _aws_error(exc: AWSError) -> Response:
     if exc.status >= 500:
         logger.error("platform API service error", exc_info=exc)
@@ -92,7 +104,7 @@ def _drf_error(exc: exceptions.APIException, view: Any) -> Response:
             headers["WWW-Authenticate"] = authenticate
     if isinstance(exc, exceptions.ValidationError):
         field, message = _first_problem(exc.detail)
-        field = getattr(view, "error_fields", {}).get(field, field)
+        field = _form_field(getattr(view, "error_fields", {}), field)
         return error_response(exc.status_code, code, message, field, **headers)
     message = str(exc.detail)
     if isinstance(exc, exceptions.NotAuthenticated):
@@ -110,6 +122,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return error_response(404, "ResourceNotFoundException", str(exc) or "Not found.")
     if isinstance(exc, DjangoPermissionDenied):
         return error_response(403, "AccessDeniedException", str(exc) or "Access denied.")
+    # Django's own form/multipart parsing refuses a body past DATA_UPLOAD_MAX_MEMORY_SIZE or
+    # with too many fields or files: the caller's fault, as Django's middleware would answer.
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(413, RequestTooLarge.code, "The request body is too large.")
+    if isinstance(exc, SuspiciousOperation):
+        logger.warning("platform API refused a suspicious request: %s", exc)
+        return error_response(
+            400, "InvalidRequestContentException", "The request body could not be read."
+        )
     if isinstance(exc, exceptions.APIException):
         return _drf_error(exc, view)
     request = context.get("request")

@@ -10,23 +10,28 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from django.http import HttpRequest
 from django.urls import path, reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from console.consoleapi import FieldError, console_json, request_json
+from console.consoleapi import FieldError
 from console.pages._request import ConsoleRequest
 from console.pages.function_list import RUNTIMES
 from functions import code_location, codestore, package_files, selectors
 from functions.models import Function, FunctionVersion
 from functions.services import functions as function_services
+from platformapi.views import SignedInRequest
 
 
-def _function(request: ConsoleRequest, name: str) -> Function:
+def _function(request: SignedInRequest, name: str) -> Function:
     return selectors.function_get_for_account(request.user.account, name)
 
 
 def _properties(
-    request: ConsoleRequest, function: Function, latest: FunctionVersion
+    request: HttpRequest, function: Function, latest: FunctionVersion
 ) -> dict[str, Any]:
     return {
         "runtime": latest.runtime,
@@ -41,7 +46,7 @@ def _properties(
     }
 
 
-def _package(request: ConsoleRequest, function: Function) -> dict[str, Any]:
+def _package(request: HttpRequest, function: Function) -> dict[str, Any]:
     latest = selectors.latest_version(function)
     package = package_files.read(codestore.read(latest.code_id))
     return {
@@ -55,77 +60,165 @@ def _package(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     }
 
 
-def _posted_files(data: dict[str, Any]) -> tuple[dict[str, tuple[str | bytes, int]], list[str]]:
-    files = data.get("files")
-    if not isinstance(files, list) or not files:
-        raise FieldError("files", "The package needs at least one file.")
-    if len(files) > package_files.MAX_FILES:
-        raise FieldError("files", f"The editor deploys at most {package_files.MAX_FILES} files.")
+_NO_FILES = "The package needs at least one file."
+_BAD_FILE = "Each file needs a path and text content."
+
+
+class _Text(serializers.CharField):
+    """Text as posted: a string, kept as is (not a number turned into one, not trimmed)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, allow_blank=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class PackageFileInput(serializers.Serializer[Any]):
+    path = _Text(required=False, default="", help_text="Relative to the package root.")
+    content = _Text(error_messages={"required": _BAD_FILE, "null": _BAD_FILE, "invalid": _BAD_FILE})
+    executable = serializers.BooleanField(required=False, default=False)
+
+
+class DeployInput(serializers.Serializer[Any]):
+    """The editor's files; paths, sizes and the file count are checked as before."""
+
+    files: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=PackageFileInput(error_messages={"invalid": _BAD_FILE, "null": _BAD_FILE}),
+        allow_empty=False,
+        max_length=package_files.MAX_FILES,
+        error_messages={
+            "required": _NO_FILES,
+            "null": _NO_FILES,
+            "not_a_list": _NO_FILES,
+            "empty": _NO_FILES,
+            "max_length": f"The editor deploys at most {package_files.MAX_FILES} files.",
+        },
+    )
+    folders = serializers.ListField(
+        child=_Text(), required=False, default=list, allow_null=True, help_text="Empty folders."
+    )
+    codeSha256 = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        allow_null=True,
+        help_text="The code the editor loaded; a different current code refuses the deploy.",
+    )
+
+
+class CodePropertiesOutput(serializers.Serializer[Any]):
+    runtime = serializers.CharField(allow_null=True)
+    handler = serializers.CharField(allow_null=True)
+    codeSha256 = serializers.CharField()
+    codeSize = serializers.IntegerField()
+    revisionId = serializers.CharField()
+    lastModified = serializers.DateTimeField()
+    downloadUrl = serializers.CharField(help_text="A short-lived link to the .zip.")
+
+
+class PackageFileOutput(serializers.Serializer[Any]):
+    path = serializers.CharField()
+    content = serializers.CharField(allow_blank=True)
+    executable = serializers.BooleanField()
+
+
+class CodePackageOutput(CodePropertiesOutput):
+    reason = serializers.CharField(
+        allow_blank=True, help_text="Why the editor cannot show the files."
+    )
+    folders = serializers.ListField(child=serializers.CharField())
+    files = PackageFileOutput(many=True)
+
+
+def _posted_files(
+    data: dict[str, Any],
+) -> tuple[dict[str, tuple[str | bytes, int]], list[str]]:
     built: dict[str, tuple[str | bytes, int]] = {}
     total = 0
-    for item in files:
-        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
-            raise FieldError("files", "Each file needs a path and text content.")
-        file_path = package_files.check_path(str(item.get("path", "")))
+    for item in data["files"]:
+        file_path = package_files.check_path(item["path"])
         content = item["content"]
         total += len(content.encode())
-        executable = bool(item.get("executable")) or file_path in ("bootstrap",)
+        executable = item["executable"] or file_path in ("bootstrap",)
         built[file_path] = (
             content,
             package_files.EXECUTABLE if executable else package_files.REGULAR,
         )
     if total > package_files.EDITOR_LIMIT:
         raise FieldError("files", "The files are larger than the editor's limit.")
-    folders = [package_files.check_path(str(f)) for f in data.get("folders") or []]
+    folders = [package_files.check_path(f) for f in data["folders"] or []]
     return built, folders
 
 
-@require_http_methods(["GET", "POST"])
-@console_json
-def code_package(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """GET: the package as text files. POST: deploy posted files as the new code."""
-    function = _function(request, name)
-    if request.method == "GET":
-        return _package(request, function)
-    data = request_json(request)
-    files, folders = _posted_files(data)
-    zipped = package_files.build(files, folders)
-    resolved = selectors.function_resolve(function.account, function.name)
-    # Only a code change elsewhere conflicts with the editor; configuration changes made
-    # meanwhile (which also change RevisionId) do not.
-    latest = selectors.latest_version(function)
-    if data.get("codeSha256") and data["codeSha256"] != latest.code_sha256:
-        raise FieldError(
-            "files",
-            "The function's code was changed elsewhere after the editor loaded it. "
-            "Reload the page to edit the current code.",
-        )
-    params: dict[str, Any] = {"ZipFile": base64.b64encode(zipped).decode()}
-    latest = function_services.function_update_code(resolved=resolved, params=params)
-    return _properties(request, function, latest)
+class CodePackageView(APIView):
+    error_fields = {"files": "files", "folders": "files", "codeSha256": "files"}
+
+    @extend_schema(responses=CodePackageOutput)
+    def get(self, request: SignedInRequest, name: str) -> Response:
+        """The package as text files (none, with the reason, when it is binary or large)."""
+        function = _function(request, name)
+        return Response(_package(request._request, function))
+
+    @extend_schema(request=DeployInput, responses=CodePropertiesOutput)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Deploy the posted files as the new code, through UpdateFunctionCode's service."""
+        function = _function(request, name)
+        data = DeployInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        files, folders = _posted_files(data.validated_data)
+        zipped = package_files.build(files, folders)
+        resolved = selectors.function_resolve(function.account, function.name)
+        # Only a code change elsewhere conflicts with the editor; configuration changes made
+        # meanwhile (which also change RevisionId) do not.
+        latest = selectors.latest_version(function)
+        loaded = data.validated_data["codeSha256"]
+        if loaded and loaded != latest.code_sha256:
+            raise FieldError(
+                "files",
+                "The function's code was changed elsewhere after the editor loaded it. "
+                "Reload the page to edit the current code.",
+            )
+        params: dict[str, Any] = {"ZipFile": base64.b64encode(zipped).decode()}
+        latest = function_services.function_update_code(resolved=resolved, params=params)
+        return Response(_properties(request._request, function, latest))
 
 
-@require_POST
-@console_json
-def runtime_settings(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """Runtime and handler, through UpdateFunctionConfiguration's service."""
-    function = _function(request, name)
-    data = request_json(request)
-    runtime = str(data.get("runtime", ""))
-    handler = str(data.get("handler", "")).strip()
-    if runtime not in RUNTIMES:
-        raise FieldError("runtime", "Choose a supported runtime.")
-    if not handler or len(handler) > 128:
-        raise FieldError("handler", "Enter a handler of at most 128 characters.")
-    params: dict[str, Any] = {"Runtime": runtime, "Handler": handler}
-    resolved = selectors.function_resolve(function.account, function.name)
-    latest = function_services.function_update_configuration(resolved=resolved, params=params)
-    return _properties(request, function, latest)
+class RuntimeInput(serializers.Serializer[Any]):
+    runtime = serializers.CharField(
+        required=False, default="", allow_blank=True, trim_whitespace=False
+    )
+    handler = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class RuntimeSettingsView(APIView):
+    @extend_schema(request=RuntimeInput, responses=CodePropertiesOutput)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Runtime and handler, through UpdateFunctionConfiguration's service."""
+        function = _function(request, name)
+        data = RuntimeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        runtime = data.validated_data["runtime"]
+        handler = data.validated_data["handler"]
+        if runtime not in RUNTIMES:
+            raise FieldError("runtime", "Choose a supported runtime.")
+        if not handler or len(handler) > 128:
+            raise FieldError("handler", "Enter a handler of at most 128 characters.")
+        params: dict[str, Any] = {"Runtime": runtime, "Handler": handler}
+        resolved = selectors.function_resolve(function.account, function.name)
+        latest = function_services.function_update_configuration(resolved=resolved, params=params)
+        return Response(_properties(request._request, function, latest))
 
 
 urlpatterns: list[Any] = [
-    path("_console/functions/<str:name>/code", code_package, name="console-code"),
-    path("_console/functions/<str:name>/runtime", runtime_settings, name="console-runtime"),
+    path("_console/functions/<str:name>/code", CodePackageView.as_view(), name="console-code"),
+    path(
+        "_console/functions/<str:name>/runtime",
+        RuntimeSettingsView.as_view(),
+        name="console-runtime",
+    ),
 ]
 
 

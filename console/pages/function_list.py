@@ -11,15 +11,21 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from awsapi.errors import AWSError, ResourceConflict
 from console import blueprints
-from console.consoleapi import FieldError, console_json
+from console.consoleapi import FieldError
 from console.pages._request import ConsoleRequest
 from functions import listing, package_files, zips
 from functions.services import functions as function_services
 from iam.models import Account
+from platformapi.parsers import StrictJSONParser
+from platformapi.views import SignedInRequest
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RUNTIMES = [
@@ -116,50 +122,90 @@ def _on_field(field: str, error: AWSError) -> FieldError:
     return moved
 
 
-@require_POST
-@console_json
-def function_create(request: ConsoleRequest) -> dict[str, Any]:
-    """Create from a blueprint or an uploaded zip (multipart form, sent by create.js)."""
-    account = request.user.account
-    name = _name(request.POST.get("name", "").strip())
-    role = request.POST.get("role", "").strip() or default_role(account)
-    params: dict[str, Any] = {"Role": role}
-    if request.POST.get("source") == "upload":
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise FieldError("file", "Choose a .zip file to upload.")
-        if upload.size is not None and upload.size > zips.ZIPPED_LIMIT:
-            raise FieldError("file", f"Zipped size must be smaller than {zips.ZIPPED_LIMIT} bytes")
-        runtime = request.POST.get("runtime", "")
-        if runtime not in RUNTIMES:
-            raise FieldError("runtime", "Choose a runtime.")
-        handler = request.POST.get("handler", "").strip()
-        if not handler:
-            raise FieldError("handler", "Enter the handler, e.g. lambda_function.lambda_handler.")
-        data = upload.read()
-        params.update(Runtime=runtime, Handler=handler)
-    else:
-        blueprint = blueprints.blueprint_get(request.POST.get("blueprint", ""))
-        if blueprint is None:
-            raise FieldError("blueprint", "Choose a blueprint.")
-        data = package_files.build(blueprint.files)
-        params.update(Runtime=blueprint.runtime, Handler=blueprint.handler)
-    params["Code"] = {"ZipFile": base64.b64encode(data).decode()}
-    try:
-        function_services.function_create(account=account, name=name, params=params)
-    except FieldError:
-        raise
-    except ResourceConflict as exc:
-        raise _on_field("name", exc) from exc
-    except AWSError as exc:
-        # Zip problems (corrupt, too big) belong next to the file input.
-        if request.POST.get("source") == "upload":
-            raise _on_field("file", exc) from exc
-        raise
-    return {"url": reverse("function-detail", args=[name]) + "#code"}
+class FunctionCreateInput(serializers.Serializer[Any]):
+    """The create page's form: a blueprint, or an uploaded .zip with its runtime and
+    handler. Names, runtimes and sizes are checked by the view and the service."""
+
+    name = serializers.CharField(required=False, default="", allow_blank=True)
+    role = serializers.CharField(
+        required=False, default="", allow_blank=True, help_text="Default: a console role."
+    )
+    # The form's own name for it; DRF's metaclass takes declared fields off the class, so
+    # this does not shadow Field.source at run time (mypy only sees the class body).
+    source = serializers.CharField(  # type: ignore[assignment]
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text='"upload" for a .zip; anything else for a blueprint.',
+    )
+    blueprint = serializers.CharField(required=False, default="", allow_blank=True)
+    file = serializers.FileField(
+        required=False, allow_null=True, default=None, help_text="The .zip (source upload)."
+    )
+    runtime = serializers.CharField(required=False, default="", allow_blank=True)
+    handler = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class FunctionCreateOutput(serializers.Serializer[Any]):
+    url = serializers.CharField(help_text="The new function's page, at its Code tab.")
+
+
+class FunctionCreateView(APIView):
+    # create.js posts a multipart form (the zip as a file); a plain form or JSON (for a
+    # blueprint) is read the same way.
+    parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
+
+    @extend_schema(request=FunctionCreateInput, responses={201: FunctionCreateOutput})
+    def post(self, request: SignedInRequest) -> Response:
+        """Create from a blueprint or an uploaded zip."""
+        account = request.user.account
+        form = FunctionCreateInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        values = form.validated_data
+        name = _name(values["name"])
+        params: dict[str, Any] = {"Role": values["role"] or default_role(account)}
+        upload = values["source"] == "upload"
+        if upload:
+            data = _uploaded(values)
+            params.update(Runtime=values["runtime"], Handler=values["handler"])
+        else:
+            blueprint = blueprints.blueprint_get(values["blueprint"])
+            if blueprint is None:
+                raise FieldError("blueprint", "Choose a blueprint.")
+            data = package_files.build(blueprint.files)
+            params.update(Runtime=blueprint.runtime, Handler=blueprint.handler)
+        params["Code"] = {"ZipFile": base64.b64encode(data).decode()}
+        try:
+            function_services.function_create(account=account, name=name, params=params)
+        except FieldError:
+            raise
+        except ResourceConflict as exc:
+            raise _on_field("name", exc) from exc
+        except AWSError as exc:
+            # Zip problems (corrupt, too big) belong next to the file input.
+            if upload:
+                raise _on_field("file", exc) from exc
+            raise
+        return Response({"url": reverse("function-detail", args=[name]) + "#code"}, status=201)
+
+
+def _uploaded(values: dict[str, Any]) -> bytes:
+    """The uploaded zip's bytes, after the checks the form's fields need."""
+    upload = values["file"]
+    if upload is None:
+        raise FieldError("file", "Choose a .zip file to upload.")
+    # Refused before reading: the size Django counted while it stored the upload.
+    if upload.size is not None and upload.size > zips.ZIPPED_LIMIT:
+        raise FieldError("file", f"Zipped size must be smaller than {zips.ZIPPED_LIMIT} bytes")
+    if values["runtime"] not in RUNTIMES:
+        raise FieldError("runtime", "Choose a runtime.")
+    if not values["handler"]:
+        raise FieldError("handler", "Enter the handler, e.g. lambda_function.lambda_handler.")
+    data: bytes = upload.read()
+    return data
 
 
 urlpatterns = [
     path("functions/new/", function_new, name="function-new"),
-    path("_console/functions", function_create, name="console-function-create"),
+    path("_console/functions", FunctionCreateView.as_view(), name="console-function-create"),
 ]

@@ -9,17 +9,22 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
-from django.views.decorators.http import require_http_methods, require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from awsapi.errors import AccessDenied, ResourceNotFound
 from awsapi.service_models import service_model
-from console.consoleapi import console_json, request_json
 from console.pages._forms import account_of, checked, fields
 from console.pages._request import ConsoleRequest
 from functions import arns, render_layers
 from functions.models import LayerVersion
 from functions.services import functions as function_services
 from functions.services import layers as layer_services
+from iam.models import User
+from platformapi.views import SignedInRequest
 
 _PUBLISH_TEXTS = {
     "source for layer code": "content.zipFile",
@@ -30,8 +35,8 @@ _PUBLISH_TEXTS = {
 }
 
 
-def _principal(request: ConsoleRequest) -> str:
-    return f"arn:aws:iam::{account_of(request).id}:user/{request.user.get_username()}"
+def _principal(user: User) -> str:
+    return f"arn:aws:iam::{user.account_id}:user/{user.get_username()}"
 
 
 def runtimes() -> list[str]:
@@ -68,48 +73,105 @@ def layers_page(request: ConsoleRequest) -> HttpResponse:
     )
 
 
-@console_json
-@require_POST
-def publish(request: ConsoleRequest) -> dict[str, Any]:
-    data = request_json(request)
-    name = str(data.get("LayerName") or "")
-    params: dict[str, Any] = {"Content": {"ZipFile": data.get("ZipFile")}}
-    for key in ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"):
-        if data.get(key):
-            params[key] = data[key]
-    with fields("publish", _PUBLISH_TEXTS):
-        if params["Content"]["ZipFile"] is None:
-            params["Content"] = {}
-        params = checked("PublishLayerVersion", params, LayerName=name)
-        version = layer_services.layer_version_publish(
-            account=account_of(request),
-            layer_name=name,
-            params=params,
-            principal=_principal(request),
-        )
-    return render_layers.layer_version_summary(version)
+class PublishInput(serializers.Serializer[Any]):
+    """PublishLayerVersion's members as the page sends them; their values are checked as
+    the API checks them (an empty optional member is left out)."""
 
-
-@console_json
-@require_http_methods(["DELETE"])
-def delete(request: ConsoleRequest, name: str, number: int) -> None:
-    account = account_of(request)
-    # The one permission-checked fetch: another account's layer is not found here.
-    try:
-        version = layer_services.layer_version_get_for_account(account, name, number)
-    except AccessDenied as exc:
-        raise ResourceNotFound(layer_services.NOT_FOUND) from exc
-    if version.layer.account_id != account.id:
-        raise ResourceNotFound(layer_services.NOT_FOUND)
-    checked("DeleteLayerVersion", {}, LayerName=name, VersionNumber=number)
-    layer_services.layer_version_delete(
-        account=account, layer_name=name, number=number, principal=_principal(request)
+    LayerName = serializers.CharField(
+        required=False, default="", allow_blank=True, allow_null=True, trim_whitespace=False
     )
-    return None
+    ZipFile = serializers.CharField(
+        required=False, allow_null=True, default=None, help_text="The .zip, base64-encoded."
+    )
+    Description = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, trim_whitespace=False
+    )
+    LicenseInfo = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, trim_whitespace=False
+    )
+    CompatibleRuntimes = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True
+    )
+    CompatibleArchitectures = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True
+    )
+
+
+class PublishView(APIView):
+    error_fields = {
+        "LayerName": "layerName",
+        "ZipFile": "content.zipFile",
+        "Description": "description",
+        "LicenseInfo": "licenseInfo",
+        "CompatibleRuntimes": "compatibleRuntimes",
+        "CompatibleArchitectures": "compatibleArchitectures",
+    }
+
+    @extend_schema(
+        request=PublishInput,
+        responses={
+            201: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The new version, as ListLayerVersions lists it "
+                "(LayerVersionsListItem).",
+            )
+        },
+    )
+    def post(self, request: SignedInRequest) -> Response:
+        """Publish a layer version, through PublishLayerVersion's service."""
+        data = PublishInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        name = values["LayerName"] or ""
+        params: dict[str, Any] = {"Content": {"ZipFile": values["ZipFile"]}}
+        for key in ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"):
+            if values.get(key):
+                params[key] = values[key]
+        user = request.user
+        with fields("publish", _PUBLISH_TEXTS):
+            if params["Content"]["ZipFile"] is None:
+                params["Content"] = {}
+            params = checked("PublishLayerVersion", params, LayerName=name)
+            version = layer_services.layer_version_publish(
+                account=user.account, layer_name=name, params=params, principal=_principal(user)
+            )
+        return Response(render_layers.layer_version_summary(version), status=201)
+
+
+class DeleteView(APIView):
+    @extend_schema(
+        # The URL's int converter takes no sign: a negative number is no route at all.
+        parameters=[
+            OpenApiParameter(
+                "number",
+                {"type": "integer", "minimum": 0},
+                OpenApiParameter.PATH,
+                description="The layer version.",
+            )
+        ],
+        responses={204: None},
+    )
+    def delete(self, request: SignedInRequest, name: str, number: int) -> Response:
+        """Delete a layer version of the caller's account, through DeleteLayerVersion's
+        service."""
+        user = request.user
+        account = user.account
+        # The one permission-checked fetch: another account's layer is not found here.
+        try:
+            version = layer_services.layer_version_get_for_account(account, name, number)
+        except AccessDenied as exc:
+            raise ResourceNotFound(layer_services.NOT_FOUND) from exc
+        if version.layer.account_id != account.id:
+            raise ResourceNotFound(layer_services.NOT_FOUND)
+        checked("DeleteLayerVersion", {}, LayerName=name, VersionNumber=number)
+        layer_services.layer_version_delete(
+            account=account, layer_name=name, number=number, principal=_principal(user)
+        )
+        return Response(status=204)
 
 
 urlpatterns: list[Any] = [
     path("layers/", layers_page, name="layers"),
-    path("layers/publish", publish, name="layers-publish"),
-    path("layers/<str:name>/<int:number>", delete, name="layers-delete"),
+    path("layers/publish", PublishView.as_view(), name="layers-publish"),
+    path("layers/<str:name>/<int:number>", DeleteView.as_view(), name="layers-delete"),
 ]

@@ -10,13 +10,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.urls import path, reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from console.consoleapi import console_json
 from console.pages._request import ConsoleRequest
 from functions import selectors
 from functions.models import Function
 from iam.models import User
 from monitoring import invocation_logs
+from platformapi.views import SignedInRequest
 
 
 def log_group_of(function: Function) -> str:
@@ -25,30 +29,72 @@ def log_group_of(function: Function) -> str:
     return str(config.get("LogGroup") or f"/aws/lambda/{function.name}")
 
 
-def _function(request: ConsoleRequest, name: str) -> tuple[User, Function]:
-    return request.user, selectors.function_get_for_account(request.user.account, name)
+def _function(user: User, name: str) -> Function:
+    return selectors.function_get_for_account(user.account, name)
 
 
-@console_json
-def recent(request: ConsoleRequest, name: str) -> dict[str, Any]:
-    """GET: the newest invocations (request id, time, duration, status), newest first."""
-    user, function = _function(request, name)
-    return {"invocations": invocation_logs.recent_invocations(user.account, log_group_of(function))}
+class ReportOutput(serializers.Serializer[Any]):
+    request_id = serializers.CharField()
+    duration_ms = serializers.FloatField(allow_null=True)
+    billed_ms = serializers.FloatField(allow_null=True)
+    memory_mb = serializers.FloatField(allow_null=True)
+    max_memory_mb = serializers.FloatField(allow_null=True)
+    init_duration_ms = serializers.FloatField(allow_null=True)
 
 
-@console_json
-def invocation(request: ConsoleRequest, name: str, request_id: str) -> dict[str, Any]:
-    """GET: the log lines of one invocation."""
-    user, function = _function(request, name)
-    lines = invocation_logs.invocation_lines(user.account, log_group_of(function), request_id)
-    return {"request_id": request_id, "lines": lines}
+class InvocationSummaryOutput(serializers.Serializer[Any]):
+    request_id = serializers.CharField()
+    timestamp = serializers.IntegerField(help_text="Milliseconds since the epoch.")
+    stream = serializers.CharField(help_text="The log stream it ran in.")
+    duration_ms = serializers.FloatField(allow_null=True)
+    status = serializers.ChoiceField(choices=["succeeded", "failed"])
+    report = ReportOutput(help_text="The figures of its REPORT line.")
+
+
+class RecentInvocationsOutput(serializers.Serializer[Any]):
+    invocations = InvocationSummaryOutput(many=True)
+
+
+class LogLineOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    timestamp = serializers.IntegerField(help_text="Milliseconds since the epoch.")
+    message = serializers.CharField(allow_blank=True)
+
+
+class InvocationOutput(serializers.Serializer[Any]):
+    request_id = serializers.CharField()
+    lines = LogLineOutput(many=True, help_text="From its START to its REPORT line.")
+
+
+class RecentInvocationsView(APIView):
+    @extend_schema(responses=RecentInvocationsOutput)
+    def get(self, request: SignedInRequest, name: str) -> Response:
+        """The newest invocations (request id, time, duration, status), newest first."""
+        user = request.user
+        function = _function(user, name)
+        found = invocation_logs.recent_invocations(user.account, log_group_of(function))
+        return Response({"invocations": found})
+
+
+class InvocationView(APIView):
+    @extend_schema(operation_id="functions_monitor_invocation_retrieve", responses=InvocationOutput)
+    def get(self, request: SignedInRequest, name: str, request_id: str) -> Response:
+        """The log lines of one invocation (none when it is not in the log group)."""
+        user = request.user
+        function = _function(user, name)
+        lines = invocation_logs.invocation_lines(user.account, log_group_of(function), request_id)
+        return Response({"request_id": request_id, "lines": lines})
 
 
 urlpatterns = [
-    path("functions/<str:name>/monitor/invocations", recent, name="monitor-invocations"),
+    path(
+        "functions/<str:name>/monitor/invocations",
+        RecentInvocationsView.as_view(),
+        name="monitor-invocations",
+    ),
     path(
         "functions/<str:name>/monitor/invocations/<str:request_id>",
-        invocation,
+        InvocationView.as_view(),
         name="monitor-invocation",
     ),
 ]

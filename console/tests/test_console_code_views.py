@@ -7,6 +7,7 @@ import io
 import json
 import time
 import zipfile
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -107,7 +108,7 @@ def test_creating_from_each_blueprint_makes_a_function_with_its_runtime():
             "/_console/functions",
             {"name": f"bp-{blueprint.key}", "source": "blueprint", "blueprint": blueprint.key},
         )
-        assert response.status_code == 200, response.content
+        assert response.status_code == 201, response.content
         assert response.json()["url"] == f"/functions/bp-{blueprint.key}/#code"
         latest = Function.objects.get(name=f"bp-{blueprint.key}").versions.get(number=0)
         assert (latest.runtime, latest.handler) == (blueprint.runtime, blueprint.handler)
@@ -157,11 +158,99 @@ def test_creating_from_an_uploaded_zip():
             "file": upload,
         },
     )
-    assert response.status_code == 200, response.content
+    assert response.status_code == 201, response.content
     files = client.get("/_console/functions/up/code").json()["files"]
     assert files == [
         {"path": "main.py", "content": "def go(e, c):\n    return 2\n", "executable": False}
     ]
+
+
+def _upload(client: Client, name: str, zipped: bytes, **fields: str) -> Any:
+    upload = io.BytesIO(zipped)
+    upload.name = "pkg.zip"
+    form = {"name": name, "source": "upload", "runtime": "python3.11", "handler": "main.go"}
+    return client.post("/_console/functions", {**form, **fields, "file": upload})
+
+
+def test_an_uploaded_zip_with_an_entry_outside_its_root_is_refused_next_to_the_file():
+    client = _client("111111111111", "owner")
+    zipped = base64.b64decode(_zip({"../../main.py": "def go(e, c):\n    return 2\n"}))
+    response = _upload(client, "escape", zipped)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "file" and "escapes the archive root" in error["message"]
+    assert not Function.objects.filter(name="escape").exists()
+
+
+def test_an_upload_over_the_zipped_limit_is_refused_next_to_the_file(monkeypatch):
+    from functions import zips
+
+    client = _client("111111111111", "owner")
+    zipped = base64.b64decode(_zip({"main.py": "x = 1\n" * 200}))
+    monkeypatch.setattr(zips, "ZIPPED_LIMIT", len(zipped) - 1)
+    response = _upload(client, "big", zipped)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "file" and "Zipped size must be smaller" in error["message"]
+    assert not Function.objects.filter(name="big").exists()
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"source": "upload", "runtime": "python3.11", "handler": "a.b"}, "file"),
+        ({"source": "upload", "runtime": "cobol", "handler": "a.b", "file": b""}, "file"),
+        ({"source": "upload", "runtime": "cobol", "handler": "a.b"}, "file"),
+        ({"source": "blueprint", "blueprint": "nope"}, "blueprint"),
+    ],
+)
+def test_an_incomplete_create_form_is_a_400_next_to_its_field(form, field):
+    client = _client("111111111111", "owner")
+    if "file" in form:
+        form["file"] = io.BytesIO(form["file"])
+    response = client.post("/_console/functions", {"name": "f", **form})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["field"] == field
+    assert not Function.objects.filter(name="f").exists()
+
+
+def test_an_upload_without_runtime_or_handler_is_refused_next_to_them():
+    client = _client("111111111111", "owner")
+    zipped = base64.b64decode(_zip({"main.py": "x = 1\n"}))
+    runtime = _upload(client, "f", zipped, runtime="cobol")
+    assert runtime.status_code == 400 and runtime.json()["error"]["field"] == "runtime"
+    handler = _upload(client, "f", zipped, handler="")
+    assert handler.status_code == 400 and handler.json()["error"]["field"] == "handler"
+
+
+def test_a_json_create_from_a_blueprint_works_and_a_json_file_is_refused():
+    client = _client("111111111111", "owner")
+    created = _post(client, "/_console/functions", {"name": "j", "blueprint": "hello-python"})
+    assert created.status_code == 201, created.content
+    not_a_file = _post(
+        client,
+        "/_console/functions",
+        {"name": "k", "source": "upload", "file": "UEsDBA==", "runtime": "python3.11"},
+    )
+    assert not_a_file.status_code == 400
+    assert not_a_file.json()["error"]["field"] == "file"
+
+
+def test_a_create_form_past_djangos_upload_limits_is_a_clean_4xx(settings):
+    client = _client("111111111111", "owner", csrf=True)
+    client.get("/functions/new/")
+    token = {"X-CSRFToken": client.cookies["csrftoken"].value}
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    form = {"name": "big", "blueprint": "hello-python", "role": "r" * 4096}
+    big = client.post("/_console/functions", form, headers=token)
+    assert big.status_code == 413
+    assert big.json()["error"]["code"] == "RequestEntityTooLargeException"
+    many = {"name": "many", "blueprint": "hello-python", **{f"f{i}": "1" for i in range(20)}}
+    crowded = client.post("/_console/functions", many, headers=token)
+    assert crowded.status_code == 400
+    assert crowded.json()["error"]["code"] == "InvalidRequestContentException"
+    assert not Function.objects.exists()
 
 
 def test_deploy_builds_the_zip_and_updates_the_code():
@@ -200,14 +289,65 @@ def test_deploy_refuses_when_the_code_changed_elsewhere():
     assert "changed elsewhere" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("path", ["../evil.py", "/abs.py", "a//b.py", ""])
+@pytest.mark.parametrize("path", ["../evil.py", "lib/../../evil.py", "/abs.py", "a//b.py", ""])
 def test_deploy_rejects_paths_outside_the_package(path):
     client = _client("111111111111", "owner")
     _function("111111111111", "mine")
-    response = _post(
-        client, "/_console/functions/mine/code", {"files": [{"path": path, "content": "x"}]}
-    )
-    assert response.status_code == 400
+    before = client.get("/_console/functions/mine/code").json()["codeSha256"]
+    for body in (
+        {"files": [{"path": path, "content": "x"}]},
+        {"files": [{"path": "app.py", "content": "x"}], "folders": [path]},
+    ):
+        response = _post(client, "/_console/functions/mine/code", body)
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert error["code"] == "InvalidParameterValueException"
+        assert "Invalid file path" in error["message"]
+    assert client.get("/_console/functions/mine/code").json()["codeSha256"] == before
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "at least one file"),
+        ({"files": []}, "at least one file"),
+        ({"files": "app.py"}, "at least one file"),
+        ({"files": ["app.py"]}, "Each file needs a path and text content."),
+        ({"files": [{"path": "app.py"}]}, "Each file needs a path and text content."),
+        ({"files": [{"path": "app.py", "content": 5}]}, "Each file needs a path and text content."),
+        ({"files": [{"path": "app.py", "content": "x", "executable": "maybe"}]}, "boolean"),
+        ({"files": [{"path": "app.py", "content": "x"}], "folders": "lib"}, "list"),
+        (
+            {"files": [{"path": f"f{i}.py", "content": ""} for i in range(501)]},
+            "at most 500 files",
+        ),
+        (
+            {"files": [{"path": "big.txt", "content": "a" * (package_files.EDITOR_LIMIT + 1)}]},
+            "larger than the editor's limit",
+        ),
+    ],
+)
+def test_a_malformed_deploy_is_a_400_next_to_the_files(body, message):
+    client = _client("111111111111", "owner")
+    _function("111111111111", "mine")
+    response = _post(client, "/_console/functions/mine/code", body)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "files"
+    assert message in error["message"]
+
+
+def test_a_deploy_body_over_the_upload_limit_is_a_413(settings):
+    client = _client("111111111111", "owner")
+    _function("111111111111", "mine")
+    before = client.get("/_console/functions/mine/code").json()["codeSha256"]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+    body = {"files": [{"path": "app.py", "content": "x" * 8192}]}
+    response = _post(client, "/_console/functions/mine/code", body)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "RequestEntityTooLargeException"
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
+    assert client.get("/_console/functions/mine/code").json()["codeSha256"] == before
 
 
 def test_binary_and_large_packages_offer_a_download_instead():
@@ -232,6 +372,13 @@ def test_runtime_settings_go_through_update_configuration():
     assert (latest.runtime, latest.handler) == ("python3.12", "x.y")
     bad = _post(client, "/_console/functions/mine/runtime", {"runtime": "cobol", "handler": "x"})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "runtime"
+    for body, field in (
+        ({"runtime": ["python3.12"], "handler": "x.y"}, "runtime"),
+        ({"runtime": "python3.12", "handler": {"x": "y"}}, "handler"),
+        ({"runtime": "python3.12", "handler": "x" * 129}, "handler"),
+    ):
+        wrong = _post(client, "/_console/functions/mine/runtime", body)
+        assert wrong.status_code == 400 and wrong.json()["error"]["field"] == field
 
 
 def test_another_accounts_function_is_a_404_on_every_code_endpoint():
@@ -272,4 +419,4 @@ def test_posts_without_the_csrf_token_are_refused():
         {"name": "x", "blueprint": "hello-python"},
         headers={"X-CSRFToken": token},
     )
-    assert ok.status_code == 200
+    assert ok.status_code == 201

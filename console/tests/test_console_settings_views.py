@@ -223,7 +223,7 @@ def test_a_layer_version_is_published_and_deleted(owner: User) -> None:
         "CompatibleRuntimes": ["python3.12"],
     }
     answer = _post(client, "/layers/publish", body)
-    assert answer.status_code == 200, answer.content
+    assert answer.status_code == 201, answer.content
     assert answer.json()["Version"] == 1
     assert "deps" in client.get("/layers/").content.decode()
     assert client.delete("/layers/deps/1").status_code == 204
@@ -234,6 +234,44 @@ def test_publishing_a_layer_without_a_zip_is_refused_next_to_the_file(owner: Use
     answer = _post(_client(owner), "/layers/publish", {"LayerName": "deps"})
     assert answer.status_code == 400
     assert answer.json()["error"]["field"] == "content.zipFile"
+
+
+def test_a_layer_zip_with_an_entry_outside_its_root_is_refused_next_to_the_file(
+    owner: User,
+) -> None:
+    zipped = make_zip({"python/../../evil.py": "X = 1\n"})
+    body = {"LayerName": "deps", "ZipFile": base64.b64encode(zipped).decode()}
+    answer = _post(_client(owner), "/layers/publish", body)
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert error["field"] == "content.zipFile" and "escapes the archive root" in error["message"]
+    assert not owner.account.layers.filter(versions__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"LayerName": "deps", "CompatibleRuntimes": "python3.12"}, "compatibleRuntimes"),
+        ({"LayerName": "deps", "ZipFile": {"b64": "x"}}, "content.zipFile"),
+        ({"LayerName": ["deps"]}, "layerName"),
+        ({"LayerName": "deps", "Description": {"a": 1}}, "description"),
+    ],
+)
+def test_a_wrongly_typed_layer_value_is_a_400_next_to_its_field(
+    owner: User, body: dict[str, Any], field: str
+) -> None:
+    answer = _post(_client(owner), "/layers/publish", body)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["field"] == field
+
+
+def test_a_layer_body_over_the_upload_limit_is_a_413(owner: User, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+    body = {"LayerName": "deps", "ZipFile": base64.b64encode(b"z" * 8192).decode()}
+    answer = _post(_client(owner), "/layers/publish", body)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "RequestEntityTooLargeException"
+    assert not owner.account.layers.exists()
 
 
 def test_another_accounts_layer_version_is_a_404(owner: User, stranger: User) -> None:
@@ -253,7 +291,7 @@ def test_another_accounts_layer_version_is_a_404(owner: User, stranger: User) ->
 def test_a_user_creates_deactivates_and_deletes_their_own_key(owner: User) -> None:
     client = _client(owner)
     created = _post(client, "/account/keys", {})
-    assert created.status_code == 200
+    assert created.status_code == 201
     key = created.json()
     assert len(key["SecretAccessKey"]) == 40
     assert key["SecretAccessKey"] not in client.get("/account/").content.decode()
@@ -288,7 +326,7 @@ def test_an_admin_manages_the_accounts_users_and_their_keys(owner: User) -> None
     admin = _user("111111111111", "boss", admin=True)
     client = _client(admin)
     created = _post(client, "/account/users", {"UserName": "newbie", "Password": "pw-987654-x"})
-    assert created.status_code == 200, created.content
+    assert created.status_code == 201, created.content
     newbie = User.objects.get(username="newbie")
     assert newbie.account_id == "111111111111" and not newbie.is_staff
     key = _post(client, "/account/keys", {"UserName": "owner"}).json()
@@ -302,6 +340,77 @@ def test_an_admin_manages_the_accounts_users_and_their_keys(owner: User) -> None
 
 def test_a_non_admin_cannot_create_users(owner: User) -> None:
     answer = _post(_client(owner), "/account/users", {"UserName": "sneaky"})
+    assert answer.status_code == 403
+    assert not User.objects.filter(username="sneaky").exists()
+
+
+def test_a_non_admin_cannot_change_a_users_status(owner: User) -> None:
+    colleague = _user("111111111111", "colleague")
+    answer = _post(_client(owner), "/account/users/colleague/status", {"Active": False})
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "AccessDeniedException"
+    colleague.refresh_from_db()
+    assert colleague.is_active
+
+
+def test_an_admin_finds_no_user_or_key_of_another_account(stranger: User) -> None:
+    admin = _user("111111111111", "boss", admin=True)
+    key = services.access_key_create(user=stranger)
+    client = _client(admin)
+    url = f"/account/keys/{key.access_key_id}"
+    changed = _post(client, url, {"Status": "Inactive"})
+    assert changed.status_code == 404
+    assert changed.json()["error"]["code"] == "ResourceNotFoundException"
+    assert _post(client, "/account/keys", {"UserName": "stranger"}).status_code == 404
+    assert not AccessKey.objects.filter(user=stranger).exclude(pk=key.pk).exists()
+    assert AccessKey.objects.get(pk=key.pk).status == "Active"
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/account/users", {"UserName": ["a"]}, "userName"),
+        ("/account/users", {"UserName": "x", "Password": {"p": 1}}, "password"),
+        ("/account/users/owner/status", {"Active": "perhaps"}, "users"),
+        ("/account/keys", {"UserName": ["owner"]}, "keys"),
+        ("/account/keys/{key}", {"Status": ["Active"]}, "status"),
+    ],
+)
+def test_a_wrongly_typed_account_value_is_a_400_next_to_its_field(
+    owner: User, url: str, body: dict[str, Any], field: str
+) -> None:
+    admin = _user("111111111111", "boss", admin=True)
+    key = services.access_key_create(user=owner)
+    answer = _post(_client(admin), url.format(key=key.access_key_id), body)
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("InvalidParameterValueException", field)
+    assert set(User.objects.values_list("username", flat=True)) == {"owner", "boss"}
+    assert AccessKey.objects.get(pk=key.pk).status == "Active"
+    owner.refresh_from_db()
+    assert owner.is_active
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("post", "/account/users"),
+        ("post", "/account/users/owner/status"),
+        ("post", "/account/keys"),
+        ("post", "/account/keys/AKIAX"),
+        ("delete", "/account/keys/AKIAX"),
+    ],
+)
+def test_account_endpoints_need_a_session(method: str, url: str) -> None:
+    answer = getattr(Client(), method)(url, "{}", content_type="application/json")
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "NotAuthenticated"
+
+
+def test_an_admin_action_without_the_csrf_token_is_refused() -> None:
+    admin = _user("111111111111", "boss", admin=True)
+    client = _client(admin, csrf=True)
+    answer = _post(client, "/account/users", {"UserName": "sneaky", "Password": "pw-987654-x"})
     assert answer.status_code == 403
     assert not User.objects.filter(username="sneaky").exists()
 

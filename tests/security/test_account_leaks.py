@@ -61,7 +61,7 @@ def test_the_console_creates_a_user_whose_name_exists_elsewhere() -> None:
     response = client.post(
         "/account/users", {"UserName": "carol", "Password": "Pw-mine-carol1"}, "application/json"
     )
-    assert response.status_code == 200, response.content
+    assert response.status_code == 201, response.content
     # Each carol signs in to her own account, named by account id; the bare name is
     # ambiguous only when both passwords match, which they do not.
     for account, password in (

@@ -259,17 +259,17 @@ def _console_client(account_id: str) -> tuple[Client, str]:
 
 
 @pytest.mark.django_db
-def test_a_multipart_body_to_a_console_endpoint_is_a_field_error() -> None:
+def test_a_multipart_body_to_a_json_console_endpoint_is_an_unsupported_media_type() -> None:
     client, csrf = _console_client("210000000001")
     response = client.post(
         "/_console/functions/fuzzed/runtime",
         {"runtime": "python3.12", "file": b"data"},
         HTTP_X_CSRFTOKEN=csrf,
     )
-    assert response.status_code == 400
+    assert response.status_code == 415
     error = response.json()["error"]
     assert set(error) == {"code", "message", "field"}
-    assert error["code"] == "InvalidRequestContentException"
+    assert error["code"] == "UnsupportedMediaTypeException"
 
 
 def _console_paths() -> list[str]:

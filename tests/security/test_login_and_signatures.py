@@ -168,7 +168,7 @@ def test_the_console_refuses_a_weak_password_with_the_validators_messages() -> N
     assert "This password is too common." in error["message"]
     assert not User.objects.filter(username="weak").exists()
 
-    assert create("strong", "a-much-better-passphrase").status_code == 200
+    assert create("strong", "a-much-better-passphrase").status_code == 201
     assert User.objects.get(username="strong").check_password("a-much-better-passphrase")
 
 
