@@ -21,6 +21,17 @@ from iam.models import Account
 _VALIDATION_PATH = re.compile(r"at '([A-Za-z][\w.]*)' failed to satisfy")
 
 
+class FieldError(AWSError):
+    """A console input error tied to one form field."""
+
+    code = "InvalidParameterValueException"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def text_field(**kwargs: Any) -> serializers.CharField:
     """A serializer field for a form's text as typed: optional, possibly empty or null,
     spaces kept (the operation's own validation judges the value)."""

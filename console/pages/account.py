@@ -17,8 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.consoleapi import FieldError
-from console.pages._forms import account_of
+from console.pages._forms import FieldError, account_of
 from console.pages._request import ConsoleRequest
 from iam import selectors, services
 from iam.models import AccessKey

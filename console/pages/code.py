@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.consoleapi import FieldError
+from console.pages._forms import FieldError
 from console.pages._request import ConsoleRequest
 from console.pages.function_list import RUNTIMES
 from functions import code_location, codestore, package_files, selectors

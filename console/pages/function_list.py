@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from awsapi.errors import AWSError, ResourceConflict
 from console import blueprints
-from console.consoleapi import FieldError
+from console.pages._forms import FieldError
 from console.pages._request import ConsoleRequest
 from functions import listing, package_files, zips
 from functions.services import functions as function_services

@@ -16,8 +16,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.consoleapi import FieldError
-from console.pages._forms import checked, fields
+from console.pages._forms import FieldError, checked, fields
 from console.pages._forms import text_field as _text
 from console.pages._request import ConsoleRequest
 from functions import arns, render, selectors
