@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -126,20 +127,34 @@ class Grant:
     key_id: str | None
 
 
-def token_for(account_id: str, log_group: str, *, user_id: int, key_id: str | None = None) -> str:
-    """A signed, time-limited grant to tail one log group (for clients without a session)."""
-    return signing.dumps(
-        {"a": account_id, "g": log_group, "u": user_id, "k": key_id}, salt=_TOKEN_SALT
-    )
+def token_for(
+    account_id: str,
+    log_group: str,
+    *,
+    user_id: int,
+    key_id: str | None = None,
+    now: float | None = None,
+) -> str:
+    """A signed, time-limited grant to tail one log group (for clients without a session),
+    issued ``now`` (the current time unless given: tests)."""
+    issued = int(time.time() if now is None else now)
+    grant = {"a": account_id, "g": log_group, "u": user_id, "k": key_id, "t": issued}
+    return signing.dumps(grant, salt=_TOKEN_SALT)
 
 
-def token_grant(token: str) -> Grant | None:
+def token_grant(token: str, *, now: float | None = None) -> Grant | None:
+    """What ``token`` grants, or None when it is forged or not valid ``now`` (issued more
+    than ``TOKEN_MAX_AGE_SECONDS`` ago, or later than now)."""
     try:
-        data = signing.loads(token, salt=_TOKEN_SALT, max_age=TOKEN_MAX_AGE_SECONDS)
+        data = signing.loads(token, salt=_TOKEN_SALT)
     except signing.BadSignature:
         return None
     # A token without its user cannot be revoked: refuse it (none are issued any more).
     if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    issued = data.get("t")
+    age = (time.time() if now is None else now) - issued if isinstance(issued, int) else -1
+    if not 0 <= age <= TOKEN_MAX_AGE_SECONDS:
         return None
     key_id = data.get("k")
     return Grant(str(data["a"]), str(data["g"]), data["u"], str(key_id) if key_id else None)
