@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -417,3 +418,19 @@ def test_the_aws_cli_manages_a_url(
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr
     assert RESOURCE_MISSING in missing.stderr
+
+
+def test_concurrent_creates_make_exactly_one_url(functory: LiveServer, lam: Any) -> None:
+    create_function(lam, "racy")
+
+    def create(_: int) -> str:
+        try:
+            lam.create_function_url_config(FunctionName="racy", AuthType="NONE")
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(create, range(8)))
+    assert outcomes == ["ResourceConflictException"] * 7 + ["created"]
+    assert len(lam.list_function_url_configs(FunctionName="racy")["FunctionUrlConfigs"]) == 1
