@@ -22,6 +22,11 @@ from awsapi.service_models import service_model
 _LIMIT_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("lambda", "MemorySize"): {"max": 10240},
     ("lambda", "Timeout"): {"max": 900},
+    # The service, not the front end, checks Runtime (it may also be an ARN) and answers
+    # InvalidParameterValueException: see functions.services.functions.check_runtime.
+    ("lambda", "Runtime"): {"enum": None},
+    # The live service lists InvokeMode's values in its own order.
+    ("lambda", "InvokeMode"): {"enum": ["RESPONSE_STREAM", "BUFFERED"]},
 }
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from functions import arns
-from functions.models import Alias, EventInvokeConfig, FunctionVersion
+from functions.models import Alias, EventInvokeConfig, FunctionUrlConfig, FunctionVersion
 
 
 def aws_timestamp(value: dt.datetime) -> str:
@@ -102,4 +102,38 @@ def event_invoke_config(config: EventInvokeConfig) -> dict[str, Any]:
         "OnSuccess": {"Destination": config.on_success} if config.on_success else {},
         "OnFailure": {"Destination": config.on_failure} if config.on_failure else {},
     }
+    return body
+
+
+def url_timestamp(value: dt.datetime) -> str:
+    """``2021-10-31T12:00:00.123456Z``: function URL times are ISO 8601 strings."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def function_url_config(
+    config: FunctionUrlConfig,
+    url: str,
+    *,
+    last_modified: bool = True,
+    invoke_mode: bool = True,
+) -> dict[str, Any]:
+    """The ``FunctionUrlConfig`` shape; ``url`` is the ``FunctionUrl`` the caller reaches.
+
+    Create answers without ``LastModifiedTime``; Create and Update show ``InvokeMode`` only
+    when the call set it, Get and List always, as AWS answers.
+    """
+    function = config.function
+    alias = None if config.qualifier == FunctionVersion.LATEST else config.qualifier
+    body: dict[str, Any] = {
+        "FunctionUrl": url,
+        "FunctionArn": arns.function_arn(function.account_id, function.name, alias),
+        "AuthType": config.auth_type,
+    }
+    if config.cors:
+        body["Cors"] = dict(config.cors)
+    body["CreationTime"] = url_timestamp(config.created)
+    if last_modified:
+        body["LastModifiedTime"] = url_timestamp(config.last_modified)
+    if invoke_mode:
+        body["InvokeMode"] = config.invoke_mode
     return body

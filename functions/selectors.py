@@ -18,6 +18,7 @@ from functions.models import (
     Alias,
     EventInvokeConfig,
     Function,
+    FunctionUrlConfig,
     FunctionVersion,
     LayerVersion,
     PolicyStatement,
@@ -152,6 +153,66 @@ def event_invoke_configs_page(
 ) -> list[EventInvokeConfig]:
     """Up to ``limit + 1`` configurations ordered by qualifier, after ``after``."""
     configs = function.event_invoke_configs.order_by("qualifier")
+    if after is not None:
+        configs = configs.filter(qualifier__gt=after)
+    return list(configs[: limit + 1])
+
+
+# Function URLs: one per $LATEST or alias; the texts are AWS's, which differ by operation.
+
+# Create, Update and List name a missing function (or alias) so; Get and Delete say the
+# resource (the URL configuration) does not exist, whatever is missing.
+FUNCTION_MISSING = "Function does not exist"
+RESOURCE_MISSING = "The resource you requested does not exist."
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    """What a function URL call is about: a function, and '$LATEST' or an alias name."""
+
+    function: Function
+    qualifier: str
+
+    @property
+    def arn(self) -> str:
+        """``FunctionArn`` as the URL answers show it: unqualified for $LATEST."""
+        alias = None if self.qualifier == FunctionVersion.LATEST else self.qualifier
+        return arns.function_arn(self.function.account_id, self.function.name, alias)
+
+
+def url_target(
+    account: Account, function_name: str, qualifier: str | None, *, missing: str
+) -> UrlTarget:
+    """The function (of ``account`` only) and alias a function URL call names.
+
+    The model has already refused a version number or '$LATEST' as the qualifier, in the
+    name or the Qualifier member; ``missing`` is the operation's text for a missing
+    function or alias (another account's function is missing too).
+    """
+    ref, qualifier = function_ref(account, function_name, qualifier)
+    try:
+        function = _function_in_account(account, ref, qualifier)
+    except ResourceNotFound:
+        raise ResourceNotFound(missing) from None
+    if qualifier is None or qualifier == FunctionVersion.LATEST:
+        return UrlTarget(function, FunctionVersion.LATEST)
+    if not function.aliases.filter(name=qualifier).exists():
+        raise ResourceNotFound(missing)
+    return UrlTarget(function, qualifier)
+
+
+def function_url_config_get(target: UrlTarget) -> FunctionUrlConfig:
+    config = target.function.url_configs.filter(qualifier=target.qualifier).first()
+    if config is None:
+        raise ResourceNotFound(RESOURCE_MISSING)
+    return config
+
+
+def function_url_configs_page(
+    function: Function, after: str | None, limit: int
+) -> list[FunctionUrlConfig]:
+    """Up to ``limit + 1`` URL configurations ordered by qualifier, after ``after``."""
+    configs = function.url_configs.select_related("function").order_by("qualifier")
     if after is not None:
         configs = configs.filter(qualifier__gt=after)
     return list(configs[: limit + 1])

@@ -11,6 +11,7 @@ from functions import views
 from functions.api import aliases as al
 from functions.api import concurrency as cc
 from functions.api import event_invoke as ei
+from functions.api import function_urls as fu
 from functions.api import functions as fn
 from functions.api import layers as ly
 from functions.api import policies as pol
@@ -96,4 +97,12 @@ urlpatterns = [
         rf"2019-09-25/functions/{FN}/event-invoke-config/list",
         GET=ei.list_function_event_invoke_configs,
     ),
+    api(
+        rf"2021-10-31/functions/{FN}/url",
+        GET=fu.get_function_url_config,
+        POST=fu.create_function_url_config,
+        PUT=fu.update_function_url_config,
+        DELETE=fu.delete_function_url_config,
+    ),
+    api(rf"2021-10-31/functions/{FN}/urls", GET=fu.list_function_url_configs),
 ]

@@ -112,7 +112,7 @@ def alias_update(*, function: Function, name: str, params: dict[str, Any]) -> Al
 
 
 def alias_delete(*, function: Function, name: str) -> None:
-    """DeleteAlias, with the alias's own resource policy."""
+    """DeleteAlias, with the alias's own resource policy and function URL."""
     with transaction.atomic():
         function = Function.objects.select_for_update().get(pk=function.pk)
         alias = function.aliases.filter(name=name).first()
@@ -120,4 +120,5 @@ def alias_delete(*, function: Function, name: str) -> None:
             raise alias_not_found(function, name)
         function.statements.filter(qualifier=name).delete()
         function.event_invoke_configs.filter(qualifier=name).delete()
+        function.url_configs.filter(qualifier=name).delete()
         alias.delete()

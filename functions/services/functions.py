@@ -15,6 +15,7 @@ from awsapi.errors import (
     PreconditionFailed,
     ResourceConflict,
 )
+from awsapi.service_models import service_model
 from functions import codestore, zips
 from functions.models import (
     Function,
@@ -108,7 +109,24 @@ def check_revision(expected: str | None, actual: str) -> None:
         raise PreconditionFailed(REVISION_MISMATCH)
 
 
+def runtimes_accepted() -> list[str]:
+    """The runtimes a function may be created with or updated to, in the model's order."""
+    enum = service_model("lambda").shape_for("Runtime").enum
+    return [runtime for runtime in enum if runtime not in DEPRECATED_RUNTIMES]
+
+
 def check_runtime(runtime: str | None) -> None:
+    """AWS checks Runtime in the service, not with the other members' validation: an
+    unknown one is an InvalidParameterValueException naming the accepted values."""
+    if runtime is None:
+        return
+    if runtime not in DEPRECATED_RUNTIMES and runtime not in runtimes_accepted():
+        error = InvalidParameterValue(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy "
+            f"enum value set: [{', '.join(runtimes_accepted())}] or be a valid ARN"
+        )
+        error.member = "runtime"
+        raise error
     if runtime in DEPRECATED_RUNTIMES:
         family = "".join(ch for ch in runtime if ch.isalpha()).removesuffix("x")
         recommended = RECOMMENDED_RUNTIME.get(family, "python3.13")

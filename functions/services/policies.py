@@ -42,8 +42,30 @@ def _principal(value: str) -> Any:
     )
 
 
+# Function URL access (urls-auth in AWS's guide): ``lambda:InvokeFunctionUrl`` limited by
+# the URL's auth type, and since October 2025 also ``lambda:InvokeFunction`` limited to
+# calls through a URL. Each condition only means something on its own action.
+INVOKE_URL_ACTION = "lambda:InvokeFunctionUrl"
+INVOKE_ACTION = "lambda:InvokeFunction"
+
+
+def check_url_conditions(params: dict[str, Any]) -> None:
+    action = str(params["Action"])
+    if params.get("FunctionUrlAuthType") and action.lower() != INVOKE_URL_ACTION.lower():
+        raise InvalidParameterValue(
+            f"FunctionUrlAuthType is only supported for the {INVOKE_URL_ACTION} action. "
+            f"The provided action was {action}."
+        )
+    if params.get("InvokedViaFunctionUrl") and action.lower() != INVOKE_ACTION.lower():
+        raise InvalidParameterValue(
+            f"InvokedViaFunctionUrl is only supported for the {INVOKE_ACTION} action. "
+            f"The provided action was {action}."
+        )
+
+
 def build_statement(resource: str, params: dict[str, Any]) -> dict[str, Any]:
     """One policy statement in the shape AWS stores and returns it."""
+    check_url_conditions(params)
     statement: dict[str, Any] = {
         "Sid": params["StatementId"],
         "Effect": "Allow",
@@ -51,15 +73,16 @@ def build_statement(resource: str, params: dict[str, Any]) -> dict[str, Any]:
         "Action": params["Action"],
         "Resource": resource,
     }
+    # The keys in the order AWS writes them (SourceAccount, FunctionUrlAuthType, PrincipalOrgID).
     equals: dict[str, str] = {}
     if params.get("SourceAccount"):
         equals["AWS:SourceAccount"] = params["SourceAccount"]
+    if params.get("FunctionUrlAuthType"):
+        equals["lambda:FunctionUrlAuthType"] = params["FunctionUrlAuthType"]
     if params.get("PrincipalOrgID"):
         equals["aws:PrincipalOrgID"] = params["PrincipalOrgID"]
     if params.get("EventSourceToken"):
         equals["lambda:EventSourceToken"] = params["EventSourceToken"]
-    if params.get("FunctionUrlAuthType"):
-        equals["lambda:FunctionUrlAuthType"] = params["FunctionUrlAuthType"]
     condition: dict[str, Any] = {}
     if equals:
         condition["StringEquals"] = equals

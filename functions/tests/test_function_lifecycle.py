@@ -8,6 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, create_function, make_zip
+from conftest import client_error as _error
+from functions.services.functions import runtimes_accepted
 
 pytestmark = pytest.mark.live
 
@@ -98,7 +100,6 @@ def test_it_validates_configuration_as_aws_does(raw_lam):
     cases = {
         "MemorySize": (64, "Member must have value greater than or equal to 128"),
         "Timeout": (901, "Member must have value less than or equal to 900"),
-        "Runtime": ("python9.9", "Member must satisfy enum value set"),
         "Role": ("not-a-role", "Member must satisfy regular expression pattern"),
         "Handler": ("has space", "Member must satisfy regular expression pattern"),
     }
@@ -108,6 +109,39 @@ def test_it_validates_configuration_as_aws_does(raw_lam):
         assert error.value.response["Error"]["Code"] == "ValidationException", member
         assert text in error.value.response["Error"]["Message"], member
     assert lam.list_functions()["Functions"] == []
+
+
+def test_an_unknown_runtime_is_an_invalid_parameter_value_as_on_aws(raw_lam):
+    accepted = runtimes_accepted()
+    assert "python3.11" in accepted
+    assert "python2.7" not in accepted
+    expected = (
+        "InvalidParameterValueException",
+        "Value python9.9 at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+        f"value set: [{', '.join(accepted)}] or be a valid ARN",
+        400,
+    )
+    with pytest.raises(ClientError) as error:
+        create_function(raw_lam, "unknown-runtime", Runtime="python9.9")
+    assert _error(error) == expected
+    assert raw_lam.list_functions()["Functions"] == []
+    create_function(raw_lam, "known-runtime")
+    with pytest.raises(ClientError) as error:
+        raw_lam.update_function_configuration(FunctionName="known-runtime", Runtime="python9.9")
+    assert _error(error) == expected
+    configuration = raw_lam.get_function_configuration(FunctionName="known-runtime")
+    assert configuration["Runtime"] == "python3.11"
+
+
+def test_other_validation_errors_come_before_the_runtime_check(raw_lam):
+    with pytest.raises(ClientError) as error:
+        create_function(raw_lam, "both", Runtime="python9.9", MemorySize=64)
+    assert _error(error) == (
+        "ValidationException",
+        "1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 128",
+        400,
+    )
 
 
 def test_it_rejects_a_deprecated_runtime(lam):

@@ -235,3 +235,118 @@ def test_another_account_cannot_touch_the_policy(functory, lam, credentials):
             call()
         assert _error(error)[0] == "ResourceNotFoundException"
     assert len(json.loads(lam.get_policy(FunctionName="private")["Policy"])["Statement"]) == 1
+
+
+def test_function_url_permissions_are_stored_and_shown_as_aws_does(lam):
+    arn = create_function(lam, "public-url")["FunctionArn"]
+    lam.add_permission(
+        FunctionName="public-url",
+        StatementId="FunctionURLAllowPublicAccess",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    # Since October 2025 a public URL also needs InvokeFunction limited to URL calls.
+    lam.add_permission(
+        FunctionName="public-url",
+        StatementId="FunctionURLInvokeAllowPublicAccess",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+    )
+    added = lam.add_permission(
+        FunctionName="public-url",
+        StatementId="account",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="123456789012",
+        FunctionUrlAuthType="AWS_IAM",
+        SourceAccount="123456789012",
+        PrincipalOrgID="o-abcdefghij",
+    )
+    # AWS's key order in the answer (PostgreSQL's jsonb keeps no order for GetPolicy; JSON
+    # objects have none to keep).
+    condition = json.loads(added["Statement"])["Condition"]["StringEquals"]
+    assert list(condition) == [
+        "AWS:SourceAccount",
+        "lambda:FunctionUrlAuthType",
+        "aws:PrincipalOrgID",
+    ]
+    policy = json.loads(lam.get_policy(FunctionName="public-url")["Policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "FunctionURLAllowPublicAccess",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "lambda:InvokeFunctionUrl",
+            "Resource": arn,
+            "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}},
+        },
+        {
+            "Sid": "FunctionURLInvokeAllowPublicAccess",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "lambda:InvokeFunction",
+            "Resource": arn,
+            "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}},
+        },
+        {
+            "Sid": "account",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "lambda:InvokeFunctionUrl",
+            "Resource": arn,
+            "Condition": {
+                "StringEquals": {
+                    "AWS:SourceAccount": "123456789012",
+                    "lambda:FunctionUrlAuthType": "AWS_IAM",
+                    "aws:PrincipalOrgID": "o-abcdefghij",
+                }
+            },
+        },
+    ]
+
+
+def test_url_conditions_only_go_with_their_action(lam, raw_lam):
+    create_function(lam, "url-conditions")
+    cases = [
+        ({"Action": "lambda:InvokeFunction", "FunctionUrlAuthType": "NONE"}, "FunctionUrlAuthType"),
+        ({"Action": "lambda:GetFunction", "FunctionUrlAuthType": "AWS_IAM"}, "FunctionUrlAuthType"),
+        (
+            {"Action": "lambda:InvokeFunctionUrl", "InvokedViaFunctionUrl": True},
+            "InvokedViaFunctionUrl",
+        ),
+    ]
+    for index, (extra, member) in enumerate(cases):
+        with pytest.raises(ClientError) as error:
+            lam.add_permission(
+                FunctionName="url-conditions", StatementId=f"s{index}", Principal="*", **extra
+            )
+        code, message, status = _error(error)
+        assert (code, status) == ("InvalidParameterValueException", 400)
+        assert message.startswith(f"{member} is only supported for the lambda:Invoke")
+        assert extra["Action"] in message
+    with pytest.raises(ClientError) as error:
+        raw_lam.add_permission(
+            FunctionName="url-conditions",
+            StatementId="bad",
+            Principal="*",
+            Action="lambda:InvokeFunctionUrl",
+            FunctionUrlAuthType="PUBLIC",
+        )
+    assert _error(error) == (
+        "ValidationException",
+        "1 validation error detected: Value 'PUBLIC' at 'functionUrlAuthType' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [NONE, AWS_IAM]",
+        400,
+    )
+    with pytest.raises(ClientError) as error:
+        lam.get_policy(FunctionName="url-conditions")
+    assert _error(error)[2] == 404
+    # Lower case names the same IAM action.
+    lam.add_permission(
+        FunctionName="url-conditions",
+        StatementId="ok",
+        Principal="*",
+        Action="lambda:invokefunctionurl",
+        FunctionUrlAuthType="NONE",
+    )
