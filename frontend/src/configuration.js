@@ -120,6 +120,8 @@ function renderPolicy(policy) {
   policySection.querySelector("[data-policy-json]").textContent = JSON.stringify(policy, null, 2);
 }
 renderPolicy(state.policy);
+// The Function URL section changes the policy too (a NONE URL's public-access statements).
+document.addEventListener("functory:policy", (event) => renderPolicy(event.detail));
 form("policy").addEventListener("submit", async (event) => {
   event.preventDefault();
   const f = event.currentTarget;
