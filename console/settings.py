@@ -309,6 +309,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 
 FUNCTORY_REGION = os.environ.get("FUNCTORY_REGION", "us-east-1")
+# Function URLs: with a wildcard domain (``*.lambda-url.<region>.<domain>`` resolving to this
+# server) FunctionUrl is AWS's host form; unset, the path form /lambda-url/<id>/ on this host.
+FUNCTORY_URL_DOMAIN = os.environ.get("FUNCTORY_URL_DOMAIN", "")
+FUNCTORY_URL_SCHEME = os.environ.get("FUNCTORY_URL_SCHEME", "https")
 FUNCTORY_ACCOUNT_CONCURRENCY = int(os.environ.get("FUNCTORY_ACCOUNT_CONCURRENCY", "1000"))
 FUNCTORY_CODE_STORAGE_LIMIT = int(os.environ.get("FUNCTORY_CODE_STORAGE_LIMIT", str(75 * 1024**3)))
 FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox")
