@@ -219,7 +219,8 @@ def map_result(payload: bytes) -> HttpAnswer:
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise InvalidFunctionResponse("statusCode must be an HTTP status")
     answer = HttpAnswer(status)
-    headers = result.get("headers") or {}
+    headers = result.get("headers")
+    headers = {} if headers is None else headers
     if not isinstance(headers, dict):
         raise InvalidFunctionResponse("headers must be an object")
     for name, value in headers.items():
@@ -228,7 +229,8 @@ def map_result(payload: bytes) -> HttpAnswer:
             raise InvalidFunctionResponse("invalid header")
         if name.lower() not in _PLATFORM_HEADERS:
             answer.headers.append((name.lower(), text))
-    cookies = result.get("cookies") or []
+    cookies = result.get("cookies")
+    cookies = [] if cookies is None else cookies
     if not isinstance(cookies, list) or not all(isinstance(c, str) and _safe(c) for c in cookies):
         raise InvalidFunctionResponse("cookies must be a list of strings")
     answer.headers += [("set-cookie", cookie) for cookie in cookies]

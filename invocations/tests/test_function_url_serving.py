@@ -236,6 +236,7 @@ def test_the_host_form_builds_the_payload_format_2_event(http, fns, owner):
     assert isinstance(context["timeEpoch"], int)
     assert context["time"].endswith(" +0000") and len(context["time"]) == 26
     assert "authorizer" not in context
+    assert context["accountId"] == "anonymous"
 
 
 def test_the_path_form_gives_the_function_the_rest_of_the_path(http, fns):
@@ -334,6 +335,20 @@ def test_a_failed_or_unusable_result_is_a_502(http, fns, handler):
     assert response.text == "Internal Server Error"
     assert "set-cookie" not in response.headers
     assert "x-a" not in response.headers
+
+
+def test_a_url_of_a_function_with_no_concurrency_is_throttled(server, http, owner):
+    lam = client_for(server, owner)
+    create_function(
+        lam, "stopped", Handler="app.plain_dict", Code={"ZipFile": make_zip({"app.py": APP})}
+    )
+    url_id = make_url(server, owner.account_id, "stopped")
+    assert http.get(path_url(url_id)).status_code == 200
+    # AWS's way to deactivate a URL: reserved concurrency 0 answers 429.
+    lam.put_function_concurrency(FunctionName="stopped", ReservedConcurrentExecutions=0)
+    response = http.get(path_url(url_id))
+    assert response.status_code == 429
+    assert response.headers["x-amzn-errortype"] == "TooManyRequestsException"
 
 
 # -- CORS -----------------------------------------------------------------------------------
