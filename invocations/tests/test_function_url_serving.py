@@ -439,6 +439,16 @@ def test_an_iam_url_takes_a_request_signed_by_the_owner(server, http, owner, iam
     assert event["requestContext"]["accountId"] == owner.account_id
 
 
+def test_an_iam_url_takes_a_signed_request_in_the_host_form(server, http, owner, iam_url):
+    signed = _signed(owner, "PUT", f"http://{host(iam_url)}/a/b?z=1&y=2", b"body")
+    request = httpx.Request(
+        "PUT", f"{server.url}/a/b?z=1&y=2", content=b"body", headers=signed.headers
+    )
+    event = echo_event(http.send(request))
+    assert event["rawPath"] == "/a/b"
+    assert event["requestContext"]["authorizer"]["iam"]["accessKey"] == owner.access_key_id
+
+
 def test_an_iam_url_refuses_unsigned_and_badly_signed_requests(server, http, owner, iam_url):
     unsigned = http.get(path_url(iam_url))
     assert unsigned.status_code == 403
