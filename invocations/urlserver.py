@@ -207,6 +207,9 @@ async def _answer(
     method = scope.get("method", "GET")
     if urlhttp.is_preflight(method, lower, target.cors):
         return urlhttp.preflight(target.cors, lower), target
+    if target.auth_type != "AWS_IAM" and not target.grants.public:
+        # Refused before its body is read: nothing of it is needed.
+        return forbidden(), target
     try:
         body = await _read_body(scope, receive)
     except _BodyTooLarge:
@@ -219,8 +222,6 @@ async def _answer(
         account_id, principal_arn, iam = caller
         if account_id != target.account.id and not target.grants.allows(account_id, principal_arn):
             return forbidden(), target
-    elif not target.grants.public:
-        return forbidden(), target
     epoch_ms = time.time_ns() // 1_000_000
     event = urlhttp.build_event(
         _facts(scope, route_, body),
