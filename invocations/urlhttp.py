@@ -69,6 +69,8 @@ class RequestFacts:
     body: bytes
     protocol: str
     source_ip: str
+    scheme: str = "https"
+    port: int = 443
 
 
 def is_text(content_type: str | None) -> bool:
@@ -136,6 +138,14 @@ def build_event(
             headers[lower] = f"{headers[lower]},{value}"
         else:
             headers[lower] = value
+    # As AWS's front end: the client's address appended to any it sent, and the scheme and
+    # port it was reached on (a client's own values for those two are replaced).
+    forwarded = headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = (
+        f"{forwarded}, {request.source_ip}" if forwarded else request.source_ip
+    )
+    headers["x-forwarded-proto"] = request.scheme
+    headers["x-forwarded-port"] = str(request.port)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
@@ -269,7 +279,8 @@ def _allowed_origin(cors: Mapping[str, Any], origin: str | None) -> str | None:
     if not origin:
         return None
     origins = cors.get("AllowOrigins") or []
-    if origin in origins:
+    # Scheme and host names are case-insensitive; browsers send them lower-cased.
+    if origin.lower() in (allowed.lower() for allowed in origins):
         return origin
     if "*" in origins:
         # With credentials a browser refuses '*': the origin itself is echoed.

@@ -180,6 +180,7 @@ def _facts(scope: dict[str, Any], route_: UrlRoute, body: bytes) -> urlhttp.Requ
         for name, value in scope.get("headers") or []
     ]
     client = scope.get("client") or ("", 0)
+    server = scope.get("server") or ("", 0)
     version = scope.get("http_version", "1.1")
     return urlhttp.RequestFacts(
         method=scope.get("method", "GET"),
@@ -189,6 +190,8 @@ def _facts(scope: dict[str, Any], route_: UrlRoute, body: bytes) -> urlhttp.Requ
         body=body,
         protocol=f"HTTP/{version}",
         source_ip=str(client[0]),
+        scheme=str(scope.get("scheme", "http")),
+        port=int(server[1] or 0),
     )
 
 
@@ -204,6 +207,8 @@ async def _answer(
     }
     if sum(len(name) + len(value) for name, value in scope.get("headers") or []) > MAX_HEADER_BYTES:
         return _json_answer(431, "Request Header Fields Too Large"), target
+    if len(route_.raw_path) + len(scope.get("query_string", b"")) > MAX_HEADER_BYTES:
+        return _json_answer(414, "Request-URI Too Long"), target
     method = scope.get("method", "GET")
     if urlhttp.is_preflight(method, lower, target.cors):
         return urlhttp.preflight(target.cors, lower), target

@@ -62,7 +62,21 @@ def test_repeated_query_keys_are_comma_joined_and_decoded():
 
 def test_header_names_are_lower_cased_and_repeats_joined():
     built = event(facts(headers=[("X-A", "1"), ("x-a", "2"), ("Host", "h")]))
-    assert built["headers"] == {"x-a": "1,2", "host": "h"}
+    assert built["headers"] == {
+        "x-a": "1,2",
+        "host": "h",
+        "x-forwarded-for": "10.0.0.1",
+        "x-forwarded-proto": "https",
+        "x-forwarded-port": "443",
+    }
+
+
+def test_forwarding_headers_cannot_be_forged():
+    forged = [("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-Proto", "gopher")]
+    headers = event(facts(headers=forged, scheme="http", port=8000))["headers"]
+    assert headers["x-forwarded-for"] == "1.2.3.4, 10.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"] == "8000"
 
 
 def test_cookie_headers_become_the_cookies_list():
@@ -185,6 +199,10 @@ def test_a_preflight_needs_origin_method_and_headers_allowed():
         },
     )
     assert ("access-control-allow-origin", "https://a.example") in ok.headers
+    upper = urlhttp.preflight(
+        CORS, {"origin": "HTTPS://A.example", "access-control-request-method": "GET"}
+    )
+    assert ("access-control-allow-origin", "HTTPS://A.example") in upper.headers
     assert ("access-control-max-age", "10") in ok.headers
     for refused in (
         {"origin": "https://b.example", "access-control-request-method": "GET"},

@@ -560,6 +560,24 @@ def test_many_cookies_and_big_headers_arrive_intact(http, fns):
     assert event["headers"]["x-big"] == "y" * 6000
 
 
+def test_a_huge_query_string_is_refused(server, fns):
+    raw = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            f"{server.url}{path_url(fns['echo'], '/q?' + 'a=1&' * 25_000)}",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    # Refused before the function is called (by the URL server, or the HTTP server).
+    assert raw.stdout.decode() in ("400", "414")
+
+
 def test_a_huge_header_is_refused_by_the_server(server, fns, tmp_path):
     headers = tmp_path / "headers"
     headers.write_text("X-Huge: " + "z" * 200_000 + "\n")
