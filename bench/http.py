@@ -2,10 +2,11 @@
 
     python bench/http.py [--n N] [--seconds S]
 
-The same warm Python no-op (``{'ok': True}``) is called through its public function URL
-(path form, ``GET /lambda-url/<id>/``) and through a signed Invoke; ``/healthz`` is the
+The same warm Python no-op (``{'ok': True}``) is called through a public function URL (path
+form, ``GET /lambda-url/<id>/``), an AWS_IAM one (signed, as Invoke is) and a signed Invoke;
+``/healthz`` is the
 no-op baseline over the same kind of keep-alive connection. Latencies are interleaved so
-all three see the same machine noise; throughput is 4 client threads for S seconds each.
+all of them see the same machine noise; throughput is 4 client threads for S seconds each.
 Target: a URL request adds at most 1.2x to a warm Invoke (p50).
 """
 
@@ -45,17 +46,20 @@ from functions import arns
 from functions.models import Function, FunctionUrlConfig, PolicyStatement
 from functions.services.policies import build_statement
 function = Function.objects.get(account_id=sys.argv[1], name=sys.argv[2])
+auth = sys.argv[3]
+qualifier = sys.argv[4]
 url_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
 now = timezone.now()
-FunctionUrlConfig.objects.create(function=function, qualifier="$LATEST", url_id=url_id,
-                                 auth_type="NONE", created=now, last_modified=now)
-resource = arns.function_arn(function.account_id, function.name)
+FunctionUrlConfig.objects.create(function=function, qualifier=qualifier, url_id=url_id,
+                                 auth_type=auth, created=now, last_modified=now)
+policy_qualifier = "" if qualifier == "$LATEST" else qualifier
+resource = arns.function_arn(function.account_id, function.name, policy_qualifier or None)
 for sid, action, extra in (
-    ("url", "lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": "NONE"}),
+    ("url", "lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": auth}),
     ("invoke", "lambda:InvokeFunction", {"InvokedViaFunctionUrl": True}),
 ):
     params = {"StatementId": sid, "Principal": "*", "Action": action, **extra}
-    PolicyStatement.objects.create(function=function, sid=sid,
+    PolicyStatement.objects.create(function=function, qualifier=policy_qualifier, sid=sid,
                                    statement=build_statement(resource, params))
 print(url_id)
 """
@@ -109,15 +113,22 @@ def main() -> None:
             Role=ROLE,
             Code={"ZipFile": hello_zip()},
         )
-        made = subprocess.run(
-            [sys.executable, "-c", MAKE_URL, srv.account_id, "web"],
-            env=dict(srv.env, DJANGO_SETTINGS_MODULE="console.settings"),
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        url_path = f"/lambda-url/{made.stdout.split()[-1]}/"
+
+        def make_url(auth: str, qualifier: str = "$LATEST") -> str:
+            made = subprocess.run(
+                [sys.executable, "-c", MAKE_URL, srv.account_id, "web", auth, qualifier],
+                env=dict(srv.env, DJANGO_SETTINGS_MODULE="console.settings"),
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
+            return f"/lambda-url/{made.stdout.split()[-1]}/"
+
+        url_path = make_url("NONE")
+        lam.publish_version(FunctionName="web")
+        lam.create_alias(FunctionName="web", Name="iam", FunctionVersion="1")
+        iam_path = make_url("AWS_IAM", "iam")
         invoke_path = "/2015-03-31/functions/web/invocations"
         client = SignedClient(srv)
         url = UrlClient(srv.host, srv.port, url_path)
@@ -127,8 +138,9 @@ def main() -> None:
             client.get("/healthz")
             client.send(client.prepare("POST", invoke_path, b"{}"))
             url.get()
+            client.send(client.prepare("GET", iam_path))
 
-        noop, invoke, via_url = [], [], []
+        noop, invoke, via_url, via_iam = [], [], [], []
         for _ in range(args.n):
             start = time.perf_counter()
             client.get("/healthz")
@@ -142,6 +154,11 @@ def main() -> None:
             status, _ = url.get()
             via_url.append((time.perf_counter() - start) * 1000)
             assert status == 200
+            prepared = client.prepare("GET", iam_path)
+            start = time.perf_counter()
+            status, _, _ = client.send(prepared)
+            via_iam.append((time.perf_counter() - start) * 1000)
+            assert status == 200
         noop_stats, invoke_stats, url_stats = (
             percentiles(noop),
             percentiles(invoke),
@@ -153,6 +170,7 @@ def main() -> None:
                 ("no-op JSON view GET /healthz", noop_stats),
                 ("warm Invoke (python3.11, sandbox)", invoke_stats),
                 ("function URL GET (NONE, path form)", url_stats),
+                ("function URL GET (AWS_IAM, signed)", percentiles(via_iam)),
             ],
         )
         print(
