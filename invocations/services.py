@@ -309,8 +309,10 @@ def _parse_prelude(raw: bytes) -> HttpPrelude | None:
     if not isinstance(document, dict):
         return None
     status = document.get("statusCode", 200)
-    headers = document.get("headers") or {}
-    cookies = document.get("cookies") or []
+    headers = document.get("headers")
+    cookies = document.get("cookies")
+    headers = {} if headers is None else headers
+    cookies = [] if cookies is None else cookies
     if not isinstance(status, int) or isinstance(status, bool) or not isinstance(headers, dict):
         return None
     if not isinstance(cookies, list):
