@@ -199,3 +199,27 @@ def test_a_stream_counts_against_concurrency_like_any_invocation(lam: Any) -> No
         lam.invoke_with_response_stream(FunctionName="limited", Payload=b'{"lines": 1}')
     assert excinfo.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+def test_a_client_that_hangs_up_mid_stream_frees_the_functions_concurrency(lam: Any) -> None:
+    _node(lam, "hangup", "stalls", timeout=60)
+    lam.put_function_concurrency(FunctionName="hangup", ReservedConcurrentExecutions=1)
+    response = lam.invoke_with_response_stream(FunctionName="hangup")
+    stream = response["EventStream"]
+    first = next(iter(stream))
+    assert first["PayloadChunk"]["Payload"] == b"started"
+    stream.close()  # gone while the handler still runs (it would for 60 s)
+    # The one slot comes back once the server sees the client leave; until then a call is
+    # throttled, never longer.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            response = lam.invoke_with_response_stream(FunctionName="hangup")
+            break
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "TooManyRequestsException"
+            assert time.monotonic() < deadline, "the abandoned stream kept its concurrency"
+            time.sleep(0.2)
+    first = next(iter(response["EventStream"]))
+    assert first["PayloadChunk"]["Payload"] == b"started"
+    response["EventStream"].close()
