@@ -49,6 +49,10 @@ exports.breaks = awslambda.streamifyResponse(async (event, responseStream) => {
   throw new TypeError("broke mid-stream");
 });
 
+exports.throwsFirst = awslambda.streamifyResponse(async () => {
+  throw new RangeError("nothing written");
+});
+
 exports.stalls = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.write("started");
   await sleep(60000);
@@ -145,6 +149,13 @@ def test_an_error_mid_stream_ends_it_with_the_error_in_invoke_complete(lam: Any)
     assert buffered["FunctionError"] == "Unhandled"
     assert buffered["Body"]["errorType"] == "TypeError"
     assert buffered["Body"]["errorMessage"] == "broke mid-stream"
+
+
+def test_an_error_before_any_write_ends_the_stream_without_chunks(lam: Any) -> None:
+    _node(lam, "throws-first", "throwsFirst")
+    chunks, complete = _read(lam.invoke_with_response_stream(FunctionName="throws-first"))
+    assert chunks == []
+    assert (complete["ErrorCode"], complete["ErrorDetails"]) == ("RangeError", "nothing written")
 
 
 def test_a_stream_past_the_timeout_ends_as_timed_out(lam: Any) -> None:
