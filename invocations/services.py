@@ -215,7 +215,8 @@ class StreamInvocation:
     the function wrote one, then ``bytes`` chunks; ``outcome`` is set once they end. A
     function that does not stream (any Python function) has its whole response as one chunk.
     Leaving the loop early (or ``aclose()``) abandons the invocation: its environment is
-    stopped, its concurrency released.
+    stopped, its concurrency released. ``streamed`` tells, from the first item on, whether
+    the function streams (else that one chunk is its whole, buffered, response).
     """
 
     def __init__(
@@ -263,6 +264,10 @@ class StreamInvocation:
                     yield piece
         finally:
             await self.aclose()
+
+    @property
+    def streamed(self) -> bool:
+        return self._stream.started
 
     async def aclose(self) -> None:
         if not self._task.done():

@@ -170,6 +170,25 @@ def test_a_malformed_chunk_ends_the_invocation_as_truncated() -> None:
     _run(scenario)
 
 
+def test_oversized_or_endless_trailers_end_the_invocation_as_truncated() -> None:
+    async def scenario(server: RuntimeApiServer, port: int) -> None:
+        runtime, outcome = await _invocation(server, port, ResponseStream())
+        line = b"Lambda-Runtime-Function-Error-Body: " + b"A" * 70000 + b"\r\n\r\n"
+        runtime[1].write(STREAMING_HEAD.encode() + b"0\r\n" + line)
+        assert (await outcome).error_type == "Runtime.TruncatedResponse"
+
+        outcome = server.submit(Invocation("r2", b"{}", 0, "arn", "trace", stream=ResponseStream()))
+        runtime = await asyncio.open_connection("127.0.0.1", port)
+        runtime[1].write(f"GET {PREFIX}/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert (await _reply(runtime))[0] == 200
+        runtime[1].write(
+            STREAMING_HEAD.replace("r1", "r2").encode() + b"0\r\n" + b"X-Pad: y\r\n" * 200
+        )
+        assert (await outcome).error_type == "Runtime.TruncatedResponse"
+
+    _run(scenario)
+
+
 def test_a_runtime_that_hangs_up_mid_stream_ends_the_invocation() -> None:
     async def scenario(server: RuntimeApiServer, port: int) -> None:
         runtime, outcome = await _invocation(server, port, ResponseStream())
