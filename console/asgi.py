@@ -30,7 +30,10 @@ from awsapi.apiview import RequestBodyLimit  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
 from invocations import urlserver  # noqa: E402
 
-INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/invocations/?$")
+INVOKE_PATH = re.compile(
+    r"^/(?:2015-03-31/functions/[^/]+/invocations"
+    r"|2021-11-15/functions/[^/]+/response-streaming-invocations)/?$"
+)
 
 
 class WithoutMiddleware(ASGIHandler):
