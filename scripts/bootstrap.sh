@@ -9,7 +9,6 @@ scripts/system-deps.sh
 stamp="$VENV/.requirements.sha256"
 want="$(sha256sum requirements.txt | cut -d' ' -f1)"
 scripts/frontend.sh
-scripts/sdk-clients.sh
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     exit 0
 fi
