@@ -13,11 +13,11 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from awsapi.errors import (
@@ -56,7 +56,8 @@ BODY_TOO_LARGE = "functory.body_too_large"
 # Invoke's (and InvokeAsync's) request limit, 6 MB as Lambda's synchronous payload quota.
 INVOKE_MAX_BYTES = 6 * 1024 * 1024
 _INVOKE_PATH = re.compile(
-    r"^/(?:2015-03-31/functions/[^/]+/invocations|2014-11-13/functions/[^/]+/invoke-async)/?$"
+    r"^/(?:2015-03-31/functions/[^/]+/invocations|2014-11-13/functions/[^/]+/invoke-async"
+    r"|2021-11-15/functions/[^/]+/response-streaming-invocations)/?$"
 )
 
 
@@ -137,8 +138,12 @@ def _read_body(request: HttpRequest, operation: str, limit: int) -> bytes:
     return body
 
 
-def _render(result: ApiResponse, request_id: str) -> HttpResponse:
-    if result.body is None:
+def _render(result: ApiResponse, request_id: str) -> HttpResponse | StreamingHttpResponse:
+    response: HttpResponse | StreamingHttpResponse
+    if isinstance(result.body, AsyncIterable):
+        # Sent as produced (InvokeWithResponseStream): each item goes out as it comes.
+        response = StreamingHttpResponse(result.body, status=result.status)
+    elif result.body is None:
         response = HttpResponse(b"", status=result.status)
     elif isinstance(result.body, bytes | bytearray):
         response = HttpResponse(bytes(result.body), status=result.status)
@@ -181,7 +186,7 @@ def rest_json_api(
     def decorator(view: ViewFunc) -> Any:
         @csrf_exempt
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:
             request_id = new_request_id()
             try:
                 body = _read_body(request, operation, max_body)
@@ -216,7 +221,9 @@ def rest_json_api_async(
     def decorator(view: AsyncViewFunc) -> Any:
         @csrf_exempt
         @functools.wraps(view)
-        async def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        async def wrapper(
+            request: HttpRequest, **kwargs: Any
+        ) -> HttpResponse | StreamingHttpResponse:
             request_id = new_request_id()
             try:
                 if methods is not None and request.method not in methods:

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+"""ASGI entry point: HTTP through Django, WebSockets through Channels, function URLs
+through :mod:`invocations.urlserver` (before Django resolves anything).
 
 Invoke requests (the hot path) skip Django's middleware: every middleware in the stack is
 sync-only or mixin-based, and under ASGI each one costs a hop to the sync thread and back,
@@ -27,8 +28,12 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 
 from awsapi.apiview import RequestBodyLimit  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
+from invocations import urlserver  # noqa: E402
 
-INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/invocations/?$")
+INVOKE_PATH = re.compile(
+    r"^/(?:2015-03-31/functions/[^/]+/invocations"
+    r"|2021-11-15/functions/[^/]+/response-streaming-invocations)/?$"
+)
 
 
 class WithoutMiddleware(ASGIHandler):
@@ -52,6 +57,11 @@ invoke_app = WithoutMiddleware()
 
 
 async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    # Function URLs first: a host under the URL domain never reaches Django's URLs.
+    url_route = urlserver.route(scope)
+    if url_route is not None:
+        await urlserver.serve(url_route, scope, receive, send)
+        return
     app = invoke_app if INVOKE_PATH.match(scope["path"]) else django_asgi_app
     await app(scope, receive, send)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,7 +20,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from awsapi import internal
+from awsapi import eventstream, internal
 from awsapi.apiview import ApiResponse
 from awsapi.errors import AWSError
 from awsapi.validation import validate
@@ -80,6 +81,59 @@ async def invoke(req: ApiRequest, function_name: str) -> ApiResponse:
     if params.get("LogType") == "Tail":
         headers["X-Amz-Log-Result"] = base64.b64encode(done.log_tail.encode()).decode()
     return ApiResponse(done.result.payload, headers=headers)
+
+
+@lambda_api_async(
+    "InvokeWithResponseStream",
+    max_body=services.MAX_PAYLOAD_BYTES,
+    limit_operation="InvokeFunction",
+    methods=("POST",),
+)
+async def invoke_with_response_stream(req: ApiRequest, function_name: str) -> ApiResponse:
+    """The response as an event stream: a ``PayloadChunk`` per piece the function writes,
+    sent as it is written, then ``InvokeComplete`` (errors and the log tail go there, the
+    HTTP status being 200 by then)."""
+    params: dict[str, Any] = {"FunctionName": function_name}
+    for member, header in (
+        ("InvocationType", "X-Amz-Invocation-Type"),
+        ("LogType", "X-Amz-Log-Type"),
+        ("ClientContext", "X-Amz-Client-Context"),
+    ):
+        value = req.http.headers.get(header)
+        if value is not None:
+            params[member] = value
+    if "Qualifier" in req.http.GET:
+        params["Qualifier"] = req.http.GET["Qualifier"]
+    validate("lambda", "InvokeWithResponseStream", params)
+    payload = services.check_payload(req.body)
+    client_context = services.decode_client_context(params.get("ClientContext"))
+    target = await services.invoke_target(req.account, function_name, params.get("Qualifier"))
+    if params.get("InvocationType") == "DryRun":
+        return ApiResponse(None, status=204)
+    running = await services.invoke_stream(
+        target, request_id=req.request_id, payload=payload, client_context=client_context
+    )
+    headers = {
+        "Content-Type": "application/vnd.amazon.eventstream",
+        "X-Amz-Executed-Version": running.executed_version,
+    }
+    return ApiResponse(
+        _event_stream(running, tail=params.get("LogType") == "Tail"), headers=headers
+    )
+
+
+async def _event_stream(running: services.StreamInvocation, *, tail: bool) -> AsyncIterator[bytes]:
+    try:
+        async for piece in running:
+            assert isinstance(piece, bytes)  # no prelude asked for
+            yield eventstream.payload_chunk(piece)
+    except AWSError as error:  # after the 200 went out: the error can only go here
+        yield eventstream.invoke_complete(error.code, error.message)
+        return
+    outcome = running.outcome
+    assert outcome is not None
+    log_result = base64.b64encode(outcome.log_tail.encode()).decode() if tail else None
+    yield eventstream.invoke_complete(outcome.error_type, outcome.error_message, log_result)
 
 
 # InvokeAsync's limit and message are Invoke's.

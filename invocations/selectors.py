@@ -7,15 +7,17 @@ for a short time and dropped whenever this process changes a function (see ``app
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from functions import arns
-from functions.models import FunctionVersion
+from functions.models import FunctionUrlConfig, FunctionVersion, PolicyStatement
 from functions.selectors import (
     Resolved,
     function_not_found,
@@ -183,3 +185,169 @@ def async_invocation_function_names(account: Account) -> list[str]:
 def python_versions_installed() -> list[str]:
     """The CPython versions (``"3.12"``) functions can run with on this host, oldest first."""
     return sorted(catalog.python_interpreters(), key=lambda v: tuple(map(int, v.split("."))))
+
+
+# -- function URLs ------------------------------------------------------------------------
+
+URL_ID = re.compile(r"^[a-z0-9]{32}$")
+_URL_ACTION = "lambda:InvokeFunctionUrl"
+_INVOKE_ACTION = "lambda:InvokeFunction"
+
+
+@dataclass(frozen=True)
+class UrlGrants:
+    """Who the function's resource policy lets call a URL (both actions granted, as AWS
+    requires of URLs since October 2025): anyone, these accounts, these principal ARNs."""
+
+    public: bool = False
+    accounts: frozenset[str] = frozenset()
+    principals: frozenset[str] = frozenset()
+
+    def allows(self, account_id: str | None, principal_arn: str | None) -> bool:
+        if self.public:
+            return True
+        return (account_id is not None and account_id in self.accounts) or (
+            principal_arn is not None and principal_arn in self.principals
+        )
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    """What a request to a function URL reaches: the URL's settings and its function."""
+
+    url_id: str
+    account: Account
+    function_name: str
+    # None for $LATEST (the unqualified function), else the alias.
+    qualifier: str | None
+    auth_type: str
+    cors: dict[str, Any]
+    invoke_mode: str
+    grants: UrlGrants
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement.get("Action", [])
+    return {action} if isinstance(action, str) else {a for a in action if isinstance(a, str)}
+
+
+def _grants_action(statement: dict[str, Any], action: str, auth_type: str) -> bool:
+    """Whether ``statement`` allows ``action`` on a URL request of ``auth_type``.
+
+    Only the conditions a URL request can satisfy are understood: the URL's auth type for
+    InvokeFunctionUrl, ``lambda:InvokedViaFunctionUrl`` for InvokeFunction. A statement with
+    any other condition (a source ARN, an organisation...) does not apply to URL requests.
+    """
+    if statement.get("Effect") != "Allow":
+        return False
+    if not _actions(statement) & {action, "lambda:*", "*"}:
+        return False
+    condition = statement.get("Condition") or {}
+    for operator, keys in condition.items():
+        if not isinstance(keys, dict):
+            return False
+        for key, value in keys.items():
+            if operator == "StringEquals" and key == "lambda:FunctionUrlAuthType":
+                if value != auth_type:
+                    return False
+            elif operator == "Bool" and key == "lambda:InvokedViaFunctionUrl":
+                if str(value).lower() != "true":
+                    return False
+            else:
+                return False
+    return True
+
+
+def _principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ["*"]
+    if isinstance(principal, dict):
+        aws = principal.get("AWS", [])
+        return [aws] if isinstance(aws, str) else [p for p in aws if isinstance(p, str)]
+    return []
+
+
+def url_grants(statements: list[dict[str, Any]], auth_type: str) -> UrlGrants:
+    """The callers both ``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` are
+    granted to by these statements (principal ``*``, an account, or an ARN)."""
+    granted: dict[str, set[str]] = {_URL_ACTION: set(), _INVOKE_ACTION: set()}
+    for statement in statements:
+        for action, principals in granted.items():
+            if _grants_action(statement, action, auth_type):
+                principals.update(_principals(statement))
+    both = granted[_URL_ACTION] & granted[_INVOKE_ACTION]
+    accounts, arns_ = set(), set()
+    for principal in both:
+        if principal == "*":
+            continue
+        if re.fullmatch(r"\d{12}", principal):
+            accounts.add(principal)
+        elif match := re.fullmatch(r"arn:aws:iam::(\d{12}):root", principal):
+            accounts.add(match[1])
+        else:
+            arns_.add(principal)
+    return UrlGrants(public="*" in both, accounts=frozenset(accounts), principals=frozenset(arns_))
+
+
+class _UrlCache:
+    """url id -> (expiry, target or None): misses are cached too, so a flood of requests
+    for unknown ids costs one query per id per period, not one per request."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, UrlTarget | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url_id: str) -> tuple[float, UrlTarget | None] | None:
+        entry = self._entries.get(url_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry
+
+    def put(self, url_id: str, target: UrlTarget | None) -> None:
+        ttl = float(settings.FUNCTORY_CONFIG_CACHE_SECONDS)
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[url_id] = (time.monotonic() + ttl, target)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+url_cache = _UrlCache()
+
+
+def url_target_cached(url_id: str) -> tuple[float, UrlTarget | None] | None:
+    """The cached answer for ``url_id`` (its second element None: no such URL), or None."""
+    return url_cache.get(url_id)
+
+
+def url_target_resolve(url_id: str) -> UrlTarget | None:
+    """The URL with this id and what it reaches, or None (and cache the answer)."""
+    target: UrlTarget | None = None
+    config = (
+        FunctionUrlConfig.objects.select_related("function", "function__account")
+        .filter(url_id=url_id)
+        .first()
+        if URL_ID.match(url_id)
+        else None
+    )
+    if config is not None:
+        function = config.function
+        statements = PolicyStatement.objects.filter(
+            function=function, qualifier="" if config.qualifier == "$LATEST" else config.qualifier
+        ).values_list("statement", flat=True)
+        target = UrlTarget(
+            url_id=config.url_id,
+            account=function.account,
+            function_name=function.name,
+            qualifier=None if config.qualifier == "$LATEST" else config.qualifier,
+            auth_type=config.auth_type,
+            cors=dict(config.cors or {}),
+            invoke_mode=config.invoke_mode,
+            grants=url_grants(list(statements), config.auth_type),
+        )
+    url_cache.put(url_id, target)
+    return target

@@ -5,9 +5,13 @@ Used by the Invoke API and, later, by the console's Test button and asynchronous
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from dataclasses import dataclass
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -20,6 +24,7 @@ from invocations import concurrency, runner, selectors
 from invocations.executor.catalog import RuntimeUnavailable
 from invocations.executor.environment import tail
 from invocations.executor.spec import InvokeRequest, InvokeResult
+from invocations.executor.streaming import ResponseStream
 from monitoring.metrics.recorder import SeriesKey, series_keys
 from monitoring.metrics.recorder import recorder as metrics
 
@@ -161,3 +166,215 @@ async def invoke_sync(
     return SyncInvocation(
         result=result, executed_version=chosen.version, log_tail=tail(result.log_lines)
     )
+
+
+# The Content-Type of a response written through ``awslambda.HttpResponseStream.from``: a
+# JSON prelude (statusCode, headers, cookies), eight null bytes, then the body.
+HTTP_INTEGRATION_TYPE = "application/vnd.awslambda.http-integration-response"
+PRELUDE_DELIMITER = b"\0" * 8
+# AWS reads the prelude from the first 16 KB of the stream.
+MAX_PRELUDE_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class HttpPrelude:
+    """What ``HttpResponseStream.from`` said about the HTTP response to come."""
+
+    status_code: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StreamOutcome:
+    """How a streamed invocation ended (after its last chunk)."""
+
+    result: InvokeResult
+    log_tail: str
+
+    @property
+    def error_type(self) -> str | None:
+        return self.result.error_type
+
+    @property
+    def error_message(self) -> str | None:
+        """The error document's ``errorMessage`` (or the document itself)."""
+        if self.result.error_type is None:
+            return None
+        with contextlib.suppress(ValueError, RecursionError):
+            document = json.loads(self.result.payload)
+            if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
+                return str(document["errorMessage"])
+        return self.result.payload.decode("utf-8", "replace")
+
+
+class StreamInvocation:
+    """One running invocation whose response is read as the function writes it.
+
+    ``async for item in it`` yields an :class:`HttpPrelude` first when one was asked for and
+    the function wrote one, then ``bytes`` chunks; ``outcome`` is set once they end. A
+    function that does not stream (any Python function) has its whole response as one chunk.
+    Leaving the loop early (or ``aclose()``) abandons the invocation: its environment is
+    stopped, its concurrency released. ``streamed`` tells, from the first item on, whether
+    the function streams (else that one chunk is its whole, buffered, response).
+    """
+
+    def __init__(
+        self,
+        task: asyncio.Task[InvokeResult],
+        stream: ResponseStream,
+        executed_version: str,
+        *,
+        http_prelude: bool,
+    ) -> None:
+        self._task = task
+        self._stream = stream
+        self.executed_version = executed_version
+        self._http_prelude = http_prelude
+        self.outcome: StreamOutcome | None = None
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        """The stream's pieces as they come, then the result's (when not streamed)."""
+        while True:
+            piece = asyncio.ensure_future(self._stream.next_piece())
+            try:
+                await asyncio.wait({piece, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not piece.done():
+                    piece.cancel()
+            if piece.done() and not piece.cancelled():
+                yield piece.result()
+                continue
+            break
+        for rest in self._stream.pending():
+            yield rest
+        result = self._task.result()
+        self.outcome = StreamOutcome(result, tail(result.log_lines))
+        if not result.streamed and result.error_type is None and result.payload:
+            yield result.payload
+
+    async def __aiter__(self) -> AsyncIterator[HttpPrelude | bytes]:
+        try:
+            pieces = self._pieces()
+            if self._http_prelude:
+                async for item in _split_prelude(pieces, self._stream):
+                    yield item
+            else:
+                async for piece in pieces:
+                    yield piece
+        finally:
+            await self.aclose()
+
+    @property
+    def streamed(self) -> bool:
+        return self._stream.started
+
+    async def aclose(self) -> None:
+        if not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+async def _split_prelude(
+    pieces: AsyncIterator[bytes], stream: ResponseStream
+) -> AsyncIterator[HttpPrelude | bytes]:
+    """The prelude of an ``HttpResponseStream.from`` response, then the body as it comes.
+
+    A response of another type, or one whose prelude does not end (delimiter) within
+    ``MAX_PRELUDE_BYTES`` or is not a JSON object, is passed on as it is.
+    """
+    head = bytearray()
+    split = False
+    async for piece in pieces:
+        if split or stream.content_type != HTTP_INTEGRATION_TYPE:
+            yield piece
+            continue
+        head += piece
+        end = head.find(PRELUDE_DELIMITER)
+        if end < 0 and len(head) <= MAX_PRELUDE_BYTES:
+            continue
+        split = True
+        prelude = _parse_prelude(bytes(head[:end])) if 0 <= end <= MAX_PRELUDE_BYTES else None
+        if prelude is None:
+            yield bytes(head)
+        else:
+            yield prelude
+            if len(head) > end + len(PRELUDE_DELIMITER):
+                yield bytes(head[end + len(PRELUDE_DELIMITER) :])
+    if head and not split:
+        yield bytes(head)
+
+
+def _parse_prelude(raw: bytes) -> HttpPrelude | None:
+    try:
+        document = strictjson.loads(raw)
+    except strictjson.JSONError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    status = document.get("statusCode", 200)
+    headers = document.get("headers")
+    cookies = document.get("cookies")
+    headers = {} if headers is None else headers
+    cookies = [] if cookies is None else cookies
+    if not isinstance(status, int) or isinstance(status, bool) or not isinstance(headers, dict):
+        return None
+    if not isinstance(cookies, list):
+        return None
+    return HttpPrelude(
+        status_code=status,
+        headers={str(name): str(value) for name, value in headers.items()},
+        cookies=[str(cookie) for cookie in cookies],
+    )
+
+
+async def invoke_stream(
+    target: selectors.InvokeTarget,
+    *,
+    request_id: str,
+    payload: bytes,
+    client_context: str | None = None,
+    http_prelude: bool = False,
+) -> StreamInvocation:
+    """Start one invocation whose response is streamed (InvokeWithResponseStream, a
+    RESPONSE_STREAM function URL), with ``invoke_sync``'s accounting: concurrency (a throttle
+    raises before anything is sent), metrics, START/END/REPORT and live logs.
+
+    ``http_prelude``: parse an ``HttpResponseStream.from`` prelude (for function URLs).
+    """
+    chosen = target.choose()
+    series = metrics_series(target)
+    lease = await concurrency_acquire(target, series)
+    if lease is None:
+        metrics.throttle(series)
+        raise throttled(target)
+    metrics.invocation_started(series, running=lease.running)
+    stream = ResponseStream()
+    request = InvokeRequest(
+        request_id=request_id,
+        payload=payload,
+        invoked_arn=target.invoked_arn,
+        client_context=client_context,
+        stream=stream,
+    )
+
+    async def run() -> InvokeResult:
+        try:
+            result = await runner.pool().invoke(chosen.spec, request)
+        except RuntimeUnavailable as exc:
+            raise AWSError(str(exc), code="InvalidRuntimeException", status=502) from exc
+        finally:
+            metrics.invocation_finished(series)
+            await concurrency.release(lease)
+        metrics.invocation(
+            series,
+            duration_ms=result.duration_ms,
+            error=result.function_error is not None,
+            cold=result.cold,
+            init_duration_ms=result.init_duration_ms,
+        )
+        return result
+
+    task = asyncio.get_running_loop().create_task(run())
+    return StreamInvocation(task, stream, chosen.version, http_prelude=http_prelude)

@@ -7,17 +7,30 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 
 from functions import arns
-from functions.models import Alias, Function, FunctionLayer, FunctionVersion
+from functions.models import (
+    Alias,
+    Function,
+    FunctionLayer,
+    FunctionUrlConfig,
+    FunctionVersion,
+    PolicyStatement,
+)
 from invocations import runner
-from invocations.selectors import target_cache
+from invocations.selectors import target_cache, url_cache
 
 
 def _changed(sender: Any, **kwargs: Any) -> None:
     target_cache.clear()
+    url_cache.clear()
+
+
+def _url_changed(sender: Any, **kwargs: Any) -> None:
+    url_cache.clear()
 
 
 def _function_deleted(sender: Any, instance: Function, **kwargs: Any) -> None:
     target_cache.clear()
+    url_cache.clear()
     runner.retire(arns.function_arn(instance.account_id, instance.name))
 
 
@@ -25,4 +38,12 @@ def connect() -> None:
     for model in (FunctionVersion, Alias, FunctionLayer, Function):
         post_save.connect(_changed, sender=model, dispatch_uid=f"invoke-cache-save-{model}")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"invoke-cache-del-{model}")
+    # A URL's settings and its function's policy decide who may call it.
+    for url_model in (FunctionUrlConfig, PolicyStatement):
+        post_save.connect(
+            _url_changed, sender=url_model, dispatch_uid=f"url-cache-save-{url_model}"
+        )
+        post_delete.connect(
+            _url_changed, sender=url_model, dispatch_uid=f"url-cache-del-{url_model}"
+        )
     post_delete.connect(_function_deleted, sender=Function, dispatch_uid="invoke-retire")

@@ -10,6 +10,9 @@ PG_TEST_URL="${PG_TEST_URL:-postgres://postgres@127.0.0.1:5432/test}"
 # Test runs write their data dirs under the system temp dir, never into ./data.
 export FUNCTORY_DATA_DIR="${FUNCTORY_DATA_DIR:-$(mktemp -d)}"
 
+echo "== SDK clients the tests drive (the AWS SDK for JavaScript v3)"
+scripts/sdk-clients.sh
+
 echo "== browser for the end-to-end tests"
 scripts/browser-setup.sh
 

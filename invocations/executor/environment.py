@@ -256,6 +256,7 @@ class Environment:
                 or f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0",
                 client_context=request.client_context,
                 cognito_identity=request.cognito_identity,
+                stream=request.stream,
             )
             result_future = self.server.submit(invocation)
             exited: asyncio.Future[Any] = asyncio.ensure_future(asyncio.shield(self._exited))
@@ -319,6 +320,7 @@ class Environment:
             log_lines=capture.lines(),
             log_stream=self.log_stream,
             cold=cold,
+            streamed=outcome.streamed,
         )
 
     def freeze(self) -> None:

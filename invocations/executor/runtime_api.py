@@ -17,14 +17,25 @@ grow. Per environment:
 - one body is read at a time, and only for the invocation in flight (``/response`` up to
   AWS's 6,291,556 bytes, ``/error`` and ``/init/error`` up to ``MAX_ERROR_BYTES``); a
   request that is refused has its body left unread and its connection closed.
+
+A response sent with ``Lambda-Runtime-Function-Response-Mode: streaming`` (chunked, errors
+in the ``Lambda-Runtime-Function-Error-Type``/``-Body`` trailers, as AWS's custom runtime
+documentation describes) is passed on piece by piece to the invocation's
+:class:`~invocations.executor.streaming.ResponseStream`, up to ``MAX_STREAMED_BYTES``; for an
+invocation that is not streamed (a plain Invoke of a streaming handler) it is collected, up
+to the buffered limit, as AWS does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
+import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,12 +48,18 @@ from invocations.executor.runtime_http import (
     drain,
     read_body,
     read_head,
+    stream_body,
     write_response,
 )
+from invocations.executor.streaming import ResponseStream
 
 PREFIX = "/2018-06-01/runtime"
 # AWS's limit for a synchronous response: "6 MB" is 6,291,556 bytes in its error message.
 MAX_RESPONSE_BYTES = 6_291_556
+# A streamed response: AWS documents 200 MB as the default maximum (20 MB before July 2025),
+# a quota that can be raised: FUNCTORY_STREAM_MAX_BYTES in the executor's environment.
+MAX_STREAMED_BYTES = int(os.environ.get("FUNCTORY_STREAM_MAX_BYTES", 200 * 1024 * 1024))
+_ERROR_TRAILERS = ("lambda-runtime-function-error-type", "lambda-runtime-function-error-body")
 # Error documents (/error, /init/error) are a message, a type and a stack trace.
 MAX_ERROR_BYTES = 1024 * 1024
 # A runtime needs one connection (two while it reconnects).
@@ -71,6 +88,7 @@ class Invocation:
     trace_id: str
     client_context: str | None = None
     cognito_identity: str | None = None
+    stream: ResponseStream | None = None  # where a streamed response goes, if streamed
 
 
 @dataclass
@@ -79,6 +97,9 @@ class RuntimeOutcome:
 
     payload: bytes
     error_type: str | None = None  # set for /error
+    # Sent in streaming mode; its bytes went to the invocation's stream (if it had one)
+    # rather than into ``payload``.
+    streamed: bool = False
 
 
 class _Connection:
@@ -110,8 +131,11 @@ class _Pacer:
 class RuntimeApiServer:
     """One environment's Runtime API: hands out invocations, collects their outcomes."""
 
-    def __init__(self, listener: socket.socket) -> None:
+    def __init__(
+        self, listener: socket.socket, max_streamed_bytes: int = MAX_STREAMED_BYTES
+    ) -> None:
         self._listener = listener
+        self.max_streamed_bytes = max_streamed_bytes
         self._accepting: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self._connections: dict[_Connection, asyncio.Task[None]] = {}
@@ -271,6 +295,9 @@ class RuntimeApiServer:
         return self._refuse(connection, head, 404, "NotFound")
 
     async def _outcome_posted(self, connection: _Connection, head: Head, action: str) -> bool:
+        mode = head.headers.get("lambda-runtime-function-response-mode", "").lower()
+        if action == "response" and mode == "streaming":
+            return await self._streamed_response(connection, head)
         limit = MAX_RESPONSE_BYTES if action == "response" else MAX_ERROR_BYTES
         assert self._current is not None
         request_id = self._current.request_id
@@ -288,6 +315,53 @@ class RuntimeApiServer:
         else:
             error_type = _header_error_type(head) or _error_type(body) or "Unhandled"
             self._finish(request_id, RuntimeOutcome(body, error_type))
+        return self._reply(connection, _accepted())
+
+    async def _streamed_response(self, connection: _Connection, head: Head) -> bool:
+        """A response in streaming mode: passed on as it arrives, or collected for an
+        invocation that is not streamed.
+
+        Once bytes have gone out the invocation cannot be answered again, so whatever stops
+        the body early (the limit, a malformed chunk, a closed connection) ends it, with the
+        error the caller sees in place of the rest.
+        """
+        assert self._current is not None
+        current = self._current
+        stream = current.stream
+        collected = bytearray()
+
+        async def collect(piece: bytes) -> None:
+            collected.extend(piece)
+
+        deliver: Callable[[bytes], Awaitable[None]] = collect
+        limit = MAX_RESPONSE_BYTES
+        if stream is not None:
+            stream.begin(head.headers.get("content-type"))
+            limit = self.max_streamed_bytes
+            deliver = stream.write
+
+        self._reading = "invocation"
+        try:
+            if head.headers.get("expect", "").lower() == "100-continue":
+                connection.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = await stream_body(connection.reader, head, deliver, limit, _ERROR_TRAILERS)
+        except (HttpError, ConnectionError, OSError) as exc:
+            self._finish(current.request_id, _truncated_outcome(str(exc)))
+            raise
+        finally:
+            self._reading = None
+        if body.over_limit:
+            outcome = _too_large_outcome(limit)
+            outcome.streamed = True
+            self._finish(current.request_id, outcome)
+            # The rest of the body is not read: the connection goes with it.
+            return self._reply(connection, _too_large_reply(limit), close=True)
+        error_type = body.trailers.get("lambda-runtime-function-error-type")
+        if error_type:
+            document = _trailer_error_body(body.trailers, error_type)
+            self._finish(current.request_id, RuntimeOutcome(document, error_type, streamed=True))
+        else:
+            self._finish(current.request_id, RuntimeOutcome(bytes(collected), streamed=True))
         return self._reply(connection, _accepted())
 
     async def _init_error(self, connection: _Connection, head: Head) -> bool:
@@ -367,16 +441,36 @@ class RuntimeApiServer:
             self._outcome.set_result(outcome)
 
 
-def _too_large_outcome() -> RuntimeOutcome:
+def _too_large_outcome(limit: int = MAX_RESPONSE_BYTES) -> RuntimeOutcome:
     # AWS's words for a synchronous invoke.
     return RuntimeOutcome(
         _document(
-            f"Response payload size exceeded maximum allowed payload size "
-            f"({MAX_RESPONSE_BYTES} bytes).",
+            f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
             "Function.ResponseSizeTooLarge",
         ),
         "Function.ResponseSizeTooLarge",
     )
+
+
+def _truncated_outcome(reason: str) -> RuntimeOutcome:
+    return RuntimeOutcome(
+        _document(
+            f"The runtime's streamed response ended before it was complete: {reason}",
+            "Runtime.TruncatedResponse",
+        ),
+        "Runtime.TruncatedResponse",
+        streamed=True,
+    )
+
+
+def _trailer_error_body(trailers: dict[str, str], error_type: str) -> bytes:
+    """The error document of a streamed response's trailers (its body is base64 JSON)."""
+    encoded = trailers.get("lambda-runtime-function-error-body", "")
+    with contextlib.suppress(binascii.Error, ValueError, RecursionError):
+        document: Any = json.loads(base64.b64decode(encoded, validate=True))
+        if isinstance(document, dict):
+            return json.dumps(document).encode()
+    return _document("", error_type)
 
 
 def _error_too_large(error_type: str) -> bytes:

@@ -8,7 +8,8 @@ and a peer that stops sending is dropped instead of waited for.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 # A request head (request line and headers): size, lines, and the time to send it whole.
 MAX_HEAD_BYTES = 64 * 1024
@@ -125,9 +126,11 @@ async def _discard(reader: asyncio.StreamReader, length: int) -> None:
         length -= len(await _read_piece(reader, min(_PIECE, length)))
 
 
-async def _read_piece(reader: asyncio.StreamReader, size: int) -> bytes:
+async def _read_piece(
+    reader: asyncio.StreamReader, size: int, stall_s: float | None = STALL_TIMEOUT_S
+) -> bytes:
     try:
-        piece = await asyncio.wait_for(reader.read(size), STALL_TIMEOUT_S)
+        piece = await asyncio.wait_for(reader.read(size), stall_s)
     except TimeoutError:
         raise HttpError(None, "request body stalled") from None
     if not piece:
@@ -163,8 +166,8 @@ async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _chunk_size(reader: asyncio.StreamReader) -> int:
-    line = await _read_line(reader)
+async def _chunk_size(reader: asyncio.StreamReader, stall_s: float | None = STALL_TIMEOUT_S) -> int:
+    line = await _read_line(reader, stall_s)
     digits = line.split(b";", 1)[0].strip()
     if not digits or len(digits) > 15:
         raise HttpError(400, "malformed chunk size")
@@ -174,15 +177,85 @@ async def _chunk_size(reader: asyncio.StreamReader) -> int:
         raise HttpError(400, "malformed chunk size") from None
 
 
-async def _read_line(reader: asyncio.StreamReader) -> bytes:
+async def _read_line(
+    reader: asyncio.StreamReader, stall_s: float | None = STALL_TIMEOUT_S
+) -> bytes:
     try:
-        return await asyncio.wait_for(reader.readuntil(b"\r\n"), STALL_TIMEOUT_S)
+        return await asyncio.wait_for(reader.readuntil(b"\r\n"), stall_s)
     except TimeoutError:
         raise HttpError(None, "request body stalled") from None
     except asyncio.LimitOverrunError:
         raise HttpError(400, "chunk line too long") from None
     except asyncio.IncompleteReadError:
         raise HttpError(None, "connection closed in the request body") from None
+
+
+@dataclass
+class StreamedBody:
+    """How a body passed on piece by piece ended."""
+
+    total: int = 0  # bytes passed on
+    over_limit: bool = False  # stopped at the limit, the rest unread
+    trailers: dict[str, str] = field(default_factory=dict)  # only those asked for
+
+
+async def stream_body(
+    reader: asyncio.StreamReader,
+    head: Head,
+    deliver: Callable[[bytes], Awaitable[None]],
+    limit: int,
+    trailers: tuple[str, ...] = (),
+) -> StreamedBody:
+    """Pass the body on as it arrives, each piece as soon as it is read.
+
+    A streamed response may legitimately pause for as long as its handler runs, so no stall
+    timeout applies here: the caller bounds the whole (the invocation's timeout). Nothing
+    accumulates: past ``limit`` bytes reading stops and ``over_limit`` is set. Of a chunked
+    body's trailers, only the (lower-case) names in ``trailers`` are kept.
+    """
+    outcome = StreamedBody()
+    if head.length is not None:
+        remaining = head.length
+        while remaining > 0:
+            piece = await _read_piece(reader, min(_PIECE, remaining), None)
+            remaining -= len(piece)
+            if not await _pass_on(outcome, piece, deliver, limit):
+                return outcome
+        return outcome
+    while True:
+        size = await _chunk_size(reader, None)
+        if size == 0:
+            break
+        remaining = size
+        while remaining > 0:
+            piece = await _read_piece(reader, min(_PIECE, remaining), None)
+            remaining -= len(piece)
+            if not await _pass_on(outcome, piece, deliver, limit):
+                return outcome
+        if await _read_line(reader, None) != b"\r\n":
+            raise HttpError(400, "malformed chunk")
+    for _ in range(MAX_HEADER_LINES):
+        line = await _read_line(reader, STALL_TIMEOUT_S)
+        if line == b"\r\n":
+            return outcome
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon:
+            raise HttpError(400, "malformed trailer line")
+        name = name.strip().lower()
+        if name in trailers:
+            outcome.trailers[name] = value.strip()
+    raise HttpError(400, "too many trailer lines")
+
+
+async def _pass_on(
+    outcome: StreamedBody, piece: bytes, deliver: Callable[[bytes], Awaitable[None]], limit: int
+) -> bool:
+    if outcome.total + len(piece) > limit:
+        outcome.over_limit = True
+        return False
+    outcome.total += len(piece)
+    await deliver(piece)
+    return True
 
 
 _REASONS = {

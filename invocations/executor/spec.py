@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from invocations.executor.streaming import ResponseStream
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
@@ -51,6 +53,8 @@ class InvokeRequest:
     cognito_identity: str | None = None
     trace_id: str | None = None
     tail_logs: bool = False
+    # Set for InvokeWithResponseStream: a streamed response is passed on here as it comes.
+    stream: ResponseStream | None = None
 
 
 @dataclass
@@ -72,3 +76,5 @@ class InvokeResult:
     log_lines: list[str] = field(default_factory=list)
     log_stream: str = ""
     cold: bool = False
+    # The runtime sent its response in streaming mode (to ``InvokeRequest.stream``, if any).
+    streamed: bool = False

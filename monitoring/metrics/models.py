@@ -33,6 +33,10 @@ class MetricPoint(models.Model):
     destination_delivery_failures = models.BigIntegerField(default=0)
     async_events_received = models.BigIntegerField(default=0)
     async_events_dropped = models.BigIntegerField(default=0)
+    # Function URL requests, and those answered with a 4XX or 5XX status.
+    url_requests = models.BigIntegerField(default=0)
+    url_4xx = models.BigIntegerField(default=0)
+    url_5xx = models.BigIntegerField(default=0)
     concurrency_max = models.IntegerField(default=0)
 
     # Milliseconds. ``duration_sketch`` is a QuantileSketch as JSON.
@@ -56,6 +60,11 @@ class MetricPoint(models.Model):
     async_event_age_sum = models.FloatField(default=0.0)
     async_event_age_min = models.FloatField(null=True, blank=True)
     async_event_age_max = models.FloatField(null=True, blank=True)
+
+    url_latency_count = models.BigIntegerField(default=0)
+    url_latency_sum = models.FloatField(default=0.0)
+    url_latency_min = models.FloatField(null=True, blank=True)
+    url_latency_max = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [

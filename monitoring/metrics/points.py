@@ -20,9 +20,12 @@ COUNTERS = (
     "destination_delivery_failures",
     "async_events_received",
     "async_events_dropped",
+    "url_requests",
+    "url_4xx",
+    "url_5xx",
 )
 # Distributions kept as count/sum/min/max (Duration also has a sketch).
-DISTRIBUTIONS = ("duration", "init", "iterator_age", "async_event_age")
+DISTRIBUTIONS = ("duration", "init", "iterator_age", "async_event_age", "url_latency")
 
 
 @dataclass(slots=True)
@@ -59,12 +62,16 @@ class Point:
     destination_delivery_failures: int = 0
     async_events_received: int = 0
     async_events_dropped: int = 0
+    url_requests: int = 0
+    url_4xx: int = 0
+    url_5xx: int = 0
     concurrency_max: int = 0
     duration: Stat = field(default_factory=Stat)
     duration_sketch: QuantileSketch = field(default_factory=QuantileSketch)
     init: Stat = field(default_factory=Stat)
     iterator_age: Stat = field(default_factory=Stat)
     async_event_age: Stat = field(default_factory=Stat)
+    url_latency: Stat = field(default_factory=Stat)
 
     def merge(self, other: Point) -> None:
         for name in COUNTERS:
@@ -75,6 +82,7 @@ class Point:
         self.init.merge(other.init)
         self.iterator_age.merge(other.iterator_age)
         self.async_event_age.merge(other.async_event_age)
+        self.url_latency.merge(other.url_latency)
 
     def fields(self) -> dict[str, Any]:
         """The point as MetricPoint column values."""

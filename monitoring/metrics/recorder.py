@@ -156,6 +156,26 @@ class MetricsRecorder:
         """Time from an event's acceptance to an attempt to run it (grows with retries)."""
         self._add(keys, "async_event_age", age_ms, now)
 
+    def url_request(
+        self,
+        keys: tuple[SeriesKey, ...],
+        *,
+        status: int,
+        latency_ms: float,
+        now: float | None = None,
+    ) -> None:
+        """One request to a function URL: its answer's status class and its latency (from
+        receipt to response, as UrlRequestLatency is measured)."""
+        with self._lock:
+            for point in self._points(keys, now):
+                point.url_requests += 1
+                if 400 <= status < 500:
+                    point.url_4xx += 1
+                elif status >= 500:
+                    point.url_5xx += 1
+                point.url_latency.add(latency_ms)
+        self._ensure_thread()
+
     def _add(
         self, keys: tuple[SeriesKey, ...], distribution: str, value: float, now: float | None
     ) -> None:

@@ -41,12 +41,16 @@ COUNTERS = {
     "DestinationDeliveryFailures": "destination_delivery_failures",
     "AsyncEventsReceived": "async_events_received",
     "AsyncEventsDropped": "async_events_dropped",
+    "UrlRequestCount": "url_requests",
+    "Url4xxCount": "url_4xx",
+    "Url5xxCount": "url_5xx",
 }
 DISTRIBUTIONS = {
     "Duration": "duration",
     "InitDuration": "init",
     "IteratorAge": "iterator_age",
     "AsyncEventAge": "async_event_age",
+    "UrlRequestLatency": "url_latency",
 }
 METRICS = (*COUNTERS, *DISTRIBUTIONS, "ConcurrentExecutions")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,3})?)$")

@@ -214,3 +214,19 @@ def test_points_of_a_failed_flush_are_kept_for_the_next_one():
     assert _series(account, "Invocations", "Sum", "fn") == [2.0]
     assert _series(account, "Errors", "Sum", "fn") == [1.0]
     assert _series(account, "Duration", "Sum", "fn") == [7.0]
+
+
+@pytest.mark.django_db
+def test_url_requests_count_by_status_class_with_their_latency():
+    account = accounts.account_get_or_create("444444444444")
+    recorder = _recorder()
+    keys = series_keys(account.id, "web", "live")
+    for status, latency in ((200, 10.0), (302, 20.0), (403, 1.0), (404, 2.0), (502, 30.0)):
+        recorder.url_request(keys, status=status, latency_ms=latency, now=NOW)
+    recorder.flush()
+    assert _series(account, "UrlRequestCount", "Sum", "web", "live") == [5.0]
+    assert _series(account, "Url4xxCount", "Sum", "web") == [2.0]
+    assert _series(account, "Url5xxCount", "Sum") == [1.0]
+    assert _series(account, "UrlRequestLatency", "Maximum", "web") == [30.0]
+    assert _series(account, "UrlRequestLatency", "Average", "web") == [63.0 / 5]
+    assert {"Url4xxCount", "Url5xxCount", "UrlRequestLatency"} <= set(selectors.METRICS)

@@ -1,11 +1,13 @@
 // Functory's Node.js runtime: a Lambda Runtime API client for `file.export` handlers.
 // Supports async handlers, callbacks, context.succeed/fail/done and
-// callbackWaitsForEmptyEventLoop, CommonJS and ES modules, as the Lambda docs describe.
+// callbackWaitsForEmptyEventLoop, CommonJS and ES modules, as the Lambda docs describe;
+// response streaming with the `awslambda` global (streamifyResponse, HttpResponseStream).
 "use strict";
 
 const http = require("http");
 const path = require("path");
 const fs = require("fs");
+const stream = require("stream");
 const util = require("util");
 const { pathToFileURL } = require("url");
 
@@ -43,6 +45,120 @@ function request(method, urlPath, body, headers) {
     if (data) req.write(data);
     req.end();
   });
+}
+
+// -- response streaming, as AWS's Node.js runtime offers it --------------------------------
+const HANDLER_STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HANDLER_HIGHWATERMARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const HTTP_INTEGRATION_TYPE = "application/vnd.awslambda.http-integration-response";
+
+class HttpResponseStream {
+  // The prelude (statusCode, headers, cookies) as JSON, then 8 null bytes, then the body.
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_TYPE);
+    underlyingStream.write(JSON.stringify(prelude || {}));
+    underlyingStream.write(new Uint8Array(8));
+    return underlyingStream;
+  }
+}
+
+global.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[HANDLER_STREAMING] = "response";
+    if (options && Number.isInteger(options.highWaterMark)) {
+      handler[HANDLER_HIGHWATERMARK] = options.highWaterMark;
+    }
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+// The handler's response stream: a chunked POST to /response in streaming mode, each write
+// sent as it is made; an error ends it with the error trailers.
+function createResponseStream(requestId, highWaterMark) {
+  const req = http.request({
+    host: API_HOST,
+    port: Number(API_PORT),
+    method: "POST",
+    path: `${PREFIX}/invocation/${requestId}/response`,
+    agent,
+    headers: {
+      "Lambda-Runtime-Function-Response-Mode": "streaming",
+      "Transfer-Encoding": "chunked",
+      Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+      "Content-Type": "application/octet-stream",
+    },
+  });
+  const answered = new Promise((resolve) => {
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", resolve);
+      res.on("error", resolve);
+    });
+    req.on("error", resolve);
+  });
+  let ended = false;
+  let failure;
+  const endRequest = (err) => {
+    if (ended) return;
+    ended = true;
+    if (err !== undefined && err !== null) {
+      const document = errorDocument(err);
+      console.error("Invoke Error", JSON.stringify(document));
+      req.addTrailers({
+        "Lambda-Runtime-Function-Error-Type": document.errorType,
+        "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(document)).toString("base64"),
+      });
+    }
+    req.end();
+  };
+  const options = {
+    write(chunk, encoding, callback) {
+      if (ended) return callback();
+      req.write(chunk, () => callback());
+    },
+    final(callback) {
+      endRequest(failure);
+      callback();
+    },
+    destroy(err, callback) {
+      endRequest(err || failure);
+      callback(err);
+    },
+  };
+  if (Number.isInteger(highWaterMark)) options.highWaterMark = highWaterMark;
+  const responseStream = new stream.Writable(options);
+  // A stream destroyed with an error (e.g. by pipeline) must not crash the runtime.
+  responseStream.on("error", () => {});
+  responseStream.setContentType = (type) => {
+    if (!req.headersSent) req.setHeader("Content-Type", type);
+  };
+  const fail = (err) => {
+    if (ended) return;
+    failure = err;
+    if (responseStream.destroyed) endRequest(err);
+    else if (!responseStream.writableEnded) responseStream.end();
+  };
+  const finish = () => {
+    if (!ended && !responseStream.destroyed && !responseStream.writableEnded) {
+      responseStream.end();
+    }
+  };
+  return { responseStream, answered, fail, finish };
+}
+
+async function runStreaming(handler, requestId, event, context) {
+  const { responseStream, answered, fail, finish } = createResponseStream(
+    requestId,
+    handler[HANDLER_HIGHWATERMARK]
+  );
+  try {
+    await handler(event, responseStream, context);
+    finish();
+  } catch (err) {
+    fail(err === undefined || err === null ? "Error" : err);
+  }
+  await answered;
 }
 
 // -- logging: one event per call, as on Lambda ("\r" keeps multi-line messages together)
@@ -210,6 +326,10 @@ function runOnce(handler) {
         event = JSON.parse(next.body.toString() || "null");
       } catch (e) {
         finish(new UserCodeError("Runtime.UnmarshalError", e.message), undefined, false);
+        return;
+      }
+      if (handler[HANDLER_STREAMING] === "response") {
+        runStreaming(handler, requestId, event, context).then(resolve, resolve);
         return;
       }
       try {

@@ -1,0 +1,288 @@
+"""Serving function URLs: an ASGI app in front of Django, straight onto the environment pool.
+
+A request is a URL request when its Host is ``<url-id>.lambda-url.<region>.<domain>`` with
+``FUNCTORY_URL_DOMAIN`` set (any host under that suffix, valid or not, is answered here and
+never reaches the console or the APIs), or when its path starts with ``/lambda-url/``.
+
+Like the Invoke path: no middleware, no Celery, and on a warm call no thread hop (the URL's
+settings and the signer's key come from per-process caches). Each request is an ordinary
+synchronous invocation (concurrency, throttles, logs, metrics) plus the URL metrics.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+
+from awsapi.errors import AuthError, AWSError, new_request_id
+from functions import arns
+from iam.authentication import verify_async
+from invocations import selectors, services, urlhttp
+from invocations.selectors import URL_ID, UrlTarget
+from invocations.urlhttp import HttpAnswer
+from monitoring.metrics.recorder import recorder as metrics
+from monitoring.metrics.recorder import series_keys
+
+logger = logging.getLogger(__name__)
+
+PATH_PREFIX = "/lambda-url/"
+# AWS's quota for a function URL's request and (buffered) response payload.
+MAX_PAYLOAD_BYTES = services.MAX_PAYLOAD_BYTES
+# The HTTP server takes headers of any size; the event copies them, so they are bounded here.
+MAX_HEADER_BYTES = 64 * 1024
+
+FORBIDDEN = (
+    "Forbidden. For troubleshooting Function URL authorization issues, see: "
+    "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+)
+
+
+@dataclass(frozen=True)
+class UrlRoute:
+    """Where a URL request goes: the url id as written (maybe invalid), the path the
+    function sees, and the domain name the event reports."""
+
+    url_id: str
+    raw_path: str
+    domain_name: str
+
+
+def _host(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers") or []:
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _raw_path(scope: dict[str, Any]) -> str:
+    raw = scope.get("raw_path")
+    if raw:
+        return str(raw.decode("latin-1").split("?", 1)[0])
+    return quote(scope.get("path", "/"), safe="/~!$&'()*+,;=:@-._")
+
+
+def route(scope: dict[str, Any]) -> UrlRoute | None:
+    """The URL request ``scope`` is, or None (not for a function URL)."""
+    domain = settings.FUNCTORY_URL_DOMAIN
+    raw_path = _raw_path(scope)
+    if domain:
+        host = _host(scope)
+        # Host names are case-insensitive; a port is not part of the URL's name.
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.lower().rstrip(".")
+        suffix = f".lambda-url.{arns.region()}.{domain.lower()}"
+        if name.endswith(suffix):
+            return UrlRoute(url_id=name[: -len(suffix)], raw_path=raw_path, domain_name=name)
+    if raw_path == PATH_PREFIX.rstrip("/") or raw_path.startswith(PATH_PREFIX):
+        url_id, slash, rest = raw_path[len(PATH_PREFIX) :].partition("/")
+        return UrlRoute(url_id=url_id, raw_path=slash + rest or "/", domain_name=_host(scope))
+    return None
+
+
+def _json_answer(status: int, message: str, error_type: str | None = None) -> HttpAnswer:
+    answer = HttpAnswer(
+        status,
+        [("content-type", "application/json")],
+        json.dumps({"Message": message}, separators=(",", ":")).encode(),
+    )
+    if error_type:
+        answer.headers.append(("x-amzn-errortype", error_type))
+    return answer
+
+
+def forbidden() -> HttpAnswer:
+    return _json_answer(403, FORBIDDEN, "AccessDeniedException")
+
+
+def _internal_error() -> HttpAnswer:
+    # What a URL answers when the function failed, timed out or returned an unusable result.
+    return HttpAnswer(502, [("content-type", "application/json")], b"Internal Server Error")
+
+
+def _too_large() -> HttpAnswer:
+    return _json_answer(
+        413,
+        f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+        "RequestEntityTooLargeException",
+    )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(scope: dict[str, Any], receive: Any) -> bytes:
+    """The request body, refused unread past ``MAX_PAYLOAD_BYTES`` (declared or streamed)."""
+    for name, value in scope.get("headers") or []:
+        if name == b"content-length" and value.isdigit() and int(value) > MAX_PAYLOAD_BYTES:
+            raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            # The client went away: nothing to answer.
+            raise ConnectionAbortedError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _url_target(url_id: str) -> UrlTarget | None:
+    if not URL_ID.match(url_id):
+        return None
+    cached = selectors.url_target_cached(url_id)
+    if cached is not None:
+        return cached[1]
+    resolve = database_sync_to_async(selectors.url_target_resolve, thread_sensitive=False)
+    target: UrlTarget | None = await resolve(url_id)
+    return target
+
+
+async def _caller(scope: dict[str, Any], body: bytes) -> tuple[str, str, dict[str, Any]] | None:
+    """(account id, principal ARN, ``authorizer.iam``) of a SigV4 signer, or None."""
+    request = ASGIRequest(scope, io.BytesIO(body))
+    try:
+        identity = await verify_async(request, body, service="lambda")
+    except (AuthError, AWSError):
+        return None
+    key = identity.access_key
+    user = key.user
+    user_arn = f"arn:aws:iam::{user.account_id}:user/{user.username}"
+    iam = {
+        "accessKey": key.access_key_id,
+        "accountId": user.account_id,
+        "callerId": f"AIDA{user.pk:017d}",
+        "cognitoIdentity": None,
+        "principalOrgId": None,
+        "userArn": user_arn,
+        "userId": f"AIDA{user.pk:017d}",
+    }
+    return user.account_id, user_arn, iam
+
+
+def _facts(scope: dict[str, Any], route_: UrlRoute, body: bytes) -> urlhttp.RequestFacts:
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in scope.get("headers") or []
+    ]
+    client = scope.get("client") or ("", 0)
+    server = scope.get("server") or ("", 0)
+    version = scope.get("http_version", "1.1")
+    return urlhttp.RequestFacts(
+        method=scope.get("method", "GET"),
+        raw_path=route_.raw_path,
+        raw_query=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=body,
+        protocol=f"HTTP/{version}",
+        source_ip=str(client[0]),
+        scheme=str(scope.get("scheme", "http")),
+        port=int(server[1] or 0),
+    )
+
+
+async def _answer(
+    scope: dict[str, Any], receive: Any, route_: UrlRoute, request_id: str
+) -> tuple[HttpAnswer, UrlTarget | None]:
+    target = await _url_target(route_.url_id)
+    if target is None:
+        return forbidden(), None
+    lower = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers") or []
+    }
+    if sum(len(name) + len(value) for name, value in scope.get("headers") or []) > MAX_HEADER_BYTES:
+        return _json_answer(431, "Request Header Fields Too Large"), target
+    if len(route_.raw_path) + len(scope.get("query_string", b"")) > MAX_HEADER_BYTES:
+        return _json_answer(414, "Request-URI Too Long"), target
+    method = scope.get("method", "GET")
+    if urlhttp.is_preflight(method, lower, target.cors):
+        return urlhttp.preflight(target.cors, lower), target
+    if target.auth_type != "AWS_IAM" and not target.grants.public:
+        # Refused before its body is read: nothing of it is needed.
+        return forbidden(), target
+    try:
+        body = await _read_body(scope, receive)
+    except _BodyTooLarge:
+        return _too_large(), target
+    iam: dict[str, Any] | None = None
+    if target.auth_type == "AWS_IAM":
+        caller = await _caller(scope, body)
+        if caller is None:
+            return forbidden(), target
+        account_id, principal_arn, iam = caller
+        if account_id != target.account.id and not target.grants.allows(account_id, principal_arn):
+            return forbidden(), target
+    epoch_ms = time.time_ns() // 1_000_000
+    event = urlhttp.build_event(
+        _facts(scope, route_, body),
+        account_id=target.account.id,
+        url_id=target.url_id,
+        domain_name=route_.domain_name,
+        request_id=request_id,
+        epoch_ms=epoch_ms,
+        iam=iam,
+    )
+    payload = json.dumps(event, separators=(",", ":")).encode()
+    try:
+        invoke_target = await services.invoke_target(
+            target.account, target.function_name, target.qualifier
+        )
+        done = await services.invoke_sync(invoke_target, request_id=request_id, payload=payload)
+    except AWSError as error:
+        if error.status == 429:
+            return _json_answer(429, "Rate Exceeded.", "TooManyRequestsException"), target
+        if error.status == 404:
+            # The URL's function or alias went away since the URL was cached.
+            return forbidden(), target
+        logger.warning("Function URL %s: %s", target.url_id, error.message)
+        return _internal_error(), target
+    if done.result.function_error or len(done.result.payload) > MAX_PAYLOAD_BYTES:
+        return _internal_error(), target
+    try:
+        answer = urlhttp.map_result(done.result.payload)
+    except urlhttp.InvalidFunctionResponse:
+        return _internal_error(), target
+    return urlhttp.with_cors(answer, target.cors, lower.get("origin")), target
+
+
+async def _send(send: Any, answer: HttpAnswer, request_id: str, head_only: bool) -> None:
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
+    headers.append((b"x-amzn-requestid", request_id.encode()))
+    headers.append((b"content-length", str(len(answer.body)).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head_only else answer.body})
+
+
+async def serve(route_: UrlRoute, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answer one function URL request."""
+    started = time.perf_counter()
+    request_id = new_request_id()
+    try:
+        answer, target = await _answer(scope, receive, route_, request_id)
+    except ConnectionAbortedError:
+        return
+    except Exception:
+        logger.exception("Function URL request %s failed", request_id)
+        answer, target = _json_answer(500, "Internal Server Error"), None
+    await _send(send, answer, request_id, scope.get("method") == "HEAD")
+    if target is not None:
+        metrics.url_request(
+            series_keys(target.account.id, target.function_name, target.qualifier),
+            status=answer.status,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
