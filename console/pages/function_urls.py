@@ -71,7 +71,8 @@ class CorsInput(serializers.Serializer[Any]):
 
 
 class FunctionUrlInput(serializers.Serializer[Any]):
-    """A function URL's settings; the whole ``Cors`` is replaced by the one given."""
+    """A function URL's settings. A ``Cors`` given replaces the whole structure (``{}``
+    clears it); left out or null, an update keeps the URL's."""
 
     AuthType = serializers.CharField(help_text="NONE or AWS_IAM.")
     InvokeMode = serializers.CharField(
@@ -124,7 +125,9 @@ def _params(target: UrlTarget, data: dict[str, Any], operation: str) -> dict[str
     if data.get("InvokeMode"):
         params["InvokeMode"] = data["InvokeMode"]
     cors = data.get("Cors")
-    params["Cors"] = {k: v for k, v in (cors or {}).items() if v is not None}
+    if cors is not None:
+        # Members left out (or null) are unset; an empty Cors clears the settings.
+        params["Cors"] = {k: v for k, v in cors.items() if v is not None}
     if target.qualifier != FunctionVersion.LATEST:
         params["Qualifier"] = target.qualifier
     return checked(operation, params, FunctionName=target.function.name)

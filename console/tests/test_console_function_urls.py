@@ -156,7 +156,13 @@ def test_switching_to_aws_iam_removes_the_statements_and_back_to_none_adds_them(
     answer = _send(client, "put", f"{URLS}/%24LATEST", {"AuthType": "NONE"})
     assert [c["Added"] for c in answer.json()["PolicyChanges"]] == [True, True]
     assert _statements(function) == [PUBLIC_URL, PUBLIC_INVOKE]
-    # The Cors sent (none) replaces the whole structure, as UpdateFunctionUrlConfig's does.
+    # Without Cors the update keeps it; a Cors given replaces the whole structure, as
+    # UpdateFunctionUrlConfig's does, and an empty one clears it.
+    assert FunctionUrlConfig.objects.get(function=function).cors == CORS
+    answer = _send(client, "put", f"{URLS}/$LATEST", {"AuthType": "NONE", "Cors": {"MaxAge": 5}})
+    assert answer.json()["PolicyChanges"] == []
+    assert FunctionUrlConfig.objects.get(function=function).cors == {"MaxAge": 5}
+    _send(client, "put", f"{URLS}/$LATEST", {"AuthType": "NONE", "Cors": {}})
     assert FunctionUrlConfig.objects.get(function=function).cors == {}
 
 
@@ -413,3 +419,28 @@ def test_the_function_page_shows_the_url_in_the_overview_and_the_section(owner: 
     )
     assert state["qualifiers"] == ["$LATEST"]
     assert state["urls"][0]["FunctionUrl"] == f"http://testserver/lambda-url/{url_id}/"
+
+
+@pytest.mark.parametrize(
+    ("qualifier", "status"),
+    [
+        ("1", 400),
+        ("a" * 129, 400),
+        ("live%00", 400),
+        ("li ve", 400),
+        ("%E2%80%AEevil", 400),
+        ("nope", 404),
+    ],
+)
+def test_a_hostile_qualifier_in_the_path_is_refused_not_a_500(
+    owner: User, qualifier: str, status: int
+) -> None:
+    function = _function(owner)
+    client = _client(owner)
+    _send(client, "post", URLS, {"AuthType": "NONE"})
+    assert (
+        _send(client, "put", f"{URLS}/{qualifier}", {"AuthType": "AWS_IAM"}).status_code == status
+    )
+    assert client.delete(f"{URLS}/{qualifier}").status_code == status
+    assert FunctionUrlConfig.objects.get(function=function).auth_type == "NONE"
+    assert len(_statements(function)) == 2
