@@ -5,9 +5,11 @@ page, and the URL deleted with its statements."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import create_function, make_zip
 from console.tests.browser import Console
@@ -102,9 +104,7 @@ def test_a_public_url_is_made_copied_called_and_deleted_through_the_ui(console: 
     call.get_by_role("button", name="Send request").click()
     status = call.locator("[data-call-status]")
     status.wait_for()
-    page.wait_for_function(
-        "document.querySelector('[data-call-body]').textContent.includes('rawPath')"
-    )
+    expect(call.locator("[data-call-body]")).to_contain_text("rawPath")
     assert status.inner_text().startswith("201")
     assert "x-answer: from-the-function" in call.locator("[data-call-headers]").inner_text()
     answer = json.loads(call.locator("[data-call-body]").inner_text())
@@ -144,3 +144,65 @@ def test_a_bad_origin_is_shown_next_to_the_origins_in_the_apis_words(console: Co
     assert "The origin ftp://files.example.com is invalid" in error.inner_text()
     assert form.get_by_label("Allow origins").get_attribute("aria-invalid") == "true"
     assert console.lam.list_function_url_configs(FunctionName="strict")["FunctionUrlConfigs"] == []
+
+
+def _alias_policy_sids(lam: Any, name: str, alias: str) -> list[str]:
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=name, Qualifier=alias)["Policy"])
+    except lam.exceptions.ResourceNotFoundException:
+        return []
+    return [statement["Sid"] for statement in policy["Statement"]]
+
+
+def test_an_alias_url_switched_between_aws_iam_and_none_opens_and_closes(
+    console: Console,
+) -> None:
+    create_function(console.lam, "gated", Code={"ZipFile": make_zip({"app.py": HANDLER})})
+    console.lam.create_alias(FunctionName="gated", Name="live", FunctionVersion="$LATEST")
+    page = console.page
+    console.goto("/functions/gated/#configuration")
+    section = page.locator("#cfg-url")
+    section.get_by_role("button", name="Create function URL").click()
+    form = section.locator('[data-form="url"]')
+    form.get_by_label("Qualifier").select_option("live")
+    form.get_by_role("button", name="Save").click()
+    section.locator('[data-url-qualifier="live"]').wait_for()
+    assert (
+        console.lam.get_function_url_config(FunctionName="gated", Qualifier="live")["AuthType"]
+        == "AWS_IAM"
+    )
+    assert _alias_policy_sids(console.lam, "gated", "live") == []
+
+    call = section.locator('[data-form="url-call"]')
+    status = call.locator("[data-call-status]")
+
+    def send() -> str:
+        status.evaluate("node => { node.textContent = '' }")
+        call.get_by_role("button", name="Send request").click()
+        expect(status).to_have_text(re.compile(r"\S"))
+        return status.inner_text()
+
+    # Unsigned, from the page: AWS_IAM refuses it.
+    assert send().startswith("403")
+
+    section.get_by_role("button", name="Edit the URL of live").click()
+    form.get_by_label("NONE").check()
+    form.get_by_role("button", name="Save").click()
+    section.get_by_text("Saved the URL of live.").wait_for()
+    assert _alias_policy_sids(console.lam, "gated", "live") == [
+        "FunctionURLAllowPublicAccess",
+        "FunctionURLInvokeAllowPublicAccess",
+    ]
+    # The function's own policy ($LATEST's) is not the alias's.
+    assert _policy_sids(console.lam, "gated") == []
+    expect(call.locator("[data-call-urls] option")).to_contain_text("(NONE)")
+    assert send().startswith("201")
+
+    section.get_by_role("button", name="Edit the URL of live").click()
+    form.get_by_label("AWS_IAM").check()
+    form.get_by_role("button", name="Save").click()
+    notice = section.locator("[data-url-notice]")
+    expect(notice).to_contain_text("Removed")
+    assert "Removed the policy statement FunctionURLInvokeAllowPublicAccess" in notice.inner_text()
+    assert _alias_policy_sids(console.lam, "gated", "live") == []
+    assert send().startswith("403")
