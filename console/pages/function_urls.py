@@ -109,7 +109,7 @@ class FunctionUrlsOutput(serializers.Serializer[Any]):
     PolicyChanges = PolicyChangeOutput(many=True)
 
 
-def _target(account: Account, name: str, qualifier: str) -> UrlTarget:
+def _target(account: Account, name: str, qualifier: str, missing: str) -> UrlTarget:
     """The function's URL target; '$LATEST' (or nothing) is not sent to the model, which
     only knows alias names."""
     function = selectors.function_get_for_account(account, name)
@@ -117,7 +117,7 @@ def _target(account: Account, name: str, qualifier: str) -> UrlTarget:
     alias = None if qualifier == FunctionVersion.LATEST else qualifier
     params = {"Qualifier": alias} if alias is not None else {}
     checked("GetFunctionUrlConfig", params, FunctionName=function.name)
-    return selectors.url_target(account, function.name, alias, missing=selectors.FUNCTION_MISSING)
+    return selectors.url_target(account, function.name, alias, missing=missing)
 
 
 def _params(target: UrlTarget, data: dict[str, Any], operation: str) -> dict[str, Any]:
@@ -174,8 +174,9 @@ class FunctionUrlsView(APIView):
         data = CreateFunctionUrlInput(data=request.data)
         data.is_valid(raise_exception=True)
         form = data.validated_data
+        with fields("qualifier"):
+            target = _target(account, name, form["Qualifier"], selectors.FUNCTION_MISSING)
         with fields("url", _CORS_TEXTS):
-            target = _target(account, name, form["Qualifier"])
             params = _params(target, form, "CreateFunctionUrlConfig")
             with transaction.atomic():
                 config = url_services.function_url_config_create(target=target, params=params)
@@ -194,7 +195,7 @@ class FunctionUrlView(APIView):
         data = FunctionUrlInput(data=request.data)
         data.is_valid(raise_exception=True)
         with fields("url", _CORS_TEXTS):
-            target = _target(account, name, qualifier)
+            target = _target(account, name, qualifier, selectors.FUNCTION_MISSING)
             params = _params(target, data.validated_data, "UpdateFunctionUrlConfig")
             with transaction.atomic():
                 before = selectors.function_url_config_get(target).auth_type
@@ -209,7 +210,7 @@ class FunctionUrlView(APIView):
         """Delete a URL (DeleteFunctionUrlConfig) and its public-access statements."""
         account = request.user.account
         with fields("url"):
-            target = _target(account, name, qualifier)
+            target = _target(account, name, qualifier, selectors.RESOURCE_MISSING)
             with transaction.atomic():
                 url_services.function_url_config_delete(target=target)
                 changes = access.public_access_revoke(target=target)

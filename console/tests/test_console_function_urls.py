@@ -348,9 +348,17 @@ def test_a_value_of_the_wrong_type_is_a_400_naming_its_field(
 def test_a_url_of_a_missing_alias_or_qualifier_is_a_404(owner: User) -> None:
     _function(owner)
     client = _client(owner)
-    assert _send(client, "post", URLS, {"Qualifier": "nope", "AuthType": "NONE"}).status_code == 404
+    answer = _send(client, "post", URLS, {"Qualifier": "nope", "AuthType": "NONE"})
+    assert answer.status_code == 404
+    assert answer.json()["error"] == {
+        "code": "ResourceNotFoundException",
+        "message": "Function does not exist",
+        "field": "qualifier",
+    }
     assert _send(client, "put", f"{URLS}/$LATEST", {"AuthType": "NONE"}).status_code == 404
-    assert client.delete(f"{URLS}/$LATEST").status_code == 404
+    deleted = client.delete(f"{URLS}/$LATEST")
+    assert deleted.status_code == 404
+    assert deleted.json()["error"]["message"] == "The resource you requested does not exist."
     assert _statements(Function.objects.get(name="fn")) == []
 
 
