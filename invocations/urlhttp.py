@@ -345,6 +345,15 @@ def preflight(cors: Mapping[str, Any], headers: Mapping[str, str]) -> HttpAnswer
     return answer
 
 
+def prelude_answer(status: int, headers: Mapping[str, str], cookies: list[str]) -> HttpAnswer:
+    """The head of a RESPONSE_STREAM URL's response from the function's
+    ``HttpResponseStream.from`` prelude, under the rules of a buffered result's."""
+    head = {"statusCode": status, "headers": dict(headers), "cookies": list(cookies)}
+    answer = map_result(json.dumps(head).encode())
+    answer.body = b""
+    return answer
+
+
 def with_cors(answer: HttpAnswer, cors: Mapping[str, Any], origin: str | None) -> HttpAnswer:
     """``answer`` with the URL's CORS headers; where the function set its own, the
     configuration's take precedence (AWS: "the configured CORS headers ... take precedence")."""

@@ -120,6 +120,22 @@ class _BodyTooLarge(Exception):
     pass
 
 
+@dataclass
+class _Streaming:
+    """A RESPONSE_STREAM URL's response: its head (status, headers with CORS), the body's
+    first piece already read, and the rest as the function writes it."""
+
+    head: HttpAnswer
+    first: bytes
+    rest: Any  # the invocation's iterator, after the first piece
+    invocation: services.StreamInvocation
+
+
+# What a RESPONSE_STREAM URL answers with when the function sent no HttpResponseStream.from
+# prelude: its bytes as they are.
+STREAM_CONTENT_TYPE = "application/octet-stream"
+
+
 async def _read_body(scope: dict[str, Any], receive: Any) -> bytes:
     """The request body, refused unread past ``MAX_PAYLOAD_BYTES`` (declared or streamed)."""
     for name, value in scope.get("headers") or []:
@@ -195,9 +211,51 @@ def _facts(scope: dict[str, Any], route_: UrlRoute, body: bytes) -> urlhttp.Requ
     )
 
 
+async def _stream(
+    invoke_target: Any, request_id: str, payload: bytes, cors: dict[str, Any], origin: str | None
+) -> HttpAnswer | _Streaming:
+    """Start a RESPONSE_STREAM invocation and read up to its first body piece: until then a
+    failure is still an ordinary error answer; after it, the head is sent and the body
+    follows as written."""
+    invocation = await services.invoke_stream(
+        invoke_target, request_id=request_id, payload=payload, http_prelude=True
+    )
+    items = aiter(invocation)
+    prelude: services.HttpPrelude | None = None
+    first = b""
+    async for item in items:
+        if isinstance(item, services.HttpPrelude):
+            prelude = item
+            continue
+        first = item
+        break
+    outcome = invocation.outcome
+    if outcome is not None and outcome.error_type is not None and not first:
+        return _internal_error()
+    if not invocation.streamed:
+        # A function that does not stream (a Python handler) answered as a whole: its result
+        # is mapped as a buffered URL's would be.
+        body = first + b"".join([piece async for piece in items if isinstance(piece, bytes)])
+        try:
+            answer = urlhttp.map_result(body)
+        except urlhttp.InvalidFunctionResponse:
+            return _internal_error()
+        return urlhttp.with_cors(answer, cors, origin)
+    try:
+        head = (
+            urlhttp.prelude_answer(prelude.status_code, prelude.headers, prelude.cookies)
+            if prelude is not None
+            else HttpAnswer(200, [("content-type", STREAM_CONTENT_TYPE)])
+        )
+    except urlhttp.InvalidFunctionResponse:
+        await invocation.aclose()
+        return _internal_error()
+    return _Streaming(urlhttp.with_cors(head, cors, origin), first, items, invocation)
+
+
 async def _answer(
     scope: dict[str, Any], receive: Any, route_: UrlRoute, request_id: str
-) -> tuple[HttpAnswer, UrlTarget | None]:
+) -> tuple[HttpAnswer | _Streaming, UrlTarget | None]:
     target = await _url_target(route_.url_id)
     if target is None:
         return forbidden(), None
@@ -242,6 +300,11 @@ async def _answer(
         invoke_target = await services.invoke_target(
             target.account, target.function_name, target.qualifier
         )
+        if target.invoke_mode == "RESPONSE_STREAM":
+            streaming = await _stream(
+                invoke_target, request_id, payload, target.cors, lower.get("origin")
+            )
+            return streaming, target
         done = await services.invoke_sync(invoke_target, request_id=request_id, payload=payload)
     except AWSError as error:
         if error.status == 429:
@@ -260,12 +323,43 @@ async def _answer(
     return urlhttp.with_cors(answer, target.cors, lower.get("origin")), target
 
 
-async def _send(send: Any, answer: HttpAnswer, request_id: str, head_only: bool) -> None:
+def _head(answer: HttpAnswer, request_id: str) -> list[tuple[bytes, bytes]]:
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
     headers.append((b"x-amzn-requestid", request_id.encode()))
+    return headers
+
+
+async def _send(send: Any, answer: HttpAnswer, request_id: str, head_only: bool) -> None:
+    headers = _head(answer, request_id)
     headers.append((b"content-length", str(len(answer.body)).encode()))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head_only else answer.body})
+
+
+async def _send_stream(send: Any, streaming: _Streaming, request_id: str) -> int:
+    """Send a RESPONSE_STREAM answer as the function writes it (chunked); the status sent.
+
+    A function that fails after its first byte cannot change the status any more: the
+    response is cut off (no final chunk), so the client sees it incomplete, not whole.
+    """
+    head = streaming.head
+    await send(
+        {"type": "http.response.start", "status": head.status, "headers": _head(head, request_id)}
+    )
+    if streaming.first:
+        await send({"type": "http.response.body", "body": streaming.first, "more_body": True})
+    async for piece in streaming.rest:
+        if isinstance(piece, bytes) and piece:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+    outcome = streaming.invocation.outcome
+    if outcome is not None and outcome.error_type is not None:
+        raise _StreamBroken(outcome.error_type)
+    await send({"type": "http.response.body", "body": b""})
+    return head.status
+
+
+class _StreamBroken(Exception):
+    """The function failed mid-stream: the response must end incomplete."""
 
 
 async def serve(route_: UrlRoute, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -279,10 +373,28 @@ async def serve(route_: UrlRoute, scope: dict[str, Any], receive: Any, send: Any
     except Exception:
         logger.exception("Function URL request %s failed", request_id)
         answer, target = _json_answer(500, "Internal Server Error"), None
-    await _send(send, answer, request_id, scope.get("method") == "HEAD")
+    if isinstance(answer, _Streaming):
+        status = answer.head.status
+        try:
+            await _send_stream(send, answer, request_id)
+        except _StreamBroken as broken:
+            status = 502
+            logger.info("Function URL stream %s ended by %s", request_id, broken)
+        finally:
+            await _close(answer.rest)
+    else:
+        status = answer.status
+        await _send(send, answer, request_id, scope.get("method") == "HEAD")
     if target is not None:
         metrics.url_request(
             series_keys(target.account.id, target.function_name, target.qualifier),
-            status=answer.status,
+            status=status,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+
+
+async def _close(items: Any) -> None:
+    """Let go of a stream (a client that left, or an end): its invocation is abandoned."""
+    aclose = getattr(items, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,6 +1,6 @@
 """A function URL vs the Invoke API vs a no-op view, measured in one run.
 
-    python bench/http.py [--n N] [--seconds S]
+    python bench/function_urls.py [--n N] [--seconds S]
 
 The same warm Python no-op (``{'ok': True}``) is called through a public function URL (path
 form, ``GET /lambda-url/<id>/``), an AWS_IAM one (signed, as Invoke is) and a signed Invoke;
@@ -12,20 +12,12 @@ Target: a URL request adds at most 1.2x to a warm Invoke (p50).
 
 from __future__ import annotations
 
-import sys
+import argparse
+import http.client
+import json
+import time
 
-# This file is bench/http.py: with its folder first on the path, ``import http`` would be
-# this script. The standard library's http is imported first, then the folder put back.
-_HERE = sys.path.pop(0)
-import argparse  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-
-sys.path.append(_HERE)
-from common import (  # noqa: E402
-    ROOT,
+from common import (
     SignedClient,
     hello_zip,
     lambda_client,
@@ -35,34 +27,6 @@ from common import (  # noqa: E402
 )
 
 ROLE = "arn:aws:iam::123456789012:role/bench"
-
-# Until CreateFunctionUrlConfig is on main: the URL and its two public statements, by ORM.
-MAKE_URL = r"""
-import secrets, string, sys
-import django
-django.setup()
-from django.utils import timezone
-from functions import arns
-from functions.models import Function, FunctionUrlConfig, PolicyStatement
-from functions.services.policies import build_statement
-function = Function.objects.get(account_id=sys.argv[1], name=sys.argv[2])
-auth = sys.argv[3]
-qualifier = sys.argv[4]
-url_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32))
-now = timezone.now()
-FunctionUrlConfig.objects.create(function=function, qualifier=qualifier, url_id=url_id,
-                                 auth_type=auth, created=now, last_modified=now)
-policy_qualifier = "" if qualifier == "$LATEST" else qualifier
-resource = arns.function_arn(function.account_id, function.name, policy_qualifier or None)
-for sid, action, extra in (
-    ("url", "lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": auth}),
-    ("invoke", "lambda:InvokeFunction", {"InvokedViaFunctionUrl": True}),
-):
-    params = {"StatementId": sid, "Principal": "*", "Action": action, **extra}
-    PolicyStatement.objects.create(function=function, qualifier=policy_qualifier, sid=sid,
-                                   statement=build_statement(resource, params))
-print(url_id)
-"""
 
 
 class UrlClient:
@@ -114,16 +78,28 @@ def main() -> None:
             Code={"ZipFile": hello_zip()},
         )
 
-        def make_url(auth: str, qualifier: str = "$LATEST") -> str:
-            made = subprocess.run(
-                [sys.executable, "-c", MAKE_URL, srv.account_id, "web", auth, qualifier],
-                env=dict(srv.env, DJANGO_SETTINGS_MODULE="console.settings"),
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
+        def make_url(auth: str, qualifier: str | None = None) -> str:
+            """A URL and the two statements AWS requires of one, through the API."""
+            where = {"Qualifier": qualifier} if qualifier else {}
+            url = lam.create_function_url_config(FunctionName="web", AuthType=auth, **where)
+            principal = "*" if auth == "NONE" else srv.account_id
+            lam.add_permission(
+                FunctionName="web",
+                StatementId=f"url-{auth}",
+                Action="lambda:InvokeFunctionUrl",
+                Principal=principal,
+                FunctionUrlAuthType=auth,
+                **where,
             )
-            return f"/lambda-url/{made.stdout.split()[-1]}/"
+            lam.add_permission(
+                FunctionName="web",
+                StatementId=f"invoke-{auth}",
+                Action="lambda:InvokeFunction",
+                Principal=principal,
+                InvokedViaFunctionUrl=True,
+                **where,
+            )
+            return "/" + str(url["FunctionUrl"]).split("/", 3)[3]
 
         url_path = make_url("NONE")
         lam.publish_version(FunctionName="web")
