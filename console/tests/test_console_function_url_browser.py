@@ -206,3 +206,50 @@ def test_an_alias_url_switched_between_aws_iam_and_none_opens_and_closes(
     assert "Removed the policy statement FunctionURLInvokeAllowPublicAccess" in notice.inner_text()
     assert _alias_policy_sids(console.lam, "gated", "live") == []
     assert send().startswith("403")
+
+
+STREAMING = r"""
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 202,
+    headers: { "content-type": "text/plain", "x-kind": "streamed" },
+  });
+  for (const part of ["one ", "two ", "three"]) {
+    responseStream.write(part);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  responseStream.end(" at " + event.rawPath);
+});
+"""
+
+
+def test_a_response_stream_url_made_in_the_ui_answers_the_page_in_chunks(
+    console: Console,
+) -> None:
+    create_function(
+        console.lam,
+        "streamer",
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Timeout=30,
+        Code={"ZipFile": make_zip({"index.js": STREAMING})},
+    )
+    page = console.page
+    console.goto("/functions/streamer/#configuration")
+    section = page.locator("#cfg-url")
+    section.get_by_role("button", name="Create function URL").click()
+    form = section.locator('[data-form="url"]')
+    form.get_by_label("NONE").check()
+    form.get_by_label("RESPONSE_STREAM").check()
+    form.get_by_role("button", name="Save").click()
+    section.get_by_text("Created the URL of $LATEST.").wait_for()
+    config = console.lam.get_function_url_config(FunctionName="streamer")
+    assert (config["AuthType"], config["InvokeMode"]) == ("NONE", "RESPONSE_STREAM")
+
+    call = section.locator('[data-form="url-call"]')
+    call.get_by_label("Path and query").fill("/live")
+    call.get_by_role("button", name="Send request").click()
+    body = call.locator("[data-call-body]")
+    expect(body).to_have_text("one two three at /live", timeout=60_000)
+    assert call.locator("[data-call-status]").inner_text().startswith("202")
+    assert "x-kind: streamed" in call.locator("[data-call-headers]").inner_text()
