@@ -54,6 +54,8 @@ class UrlRoute:
     url_id: str
     raw_path: str
     domain_name: str
+    # Served under /lambda-url/ on the console's own host: see _ON_CONSOLE_HOST.
+    path_form: bool = False
 
 
 def _host(scope: dict[str, Any]) -> str:
@@ -84,7 +86,9 @@ def route(scope: dict[str, Any]) -> UrlRoute | None:
             return UrlRoute(url_id=name[: -len(suffix)], raw_path=raw_path, domain_name=name)
     if raw_path == PATH_PREFIX.rstrip("/") or raw_path.startswith(PATH_PREFIX):
         url_id, slash, rest = raw_path[len(PATH_PREFIX) :].partition("/")
-        return UrlRoute(url_id=url_id, raw_path=slash + rest or "/", domain_name=_host(scope))
+        return UrlRoute(
+            url_id=url_id, raw_path=slash + rest or "/", domain_name=_host(scope), path_form=True
+        )
     return None
 
 
@@ -190,11 +194,51 @@ async def _caller(scope: dict[str, Any], body: bytes) -> tuple[str, str, dict[st
     return user.account_id, user_arn, iam
 
 
+# A path-form URL shares its origin with the console, so a tenant's function must get none
+# of the console's cookies (a signed-in user who opens the URL would hand over their
+# session), set none of them (session fixation, a forged CSRF cookie), and run no script as
+# the console's origin: its answers are sandboxed (an opaque origin; scripts, forms and
+# pop-ups still work). The host form, on a domain of its own, needs none of this.
+_SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+
+
+def _console_cookies() -> frozenset[str]:
+    return frozenset({settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME})
+
+
+def _without_console_cookies(header: str) -> str:
+    names = _console_cookies()
+    kept = [
+        part
+        for part in header.split(";")
+        if part.strip() and part.split("=", 1)[0].strip() not in names
+    ]
+    return ";".join(kept).strip()
+
+
+def _on_console_host(answer: HttpAnswer) -> HttpAnswer:
+    """``answer`` as a path-form URL may send it: no console cookie set, sandboxed."""
+    names = {name.lower() for name in _console_cookies()}
+    answer.headers = [
+        (name, value)
+        for name, value in answer.headers
+        if not (name == "set-cookie" and value.split("=", 1)[0].strip().lower() in names)
+    ]
+    answer.headers.append(("content-security-policy", _SANDBOX))
+    return answer
+
+
 def _facts(scope: dict[str, Any], route_: UrlRoute, body: bytes) -> urlhttp.RequestFacts:
     headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in scope.get("headers") or []
     ]
+    if route_.path_form:
+        headers = [
+            (name, _without_console_cookies(value) if name.lower() == "cookie" else value)
+            for name, value in headers
+        ]
+        headers = [(name, value) for name, value in headers if value or name.lower() != "cookie"]
     client = scope.get("client") or ("", 0)
     server = scope.get("server") or ("", 0)
     version = scope.get("http_version", "1.1")
@@ -373,6 +417,8 @@ async def serve(route_: UrlRoute, scope: dict[str, Any], receive: Any, send: Any
     except Exception:
         logger.exception("Function URL request %s failed", request_id)
         answer, target = _json_answer(500, "Internal Server Error"), None
+    if route_.path_form:
+        _on_console_host(answer.head if isinstance(answer, _Streaming) else answer)
     if isinstance(answer, _Streaming):
         status = answer.head.status
         try:

@@ -71,6 +71,10 @@ def sleepy(event, context):
 def bad_status(event, context):
     return {"statusCode": "teapot"}
 
+def console_cookies(event, context):
+    return {"statusCode": 200, "body": "ok",
+            "cookies": ["sessionid=planted; Path=/", "CSRFtoken=x; Path=/", "theme=dark"]}
+
 def split_header(event, context):
     return {"statusCode": 200, "headers": {"x-a": "1\r\nset-cookie: injected=1"}}
 """
@@ -166,6 +170,7 @@ def fns(server: LiveServer, owner: Credentials) -> dict[str, str]:
         "sleepy",
         "bad_status",
         "split_header",
+        "console_cookies",
     ):
         create_function(lam, handler, Handler=f"app.{handler}", Code={"ZipFile": code}, Timeout=2)
         urls[handler] = make_url(server, owner.account_id, handler)
@@ -634,3 +639,33 @@ def test_a_url_request_is_an_invocation_with_url_metrics(server, http, owner):
         )["events"]
     ]
     assert any(message.startswith("REPORT RequestId:") for message in messages)
+
+
+# -- the path form shares the console's origin --------------------------------------------
+
+
+def test_the_path_form_passes_no_console_cookie_to_the_function(http, fns):
+    cookies = "sessionid=victims-session; theme=dark; csrftoken=victims-token"
+    on_console = echo_event(http.get(path_url(fns["echo"]), headers={"Cookie": cookies}))
+    assert on_console["cookies"] == ["theme=dark"]
+    assert "victims" not in json.dumps(on_console)
+    only_console = echo_event(http.get(path_url(fns["echo"]), headers={"Cookie": "sessionid=s"}))
+    assert "cookies" not in only_console
+    # On a host of its own a URL is not the console's origin: its cookies are its own.
+    own_host = echo_event(http.get("/", headers={"Host": host(fns["echo"]), "Cookie": cookies}))
+    assert own_host["cookies"] == [
+        "sessionid=victims-session",
+        "theme=dark",
+        "csrftoken=victims-token",
+    ]
+
+
+def test_the_path_form_sets_no_console_cookie_and_is_sandboxed(http, fns):
+    response = http.get(path_url(fns["console_cookies"]))
+    assert response.status_code == 200
+    assert response.headers.get_list("set-cookie") == ["theme=dark"]
+    assert response.headers["content-security-policy"].startswith("sandbox ")
+    assert "allow-same-origin" not in response.headers["content-security-policy"]
+    own_host = http.get("/", headers={"Host": host(fns["console_cookies"])})
+    assert len(own_host.headers.get_list("set-cookie")) == 3
+    assert "content-security-policy" not in own_host.headers
