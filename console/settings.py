@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "functions",
     "invocations",
     "monitoring",
+    "triggers",
 ]
 
 MIDDLEWARE = [
