@@ -1,0 +1,170 @@
+"""What a rule's target receives: the event itself, a constant ``Input``, the part of the
+event an ``InputPath`` names, or an ``InputTransformer``'s template filled in.
+
+Pure (no Django). Paths are the subset of JSONPath EventBridge documents: ``$``, dot
+notation with letters, digits, dashes, underscores and slashes, and array indices
+(``$.detail.items[0].id``). Template substitution follows EventBridge's rules:
+
+- A template that is JSON (it starts with ``{``, ``[`` or ``"``): a placeholder outside a
+  string literal becomes the value as JSON (a string gets its quotes); inside a string
+  literal it becomes the value's text, escaped for the string (a string without quotes,
+  anything else as its JSON).
+- Any other template is text: a string value goes in as it is, anything else as JSON.
+- A path the event lacks gives ``null`` outside a string literal and nothing inside one.
+- Predefined variables: ``aws.events.rule-arn``, ``aws.events.rule-name``,
+  ``aws.events.event.ingestion-time``, ``aws.events.event`` (the event without
+  ``detail``) and ``aws.events.event.json`` (the whole event).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_PATH = re.compile(r"\$(?:\.[A-Za-z0-9_\-/]+|\[\d+\])*")
+_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]")
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+PREDEFINED = frozenset(
+    {
+        "aws.events.rule-arn",
+        "aws.events.rule-name",
+        "aws.events.event.ingestion-time",
+        "aws.events.event",
+        "aws.events.event.json",
+    }
+)
+_MISSING = object()
+
+
+class TransformError(ValueError):
+    """A path or template EventBridge would refuse at PutTargets."""
+
+
+def check_path(path: str) -> None:
+    if _PATH.fullmatch(path) is None:
+        raise TransformError(f"The path {path} is not valid JSON path.")
+
+
+def extract(document: Any, path: str) -> Any:
+    """The value at ``path`` (already checked), or ``_MISSING``."""
+    value = document
+    for name, index in _STEP.findall(path[1:]):
+        if name:
+            if not isinstance(value, dict) or name not in value:
+                return _MISSING
+            value = value[name]
+        else:
+            position = int(index)
+            if not isinstance(value, list) or position >= len(value):
+                return _MISSING
+            value = value[position]
+    return value
+
+
+def check_transformer(paths: dict[str, str], template: str) -> None:
+    """What PutTargets checks: valid paths, no reserved names, no placeholder as a key."""
+    for name, path in paths.items():
+        if name in PREDEFINED or name.lower().startswith("aws."):
+            raise TransformError(f"InputPathsMap key {name} is reserved.")
+        check_path(path)
+    stripped = template.strip()
+    if stripped.startswith("{") and re.search(r"[{,]\s*<[^>]*>\s*:", stripped):
+        raise TransformError("The placeholder cannot be used as an object key.")
+
+
+@dataclass(frozen=True)
+class Context:
+    rule_arn: str
+    rule_name: str
+    ingestion_time: str
+
+
+def _variables(event: dict[str, Any], paths: dict[str, str], context: Context) -> dict[str, Any]:
+    values: dict[str, Any] = {name: extract(event, path) for name, path in paths.items()}
+    values["aws.events.rule-arn"] = context.rule_arn
+    values["aws.events.rule-name"] = context.rule_name
+    values["aws.events.event.ingestion-time"] = context.ingestion_time
+    values["aws.events.event"] = {k: v for k, v in event.items() if k != "detail"}
+    values["aws.events.event.json"] = event
+    return values
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _in_string(value: Any) -> str:
+    if value is _MISSING:
+        return ""
+    text = value if isinstance(value, str) else _dumps(value)
+    # The text goes between quotes the template already has: escape it, drop the quotes.
+    return _dumps(text)[1:-1]
+
+
+def _as_json(value: Any) -> str:
+    return "null" if value is _MISSING else _dumps(value)
+
+
+def _as_text(value: Any) -> str:
+    if value is _MISSING:
+        return ""
+    return value if isinstance(value, str) else _dumps(value)
+
+
+def render_template(
+    template: str, paths: dict[str, str], event: dict[str, Any], context: Context
+) -> str:
+    values = _variables(event, paths, context)
+    if not template.lstrip().startswith(("{", "[", '"')):
+        return _PLACEHOLDER.sub(
+            lambda m: _as_text(values[m.group(1)]) if m.group(1) in values else m.group(0),
+            template,
+        )
+    out: list[str] = []
+    in_string = False
+    index = 0
+    while index < len(template):
+        char = template[index]
+        if char == "\\" and in_string:
+            out.append(template[index : index + 2])
+            index += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+        elif char == "<":
+            match = _PLACEHOLDER.match(template, index)
+            if match is not None and match.group(1) in values:
+                value = values[match.group(1)]
+                out.append(_in_string(value) if in_string else _as_json(value))
+                index = match.end()
+                continue
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def target_input(
+    event: dict[str, Any],
+    *,
+    constant: str,
+    input_path: str,
+    transformer: dict[str, Any],
+    context: Context,
+) -> bytes:
+    """The payload one target gets for ``event``."""
+    if constant:
+        return constant.encode()
+    if input_path:
+        value = extract(event, input_path)
+        return _as_json(value).encode()
+    if transformer:
+        text = render_template(
+            str(transformer["InputTemplate"]),
+            dict(transformer.get("InputPathsMap") or {}),
+            event,
+            context,
+        )
+        return text.encode()
+    return _dumps(event).encode()
