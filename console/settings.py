@@ -260,7 +260,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if CELERY_BROKER_URL == "filesystem://" el
 # per task.
 CELERY_DB_REUSE_MAX = 10**9
 # Task modules outside an app's tasks.py, and the periodic tasks (run by celery beat).
-CELERY_IMPORTS = ["monitoring.metrics.tasks"]
+CELERY_IMPORTS = ["monitoring.metrics.tasks", "triggers.rules.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "metrics-rollup": {"task": "monitoring.metrics.rollup", "schedule": 300.0},
     "metrics-retention": {"task": "monitoring.metrics.retention", "schedule": 3600.0},
@@ -270,6 +270,12 @@ CELERY_BEAT_SCHEDULE = {
     "async-invocations-sweep": {
         "task": "invocations.async_invocations_sweep",
         "schedule": float(os.environ.get("FUNCTORY_ASYNC_SWEEP_SECONDS", "30")),
+    },
+    # EventBridge scheduled rules: each due occurrence is claimed in the database, so any
+    # number of beats may run this; rules fire within the minute AWS promises.
+    "events-schedules": {
+        "task": "triggers.schedules_fire",
+        "schedule": float(os.environ.get("FUNCTORY_SCHEDULE_TICK_SECONDS", "10")),
     },
     # Ended asynchronous invocations past FUNCTORY_ASYNC_RETENTION_SECONDS.
     "async-invocations-expire": {

@@ -16,6 +16,7 @@ from console.pages import function_list
 from console.pages._request import ConsoleRequest
 from monitoring import api as logs_api
 from monitoring.metrics import cloudwatch
+from triggers.api import events as events_api
 
 
 class LoginView(auth_views.LoginView):
@@ -42,11 +43,15 @@ class LogoutView(auth_views.LogoutView):
 @csrf_exempt
 def home(request: HttpRequest) -> HttpResponse:
     """``/``: the console's landing page, and for JSON 1.1 calls (a ``POST`` carrying
-    ``X-Amz-Target``) the CloudWatch Logs API and CloudWatch's GetMetricStatistics, which
-    share the endpoint as on AWS."""
+    ``X-Amz-Target``) the CloudWatch Logs API, CloudWatch's GetMetricStatistics and the
+    EventBridge subset, which share the endpoint as on AWS."""
     if request.method == "POST" and "X-Amz-Target" in request.headers:
-        if request.headers["X-Amz-Target"].startswith(cloudwatch.TARGET_PREFIX + "."):
+        target = request.headers["X-Amz-Target"]
+        if target.startswith(cloudwatch.TARGET_PREFIX + "."):
             return cloudwatch.dispatch(request)
+        if target.startswith(events_api.TARGET_PREFIX + "."):
+            events_response: HttpResponse = events_api.dispatch(request)
+            return events_response
         response: HttpResponse = logs_api.dispatch(request)
         return response
     # function_list is login_required: an anonymous caller is sent to sign in first.

@@ -10,7 +10,7 @@ What the guide defines, and so what is accepted:
 
 - ``rate(N minute|minutes|hour|hours|day|days)``: N a positive integer, the unit singular
   exactly when N is 1. A rate "starts when you create the scheduled event rule": firings
-  fall at ``anchor + k × rate`` (k ≥ 1), the anchor being when the rule got its schedule.
+  fall at ``anchor + k * rate`` (k ≥ 1), the anchor being when the rule got its schedule.
 - cron fields and wildcards: minutes 0-59 and hours 0-23 (``, - * /``), day-of-month 1-31
   (``, - * ? / L W``), month 1-12 or JAN-DEC (``, - * /``), day-of-week 1-7 or SUN-SAT,
   1 being Sunday (``, - * ? L #``), year 1970-2199 (``, - * /``). Exactly one of
@@ -112,9 +112,7 @@ def _span(start: int, end: int, low: int, high: int) -> list[int]:
     return list(range(start, high + 1)) + list(range(low, end + 1))
 
 
-def _values(
-    text: str, low: int, high: int, names: dict[str, int] | None = None
-) -> frozenset[int]:
+def _values(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int]:
     """A field of plain values: lists of ``*``, ``n``, ``a-b``, each optionally ``/step``."""
     found: set[int] = set()
     for part in text.split(","):
