@@ -112,14 +112,16 @@ def rule_put(account: Account, params: RuleInput, *, now: datetime | None = None
     return rule
 
 
-def rule_set_state(account: Account, name: str, bus: str | None, state: str) -> Rule:
+def rule_set_state(
+    account: Account, name: str, bus: str | None, state: str, *, now: datetime | None = None
+) -> Rule:
     """EnableRule / DisableRule. Enabling a schedule owes no firing missed while disabled."""
     with transaction.atomic():
         rule = selectors.rule_get_for_account(account, name, bus)
         rule = Rule.objects.select_for_update().get(pk=rule.pk)
         if rule.state != state:
             rule.state = state
-            _plan_next(rule, timezone.now())
+            _plan_next(rule, now or timezone.now())
             rule.save(update_fields=["state", "next_fire_at"])
     return rule
 
