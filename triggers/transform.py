@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,9 +70,35 @@ def check_transformer(paths: dict[str, str], template: str) -> None:
         if name in PREDEFINED or name.lower().startswith("aws."):
             raise TransformError(f"InputPathsMap key {name} is reserved.")
         check_path(path)
-    stripped = template.strip()
-    if stripped.startswith("{") and re.search(r"[{,]\s*<[^>]*>\s*:", stripped):
-        raise TransformError("The placeholder cannot be used as an object key.")
+    if not _is_json(template):
+        return
+    for match, in_string in _placeholders(template):
+        if not in_string and template[match.end() :].lstrip().startswith(":"):
+            raise TransformError("The placeholder cannot be used as an object key.")
+
+
+def _is_json(template: str) -> bool:
+    return template.lstrip().startswith(("{", "[", '"'))
+
+
+def _placeholders(template: str) -> Iterator[tuple[re.Match[str], bool]]:
+    """Each ``<name>`` of a JSON template, and whether it sits inside a string literal."""
+    in_string = False
+    index = 0
+    while index < len(template):
+        char = template[index]
+        if char == "\\" and in_string:
+            index += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+        elif char == "<":
+            match = _PLACEHOLDER.match(template, index)
+            if match is not None:
+                yield match, in_string
+                index = match.end()
+                continue
+        index += 1
 
 
 @dataclass(frozen=True)
@@ -117,31 +144,21 @@ def render_template(
     template: str, paths: dict[str, str], event: dict[str, Any], context: Context
 ) -> str:
     values = _variables(event, paths, context)
-    if not template.lstrip().startswith(("{", "[", '"')):
+    if not _is_json(template):
         return _PLACEHOLDER.sub(
             lambda m: _as_text(values[m.group(1)]) if m.group(1) in values else m.group(0),
             template,
         )
     out: list[str] = []
-    in_string = False
-    index = 0
-    while index < len(template):
-        char = template[index]
-        if char == "\\" and in_string:
-            out.append(template[index : index + 2])
-            index += 2
+    done = 0
+    for match, in_string in _placeholders(template):
+        name = match.group(1)
+        if name not in values:
             continue
-        if char == '"':
-            in_string = not in_string
-        elif char == "<":
-            match = _PLACEHOLDER.match(template, index)
-            if match is not None and match.group(1) in values:
-                value = values[match.group(1)]
-                out.append(_in_string(value) if in_string else _as_json(value))
-                index = match.end()
-                continue
-        out.append(char)
-        index += 1
+        out.append(template[done : match.start()])
+        out.append(_in_string(values[name]) if in_string else _as_json(values[name]))
+        done = match.end()
+    out.append(template[done:])
     return "".join(out)
 
 

@@ -143,6 +143,11 @@ def test_reserved_variable_names_and_placeholder_keys_are_refused() -> None:
         transform.check_transformer({"k": "$.id"}, '{<k>: "v"}')
 
 
+def test_a_placeholder_followed_by_a_colon_inside_a_string_is_no_key() -> None:
+    transform.check_transformer({"b": "$.id"}, '{"m": "a,<b>: c"}')
+    assert json.loads(render('{"m": "a,<b>: c"}', {"b": "$.id"})) == {"m": f"a,{EVENT['id']}: c"}
+
+
 def test_a_huge_template_of_many_placeholders_renders_in_linear_time() -> None:
     template = "[" + ",".join(["<state>"] * 2000) + "]"
     assert json.loads(render(template)) == ["RUNNING"] * 2000

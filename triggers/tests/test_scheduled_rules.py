@@ -102,11 +102,12 @@ def wired(account: Account) -> Account:
 def test_rate_rule_fires_every_occurrence_once_into_async_invocations(wired: Account) -> None:
     rule = put_rule(wired, "every5", "rate(5 minutes)")
     add_target(wired, "every5")
-    # Ticks every 47 s (as beat's would, a few per minute) over six simulated hours.
+    # Ticks every 47 s (as beat's would, a few per minute) over six simulated hours; the
+    # last tick is at 05:59:53, before the 06:00 occurrence.
     end = T0 + timedelta(hours=6)
     tick_until(end, T0, timedelta(seconds=47))
     first = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
-    expected = [first + timedelta(minutes=5 * k) for k in range(6 * 12)]
+    expected = [first + timedelta(minutes=5 * k) for k in range(6 * 12 - 1)]
     assert fired(rule) == expected
     events = [
         json.loads(bytes(row.payload))
