@@ -14,7 +14,7 @@ from iam.models import Account
 from invocations.models import AsyncInvocation
 from triggers.models import Rule
 from triggers.rules import errors, events, services
-from triggers.tests.test_scheduled_rules import add_target, allow_events, make_function
+from triggers.tests.helpers import add_target, allow_events, make_function
 
 pytestmark = pytest.mark.django_db
 
