@@ -151,7 +151,8 @@ def _check_target(spec: dict[str, Any]) -> None:
     given = [key for key in ("Input", "InputPath", "InputTransformer") if spec.get(key)]
     if len(given) > 1:
         raise errors.Validation(
-            "Only one of Input, InputPath, or InputTransformer must be provided."
+            "Only one of Input, InputPath, or InputTransformer must be provided for "
+            f"target {spec['Id']}."
         )
     try:
         if spec.get("Input"):

@@ -362,3 +362,60 @@ def test_two_scheduler_processes_never_fire_an_occurrence_twice(
     # An hour of simulated time: the latest occurrence of each rule at the first tick, then
     # 59-60 one-minute and 11-12 five-minute ones (the edges depend on the start second).
     assert 71 <= mine <= 74
+
+
+def test_hostile_input_is_refused_cheaply_with_aws_errors(
+    functory: LiveServer, lam: Any, credentials: Credentials
+) -> None:
+    events = client_for(functory, credentials, "events")
+    raw = client_for(functory, credentials, "events", validate=False)
+    create_function(lam, "victim")
+    arn = f"arn:aws:lambda:us-east-1:{credentials.account_id}:function:victim"
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["x"]}))
+
+    # A hundred targets (the model's most) on a rule that takes five.
+    with pytest.raises(ClientError) as many:
+        events.put_targets(Rule="r", Targets=[{"Id": f"t{n}", "Arn": arn} for n in range(100)])
+    assert client_error(many)[0] == "LimitExceededException"
+    assert events.list_targets_by_rule(Rule="r")["Targets"] == []
+
+    # A pattern nested far deeper than any real one, within the 4096-character limit.
+    deep = '{"a":' * 600 + '["x"]' + "}" * 600
+    with pytest.raises(ClientError) as nested:
+        events.put_rule(Name="deep", EventPattern=deep)
+    assert client_error(nested)[0] == "InvalidEventPatternException"
+
+    # A pattern of pathological wildcards is refused or matches quickly, never hangs.
+    wild = json.dumps({"source": [{"wildcard": "*a" * 1000}]})
+    try:
+        events.put_rule(Name="wild", EventPattern=wild)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] in {
+            "InvalidEventPatternException",
+            "ValidationException",
+        }
+    answer = events.put_events(
+        Entries=[{"Source": "a" * 200 + "b", "DetailType": "d", "Detail": "{}"}]
+    )
+    assert answer["FailedEntryCount"] == 0
+
+    # Detail nested 100,000 deep: a malformed entry, not a failed call.
+    body = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
+    answer = raw.put_events(Entries=[{"Source": "x", "DetailType": "d", "Detail": body}])
+    assert answer["Entries"] == [
+        {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    ]
+
+    # Over 256 KB of entries in one request.
+    big = json.dumps({"pad": "p" * 100_000})
+    with pytest.raises(ClientError) as too_big:
+        raw.put_events(Entries=[{"Source": "x", "DetailType": "d", "Detail": big}] * 3)
+    assert client_error(too_big)[:2] == (
+        "ValidationException",
+        "Total size of the entries in the request is over the limit.",
+    )
+
+    # More entries than the model allows.
+    with pytest.raises(ClientError) as eleven:
+        raw.put_events(Entries=[{"Source": "x", "DetailType": "d", "Detail": "{}"}] * 11)
+    assert client_error(eleven)[0] == "ValidationException"
