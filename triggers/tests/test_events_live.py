@@ -419,3 +419,41 @@ def test_hostile_input_is_refused_cheaply_with_aws_errors(
     with pytest.raises(ClientError) as eleven:
         raw.put_events(Entries=[{"Source": "x", "DetailType": "d", "Detail": "{}"}] * 11)
     assert client_error(eleven)[0] == "ValidationException"
+
+
+def test_the_servers_own_beat_fires_a_due_rule(
+    functory: LiveServer, lam: Any, credentials: Credentials
+) -> None:
+    """The scheduler runs in the embedded worker's beat: a rule made due (its owed
+    occurrence moved into the past, instead of waiting for it) fires within a few ticks."""
+    create_function(lam, "beaten", Code={"ZipFile": make_zip({"app.py": APP})})
+    lam.add_permission(
+        FunctionName="beaten",
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+    )
+    events = client_for(functory, credentials, "events")
+    events.put_rule(Name="hourly", ScheduleExpression="rate(1 hour)")
+    events.put_targets(
+        Rule="hourly",
+        Targets=[
+            {"Id": "1", "Arn": f"arn:aws:lambda:us-east-1:{credentials.account_id}:function:beaten"}
+        ],
+    )
+    code = textwrap.dedent(
+        f"""
+        from datetime import timedelta
+        from triggers.models import Rule
+        rule = Rule.objects.get(account_id="{credentials.account_id}", name="hourly")
+        # As if the rule had been made an hour ago: its first occurrence is due now.
+        rule.schedule_anchor -= timedelta(hours=1)
+        rule.next_fire_at -= timedelta(hours=1)
+        rule.save()
+        """
+    )
+    done = functory.manage("shell", "-c", code)
+    assert done.returncode == 0, done.stderr
+    logs = client_for(functory, credentials, "logs")
+    got = wait_for(lambda: logged_events(logs, "beaten"), timeout=60)
+    assert [event["detail-type"] for event in got] == ["Scheduled Event"]
