@@ -149,6 +149,11 @@ def put_events(req: ApiRequest) -> ApiResponse:
     return ApiResponse({"FailedEntryCount": failed, "Entries": results})
 
 
+def test_event_pattern(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "TestEventPattern")
+    return ApiResponse({"Result": events.pattern_test(params["EventPattern"], params["Event"])})
+
+
 dispatch = json_rpc_api(
     "events",
     TARGET_PREFIX,
@@ -163,5 +168,6 @@ dispatch = json_rpc_api(
         "RemoveTargets": remove_targets,
         "ListTargetsByRule": list_targets_by_rule,
         "PutEvents": put_events,
+        "TestEventPattern": test_event_pattern,
     },
 )

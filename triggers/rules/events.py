@@ -111,6 +111,21 @@ def matching_rules(rules: list[Rule], event: dict[str, Any]) -> list[Rule]:
     return matched
 
 
+def pattern_test(pattern_text: str, event_text: str) -> bool:
+    """TestEventPattern: whether the event matches the pattern."""
+    try:
+        pattern = patterns.compile_pattern(pattern_text)
+    except patterns.PatternError as error:
+        raise errors.InvalidEventPattern(f"Event pattern is not valid. Reason: {error}") from None
+    try:
+        event = strictjson.loads(event_text, max_depth=strictjson.PAYLOAD_MAX_DEPTH)
+    except strictjson.JSONError:
+        event = None
+    if not isinstance(event, dict):
+        raise errors.Validation("Parameter Event is not valid.")
+    return pattern.matches(event)
+
+
 def events_put(
     account: Account, entries: list[dict[str, Any]], *, now: datetime | None = None
 ) -> list[dict[str, str]]:

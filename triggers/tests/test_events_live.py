@@ -287,6 +287,11 @@ def test_put_events_reaches_the_functions_of_matching_rules(
     assert answer["FailedEntryCount"] == 1
     assert "EventId" in answer["Entries"][0] and "EventId" in answer["Entries"][1]
     assert answer["Entries"][2]["ErrorCode"] == "MalformedDetail"
+    tested = events.test_event_pattern(
+        EventPattern=json.dumps({"detail": {"total": [{"numeric": [">=", 100]}]}}),
+        Event=json.dumps({"id": "1", "source": "shop", "detail": {"total": 99}}),
+    )
+    assert tested == {"Result": False} | {"ResponseMetadata": tested["ResponseMetadata"]}
     logs = client_for(functory, credentials, "logs")
     got = wait_for(lambda: logged_events(logs, "orders"))
     assert got == [{"message": "total 250", "total": 250}]

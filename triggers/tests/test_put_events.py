@@ -231,3 +231,13 @@ def test_input_and_input_path_together_are_refused(account: Account) -> None:
         services.targets_put(
             account, "r", None, [{"Id": "t", "Arn": arn, "Input": "{}", "InputPath": "$"}]
         )
+
+
+def test_test_event_pattern_answers_whether_an_event_matches() -> None:
+    event = json.dumps({"source": "shop", "detail": {"total": 250}})
+    assert events.pattern_test(json.dumps({"detail": {"total": [{"numeric": [">", 100]}]}}), event)
+    assert not events.pattern_test(json.dumps({"source": ["other"]}), event)
+    with pytest.raises(errors.InvalidEventPattern):
+        events.pattern_test('{"source": "shop"}', event)
+    with pytest.raises(errors.Validation):
+        events.pattern_test('{"source": ["shop"]}', "[1]")
