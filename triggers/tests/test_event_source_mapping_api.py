@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,24 @@ def test_the_cli_creates_lists_and_deletes(
     missing = cli.run("get-event-source-mapping", "--uuid", created["UUID"])
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr
+
+
+def test_concurrent_duplicates_make_one_mapping(
+    functory: LiveServer, lam: Any, credentials: Credentials
+) -> None:
+    create_function(lam, "racy")
+    queue = queue_arn(credentials, "race")
+
+    def attempt(_: int) -> str:
+        client = client_for(functory, credentials)
+        try:
+            client.create_event_source_mapping(FunctionName="racy", EventSourceArn=queue)
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = sorted(pool.map(attempt, range(6)))
+    assert outcomes == ["ResourceConflictException"] * 5 + ["created"]
+    listed = lam.list_event_source_mappings(EventSourceArn=queue)["EventSourceMappings"]
+    assert len(listed) == 1
