@@ -349,3 +349,12 @@ def test_clearing_settings_with_empty_values(create: Create) -> None:
     assert "ScalingConfig" not in body
     assert "FilterCriteria" not in body
     assert body["FunctionResponseTypes"] == []
+
+
+def test_pollers_see_only_mappings_that_deliver(create: Create) -> None:
+    on = create(EventSourceArn=QUEUE)
+    off = create(EventSourceArn=STREAM, StartingPosition="LATEST", Enabled=False)
+    gone = create(EventSourceArn=FIFO)
+    services.mapping_delete(mapping=gone)  # Deleting, not yet settled
+    assert list(selectors.mappings_delivering()) == [on]
+    assert off.delivering is False
