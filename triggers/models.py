@@ -1,3 +1,112 @@
 """Event source mappings, rules and schedules (see the app's docstring)."""
 
 from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from functions.models import Function
+
+# ---------------------------------------------------------------------------------------
+# Event source mappings (owned by the event-source-mapping API; pollers read and update
+# ``state``/``state_transition_reason``/``last_processing_result`` through its services).
+# ---------------------------------------------------------------------------------------
+
+
+class EventSourceMapping(models.Model):
+    """One mapping of an event source (a queue, a stream, a broker's queues or topics) to a
+    function, version or alias: the 2015-03-31 API's ``EventSourceMappingConfiguration``.
+
+    It belongs to its function's account (there is no account column: every lookup goes
+    through the function). Scalar settings the caller left unset are ``None`` and render
+    as absent or as the source type's default; nested structures are kept as the API took
+    them (JSON), ``{}``/``[]`` when unset.
+
+    ``enabled`` is what the caller asked for; ``state`` is what a client sees while the
+    platform gets there (``Creating``/``Enabling``/``Updating``/``Disabling``/``Deleting``
+    are transitions, ``Enabled``/``Disabled`` settle). A poller delivers only while
+    ``enabled`` is true and the state is neither ``Disabled`` nor ``Deleting``.
+    """
+
+    CREATING = "Creating"
+    ENABLING = "Enabling"
+    ENABLED = "Enabled"
+    DISABLING = "Disabling"
+    DISABLED = "Disabled"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    STATES = (CREATING, ENABLING, ENABLED, DISABLING, DISABLED, UPDATING, DELETING)
+
+    NO_RECORDS_PROCESSED = "No records processed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    function = models.ForeignKey(
+        Function, on_delete=models.CASCADE, related_name="event_source_mappings"
+    )
+    # A published version number or an alias name; '' for the unqualified function.
+    qualifier = models.CharField(max_length=128, blank=True)
+    # '' for a self-managed source (SelfManagedEventSource names its endpoints instead).
+    event_source_arn = models.CharField(max_length=1024, blank=True, db_index=True)
+
+    enabled = models.BooleanField(default=True)
+    state = models.CharField(max_length=16, default=CREATING, db_index=True)
+    state_transition_reason = models.CharField(max_length=256, default="USER_INITIATED")
+    last_processing_result = models.CharField(max_length=1024, default=NO_RECORDS_PROCESSED)
+    created = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField()
+    # Bumped on every change of settings, so a running poller can notice and reload.
+    generation = models.PositiveIntegerField(default=0)
+
+    # Batching, common to all sources.
+    batch_size = models.PositiveIntegerField(null=True, blank=True)
+    maximum_batching_window_in_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # {"Filters": [{"Pattern": "<json text>"}, ...]}
+    filter_criteria = models.JSONField(default=dict)
+    # ["ReportBatchItemFailures"] or []
+    function_response_types = models.JSONField(default=list)
+    # {"MaximumConcurrency": n} (SQS)
+    scaling_config = models.JSONField(default=dict)
+
+    # Streams (Kinesis, DynamoDB Streams) and Kafka.
+    # TRIM_HORIZON, LATEST, AT_TIMESTAMP, or '' where the source takes none (SQS).
+    starting_position = models.CharField(max_length=16, blank=True)
+    starting_position_timestamp = models.DateTimeField(null=True, blank=True)
+    parallelization_factor = models.PositiveSmallIntegerField(null=True, blank=True)
+    bisect_batch_on_function_error = models.BooleanField(null=True, blank=True)
+    # -1 means forever (both), as the API has it.
+    maximum_retry_attempts = models.IntegerField(null=True, blank=True)
+    maximum_record_age_in_seconds = models.IntegerField(null=True, blank=True)
+    # {"OnSuccess": {"Destination": arn}, "OnFailure": {"Destination": arn}}
+    destination_config = models.JSONField(default=dict)
+    tumbling_window_in_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    # Brokers: Amazon MQ / RabbitMQ queues, Kafka topics, self-hosted endpoints.
+    queues = models.JSONField(default=list)
+    topics = models.JSONField(default=list)
+    # {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [...]}} (or this platform's RabbitMQ/MQTT/NATS
+    # endpoints; see the triggers documentation)
+    self_managed_event_source = models.JSONField(default=dict)
+    # [{"Type": "BASIC_AUTH" | "VIRTUAL_HOST" | ..., "URI": "..."}]
+    source_access_configurations = models.JSONField(default=list)
+    amazon_managed_kafka_event_source_config = models.JSONField(default=dict)
+    self_managed_kafka_event_source_config = models.JSONField(default=dict)
+    document_db_event_source_config = models.JSONField(default=dict)
+
+    # Accepted and returned as AWS does; not acted on by this platform (yet).
+    kms_key_arn = models.CharField(max_length=2048, blank=True)
+    metrics_config = models.JSONField(default=dict)
+    logging_config = models.JSONField(default=dict)
+    provisioned_poller_config = models.JSONField(default=dict)
+    tags = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.uuid} {self.event_source_arn or 'self-managed'} -> {self.function}"
+
+    @property
+    def delivering(self) -> bool:
+        """Whether a poller should deliver records for this mapping now."""
+        return self.enabled and self.state not in (self.DISABLED, self.DISABLING, self.DELETING)
