@@ -160,3 +160,25 @@ def hello_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return {'ok': True}\n")
     return buffer.getvalue()
+
+
+def throughput(fn_factory, seconds: float = 5.0, threads: int = 4) -> float:  # type: ignore[no-untyped-def]
+    """Calls per second of ``fn_factory()``'s callable from ``threads`` client threads (each
+    builds its own, e.g. a connection) for ``seconds``."""
+    import threading
+
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def run(index: int) -> None:
+        fn = fn_factory()
+        while time.monotonic() < stop:
+            fn()
+            counts[index] += 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / seconds

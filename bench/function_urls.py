@@ -24,6 +24,7 @@ from common import (
     percentiles,
     report,
     server,
+    throughput,
 )
 
 ROLE = "arn:aws:iam::123456789012:role/bench"
@@ -40,26 +41,6 @@ class UrlClient:
         self.conn.request("GET", self.path)
         response = self.conn.getresponse()
         return response.status, response.read()
-
-
-def throughput(fn_factory, seconds: float, threads: int = 4) -> float:  # type: ignore[no-untyped-def]
-    import threading
-
-    counts = [0] * threads
-    stop = time.monotonic() + seconds
-
-    def run(index: int) -> None:
-        fn = fn_factory()
-        while time.monotonic() < stop:
-            fn()
-            counts[index] += 1
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return sum(counts) / seconds
 
 
 def main() -> None:

@@ -13,10 +13,17 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import threading
 import time
 
-from common import SignedClient, hello_zip, lambda_client, percentiles, report, server
+from common import (
+    SignedClient,
+    hello_zip,
+    lambda_client,
+    percentiles,
+    report,
+    server,
+    throughput,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/bench"
 
@@ -62,24 +69,6 @@ def bare_bwrap() -> None:
         ],
         check=True,
     )
-
-
-def throughput(fn_factory, seconds: float = 5.0, threads: int = 4) -> float:  # type: ignore[no-untyped-def]
-    counts = [0] * threads
-    stop = time.monotonic() + seconds
-
-    def run(index: int) -> None:
-        fn = fn_factory()
-        while time.monotonic() < stop:
-            fn()
-            counts[index] += 1
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return sum(counts) / seconds
 
 
 def main() -> None:

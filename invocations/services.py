@@ -23,7 +23,8 @@ from iam.models import Account
 from invocations import concurrency, runner, selectors
 from invocations.executor.catalog import RuntimeUnavailable
 from invocations.executor.environment import tail
-from invocations.executor.spec import InvokeRequest, InvokeResult
+from invocations.executor.ephemeral import EphemeralStorageExhausted
+from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 from invocations.executor.streaming import ResponseStream
 from monitoring.metrics.recorder import SeriesKey, series_keys
 from monitoring.metrics.recorder import recorder as metrics
@@ -126,6 +127,39 @@ async def concurrency_acquire(
     )
 
 
+async def _run_leased(
+    spec: EnvironmentSpec,
+    request: InvokeRequest,
+    series: tuple[SeriesKey, ...],
+    lease: concurrency.Lease,
+) -> InvokeResult:
+    """Run ``request`` in the pool under its concurrency ``lease`` (released after, however
+    it ends) and record it in the function's metrics."""
+    try:
+        result = await runner.pool().invoke(spec, request)
+    except RuntimeUnavailable as exc:
+        raise AWSError(str(exc), code="InvalidRuntimeException", status=502) from exc
+    except EphemeralStorageExhausted as exc:
+        # Every environment's /tmp is busy (idle ones were stopped to make room): a capacity
+        # throttle, which callers retry (the asynchronous queue with its system back-off).
+        raise AWSError(
+            "Rate Exceeded: no ephemeral storage is free for a new environment.",
+            code="TooManyRequestsException",
+            status=429,
+        ) from exc
+    finally:
+        metrics.invocation_finished(series)
+        await concurrency.release(lease)
+    metrics.invocation(
+        series,
+        duration_ms=result.duration_ms,
+        error=result.function_error is not None,
+        cold=result.cold,
+        init_duration_ms=result.init_duration_ms,
+    )
+    return result
+
+
 async def invoke_sync(
     target: selectors.InvokeTarget,
     *,
@@ -141,28 +175,13 @@ async def invoke_sync(
         metrics.throttle(series)
         raise throttled(target)
     metrics.invocation_started(series, running=lease.running)
-    try:
-        result = await runner.pool().invoke(
-            chosen.spec,
-            InvokeRequest(
-                request_id=request_id,
-                payload=payload,
-                invoked_arn=target.invoked_arn,
-                client_context=client_context,
-            ),
-        )
-    except RuntimeUnavailable as exc:
-        raise AWSError(str(exc), code="InvalidRuntimeException", status=502) from exc
-    finally:
-        metrics.invocation_finished(series)
-        await concurrency.release(lease)
-    metrics.invocation(
-        series,
-        duration_ms=result.duration_ms,
-        error=result.function_error is not None,
-        cold=result.cold,
-        init_duration_ms=result.init_duration_ms,
+    request = InvokeRequest(
+        request_id=request_id,
+        payload=payload,
+        invoked_arn=target.invoked_arn,
+        client_context=client_context,
     )
+    result = await _run_leased(chosen.spec, request, series, lease)
     return SyncInvocation(
         result=result, executed_version=chosen.version, log_tail=tail(result.log_lines)
     )
@@ -359,22 +378,5 @@ async def invoke_stream(
         stream=stream,
     )
 
-    async def run() -> InvokeResult:
-        try:
-            result = await runner.pool().invoke(chosen.spec, request)
-        except RuntimeUnavailable as exc:
-            raise AWSError(str(exc), code="InvalidRuntimeException", status=502) from exc
-        finally:
-            metrics.invocation_finished(series)
-            await concurrency.release(lease)
-        metrics.invocation(
-            series,
-            duration_ms=result.duration_ms,
-            error=result.function_error is not None,
-            cold=result.cold,
-            init_duration_ms=result.init_duration_ms,
-        )
-        return result
-
-    task = asyncio.get_running_loop().create_task(run())
+    task = asyncio.get_running_loop().create_task(_run_leased(chosen.spec, request, series, lease))
     return StreamInvocation(task, stream, chosen.version, http_prelude=http_prelude)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import Protocol
 
 from invocations.executor.environment import Environment
+from invocations.executor.ephemeral import EphemeralStorageExhausted
 from invocations.executor.runtime_api import RuntimeOutcome
 from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 
@@ -29,6 +30,12 @@ class Backend(Protocol):
     async def start(self, spec: EnvironmentSpec) -> Environment: ...
 
     async def close(self) -> None: ...
+
+
+# When the /tmp budget is spent: how many idle environments one start may stop to make
+# room (one per try), and the pause for each one's /tmp to be released.
+EVICTION_ATTEMPTS = 40
+EVICTION_PAUSE_S = 0.05
 
 
 class EnvironmentPool:
@@ -114,7 +121,7 @@ class EnvironmentPool:
                 self._busy.add(environment)
                 return environment, None
             self._stop_later(environment)
-        environment = await self.backend.start(spec)
+        environment = await self._start(spec)
         environment.busy = True
         self._busy.add(environment)
         try:
@@ -124,6 +131,28 @@ class EnvironmentPool:
             await environment.stop()
             raise
         return environment, init_error
+
+    async def _start(self, spec: EnvironmentSpec) -> Environment:
+        """A new environment; when the /tmp budget is spent, idle environments (least
+        recently used first) make room: they are a cache, a cold start is not."""
+        for _ in range(EVICTION_ATTEMPTS):
+            try:
+                return await self.backend.start(spec)
+            except EphemeralStorageExhausted:
+                victim = self._least_recently_used_idle()
+                if victim is not None:
+                    await victim.stop()
+                # Its /tmp is released on the unmounter thread, a moment after the stop.
+                await asyncio.sleep(EVICTION_PAUSE_S)
+        return await self.backend.start(spec)
+
+    def _least_recently_used_idle(self) -> Environment | None:
+        candidates = [env for envs in self._idle.values() for env in envs]
+        if not candidates:
+            return None
+        victim = min(candidates, key=lambda env: env.last_used)
+        self._idle[victim.spec.key].remove(victim)
+        return victim
 
     def _release(self, environment: Environment) -> None:
         environment.busy = False

@@ -604,6 +604,9 @@ class SandboxBackend:
                         logger.warning("a standby %s environment never got ready", runtime)
                     return
                 self._standby.setdefault(runtime, []).append(booted)
+        except ephemeral.EphemeralStorageExhausted:
+            # Standbys are an optimisation: with the /tmp budget spent, none is kept ready.
+            logger.info("no standby %s environment: the ephemeral storage budget is spent", runtime)
         except Exception:
             logger.exception("starting a standby %s environment failed", runtime)
         finally:

@@ -292,7 +292,7 @@ def scope(path: str, host: str = "127.0.0.1:8000", raw: bytes | None = None) -> 
 def test_the_path_form_is_routed_with_the_rest_as_raw_path(settings):
     settings.FUNCTORY_URL_DOMAIN = ""
     route = urlserver.route(scope(f"/lambda-url/{URL_ID}/a%2Fb/c"))
-    assert route == urlserver.UrlRoute(URL_ID, "/a%2Fb/c", "127.0.0.1:8000")
+    assert route == urlserver.UrlRoute(URL_ID, "/a%2Fb/c", "127.0.0.1:8000", path_form=True)
     bare = urlserver.route(scope(f"/lambda-url/{URL_ID}"))
     assert bare is not None and bare.raw_path == "/"
     assert urlserver.route(scope("/2015-03-31/functions/f/invocations")) is None
