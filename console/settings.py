@@ -277,6 +277,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "triggers.schedules_fire",
         "schedule": float(os.environ.get("FUNCTORY_SCHEDULE_TICK_SECONDS", "10")),
     },
+    "events-firings-expire": {"task": "triggers.firings_expire", "schedule": 3600.0},
     # Ended asynchronous invocations past FUNCTORY_ASYNC_RETENTION_SECONDS.
     "async-invocations-expire": {
         "task": "invocations.async_invocations_expire",

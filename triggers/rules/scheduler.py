@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 # Rules fired per tick at most: a backlog is worked off over the next ticks.
 BATCH = 500
+# Firings are kept this long (the claim itself is the rule's next occurrence; the rows
+# guard against a clock set back, and show a rule's recent history).
+FIRINGS_KEPT = timedelta(days=7)
 
 
 def scheduled_event(rule: Rule, occurrence: datetime, event_id: uuid.UUID) -> dict[str, Any]:
@@ -111,3 +114,10 @@ def schedules_fire(now: datetime | None = None) -> int:
             # One broken rule must not stop the others; it stays owed for the next tick.
             logger.exception("Scheduled rule %s could not fire", rule_id)
     return fired
+
+
+def firings_expire(now: datetime | None = None) -> int:
+    """Delete firings older than :data:`FIRINGS_KEPT` (periodic); returns how many."""
+    cutoff = (now or timezone.now()) - FIRINGS_KEPT
+    deleted, _ = ScheduledFiring.objects.filter(fired_at__lt=cutoff).delete()
+    return deleted

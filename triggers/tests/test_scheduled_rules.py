@@ -207,3 +207,12 @@ def test_changing_the_schedule_restarts_a_rate_from_the_change(wired: Account) -
     # The same expression again (a PutRule that only changes the description) keeps it.
     rule = put_rule(wired, "r", "rate(2 hours)", now=changed + timedelta(minutes=30))
     assert rule.next_fire_at == datetime(2027, 1, 1, 2, 10, tzinfo=UTC)
+
+
+def test_firings_are_kept_a_week(wired: Account) -> None:
+    rule = put_rule(wired, "r", "rate(1 day)")
+    scheduler.schedules_fire(now=T0 + timedelta(days=1))
+    scheduler.schedules_fire(now=T0 + timedelta(days=9))
+    assert len(fired(rule)) == 2
+    assert scheduler.firings_expire(now=T0 + timedelta(days=9)) == 1
+    assert fired(rule) == [datetime(2027, 1, 10, tzinfo=UTC)]
