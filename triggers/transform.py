@@ -2,8 +2,9 @@
 event an ``InputPath`` names, or an ``InputTransformer``'s template filled in.
 
 Pure (no Django). Paths are the subset of JSONPath EventBridge documents: ``$``, dot
-notation with letters, digits, dashes, underscores and slashes, and array indices
-(``$.detail.items[0].id``). Template substitution follows EventBridge's rules:
+notation with letters, digits, dashes, underscores and slashes, array indices
+(``$.detail.items[0].id``) and wildcards (``$.detail.items[*].id`` gives a list).
+Template substitution follows EventBridge's rules:
 
 - A template that is JSON (it starts with ``{``, ``[`` or ``"``): a placeholder outside a
   string literal becomes the value as JSON (a string gets its quotes); inside a string
@@ -24,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-_PATH = re.compile(r"\$(?:\.[A-Za-z0-9_\-/]+|\[\d+\])*")
-_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]")
+_PATH = re.compile(r"\$(?:\.[A-Za-z0-9_\-/]+|\.\*|\[\d+\]|\[\*\])*")
+_STEP = re.compile(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]|(\.\*|\[\*\])")
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 PREDEFINED = frozenset(
     {
@@ -49,19 +50,28 @@ def check_path(path: str) -> None:
 
 
 def extract(document: Any, path: str) -> Any:
-    """The value at ``path`` (already checked), or ``_MISSING``."""
-    value = document
-    for name, index in _STEP.findall(path[1:]):
-        if name:
-            if not isinstance(value, dict) or name not in value:
-                return _MISSING
-            value = value[name]
-        else:
-            position = int(index)
-            if not isinstance(value, list) or position >= len(value):
-                return _MISSING
-            value = value[position]
-    return value
+    """The value at ``path`` (already checked), or ``_MISSING``; a path with a wildcard
+    (``[*]`` or ``.*``) gives the list of what it reaches."""
+    values = [document]
+    spread = False
+    for name, index, wildcard in _STEP.findall(path[1:]):
+        found: list[Any] = []
+        for value in values:
+            if wildcard:
+                if isinstance(value, list):
+                    found.extend(value)
+                elif isinstance(value, dict):
+                    found.extend(value.values())
+            elif name:
+                if isinstance(value, dict) and name in value:
+                    found.append(value[name])
+            elif isinstance(value, list) and int(index) < len(value):
+                found.append(value[int(index)])
+        values = found
+        spread = spread or bool(wildcard)
+    if spread:
+        return values
+    return values[0] if values else _MISSING
 
 
 def check_transformer(paths: dict[str, str], template: str) -> None:

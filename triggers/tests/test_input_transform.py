@@ -57,6 +57,8 @@ def test_constant_input_is_passed_as_given() -> None:
         ("$.detail.tags[1]", "b"),
         ("$.detail.missing", None),
         ("$.detail.tags[9]", None),
+        ("$.detail.tags[*]", ["a", "b"]),
+        ("$.resources.*", EVENT["resources"]),
     ],
 )
 def test_input_path_sends_the_named_part(path: str, expected: Any) -> None:
@@ -129,7 +131,7 @@ def test_unknown_placeholders_are_left_alone() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["detail", "$..detail", "$.detail[*]", "$['detail']", "$.a b", "$.detail[-1]"]
+    "path", ["detail", "$..detail", "$.detail[?]", "$['detail']", "$.a b", "$.detail[-1]"]
 )
 def test_paths_outside_the_documented_subset_are_refused(path: str) -> None:
     with pytest.raises(transform.TransformError):
@@ -146,6 +148,14 @@ def test_reserved_variable_names_and_placeholder_keys_are_refused() -> None:
 def test_a_placeholder_followed_by_a_colon_inside_a_string_is_no_key() -> None:
     transform.check_transformer({"b": "$.id"}, '{"m": "a,<b>: c"}')
     assert json.loads(render('{"m": "a,<b>: c"}', {"b": "$.id"})) == {"m": f"a,{EVENT['id']}: c"}
+
+
+def test_a_wildcard_path_collects_what_it_reaches() -> None:
+    event = dict(EVENT, detail={"items": [{"id": 1}, {"id": 2}, {"other": 3}]})
+    out = transform.render_template(
+        '{"ids": <ids>}', {"ids": "$.detail.items[*].id"}, event, CONTEXT
+    )
+    assert json.loads(out) == {"ids": [1, 2]}
 
 
 def test_a_huge_template_of_many_placeholders_renders_in_linear_time() -> None:
