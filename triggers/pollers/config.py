@@ -1,0 +1,126 @@
+"""What a poller needs to know of its mapping: a frozen snapshot, read in one query.
+
+A running poller keeps its snapshot until the mapping's ``generation`` changes; then the
+runtime reads a new one and hands it over (the next batch uses it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from functions import arns
+from iam.models import Account
+from triggers.models import EventSourceMapping
+
+SQS = "sqs"
+# The largest batch an SQS mapping takes (the API enforces it; a snapshot trusts no row).
+SQS_MAX_BATCH = 10_000
+SQS_DEFAULT_BATCH = 10
+# AWS's documented ceiling for ScalingConfig.MaximumConcurrency.
+MAX_CONCURRENCY = 1000
+
+
+def source_kind(event_source_arn: str) -> str:
+    """The service of a mapping's source ARN (``sqs``, ``kinesis``, ``dynamodb``...), or ''."""
+    parts = event_source_arn.split(":")
+    return parts[2] if len(parts) > 5 and parts[0] == "arn" else ""
+
+
+def source_region(event_source_arn: str) -> str:
+    parts = event_source_arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else arns.region()
+
+
+def source_account(event_source_arn: str) -> str:
+    parts = event_source_arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+Matcher = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    uuid: str
+    generation: int
+    account: Account
+    function_name: str
+    qualifier: str | None
+    event_source_arn: str
+    batch_size: int
+    batching_window_s: int
+    # None: no FilterCriteria (every record passes); else a record passes if any matches.
+    filters: tuple[Matcher, ...] | None
+    report_batch_item_failures: bool
+    maximum_concurrency: int
+
+    @property
+    def kind(self) -> str:
+        return source_kind(self.event_source_arn)
+
+    @property
+    def region(self) -> str:
+        return source_region(self.event_source_arn)
+
+    def passes(self, record: dict[str, Any]) -> bool:
+        return self.filters is None or any(matches(record) for matches in self.filters)
+
+
+class ConfigProblem(Exception):
+    """A mapping the poller can't act on as stored (shown as its LastProcessingResult)."""
+
+
+def compile_filters(criteria: dict[str, Any]) -> tuple[Matcher, ...] | None:
+    """FilterCriteria as matchers. The API validated the patterns; one that no longer
+    compiles stops the poller rather than drop (delete) records on a pattern it can't read."""
+    from triggers.patterns import PatternError, compile_pattern
+
+    filters = criteria.get("Filters") or []
+    if not filters:
+        return None
+    matchers: list[Matcher] = []
+    for item in filters:
+        try:
+            pattern = compile_pattern(item.get("Pattern", ""))
+        except (PatternError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigProblem(f"PROBLEM: Invalid filter pattern: {exc}") from exc
+        matchers.append(pattern.matches)
+    return tuple(matchers)
+
+
+def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
+    """The snapshot of one mapping (``mapping.function`` and its account loaded); raises
+    ConfigProblem for one that can't be polled as stored."""
+    function = mapping.function
+    batch_size = mapping.batch_size or SQS_DEFAULT_BATCH
+    concurrency = (mapping.scaling_config or {}).get("MaximumConcurrency")
+    if not isinstance(concurrency, int) or concurrency < 1:
+        concurrency = settings.FUNCTORY_SQS_MAX_CONCURRENCY
+    return MappingConfig(
+        uuid=str(mapping.uuid),
+        generation=mapping.generation,
+        account=function.account,
+        function_name=function.name,
+        qualifier=mapping.qualifier or None,
+        event_source_arn=mapping.event_source_arn,
+        batch_size=max(1, min(batch_size, SQS_MAX_BATCH)),
+        batching_window_s=max(0, min(mapping.maximum_batching_window_in_seconds or 0, 300)),
+        filters=compile_filters(_criteria(mapping.filter_criteria)),
+        report_batch_item_failures="ReportBatchItemFailures"
+        in (mapping.function_response_types or []),
+        maximum_concurrency=max(1, min(concurrency, MAX_CONCURRENCY)),
+    )
+
+
+def _criteria(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
