@@ -55,9 +55,7 @@ def _validity(started: float, seconds: float) -> float:
     return started + seconds * 0.9
 
 
-def claim(
-    key: str, owner: str, seconds: float, *, clock: Clock = timezone.now
-) -> Held | None:
+def claim(key: str, owner: str, seconds: float, *, clock: Clock = timezone.now) -> Held | None:
     """Take ``key`` if nobody holds it (or its holder's lease expired); ``None`` if held."""
     started = time.monotonic()
     now = clock()

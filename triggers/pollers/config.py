@@ -7,7 +7,6 @@ runtime reads a new one and hands it over (the next batch uses it).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,9 @@ from django.conf import settings
 
 from functions import arns
 from iam.models import Account
+from triggers.filtering import FilterSet, compile_filter_criteria, record_view
 from triggers.models import EventSourceMapping
+from triggers.patterns import PatternError
 
 SQS = "sqs"
 # The largest batch an SQS mapping takes (the API enforces it; a snapshot trusts no row).
@@ -41,9 +42,6 @@ def source_account(event_source_arn: str) -> str:
     return parts[4] if len(parts) > 4 else ""
 
 
-Matcher = Callable[[dict[str, Any]], bool]
-
-
 @dataclass(frozen=True)
 class MappingConfig:
     uuid: str
@@ -54,8 +52,8 @@ class MappingConfig:
     event_source_arn: str
     batch_size: int
     batching_window_s: int
-    # None: no FilterCriteria (every record passes); else a record passes if any matches.
-    filters: tuple[Matcher, ...] | None
+    # None: no FilterCriteria (every record passes).
+    filters: FilterSet | None
     report_batch_item_failures: bool
     maximum_concurrency: int
 
@@ -68,29 +66,23 @@ class MappingConfig:
         return source_region(self.event_source_arn)
 
     def passes(self, record: dict[str, Any]) -> bool:
-        return self.filters is None or any(matches(record) for matches in self.filters)
+        """Whether a record (in the event's shape) is delivered under FilterCriteria."""
+        return self.filters is None or self.filters.matches(record_view(record, self.kind))
 
 
 class ConfigProblem(Exception):
     """A mapping the poller can't act on as stored (shown as its LastProcessingResult)."""
 
 
-def compile_filters(criteria: dict[str, Any]) -> tuple[Matcher, ...] | None:
-    """FilterCriteria as matchers. The API validated the patterns; one that no longer
+def compile_filters(criteria: dict[str, Any]) -> FilterSet | None:
+    """FilterCriteria, compiled. The API validated the patterns; one that no longer
     compiles stops the poller rather than drop (delete) records on a pattern it can't read."""
-    from triggers.patterns import PatternError, compile_pattern
-
-    filters = criteria.get("Filters") or []
-    if not filters:
+    if not (criteria.get("Filters") or []):
         return None
-    matchers: list[Matcher] = []
-    for item in filters:
-        try:
-            pattern = compile_pattern(item.get("Pattern", ""))
-        except (PatternError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigProblem(f"PROBLEM: Invalid filter pattern: {exc}") from exc
-        matchers.append(pattern.matches)
-    return tuple(matchers)
+    try:
+        return compile_filter_criteria(criteria)
+    except (PatternError, TypeError, AttributeError) as exc:
+        raise ConfigProblem(f"PROBLEM: Invalid filter criteria: {exc}") from exc
 
 
 def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
