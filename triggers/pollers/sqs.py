@@ -59,6 +59,8 @@ FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
 # A throttled batch is offered again until this share of the visibility timeout has passed.
 THROTTLE_SHARE = 0.5
+# How long polling pauses when delivery is refused without a stop.
+REFUSED_PAUSE_S = 0.25
 
 # The order AWS's examples list a record's attributes in; others (AWSTraceHeader, ...) follow.
 _ATTRIBUTE_ORDER = (
@@ -239,6 +241,7 @@ class SqsPoller:
         self._queue: Queue | None = None
         self._backoff = 0.0
         self.batches = 0
+        self.refused = 0
 
     # -- lifecycle (called by the runtime, on its loop) ---------------------------------
 
@@ -441,9 +444,8 @@ class SqsPoller:
         """Invoke the function with the batch and delete what succeeded; False when the
         function failed (or could not be invoked)."""
         config = self.config
-        if self._stopped.is_set() or not self._may_deliver():
-            await self._release(queue, items)
-            raise Stopped
+        if not await self._allowed(queue, items):
+            return True
         passing = [item for item in items if config.passes(item.record)]
         if len(passing) < len(items):
             kept = {id(item) for item in passing}
@@ -463,15 +465,28 @@ class SqsPoller:
                 break
         return succeeded
 
+    async def _allowed(self, queue: Queue, items: list[Item]) -> bool:
+        """Whether the batch may be invoked now; if not, its messages are handed back at
+        once (visible again) and Stopped is raised when the poller is stopping. A refusal
+        without a stop (the lease is being renewed late) pauses polling briefly."""
+        if not self._stopped.is_set() and self._may_deliver():
+            return True
+        await self._release(queue, items)
+        if self._stopped.is_set():
+            raise Stopped
+        self.refused += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), REFUSED_PAUSE_S)
+        return False
+
     async def _deliver_part(self, queue: Queue, items: list[Item]) -> bool:
         config = self.config
         payload = event_payload(items)
         received = time.monotonic()
         delay = 0.05
         while True:
-            if self._stopped.is_set() or not self._may_deliver():
-                await self._release(queue, items)
-                raise Stopped
+            if not await self._allowed(queue, items):
+                return True
             try:
                 outcome = await self._invoker(config, payload)
                 break
