@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include(schema.urlpatterns)),
     path("", include("invocations.urls")),
     path("", include("functions.urls")),
+    path("", include("triggers.urls")),
     # Anything else under an API version prefix is an unknown operation, answered as AWS
     # does rather than with an HTML 404 page.
     re_path(r"^\d{4}-\d{2}-\d{2}/", method_router()),
