@@ -17,8 +17,8 @@ from iam.models import Account
 from triggers.filtering import FilterSet, compile_filter_criteria, record_view
 from triggers.models import EventSourceMapping
 from triggers.patterns import PatternError
+from triggers.sources import SourceKind, parse_arn, source_kind
 
-SQS = "sqs"
 # The largest batch an SQS mapping takes (the API enforces it; a snapshot trusts no row).
 SQS_MAX_BATCH = 10_000
 SQS_DEFAULT_BATCH = 10
@@ -26,20 +26,14 @@ SQS_DEFAULT_BATCH = 10
 MAX_CONCURRENCY = 1000
 
 
-def source_kind(event_source_arn: str) -> str:
-    """The service of a mapping's source ARN (``sqs``, ``kinesis``, ``dynamodb``...), or ''."""
-    parts = event_source_arn.split(":")
-    return parts[2] if len(parts) > 5 and parts[0] == "arn" else ""
-
-
 def source_region(event_source_arn: str) -> str:
-    parts = event_source_arn.split(":")
-    return parts[3] if len(parts) > 3 and parts[3] else arns.region()
+    parsed = parse_arn(event_source_arn)
+    return parsed.region if parsed is not None and parsed.region else arns.region()
 
 
 def source_account(event_source_arn: str) -> str:
-    parts = event_source_arn.split(":")
-    return parts[4] if len(parts) > 4 else ""
+    parsed = parse_arn(event_source_arn)
+    return parsed.account if parsed is not None else ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +52,7 @@ class MappingConfig:
     maximum_concurrency: int
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> SourceKind | None:
         return source_kind(self.event_source_arn)
 
     @property
@@ -67,7 +61,10 @@ class MappingConfig:
 
     def passes(self, record: dict[str, Any]) -> bool:
         """Whether a record (in the event's shape) is delivered under FilterCriteria."""
-        return self.filters is None or self.filters.matches(record_view(record, self.kind))
+        if self.filters is None:
+            return True
+        kind = self.kind
+        return self.filters.matches(record_view(record, kind.filter_source if kind else ""))
 
 
 class ConfigProblem(Exception):

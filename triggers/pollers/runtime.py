@@ -10,10 +10,9 @@ every third of their period; a poller whose lease could not be renewed in time s
 delivering on its own (``Held.valid``), so a process cut off from the database cannot
 double-deliver with the one that takes over.
 
-The runtime also settles the states a client sees: ``Creating``/``Enabling``/``Updating``
-become ``Enabled`` once the poller runs with the new settings, ``Disabling`` becomes
-``Disabled`` (and ``Deleting`` goes) once nobody polls the mapping any more; and it writes
-each mapping's ``LastProcessingResult`` when it changes (not once per batch).
+States are the API's (``triggers/services``: a write settles at once); the runtime acts on
+``enabled``/``state`` within a check, and writes each mapping's ``LastProcessingResult``
+when it changes (not once per batch).
 """
 
 from __future__ import annotations
@@ -33,15 +32,18 @@ from django.db import close_old_connections
 
 from triggers import leases
 from triggers.models import EventSourceMapping
-from triggers.pollers.config import SQS, ConfigProblem, MappingConfig, mapping_config, source_kind
+from triggers.pollers.config import ConfigProblem, MappingConfig, mapping_config
 from triggers.pollers.invoke import Invoker, invoke
 from triggers.pollers.sqs import SqsPoller, sqs_client
+from triggers.services.event_source_mappings import set_last_processing_result
+from triggers.sources import SourceKind, source_kind
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PREFIX = "esm:"
-SETTLING = (EventSourceMapping.CREATING, EventSourceMapping.ENABLING, EventSourceMapping.UPDATING)
+# The sources this runtime has a poller for.
+POLLED = (SourceKind.SQS,)
 
 
 class Poller(Protocol):
@@ -60,11 +62,12 @@ def lease_key(uuid: str) -> str:
 class Row:
     """What the runtime reads of every mapping on every check."""
 
+    pk: int
     uuid: str
     generation: int
     enabled: bool
     state: str
-    kind: str
+    kind: SourceKind | None
 
     @property
     def delivering(self) -> bool:
@@ -105,6 +108,7 @@ class Runtime:
         # Mappings that can't be polled as stored, by the generation found so.
         self._broken: dict[str, int] = {}
         self._renewed_at = 0.0
+        self._pks: dict[str, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # One thread for the database (one connection, used in turn); others for the
@@ -165,7 +169,7 @@ class Runtime:
                 await self._in_db(leases.release, [lease_key(uuid)], self.owner)
         await self._renew_if_due()
         for row in rows:
-            if row.kind != SQS or not row.delivering:
+            if row.kind not in POLLED or not row.delivering:
                 continue
             running = self.running.get(row.uuid)
             if running is not None:
@@ -175,16 +179,16 @@ class Runtime:
             holder = held_by.get(lease_key(row.uuid))
             if holder is None and self._broken.get(row.uuid) != row.generation:
                 await self._claim(row)
-        await self._in_db(self._settle, rows, set(held_by) | {lease_key(u) for u in self.running})
+        self._pks = {row.uuid: row.pk for row in rows}
         await self._in_db(self._write_results)
 
     def _read(self) -> tuple[list[Row], dict[str, str]]:
         values = EventSourceMapping.objects.values_list(
-            "uuid", "generation", "enabled", "state", "event_source_arn"
+            "pk", "uuid", "generation", "enabled", "state", "event_source_arn"
         )
         rows = [
-            Row(str(uuid), generation, enabled, state, source_kind(arn))
-            for uuid, generation, enabled, state, arn in values
+            Row(pk, str(uuid), generation, enabled, state, source_kind(arn))
+            for pk, uuid, generation, enabled, state, arn in values
         ]
         random.shuffle(rows)  # processes starting together claim different mappings first
         return rows, leases.holders(PREFIX)
@@ -277,37 +281,12 @@ class Runtime:
         )
         return mapping_config(mapping) if mapping is not None else None
 
-    def _settle(self, rows: list[Row], held: set[str]) -> None:
-        """Move the states clients see on to where the pollers are (conditional updates:
-        any process may do it, any number of times)."""
-        mappings = EventSourceMapping.objects
-        for row in rows:
-            key = lease_key(row.uuid)
-            if row.state in SETTLING:
-                running = self.running.get(row.uuid)
-                if row.enabled and running is not None and running.generation == row.generation:
-                    mappings.filter(
-                        uuid=row.uuid, generation=row.generation, state=row.state
-                    ).update(state=EventSourceMapping.ENABLED)
-                elif not row.enabled and key not in held:
-                    mappings.filter(
-                        uuid=row.uuid, generation=row.generation, state=row.state
-                    ).update(state=EventSourceMapping.DISABLED)
-            elif row.state == EventSourceMapping.DISABLING and key not in held:
-                mappings.filter(uuid=row.uuid, state=EventSourceMapping.DISABLING).update(
-                    state=EventSourceMapping.DISABLED
-                )
-            elif row.state == EventSourceMapping.DELETING and key not in held:
-                mappings.filter(uuid=row.uuid, state=EventSourceMapping.DELETING).delete()
-
     def _write_results(self) -> None:
         for uuid, result in list(self._reported.items()):
-            if self._written.get(uuid) == result:
-                continue
-            EventSourceMapping.objects.filter(uuid=uuid).exclude(
-                last_processing_result=result
-            ).update(last_processing_result=result[:1024])
-            self._written[uuid] = result
+            pk = self._pks.get(uuid)
+            if pk is not None and self._written.get(uuid) != result:
+                set_last_processing_result(pk, result)
+                self._written[uuid] = result
 
 
 # -- the process's runtime, started by the ASGI lifespan ------------------------------------

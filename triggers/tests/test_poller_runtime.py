@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from conftest import AwsPeer
 from functions.tests.factories import function_row
 from iam.models import Account
 from triggers.models import EventSourceMapping, Lease
 from triggers.pollers.runtime import Runtime
+from triggers.services import event_source_mappings as services
 from triggers.tests.test_sqs_poller import Function, counts, new_queue, peer_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,12 +32,18 @@ def sqs(aws_peer: AwsPeer) -> Any:
     return aws_peer.client("sqs")
 
 
-def make_mapping(arn: str, **fields: Any) -> EventSourceMapping:
+def make_mapping(arn: str, **params: Any) -> EventSourceMapping:
+    """A mapping made as CreateEventSourceMapping makes one."""
     account, _ = Account.objects.get_or_create(id="123456789012")
-    function = function_row(account, f"fn-{EventSourceMapping.objects.count()}")
-    return EventSourceMapping.objects.create(
-        function=function, event_source_arn=arn, last_modified=timezone.now(), **fields
+    function = function_row(account, f"fn-{uuid.uuid4().hex[:8]}")
+    return services.mapping_create(
+        account=account, params={"EventSourceArn": arn, "FunctionName": function.name, **params}
     )
+
+
+def update(mapping: EventSourceMapping, **params: Any) -> None:
+    """As UpdateEventSourceMapping does it (from the test's loop: in a thread)."""
+    services.mapping_update(mapping=mapping, params=params)
 
 
 def runtime(aws_peer: AwsPeer, function: Function, name: str) -> Runtime:
@@ -65,7 +72,7 @@ def state(mapping: EventSourceMapping) -> str:
     return EventSourceMapping.objects.get(pk=mapping.pk).state
 
 
-def test_one_of_two_hosts_polls_a_mapping_and_enables_it(aws_peer: AwsPeer, sqs: Any) -> None:
+def test_one_of_two_hosts_polls_a_mapping(aws_peer: AwsPeer, sqs: Any) -> None:
     url, arn = new_queue(sqs)
     mapping = make_mapping(arn)
     function = Function()
@@ -75,7 +82,7 @@ def test_one_of_two_hosts_polls_a_mapping_and_enables_it(aws_peer: AwsPeer, sqs:
         for host in hosts:
             host.start()
         try:
-            await wait_for(lambda: state(mapping) == EventSourceMapping.ENABLED)
+            await wait_for(lambda: any(host.running for host in hosts))
             for start in range(0, 50, 10):
                 sqs.send_message_batch(
                     QueueUrl=url,
@@ -129,7 +136,7 @@ def test_nothing_is_delivered_a_second_after_a_mapping_is_disabled(
     aws_peer: AwsPeer, sqs: Any
 ) -> None:
     url, arn = new_queue(sqs)
-    mapping = make_mapping(arn, batch_size=1)
+    mapping = make_mapping(arn, BatchSize=1)
     started: list[float] = []
 
     class Timed(Function):
@@ -154,16 +161,11 @@ def test_nothing_is_delivered_a_second_after_a_mapping_is_disabled(
         sender = asyncio.create_task(send())
         try:
             await wait_for(lambda: len(function.records) >= 20)
-            await asyncio.to_thread(
-                EventSourceMapping.objects.filter(pk=mapping.pk).update,
-                enabled=False,
-                state=EventSourceMapping.DISABLING,
-                generation=mapping.generation + 1,
-            )
+            await asyncio.to_thread(update, mapping, Enabled=False)
             disabled = time.monotonic()
             await asyncio.sleep(2.0)
             assert not [moment for moment in started if moment > disabled + 1.0]
-            await wait_for(lambda: state(mapping) == EventSourceMapping.DISABLED)
+            assert state(mapping) == EventSourceMapping.DISABLED
             assert not host.running
         finally:
             stop_sending.set()
@@ -175,23 +177,20 @@ def test_nothing_is_delivered_a_second_after_a_mapping_is_disabled(
 
 def test_a_changed_mapping_is_polled_with_its_new_settings(aws_peer: AwsPeer, sqs: Any) -> None:
     _url, arn = new_queue(sqs)
-    mapping = make_mapping(arn, batch_size=1)
+    mapping = make_mapping(arn, BatchSize=1)
     function = Function()
 
     async def scenario() -> None:
         host = runtime(aws_peer, function, "host-a")
         host.start()
         try:
-            await wait_for(lambda: state(mapping) == EventSourceMapping.ENABLED)
-            await asyncio.to_thread(
-                EventSourceMapping.objects.filter(pk=mapping.pk).update,
-                batch_size=7,
-                state=EventSourceMapping.UPDATING,
-                generation=mapping.generation + 1,
-            )
-            await wait_for(lambda: state(mapping) == EventSourceMapping.ENABLED)
-            (running,) = host.running.values()
-            assert running.poller.config.batch_size == 7
+            await wait_for(lambda: bool(host.running))
+            await asyncio.to_thread(update, mapping, BatchSize=7)
+
+            def reconfigured() -> bool:
+                return [r.poller.config.batch_size for r in host.running.values()] == [7]
+
+            await wait_for(reconfigured)
         finally:
             await host.stop()
 
@@ -208,12 +207,8 @@ def test_a_deleted_mapping_stops_being_polled(aws_peer: AwsPeer, sqs: Any) -> No
         host.start()
         try:
             await wait_for(lambda: bool(host.running))
-            await asyncio.to_thread(
-                EventSourceMapping.objects.filter(pk=mapping.pk).update,
-                state=EventSourceMapping.DELETING,
-            )
-            await wait_for(lambda: not EventSourceMapping.objects.filter(pk=mapping.pk).exists())
-            assert not host.running
+            await asyncio.to_thread(services.mapping_delete, mapping=mapping)
+            await wait_for(lambda: not host.running)
             sqs.send_message(QueueUrl=url, MessageBody="nobody reads this")
             await asyncio.sleep(0.5)
             assert function.events == []
@@ -225,7 +220,7 @@ def test_a_deleted_mapping_stops_being_polled(aws_peer: AwsPeer, sqs: Any) -> No
 
 def test_a_mapping_of_a_source_without_a_poller_is_left_alone(aws_peer: AwsPeer) -> None:
     arn = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
-    mapping = make_mapping(arn)
+    make_mapping(arn, StartingPosition="LATEST")
     function = Function()
 
     async def scenario() -> None:
@@ -238,4 +233,4 @@ def test_a_mapping_of_a_source_without_a_poller_is_left_alone(aws_peer: AwsPeer)
             await host.stop()
 
     run(scenario)
-    assert state(mapping) == EventSourceMapping.CREATING
+    assert not Lease.objects.exists()
