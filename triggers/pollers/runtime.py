@@ -35,6 +35,7 @@ from triggers.models import EventSourceMapping
 from triggers.pollers.config import ConfigProblem, MappingConfig, mapping_config
 from triggers.pollers.invoke import Invoker, invoke
 from triggers.pollers.sqs import SqsPoller, sqs_client
+from triggers.pollers.threads import DaemonThreadPool
 from triggers.services.event_source_mappings import set_last_processing_result
 from triggers.sources import SourceKind, source_kind
 
@@ -42,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PREFIX = "esm:"
+# At shutdown, how long invocations in flight may finish (then they are abandoned: their
+# messages come back after the visibility timeout).
+STOP_GRACE_S = 10.0
 # The sources this runtime has a poller for.
 POLLED = (SourceKind.SQS,)
 
@@ -51,7 +55,7 @@ class Poller(Protocol):
 
     def start(self) -> None: ...
     def update(self, config: MappingConfig) -> None: ...
-    async def stop(self) -> None: ...
+    async def stop(self, grace: float | None = None) -> None: ...
 
 
 def lease_key(uuid: str) -> str:
@@ -114,7 +118,7 @@ class Runtime:
         # One thread for the database (one connection, used in turn); others for the
         # broker's blocking calls, each long poll holding one for up to 20 s.
         self._db: Executor = ThreadPoolExecutor(1, thread_name_prefix="pollers-db")
-        self._io: Executor = ThreadPoolExecutor(self.threads, thread_name_prefix="pollers-io")
+        self._io: Executor = DaemonThreadPool(self.threads, "pollers-io")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -137,7 +141,9 @@ class Runtime:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         uuids = list(self.running)
-        await asyncio.gather(*(self._stop_one(uuid) for uuid in uuids), return_exceptions=True)
+        await asyncio.gather(
+            *(self._stop_one(uuid, grace=STOP_GRACE_S) for uuid in uuids), return_exceptions=True
+        )
         try:
             await self._in_db(leases.release, [lease_key(u) for u in uuids], self.owner)
             await self._in_db(self._write_results)
@@ -245,13 +251,13 @@ class Runtime:
             client_factory=self.client_factory,
         )
 
-    async def _stop_one(self, uuid: str) -> None:
+    async def _stop_one(self, uuid: str, grace: float | None = None) -> None:
         running = self.running.get(uuid)
         if running is None:
             return
         running.active = False
         try:
-            await running.poller.stop()
+            await running.poller.stop(grace)
         finally:
             self.running.pop(uuid, None)
 

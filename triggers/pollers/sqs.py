@@ -254,13 +254,18 @@ class SqsPoller:
             self._queue = None
         self.config = config
 
-    async def stop(self) -> None:
-        """Stop polling: nothing is invoked after this returns (invocations in flight finish,
-        and their messages are deleted as their outcome says)."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop polling: nothing is invoked after this is called. Invocations in flight
+        finish and their messages are deleted as their outcome says; after ``grace``
+        seconds they are abandoned (their messages come back after the visibility timeout)."""
         self._stopped.set()
         workers = list(self._workers)
         if workers:
-            await asyncio.wait(workers)
+            _, pending = await asyncio.wait(workers, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
 
     @property
     def concurrency(self) -> int:
@@ -288,6 +293,7 @@ class SqsPoller:
                     queue = await self._queue_info()
                     items, full = await self._collect(queue)
                 except BrokerError as error:
+                    self._queue = None  # found again after the outage (it may have moved)
                     if not primary:
                         return
                     await self._back_off(str(error))
@@ -299,6 +305,9 @@ class SqsPoller:
                     continue
                 if full:
                     self._scale_up()
+                elif not primary and len(self._workers) > self.config.maximum_concurrency:
+                    await self._release(queue, items)
+                    return  # MaximumConcurrency was lowered
                 if not await self._deliver(queue, items) and not primary:
                     return  # a failing function gets fewer concurrent batches
         except Stopped:
