@@ -10,7 +10,6 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +24,7 @@ from triggers.pollers.config import MappingConfig
 from triggers.pollers.invoke import Outcome, Throttled
 from triggers.pollers.responses import failed_items
 from triggers.pollers.sqs import Item, SqsPoller, event_payload, split_by_size
+from triggers.pollers.threads import DaemonThreadPool
 
 ACCOUNT = "123456789012"
 
@@ -123,7 +123,7 @@ class Run:
     def __init__(self, config: MappingConfig, function: Function, client: Callable[[str], Any]):
         self.reports: list[str] = []
         self.allowed = True
-        self.executor = ThreadPoolExecutor(16)
+        self.executor = DaemonThreadPool(16, "test-pollers")
         self.poller = SqsPoller(
             config,
             invoker=function,
