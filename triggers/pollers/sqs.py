@@ -51,6 +51,7 @@ from triggers.pollers.responses import failed_items
 logger = logging.getLogger(__name__)
 
 OK = "OK"
+NO_RECORDS = "No records processed"
 FUNCTION_FAILED = "PROBLEM: Function call failed"
 LONG_POLL_S = 20
 # SQS returns at most ten messages per ReceiveMessage and takes ten entries per batch call.
@@ -242,6 +243,8 @@ class SqsPoller:
         self._backoff = 0.0
         self.batches = 0
         self.refused = 0
+        self._broker_problem = False
+        self._last_result = NO_RECORDS
 
     # -- lifecycle (called by the runtime, on its loop) ---------------------------------
 
@@ -296,9 +299,13 @@ class SqsPoller:
                     self._queue = None  # found again after the outage (it may have moved)
                     if not primary:
                         return
-                    await self._back_off(str(error))
+                    await self._back_off(str(error), broker=True)
                     continue
                 self._backoff = 0.0
+                if self._broker_problem:
+                    # Reachable again: the result shown is the last invocation's again.
+                    self._broker_problem = False
+                    self._report(self._last_result)
                 if not items:
                     if not primary and len(self._workers) > 1:
                         return  # the backlog is gone: one fewer concurrent batch
@@ -318,7 +325,13 @@ class SqsPoller:
                 await asyncio.sleep(FIRST_BACKOFF_S)
                 self._spawn(primary=True)
 
-    async def _back_off(self, problem: str) -> None:
+    def _result(self, result: str) -> None:
+        """An invocation's outcome, as LastProcessingResult."""
+        self._last_result = result
+        self._report(result)
+
+    async def _back_off(self, problem: str, *, broker: bool = False) -> None:
+        self._broker_problem = self._broker_problem or broker
         self._report(problem)
         self._backoff = min(max(self._backoff * 2, FIRST_BACKOFF_S), MAX_BACKOFF_S)
         with contextlib.suppress(TimeoutError):
@@ -501,26 +514,27 @@ class SqsPoller:
                 break
             except Throttled:
                 if time.monotonic() - received > queue.visibility_timeout_s * THROTTLE_SHARE:
-                    self._report("PROBLEM: Function call throttled")
+                    self._result("PROBLEM: Function call throttled")
                     return False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except InvokeProblem as problem:
+                self._last_result = str(problem)
                 await self._back_off(str(problem))
                 return False
         self.batches += 1
         if outcome.function_error is not None:
-            self._report(FUNCTION_FAILED)
+            self._result(FUNCTION_FAILED)
             return False
         if config.report_batch_item_failures:
             failed = failed_items(outcome.payload, {item.message_id for item in items})
             if failed is None:
-                self._report(FUNCTION_FAILED)
+                self._result(FUNCTION_FAILED)
                 return False
             await self._delete(queue, [item for item in items if item.message_id not in failed])
         else:
             await self._delete(queue, items)
-        self._report(OK)
+        self._result(OK)
         return True
 
     async def _delete(self, queue: Queue, items: list[Item]) -> None:
