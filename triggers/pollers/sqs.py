@@ -238,6 +238,13 @@ class SqsPoller:
         self._may_deliver = may_deliver
         self._client_factory = client_factory
         self._stopped = asyncio.Event()
+        # One ReceiveMessage in flight per mapping; the batches it returns are invoked side
+        # by side. A broker that hands a message to two concurrent receives (moto's server
+        # does, under load) then cannot make the function see it twice, and a FIFO queue's
+        # groups are read in one order. A receive takes a round trip for up to ten messages,
+        # far less than an invocation, so this is not what bounds throughput.
+        self._receiving = asyncio.Lock()
+        self._in_flight = 0
         self._workers: set[asyncio.Task[None]] = set()
         self._queue: Queue | None = None
         self._backoff = 0.0
@@ -383,15 +390,18 @@ class SqsPoller:
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        future = asyncio.get_running_loop().run_in_executor(self._executor, call)
-        stopped = asyncio.ensure_future(self._stopped.wait())
-        try:
-            await asyncio.wait({future, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-        if not future.done():
-            future.add_done_callback(partial(self._release_late, queue))
-            raise Stopped
+        async with self._receiving:
+            if self._stopped.is_set():
+                raise Stopped
+            future = asyncio.get_running_loop().run_in_executor(self._executor, call)
+            stopped = asyncio.ensure_future(self._stopped.wait())
+            try:
+                await asyncio.wait({future, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+            if not future.done():
+                future.add_done_callback(partial(self._release_late, queue))
+                raise Stopped
         try:
             answer = future.result()
         except Exception as error:
@@ -441,6 +451,11 @@ class SqsPoller:
                     if remaining < 1:
                         break  # WaitTimeSeconds counts whole seconds
                     wait_s = min(LONG_POLL_S, int(remaining))
+                elif queue.fifo and self._in_flight:
+                    # Groups in flight unlock when their batch is deleted; a long poll begun
+                    # before that may not see it (moto's doesn't), and it would hold up
+                    # the receives behind it.
+                    wait_s = 1
                 else:
                     wait_s = LONG_POLL_S
                 messages = await self._receive(queue, wanted, wait_s)
@@ -502,6 +517,13 @@ class SqsPoller:
         return False
 
     async def _deliver_part(self, queue: Queue, items: list[Item]) -> bool:
+        self._in_flight += 1
+        try:
+            return await self._invoke_and_delete(queue, items)
+        finally:
+            self._in_flight -= 1
+
+    async def _invoke_and_delete(self, queue: Queue, items: list[Item]) -> bool:
         config = self.config
         payload = event_payload(items)
         received = time.monotonic()
