@@ -165,7 +165,7 @@ def test_nothing_is_delivered_a_second_after_a_mapping_is_disabled(
             disabled = time.monotonic()
             await asyncio.sleep(2.0)
             assert not [moment for moment in started if moment > disabled + 1.0]
-            assert state(mapping) == EventSourceMapping.DISABLED
+            assert await asyncio.to_thread(state, mapping) == EventSourceMapping.DISABLED
             assert not host.running
         finally:
             stop_sending.set()
