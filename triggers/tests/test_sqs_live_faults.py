@@ -115,13 +115,17 @@ def test_a_lost_broker_shows_in_last_processing_result_and_polling_resumes(
 
 
 # Prints the owner of every lease (host:pid:nonce), one per line.
-_LEASES = "from triggers.models import Lease\nfor l in Lease.objects.all(): print(l.key, l.owner)"
+_LEASES = (
+    "from triggers.models import Lease\n"
+    "for l in Lease.objects.all(): print('lease', l.key, l.owner)"
+)
 
 
 def lease_owners(server: LiveServer) -> dict[str, str]:
     answer = server.manage("shell", "-c", _LEASES)
     assert answer.returncode == 0, answer.stderr
-    return dict(line.split() for line in answer.stdout.splitlines() if line.strip())
+    rows = [line.split() for line in answer.stdout.splitlines() if line.startswith("lease ")]
+    return {key: owner for _, key, owner in rows}
 
 
 def test_a_killed_replicas_mapping_is_taken_over_by_the_other(
