@@ -543,14 +543,16 @@ def _compile_numeric(argument: Any, budget: _Budget) -> Matcher:
         if op in _LOWER:
             return Numeric(lower=number, lower_inclusive=_LOWER[op])
         return Numeric(upper=number, upper_inclusive=_UPPER[op])
-    (low_op, high_op), (low, high) = ops, numbers
-    if low_op not in _LOWER or high_op not in _UPPER:
-        raise PatternError(
-            "Bad numeric range: the first operator must be > or >=, the second < or <="
-        )
+    bounds: dict[str, tuple[float, bool]] = {}
+    for op, number in zip(ops, numbers, strict=True):
+        side = "lower" if op in _LOWER else "upper" if op in _UPPER else "="
+        if side == "=" or side in bounds:
+            raise PatternError("Bad numeric range: one of > or >= and one of < or <= (or = alone)")
+        bounds[side] = (number, (_LOWER | _UPPER)[op])
+    (low, low_inclusive), (high, high_inclusive) = bounds["lower"], bounds["upper"]
     if not low < high:
         raise PatternError("Bottom must be less than top")
-    return Numeric(low, _LOWER[low_op], high, _UPPER[high_op])
+    return Numeric(low, low_inclusive, high, high_inclusive)
 
 
 def _compile_cidr(argument: Any) -> Matcher:

@@ -34,6 +34,19 @@ def mapping_get_for_account(account: Account, mapping_uuid: str) -> EventSourceM
     return mapping
 
 
+def mappings_delivering() -> QuerySet[EventSourceMapping]:
+    """Every account's mappings whose records should be delivered now (for pollers)."""
+    return EventSourceMapping.objects.filter(
+        enabled=True,
+        state__in=[
+            EventSourceMapping.CREATING,
+            EventSourceMapping.ENABLING,
+            EventSourceMapping.ENABLED,
+            EventSourceMapping.UPDATING,
+        ],
+    ).select_related("function")
+
+
 def mappings_of_function(function: Function) -> list[EventSourceMapping]:
     """All mappings of a function, whatever the qualifier (the console's Triggers panel)."""
     return list(function.event_source_mappings.select_related("function").order_by("id"))

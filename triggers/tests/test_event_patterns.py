@@ -114,7 +114,7 @@ def test_wildcards_with_escapes() -> None:
 
 
 def test_it_rejects_consecutive_wildcards() -> None:
-    with pytest.raises(PatternError, match="Consecutive wildcard characters at pos 1"):
+    with pytest.raises(PatternError, match="Consecutive wildcard characters at pos 2"):
         compile_pattern({"p": [{"wildcard": "a**"}]})
 
 
@@ -147,6 +147,8 @@ def test_numeric_ranges() -> None:
     assert matches({"detail": {"d-count": [{"numeric": ["<", 10]}]}})
     assert matches({"detail": {"x-limit": [{"numeric": ["=", 3.018e2]}]}})
     assert not matches({"detail": {"x-limit": [{"numeric": [">=", 302]}]}})
+    # The bounds may come in either order.
+    assert matches({"detail": {"c-count": [{"numeric": ["<=", 5, ">", 4]}]}})
     # Numeric matching only applies to JSON numbers.
     assert not matches({"v": [{"numeric": [">", 0]}]}, {"v": "5"})
     assert not matches({"v": [{"numeric": [">", 0]}]}, {"v": True})
@@ -211,7 +213,8 @@ def test_an_empty_top_level_pattern_matches_everything() -> None:
         ('{"source": [{"numeric": ["!", 5]}]}', "Unrecognized numeric range operator: !"),
         ('{"source": [{"numeric": [">", "5"]}]}', "Value of > must be a number"),
         ('{"source": [{"numeric": [">", 5, "<", 1]}]}', "Bottom must be less than top"),
-        ('{"source": [{"numeric": ["<", 5, ">", 1]}]}', "first operator must be > or >="),
+        ('{"source": [{"numeric": ["<", 5, "<", 1]}]}', "Bad numeric range"),
+        ('{"source": [{"numeric": ["=", 5, "<", 9]}]}', "Bad numeric range"),
         ('{"source": [{"cidr": "10.0.0.0/99"}]}', "Nonsensical CIDR IP"),
         ('{"source": [{"anything-but": [true]}]}', "start|null|boolean is not supported"),
         ('{"source": [{"anything-but": ["a", 1]}]}', "must be of the same type"),
@@ -232,7 +235,7 @@ def test_it_rejects_invalid_patterns_with_aws_reasons(pattern: str, reason: str)
 
 
 def test_it_rejects_deeply_nested_patterns_before_parsing() -> None:
-    deep = '{"a":' * 100_000 + "[1]" + "}" * 100_000
+    deep = '{"a":' * 10_000 + "[1]" + "}" * 10_000
     with pytest.raises(PatternError, match=f"more than {MAX_DEPTH} levels"):
         compile_pattern(deep)
 

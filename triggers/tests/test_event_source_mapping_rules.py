@@ -308,3 +308,53 @@ def test_listing_filters_and_pages(create: Create, owner: Account, fn: Function)
         selectors.mapping_list(
             owner, event_source_arn=None, function_name=None, marker="forged", max_items=2
         )
+
+
+def test_an_update_can_retarget_the_function_but_not_onto_a_duplicate(
+    create: Create, owner: Account, fn: Function
+) -> None:
+    function_row(owner, "spare")
+    first = create(EventSourceArn=QUEUE)
+    second = create(EventSourceArn=QUEUE, FunctionName="spare")
+    with pytest.raises(ResourceConflict, match=str(first.uuid)):
+        services.mapping_update(mapping=second, params={"FunctionName": "worker"})
+    with pytest.raises(InvalidParameterValue, match="Function does not exist"):
+        services.mapping_update(mapping=second, params={"FunctionName": "ghost"})
+    services.mapping_delete(mapping=first)
+    services.settle(first.pk, first.generation + 1)
+    moved = services.mapping_update(mapping=second, params={"FunctionName": "worker"})
+    assert render.mapping_configuration(moved)["FunctionArn"].endswith(":function:worker")
+
+
+def test_pollers_report_the_last_processing_result(create: Create) -> None:
+    mapping = create(EventSourceArn=QUEUE)
+    assert "LastProcessingResult" not in render.mapping_configuration(mapping)
+    services.set_last_processing_result(mapping.pk, "OK")
+    mapping.refresh_from_db()
+    assert render.mapping_configuration(mapping)["LastProcessingResult"] == "OK"
+
+
+def test_clearing_settings_with_empty_values(create: Create) -> None:
+    mapping = create(
+        EventSourceArn=QUEUE,
+        ScalingConfig={"MaximumConcurrency": 5},
+        FilterCriteria={"Filters": [{"Pattern": '{"body": ["x"]}'}]},
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    cleared = services.mapping_update(
+        mapping=mapping,
+        params={"ScalingConfig": {}, "FilterCriteria": {}, "FunctionResponseTypes": []},
+    )
+    body = render.mapping_configuration(cleared)
+    assert "ScalingConfig" not in body
+    assert "FilterCriteria" not in body
+    assert body["FunctionResponseTypes"] == []
+
+
+def test_pollers_see_only_mappings_that_deliver(create: Create) -> None:
+    on = create(EventSourceArn=QUEUE)
+    off = create(EventSourceArn=STREAM, StartingPosition="LATEST", Enabled=False)
+    gone = create(EventSourceArn=FIFO)
+    services.mapping_delete(mapping=gone)  # Deleting, not yet settled
+    assert list(selectors.mappings_delivering()) == [on]
+    assert off.delivering is False
