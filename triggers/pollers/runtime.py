@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar
 from django.conf import settings
 from django.db import close_old_connections
 
-from triggers import leases
+from triggers import leases, selectors
 from triggers.models import EventSourceMapping
 from triggers.pollers.config import ConfigProblem, MappingConfig, mapping_config
 from triggers.pollers.invoke import Invoker, invoke
@@ -64,22 +64,12 @@ def lease_key(uuid: str) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """What the runtime reads of every mapping on every check."""
+    """What the runtime reads of every mapping that should deliver, on every check."""
 
     pk: int
     uuid: str
     generation: int
-    enabled: bool
-    state: str
     kind: SourceKind | None
-
-    @property
-    def delivering(self) -> bool:
-        return self.enabled and self.state not in (
-            EventSourceMapping.DISABLED,
-            EventSourceMapping.DISABLING,
-            EventSourceMapping.DELETING,
-        )
 
 
 @dataclass
@@ -170,12 +160,12 @@ class Runtime:
         # Stop what must stop first: nothing is delivered for a disabled mapping after this.
         for uuid in list(self.running):
             row = by_uuid.get(uuid)
-            if row is None or not row.delivering or held_by.get(lease_key(uuid)) != self.owner:
+            if row is None or held_by.get(lease_key(uuid)) != self.owner:
                 await self._stop_one(uuid)
                 await self._in_db(leases.release, [lease_key(uuid)], self.owner)
         await self._renew_if_due()
         for row in rows:
-            if row.kind not in POLLED or not row.delivering:
+            if row.kind not in POLLED:
                 continue
             running = self.running.get(row.uuid)
             if running is not None:
@@ -189,12 +179,11 @@ class Runtime:
         await self._in_db(self._write_results)
 
     def _read(self) -> tuple[list[Row], dict[str, str]]:
-        values = EventSourceMapping.objects.values_list(
-            "pk", "uuid", "generation", "enabled", "state", "event_source_arn"
+        values = selectors.mappings_delivering().values_list(
+            "pk", "uuid", "generation", "event_source_arn"
         )
         rows = [
-            Row(pk, str(uuid), generation, enabled, state, source_kind(arn))
-            for pk, uuid, generation, enabled, state, arn in values
+            Row(pk, str(uuid), generation, source_kind(arn)) for pk, uuid, generation, arn in values
         ]
         random.shuffle(rows)  # processes starting together claim different mappings first
         return rows, leases.holders(PREFIX)
