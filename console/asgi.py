@@ -29,6 +29,7 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 from awsapi.apiview import RequestBodyLimit  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
 from invocations import urlserver  # noqa: E402
+from triggers import pollers  # noqa: E402
 
 INVOKE_PATH = re.compile(
     r"^/(?:2015-03-31/functions/[^/]+/invocations"
@@ -66,8 +67,24 @@ async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await app(scope, receive, send)
 
 
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI lifespan protocol (``serve`` turns it on): what runs beside the requests on
+    the server's own event loop, here the event source pollers, starts with the server and
+    stops with it (giving up their leases, so another host takes over at once)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            pollers.start()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await pollers.stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 application = ProtocolTypeRouter(
     {
+        "lifespan": lifespan,
         # Bounds request bodies before Django reads them (see RequestBodyLimit).
         "http": RequestBodyLimit(http_app),
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),

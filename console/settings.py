@@ -395,6 +395,20 @@ FUNCTORY_AWS_TARGET_ACCOUNTS = [
 ]
 FUNCTORY_AWS_SECRET_ACCESS_KEY = os.environ.get("FUNCTORY_AWS_SECRET_ACCESS_KEY", "")
 
+# Event source mapping pollers (triggers/pollers): they run in every server process `serve`
+# starts (FUNCTORY_POLLERS=0 turns them off there); each mapping's poller runs in one process
+# at a time, across hosts, under a lease in the database that its holder renews and another
+# process claims once it expires (a dead host's mappings move within this many seconds).
+FUNCTORY_POLLERS = env_bool("FUNCTORY_POLLERS", True)
+FUNCTORY_POLLER_LEASE_SECONDS = float(os.environ.get("FUNCTORY_POLLER_LEASE_SECONDS", "15"))
+# How often a server process reads the mappings: a disabled, deleted or changed mapping is
+# acted on within this long (plus one query).
+FUNCTORY_POLLER_CHECK_SECONDS = float(os.environ.get("FUNCTORY_POLLER_CHECK_SECONDS", "0.25"))
+# Concurrent batches of an SQS mapping without ScalingConfig.MaximumConcurrency.
+FUNCTORY_SQS_MAX_CONCURRENCY = int(os.environ.get("FUNCTORY_SQS_MAX_CONCURRENCY", "10"))
+# Threads for the pollers' blocking broker calls (long polls), per server process.
+FUNCTORY_POLLER_THREADS = int(os.environ.get("FUNCTORY_POLLER_THREADS", "64"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -169,6 +169,21 @@ _clients_lock = threading.Lock()
 _queue_urls: dict[str, str] = {}
 
 
+def aws_client_options(service: str, region: str) -> dict[str, Any]:
+    """Where the platform reaches an AWS service, and as whom: the region, the endpoint and
+    the credentials from the settings (also what event source pollers read with)."""
+    options: dict[str, Any] = {"region_name": region or arns.region()}
+    endpoint = settings.FUNCTORY_AWS_ENDPOINT_URLS.get(service) or (
+        settings.FUNCTORY_AWS_ENDPOINT_URL
+    )
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    if settings.FUNCTORY_AWS_ACCESS_KEY_ID:
+        options["aws_access_key_id"] = settings.FUNCTORY_AWS_ACCESS_KEY_ID
+        options["aws_secret_access_key"] = settings.FUNCTORY_AWS_SECRET_ACCESS_KEY
+    return options
+
+
 def aws_client(service: str, region: str) -> Any:
     """A boto3 client for a destination service (cached: clients are thread-safe)."""
     key = (service, region)
@@ -178,19 +193,10 @@ def aws_client(service: str, region: str) -> Any:
             import boto3
             from botocore.config import Config
 
-            options: dict[str, Any] = {"region_name": region or arns.region()}
-            endpoint = settings.FUNCTORY_AWS_ENDPOINT_URLS.get(service) or (
-                settings.FUNCTORY_AWS_ENDPOINT_URL
-            )
-            if endpoint:
-                options["endpoint_url"] = endpoint
-            if settings.FUNCTORY_AWS_ACCESS_KEY_ID:
-                options["aws_access_key_id"] = settings.FUNCTORY_AWS_ACCESS_KEY_ID
-                options["aws_secret_access_key"] = settings.FUNCTORY_AWS_SECRET_ACCESS_KEY
             client = boto3.session.Session().client(
                 service,
                 config=Config(**_CLIENT_CONFIG),
-                **options,
+                **aws_client_options(service, region),
             )
             _clients[key] = client
         return client

@@ -188,3 +188,23 @@ class ScheduledFiring(models.Model):
                 fields=["rule", "scheduled_for"], name="firing_unique_occurrence"
             )
         ]
+
+
+# ---------------------------------------------------------------------------------------
+# Leases (owned by the poller runtime; the scheduler may use them too): which server
+# process runs a mapping's poller (or fires a rule), until when. See triggers/leases.py.
+# ---------------------------------------------------------------------------------------
+
+
+class Lease(models.Model):
+    """One holder at a time for ``key`` (``esm:<uuid>`` for a mapping's poller) across every
+    host sharing the database: held until ``expires`` unless renewed. ``token`` grows with
+    every change of holder, so a holder can tell it was replaced even by itself."""
+
+    key = models.CharField(max_length=200, unique=True)
+    owner = models.CharField(max_length=200, blank=True)
+    expires = models.DateTimeField(db_index=True)
+    token = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key} held by {self.owner or 'nobody'} until {self.expires}"

@@ -65,7 +65,8 @@ class Command(BaseCommand):
                 port=port,
                 workers=workers,
                 log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
-                lifespan="off",
+                # The lifespan starts and stops the event source pollers (console/asgi.py).
+                lifespan="on",
             )
         finally:
             if worker is not None:
