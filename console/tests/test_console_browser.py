@@ -15,6 +15,8 @@ def test_a_signed_in_user_opens_a_function_page_and_switches_tabs(console: Conso
     console.goto("/")
     console.page.click("text=browsed")
     console.page.wait_for_selector("h1:has-text('browsed')")
+    # The tabs work once their script has run (it marks every tab selected or not).
+    console.page.wait_for_selector("#tab-monitor[aria-selected]", state="attached")
     console.page.click("role=tab[name='Monitor']")
     assert console.page.get_attribute("#tab-monitor", "aria-selected") == "true"
     assert console.page.is_visible("#panel-monitor")
