@@ -240,6 +240,9 @@ def run_server(
         # The schema fuzzing sends thousands of platform-API calls a minute as one user;
         # the throttle itself is tested in process (test_platform_api_shell.py).
         FUNCTORY_API_RATE="100000/min",
+        # Dozens of servers share one PostgreSQL (100 connections by default): idle
+        # connections are closed rather than kept by every thread of every server.
+        FUNCTORY_DB_CONN_MAX_AGE="0",
     )
     env.update(extra_env or {})
     database: tuple[str, str] | None = None

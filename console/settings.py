@@ -158,7 +158,13 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+        # How long a thread keeps its PostgreSQL connection (each of a process's threads
+        # holds one): FUNCTORY_DB_CONN_MAX_AGE seconds, 0 to close after each use.
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=int(os.environ.get("FUNCTORY_DB_CONN_MAX_AGE", "60")),
+            conn_health_checks=True,
+        )
     }
     # Test runs create their own database; a per-process name lets runs overlap safely.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}

@@ -418,6 +418,10 @@ class RuntimeApiServer:
     def _reply(self, connection: _Connection, reply: Reply, *, close: bool = False) -> bool:
         status, headers, body = reply
         connection.status = status
+        if connection.writer.is_closing():
+            # The runtime hung up while its request was being handled (e.g. after a
+            # streamed response): nobody is left to answer, and uvloop refuses the write.
+            return False
         write_response(connection.writer, status, headers, body, close=close)
         return not close
 
