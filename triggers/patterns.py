@@ -133,37 +133,42 @@ class Exact(Matcher):
 
 
 @dataclass(frozen=True)
-class Prefix(Matcher):
+class _Affix(Matcher):
+    """A string that starts (or ends) with ``text``; case-folded once, at compile time."""
+
     text: str
     ignore_case: bool = False
+    at_end = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_wanted", _fold(self.text) if self.ignore_case else self.text)
 
     def matches(self, value: Any) -> bool:
         if not isinstance(value, str):
             return False
-        if self.ignore_case:
-            return _fold(value).startswith(_fold(self.text))
-        return value.startswith(self.text)
+        seen = _fold(value) if self.ignore_case else value
+        wanted: str = self._wanted  # type: ignore[attr-defined]
+        return seen.endswith(wanted) if self.at_end else seen.startswith(wanted)
 
 
-@dataclass(frozen=True)
-class Suffix(Matcher):
-    text: str
-    ignore_case: bool = False
+class Prefix(_Affix):
+    pass
 
-    def matches(self, value: Any) -> bool:
-        if not isinstance(value, str):
-            return False
-        if self.ignore_case:
-            return _fold(value).endswith(_fold(self.text))
-        return value.endswith(self.text)
+
+class Suffix(_Affix):
+    at_end = True
 
 
 @dataclass(frozen=True)
 class EqualsIgnoreCase(Matcher):
     texts: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_folded", frozenset(_fold(t) for t in self.texts))
+
     def matches(self, value: Any) -> bool:
-        return isinstance(value, str) and _fold(value) in {_fold(t) for t in self.texts}
+        folded: frozenset[str] = self._folded  # type: ignore[attr-defined]
+        return isinstance(value, str) and _fold(value) in folded
 
 
 @dataclass(frozen=True)
