@@ -135,7 +135,10 @@ def test_a_child_that_keeps_dying_is_restarted_with_back_off_and_reaped(tmp_path
     finally:
         supervisor.stop()
     assert supervisor.restarts >= 2
-    assert all(process.returncode == 0 for process in starts)  # every one reaped
+    # Every child reaped: those that ran out exited with 0; one started just as stop() came
+    # may have been terminated instead (-SIGTERM), which is reaped all the same.
+    assert all(process.returncode is not None for process in starts)
+    assert all(process.returncode in (0, -signal.SIGTERM) for process in starts)
     assert not state.exists()
 
 
