@@ -22,19 +22,20 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections
 
 from triggers import leases, selectors
 from triggers.models import EventSourceMapping
+from triggers.pollers import sqs
+from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import ConfigProblem, MappingConfig, mapping_config
 from triggers.pollers.invoke import Invoker, invoke
-from triggers.pollers.sqs import SqsPoller, sqs_client
 from triggers.pollers.threads import DaemonThreadPool
 from triggers.services.event_source_mappings import set_last_processing_result
 from triggers.sources import SourceKind, source_kind
@@ -46,16 +47,11 @@ PREFIX = "esm:"
 # At shutdown, how long invocations in flight may finish (then they are abandoned: their
 # messages come back after the visibility timeout).
 STOP_GRACE_S = 10.0
-# The sources this runtime has a poller for.
-POLLED = (SourceKind.SQS,)
 
 
-class Poller(Protocol):
-    config: MappingConfig
-
-    def start(self) -> None: ...
-    def update(self, config: MappingConfig) -> None: ...
-    async def stop(self, grace: float | None = None) -> None: ...
+def default_factories() -> dict[SourceKind, PollerFactory]:
+    """The sources this runtime polls, and how it builds each one's poller."""
+    return {SourceKind.SQS: sqs.poller_factory()}
 
 
 def lease_key(uuid: str) -> str:
@@ -88,7 +84,7 @@ class Runtime:
     """Runs this process's share of the pollers until ``stop()``."""
 
     invoker: Invoker = invoke
-    client_factory: Callable[[str], Any] = sqs_client
+    factories: Mapping[SourceKind, PollerFactory] = field(default_factory=default_factories)
     owner: str = field(default_factory=leases.new_owner)
     lease_seconds: float = field(default_factory=lambda: settings.FUNCTORY_POLLER_LEASE_SECONDS)
     check_seconds: float = field(default_factory=lambda: settings.FUNCTORY_POLLER_CHECK_SECONDS)
@@ -165,7 +161,7 @@ class Runtime:
                 await self._in_db(leases.release, [lease_key(uuid)], self.owner)
         await self._renew_if_due()
         for row in rows:
-            if row.kind not in POLLED:
+            if row.kind is None or row.kind not in self.factories:
                 continue
             running = self.running.get(row.uuid)
             if running is not None:
@@ -223,6 +219,8 @@ class Runtime:
 
     def _poller(self, config: MappingConfig) -> Poller:
         uuid = config.uuid
+        kind = config.kind
+        assert kind is not None  # the check starts only mappings of a polled kind
 
         def report(result: str) -> None:
             self._reported[uuid] = result
@@ -231,14 +229,10 @@ class Runtime:
             running = self.running.get(uuid)
             return running is not None and running.may_deliver()
 
-        return SqsPoller(
-            config,
-            invoker=self.invoker,
-            executor=self._io,
-            report=report,
-            may_deliver=may_deliver,
-            client_factory=self.client_factory,
+        context = PollerContext(
+            invoker=self.invoker, executor=self._io, report=report, may_deliver=may_deliver
         )
+        return self.factories[kind](config, context)
 
     async def _stop_one(self, uuid: str, grace: float | None = None) -> None:
         running = self.running.get(uuid)

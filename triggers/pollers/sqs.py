@@ -44,6 +44,7 @@ from django.conf import settings
 
 from invocations.destinations import aws_client_options
 from invocations.services import MAX_PAYLOAD_BYTES
+from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import MappingConfig, source_account
 from triggers.pollers.invoke import InvokeProblem, Invoker, Throttled
 from triggers.pollers.responses import failed_items
@@ -585,3 +586,19 @@ def _describe(error: BaseException) -> str:
         message = response["Error"].get("Message", "")
         return f"PROBLEM: SQS answered {code}: {message}"[:1024]
     return f"PROBLEM: Lambda could not reach SQS: {error}"[:1024]
+
+
+def poller_factory(client_factory: Callable[[str], Any] = sqs_client) -> PollerFactory:
+    """Builds SQS pollers reading through ``client_factory(region)`` (tests pass a peer's)."""
+
+    def build(config: MappingConfig, context: PollerContext) -> Poller:
+        return SqsPoller(
+            config,
+            invoker=context.invoker,
+            executor=context.executor,
+            report=context.report,
+            may_deliver=context.may_deliver,
+            client_factory=client_factory,
+        )
+
+    return build

@@ -18,7 +18,9 @@ from functions.tests.factories import function_row
 from iam.models import Account
 from triggers.models import EventSourceMapping, Lease
 from triggers.pollers.runtime import Runtime
+from triggers.pollers.sqs import poller_factory
 from triggers.services import event_source_mappings as services
+from triggers.sources import SourceKind
 from triggers.tests.test_sqs_poller import Function, counts, new_queue, peer_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +51,7 @@ def update(mapping: EventSourceMapping, **params: Any) -> None:
 def runtime(aws_peer: AwsPeer, function: Function, name: str) -> Runtime:
     return Runtime(
         invoker=function,
-        client_factory=peer_client(aws_peer),
+        factories={SourceKind.SQS: poller_factory(peer_client(aws_peer))},
         owner=name,
         lease_seconds=LEASE_S,
         check_seconds=CHECK_S,
