@@ -361,6 +361,12 @@ FUNCTORY_SIGV4_FAILURE_LIMIT = int(os.environ.get("FUNCTORY_SIGV4_FAILURE_LIMIT"
 FUNCTORY_SIGV4_FAILURE_WINDOW_SECONDS = int(
     os.environ.get("FUNCTORY_SIGV4_FAILURE_WINDOW_SECONDS", "60")
 )
+# The HTTP server's bounds on a request's head (console/http_protocol.py): its size (431
+# past it) and how long it may take to arrive (the connection is closed after that).
+FUNCTORY_HTTP_MAX_HEAD_BYTES = int(os.environ.get("FUNCTORY_HTTP_MAX_HEAD_BYTES", str(128 * 1024)))
+FUNCTORY_HTTP_HEAD_TIMEOUT_SECONDS = float(
+    os.environ.get("FUNCTORY_HTTP_HEAD_TIMEOUT_SECONDS", "30")
+)
 # How often each process writes its in-memory metric points (one transaction per flush).
 FUNCTORY_METRICS_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_METRICS_FLUSH_SECONDS", "5"))
 # Asynchronous invocations: the first retry after a function error waits this long (then

@@ -67,6 +67,8 @@ class Command(BaseCommand):
                 log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
                 # The lifespan starts and stops the event source pollers (console/asgi.py).
                 lifespan="on",
+                # uvicorn's httptools protocol, with bounds on a request's head.
+                http="console.http_protocol:BoundedHttpToolsProtocol",
             )
         finally:
             if worker is not None:
