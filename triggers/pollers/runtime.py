@@ -3,16 +3,23 @@ the mappings and the leases say.
 
 Every ``FUNCTORY_POLLER_CHECK_SECONDS`` the runtime reads the mappings (one query) and the
 unexpired leases (another). For every mapping that should deliver and that nobody holds,
-it claims the lease and starts a poller; for every poller it runs whose mapping was
-disabled, deleted or taken over, it stops the poller and gives the lease up; when a
-mapping's ``generation`` changes, its poller gets a new snapshot. Held leases are renewed
-every third of their period; a poller whose lease could not be renewed in time stops
-delivering on its own (``Held.valid``), so a process cut off from the database cannot
+it claims the lease and starts a poller (up to its share, below); for every poller it runs
+whose mapping was disabled, deleted or taken over, it stops the poller and gives the lease
+up; when a mapping's ``generation`` changes, its poller gets a new snapshot. Held leases are
+renewed every third of their period; a poller whose lease could not be renewed in time
+stops delivering on its own (``Held.valid``), so a process cut off from the database cannot
 double-deliver with the one that takes over.
 
 States are the API's (``triggers/services``: a write settles at once); the runtime acts on
 ``enabled``/``state`` within a check, and writes each mapping's ``LastProcessingResult``
 when it changes (not once per batch).
+
+Balance across processes: every runtime holds a presence lease (``node:<owner>``), renewed
+with its mappings' leases, so each knows how many processes poll. It claims mappings only
+while it runs fewer than its share (the polled mappings divided by the live processes,
+rounded up) and gives up those beyond it, which the others then claim: a process that
+started first does not keep every mapping once others join. A process that
+died is counted until its presence lease expires, as its mappings stay held until theirs do.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PREFIX = "esm:"
+NODE_PREFIX = "node:"
 # At shutdown, how long invocations in flight may finish (then they are abandoned: their
 # messages come back after the visibility timeout).
 STOP_GRACE_S = 10.0
@@ -98,6 +106,7 @@ class Runtime:
         # Mappings that can't be polled as stored, by the generation found so.
         self._broken: dict[str, int] = {}
         self._renewed_at = 0.0
+        self._node: leases.Held | None = None
         self._pks: dict[str, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -131,7 +140,8 @@ class Runtime:
             *(self._stop_one(uuid, grace=STOP_GRACE_S) for uuid in uuids), return_exceptions=True
         )
         try:
-            await self._in_db(leases.release, [lease_key(u) for u in uuids], self.owner)
+            keys = [lease_key(u) for u in uuids] + [self._node_key]
+            await self._in_db(leases.release, keys, self.owner)
             await self._in_db(self._write_results)
         except Exception:
             logger.exception("could not release the pollers' leases")
@@ -147,8 +157,16 @@ class Runtime:
 
     # -- one check ------------------------------------------------------------------------
 
+    @property
+    def _node_key(self) -> str:
+        return f"{NODE_PREFIX}{self.owner}"
+
     async def check(self) -> None:
-        rows, held_by = await self._in_db(self._read)
+        if self._node is None:
+            self._node = await self._in_db(
+                leases.claim, self._node_key, self.owner, self.lease_seconds
+            )
+        rows, held_by, nodes = await self._in_db(self._read)
         by_uuid = {row.uuid: row for row in rows}
         for gone in set(self._reported) - set(by_uuid):
             self._reported.pop(gone, None)
@@ -160,21 +178,26 @@ class Runtime:
                 await self._stop_one(uuid)
                 await self._in_db(leases.release, [lease_key(uuid)], self.owner)
         await self._renew_if_due()
-        for row in rows:
-            if row.kind is None or row.kind not in self.factories:
-                continue
+        polled = [row for row in rows if row.kind is not None and row.kind in self.factories]
+        share = -(-len(polled) // max(1, nodes))
+        await self._shed_beyond(share)
+        for row in polled:
             running = self.running.get(row.uuid)
             if running is not None:
                 if running.generation != row.generation:
                     await self._reconfigure(row, running)
                 continue
             holder = held_by.get(lease_key(row.uuid))
-            if holder is None and self._broken.get(row.uuid) != row.generation:
+            if (
+                holder is None
+                and len(self.running) < share
+                and self._broken.get(row.uuid) != row.generation
+            ):
                 await self._claim(row)
         self._pks = {row.uuid: row.pk for row in rows}
         await self._in_db(self._write_results)
 
-    def _read(self) -> tuple[list[Row], dict[str, str]]:
+    def _read(self) -> tuple[list[Row], dict[str, str], int]:
         values = selectors.mappings_delivering().values_list(
             "pk", "uuid", "generation", "event_source_arn"
         )
@@ -182,7 +205,7 @@ class Runtime:
             Row(pk, str(uuid), generation, source_kind(arn)) for pk, uuid, generation, arn in values
         ]
         random.shuffle(rows)  # processes starting together claim different mappings first
-        return rows, leases.holders(PREFIX)
+        return rows, leases.holders(PREFIX), len(leases.holders(NODE_PREFIX))
 
     async def _claim(self, row: Row) -> None:
         held = await self._in_db(leases.claim, lease_key(row.uuid), self.owner, self.lease_seconds)
@@ -244,12 +267,24 @@ class Runtime:
         finally:
             self.running.pop(uuid, None)
 
+    async def _shed_beyond(self, most: int) -> None:
+        """Give up the mappings run beyond ``most``, for processes with fewer to claim."""
+        for uuid in list(self.running)[most:]:
+            logger.info("giving mapping %s up to balance the pollers", uuid)
+            key = self.running[uuid].held.key
+            await self._stop_one(uuid)
+            await self._in_db(leases.release, [key], self.owner)
+
     async def _renew_if_due(self) -> None:
-        if not self.running or time.monotonic() - self._renewed_at < self.lease_seconds / 3:
+        if time.monotonic() - self._renewed_at < self.lease_seconds / 3:
             return
         held = [running.held for running in self.running.values()]
+        if self._node is not None:
+            held.append(self._node)
         kept = await self._in_db(leases.renew, held, self.owner, self.lease_seconds)
         self._renewed_at = time.monotonic()
+        if self._node is not None and self._node.key not in kept:
+            self._node = None  # lapsed (the database was away): claimed again next check
         for uuid, running in list(self.running.items()):
             if running.held.key not in kept:
                 logger.warning("the lease on mapping %s was taken over; stopping", uuid)

@@ -236,3 +236,32 @@ def test_a_mapping_of_a_source_without_a_poller_is_left_alone(aws_peer: AwsPeer)
 
     run(scenario)
     assert not Lease.objects.exists()
+
+
+def test_mappings_are_shared_out_when_a_second_host_joins(aws_peer: AwsPeer, sqs: Any) -> None:
+    arns = [new_queue(sqs)[1] for _ in range(6)]
+    for arn in arns:
+        make_mapping(arn)
+    function = Function()
+
+    async def scenario() -> None:
+        first = runtime(aws_peer, function, "host-a")
+        first.start()
+        second: Runtime | None = None
+        try:
+            await wait_for(lambda: len(first.running) == 6)  # alone, it polls every mapping
+            second = runtime(aws_peer, function, "host-b")
+            second.start()
+            joined = second
+            await wait_for(lambda: len(first.running) == 3 and len(joined.running) == 3)
+            # Each mapping has one poller: the halves are disjoint.
+            assert not set(first.running) & set(joined.running)
+            await joined.stop()
+            second = None
+            await wait_for(lambda: len(first.running) == 6)  # and takes them all back
+        finally:
+            await first.stop()
+            if second is not None:
+                await second.stop()
+
+    run(scenario)
