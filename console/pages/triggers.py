@@ -58,12 +58,11 @@ _ERROR_FIELDS = {
 }
 # Service messages that name no member → the control that shows them.
 _MAPPING_TEXTS = {
-    "event source": "eventSourceArn",
-    "EventSourceArn": "eventSourceArn",
-    "already exists": "eventSourceArn",
+    # Before "batch size": "Maximum batch window ... if maximum batch size is ..." is the
+    # window's error.
+    "batch window": "maximumBatchingWindowInSeconds",
     "BatchSize": "batchSize",
     "batch size": "batchSize",
-    "batch window": "maximumBatchingWindowInSeconds",
     "MaximumBatchingWindowInSeconds": "maximumBatchingWindowInSeconds",
     "tarting": "startingPosition",
     "timestamp": "startingPosition",
@@ -74,6 +73,10 @@ _MAPPING_TEXTS = {
     "SourceAccessConfigurations": "sourceAccessConfigurations",
     "FunctionResponseTypes": "functionResponseTypes",
     "MetricsConfig": "metricsConfig",
+    # Last: messages about a setting also say "event source(s)".
+    "EventSourceArn": "eventSourceArn",
+    "already exists": "eventSourceArn",
+    "event source": "eventSourceArn",
 }
 _RULE_TEXTS = {
     "Rule ": "name",

@@ -23,7 +23,7 @@ from functions import arns
 from functions import selectors as function_selectors
 from functions.models import Function, PolicyStatement
 from functions.services import policies
-from triggers.models import Rule
+from triggers.models import Rule, Target
 from triggers.rules import errors, permissions, selectors, services
 
 # The statement id the console gives the permission it adds: at most 7 + 64 characters,
@@ -118,7 +118,8 @@ def rule_trigger_remove(function: Function, rule_name: str) -> list[PolicyChange
             if _grants_rule(row.statement, rule_arn):
                 policies.permission_remove(resolved=resolved, sid=row.sid, revision_id=None)
                 changes.append(PolicyChange(row.sid, policies.INVOKE_ACTION, False))
-        if not rule.targets.exists():
+        # Not rule.targets: the selector prefetched them, before the removal.
+        if not Target.objects.filter(rule=rule).exists():
             services.rule_delete(account, rule.name, None)
     return changes
 
