@@ -26,6 +26,7 @@ from awsapi.validation import validate
 from console.pages._forms import checked, fields
 from console.pages._request import ConsoleRequest
 from console.pages.function_urls import url_rows
+from functions import render as function_render
 from functions import selectors as function_selectors
 from functions.models import Function
 from platformapi.views import SignedInRequest
@@ -172,6 +173,7 @@ class MappingChangeOutput(TriggersOutput):
 class RuleChangeOutput(TriggersOutput):
     Rule = RuleOutput(allow_null=True, help_text="The rule after the change (null if deleted).")
     PolicyChanges = PolicyChangeOutput(many=True)
+    Policy = serializers.DictField(help_text="The function's policy, as GetPolicy has it.")
 
 
 class TriggersView(APIView):
@@ -342,6 +344,8 @@ def _rule_answer(
     body["PolicyChanges"] = [
         {"Sid": change.sid, "Action": change.action, "Added": change.added} for change in changes
     ]
+    resolved = function_selectors.function_resolve(function.account, function.name)
+    body["Policy"] = function_render.policy_document(function_selectors.policy_statements(resolved))
     return Response(body, status=status)
 
 
@@ -427,7 +431,46 @@ urlpatterns: list[Any] = [
 ]
 
 
+# How the overview names a mapping's source type (the ARN's service).
+_SOURCE_TYPES = {
+    "sqs": "SQS",
+    "kinesis": "Kinesis",
+    "dynamodb": "DynamoDB",
+    "mq": "Amazon MQ",
+    "kafka": "Amazon MSK",
+    "rds": "DocumentDB",
+}
+
+
+def source_summary(mapping: dict[str, Any]) -> tuple[str, str]:
+    """(type, name) of a mapping's source for the overview: ``SQS``/``orders`` for a queue,
+    ``Kinesis``/``clicks`` for ``stream/clicks``, ``Amazon MQ``/the broker's name. The page's
+    script names them the same way (triggers.js)."""
+    arn = str(mapping.get("EventSourceArn") or "")
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return "Self-managed", ", ".join(mapping.get("Topics") or mapping.get("Queues") or [])
+    service, resource = parts[2], ":".join(parts[5:])
+    if service == "mq" and len(parts) > 6:
+        name = parts[6]
+    elif service == "dynamodb":
+        name = resource.split("/")[1] if "/" in resource else resource
+    else:
+        name = resource.rsplit("/", 1)[-1]
+    return _SOURCE_TYPES.get(service, service), name
+
+
 def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for the Triggers panel and the overview's triggers line."""
     state = panel(function, request)
-    return {"triggers": {"state": {"function": function.name, **state}, **state}}
+    overview = [
+        {"kind": kind, "name": name, "state": mapping["State"]}
+        for mapping in state["EventSourceMappings"]
+        for kind, name in [source_summary(mapping)]
+    ] + [
+        {"kind": "EventBridge", "name": rule["Name"], "state": rule["State"]}
+        for rule in state["Rules"]
+    ]
+    return {
+        "triggers": {"state": {"function": function.name, **state}, "overview": overview, **state}
+    }
