@@ -25,7 +25,7 @@ from awsapi.errors import ResourceNotFound
 from awsapi.validation import validate
 from console.pages._forms import checked, fields
 from console.pages._request import ConsoleRequest
-from console.pages.function_urls import url_rows
+from console.pages.function_urls import PolicyChangeOutput, url_rows
 from functions import render as function_render
 from functions import selectors as function_selectors
 from functions.models import Function
@@ -156,12 +156,6 @@ class TriggersOutput(serializers.Serializer[Any]):
         help_text="Each mapping as GetEventSourceMapping answers it.",
     )
     Rules = RuleOutput(many=True, help_text="The EventBridge rules that target the function.")
-
-
-class PolicyChangeOutput(serializers.Serializer[Any]):
-    Sid = serializers.CharField()
-    Action = serializers.CharField()
-    Added = serializers.BooleanField(help_text="True if added, false if removed.")
 
 
 class MappingChangeOutput(TriggersOutput):
