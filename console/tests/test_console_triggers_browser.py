@@ -132,3 +132,63 @@ def test_an_sqs_mapping_and_a_schedule_are_added_toggled_and_deleted_from_the_pa
     assert events.list_rules()["Rules"] == []
     assert _policy_sids(console.lam, "worker") == []
     expect(page.locator("[data-overview-triggers]")).to_have_text("None")
+
+
+def test_the_form_sends_each_sources_settings_and_shows_the_apis_errors(
+    console: Console,
+) -> None:
+    create_function(console.lam, "reader")
+    page = console.page
+    console.goto("/functions/reader/#configuration")
+    panel = page.locator("#cfg-triggers")
+    panel.get_by_role("button", name="Add trigger").click()
+    form = panel.locator('[data-form="trigger"]')
+
+    # Kinesis: the starting position and its timestamp; a bad filter is refused by the API.
+    form.get_by_label("Source").select_option("kinesis")
+    expect(form.get_by_label("Queue name")).to_be_hidden()
+    stream = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"
+    form.get_by_label("Kinesis stream ARN").fill(stream)
+    form.get_by_label("Starting position").select_option("AT_TIMESTAMP")
+    form.get_by_label("Timestamp (UTC)").fill("2026-01-02T03:04:05")
+    form.get_by_label("Filter criteria (optional)").fill('{"data": "not a list"}')
+    form.get_by_label("Enable metrics (event counts)").uncheck()
+    form.get_by_role("button", name="Add", exact=True).click()
+    error = form.locator('[data-error-for="filterCriteria"]')
+    expect(error).to_contain_text("InvalidParameterValueException: Invalid filter pattern")
+    form.get_by_label("Filter criteria (optional)").fill('{"data": {"kind": ["click"]}}')
+    form.get_by_role("button", name="Add", exact=True).click()
+    row = panel.locator("[data-mappings] tr[data-mapping]")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Kinesis")
+    expect(row).to_contain_text("AT_TIMESTAMP")
+    kinesis = console.lam.get_event_source_mapping(UUID=row.get_attribute("data-mapping"))
+    assert kinesis["StartingPosition"] == "AT_TIMESTAMP"
+    assert kinesis["StartingPositionTimestamp"].isoformat() == "2026-01-02T03:04:05+00:00"
+    assert kinesis["FilterCriteria"] == {"Filters": [{"Pattern": '{"data": {"kind": ["click"]}}'}]}
+    assert "MetricsConfig" not in kinesis
+
+    # Amazon MQ: the queue and the broker's secret, which the API insists on.
+    panel.get_by_role("button", name="Add trigger").click()
+    form.get_by_label("Source").select_option("mq")
+    broker = (
+        "arn:aws:mq:us-east-1:123456789012:broker:rabbit:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9"
+    )
+    form.get_by_label("Amazon MQ broker ARN").fill(broker)
+    form.get_by_label("Queue name").fill("jobs")
+    form.get_by_role("button", name="Add", exact=True).click()
+    expect(form.locator('[data-error-for="sourceAccessConfigurations"]')).to_contain_text(
+        "Required 'BASIC_AUTH' source access configuration is missing."
+    )
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rabbit"
+    form.get_by_label("Secret ARN (BASIC_AUTH)").fill(secret)
+    form.get_by_label("Activate trigger").uncheck()
+    form.get_by_role("button", name="Add", exact=True).click()
+    expect(row).to_have_count(2)
+    mq_row = panel.locator("[data-mappings] tr[data-mapping]", has_text="Amazon MQ")
+    expect(mq_row.locator(".state")).to_have_text("Disabled", timeout=SETTLE_MS)
+    mq = console.lam.get_event_source_mapping(UUID=mq_row.get_attribute("data-mapping"))
+    assert mq["Queues"] == ["jobs"]
+    assert mq["SourceAccessConfigurations"] == [{"Type": "BASIC_AUTH", "URI": secret}]
+    assert mq["MetricsConfig"] == {"Metrics": ["EventCount"]}
+    expect(page.locator("[data-overview-triggers]")).to_contain_text("Amazon MQ: rabbit")

@@ -35,6 +35,9 @@ function sourceSummary(mapping) {
   return [SOURCE_TYPES[service] || service, name];
 }
 
+// A mapping of a version or alias says which: its FunctionArn has a qualifier.
+const qualifierOf = (mapping) => (mapping.FunctionArn || "").split(":")[7] || "";
+
 const when = (seconds) => (seconds ? `${new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC` : "—");
 
 function stateBadge(text) {
@@ -105,6 +108,7 @@ function renderMappings() {
     body.append(el("tr", { "data-mapping": mapping.UUID },
       el("td", {}, el("strong", { text: kind }), " ", el("span", { text: name }),
         el("div", { class: "muted small arn", text: mapping.EventSourceArn || "" }),
+        qualifierOf(mapping) ? el("div", { class: "muted small", text: `Invokes ${qualifierOf(mapping)}` }) : "",
         mapping.Queues?.length ? el("div", { class: "muted small", text: `Queue ${mapping.Queues.join(", ")}` }) : ""),
       el("td", {}, stateBadge(mapping.State)),
       el("td", {}, String(mapping.BatchSize ?? "—"), el("div", { class: "muted small", text: settings.slice(1).join(", ") })),
