@@ -12,6 +12,8 @@ the change answered (a mapping in the state the change started, e.g. ``Creating`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.http import HttpRequest
@@ -21,7 +23,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from awsapi.errors import ResourceNotFound
+from awsapi.errors import AWSError, ResourceNotFound
 from awsapi.validation import validate
 from console.pages._forms import checked, fields
 from console.pages._request import ConsoleRequest
@@ -84,6 +86,31 @@ _RULE_TEXTS = {
     "Event pattern": "eventPattern",
     "EventPattern": "eventPattern",
 }
+
+# Controls that stand for a whole structure: a validation path inside one
+# (``filterCriteria.filters.1.member.pattern``) is shown at the structure's control.
+_STRUCTURES = (
+    "filterCriteria",
+    "sourceAccessConfigurations",
+    "queues",
+    "metricsConfig",
+    "functionResponseTypes",
+)
+
+
+@contextmanager
+def _mapping_fields() -> Iterator[None]:
+    """:func:`fields` for the mapping form, a path inside a structure shown at its control."""
+    try:
+        with fields("mapping", _MAPPING_TEXTS):
+            yield
+    except AWSError as error:
+        field = getattr(error, "field", None) or ""
+        control = next((c for c in _STRUCTURES if field.startswith(c)), None)
+        if control is not None:
+            error.field = control  # type: ignore[attr-defined]
+        raise
+
 
 # The only metric AWS's MetricsConfig names: the mapping's event counts.
 METRICS_ON = {"Metrics": ["EventCount"]}
@@ -190,7 +217,7 @@ class MappingInput(serializers.Serializer[Any]):
     queue to the function: CreateEventSourceMapping's members, with the console's
     shorthands for filters, batch item failures, metrics and the broker's secret."""
 
-    EventSourceArn = serializers.CharField(max_length=1024)
+    EventSourceArn = serializers.CharField(allow_blank=True)
     BatchSize = _optional_int()
     MaximumBatchingWindowInSeconds = _optional_int()
     StartingPosition = serializers.CharField(
@@ -202,7 +229,6 @@ class MappingInput(serializers.Serializer[Any]):
     FilterPattern = serializers.CharField(
         required=False,
         allow_blank=True,
-        max_length=4096,
         trim_whitespace=False,
         help_text="One filter's JSON pattern (FilterCriteria.Filters[0].Pattern).",
     )
@@ -212,19 +238,17 @@ class MappingInput(serializers.Serializer[Any]):
     )
     Enabled = serializers.BooleanField(required=False, default=True)
     Queues = serializers.ListField(
-        child=serializers.CharField(max_length=1000),
+        child=serializers.CharField(allow_blank=True),
         required=False,
-        max_length=1,
         help_text="Amazon MQ: the queue to consume.",
     )
     BasicAuthSecretArn = serializers.CharField(
         required=False,
         allow_blank=True,
-        max_length=2048,
         help_text="Amazon MQ: the secret with the broker's user name and password.",
     )
     VirtualHost = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="Amazon MQ (RabbitMQ)."
+        required=False, allow_blank=True, help_text="Amazon MQ (RabbitMQ)."
     )
 
 
@@ -274,7 +298,7 @@ class MappingsView(APIView):
         function = _function(request, name)
         data = MappingInput(data=request.data)
         data.is_valid(raise_exception=True)
-        with fields("mapping", _MAPPING_TEXTS):
+        with _mapping_fields():
             params = _mapping_params(function, data.validated_data)
             mapping = mapping_services.mapping_create(account=function.account, params=params)
         return _mapping_answer(request, function, mapping, EventSourceMapping.CREATING, 201)
@@ -312,12 +336,11 @@ class MappingView(APIView):
 class RuleInputSerializer(serializers.Serializer[Any]):
     """A new rule that invokes the function: a schedule or an event pattern."""
 
-    Name = serializers.CharField(max_length=64)
-    ScheduleExpression = serializers.CharField(required=False, allow_blank=True, max_length=256)
-    EventPattern = serializers.CharField(
-        required=False, allow_blank=True, max_length=4096, trim_whitespace=False
-    )
-    Description = serializers.CharField(required=False, allow_blank=True, max_length=512)
+    # No lengths or patterns here: PutRule's own validation judges them, in its words.
+    Name = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    ScheduleExpression = serializers.CharField(required=False, allow_blank=True)
+    EventPattern = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    Description = serializers.CharField(required=False, allow_blank=True)
     Enabled = serializers.BooleanField(required=False, default=True)
 
 

@@ -215,6 +215,30 @@ def test_a_rabbitmq_mapping_takes_its_queue_and_secret(owner: User) -> None:
             "batchSize",
         ),
         ({}, "InvalidParameterValueException", "This field is required.", "eventSourceArn"),
+        (
+            {"EventSourceArn": ""},
+            "ValidationException",
+            "at 'eventSourceArn' failed to satisfy constraint",
+            "eventSourceArn",
+        ),
+        (
+            {"EventSourceArn": BROKER, "Queues": ["a", "b"], "BasicAuthSecretArn": SECRET},
+            "ValidationException",
+            "at 'queues' failed to satisfy constraint",
+            "queues",
+        ),
+        (
+            {"EventSourceArn": BROKER, "Queues": ["jobs"], "BasicAuthSecretArn": "bad$secret"},
+            "ValidationException",
+            "failed to satisfy constraint",
+            "sourceAccessConfigurations",
+        ),
+        (
+            {"EventSourceArn": QUEUE, "FilterPattern": "x" * 4097},
+            "ValidationException",
+            "failed to satisfy constraint",
+            "filterCriteria",
+        ),
     ],
 )
 def test_a_bad_mapping_is_refused_in_the_apis_words_next_to_its_field(
@@ -406,6 +430,18 @@ def test_a_policy_that_already_allows_the_rule_gets_no_second_statement(owner: U
             "name",
         ),
         ({"ScheduleExpression": "rate(1 day)"}, None, "This field is required.", "name"),
+        (
+            {"Name": "n" * 65, "ScheduleExpression": "rate(1 day)"},
+            "ValidationException",
+            "at 'name' failed to satisfy constraint",
+            "name",
+        ),
+        (
+            {"Name": "r", "ScheduleExpression": "rate(1 day)", "Description": "d" * 513},
+            "ValidationException",
+            "at 'description' failed to satisfy constraint",
+            "description",
+        ),
     ],
 )
 def test_a_bad_rule_is_refused_in_eventbridges_words_next_to_its_field(
