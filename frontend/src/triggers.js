@@ -156,12 +156,14 @@ function render() {
 // While a mapping is between states, ask again (bounded: SETTLE_POLLS in a row).
 function schedulePoll() {
   clearTimeout(pollTimer);
+  pollTimer = null;
   const unsettled = state.EventSourceMappings.some((mapping) => !SETTLED.has(mapping.State));
   if (!unsettled || polls >= SETTLE_POLLS) {
     if (!unsettled) polls = 0;
     return;
   }
   pollTimer = setTimeout(async () => {
+    pollTimer = null;
     polls += 1;
     await refresh();
   }, 1000);
@@ -297,6 +299,15 @@ document.addEventListener("functory:urls", (event) => {
   renderUrls();
   renderOverview();
 });
+
+// A slower refresh while the panel is in view, so LastProcessingResult and a rule's next
+// run stay current without a reload (one request per interval, none in a hidden tab).
+const AUTO_REFRESH_MS = 15000;
+setInterval(() => {
+  const tab = section.closest('[role="tabpanel"]');
+  if (document.visibilityState !== "visible" || (tab && tab.hidden) || pollTimer !== null) return;
+  refresh();
+}, AUTO_REFRESH_MS);
 
 form.hidden = true;
 syncForm();
