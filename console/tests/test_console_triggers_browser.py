@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 # The browser waits this long for a state the server settles on its own.
 SETTLE_MS = 30_000
+# ...and this long for what only the panel's periodic refresh (15 s) brings.
+REFRESH_MS = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,11 @@ def test_an_sqs_mapping_and_a_schedule_are_added_toggled_and_deleted_from_the_pa
     assert mapping["MetricsConfig"] == {"Metrics": ["EventCount"]}
     expect(row).to_contain_text(mapping_id)
     expect(page.locator("[data-overview-triggers]")).to_contain_text(f"SQS: {queue}")
+
+    # A message is delivered; the panel's own refresh shows the poller's result.
+    sqs = aws_peer.client("sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], MessageBody="hi")
+    expect(row.locator(".result")).to_have_text("OK", timeout=REFRESH_MS)
 
     # A schedule that is not one is refused next to its field, in EventBridge's words.
     panel.get_by_role("button", name="Add trigger").click()
