@@ -34,6 +34,15 @@ def mapping_get_for_account(account: Account, mapping_uuid: str) -> EventSourceM
     return mapping
 
 
+def mapping_get_for_function(function: Function, mapping_uuid: str) -> EventSourceMapping:
+    """The mapping ``mapping_uuid`` names if it maps to ``function`` (any qualifier); a
+    mapping of another function, or of nobody, is "does not exist" (404)."""
+    mapping = mapping_get_for_account(function.account, mapping_uuid)
+    if mapping.function_id != function.pk:
+        raise ResourceNotFound(MAPPING_MISSING)
+    return mapping
+
+
 def mappings_delivering() -> QuerySet[EventSourceMapping]:
     """Every account's mappings whose records should be delivered now (for pollers)."""
     return EventSourceMapping.objects.filter(

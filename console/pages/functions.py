@@ -10,7 +10,15 @@ from django.shortcuts import render
 from django.urls import path
 
 from awsapi.errors import ResourceNotFound
-from console.pages import code, configuration, function_urls, monitor, testing, versions
+from console.pages import (
+    code,
+    configuration,
+    function_urls,
+    monitor,
+    testing,
+    triggers,
+    versions,
+)
 from console.pages._request import ConsoleRequest
 from functions import selectors
 
@@ -36,8 +44,9 @@ def function_detail(request: ConsoleRequest, name: str) -> HttpResponse:
     }
     for _key, _label, module in TABS:
         context.update(module.context(request, function))
-    # The Function URL section (configuration tab) and the overview's triggers.
+    # The Function URL and Triggers sections (configuration tab) and the overview's triggers.
     context.update(function_urls.context(request, function))
+    context.update(triggers.context(request, function))
     return render(request, "console/functions/detail.html", context)
 
 

@@ -13,6 +13,7 @@ from console.pages import (
     layers,
     monitor,
     testing,
+    triggers,
     versions,
 )
 
@@ -24,6 +25,7 @@ urlpatterns = [
     *monitor.urlpatterns,
     *configuration.urlpatterns,
     *function_urls.urlpatterns,
+    *triggers.urlpatterns,
     *versions.urlpatterns,
     *layers.urlpatterns,
     *account.urlpatterns,

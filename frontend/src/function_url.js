@@ -1,6 +1,6 @@
 // The configuration tab's Function URL section: create, edit and delete the function's URLs
 // (through the console endpoints that call the API's services), copy a URL, and call one
-// from the page. The overview's triggers and the Triggers section follow the URLs.
+// from the page. The overview's triggers and the Triggers panel follow the URLs (an event).
 import { api } from "./_http.js";
 import { clearErrors, el, fieldError, submitting } from "./_forms.js";
 
@@ -42,21 +42,9 @@ function corsSummary(cors) {
   return parts.join("; ") || "Configured (nothing allowed)";
 }
 
-function triggerLink(url) {
-  return el("a", { href: url.FunctionUrl, target: "_blank", rel: "noopener noreferrer", text: url.FunctionUrl });
-}
-
+// The Triggers panel (triggers.js) lists the URLs too, and the overview's triggers line.
 function renderTriggers() {
-  const overview = document.querySelector("[data-overview-triggers]");
-  if (overview) {
-    overview.replaceChildren(...urls.map((url) => el("span", { class: "trigger" }, `Function URL (${url.Qualifier}): `, triggerLink(url))));
-    if (!urls.length) overview.append(el("span", { class: "muted", text: "None" }));
-  }
-  const triggers = document.querySelector("[data-triggers]");
-  if (triggers) {
-    triggers.replaceChildren(...urls.map((url) => el("li", {}, el("strong", { text: "Function URL" }), " ",
-      el("span", { class: "muted", text: `(${url.Qualifier}, ${url.AuthType})` }), " ", triggerLink(url))));
-  }
+  document.dispatchEvent(new CustomEvent("functory:urls", { detail: urls }));
 }
 
 function renderUrls() {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from functions import arns
 from iam.models import Account
@@ -86,3 +86,39 @@ def rules_with_patterns(account: Account) -> list[Rule]:
         .exclude(state=Rule.DISABLED)
         .prefetch_related("targets")
     )
+
+
+def _targets_of_function(account: Account, function_arn: str) -> QuerySet[Target]:
+    """The account's targets that name the function, unqualified or with a qualifier."""
+    return Target.objects.filter(rule__account=account).filter(
+        Q(arn=function_arn) | Q(arn__startswith=f"{function_arn}:")
+    )
+
+
+def rules_targeting(account: Account, function_arn: str) -> list[Rule]:
+    """The account's rules with a target that invokes the function (any qualifier), by
+    name, each with its targets prefetched (the console's Triggers panel)."""
+    return list(_rules_targeting(account, function_arn).order_by("name"))
+
+
+def _rules_targeting(account: Account, function_arn: str) -> QuerySet[Rule]:
+    ids = _targets_of_function(account, function_arn).values("rule_id")
+    return Rule.objects.filter(account=account, pk__in=ids).prefetch_related("targets")
+
+
+def rule_get_targeting(account: Account, function_arn: str, name: str) -> Rule:
+    """The rule ``name`` if it targets the function; otherwise EventBridge's "does not
+    exist" (a rule that does not invoke this function is not one of its triggers)."""
+    rule = _rules_targeting(account, function_arn).filter(name=name).first()
+    if rule is None:
+        raise errors.rule_not_found(name)
+    return rule
+
+
+def targets_of_function(rule: Rule, function_arn: str) -> list[Target]:
+    """The rule's targets that invoke the function (any qualifier)."""
+    return [
+        target
+        for target in rule.targets.all()
+        if target.arn == function_arn or target.arn.startswith(f"{function_arn}:")
+    ]
