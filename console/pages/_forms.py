@@ -63,7 +63,8 @@ def field_of(message: str) -> str | None:
     match = _VALIDATION_PATH.search(message)
     if match is None:
         return None
-    return re.sub(r"\.\d+\.member$|\.\d+\.member\.", "", match.group(1))
+    # "a.1.member.b" -> "a.b"; "a.1.member" -> "a".
+    return re.sub(r"\.\d+\.member(?=\.|$)", "", match.group(1))
 
 
 @contextmanager

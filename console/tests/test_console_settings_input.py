@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 
 from conftest import ROLE, make_zip
+from console.pages._forms import field_of
 from functions import selectors
 from functions.models import Function
 from functions.services import aliases as alias_services
@@ -167,3 +168,9 @@ def test_methods_the_pages_never_used_are_refused(
     answer = getattr(_client(owner), method)(FN + url)
     assert answer.status_code == 405
     assert answer.json()["error"]["code"] == "MethodNotAllowed"
+
+
+def test_a_member_path_keeps_its_dots_when_list_indexes_are_dropped() -> None:
+    message = "Value '' at 'sourceAccessConfigurations.1.member.uRI' failed to satisfy constraint"
+    assert field_of(message) == "sourceAccessConfigurations.uRI"
+    assert field_of("Value 'x' at 'layers.2.member' failed to satisfy constraint") == "layers"
