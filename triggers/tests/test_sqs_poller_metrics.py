@@ -11,21 +11,14 @@ from typing import Any
 
 import pytest
 
+from conftest import AwsPeer
 from monitoring.metrics.recorder import MetricsRecorder
 from monitoring.metrics.services import CounterKey
 from triggers.filtering import compile_filter_criteria
 from triggers.pollers import metrics
 from triggers.pollers.config import event_count_enabled
 from triggers.pollers.invoke import Outcome
-from triggers.tests.test_sqs_poller import (  # noqa: F401 (fixtures)
-    Function,
-    Run,
-    client,
-    counts,
-    mapping,
-    new_queue,
-    sqs,
-)
+from triggers.tests.test_sqs_poller import Function, Run, counts, mapping, new_queue, peer_client
 
 
 class Stored:
@@ -46,6 +39,16 @@ class Stored:
             and dimension == "EventSourceMappingUUID"
             and name == series
         }
+
+
+@pytest.fixture
+def sqs(aws_peer: AwsPeer) -> Any:
+    return aws_peer.client("sqs")
+
+
+@pytest.fixture
+def client(aws_peer: AwsPeer) -> Any:
+    return peer_client(aws_peer)
 
 
 @pytest.fixture
