@@ -11,7 +11,7 @@ event to Lambda), not the function's own errors, as on AWS:
   input is too large);
 - one that may succeed later (the function is throttled: its reserved concurrency is 0) is
   retried with exponential back-off and jitter (a Celery task per retry, see
-  :mod:`triggers.rules.tasks`) until ``MaximumRetryAttempts`` retries were made or
+  :mod:`triggers.rules.taskqueue`) until ``MaximumRetryAttempts`` retries were made or
   ``MaximumEventAgeInSeconds`` passed since the event came in (AWS's defaults: 185 and 24
   hours), and then goes to the dead-letter queue;
 - without a dead-letter queue, a failed event is dropped. Either way it counts as one of
@@ -41,7 +41,7 @@ from invocations import acceptance, destinations
 from invocations.selectors import invoke_target_resolve
 from triggers import transform
 from triggers.models import Rule, Target
-from triggers.rules import metrics, permissions, selectors
+from triggers.rules import metrics, permissions, selectors, taskqueue
 
 logger = logging.getLogger(__name__)
 
@@ -216,8 +216,6 @@ def _retry_later(
     retry: int,
     wait: float,
 ) -> None:
-    from triggers.rules import tasks  # tasks import the scheduler, which imports this
-
     payload = {
         "rule": rule.pk,
         "target": target.target_id,
@@ -233,7 +231,7 @@ def _retry_later(
         retry,
         wait,
     )
-    transaction.on_commit(lambda: tasks.enqueue_target_retry(payload, wait))
+    transaction.on_commit(lambda: taskqueue.enqueue_target_retry(payload, wait))
 
 
 def _give_up(
@@ -258,8 +256,6 @@ def _give_up(
     )
     if not queue:
         return
-    from triggers.rules import tasks
-
     attributes = {
         "RULE_ARN": selectors.rule_arn(rule),
         "TARGET_ARN": target.arn,
@@ -275,7 +271,7 @@ def _give_up(
         "body": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
         "attributes": attributes,
     }
-    transaction.on_commit(lambda: tasks.enqueue_dead_letter(message))
+    transaction.on_commit(lambda: taskqueue.enqueue_dead_letter(message))
 
 
 def deliver(

@@ -8,11 +8,10 @@ from typing import Any
 from celery import shared_task
 
 from triggers.rules import delivery, scheduler
+from triggers.rules.taskqueue import DEAD_LETTER, TARGET_RETRY
 
 SCHEDULES_FIRE = "triggers.schedules_fire"
 FIRINGS_EXPIRE = "triggers.firings_expire"
-TARGET_RETRY = "triggers.target_retry"
-DEAD_LETTER = "triggers.target_dead_letter"
 
 
 @shared_task(name=SCHEDULES_FIRE)
@@ -38,11 +37,3 @@ def target_retry(payload: dict[str, Any]) -> int:
 def target_dead_letter(message: dict[str, Any]) -> bool:
     """Send an event a target never got to the target's dead-letter queue."""
     return delivery.dead_letter_send(message)
-
-
-def enqueue_target_retry(payload: dict[str, Any], countdown: float) -> None:
-    target_retry.apply_async(args=(payload,), countdown=countdown)
-
-
-def enqueue_dead_letter(message: dict[str, Any]) -> None:
-    target_dead_letter.delay(message)

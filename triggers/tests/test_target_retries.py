@@ -23,7 +23,7 @@ from invocations.models import AsyncInvocation
 from monitoring.metrics.recorder import MetricsRecorder
 from monitoring.metrics.services import CounterKey
 from triggers.models import Rule
-from triggers.rules import delivery, errors, events, metrics, services, tasks
+from triggers.rules import delivery, errors, events, metrics, services, taskqueue
 from triggers.tests.helpers import allow_events, make_function
 
 pytestmark = pytest.mark.django_db
@@ -65,9 +65,11 @@ def account() -> Account:
 def worker(monkeypatch: pytest.MonkeyPatch) -> Worker:
     worker = Worker()
     monkeypatch.setattr(
-        tasks, "enqueue_target_retry", lambda payload, wait: worker.retries.append((payload, wait))
+        taskqueue,
+        "enqueue_target_retry",
+        lambda payload, wait: worker.retries.append((payload, wait)),
     )
-    monkeypatch.setattr(tasks, "enqueue_dead_letter", worker.dead_letters.append)
+    monkeypatch.setattr(taskqueue, "enqueue_dead_letter", worker.dead_letters.append)
     return worker
 
 
