@@ -41,6 +41,7 @@ class MetricQueryInput(serializers.Serializer[Any]):
 class MetricSeriesOutput(serializers.Serializer[Any]):
     function = serializers.CharField(allow_null=True)
     qualifier = serializers.CharField(allow_null=True)
+    mapping = serializers.CharField(allow_null=True)
     metric = serializers.CharField()
     stat = serializers.CharField()
     unit = serializers.CharField()
@@ -71,6 +72,7 @@ class MetricsView(APIView):
             {
                 "function": query.function_name,
                 "qualifier": query.qualifier,
+                "mapping": query.mapping,
                 "metric": query.metric,
                 "stat": query.stat,
                 "unit": query.unit,
