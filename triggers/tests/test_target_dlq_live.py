@@ -101,3 +101,49 @@ def test_an_event_a_function_refuses_reaches_the_targets_dlq_and_the_rules_metri
     with pytest.raises(ClientError) as refused:
         events.put_targets(Rule="orders", Targets=[target])
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_throttled_target_is_retried_by_the_worker_then_dead_lettered(
+    functory: LiveServer, aws_peer: AwsPeer
+) -> None:
+    credentials = create_user(functory)
+    lam = client_for(functory, credentials)
+    events = client_for(functory, credentials, "events")
+    sqs = aws_peer.client("sqs")
+    function_arn = create_function(lam, "throttled", Code={"ZipFile": make_zip()})["FunctionArn"]
+    lam.put_function_concurrency(FunctionName="throttled", ReservedConcurrentExecutions=0)
+    url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rule_arn = events.put_rule(
+        Name="nightly", EventPattern=json.dumps({"source": ["com.example.batch"]})
+    )["RuleArn"]
+    lam.add_permission(
+        FunctionName="throttled",
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+    target = {
+        "Id": "t1",
+        "Arn": function_arn,
+        "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600},
+        "DeadLetterConfig": {"Arn": queue_arn},
+    }
+    assert events.put_targets(Rule="nightly", Targets=[target])["FailedEntryCount"] == 0
+    entry = {"Source": "com.example.batch", "DetailType": "Run", "Detail": "{}"}
+    events.put_events(Entries=[entry])
+
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=2
+        ).get("Messages", [])
+    (message,) = messages
+    got = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert got["ERROR_CODE"] == "THROTTLING"
+    assert got["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert got["RETRY_ATTEMPTS"] == "2"
