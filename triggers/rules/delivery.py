@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -51,6 +52,10 @@ DEFAULT_MAXIMUM_EVENT_AGE_S = 86_400
 # Back-off between retries: doubling from the first, capped, with full jitter above half.
 FIRST_RETRY_S = 1.0
 MAX_RETRY_S = 300.0
+# Retries one account may schedule a minute (per cache: shared with Redis, else per process):
+# a tenant throttling its own functions can't flood the broker with retries; beyond it a
+# failed delivery is given up at once.
+MAX_RETRIES_PER_MINUTE = 1000
 # EventBridge's error codes in a dead-letter message's ERROR_CODE.
 NO_PERMISSIONS = "NO_PERMISSIONS"
 NO_RESOURCE = "NO_RESOURCE"
@@ -195,6 +200,9 @@ def _attempt(
                 exhausted = "MaximumRetryAttempts"
             elif age > policy.maximum_event_age_s:
                 exhausted = "MaximumEventAgeInSeconds"
+            elif not _retry_budget_left(rule.account_id, now):
+                logger.warning("Account %s: too many rule retries this minute", rule.account_id)
+                exhausted = ""
             else:
                 outcome.retrying += 1
                 _retry_later(rule, target, event, ingestion_time, retries_made + 1, wait)
@@ -206,6 +214,16 @@ def _attempt(
         return
     outcome.delivered += 1
     metrics.count(rule, Invocations=1)
+
+
+def _retry_budget_left(account_id: str, now: datetime) -> bool:
+    key = f"rules:retries:{account_id}:{int(now.timestamp()) // 60}"
+    cache.add(key, 0, timeout=120)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        return True
+    return int(used) <= MAX_RETRIES_PER_MINUTE
 
 
 def _retry_later(

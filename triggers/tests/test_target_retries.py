@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 
 from conftest import AwsPeer
@@ -302,3 +303,19 @@ def test_the_backoff_doubles_up_to_its_cap_with_jitter() -> None:
     assert delivery.backoff_s(3, draw=1.0) == 8 * delivery.FIRST_RETRY_S
     assert delivery.backoff_s(3, draw=0.0) == 4 * delivery.FIRST_RETRY_S
     assert delivery.backoff_s(60, draw=1.0) == delivery.MAX_RETRY_S
+
+
+def test_an_account_past_its_retries_a_minute_gives_up_at_once(
+    account: Account,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    cache.clear()
+    monkeypatch.setattr(delivery, "MAX_RETRIES_PER_MINUTE", 1)
+    concurrency_put(function=Function.objects.get(name="fn"), reserved=0)
+    orders_rule(account)
+    put_order(account, django_capture_on_commit_callbacks)
+    put_order(account, django_capture_on_commit_callbacks)
+    assert len(worker.retries) == 1  # the second event is not retried
+    cache.clear()
