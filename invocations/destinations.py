@@ -281,6 +281,18 @@ def _check_target_account(arn: str) -> None:
         raise DeliveryError(f"Records can't be sent to account {account or '(none named)'}.")
 
 
+def sqs_message_send(arn: str, body: str, attributes: dict[str, dict[str, str]]) -> None:
+    """Send one message to an SQS queue by ARN, as a dead-letter queue gets one (other apps'
+    dead-letter queues: EventBridge targets'); DeliveryError when it can't be."""
+    if _service(arn) != "sqs":
+        raise DeliveryError(f"{arn} is not an SQS queue.")
+    _check_target_account(arn)
+    try:
+        _sqs_send(arn, body, attributes)
+    except Exception as error:  # botocore's ClientError, EndpointConnectionError, ...
+        raise DeliveryError(str(error)) from error
+
+
 def send(invocation: AsyncInvocation, kind: str, arn: str) -> None:
     """Hand one record to its target (raises when it could not)."""
     service = _service(arn)

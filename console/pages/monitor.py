@@ -21,6 +21,11 @@ from functions.models import Function
 from iam.models import User
 from monitoring import invocation_logs
 from platformapi.views import SignedInRequest
+from triggers import selectors as triggers
+from triggers.pollers.config import event_count_enabled
+
+# The per-source counts chart draws one series per mapping; past this many it is unreadable.
+MAX_CHARTED_MAPPINGS = 8
 
 
 def log_group_of(function: Function) -> str:
@@ -100,9 +105,29 @@ urlpatterns = [
 ]
 
 
+def charted_mappings(function: Function) -> list[dict[str, Any]]:
+    """The function's event source mappings the per-source counts chart shows: UUID, a
+    short label (the source's name, and the qualifier) and whether it publishes counts."""
+    charted = []
+    for mapping in triggers.mappings_of_function(function)[:MAX_CHARTED_MAPPINGS]:
+        arn = mapping.event_source_arn
+        label = arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if arn else "self-managed"
+        if mapping.qualifier:
+            label += f" ({mapping.qualifier})"
+        charted.append(
+            {
+                "uuid": str(mapping.uuid),
+                "label": label,
+                "counts": event_count_enabled(mapping.metrics_config),
+            }
+        )
+    return charted
+
+
 def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     """Template context for this area's part of the function page."""
     return {
+        "monitor_mappings": charted_mappings(function),
         "monitor_log_group": log_group_of(function),
         # The account-level list, narrowed to this function.
         "monitor_async_url": reverse("async-invocations")

@@ -55,8 +55,33 @@ const CHARTS = [
     total: true,
   },
   { key: "cold", title: "Cold starts", series: [["ColdStarts", "Sum", "ColdStarts"]], total: true },
+  {
+    key: "iterator-age",
+    title: "Iterator age (ms)",
+    series: [
+      ["IteratorAge", "Average", "Average"],
+      ["IteratorAge", "Maximum", "Maximum"],
+    ],
+  },
 ];
-const COLORS = ["#0972d3", "#d97706", "#7c3aed", "#037f0c"];
+const COLORS = ["#0972d3", "#d97706", "#7c3aed", "#037f0c", "#d91515", "#0e7c86", "#8a5a00", "#5f6b7a"];
+
+// The per-source counts chart: one series per event source mapping of the function, for the
+// count chosen in its header (mappings whose MetricsConfig lacks EventCount publish none).
+const MAPPINGS = JSON.parse(document.getElementById("mon-mappings").textContent);
+const SOURCE_COUNTS = [
+  ["InvokedEventCount", "Invoked"],
+  ["FailedInvokeEventCount", "Failed"],
+  ["FilteredOutEventCount", "Filtered out"],
+  ["DroppedEventCount", "Dropped"],
+];
+let sourceCount = SOURCE_COUNTS[0][0];
+const SOURCES_CHART = {
+  key: "sources",
+  title: "Events per source",
+  series: MAPPINGS.map((m) => [sourceCount, "Sum", m.counts ? m.label : `${m.label} (counts off)`, m.uuid]),
+  total: true,
+};
 
 let range = { seconds: 3600 }; // or {start, end} in epoch seconds for a custom range
 let pollTimer = null;
@@ -68,8 +93,22 @@ function chartBox(chart) {
   box.dataset.chart = chart.key;
   box.innerHTML = `<h4><span></span><span class="mon-total"></span></h4><div class="mon-plot"></div>`;
   box.querySelector("h4 span").textContent = chart.title;
+  if (chart === SOURCES_CHART) box.querySelector("h4 span").after(sourceCountPicker());
   $("mon-charts").append(box);
   return box;
+}
+
+function sourceCountPicker() {
+  const select = document.createElement("select");
+  select.id = "mon-source-count";
+  select.setAttribute("aria-label", "Count shown per source");
+  for (const [metric, label] of SOURCE_COUNTS) select.append(new Option(label, metric, false, metric === sourceCount));
+  select.addEventListener("change", () => {
+    sourceCount = select.value;
+    for (const series of SOURCES_CHART.series) series[0] = sourceCount;
+    poll();
+  });
+  return select;
 }
 
 function plotOptions(chart, width) {
@@ -89,8 +128,9 @@ function isoParam(seconds) {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-async function fetchSeries(metric, stat, start, end) {
-  const params = new URLSearchParams({ function: fnName, metric, stat, start: isoParam(start), end: isoParam(end) });
+async function fetchSeries(metric, stat, start, end, mapping) {
+  const series = mapping ? { mapping } : { function: fnName };
+  const params = new URLSearchParams({ ...series, metric, stat, start: isoParam(start), end: isoParam(end) });
   const response = await fetch(`/_functory/api/metrics?${params}`, { credentials: "same-origin" });
   const data = await response.json();
   if (!response.ok) throw { code: data.error?.code, message: data.error?.message };
@@ -112,10 +152,17 @@ async function refreshCharts() {
       results.set(key, await fetchSeries(metric, stat, start, end));
     }),
   );
+  if (MAPPINGS.length) {
+    await Promise.all(
+      SOURCES_CHART.series.map(async ([metric, stat, , mapping]) => {
+        results.set(`${metric}|${stat}|${mapping}`, await fetchSeries(metric, stat, start, end, mapping));
+      }),
+    );
+  }
   const base = results.get("Invocations|Sum");
   const xs = base.timestamps.map((t) => Date.parse(t) / 1000);
-  for (const chart of CHARTS) {
-    const data = [xs, ...chart.series.map(([metric, stat]) => results.get(`${metric}|${stat}`).values)];
+  for (const chart of MAPPINGS.length ? [...CHARTS, SOURCES_CHART] : CHARTS) {
+    const data = [xs, ...chart.series.map(([metric, stat, , mapping]) => results.get(mapping ? `${metric}|${stat}|${mapping}` : `${metric}|${stat}`).values)];
     if (chart.rate) {
       const invocations = base.values;
       const errors = results.get("Errors|Sum").values;
@@ -139,6 +186,13 @@ function drawChart(chart, data) {
   if (chart.total) {
     const total = data.slice(1, 1 + chart.series.length).flat().reduce((sum, v) => sum + (v || 0), 0);
     entry.box.dataset.total = String(total);
+    if (chart === SOURCES_CHART) {
+      entry.box.dataset.count = sourceCount;
+      // Each source's own total, for readers of the page (and its tests).
+      entry.box.dataset.totals = JSON.stringify(
+        Object.fromEntries(chart.series.map(([, , , uuid], i) => [uuid, data[i + 1].reduce((sum, v) => sum + (v || 0), 0)])),
+      );
+    }
     entry.box.querySelector(".mon-total").textContent = `total ${total}`;
   } else {
     const peak = Math.max(0, ...data.slice(1).flat().filter((v) => v !== null));

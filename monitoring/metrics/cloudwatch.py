@@ -1,4 +1,4 @@
-"""CloudWatch ``GetMetricStatistics`` for namespace ``AWS/Lambda``.
+"""CloudWatch ``GetMetricStatistics`` for namespaces ``AWS/Lambda`` and ``AWS/Events``.
 
 CloudWatch's model offers smithy-rpc-v2-cbor, JSON 1.0 and query; botocore (and so the AWS
 CLI) prefers JSON 1.0 among them: ``POST /`` with ``X-Amz-Target:
@@ -7,7 +7,9 @@ epoch seconds. The service is query-compatible, so errors carry ``x-amzn-query-e
 the query protocol's error code, which is what clients report.
 
 Dimensions follow Lambda's: none (account-wide), ``FunctionName``, and ``Resource``
-(``name`` or ``name:qualifier``). Counters are published as one value of 1 per event, as
+(``name`` or ``name:qualifier``); an event source mapping's event counts under
+``EventSourceMappingUUID``. EventBridge's rule metrics answer under ``RuleName`` (or none,
+the account's rules together). Counters are published as one value of 1 per event, as
 Lambda does, so their Average, Minimum and Maximum are 1 and SampleCount equals Sum.
 """
 
@@ -84,8 +86,7 @@ def _epoch(value: Any, name: str) -> float:
     raise _invalid(f"The parameter {name} must be a timestamp.")
 
 
-def _series(dimensions: Any) -> tuple[str, str] | None:
-    """(function name, qualifier) of Lambda's dimensions; None when no such series exists."""
+def _named(dimensions: Any) -> dict[str, str]:
     if not isinstance(dimensions, list):
         raise _invalid("The parameter Dimensions must be a list.")
     named: dict[str, str] = {}
@@ -95,6 +96,11 @@ def _series(dimensions: Any) -> tuple[str, str] | None:
                 "MissingRequiredParameterException", "A dimension needs a Name and a Value."
             )
         named[str(dimension["Name"])] = str(dimension["Value"])
+    return named
+
+
+def _series(named: dict[str, str]) -> tuple[str, str] | None:
+    """(function name, qualifier) of Lambda's dimensions; None when no such series exists."""
     if not named:
         return "", ""
     if named.keys() == {"FunctionName"}:
@@ -105,6 +111,33 @@ def _series(dimensions: Any) -> tuple[str, str] | None:
             return None
         return function_name, qualifier
     return None
+
+
+def _counter_series(namespace: str, metric: str, named: dict[str, str]) -> tuple[str, str] | None:
+    """(dimension, value) of a series kept as counters (event source mappings' and rules'
+    metrics); None for any other metric or dimensions."""
+    if namespace == "AWS/Lambda" and metric in selectors.MAPPING_METRICS:
+        dimension = selectors.MAPPING_DIMENSION
+    elif namespace == selectors.EVENTS_NAMESPACE and metric in selectors.RULE_METRICS:
+        if not named:
+            return "", ""  # the account's rules together
+        dimension = selectors.RULE_DIMENSION
+    else:
+        return None
+    if named.keys() != {dimension}:
+        return None
+    return dimension, named[dimension]
+
+
+def _counter_statistics(count: int, wanted: list[str]) -> dict[str, float]:
+    """Counters are published as one value of 1 per event, as Lambda's are."""
+    values: dict[str, float] = {}
+    for stat in wanted:
+        if stat in ("Sum", "SampleCount"):
+            values[stat] = float(count)
+        elif count:
+            values[stat] = 1.0
+    return values
 
 
 def _statistics(metric: str, point: Point, wanted: list[str]) -> dict[str, float]:
@@ -166,13 +199,37 @@ def get_metric_statistics(
             "increasing Period, or decreasing the time range.",
         )
     metric = str(params["MetricName"])
-    series = _series(params.get("Dimensions", []))
+    named = _named(params.get("Dimensions", []))
     result: dict[str, Any] = {"Label": metric, "Datapoints": []}
+    namespace = str(params["Namespace"])
+    counter = _counter_series(namespace, metric, named)
+    if counter is not None:
+        if period % resolution or (extended and not statistics):
+            return result
+        counts = selectors.counters_read(
+            account_id,
+            namespace,
+            counter[0],
+            counter[1],
+            metric,
+            resolution,
+            aligned,
+            math.ceil(end),
+            period,
+        )
+        for timestamp, count in sorted(counts.items()):
+            if count:
+                counted: dict[str, Any] = {"Timestamp": timestamp, "Unit": "Count"}
+                counted.update(_counter_statistics(count, statistics))
+                result["Datapoints"].append(counted)
+        return result
+    series = _series(named)
     # Other namespaces, metrics we do not keep, and periods finer than the data still kept
     # answer no datapoints, as CloudWatch does.
     if (
-        params["Namespace"] != "AWS/Lambda"
+        namespace != "AWS/Lambda"
         or metric not in selectors.METRICS
+        or metric in selectors.MAPPING_METRICS
         or series is None
         or period % resolution
     ):

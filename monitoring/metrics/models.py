@@ -78,3 +78,40 @@ class MetricPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.function_name}:{self.qualifier}@{self.timestamp}"
+
+
+class CounterPoint(models.Model):
+    """One counter of a series other than a function's, in one period: an event source
+    mapping's event counts (``AWS/Lambda``, dimension ``EventSourceMappingUUID``) and an
+    EventBridge rule's (``AWS/Events``, dimension ``RuleName``). One row per metric keeps
+    each new series a matter of names, not columns. Written by additive upserts as
+    :class:`MetricPoint` is; rolled up and expired with it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    namespace = models.CharField(max_length=32)
+    dimension = models.CharField(max_length=32)
+    series = models.CharField(max_length=256)  # the dimension's value
+    metric = models.CharField(max_length=64)
+    resolution = models.PositiveIntegerField(choices=MetricPoint.Resolution.choices)
+    timestamp = models.BigIntegerField()  # epoch seconds, a multiple of ``resolution``
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "account",
+                    "namespace",
+                    "dimension",
+                    "series",
+                    "metric",
+                    "resolution",
+                    "timestamp",
+                ],
+                name="counter_point_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["resolution", "timestamp"], name="counter_point_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.namespace}/{self.series}/{self.metric}@{self.timestamp}"

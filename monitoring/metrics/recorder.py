@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from django.db import close_old_connections
 
 from monitoring.metrics.points import Point
-from monitoring.metrics.services import PointKey, points_store
+from monitoring.metrics.services import CounterKey, PointKey, counters_store, points_store
 from monitoring.metrics.sketch import bucket_index
 
 logger = logging.getLogger(__name__)
@@ -50,10 +50,14 @@ class MetricsRecorder:
         store: Callable[[Mapping[PointKey, Point]], None] = points_store,
         clock: Callable[[], float] = time.time,
         background: bool = True,
+        counter_store: Callable[[Mapping[CounterKey, int]], None] = counters_store,
     ) -> None:
         self._interval = interval
         self._background = background
         self._store = store
+        self._counter_store = counter_store
+        # Counters of series other than functions' (event source mappings, rules).
+        self._counters: dict[CounterKey, int] = {}
         self._clock = clock
         self._pending: dict[PointKey, Point] = {}
         self._in_flight: dict[SeriesKey, int] = {}
@@ -176,6 +180,26 @@ class MetricsRecorder:
                 point.url_latency.add(latency_ms)
         self._ensure_thread()
 
+    def counts(
+        self,
+        account_id: str,
+        namespace: str,
+        dimension: str,
+        series: str,
+        counts: Mapping[str, int],
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Counts of a series that is not a function's: ``counts`` maps metric names (as
+        CloudWatch answers them) to how many events to add."""
+        minute = int(self._clock() if now is None else now) // 60 * 60
+        with self._lock:
+            for metric, value in counts.items():
+                if value > 0:
+                    key = CounterKey(account_id, namespace, dimension, series, metric, minute)
+                    self._counters[key] = self._counters.get(key, 0) + value
+        self._ensure_thread()
+
     def _add(
         self, keys: tuple[SeriesKey, ...], distribution: str, value: float, now: float | None
     ) -> None:
@@ -192,10 +216,11 @@ class MetricsRecorder:
 
     # -- flushing -------------------------------------------------------------------------
 
-    def _take(self) -> dict[PointKey, Point]:
+    def _take(self) -> tuple[dict[PointKey, Point], dict[CounterKey, int]]:
         with self._lock:
             pending, self._pending = self._pending, {}
-        return pending
+            counters, self._counters = self._counters, {}
+        return pending, counters
 
     def _give_back(self, points: dict[PointKey, Point]) -> None:
         with self._lock:
@@ -210,6 +235,14 @@ class MetricsRecorder:
                     point.merge(current)
                     self._pending[key] = point
 
+    def _give_back_counters(self, counters: dict[CounterKey, int]) -> None:
+        with self._lock:
+            if len(self._counters) + len(counters) > MAX_PENDING_POINTS:
+                logger.error("dropping %d counters: the store keeps failing", len(counters))
+                return
+            for key, value in counters.items():
+                self._counters[key] = self._counters.get(key, 0) + value
+
     def discard(self) -> None:
         """Forget what is pending (tests whose database rows are rolled back), once a store
         in progress has ended."""
@@ -219,13 +252,19 @@ class MetricsRecorder:
     def flush(self) -> None:
         """Store everything recorded so far (in the calling thread); raises if storing fails."""
         with self._flush_lock:
-            points = self._take()
-            if not points:
-                return
+            points, counters = self._take()
             try:
-                self._store(points)
+                if points:
+                    self._store(points)
             except BaseException:
                 self._give_back(points)
+                self._give_back_counters(counters)
+                raise
+            try:
+                if counters:
+                    self._counter_store(counters)
+            except BaseException:
+                self._give_back_counters(counters)
                 raise
 
     def _ensure_thread(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from awsapi.errors import InvalidParameterValue
 from functions.selectors import function_get_for_account
 from iam.models import Account
-from monitoring.metrics.models import MetricPoint
+from monitoring.metrics.models import CounterPoint, MetricPoint
 from monitoring.metrics.points import Point, Stat
 from monitoring.metrics.services import (
     DAY,
@@ -52,14 +52,39 @@ DISTRIBUTIONS = {
     "AsyncEventAge": "async_event_age",
     "UrlRequestLatency": "url_latency",
 }
-METRICS = (*COUNTERS, *DISTRIBUTIONS, "ConcurrentExecutions")
+# Event source mapping metrics (AWS/Lambda, dimension EventSourceMappingUUID), stored as
+# counters (``CounterPoint``), published only for mappings whose MetricsConfig asks.
+MAPPING_DIMENSION = "EventSourceMappingUUID"
+MAPPING_METRICS = (
+    "PolledEventCount",
+    "FilteredOutEventCount",
+    "InvokedEventCount",
+    "FailedInvokeEventCount",
+    "DroppedEventCount",
+    "DeletedEventCount",
+    "OnFailureDestinationDeliveredEventCount",
+)
+# EventBridge rules' metrics (AWS/Events, dimension RuleName), also counters.
+EVENTS_NAMESPACE = "AWS/Events"
+RULE_DIMENSION = "RuleName"
+RULE_METRICS = (
+    "TriggeredRules",
+    "MatchedEvents",
+    "Invocations",
+    "FailedInvocations",
+    "RetryInvocationAttempts",
+    "InvocationsSentToDlq",
+    "InvocationsFailedToBeSentToDlq",
+)
+METRICS = (*COUNTERS, *DISTRIBUTIONS, "ConcurrentExecutions", *MAPPING_METRICS)
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,3})?)$")
 _QUALIFIER = re.compile(r"^[a-zA-Z0-9$_-]{1,128}$")
 
 
 @dataclass(frozen=True)
 class MetricQuery:
-    function_name: str | None  # None: account-wide
+    function_name: str | None  # None: account-wide (or a mapping's series)
     qualifier: str | None  # None: the whole function
     metric: str
     stat: str
@@ -67,12 +92,16 @@ class MetricQuery:
     start: int  # epoch seconds, aligned to ``period``
     end: int  # epoch seconds, exclusive
     resolution: int
+    # An event source mapping's UUID, for its metrics (MAPPING_METRICS).
+    mapping: str | None = None
 
     @property
     def unit(self) -> str:
         return (
             "Count"
-            if self.metric in COUNTERS or self.metric == "ConcurrentExecutions"
+            if self.metric in COUNTERS
+            or self.metric in MAPPING_METRICS
+            or self.metric == "ConcurrentExecutions"
             else ("Milliseconds")
         )
 
@@ -105,7 +134,7 @@ def resolution_for(start: float, now: float) -> int:
 
 
 def _stats_of(metric: str) -> tuple[str, ...]:
-    if metric in COUNTERS:
+    if metric in COUNTERS or metric in MAPPING_METRICS:
         return ("Sum",)
     if metric == "ConcurrentExecutions":
         return ("Maximum",)
@@ -132,7 +161,7 @@ def metric_query_parse(params: Mapping[str, str], now: float | None = None) -> M
         raise InvalidParameterValue(f"metric must be one of {', '.join(METRICS)}.")
     stat = params.get("stat") or (
         "Sum"
-        if metric in COUNTERS
+        if metric in COUNTERS or metric in MAPPING_METRICS
         else "Maximum"
         if metric == "ConcurrentExecutions"
         else "Average"
@@ -143,6 +172,17 @@ def metric_query_parse(params: Mapping[str, str], now: float | None = None) -> M
     if qualifier is not None and (function_name is None or not _QUALIFIER.match(qualifier)):
         raise InvalidParameterValue(
             "qualifier must be a version or alias name of the function given as function."
+        )
+    mapping = (params.get("mapping") or "").lower() or None
+    if metric in MAPPING_METRICS:
+        if mapping is None or not _UUID.match(mapping) or function_name or qualifier:
+            raise InvalidParameterValue(
+                f"{metric} is a metric of an event source mapping: give its UUID as mapping "
+                "(and no function)."
+            )
+    elif mapping is not None:
+        raise InvalidParameterValue(
+            f"mapping is only for an event source mapping's metrics: {', '.join(MAPPING_METRICS)}."
         )
     end = _time(params, "end", now)
     start = _time(params, "start", end - HOUR)
@@ -187,6 +227,7 @@ def metric_query_parse(params: Mapping[str, str], now: float | None = None) -> M
         start=aligned,
         end=math.ceil(end),
         resolution=resolution,
+        mapping=mapping,
     )
 
 
@@ -218,7 +259,26 @@ def stat_value(point: Point | None, metric: str, stat: str) -> float | None:
 
 
 def metric_series(account: Account, query: MetricQuery) -> MetricSeries:
-    """The series ``query`` asks for, in ``account`` only (404 for another's function)."""
+    """The series ``query`` asks for, in ``account`` only (404 for another's function;
+    another account's mapping has no points in this one)."""
+    if query.mapping is not None:
+        counts = counters_read(
+            account.id,
+            "AWS/Lambda",
+            MAPPING_DIMENSION,
+            query.mapping,
+            query.metric,
+            query.resolution,
+            query.start,
+            query.end,
+            query.period,
+        )
+        timestamps = list(range(query.start, query.end, query.period))
+        return MetricSeries(
+            query=query,
+            timestamps=timestamps,
+            values=[float(counts.get(ts, 0)) for ts in timestamps],
+        )
     function_name = ""
     if query.function_name is not None:
         function_name = function_get_for_account(account, query.function_name).name
@@ -275,4 +335,33 @@ def points_read(
             periods[bucket].merge(point)
         else:
             periods[bucket] = point
+    return periods
+
+
+def counters_read(
+    account_id: str,
+    namespace: str,
+    dimension: str,
+    series: str,
+    metric: str,
+    resolution: int,
+    start: int,
+    end: int,
+    period: int,
+) -> dict[int, int]:
+    """One stored counter of one series in [start, end), summed per period (by its start)."""
+    rows = CounterPoint.objects.filter(
+        account_id=account_id,
+        namespace=namespace,
+        dimension=dimension,
+        series=series,
+        metric=metric,
+        resolution=resolution,
+        timestamp__gte=start,
+        timestamp__lt=end,
+    ).values_list("timestamp", "value")
+    periods: dict[int, int] = {}
+    for timestamp, value in rows:
+        bucket = timestamp // period * period
+        periods[bucket] = periods.get(bucket, 0) + value
     return periods

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from monitoring.metrics.models import MetricPoint
+from monitoring.metrics.models import CounterPoint, MetricPoint
 from monitoring.metrics.points import FIELD_NAMES, Point
 from monitoring.metrics.sketch import QuantileSketch
 
@@ -34,6 +34,18 @@ class PointKey:
     account_id: str
     function_name: str  # "" = account-wide
     qualifier: str  # "" = the whole function
+    timestamp: int  # epoch seconds, start of the minute
+
+
+@dataclass(frozen=True, order=True)
+class CounterKey:
+    """One counter of one series (see ``CounterPoint``) in one minute."""
+
+    account_id: str
+    namespace: str
+    dimension: str
+    series: str
+    metric: str
     timestamp: int  # epoch seconds, start of the minute
 
 
@@ -114,6 +126,78 @@ def points_store(points: Mapping[PointKey, Point], resolution: int = MINUTE) -> 
             MetricPoint.objects.filter(pk=row[0]).update(duration_sketch=merged.to_json())
 
 
+_COUNTER_KEYS = ("account_id", "namespace", "dimension", "series", "metric")
+
+
+def _counter_upsert_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(CounterPoint._meta.db_table)
+    keys = (*_COUNTER_KEYS, "resolution", "timestamp")
+    columns = (*keys, "value")
+    return (
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(quote(c) for c in keys)}) "
+        f"DO UPDATE SET {quote('value')} = {table}.{quote('value')} + excluded.{quote('value')}"
+    )
+
+
+def counters_store(counts: Mapping[CounterKey, int], resolution: int = MINUTE) -> None:
+    """Add one-minute counts into the stored rows, in one transaction (in a fixed order, as
+    :func:`points_store`, so concurrent flushers never deadlock)."""
+    rows = [
+        (
+            *(key.account_id, key.namespace, key.dimension, key.series, key.metric),
+            *(resolution, key.timestamp, counts[key]),
+        )
+        for key in sorted(counts)
+        if counts[key]
+    ]
+    if not rows:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(_counter_upsert_sql(), rows)
+
+
+def _counters_rollup(resolution: int, first: int, last: int) -> int:
+    source = ROLLUP_SOURCE[resolution]
+    merged: dict[tuple[str, ...], int] = {}
+    rows = CounterPoint.objects.filter(
+        resolution=source, timestamp__gte=first, timestamp__lt=last
+    ).values_list(*_COUNTER_KEYS, "timestamp", "value")
+    for *names, timestamp, value in rows.iterator(chunk_size=2000):
+        key = (*names, timestamp // resolution * resolution)
+        merged[key] = merged.get(key, 0) + value
+    CounterPoint.objects.bulk_create(
+        [
+            CounterPoint(
+                account_id=key[0],
+                namespace=key[1],
+                dimension=key[2],
+                series=key[3],
+                metric=key[4],
+                resolution=resolution,
+                timestamp=key[5],
+                value=value,
+            )
+            for key, value in sorted(merged.items())
+        ],
+        update_conflicts=True,
+        unique_fields=[
+            "account",
+            "namespace",
+            "dimension",
+            "series",
+            "metric",
+            "resolution",
+            "timestamp",
+        ],
+        update_fields=["value"],
+        batch_size=500,
+    )
+    return len(merged)
+
+
 def rollup(resolution: int, start: int, end: int) -> int:
     """Recompute the ``resolution`` rows whose periods overlap [start, end); returns their count."""
     source = ROLLUP_SOURCE[resolution]
@@ -135,6 +219,7 @@ def rollup(resolution: int, start: int, end: int) -> int:
             merged[key] = Point.from_row(row)
         else:
             point.merge(Point.from_row(row))
+    _counters_rollup(resolution, first, last)
     MetricPoint.objects.bulk_create(
         [
             MetricPoint(
@@ -173,5 +258,8 @@ def retention_enforce(now: float | None = None) -> dict[int, int]:
         count, _ = MetricPoint.objects.filter(
             resolution=resolution, timestamp__lt=int(now) - keep
         ).delete()
-        deleted[resolution] = count
+        counters, _ = CounterPoint.objects.filter(
+            resolution=resolution, timestamp__lt=int(now) - keep
+        ).delete()
+        deleted[resolution] = count + counters
     return deleted

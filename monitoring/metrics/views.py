@@ -29,6 +29,9 @@ class MetricQueryInput(serializers.Serializer[Any]):
     )
     function = serializers.CharField(required=False, help_text="Name or ARN; else the account.")
     qualifier = serializers.CharField(required=False, help_text="A version or alias.")
+    mapping = serializers.CharField(
+        required=False, help_text="An event source mapping's UUID, for its event counts."
+    )
     stat = serializers.CharField(required=False, help_text="Sum, Average, ..., or pNN.")
     period = serializers.CharField(required=False, help_text="Seconds, a multiple of 60.")
     start = serializers.CharField(required=False, help_text="ISO 8601; default an hour ago.")
@@ -38,6 +41,7 @@ class MetricQueryInput(serializers.Serializer[Any]):
 class MetricSeriesOutput(serializers.Serializer[Any]):
     function = serializers.CharField(allow_null=True)
     qualifier = serializers.CharField(allow_null=True)
+    mapping = serializers.CharField(allow_null=True)
     metric = serializers.CharField()
     stat = serializers.CharField()
     unit = serializers.CharField()
@@ -68,6 +72,7 @@ class MetricsView(APIView):
             {
                 "function": query.function_name,
                 "qualifier": query.qualifier,
+                "mapping": query.mapping,
                 "metric": query.metric,
                 "stat": query.stat,
                 "unit": query.unit,

@@ -50,6 +50,8 @@ class MappingConfig:
     filters: FilterSet | None
     report_batch_item_failures: bool
     maximum_concurrency: int
+    # MetricsConfig has "EventCount": the mapping's event counts are published.
+    event_count_metrics: bool = False
 
     @property
     def kind(self) -> SourceKind | None:
@@ -103,7 +105,16 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
         report_batch_item_failures="ReportBatchItemFailures"
         in (mapping.function_response_types or []),
         maximum_concurrency=max(1, min(concurrency, MAX_CONCURRENCY)),
+        event_count_metrics=event_count_enabled(mapping.metrics_config),
     )
+
+
+def event_count_enabled(metrics_config: Any) -> bool:
+    """Whether a stored MetricsConfig asks for the event count metrics."""
+    if not isinstance(metrics_config, dict):
+        return False
+    metrics = metrics_config.get("Metrics")
+    return isinstance(metrics, list) and "EventCount" in metrics
 
 
 def _criteria(value: Any) -> dict[str, Any]:

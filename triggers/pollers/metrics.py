@@ -10,6 +10,9 @@ from __future__ import annotations
 from monitoring.metrics.recorder import recorder, series_keys
 from triggers.pollers.config import MappingConfig
 
+NAMESPACE = "AWS/Lambda"
+DIMENSION = "EventSourceMappingUUID"
+
 
 def iterator_age(config: MappingConfig, age_ms: float) -> None:
     """The age of the last record of a batch just delivered (``IteratorAge``, milliseconds):
@@ -35,6 +38,21 @@ def events(
     ``FailedInvokeEventCount`` (in an invocation that failed), ``DroppedEventCount`` (given
     up: too old, out of retries), ``DeletedEventCount`` (SQS: deleted after success),
     ``OnFailureDestinationDeliveredEventCount`` (sent to the OnFailure destination)."""
-    # Stored by the monitoring app's event source mapping series (being added).
-    del config, polled, filtered_out, invoked, failed_invoke, dropped, deleted
-    del on_failure_delivered
+    # As on AWS, only a mapping whose MetricsConfig lists "EventCount" publishes them.
+    if not config.event_count_metrics:
+        return
+    recorder.counts(
+        config.account.id,
+        NAMESPACE,
+        DIMENSION,
+        config.uuid,
+        {
+            "PolledEventCount": polled,
+            "FilteredOutEventCount": filtered_out,
+            "InvokedEventCount": invoked,
+            "FailedInvokeEventCount": failed_invoke,
+            "DroppedEventCount": dropped,
+            "DeletedEventCount": deleted,
+            "OnFailureDestinationDeliveredEventCount": on_failure_delivered,
+        },
+    )

@@ -44,6 +44,7 @@ from django.conf import settings
 
 from invocations.destinations import aws_client_options
 from invocations.services import MAX_PAYLOAD_BYTES
+from triggers.pollers import metrics
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import MappingConfig, source_account
 from triggers.pollers.invoke import InvokeProblem, Invoker, Throttled
@@ -318,6 +319,7 @@ class SqsPoller:
                     if not primary and len(self._workers) > 1:
                         return  # the backlog is gone: one fewer concurrent batch
                     continue
+                metrics.events(self.config, polled=len(items))
                 if full:
                     self._scale_up()
                 elif not primary and len(self._workers) > self.config.maximum_concurrency:
@@ -487,6 +489,7 @@ class SqsPoller:
         passing = [item for item in items if config.passes(item.record)]
         if len(passing) < len(items):
             kept = {id(item) for item in passing}
+            metrics.events(config, filtered_out=len(items) - len(passing))
             await self._delete(queue, [item for item in items if id(item) not in kept])
         succeeded = True
         parts = split_by_size(passing)
@@ -538,24 +541,31 @@ class SqsPoller:
             except Throttled:
                 if time.monotonic() - received > queue.visibility_timeout_s * THROTTLE_SHARE:
                     self._result("PROBLEM: Function call throttled")
+                    metrics.events(config, failed_invoke=len(items))
                     return False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except InvokeProblem as problem:
+                metrics.events(config, failed_invoke=len(items))
                 self._last_result = str(problem)
                 await self._back_off(str(problem))
                 return False
         self.batches += 1
         if outcome.function_error is not None:
+            metrics.events(config, invoked=len(items), failed_invoke=len(items))
             self._result(FUNCTION_FAILED)
             return False
         if config.report_batch_item_failures:
             failed = failed_items(outcome.payload, {item.message_id for item in items})
             if failed is None:
+                metrics.events(config, invoked=len(items), failed_invoke=len(items))
                 self._result(FUNCTION_FAILED)
                 return False
+            # A partial batch response's failed records count as failed invokes, as on AWS.
+            metrics.events(config, invoked=len(items), failed_invoke=len(failed))
             await self._delete(queue, [item for item in items if item.message_id not in failed])
         else:
+            metrics.events(config, invoked=len(items))
             await self._delete(queue, items)
         self._result(OK)
         return True
@@ -571,11 +581,15 @@ class SqsPoller:
                 for n, item in enumerate(items[start : start + RECEIVE_MAX])
             ]
             calls.append(self._call("delete_message_batch", QueueUrl=queue.url, Entries=entries))
+        deleted = 0
         for answer in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(answer, BaseException):
                 logger.warning("could not delete messages of %s: %s", queue.url, answer)
-            elif answer.get("Failed"):
+                continue
+            deleted += len(answer.get("Successful") or [])
+            if answer.get("Failed"):
                 logger.warning("SQS kept messages of %s: %s", queue.url, answer["Failed"])
+        metrics.events(self.config, deleted=deleted)
 
 
 def _describe(error: BaseException) -> str:

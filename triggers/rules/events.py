@@ -19,7 +19,7 @@ from functions import arns
 from iam.models import Account
 from triggers import patterns
 from triggers.models import Rule
-from triggers.rules import delivery, errors, selectors
+from triggers.rules import delivery, errors, metrics, selectors
 
 # EventBridge's limit on a PutEvents request's entries (their sizes as AWS counts them).
 MAX_ENTRIES_BYTES = 256 * 1024
@@ -141,7 +141,10 @@ def events_put(
             results.append({"ErrorCode": event.code, "ErrorMessage": event.message})
             continue
         with transaction.atomic():
-            for rule in matching_rules(rules, event):
+            matched = matching_rules(rules, event)
+            for rule in matched:
                 delivery.deliver(rule, event, ingestion_time=now, targets=list(rule.targets.all()))
+        if matched:
+            metrics.account_event_matched(account.id)
         results.append({"EventId": event["id"]})
     return results

@@ -34,7 +34,7 @@ from django.utils import timezone
 from functions import arns
 from triggers import schedules
 from triggers.models import Rule, ScheduledFiring
-from triggers.rules import delivery, selectors, services
+from triggers.rules import delivery, metrics, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def _fire(rule_id: int, owed: datetime, now: datetime) -> ScheduledFiring | None
             ingestion_time=now,
             targets=list(rule.targets.all()),
         )
+        metrics.account_event_matched(rule.account_id)
         firing.delivered = outcome.delivered
         firing.failed = outcome.failed
         firing.save(update_fields=["delivered", "failed"])

@@ -7,6 +7,7 @@ here whenever its schedule or state changes, and advanced by :mod:`triggers.rule
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from triggers.rules import errors, selectors
 MAX_RULES = 300
 MAX_TARGETS = 5
 LIMIT_MESSAGE = "The requested resource exceeds the maximum number allowed."
+# A dead-letter queue is a standard SQS queue: arn:aws:sqs:<region>:<account>:<name>.
+_SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$")
 
 
 def check_pattern(text: str) -> None:
@@ -153,6 +156,12 @@ def _check_target(spec: dict[str, Any]) -> None:
         raise errors.Validation(
             "Only one of Input, InputPath, or InputTransformer must be provided for "
             f"target {spec['Id']}."
+        )
+    dead_letter = (spec.get("DeadLetterConfig") or {}).get("Arn")
+    if dead_letter is not None and not _SQS_ARN.match(dead_letter):
+        raise errors.Validation(
+            f"Parameter DeadLetterConfig.Arn is not valid for target {spec['Id']}: "
+            "it must be the ARN of an SQS queue."
         )
     try:
         if spec.get("Input"):
