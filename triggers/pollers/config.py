@@ -14,6 +14,7 @@ from django.conf import settings
 
 from functions import arns
 from iam.models import Account
+from triggers.brokers import Broker, broker_for
 from triggers.filtering import FilterSet, compile_filter_criteria, record_view
 from triggers.models import EventSourceMapping
 from triggers.patterns import PatternError
@@ -50,6 +51,11 @@ class MappingConfig:
     filters: FilterSet | None
     report_batch_item_failures: bool
     maximum_concurrency: int
+    # Amazon MQ (self-hosted brokers): the queue (subject, topic filter) and RabbitMQ's
+    # virtual host of the mapping, and the registered broker its ARN names.
+    queue: str = ""
+    virtual_host: str = "/"
+    broker: Broker | None = None
 
     @property
     def kind(self) -> SourceKind | None:
@@ -90,6 +96,14 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
     concurrency = (mapping.scaling_config or {}).get("MaximumConcurrency")
     if not isinstance(concurrency, int) or concurrency < 1:
         concurrency = settings.FUNCTORY_SQS_MAX_CONCURRENCY
+    broker = None
+    if source_kind(mapping.event_source_arn) is SourceKind.MQ:
+        broker = broker_for(mapping.event_source_arn, function.account_id)
+        if broker is None:
+            raise ConfigProblem(
+                f"PROBLEM: The broker {mapping.event_source_arn} is not registered for this "
+                "account."
+            )
     return MappingConfig(
         uuid=str(mapping.uuid),
         generation=mapping.generation,
@@ -103,7 +117,17 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
         report_batch_item_failures="ReportBatchItemFailures"
         in (mapping.function_response_types or []),
         maximum_concurrency=max(1, min(concurrency, MAX_CONCURRENCY)),
+        queue=str((mapping.queues or [""])[0]),
+        virtual_host=_virtual_host(mapping.source_access_configurations),
+        broker=broker,
     )
+
+
+def _virtual_host(configurations: Any) -> str:
+    for configuration in configurations or []:
+        if isinstance(configuration, dict) and configuration.get("Type") == "VIRTUAL_HOST":
+            return str(configuration.get("URI") or "/")
+    return "/"
 
 
 def _criteria(value: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from functions import arns
 from functions.models import Function
 from functions.selectors import function_resolve
 from iam.models import Account
+from triggers.brokers import Engine, broker_for
 from triggers.filtering import compile_filter_criteria
 from triggers.models import EventSourceMapping
 from triggers.patterns import PatternError
@@ -269,14 +270,45 @@ def _check_combination(mapping: EventSourceMapping, kind: SourceKind) -> None:
                 "S3 destinations are supported."
             )
     if kind is SourceKind.MQ:
-        if not mapping.queues:
-            raise InvalidParameterValue("Required 'queues' parameter is missing.")
-        if not any(c.get("Type") == "BASIC_AUTH" for c in mapping.source_access_configurations):
-            raise InvalidParameterValue(
-                "Required 'BASIC_AUTH' source access configuration is missing."
-            )
+        _check_mq(mapping)
     if kind.is_kafka and not mapping.topics:
         raise InvalidParameterValue("Required 'topics' parameter is missing.")
+
+
+_MQ_ACCESS_TYPES = ("BASIC_AUTH", "VIRTUAL_HOST")
+
+
+def _check_mq(mapping: EventSourceMapping) -> None:
+    """An Amazon MQ mapping: one queue, BASIC_AUTH (and for RabbitMQ an optional
+    VIRTUAL_HOST) once each, and a broker the operator registered for the caller's account
+    (``triggers/brokers.py``: the only hosts a mapping can reach)."""
+    if not mapping.queues:
+        raise InvalidParameterValue("Required 'queues' parameter is missing.")
+    if len(mapping.queues) != 1 or not str(mapping.queues[0]).strip():
+        raise InvalidParameterValue("Queues must name exactly one queue.")
+    seen: set[str] = set()
+    for configuration in mapping.source_access_configurations:
+        kind = configuration.get("Type")
+        if kind not in _MQ_ACCESS_TYPES:
+            raise InvalidParameterValue(
+                f"Unsupported source access configuration type {kind} for Amazon MQ event "
+                "sources. Use BASIC_AUTH and, for RabbitMQ, VIRTUAL_HOST."
+            )
+        if kind in seen:
+            raise InvalidParameterValue(f"Duplicate {kind} source access configuration.")
+        if not configuration.get("URI"):
+            raise InvalidParameterValue(f"The {kind} source access configuration needs a URI.")
+        seen.add(kind)
+    if "BASIC_AUTH" not in seen:
+        raise InvalidParameterValue("Required 'BASIC_AUTH' source access configuration is missing.")
+    broker = broker_for(mapping.event_source_arn, mapping.function.account_id)
+    if broker is None:
+        raise InvalidParameterValue(
+            f"The broker {mapping.event_source_arn} is not registered for this account. "
+            "Brokers are registered by the platform's operator (FUNCTORY_MQ_BROKERS)."
+        )
+    if "VIRTUAL_HOST" in seen and broker.engine is not Engine.RABBITMQ:
+        raise InvalidParameterValue("VIRTUAL_HOST is only supported for RabbitMQ brokers.")
 
 
 def _duplicate_check(mapping: EventSourceMapping, kind: SourceKind, target: Target) -> None:

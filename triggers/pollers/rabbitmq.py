@@ -1,0 +1,225 @@
+"""RabbitMQ, as Lambda's Amazon MQ for RabbitMQ source reads it (the frame is ``mq.py``).
+
+- Consumes ``Queues[0]`` in the mapping's ``VIRTUAL_HOST`` (default ``/``) on the broker the
+  registry names, with a prefetch of ``BatchSize``: the broker hands out no more than one
+  batch at a time.
+- The event is AWS's ``aws:rmq`` shape: ``rmqMessagesByQueue`` keyed ``<queue>::<vhost>``,
+  each message's ``basicProperties`` (string headers as ``{"bytes": [...]}``, the timestamp
+  as AWS prints it), ``redelivered`` and the body in base64 as ``data``.
+- Success acks the batch; a function error nacks it with requeue, so RabbitMQ delivers it
+  again (``redelivered: true``). As on Amazon MQ, poison messages are the broker's to move:
+  a quorum queue with ``x-delivery-limit`` and ``x-dead-letter-exchange`` dead-letters a
+  message after that many failed deliveries; a classic queue redelivers it until it
+  succeeds or expires (its TTL), the poller pausing longer after each failure.
+- A dropped connection requeues everything unacked (RabbitMQ's rule), and the poller
+  reconnects with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import decimal
+import json
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import aiormq
+from aiormq.abc import DeliveredMessage
+from yarl import URL
+
+from triggers.pollers.base import Poller, PollerContext, PollerFactory
+from triggers.pollers.config import MappingConfig
+from triggers.pollers.mq import CONNECT_TIMEOUT_S, BrokerPoller, ConnectionLost, Message
+
+_LOST = object()
+
+
+def aws_timestamp(value: dt.datetime) -> str:
+    """A message timestamp as AWS's rmq events print it: ``Jan 1, 1970, 12:33:41 AM`` (UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    hour = value.hour % 12 or 12
+    meridiem = "AM" if value.hour < 12 else "PM"
+    return f"{value:%b} {value.day}, {value.year}, {hour}:{value:%M:%S} {meridiem}"
+
+
+def header_value(value: Any) -> Any:
+    """A header's value in the event: strings as their bytes (as AWS's Java poller writes
+    AMQP long strings), numbers and booleans as they are, tables and arrays recursively."""
+    if isinstance(value, str):
+        return {"bytes": list(value.encode())}
+    if isinstance(value, bytes | bytearray):
+        return {"bytes": list(value)}
+    if isinstance(value, dict):
+        return {str(k): header_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [header_value(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return aws_timestamp(value)
+    return value
+
+
+def record(message: DeliveredMessage) -> dict[str, Any]:
+    """One delivered message as an entry of ``rmqMessagesByQueue``."""
+    props = message.header.properties
+    body = message.body or b""
+    timestamp = props.timestamp
+    delivery_mode = props.delivery_mode
+    return {
+        "basicProperties": {
+            "contentType": props.content_type,
+            "contentEncoding": props.content_encoding,
+            "headers": header_value(props.headers) if props.headers is not None else None,
+            "deliveryMode": int(delivery_mode) if delivery_mode is not None else None,
+            "priority": props.priority,
+            "correlationId": props.correlation_id,
+            "replyTo": props.reply_to,
+            "expiration": props.expiration,
+            "messageId": props.message_id,
+            "timestamp": aws_timestamp(timestamp) if isinstance(timestamp, dt.datetime) else None,
+            "type": props.message_type,
+            "userId": props.user_id,
+            "appId": props.app_id,
+            # Deprecated in AMQP 0-9-1; clients send it empty.
+            "clusterId": props.cluster_id or None,
+            "bodySize": len(body),
+        },
+        "redelivered": bool(getattr(message.delivery, "redelivered", False)),
+        "data": base64.b64encode(body).decode(),
+    }
+
+
+def broker_url(url: str, virtual_host: str) -> URL:
+    """The registered URL with the mapping's virtual host as its path (AMQP URI rules)."""
+    path = "/" if virtual_host == "/" else "/" + quote(virtual_host, safe="")
+    return URL(url).with_path(path, encoded=True)
+
+
+class RabbitSession:
+    def __init__(self, config: MappingConfig) -> None:
+        self._arn = config.event_source_arn
+        self._queue = config.queue
+        self._key = f"{config.queue}::{config.virtual_host}"
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._connection: Any = None
+        self._channel: Any = None
+        self._lost: str | None = None
+        key = json.dumps(self._key, ensure_ascii=False)
+        arn = json.dumps(self._arn, ensure_ascii=False)
+        self._open = (
+            f'{{"eventSource":"aws:rmq","eventSourceArn":{arn},"rmqMessagesByQueue":{{{key}:['
+        ).encode()
+
+    async def open(self, url: URL, prefetch: int) -> None:
+        self._connection = await aiormq.connect(url, client_properties={"product": "Functory"})
+        self._connection.closing.add_done_callback(self._closed)
+        self._channel = await self._connection.channel()
+        self._channel.closing.add_done_callback(self._closed)
+        await self._channel.basic_qos(prefetch_count=min(prefetch, 65535))
+        await self._channel.queue_declare(self._queue, passive=True)
+        await self._channel.basic_consume(self._queue, self._on_message, no_ack=False)
+
+    def _closed(self, future: asyncio.Future[Any]) -> None:
+        if self._lost is None:
+            error = future.exception() if not future.cancelled() else None
+            self._lost = str(error) if error is not None else "the connection was closed"
+            self._inbox.put_nowait(_LOST)
+
+    async def _on_message(self, message: DeliveredMessage) -> None:
+        self._inbox.put_nowait(message)
+
+    async def receive(self, count: int, timeout: float) -> list[Message]:
+        if self._lost is not None and self._inbox.empty():
+            raise ConnectionLost(self._lost)
+        try:
+            first = await asyncio.wait_for(self._inbox.get(), timeout)
+        except TimeoutError:
+            return []
+        items = [first]
+        while len(items) < count and not self._inbox.empty():
+            items.append(self._inbox.get_nowait())
+        if any(item is _LOST for item in items):
+            # Unacked messages of a closed channel are back in the queue already.
+            raise ConnectionLost(self._lost or "the connection was closed")
+        return [Message(handle=item.delivery.delivery_tag, record=record(item)) for item in items]
+
+    async def _settle(self, messages: Sequence[Message], *, ack: bool) -> None:
+        if self._lost is not None:
+            return  # RabbitMQ requeued them when the channel closed
+        try:
+            for message in messages:
+                if ack:
+                    await self._channel.basic_ack(message.handle)
+                else:
+                    await self._channel.basic_nack(message.handle, requeue=True)
+        except (aiormq.exceptions.AMQPError, ConnectionError) as error:
+            raise ConnectionLost(str(error)) from error
+
+    async def ack(self, messages: Sequence[Message]) -> None:
+        await self._settle(messages, ack=True)
+
+    async def fail(self, messages: Sequence[Message]) -> None:
+        await self._settle(messages, ack=False)
+
+    async def release(self, messages: Sequence[Message]) -> None:
+        await self._settle(messages, ack=False)
+
+    def event(self, messages: Sequence[Message]) -> bytes:
+        return self._open + b",".join(m.encoded for m in messages) + b"]}}"
+
+    async def close(self) -> None:
+        self._lost = self._lost or "closed"
+        if self._connection is not None:
+            await asyncio.wait_for(self._connection.close(), CONNECT_TIMEOUT_S)
+
+
+async def connect(config: MappingConfig) -> RabbitSession:
+    assert config.broker is not None  # mapping_config resolved it
+    session = RabbitSession(config)
+    try:
+        await session.open(broker_url(config.broker.url, config.virtual_host), config.batch_size)
+    except BaseException as error:
+        await asyncio.shield(_quietly_close(session))
+        if isinstance(error, Exception):
+            raise ConnectionLost(_reason(error)) from error
+        raise
+    return session
+
+
+def _reason(error: Exception) -> str:
+    """What a failed connect says, without the registry's URL (it may hold credentials)."""
+    if isinstance(error, aiormq.exceptions.ChannelNotFoundEntity):
+        return f"{error.args[0] if error.args else error}"
+    if isinstance(error, aiormq.exceptions.ProbableAuthenticationError):
+        return "the broker refused the registered credentials"
+    if isinstance(error, aiormq.exceptions.AMQPError):
+        return type(error).__name__ + (f": {error.args[0]}" if error.args else "")
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    return type(error).__name__
+
+
+async def _quietly_close(session: RabbitSession) -> None:
+    # The open's own error is the one reported.
+    with contextlib.suppress(Exception):
+        await session.close()
+
+
+def poller_factory() -> PollerFactory:
+    def build(config: MappingConfig, context: PollerContext) -> Poller:
+        return BrokerPoller(
+            config,
+            invoker=context.invoker,
+            report=context.report,
+            may_deliver=context.may_deliver,
+            connect=connect,
+            name="rabbitmq",
+        )
+
+    return build
