@@ -9,7 +9,8 @@ brokers in ``FUNCTORY_MQ_BROKERS`` (JSON), by broker name or full ARN::
     {"orders": {"engine": "rabbitmq", "url": "amqp://user:pass@mq.internal:5672/",
                 "accounts": ["123456789012"]},
      "telemetry": {"engine": "mqtt", "url": "mqtt://sensors.internal:1883"},
-     "events": {"engine": "nats", "url": "nats://nats.internal:4222", "jetstream": true}}
+     "events": {"engine": "nats", "url": "nats://nats.internal:4222", "jetstream": true,
+                "max_deliver": 5}}
 
 A mapping's ARN only *selects* an entry (its name, or the whole ARN when that is the key);
 the connection goes to the entry's URL with the entry's credentials. The ``BASIC_AUTH``
@@ -56,8 +57,10 @@ class Broker:
     url: str
     # None: every account may use it.
     accounts: frozenset[str] | None
-    # NATS: consume through a JetStream durable consumer (else core subjects).
+    # NATS: consume through a JetStream durable consumer (else core subjects), and the
+    # deliveries that consumer makes of a message before giving up on it (-1: no limit).
     jetstream: bool = False
+    max_deliver: int = -1
 
     def allows(self, account_id: str) -> bool:
         return self.accounts is None or account_id in self.accounts
@@ -94,12 +97,16 @@ def parse_registry(raw: str) -> dict[str, Broker]:
             not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts)
         ):
             raise RegistryError(f"FUNCTORY_MQ_BROKERS[{key!r}].accounts must be a list of ids")
+        max_deliver = entry.get("max_deliver", -1)
+        if not isinstance(max_deliver, int) or max_deliver == 0 or max_deliver < -1:
+            raise RegistryError(f"FUNCTORY_MQ_BROKERS[{key!r}].max_deliver must be -1 or > 0")
         registry[key] = Broker(
             key=key,
             engine=engine,
             url=url,
             accounts=frozenset(accounts) if accounts is not None else None,
             jetstream=bool(entry.get("jetstream", False)),
+            max_deliver=max_deliver,
         )
     return registry
 

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from triggers.brokers import Engine
-from triggers.pollers import rabbitmq
+from triggers.pollers import nats_poller, rabbitmq
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import ConfigProblem, MappingConfig
 
 _FACTORIES: dict[Engine, PollerFactory] = {
     Engine.RABBITMQ: rabbitmq.poller_factory(),
+    Engine.NATS: nats_poller.poller_factory(),
 }
 
 

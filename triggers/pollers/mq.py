@@ -23,6 +23,7 @@ One connection per mapping, one batch in flight at a time (a queue is read in or
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -321,3 +322,51 @@ class BrokerPoller:
         await session.ack(messages)
         self._result(OK)
         return True
+
+
+# -- the aws:mq (ActiveMQ) shape, which NATS and MQTT messages are delivered in ------------
+
+
+def mq_record(
+    *,
+    message_id: str,
+    destination: str,
+    data: bytes,
+    redelivered: bool,
+    persistent: bool,
+    timestamp_ms: int,
+    reply_to: str | None = None,
+    properties: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One message in the shape of AWS's Amazon MQ for ActiveMQ events (``aws:mq``):
+    ``destination.physicalName`` is the subject or topic, ``data`` the payload in base64,
+    ``properties`` the NATS headers or MQTT 5 user properties."""
+    now = int(time.time() * 1000)
+    return {
+        "messageID": message_id,
+        "messageType": "jms/bytes-message",
+        "deliveryMode": 2 if persistent else 1,
+        "replyTo": reply_to,
+        "type": None,
+        "expiration": 0,
+        "priority": 0,
+        "correlationId": None,
+        "redelivered": redelivered,
+        "destination": {"physicalName": destination},
+        "data": base64.b64encode(data).decode(),
+        "timestamp": timestamp_ms,
+        "brokerInTime": timestamp_ms,
+        "brokerOutTime": now,
+        "properties": dict(properties or {}),
+    }
+
+
+class MqEvent:
+    """Builds ``{"eventSource": "aws:mq", "eventSourceArn": ..., "messages": [...]}``."""
+
+    def __init__(self, source_arn: str) -> None:
+        arn = json.dumps(source_arn, ensure_ascii=False)
+        self._open = f'{{"eventSource":"aws:mq","eventSourceArn":{arn},"messages":['.encode()
+
+    def __call__(self, messages: Sequence[Message]) -> bytes:
+        return self._open + b",".join(m.encoded for m in messages) + b"]}"
