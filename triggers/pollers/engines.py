@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from triggers.brokers import Engine
-from triggers.pollers import nats_poller, rabbitmq
+from triggers.pollers import mqtt_poller, nats_poller, rabbitmq
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import ConfigProblem, MappingConfig
 
 _FACTORIES: dict[Engine, PollerFactory] = {
     Engine.RABBITMQ: rabbitmq.poller_factory(),
     Engine.NATS: nats_poller.poller_factory(),
+    Engine.MQTT: mqtt_poller.poller_factory(),
 }
 
 
