@@ -140,3 +140,31 @@ def broker_for(arn: str, account_id: str) -> Broker | None:
     if broker is None or not broker.allows(account_id):
         return None
     return broker
+
+
+def queue_problem(engine: Engine, name: str) -> str | None:
+    """Why ``name`` can't be what a mapping reads on ``engine`` (None when it can): a
+    RabbitMQ queue, a NATS subject, an MQTT topic filter."""
+    if engine is Engine.RABBITMQ:
+        if len(name.encode()) > 255:
+            return "A RabbitMQ queue name is at most 255 bytes."
+        return None
+    if engine is Engine.NATS:
+        tokens = name.split(".")
+        if any(ch.isspace() for ch in name) or not all(tokens):
+            return f"{name} is not a NATS subject."
+        for index, token in enumerate(tokens):
+            if token == ">" and index != len(tokens) - 1:
+                return f"{name} is not a NATS subject: '>' must be its last token."
+            if token not in ("*", ">") and ("*" in token or ">" in token):
+                return f"{name} is not a NATS subject: wildcards are whole tokens."
+        return None
+    levels = name.split("/")
+    if "\0" in name or name.startswith("$"):
+        return f"{name} is not a topic filter a mapping may subscribe to."
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            return f"{name} is not an MQTT topic filter: '#' must be its last level."
+        if "+" in level and level != "+":
+            return f"{name} is not an MQTT topic filter: '+' must be a whole level."
+    return None

@@ -74,6 +74,9 @@ class Message:
 class Session(Protocol):
     """One open connection to the broker, consuming the mapping's queue."""
 
+    # Whether a failed message comes back (core NATS: no, it is at most once).
+    redelivers: bool
+
     async def receive(self, count: int, timeout: float) -> list[Message]:
         """Up to ``count`` messages, waiting up to ``timeout`` for the first; ``[]`` when
         none came. Raises ConnectionLost."""
@@ -253,18 +256,22 @@ class BrokerPoller:
             return []
         window = config.batching_window_s or DEFAULT_WINDOW_S
         deadline = time.monotonic() + window
-        while len(messages) < config.batch_size and not self._stopped.is_set():
+        size = sum(len(m.encoded) for m in messages)
+        # A batch stops growing at what one invocation takes; the rest waits its turn.
+        while (
+            len(messages) < config.batch_size
+            and size < MAX_PAYLOAD_BYTES
+            and not self._stopped.is_set()
+        ):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            try:
-                more = await session.receive(
-                    config.batch_size - len(messages), min(remaining, RECEIVE_WAIT_S)
-                )
-            except ConnectionLost:
-                # What is in hand goes back with the connection; nothing was invoked.
-                raise
+            # A ConnectionLost here takes what is in hand back with the connection.
+            more = await session.receive(
+                config.batch_size - len(messages), min(remaining, RECEIVE_WAIT_S)
+            )
             messages.extend(more)
+            size += sum(len(m.encoded) for m in more)
         return messages
 
     # -- delivery -------------------------------------------------------------------------
@@ -313,6 +320,8 @@ class BrokerPoller:
         metrics.events(config, invoked=len(messages))
         if outcome.function_error is not None:
             metrics.events(config, failed_invoke=len(messages))
+            if not session.redelivers:
+                metrics.events(config, dropped=len(messages))
             self._result(FUNCTION_FAILED)
             await session.fail(messages)
             self._retry_pause = min(max(self._retry_pause * 2, FIRST_BACKOFF_S), MAX_RETRY_PAUSE_S)

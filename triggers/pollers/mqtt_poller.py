@@ -121,6 +121,8 @@ class _Link:
 
 
 class MqttSession:
+    redelivers = True
+
     def __init__(self, config: MappingConfig) -> None:
         assert config.broker is not None  # mapping_config resolved it
         self.url = config.broker.url

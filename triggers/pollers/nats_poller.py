@@ -104,6 +104,8 @@ class _Connection:
 
 
 class CoreSession(_Connection):
+    redelivers = False
+
     async def start(self, url: str) -> None:
         client = await self.open(url)
         await client.subscribe(self.subject, cb=self._on_message, pending_msgs_limit=CORE_PENDING)
@@ -152,6 +154,8 @@ class CoreSession(_Connection):
 
 
 class JetStreamSession(_Connection):
+    redelivers = True
+
     def __init__(self, config: MappingConfig) -> None:
         super().__init__(config)
         self._durable = durable_name(config)

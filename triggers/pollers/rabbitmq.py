@@ -102,6 +102,8 @@ def broker_url(url: str, virtual_host: str) -> URL:
 
 
 class RabbitSession:
+    redelivers = True
+
     def __init__(self, config: MappingConfig) -> None:
         self._arn = config.event_source_arn
         self._queue = config.queue

@@ -23,7 +23,7 @@ from functions import arns
 from functions.models import Function
 from functions.selectors import function_resolve
 from iam.models import Account
-from triggers.brokers import Engine, broker_for
+from triggers.brokers import Engine, broker_for, queue_problem
 from triggers.filtering import compile_filter_criteria
 from triggers.models import EventSourceMapping
 from triggers.patterns import PatternError
@@ -278,6 +278,21 @@ def _check_combination(mapping: EventSourceMapping, kind: SourceKind) -> None:
 _MQ_ACCESS_TYPES = ("BASIC_AUTH", "VIRTUAL_HOST")
 
 
+def _virtual_host_changes(mapping: EventSourceMapping, params: dict[str, Any]) -> bool:
+    """AWS takes VIRTUAL_HOST at Create only; an Update may repeat it unchanged."""
+    given = params.get("SourceAccessConfigurations")
+    if given is None:
+        return False
+    return _virtual_host(given) != _virtual_host(mapping.source_access_configurations)
+
+
+def _virtual_host(configurations: Any) -> str | None:
+    for configuration in configurations or []:
+        if isinstance(configuration, dict) and configuration.get("Type") == "VIRTUAL_HOST":
+            return str(configuration.get("URI"))
+    return None
+
+
 def _check_mq(mapping: EventSourceMapping) -> None:
     """An Amazon MQ mapping: one queue, BASIC_AUTH (and for RabbitMQ an optional
     VIRTUAL_HOST) once each, and a broker the operator registered for the caller's account
@@ -309,6 +324,9 @@ def _check_mq(mapping: EventSourceMapping) -> None:
         )
     if "VIRTUAL_HOST" in seen and broker.engine is not Engine.RABBITMQ:
         raise InvalidParameterValue("VIRTUAL_HOST is only supported for RabbitMQ brokers.")
+    problem = queue_problem(broker.engine, str(mapping.queues[0]))
+    if problem is not None:
+        raise InvalidParameterValue(problem)
 
 
 def _duplicate_check(mapping: EventSourceMapping, kind: SourceKind, target: Target) -> None:
@@ -411,6 +429,10 @@ def mapping_update(*, mapping: EventSourceMapping, params: dict[str, Any]) -> Ev
     _check_supported(kind, params)
     if params.get("FilterCriteria") is not None:
         _check_filter_criteria(params["FilterCriteria"])
+    if kind is SourceKind.MQ and _virtual_host_changes(mapping, params):
+        raise InvalidParameterValue(
+            "VIRTUAL_HOST cannot be specified in an UpdateEventSourceMapping call."
+        )
     target = Target(mapping.function, mapping.qualifier)
     if params.get("FunctionName"):
         target = resolve_target(mapping.function.account, params["FunctionName"])
