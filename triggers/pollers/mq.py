@@ -150,6 +150,7 @@ class BrokerPoller:
         self._name = name
         self._stopped = asyncio.Event()
         self._reconnect = False
+        self._connecting = False
         self._task: asyncio.Task[None] | None = None
         self._session: Session | None = None
         self._backoff = 0.0
@@ -182,6 +183,8 @@ class BrokerPoller:
         task = self._task
         if task is None:
             return
+        if self._connecting:
+            task.cancel()  # nothing is in hand yet; an unreachable host would hold the stop
         _, pending = await asyncio.wait({task}, timeout=grace)
         if pending:
             task.cancel()
@@ -195,6 +198,7 @@ class BrokerPoller:
 
     async def _run(self) -> None:
         while not self._stopped.is_set():
+            self._connecting = True
             try:
                 session = await asyncio.wait_for(self._connect(self.config), CONNECT_TIMEOUT_S)
             except asyncio.CancelledError:
@@ -202,6 +206,8 @@ class BrokerPoller:
             except Exception as error:
                 await self._back_off(describe(error))
                 continue
+            finally:
+                self._connecting = False
             self._session = session
             self.connections += 1
             self._reconnect = False

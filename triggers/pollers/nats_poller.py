@@ -11,14 +11,16 @@ MQ for ActiveMQ (``mq.mq_record``): ``destination.physicalName`` is the message'
   holds the subject, created at the first poll with explicit acks, delivering the stream's
   retained messages first). Success acks, a failure naks (JetStream delivers again with
   ``redelivered: true``), a message is delivered at most the registry's ``max_deliver``
-  times, and an acknowledgement not received within ``ACK_WAIT_S`` (Lambda's longest
-  function timeout) counts as a failure. A consumer idle for ``INACTIVE_S`` is removed by
+  times. Messages in hand are marked in progress every ``ACK_WAIT_S / 3``, so a long
+  invocation is not redelivered meanwhile, while a poller that died has its messages
+  delivered again within ``ACK_WAIT_S``. A consumer idle for ``INACTIVE_S`` is removed by
   the server (a deleted mapping leaves nothing behind for long).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -41,7 +43,9 @@ from triggers.pollers.mq import (
     mq_record,
 )
 
-ACK_WAIT_S = 900.0
+# How long JetStream waits for an acknowledgement before delivering a message again; while
+# the function runs, the poller tells it the messages are in progress every third of that.
+ACK_WAIT_S = 30.0
 INACTIVE_S = 7 * 24 * 3600.0
 # Core NATS: messages held for the poller before the client drops them (slow consumer).
 CORE_PENDING = 10_000
@@ -161,6 +165,9 @@ class JetStreamSession(_Connection):
         self._durable = durable_name(config)
         self._max_deliver = config.broker.max_deliver if config.broker else -1
         self._sub: Any = None
+        # Messages received and not yet settled, kept in progress by the ticker.
+        self._held: dict[int, Msg] = {}
+        self._ticker: asyncio.Task[None] | None = None
 
     async def start(self, url: str) -> None:
         client = await self.open(url)
@@ -175,6 +182,19 @@ class JetStreamSession(_Connection):
             filter_subject=self.subject,
         )
         self._sub = await js.pull_subscribe(self.subject, durable=self._durable, config=consumer)
+        self._ticker = asyncio.get_running_loop().create_task(self._keep_in_progress())
+
+    async def _keep_in_progress(self) -> None:
+        while True:
+            await asyncio.sleep(ACK_WAIT_S / 3)
+            for msg in list(self._held.values()):
+                with contextlib.suppress(Exception):  # a lost connection shows elsewhere
+                    await msg.in_progress()
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        await super().close()
 
     async def receive(self, count: int, timeout: float) -> list[Message]:
         self.check()
@@ -187,6 +207,7 @@ class JetStreamSession(_Connection):
             raise ConnectionLost(str(error) or type(error).__name__) from error
         messages = []
         for msg in msgs:
+            self._held[id(msg)] = msg
             meta = msg.metadata
             stamp = meta.timestamp
             messages.append(
@@ -206,6 +227,8 @@ class JetStreamSession(_Connection):
         return messages
 
     async def _each(self, messages: Sequence[Message], ack: bool) -> None:
+        for message in messages:
+            self._held.pop(id(message.handle), None)
         try:
             for message in messages:
                 await (message.handle.ack() if ack else message.handle.nak())

@@ -27,13 +27,18 @@ def broker_arn(name: str) -> str:
 class Function:
     """Stands in for the mapping's function: records every event, answers as told."""
 
-    def __init__(self, answer: Callable[[dict[str, Any]], Outcome] | None = None) -> None:
+    def __init__(
+        self, answer: Callable[[dict[str, Any]], Outcome] | None = None, delay: float = 0.0
+    ) -> None:
         self.events: list[dict[str, Any]] = []
         self.answer = answer or (lambda event: Outcome(b"null", None))
+        self.delay = delay
 
     async def __call__(self, config: MappingConfig, payload: bytes) -> Outcome:
         event = json.loads(payload)
         self.events.append(event)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return self.answer(event)
 
 

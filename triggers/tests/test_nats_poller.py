@@ -178,6 +178,25 @@ def test_a_failure_then_success_acks_the_redelivered_batch(server: Any) -> None:
     server(scenario)
 
 
+def test_a_batch_the_function_holds_past_the_ack_wait_is_not_delivered_twice(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nats_poller, "ACK_WAIT_S", 1.5)
+    function = Function(delay=4.0)
+
+    async def scenario(nats_: Server) -> None:
+        subject = await nats_.stream()
+        config = jetstream(subject, batch_size=10)
+        await nats_.js.publish(f"{nats_.prefix}.slow", b"slow")
+        async with Run(config, function, nats_poller.connect) as run_:
+            await until(lambda: run_.reports[-1:] == [OK], timeout=20)
+            await asyncio.sleep(2.0)  # a redelivery after the ack wait would come now
+        assert bodies(function) == ["slow"]
+        assert await nats_.pending(config) == 0
+
+    server(scenario)
+
+
 def test_nothing_is_delivered_after_stop_and_the_durable_keeps_the_rest(server: Any) -> None:
     function = Function()
 

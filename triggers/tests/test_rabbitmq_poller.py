@@ -347,3 +347,21 @@ def test_a_missing_queue_is_a_problem_result(rabbit: Any) -> None:
         assert "guest" not in run_.reports[0]
 
     rabbit(scenario)
+
+
+def test_stopping_does_not_wait_for_a_broker_that_never_answers() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, answers nothing
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        config = mapping(Engine.RABBITMQ, f"amqp://guest:guest@127.0.0.1:{port}/", "q")
+        run_ = Run(config, Function(), rabbitmq.connect)
+        run_.poller.start()
+        await asyncio.sleep(0.3)  # the connect is waiting for the broker's greeting
+        # The connect would wait CONNECT_TIMEOUT_S (10 s); a stop cuts it short.
+        await asyncio.wait_for(run_.poller.stop(), 5.0)
+        server.close()
+
+    asyncio.run(scenario())
