@@ -74,9 +74,6 @@ class Message:
 class Session(Protocol):
     """One open connection to the broker, consuming the mapping's queue."""
 
-    # Whether a failed message comes back (core NATS: no, it is at most once).
-    redelivers: bool
-
     async def receive(self, count: int, timeout: float) -> list[Message]:
         """Up to ``count`` messages, waiting up to ``timeout`` for the first; ``[]`` when
         none came. Raises ConnectionLost."""
@@ -86,8 +83,9 @@ class Session(Protocol):
         """The messages are done with (processed, or dropped by filters)."""
         ...
 
-    async def fail(self, messages: Sequence[Message]) -> None:
-        """The function failed on them: the broker is to deliver them again."""
+    async def fail(self, messages: Sequence[Message]) -> int:
+        """The function failed on them: the broker is to deliver them again. Returns how
+        many are given up on instead (dead-lettered or dropped)."""
         ...
 
     async def release(self, messages: Sequence[Message]) -> None:
@@ -326,10 +324,10 @@ class BrokerPoller:
         metrics.events(config, invoked=len(messages))
         if outcome.function_error is not None:
             metrics.events(config, failed_invoke=len(messages))
-            if not session.redelivers:
-                metrics.events(config, dropped=len(messages))
             self._result(FUNCTION_FAILED)
-            await session.fail(messages)
+            given_up = await session.fail(messages)
+            if given_up:
+                metrics.events(config, dropped=given_up)
             self._retry_pause = min(max(self._retry_pause * 2, FIRST_BACKOFF_S), MAX_RETRY_PAUSE_S)
             await self._pause(self._retry_pause)
             return False

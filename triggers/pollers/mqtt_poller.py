@@ -121,8 +121,6 @@ class _Link:
 
 
 class MqttSession:
-    redelivers = True
-
     def __init__(self, config: MappingConfig) -> None:
         assert config.broker is not None  # mapping_config resolved it
         self.url = config.broker.url
@@ -210,8 +208,9 @@ class MqttSession:
             self.lost = str(error)
             raise
 
-    async def fail(self, messages: Sequence[Message]) -> None:
+    async def fail(self, messages: Sequence[Message]) -> int:
         await self._redeliver()
+        return 0
 
     async def release(self, messages: Sequence[Message]) -> None:
         await self._redeliver()

@@ -108,8 +108,6 @@ class _Connection:
 
 
 class CoreSession(_Connection):
-    redelivers = False
-
     async def start(self, url: str) -> None:
         client = await self.open(url)
         await client.subscribe(self.subject, cb=self._on_message, pending_msgs_limit=CORE_PENDING)
@@ -150,16 +148,14 @@ class CoreSession(_Connection):
     async def ack(self, messages: Sequence[Message]) -> None:
         return None
 
-    async def fail(self, messages: Sequence[Message]) -> None:
-        return None
+    async def fail(self, messages: Sequence[Message]) -> int:
+        return len(messages)  # at most once: they are gone
 
     async def release(self, messages: Sequence[Message]) -> None:
         return None
 
 
 class JetStreamSession(_Connection):
-    redelivers = True
-
     def __init__(self, config: MappingConfig) -> None:
         super().__init__(config)
         self._durable = durable_name(config)
@@ -238,8 +234,9 @@ class JetStreamSession(_Connection):
     async def ack(self, messages: Sequence[Message]) -> None:
         await self._each(messages, ack=True)
 
-    async def fail(self, messages: Sequence[Message]) -> None:
+    async def fail(self, messages: Sequence[Message]) -> int:
         await self._each(messages, ack=False)
+        return 0
 
     async def release(self, messages: Sequence[Message]) -> None:
         await self._each(messages, ack=False)

@@ -7,10 +7,15 @@
   each message's ``basicProperties`` (string headers as ``{"bytes": [...]}``, the timestamp
   as AWS prints it), ``redelivered`` and the body in base64 as ``data``.
 - Success acks the batch; a function error nacks it with requeue, so RabbitMQ delivers it
-  again (``redelivered: true``). As on Amazon MQ, poison messages are the broker's to move:
-  a quorum queue with ``x-delivery-limit`` and ``x-dead-letter-exchange`` dead-letters a
-  message after that many failed deliveries; a classic queue redelivers it until it
-  succeeds or expires (its TTL), the poller pausing longer after each failure.
+  again (``redelivered: true``), the poller pausing longer after each failure. Poison
+  messages: AWS gives a message up after ``MAX_REDELIVERIES`` (6, ActiveMQ's default
+  redelivery policy, which Lambda documents for Amazon MQ) and leaves the rest to the
+  broker's dead-letter queue. Here, on a quorum queue (which counts deliveries in
+  ``x-delivery-count``), a message that fails after 6 redeliveries is rejected without
+  requeue: RabbitMQ dead-letters it to the queue's ``x-dead-letter-exchange`` (or drops it
+  when there is none); a quorum queue's own ``x-delivery-limit``, if lower, acts first. A
+  classic queue keeps no count, so a failing message there comes back until it succeeds or
+  expires (its TTL): use a quorum queue for poison messages.
 - A dropped connection requeues everything unacked (RabbitMQ's rule), and the poller
   reconnects with back-off.
 """
@@ -36,6 +41,8 @@ from triggers.pollers.config import MappingConfig
 from triggers.pollers.mq import CONNECT_TIMEOUT_S, BrokerPoller, ConnectionLost, Message
 
 _LOST = object()
+# Redeliveries of a failing message before it is given up on (see the module's docstring).
+MAX_REDELIVERIES = 6
 
 
 def aws_timestamp(value: dt.datetime) -> str:
@@ -101,9 +108,13 @@ def broker_url(url: str, virtual_host: str) -> URL:
     return URL(url).with_path(path, encoded=True)
 
 
-class RabbitSession:
-    redelivers = True
+def delivery_count(message: DeliveredMessage) -> int:
+    """Earlier deliveries of the message, as a quorum queue counts them (0 elsewhere)."""
+    count = (message.header.properties.headers or {}).get("x-delivery-count")
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
+
+class RabbitSession:
     def __init__(self, config: MappingConfig) -> None:
         self._arn = config.event_source_arn
         self._queue = config.queue
@@ -149,28 +160,46 @@ class RabbitSession:
         if any(item is _LOST for item in items):
             # Unacked messages of a closed channel are back in the queue already.
             raise ConnectionLost(self._lost or "the connection was closed")
-        return [Message(handle=item.delivery.delivery_tag, record=record(item)) for item in items]
+        return [
+            Message(handle=(item.delivery.delivery_tag, delivery_count(item)), record=record(item))
+            for item in items
+        ]
 
-    async def _settle(self, messages: Sequence[Message], *, ack: bool) -> None:
+    async def _settle(self, messages: Sequence[Message], *, ack: bool) -> int:
+        """Ack, or nack with requeue; a failing message out of redeliveries is rejected
+        without requeue (dead-lettered). Returns how many were."""
         if self._lost is not None:
-            return  # RabbitMQ requeued them when the channel closed
+            return 0  # RabbitMQ requeued them when the channel closed
+        given_up = 0
         try:
             for message in messages:
+                tag, earlier = message.handle
                 if ack:
-                    await self._channel.basic_ack(message.handle)
+                    await self._channel.basic_ack(tag)
+                elif earlier >= MAX_REDELIVERIES:
+                    await self._channel.basic_reject(tag, requeue=False)
+                    given_up += 1
                 else:
-                    await self._channel.basic_nack(message.handle, requeue=True)
+                    await self._channel.basic_nack(tag, requeue=True)
         except (aiormq.exceptions.AMQPError, ConnectionError) as error:
             raise ConnectionLost(str(error)) from error
+        return given_up
 
     async def ack(self, messages: Sequence[Message]) -> None:
         await self._settle(messages, ack=True)
 
-    async def fail(self, messages: Sequence[Message]) -> None:
-        await self._settle(messages, ack=False)
+    async def fail(self, messages: Sequence[Message]) -> int:
+        return await self._settle(messages, ack=False)
 
     async def release(self, messages: Sequence[Message]) -> None:
-        await self._settle(messages, ack=False)
+        # Never invoked: requeued whatever their count (the function did not fail on them).
+        if self._lost is not None:
+            return
+        try:
+            for message in messages:
+                await self._channel.basic_nack(message.handle[0], requeue=True)
+        except (aiormq.exceptions.AMQPError, ConnectionError) as error:
+            raise ConnectionLost(str(error)) from error
 
     def event(self, messages: Sequence[Message]) -> bytes:
         return self._open + b",".join(m.encoded for m in messages) + b"]}}"

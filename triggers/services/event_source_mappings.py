@@ -32,6 +32,7 @@ from triggers.sources import (
     batch_limits,
     is_fifo_queue,
     mapping_kind,
+    parse_arn,
     source_kind,
 )
 
@@ -316,6 +317,13 @@ def _check_mq(mapping: EventSourceMapping) -> None:
         seen.add(kind)
     if "BASIC_AUTH" not in seen:
         raise InvalidParameterValue("Required 'BASIC_AUTH' source access configuration is missing.")
+    parsed = parse_arn(mapping.event_source_arn)
+    if parsed is None or parsed.account != mapping.function.account_id:
+        # As on AWS: Lambda reads no Amazon MQ broker of another account.
+        raise InvalidParameterValue(
+            "Cross-account Amazon MQ event sources are not supported: the broker must be in "
+            "the function's account."
+        )
     broker = broker_for(mapping.event_source_arn, mapping.function.account_id)
     if broker is None:
         raise InvalidParameterValue(

@@ -173,6 +173,8 @@ def test_mappings_are_refused_for_brokers_queues_and_configurations_that_cant_be
         Queues=["a"],
         SourceAccessConfigurations=[*AUTH, *AUTH],
     ) == ("Duplicate BASIC_AUTH source access configuration.")
+    other_account = "arn:aws:mq:us-east-1:444455556666:broker:rabbit:b-1"
+    assert "Cross-account" in rejected(create, EventSourceArn=other_account, Queues=["a"])
     assert "StartingPosition is not valid" in rejected(
         create, EventSourceArn=arn("rabbit"), Queues=["a"], StartingPosition="LATEST"
     )

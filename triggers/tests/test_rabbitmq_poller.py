@@ -19,7 +19,7 @@ from pamqp.commands import Basic
 
 from triggers.brokers import Engine
 from triggers.filtering import compile_filter_criteria
-from triggers.pollers import rabbitmq
+from triggers.pollers import mq, rabbitmq
 from triggers.pollers.invoke import Outcome
 from triggers.pollers.mq import FUNCTION_FAILED, OK
 from triggers.tests.broker_support import Function, Run, failing, mapping, proxy_to, until
@@ -264,6 +264,35 @@ def test_a_poison_message_is_dead_lettered_after_the_queues_delivery_limit(rabbi
         assert await broker.count(queue) == 0
         # The first delivery and two redeliveries (the limit), all failed.
         assert bodies(function) == ["poison"] * 3
+
+    rabbit(scenario)
+
+
+def test_a_message_failing_after_six_redeliveries_is_dead_lettered_as_aws_gives_up(
+    rabbit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mq, "MAX_RETRY_PAUSE_S", 0.05)
+    function = Function(failing)
+
+    async def scenario(broker: Broker) -> None:
+        dead = await broker.queue()
+        exchange = f"functory-test-dlx-{uuid.uuid4().hex[:8]}"
+        await broker.channel.exchange_declare(exchange, exchange_type="fanout")
+        broker.exchanges.append(exchange)
+        await broker.channel.queue_bind(dead, exchange, routing_key="")
+        queue = await broker.queue(
+            {"x-queue-type": "quorum", "x-dead-letter-exchange": exchange}, durable=True
+        )
+        config = mapping(Engine.RABBITMQ, URL, queue, batch_size=10)
+        await broker.publish(queue, b"poison")
+        async with Run(config, function, rabbitmq.connect):
+            for _ in range(300):
+                if await broker.count(dead) == 1:
+                    break
+                await asyncio.sleep(0.1)
+        assert await broker.count(dead) == 1
+        assert await broker.count(queue) == 0
+        assert bodies(function) == ["poison"] * (1 + rabbitmq.MAX_REDELIVERIES)
 
     rabbit(scenario)
 
