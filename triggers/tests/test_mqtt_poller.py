@@ -18,7 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from triggers.brokers import Engine
-from triggers.pollers import mqtt_poller
+from triggers.pollers import mq, mqtt_poller
 from triggers.pollers.config import MappingConfig
 from triggers.pollers.invoke import Outcome
 from triggers.pollers.mq import FUNCTION_FAILED, OK
@@ -149,8 +149,9 @@ def test_each_of_200_mqtt_messages_reaches_the_function_exactly_once(
 
 
 def test_a_failed_mqtt_batch_is_resent_by_the_broker_marked_redelivered(
-    publisher: Publisher, configs: Configs
+    publisher: Publisher, configs: Configs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(mq, "MAX_RETRY_PAUSE_S", 0.05)
     answers = [failing]
     function = Function(lambda e: answers.pop(0)(e) if answers else Outcome(b"null", None))
     config = configs(f"{publisher.prefix}/#", batch_size=10)
@@ -162,7 +163,7 @@ def test_a_failed_mqtt_batch_is_resent_by_the_broker_marked_redelivered(
             await until(lambda: len(function.events) >= 2)
             await until(lambda: run_.reports[-1] == OK)
             assert FUNCTION_FAILED in run_.reports
-            await asyncio.sleep(1.0)  # an unacknowledged message would come a third time
+            await asyncio.sleep(0.5)  # an unacknowledged message would come a third time
 
     asyncio.run(scenario())
     assert bodies(function) == ["once", "once"]
@@ -183,7 +184,7 @@ def test_messages_wait_for_a_stopped_poller_and_nothing_is_delivered_meanwhile(
             await until(lambda: bool(function.events))
         for n in range(5):
             await publisher.send("a", f"away-{n}".encode())
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
         assert bodies(function) == ["before"]
         async with Run(config, function, mqtt_poller.connect):
             await until(lambda: len(bodies(function)) >= 6)

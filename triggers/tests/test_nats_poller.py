@@ -16,7 +16,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from triggers.brokers import Engine
-from triggers.pollers import nats_poller
+from triggers.pollers import mq, nats_poller
 from triggers.pollers.config import MappingConfig
 from triggers.pollers.invoke import Outcome
 from triggers.pollers.mq import FUNCTION_FAILED, OK
@@ -140,8 +140,9 @@ def test_each_of_300_jetstream_messages_reaches_the_function_exactly_once(server
 
 
 def test_a_failed_jetstream_batch_is_redelivered_and_max_deliver_is_honoured(
-    server: Any,
+    server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(mq, "MAX_RETRY_PAUSE_S", 0.05)
     function = Function(failing)
 
     async def scenario(nats_: Server) -> None:
@@ -152,7 +153,7 @@ def test_a_failed_jetstream_batch_is_redelivered_and_max_deliver_is_honoured(
         await nats_.js.publish(f"{nats_.prefix}.poison", b"poison")
         async with Run(config, function, nats_poller.connect) as run_:
             await until(lambda: len(function.events) >= 3)
-            await asyncio.sleep(1.5)  # a fourth delivery would come within the retry pause
+            await asyncio.sleep(0.5)  # a fourth delivery would come within the retry pause
             assert run_.reports[-1] == FUNCTION_FAILED
         flags = [event["messages"][0]["redelivered"] for event in function.events]
         assert flags == [False, True, True]
@@ -181,8 +182,8 @@ def test_a_failure_then_success_acks_the_redelivered_batch(server: Any) -> None:
 def test_a_batch_the_function_holds_past_the_ack_wait_is_not_delivered_twice(
     server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(nats_poller, "ACK_WAIT_S", 1.5)
-    function = Function(delay=4.0)
+    monkeypatch.setattr(nats_poller, "ACK_WAIT_S", 1.0)
+    function = Function(delay=2.5)
 
     async def scenario(nats_: Server) -> None:
         subject = await nats_.stream()
@@ -190,7 +191,7 @@ def test_a_batch_the_function_holds_past_the_ack_wait_is_not_delivered_twice(
         await nats_.js.publish(f"{nats_.prefix}.slow", b"slow")
         async with Run(config, function, nats_poller.connect) as run_:
             await until(lambda: run_.reports[-1:] == [OK], timeout=20)
-            await asyncio.sleep(2.0)  # a redelivery after the ack wait would come now
+            await asyncio.sleep(1.2)  # a redelivery after the ack wait would come now
         assert bodies(function) == ["slow"]
         assert await nats_.pending(config) == 0
 
@@ -208,7 +209,7 @@ def test_nothing_is_delivered_after_stop_and_the_durable_keeps_the_rest(server: 
             await until(lambda: bool(function.events))
         for n in range(4):
             await nats_.js.publish(f"{nats_.prefix}.a", f"after-{n}".encode())
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
         assert bodies(function) == ["before"]
         assert await nats_.pending(config) == 4
         # The durable consumer resumes where the mapping left off.

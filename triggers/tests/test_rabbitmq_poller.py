@@ -217,7 +217,10 @@ def test_filter_criteria_drop_messages_unseen_and_ack_them(rabbit: Any) -> None:
 # -- failures -----------------------------------------------------------------------------
 
 
-def test_a_failed_batch_comes_back_marked_redelivered(rabbit: Any) -> None:
+def test_a_failed_batch_comes_back_marked_redelivered(
+    rabbit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mq, "MAX_RETRY_PAUSE_S", 0.05)
     answers = [failing, lambda event: Outcome(b"null", None)]
     function = Function(lambda event: answers.pop(0)(event) if answers else Outcome(b"null", None))
 
@@ -236,7 +239,10 @@ def test_a_failed_batch_comes_back_marked_redelivered(rabbit: Any) -> None:
     rabbit(scenario)
 
 
-def test_a_poison_message_is_dead_lettered_after_the_queues_delivery_limit(rabbit: Any) -> None:
+def test_a_poison_message_is_dead_lettered_after_the_queues_delivery_limit(
+    rabbit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mq, "MAX_RETRY_PAUSE_S", 0.05)
     function = Function(failing)
 
     async def scenario(broker: Broker) -> None:
