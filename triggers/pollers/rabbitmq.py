@@ -30,11 +30,10 @@ import decimal
 import json
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiormq
 from aiormq.abc import DeliveredMessage
-from yarl import URL
 
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import MappingConfig
@@ -102,10 +101,10 @@ def record(message: DeliveredMessage) -> dict[str, Any]:
     }
 
 
-def broker_url(url: str, virtual_host: str) -> URL:
+def broker_url(url: str, virtual_host: str) -> str:
     """The registered URL with the mapping's virtual host as its path (AMQP URI rules)."""
     path = "/" if virtual_host == "/" else "/" + quote(virtual_host, safe="")
-    return URL(url).with_path(path, encoded=True)
+    return urlunsplit(urlsplit(url)._replace(path=path))
 
 
 def delivery_count(message: DeliveredMessage) -> int:
@@ -129,7 +128,7 @@ class RabbitSession:
             f'{{"eventSource":"aws:rmq","eventSourceArn":{arn},"rmqMessagesByQueue":{{{key}:['
         ).encode()
 
-    async def open(self, url: URL, prefetch: int) -> None:
+    async def open(self, url: str, prefetch: int) -> None:
         self._connection = await aiormq.connect(url, client_properties={"product": "Functory"})
         self._connection.closing.add_done_callback(self._closed)
         self._channel = await self._connection.channel()

@@ -15,7 +15,6 @@ from typing import Any
 
 import aiormq
 import pytest
-from pamqp.commands import Basic
 
 from triggers.brokers import Engine
 from triggers.filtering import compile_filter_criteria
@@ -47,7 +46,7 @@ class Broker:
         return name
 
     async def publish(
-        self, queue: str, body: bytes, properties: Basic.Properties | None = None
+        self, queue: str, body: bytes, properties: aiormq.spec.Basic.Properties | None = None
     ) -> None:
         await self.channel.basic_publish(body, routing_key=queue, properties=properties)
 
@@ -106,7 +105,7 @@ def test_it_delivers_a_message_in_awss_rmq_event_shape(rabbit: Any) -> None:
     async def scenario(broker: Broker) -> None:
         queue = await broker.queue()
         config = mapping(Engine.RABBITMQ, URL, queue, batch_size=10)
-        properties = Basic.Properties(
+        properties = aiormq.spec.Basic.Properties(
             content_type="text/plain",
             headers={"header1": "value1", "numberInHeader": 10, "flag": True},
             delivery_mode=1,
@@ -167,9 +166,9 @@ def test_it_prints_timestamps_as_awss_events_do() -> None:
 
 
 def test_it_connects_to_the_mappings_virtual_host() -> None:
-    assert str(rabbitmq.broker_url("amqp://u:p@h:5672/", "/")) == "amqp://u:p@h:5672/"
-    assert str(rabbitmq.broker_url("amqp://u:p@h:5672/", "orders/eu")) == (
-        "amqp://u:p@h:5672/orders%2Feu"
+    assert rabbitmq.broker_url("amqp://u:p@h:5672/", "/") == "amqp://u:p@h:5672/"
+    assert rabbitmq.broker_url("amqp://u:p@h:5672/x?heartbeat=30", "orders/eu") == (
+        "amqp://u:p@h:5672/orders%2Feu?heartbeat=30"
     )
 
 
