@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -15,8 +16,13 @@ from functions.tests.factories import function_row
 from iam.models import Account
 from triggers.brokers import Engine, RegistryError, broker_for, parse_registry, queue_problem
 from triggers.models import EventSourceMapping
+from triggers.pollers import engines, mqtt_poller, nats_poller, rabbitmq
+from triggers.pollers.base import PollerContext
 from triggers.pollers.config import ConfigProblem, mapping_config
+from triggers.pollers.mq import BrokerPoller
 from triggers.services import event_source_mappings as services
+from triggers.tests.broker_support import Function as Recorder
+from triggers.tests.broker_support import mapping
 
 OWNER = "111122223333"
 AUTH = [{"Type": "BASIC_AUTH", "URI": "arn:aws:secretsmanager:us-east-1:111122223333:secret:s"}]
@@ -202,3 +208,25 @@ def test_a_broker_taken_out_of_the_registry_is_a_problem_for_the_poller(
     stored = EventSourceMapping.objects.select_related("function__account").get(pk=mapping.pk)
     with pytest.raises(ConfigProblem, match=r"PROBLEM: The broker .* is not registered"):
         mapping_config(stored)
+
+
+def test_the_registry_picks_each_mappings_poller_by_engine() -> None:
+    context = PollerContext(
+        invoker=Recorder(),
+        executor=ThreadPoolExecutor(1),
+        report=lambda result: None,
+        may_deliver=lambda: True,
+    )
+    build = engines.poller_factory()
+    connects = {
+        Engine.RABBITMQ: rabbitmq.connect,
+        Engine.NATS: nats_poller.connect,
+        Engine.MQTT: mqtt_poller.connect,
+    }
+    for engine, connect in connects.items():
+        poller = build(mapping(engine, "x://h", "q"), context)
+        assert isinstance(poller, BrokerPoller)
+        assert poller._connect is connect
+    unregistered = mapping(Engine.NATS, "nats://h", "q", broker=None)
+    with pytest.raises(ConfigProblem, match="No poller for the broker"):
+        build(unregistered, context)
