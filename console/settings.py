@@ -420,6 +420,11 @@ FUNCTORY_POLLER_CHECK_SECONDS = float(os.environ.get("FUNCTORY_POLLER_CHECK_SECO
 FUNCTORY_SQS_MAX_CONCURRENCY = int(os.environ.get("FUNCTORY_SQS_MAX_CONCURRENCY", "10"))
 # Threads for the pollers' blocking broker calls (long polls), per server process.
 FUNCTORY_POLLER_THREADS = int(os.environ.get("FUNCTORY_POLLER_THREADS", "64"))
+# Self-hosted brokers that Amazon MQ event source mappings may read (triggers/brokers.py):
+# JSON, broker name or full ARN -> {"engine": "rabbitmq"|"nats"|"mqtt", "url": ...,
+# "accounts": [...] (default: every account), "jetstream": true (NATS)}. A mapping only ever
+# connects to a URL listed here; its EventSourceArn merely picks one.
+FUNCTORY_MQ_BROKERS = os.environ.get("FUNCTORY_MQ_BROKERS", "{}")
 
 LOGGING = {
     "version": 1,

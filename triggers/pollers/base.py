@@ -2,7 +2,8 @@
 
 A source kind (``triggers.sources.SourceKind``) is polled when ``runtime.FACTORIES`` has a
 factory for it: ``factory(config, context)`` builds the poller of one mapping, which the
-runtime starts, updates with new snapshots and stops.
+runtime starts, updates with new snapshots and stops (or raises ``ConfigProblem``: the
+mapping can't be polled as stored, and the problem is its LastProcessingResult).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from functions import arns
 from iam.models import Account
+from triggers.brokers import Broker, broker_for
 from triggers.filtering import FilterSet, compile_filter_criteria, record_view
 from triggers.models import EventSourceMapping
 from triggers.patterns import PatternError
@@ -52,6 +53,11 @@ class MappingConfig:
     maximum_concurrency: int
     # MetricsConfig has "EventCount": the mapping's event counts are published.
     event_count_metrics: bool = False
+    # Amazon MQ (self-hosted brokers): the queue (subject, topic filter) and RabbitMQ's
+    # virtual host of the mapping, and the registered broker its ARN names.
+    queue: str = ""
+    virtual_host: str = "/"
+    broker: Broker | None = None
 
     @property
     def kind(self) -> SourceKind | None:
@@ -92,6 +98,14 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
     concurrency = (mapping.scaling_config or {}).get("MaximumConcurrency")
     if not isinstance(concurrency, int) or concurrency < 1:
         concurrency = settings.FUNCTORY_SQS_MAX_CONCURRENCY
+    broker = None
+    if source_kind(mapping.event_source_arn) is SourceKind.MQ:
+        broker = broker_for(mapping.event_source_arn, function.account_id)
+        if broker is None:
+            raise ConfigProblem(
+                f"PROBLEM: The broker {mapping.event_source_arn} is not registered for this "
+                "account."
+            )
     return MappingConfig(
         uuid=str(mapping.uuid),
         generation=mapping.generation,
@@ -106,6 +120,9 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
         in (mapping.function_response_types or []),
         maximum_concurrency=max(1, min(concurrency, MAX_CONCURRENCY)),
         event_count_metrics=event_count_enabled(mapping.metrics_config),
+        queue=str((mapping.queues or [""])[0]),
+        virtual_host=_virtual_host(mapping.source_access_configurations),
+        broker=broker,
     )
 
 
@@ -115,6 +132,13 @@ def event_count_enabled(metrics_config: Any) -> bool:
         return False
     metrics = metrics_config.get("Metrics")
     return isinstance(metrics, list) and "EventCount" in metrics
+
+
+def _virtual_host(configurations: Any) -> str:
+    for configuration in configurations or []:
+        if isinstance(configuration, dict) and configuration.get("Type") == "VIRTUAL_HOST":
+            return str(configuration.get("URI") or "/")
+    return "/"
 
 
 def _criteria(value: Any) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from django.db import close_old_connections
 
 from triggers import leases, selectors
 from triggers.models import EventSourceMapping
-from triggers.pollers import sqs
+from triggers.pollers import engines, sqs
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import ConfigProblem, MappingConfig, mapping_config
 from triggers.pollers.invoke import Invoker, invoke
@@ -59,7 +59,7 @@ STOP_GRACE_S = 10.0
 
 def default_factories() -> dict[SourceKind, PollerFactory]:
     """The sources this runtime polls, and how it builds each one's poller."""
-    return {SourceKind.SQS: sqs.poller_factory()}
+    return {SourceKind.SQS: sqs.poller_factory(), SourceKind.MQ: engines.poller_factory()}
 
 
 def lease_key(uuid: str) -> str:
@@ -213,16 +213,17 @@ class Runtime:
             return
         try:
             config = await self._in_db(self._load, row.uuid)
+            poller = self._poller(config) if config is not None else None
         except ConfigProblem as problem:
             self._broken[row.uuid] = row.generation
             self._reported[row.uuid] = str(problem)
             await self._in_db(leases.release, [held.key], self.owner)
             return
-        if config is None:  # deleted meanwhile
+        if config is None or poller is None:  # deleted meanwhile
             await self._in_db(leases.release, [held.key], self.owner)
             return
         self._broken.pop(row.uuid, None)
-        running = Running(poller=self._poller(config), held=held, generation=config.generation)
+        running = Running(poller=poller, held=held, generation=config.generation)
         self.running[row.uuid] = running
         running.poller.start()
 

@@ -23,6 +23,7 @@ from functions import arns
 from functions.models import Function
 from functions.selectors import function_resolve
 from iam.models import Account
+from triggers.brokers import Engine, broker_for, queue_problem
 from triggers.filtering import compile_filter_criteria
 from triggers.models import EventSourceMapping
 from triggers.patterns import PatternError
@@ -31,6 +32,7 @@ from triggers.sources import (
     batch_limits,
     is_fifo_queue,
     mapping_kind,
+    parse_arn,
     source_kind,
 )
 
@@ -269,14 +271,70 @@ def _check_combination(mapping: EventSourceMapping, kind: SourceKind) -> None:
                 "S3 destinations are supported."
             )
     if kind is SourceKind.MQ:
-        if not mapping.queues:
-            raise InvalidParameterValue("Required 'queues' parameter is missing.")
-        if not any(c.get("Type") == "BASIC_AUTH" for c in mapping.source_access_configurations):
-            raise InvalidParameterValue(
-                "Required 'BASIC_AUTH' source access configuration is missing."
-            )
+        _check_mq(mapping)
     if kind.is_kafka and not mapping.topics:
         raise InvalidParameterValue("Required 'topics' parameter is missing.")
+
+
+_MQ_ACCESS_TYPES = ("BASIC_AUTH", "VIRTUAL_HOST")
+
+
+def _virtual_host_changes(mapping: EventSourceMapping, params: dict[str, Any]) -> bool:
+    """AWS takes VIRTUAL_HOST at Create only; an Update may repeat it unchanged."""
+    given = params.get("SourceAccessConfigurations")
+    if given is None:
+        return False
+    return _virtual_host(given) != _virtual_host(mapping.source_access_configurations)
+
+
+def _virtual_host(configurations: Any) -> str | None:
+    for configuration in configurations or []:
+        if isinstance(configuration, dict) and configuration.get("Type") == "VIRTUAL_HOST":
+            return str(configuration.get("URI"))
+    return None
+
+
+def _check_mq(mapping: EventSourceMapping) -> None:
+    """An Amazon MQ mapping: one queue, BASIC_AUTH (and for RabbitMQ an optional
+    VIRTUAL_HOST) once each, and a broker the operator registered for the caller's account
+    (``triggers/brokers.py``: the only hosts a mapping can reach)."""
+    if not mapping.queues:
+        raise InvalidParameterValue("Required 'queues' parameter is missing.")
+    if len(mapping.queues) != 1 or not str(mapping.queues[0]).strip():
+        raise InvalidParameterValue("Queues must name exactly one queue.")
+    seen: set[str] = set()
+    for configuration in mapping.source_access_configurations:
+        kind = configuration.get("Type")
+        if kind not in _MQ_ACCESS_TYPES:
+            raise InvalidParameterValue(
+                f"Unsupported source access configuration type {kind} for Amazon MQ event "
+                "sources. Use BASIC_AUTH and, for RabbitMQ, VIRTUAL_HOST."
+            )
+        if kind in seen:
+            raise InvalidParameterValue(f"Duplicate {kind} source access configuration.")
+        if not configuration.get("URI"):
+            raise InvalidParameterValue(f"The {kind} source access configuration needs a URI.")
+        seen.add(kind)
+    if "BASIC_AUTH" not in seen:
+        raise InvalidParameterValue("Required 'BASIC_AUTH' source access configuration is missing.")
+    parsed = parse_arn(mapping.event_source_arn)
+    if parsed is None or parsed.account != mapping.function.account_id:
+        # As on AWS: Lambda reads no Amazon MQ broker of another account.
+        raise InvalidParameterValue(
+            "Cross-account Amazon MQ event sources are not supported: the broker must be in "
+            "the function's account."
+        )
+    broker = broker_for(mapping.event_source_arn, mapping.function.account_id)
+    if broker is None:
+        raise InvalidParameterValue(
+            f"The broker {mapping.event_source_arn} is not registered for this account. "
+            "Brokers are registered by the platform's operator (FUNCTORY_MQ_BROKERS)."
+        )
+    if "VIRTUAL_HOST" in seen and broker.engine is not Engine.RABBITMQ:
+        raise InvalidParameterValue("VIRTUAL_HOST is only supported for RabbitMQ brokers.")
+    problem = queue_problem(broker.engine, str(mapping.queues[0]))
+    if problem is not None:
+        raise InvalidParameterValue(problem)
 
 
 def _duplicate_check(mapping: EventSourceMapping, kind: SourceKind, target: Target) -> None:
@@ -379,6 +437,10 @@ def mapping_update(*, mapping: EventSourceMapping, params: dict[str, Any]) -> Ev
     _check_supported(kind, params)
     if params.get("FilterCriteria") is not None:
         _check_filter_criteria(params["FilterCriteria"])
+    if kind is SourceKind.MQ and _virtual_host_changes(mapping, params):
+        raise InvalidParameterValue(
+            "VIRTUAL_HOST cannot be specified in an UpdateEventSourceMapping call."
+        )
     target = Target(mapping.function, mapping.qualifier)
     if params.get("FunctionName"):
         target = resolve_target(mapping.function.account, params["FunctionName"])

@@ -166,7 +166,8 @@ def test_record_age_and_destinations_of_streams(create: Create) -> None:
     assert mapping.function_response_types == ["ReportBatchItemFailures"]
 
 
-def test_unknown_sources_and_brokers(create: Create) -> None:
+def test_unknown_sources_and_brokers(create: Create, settings: Any) -> None:
+    settings.FUNCTORY_MQ_BROKERS = '{"rabbit": {"engine": "rabbitmq", "url": "amqp://h/"}}'
     assert rejected(create, EventSourceArn="arn:aws:s3:::bucket") == "Unrecognized event source."
     assert rejected(create) == "Unrecognized event source."
     assert "queues" in rejected(create, EventSourceArn=BROKER)
