@@ -51,8 +51,12 @@ class Authorization:
     # Condition keys whose values come from the stored resource (fill in before evaluating).
     resource_keys: tuple[str, ...] = ()
     # True for an action AWS also requires to complete the operation (iam:PassRole for
-    # CreateFunction's Role, lambda:TagResource for tags given on create).
+    # CreateFunction's Role, lambda:TagResource for tags given on create,
+    # lambda:GetLayerVersion on each layer a function is given).
     dependent: bool = False
+    # Required only when the resource has tags (lambda:ListTags for GetFunction of a
+    # tagged function): the caller checks it after fetching the resource.
+    only_if_tagged: bool = False
 
 
 Rule = Callable[[Params, Scope], tuple[Authorization, ...]]
@@ -173,7 +177,6 @@ _LAMBDA_QUALIFIED = {
     # Response streaming is authorized as InvokeFunction (no action of its own).
     "InvokeWithResponseStream": "lambda:InvokeFunction",
     "InvokeAsync": "lambda:InvokeAsync",
-    "GetFunction": "lambda:GetFunction",
     "GetFunctionConfiguration": "lambda:GetFunctionConfiguration",
     "DeleteFunction": "lambda:DeleteFunction",
     "GetPolicy": "lambda:GetPolicy",
@@ -212,6 +215,24 @@ for _operation, _action in _LAMBDA_QUALIFIED.items():
 for _operation, _action in _LAMBDA_UNQUALIFIED.items():
     _RULES[("lambda", _operation)] = _function_rule(_action, qualified=False)
 
+
+@_register("lambda", "GetFunction")
+def _get_function(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """GetFunction of a tagged function also needs lambda:ListTags (on the function: tags
+    belong to it, not to versions or aliases)."""
+    target = arns.function_target(scope, params.get("FunctionName"), params.get("Qualifier"))
+    return (
+        Authorization("lambda:GetFunction", (target.arn,), resource_keys=(RESOURCE_TAG,)),
+        Authorization(
+            "lambda:ListTags",
+            (target.unqualified_arn,),
+            resource_keys=(RESOURCE_TAG,),
+            dependent=True,
+            only_if_tagged=True,
+        ),
+    )
+
+
 _constant("lambda", "ListFunctions", "lambda:ListFunctions")
 _constant("lambda", "GetAccountSettings", "lambda:GetAccountSettings")
 _constant("lambda", "ListEventSourceMappings", "lambda:ListEventSourceMappings")
@@ -241,6 +262,20 @@ def _function_settings_conditions(params: Params) -> dict[str, ConditionValue]:
     return conditions
 
 
+def _layer_use(params: Params) -> tuple[Authorization, ...]:
+    """lambda:GetLayerVersion on every layer version the function is given (another
+    account's layer is allowed by its layer version policy)."""
+    layers = params.get("Layers")
+    if not isinstance(layers, list):
+        return ()
+    return tuple(
+        Authorization(
+            "lambda:GetLayerVersion", (arns.layer_version_arn_parsed(layer),), dependent=True
+        )
+        for layer in dict.fromkeys(_strings(layers, "Layers"))
+    )
+
+
 def _pass_role(params: Params) -> tuple[Authorization, ...]:
     """iam:PassRole on the execution role, for the Lambda service (a dependent action)."""
     role = params.get("Role")
@@ -265,6 +300,7 @@ def _create_function(params: Params, scope: Scope) -> tuple[Authorization, ...]:
         Authorization("lambda:CreateFunction", (arn,), _function_settings_conditions(params) | tags)
     ]
     result.extend(_pass_role(params))
+    result.extend(_layer_use(params))
     if tags:
         # Tag-on-create also needs lambda:TagResource (AWS's "Permissions required for
         # working with tags").
@@ -283,6 +319,7 @@ def _update_function_configuration(params: Params, scope: Scope) -> tuple[Author
             resource_keys=(RESOURCE_TAG,),
         ),
         *_pass_role(params),
+        *_layer_use(params),
     )
 
 

@@ -38,8 +38,9 @@ def auth(
     conditions: dict[str, ConditionValue] | None = None,
     keys: tuple[str, ...] = (),
     dependent: bool = False,
+    only_if_tagged: bool = False,
 ) -> Authorization:
-    return Authorization(action, resources, conditions or {}, keys, dependent)
+    return Authorization(action, resources, conditions or {}, keys, dependent, only_if_tagged)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ PASS_ROLE = auth(
     conditions={"iam:PassedToService": "lambda.amazonaws.com"},
     dependent=True,
 )
+
+LIST_TAGS_IF_TAGGED = fn("lambda:ListTags", f"{FN}:f", dependent=True, only_if_tagged=True)
 
 CASES = [
     # ---- Invoke: the qualifier makes the version/alias ARN ----
@@ -142,14 +145,15 @@ CASES = [
         "lambda",
         "GetFunction",
         {"FunctionName": "f", "Qualifier": "prod"},
-        (fn("lambda:GetFunction", f"{FN}:f:prod"),),
+        # Tags belong to the function: ListTags (needed only when it has tags) acts on it.
+        (fn("lambda:GetFunction", f"{FN}:f:prod"), LIST_TAGS_IF_TAGGED),
     ),
     Case(
         "GetFunction unqualified",
         "lambda",
         "GetFunction",
         {"FunctionName": f"{FN}:f"},
-        (fn("lambda:GetFunction", f"{FN}:f"),),
+        (fn("lambda:GetFunction", f"{FN}:f"), LIST_TAGS_IF_TAGGED),
     ),
     Case(
         "GetFunctionConfiguration of a version",
@@ -310,6 +314,12 @@ CASES = [
                 },
             ),
             PASS_ROLE,
+            auth("lambda:GetLayerVersion", f"{LAYER}:deps:3", dependent=True),
+            auth(
+                "lambda:GetLayerVersion",
+                "arn:aws:lambda:us-east-1:444455556666:layer:x:1",
+                dependent=True,
+            ),
             auth(
                 "lambda:TagResource",
                 f"{FN}:f",
@@ -333,6 +343,7 @@ CASES = [
                 f"{FN}:f",
                 conditions={"lambda:Layer": (f"{LAYER}:deps:4",)},
             ),
+            auth("lambda:GetLayerVersion", f"{LAYER}:deps:4", dependent=True),
         ),
     ),
     Case(
@@ -1075,6 +1086,7 @@ def test_an_operation_of_another_service_is_unknown() -> None:
         ("lambda", "CreateFunction", {"FunctionName": "f", "Role": "admin"}),
         ("lambda", "CreateFunction", {"FunctionName": "f", "Tags": ["a"]}),
         ("lambda", "CreateFunction", {"FunctionName": "f", "Layers": [1]}),
+        ("lambda", "UpdateFunctionConfiguration", {"FunctionName": "f", "Layers": ["deps"]}),
         ("lambda", "UntagResource", {"Resource": f"{FN}:f", "TagKeys": "team"}),
         ("lambda", "TagResource", {"Resource": "1234:event-source-mapping:x", "Tags": {}}),
         ("logs", "GetLogEvents", {"logGroupName": "app"}),
