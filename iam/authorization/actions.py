@@ -117,8 +117,9 @@ def _tag_map_conditions(tags: Any) -> dict[str, ConditionValue]:
     if not isinstance(tags, Mapping):
         raise UnparsableResource("Tags is not a map")
     keys = _strings(tags.keys(), "Tags")
+    values = _strings(tags.values(), "Tags")
     conditions: dict[str, ConditionValue] = {
-        f"aws:RequestTag/{key}": str(tags[key]) for key in keys
+        f"aws:RequestTag/{key}": value for key, value in zip(keys, values, strict=True)
     }
     conditions["aws:TagKeys"] = keys
     return conditions
@@ -131,8 +132,9 @@ def _tag_list_conditions(tags: Any) -> dict[str, ConditionValue]:
     if not isinstance(tags, list) or not all(isinstance(tag, Mapping) for tag in tags):
         raise UnparsableResource("Tags is not a list of Key/Value pairs")
     keys = _strings((tag.get("Key") for tag in tags), "Tags")
+    values = _strings((tag.get("Value", "") for tag in tags), "Tags")
     conditions: dict[str, ConditionValue] = {
-        f"aws:RequestTag/{tag['Key']}": str(tag.get("Value", "")) for tag in tags
+        f"aws:RequestTag/{key}": value for key, value in zip(keys, values, strict=True)
     }
     conditions["aws:TagKeys"] = keys
     return conditions
@@ -333,6 +335,9 @@ def _add_permission(params: Params, scope: Scope) -> tuple[Authorization, ...]:
     auth_type = _string(params, "FunctionUrlAuthType")
     if auth_type is not None:
         conditions["lambda:FunctionUrlAuthType"] = auth_type
+    via_url = params.get("InvokedViaFunctionUrl")
+    if isinstance(via_url, bool):
+        conditions["lambda:InvokedViaFunctionUrl"] = "true" if via_url else "false"
     return (
         Authorization(
             "lambda:AddPermission", (target.arn,), conditions, resource_keys=(RESOURCE_TAG,)

@@ -154,8 +154,10 @@ def _log_group(scope: Scope, name: object) -> tuple[str, str]:
     if match is not None:
         prefix = f"arn:{match['partition']}:logs:{match['region']}:{match['account']}:log-group:"
         return prefix, match["name"]
-    if value.startswith("arn:"):
-        raise UnparsableResource(f"{value!r} is not a log group ARN")
+    if value.startswith("arn:") or ":" in value or "*" in value:
+        # CloudWatch Logs refuses ':' and '*' in names; letting one through would make
+        # "app:log-stream:x" a group whose ARN a policy on "log-group:app:*" matches.
+        raise UnparsableResource(f"{value!r} is not a log group name or ARN")
     return f"arn:{scope.partition}:logs:{scope.region}:{scope.account}:log-group:", value
 
 
@@ -170,7 +172,10 @@ def log_group_arn(scope: Scope, name: object) -> str:
 
 def log_stream_arn(scope: Scope, group: object, stream: object) -> str:
     prefix, group_name = _log_group(scope, group)
-    return f"{prefix}{group_name}:log-stream:{_bounded(stream, 'logStreamName')}"
+    stream_name = _bounded(stream, "logStreamName")
+    if ":" in stream_name or "*" in stream_name:
+        raise UnparsableResource(f"{stream_name!r} is not a log stream name")
+    return f"{prefix}{group_name}:log-stream:{stream_name}"
 
 
 def any_log_group_arn(scope: Scope) -> str:

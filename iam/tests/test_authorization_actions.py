@@ -400,6 +400,28 @@ CASES = [
         ),
     ),
     Case(
+        "AddPermission limited to invocations through the function URL",
+        "lambda",
+        "AddPermission",
+        {
+            "FunctionName": "f",
+            "StatementId": "url",
+            "Action": "lambda:InvokeFunction",
+            "Principal": "444455556666",
+            "InvokedViaFunctionUrl": True,
+        },
+        (
+            fn(
+                "lambda:AddPermission",
+                f"{FN}:f",
+                conditions={
+                    "lambda:Principal": "444455556666",
+                    "lambda:InvokedViaFunctionUrl": "true",
+                },
+            ),
+        ),
+    ),
+    Case(
         "RemovePermission takes its keys from the statement",
         "lambda",
         "RemovePermission",
@@ -1090,6 +1112,11 @@ def test_an_operation_of_another_service_is_unknown() -> None:
         ("lambda", "UntagResource", {"Resource": f"{FN}:f", "TagKeys": "team"}),
         ("lambda", "TagResource", {"Resource": "1234:event-source-mapping:x", "Tags": {}}),
         ("logs", "GetLogEvents", {"logGroupName": "app"}),
+        ("logs", "CreateLogGroup", {"logGroupName": "app:log-stream:x"}),
+        ("logs", "DeleteLogGroup", {"logGroupName": "app*"}),
+        ("logs", "PutLogEvents", {"logGroupName": "app", "logStreamName": "s:x"}),
+        ("lambda", "TagResource", {"Resource": f"{FN}:f", "Tags": {"k": 1}}),
+        ("events", "PutRule", {"Name": "r", "Tags": [{"Key": "k", "Value": ["v"]}]}),
         ("logs", "FilterLogEvents", {"logGroupIdentifier": "arn:aws:s3:::bucket"}),
         ("events", "PutRule", {"Name": "a/b"}),
         ("events", "PutRule", {"Name": "r", "EventBusName": "arn:aws:sqs:us-east-1:1:q"}),
