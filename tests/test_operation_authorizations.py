@@ -8,9 +8,11 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from console import views as console_views
+from functions import arns
 from iam import authorization
 
 
@@ -111,3 +113,61 @@ def test_every_dispatched_operation_has_an_authorization_entry() -> None:
         if operation not in authorization.operations(service)
     )
     assert missing == []
+
+
+# ---- the ARN authorized is the function the API acts on ---------------------------------
+
+FUNCTION_NAMES = [
+    ("f", None),
+    ("f", "prod"),
+    ("f:7", None),
+    ("f:$LATEST", None),
+    ("f:prod", "prod"),
+    ("function:f", None),
+    ("111122223333:function:f", None),
+    ("111122223333:function:f:prod", None),
+    ("444455556666:function:f", "3"),
+    ("111122223333:f", None),
+    ("111122223333", None),
+    ("123456789012:function:123456789012", None),
+    ("arn:aws:lambda:us-east-1:111122223333:function:f", None),
+    ("arn:aws:lambda:eu-west-1:111122223333:function:f:prod", None),
+    ("arn:aws-cn:lambda:cn-north-1:444455556666:function:f", "1"),
+    ("us-east-1:111122223333:function:f", None),
+    ("arn:aws:lambda:us-east-1:111122223333:f", None),
+    ("f_g-h", None),
+    ("f.g", None),
+    ("f/g", None),
+    ("f:", None),
+    (":f", None),
+    ("f::1", None),
+    ("a:b:c", None),
+    ("f:prod", "dev"),
+    ("f$", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("name", "qualifier"), FUNCTION_NAMES)
+def test_the_function_arn_authorized_is_the_one_the_api_resolves(
+    name: str, qualifier: str | None
+) -> None:
+    """Same name, same function: the authorization's ARN and the API's lookup
+    (``functions.arns``/``function_ref``) agree on account, name and qualifier, and a name
+    the API cannot resolve is one no ARN is made of."""
+    scope = authorization.Scope(region=arns.region(), account="111122223333")
+    ref = arns.parse_function_name(name)
+    conflicting = ref is not None and ref.qualifier and qualifier and ref.qualifier != qualifier
+    if ref is None or conflicting:
+        with pytest.raises(authorization.UnparsableResource):
+            authorization.authorizations(
+                "lambda", "Invoke", {"FunctionName": name, "Qualifier": qualifier}, scope
+            )
+        return
+    [invoke] = authorization.authorizations(
+        "lambda", "Invoke", {"FunctionName": name, "Qualifier": qualifier}, scope
+    )
+    expected = arns.function_arn(
+        ref.account_id or "111122223333", ref.name, ref.qualifier or qualifier
+    )
+    assert invoke.resources == (expected,)

@@ -73,8 +73,8 @@ def authorizations(
 
     Raises :class:`UnknownOperation` for an operation with no entry and
     :class:`UnparsableResource` when the request names no resource an ARN can be made of
-    (the operation answers that itself). An empty tuple means AWS checks no permission
-    (STS GetCallerIdentity).
+    (answer it as the operation would — a validation error or not-found — and do not run
+    it). An empty tuple means AWS checks no permission (STS GetCallerIdentity).
     """
     rule = _RULES.get((service, operation))
     if rule is None:

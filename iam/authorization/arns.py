@@ -1,9 +1,16 @@
 """The resource ARNs IAM evaluates, built from what a request names.
 
 A request names a resource by name, partial ARN or full ARN; IAM always sees the full ARN.
-A name (or partial ARN) is completed with the caller's region and account; a full ARN keeps
-its own, so a call naming another account's function is evaluated against that account's
-ARN (cross-account access is decided by that function's resource policy).
+A name (or partial ARN) is completed with the caller's account; an ARN keeps its account, so
+a call naming another account's function is evaluated against that account's ARN
+(cross-account access is decided by that function's resource policy). A function's region
+and partition are always the platform's: the API resolves a function ARN of any region to
+the function here, so the ARN evaluated must be that one (else a Deny on the real ARN could
+be stepped around by writing another region into FunctionName).
+
+:class:`UnparsableResource` is raised only where the operation itself cannot resolve what
+the request names; the caller answers such a request as the operation would (validation
+error or not-found) and never runs it unauthorized.
 """
 
 from __future__ import annotations
@@ -103,8 +110,8 @@ def function_target(
             "The derived qualifier from the function name does not match the specified qualifier."
         )
     return FunctionTarget(
-        partition=match["partition"] or scope.partition,
-        region=match["region"] or scope.region,
+        partition=scope.partition,
+        region=scope.region,
         account=match["account"] or scope.account,
         name=match["name"],
         qualifier=derived or qualifier or None,

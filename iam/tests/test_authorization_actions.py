@@ -112,11 +112,20 @@ CASES = [
         (fn("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:444455556666:function:f"),),
     ),
     Case(
-        "invoke by full ARN of another account and region keeps both",
+        "invoke by full ARN of another account keeps the account",
         "lambda",
         "Invoke",
-        {"FunctionName": "arn:aws:lambda:eu-west-1:444455556666:function:f:live"},
-        (fn("lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:444455556666:function:f:live"),),
+        {"FunctionName": "arn:aws:lambda:us-east-1:444455556666:function:f:live"},
+        (fn("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:444455556666:function:f:live"),),
+    ),
+    Case(
+        # The API resolves a function ARN of any region to the function here: the ARN
+        # evaluated is that function's, so a Deny on it cannot be stepped around.
+        "invoke by full ARN of another region is the function in this region",
+        "lambda",
+        "Invoke",
+        {"FunctionName": "arn:aws-cn:lambda:eu-west-1:111122223333:function:secret"},
+        (fn("lambda:InvokeFunction", f"{FN}:secret"),),
     ),
     Case(
         "invoke full ARN with the same qualifier twice",
