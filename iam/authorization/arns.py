@@ -159,7 +159,9 @@ def _log_group(scope: Scope, name: object) -> tuple[str, str]:
     value = _bounded(name, "logGroupName")
     match = _LOG_GROUP_ARN.match(value)
     if match is not None:
-        prefix = f"arn:{match['partition']}:logs:{match['region']}:{match['account']}:log-group:"
+        # The account is the ARN's; the region is the platform's, as for functions (the
+        # Logs API resolves a group ARN of any region to the group here).
+        prefix = f"arn:{scope.partition}:logs:{scope.region}:{match['account']}:log-group:"
         return prefix, match["name"]
     if value.startswith("arn:") or ":" in value or "*" in value:
         # CloudWatch Logs refuses ':' and '*' in names; letting one through would make

@@ -856,6 +856,13 @@ CASES = [
         ),
     ),
     Case(
+        "FilterLogEvents by a group ARN of another region is the group here",
+        "logs",
+        "FilterLogEvents",
+        {"logGroupIdentifier": "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/f"},
+        (auth("logs:FilterLogEvents", f"{LOGS}:/aws/lambda/f:log-stream:", keys=TAGGED),),
+    ),
+    Case(
         "CreateLogStream",
         "logs",
         "CreateLogStream",
