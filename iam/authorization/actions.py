@@ -595,20 +595,26 @@ _constant("monitoring", "GetMetricStatistics", "cloudwatch:GetMetricStatistics")
 
 def _pattern_conditions(pattern: Any) -> dict[str, ConditionValue]:
     """events:source and events:detail-type from an event pattern that names them (the
-    keys AWS derives from PutRule's EventPattern)."""
-    if not isinstance(pattern, str) or len(pattern) > 4096:
+    keys AWS derives from PutRule's EventPattern): the exact-match string values; content
+    filters (prefix, anything-but, ...) supply none."""
+    if pattern is None:
         return {}
+    if not isinstance(pattern, str) or len(pattern) > 4096:
+        # The API refuses it too (EventPattern is at most 4,096 characters).
+        raise UnparsableResource("EventPattern is not a string of at most 4096 characters")
     try:
         document = json.loads(pattern)
-    except ValueError:
-        return {}
+    except (ValueError, RecursionError):
+        return {}  # not a pattern: the API refuses it (InvalidEventPatternException)
     if not isinstance(document, dict):
         return {}
     conditions: dict[str, ConditionValue] = {}
     for field_name, key in (("source", "events:source"), ("detail-type", "events:detail-type")):
         values = document.get(field_name)
-        if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
-            conditions[key] = tuple(values[:_MAX_VALUES])
+        if isinstance(values, list):
+            exact = tuple(value for value in values if isinstance(value, str))
+            if exact:
+                conditions[key] = exact[:_MAX_VALUES]
     return conditions
 
 

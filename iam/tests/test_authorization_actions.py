@@ -909,6 +909,20 @@ CASES = [
         ),
     ),
     Case(
+        "PutRule with content filters supplies only exact sources",
+        "events",
+        "PutRule",
+        {"Name": "r", "EventPattern": '{"source": ["a.b", {"prefix": "aws."}], "detail": {}}'},
+        (
+            auth(
+                "events:PutRule",
+                f"{EVENTS}:rule/r",
+                keys=TAGGED,
+                conditions={"events:source": ("a.b",)},
+            ),
+        ),
+    ),
+    Case(
         "PutRule on a custom bus, a schedule",
         "events",
         "PutRule",
@@ -1135,6 +1149,7 @@ def test_an_operation_of_another_service_is_unknown() -> None:
         ("events", "PutRule", {"Name": "r", "Tags": [{"Key": "k", "Value": ["v"]}]}),
         ("logs", "FilterLogEvents", {"logGroupIdentifier": "arn:aws:s3:::bucket"}),
         ("events", "PutRule", {"Name": "a/b"}),
+        ("events", "PutRule", {"Name": "r", "EventPattern": '{"source": ["a"]}' + " " * 4096}),
         ("events", "PutRule", {"Name": "r", "EventBusName": "arn:aws:sqs:us-east-1:1:q"}),
         ("events", "PutEvents", {"Entries": "all"}),
         ("events", "PutEvents", {"Entries": [{"Source": "a"}] * 201}),
@@ -1162,3 +1177,11 @@ def test_the_partition_and_region_come_from_the_scope_for_names() -> None:
     scope = Scope(region="cn-north-1", account="111122223333", partition="aws-cn")
     [invoke] = authorizations("lambda", "Invoke", {"FunctionName": "f"}, scope)
     assert invoke.resources == ("arn:aws-cn:lambda:cn-north-1:111122223333:function:f",)
+
+
+@pytest.mark.parametrize(
+    "pattern", ["not json", "[1, 2]", "[" * 2000 + "]" * 2000, '{"source": "a"}']
+)
+def test_a_rule_pattern_that_is_not_a_pattern_supplies_no_keys(pattern: str) -> None:
+    [put_rule] = authorizations("events", "PutRule", {"Name": "r", "EventPattern": pattern}, SCOPE)
+    assert put_rule.conditions == {}
