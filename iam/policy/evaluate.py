@@ -1,0 +1,127 @@
+"""Allow or deny one request, as IAM's "Policy evaluation logic" describes it.
+
+1. An explicit Deny in any policy that applies (identity-based or resource-based) wins.
+2. In the resource's own account an Allow in either an identity-based policy or the resource's
+   policy is enough; the account's root user needs no identity-based policy.
+3. Across accounts both must allow: the caller's identity side (its account's policies, or
+   it being that account's root) and the resource's policy naming the caller.
+4. A service principal (``events.amazonaws.com``) has no identity side: only the resource's
+   policy can let it in.
+5. Otherwise the request is denied by default.
+
+Permissions boundaries, session policies and organizations' SCPs/RCPs are not modelled: this
+platform has none of them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from iam.policy.conditions import all_hold
+from iam.policy.context import RequestContext
+from iam.policy.document import Policy, Statement
+
+
+class Reason(enum.Enum):
+    IDENTITY_ALLOW = "allowed by an identity-based policy"
+    RESOURCE_ALLOW = "allowed by a resource-based policy"
+    ROOT = "the account's root user"
+    EXPLICIT_DENY_IDENTITY = "with an explicit deny in an identity-based policy"
+    EXPLICIT_DENY_RESOURCE = "with an explicit deny in a resource-based policy"
+    NO_IDENTITY_ALLOW = "because no identity-based policy allows the {action} action"
+    NO_RESOURCE_ALLOW = "because no resource-based policy allows the {action} action"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer and what decided it: the statement (and its policy) that allowed or
+    explicitly denied, or none for a default deny."""
+
+    allowed: bool
+    reason: Reason
+    policy: Policy | None = None
+    statement: Statement | None = None
+
+    def message(self, context: RequestContext) -> str:
+        """AccessDeniedException's message, in AWS's words."""
+        action = context.action
+        because = self.reason.value.format(action=action)
+        return (
+            f"User: {context.principal.arn} is not authorized to perform: {action} "
+            f"on resource: {context.resource} {because}"
+        )
+
+
+def statement_applies(statement: Statement, context: RequestContext, principal: bool) -> bool:
+    """Whether a statement speaks to this request (its Effect aside)."""
+    action = context.action_lower
+    if any(p.matcher.match(action) for p in statement.actions) == statement.not_action:
+        return False
+    if statement.resources is not None:
+        resource = context.resource
+        lookup = context.lookup
+        matched = any(p.matches(resource, lookup) for p in statement.resources)
+        if matched == statement.not_resource:
+            return False
+    if principal and statement.principals is not None:
+        if statement.principals.matches(context.principal) == statement.not_principal:
+            return False
+    return all_hold(statement.conditions, context.lookup)
+
+
+@dataclass(slots=True)
+class _Found:
+    allow: tuple[Policy, Statement] | None = None
+    deny: tuple[Policy, Statement] | None = None
+
+
+def _scan(policies: Iterable[Policy], context: RequestContext, principal: bool) -> _Found:
+    found = _Found()
+    for policy in policies:
+        for statement in policy.statements:
+            if statement.effect == "Allow" and found.allow is not None:
+                continue  # one Allow is enough; only a Deny can still change the answer
+            if statement_applies(statement, context, principal):
+                if statement.effect == "Deny":
+                    found.deny = (policy, statement)
+                    return found
+                found.allow = (policy, statement)
+    return found
+
+
+def evaluate(
+    context: RequestContext,
+    identity_policies: Iterable[Policy] = (),
+    resource_policy: Policy | None = None,
+    resource_account: str | None = None,
+) -> Decision:
+    """Decide one request. ``identity_policies`` are the caller's (attached to the user, its
+    groups, or the role of a session); ``resource_account`` is the account that owns the
+    resource (None: the caller's own)."""
+    principal = context.principal
+    is_service = principal.type == "service"
+    identity = _Found() if is_service else _scan(identity_policies, context, False)
+    if identity.deny is not None:
+        return Decision(False, Reason.EXPLICIT_DENY_IDENTITY, *identity.deny)
+    resource = _Found() if resource_policy is None else _scan((resource_policy,), context, True)
+    if resource.deny is not None:
+        return Decision(False, Reason.EXPLICIT_DENY_RESOURCE, *resource.deny)
+    same_account = resource_account is None or resource_account == principal.account
+    root = principal.type == "root"
+    if is_service:
+        if resource.allow is not None:
+            return Decision(True, Reason.RESOURCE_ALLOW, *resource.allow)
+        return Decision(False, Reason.NO_RESOURCE_ALLOW)
+    if identity.allow is None and not root:
+        if same_account and resource.allow is not None:
+            return Decision(True, Reason.RESOURCE_ALLOW, *resource.allow)
+        return Decision(False, Reason.NO_IDENTITY_ALLOW)
+    if same_account:
+        if identity.allow is None:
+            return Decision(True, Reason.ROOT)
+        return Decision(True, Reason.IDENTITY_ALLOW, *identity.allow)
+    if resource.allow is None:
+        return Decision(False, Reason.NO_RESOURCE_ALLOW)
+    return Decision(True, Reason.RESOURCE_ALLOW, *resource.allow)
