@@ -149,9 +149,7 @@ def _operators() -> dict[str, BaseOperator]:
     ]
     for family, read in (("Numeric", _number), ("Date", _date)):
         for suffix, compare, negated in comparisons:
-            table.append(
-                BaseOperator(family + suffix, read, _compare(compare, read), negated)  # type: ignore[arg-type]
-            )
+            table.append(BaseOperator(family + suffix, read, _compare(compare, read), negated))
     return {entry.name.lower(): entry for entry in table}
 
 

@@ -101,8 +101,8 @@ class RequestContext:
             keys["aws:userid"] = (principal.user_id,)
         elif principal.type == "root":
             keys["aws:userid"] = (principal.account,)
-        for tag, value in principal.tags.items():
-            keys[f"aws:principaltag/{tag.lower()}"] = (value,)
+        for tag, tag_value in principal.tags.items():
+            keys[f"aws:principaltag/{tag.lower()}"] = (tag_value,)
         for key, value in self.conditions.items():
             keys[key.lower()] = context_value(value)
         return keys

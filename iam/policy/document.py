@@ -193,9 +193,7 @@ class _Parser:
         statements = tuple(self.statement(index, item) for index, item in enumerate(raws))
         sids = [statement.sid for statement in statements if statement.sid]
         if len(sids) != len(set(sids)):
-            raise MalformedPolicyDocument(
-                "Statement IDs (SID) in a single policy must be unique."
-            )
+            raise MalformedPolicyDocument("Statement IDs (SID) in a single policy must be unique.")
         return Policy(version, policy_id, statements, self.kind, source, text)
 
     def statement(self, index: int, raw: Any) -> Statement:

@@ -65,9 +65,13 @@ def statement_applies(statement: Statement, context: RequestContext, principal: 
         matched = any(p.matches(resource, lookup) for p in statement.resources)
         if matched == statement.not_resource:
             return False
-    if principal and statement.principals is not None:
-        if statement.principals.matches(context.principal) == statement.not_principal:
-            return False
+    principals = statement.principals
+    if (
+        principal
+        and principals is not None
+        and principals.matches(context.principal) == statement.not_principal
+    ):
+        return False
     return all_hold(statement.conditions, context.lookup)
 
 
