@@ -5,8 +5,8 @@
    policy is enough; the account's root user needs no identity-based policy.
 3. Across accounts both must allow: the caller's identity side (its account's policies, or
    it being that account's root) and the resource's policy naming the caller.
-4. A service principal (``events.amazonaws.com``) has no identity side: only the resource's
-   policy can let it in.
+4. A service principal (``events.amazonaws.com``) or an anonymous caller (a public function
+   URL) has no identity side: only the resource's policy can let it in.
 5. Otherwise the request is denied by default.
 
 Permissions boundaries, session policies and organizations' SCPs/RCPs are not modelled: this
@@ -105,7 +105,7 @@ def evaluate(
     groups, or the role of a session); ``resource_account`` is the account that owns the
     resource (None: the caller's own)."""
     principal = context.principal
-    is_service = principal.type == "service"
+    is_service = principal.type == "service" or principal.type == "anonymous"
     identity = _Found() if is_service else _scan(identity_policies, context, False)
     if identity.deny is not None:
         return Decision(False, Reason.EXPLICIT_DENY_IDENTITY, *identity.deny)
