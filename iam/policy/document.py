@@ -91,6 +91,41 @@ class ActionPattern:
     matcher: Glob  # on the lower-cased action: action names are case-insensitive
 
 
+def _wild(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
+
+
+def _is_prefix(pattern: str) -> bool:
+    return pattern.endswith("*") and not _wild(pattern[:-1])
+
+
+class ActionSet:
+    """A statement's Action (or NotAction) list, compiled for the hot path: exact names in a
+    set, ``service:Prefix*`` patterns in one ``startswith`` tuple, the rest as globs."""
+
+    __slots__ = ("_any", "_exact", "_globs", "_prefixes")
+
+    def __init__(self, patterns: tuple[ActionPattern, ...]) -> None:
+        lowered = [pattern.raw.lower() for pattern in patterns]
+        self._any = "*" in lowered
+        self._exact = frozenset(p for p in lowered if not _wild(p))
+        self._prefixes = tuple(p[:-1] for p in lowered if _is_prefix(p))
+        self._globs = tuple(
+            pattern.matcher
+            for pattern, p in zip(patterns, lowered, strict=True)
+            if _wild(p) and not _is_prefix(p) and p != "*"
+        )
+
+    def match(self, action: str) -> bool:
+        """``action`` lower-cased."""
+        return (
+            self._any
+            or action in self._exact
+            or action.startswith(self._prefixes)
+            or any(matcher.match(action) for matcher in self._globs)
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ResourcePattern:
     template: Template
@@ -109,6 +144,7 @@ class Statement:
     sid: str | None
     effect: str  # "Allow" or "Deny"
     actions: tuple[ActionPattern, ...]
+    action_set: ActionSet
     not_action: bool
     resources: tuple[ResourcePattern, ...] | None  # None: not given (trust policies)
     not_resource: bool
@@ -234,11 +270,13 @@ class _Parser:
         principals = None if principal_raw is None else parse_principal(principal_raw)
         if principal_raw is not None and principal_raw != "*":
             self._count(sum(len(v) if isinstance(v, list) else 1 for v in principal_raw.values()))
+        patterns = tuple(self.action(value) for value in actions)
         return Statement(
             index=index,
             sid=sid,
             effect=effect,
-            actions=tuple(self.action(value) for value in actions),
+            actions=patterns,
+            action_set=ActionSet(patterns),
             not_action=not_action,
             resources=None if resources is None else tuple(self.resource(r) for r in resources),
             not_resource=not_resource,

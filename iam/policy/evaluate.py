@@ -57,7 +57,7 @@ class Decision:
 def statement_applies(statement: Statement, context: RequestContext, principal: bool) -> bool:
     """Whether a statement speaks to this request (its Effect aside)."""
     action = context.action_lower
-    if any(p.matcher.match(action) for p in statement.actions) == statement.not_action:
+    if statement.action_set.match(action) == statement.not_action:
         return False
     if statement.resources is not None:
         resource = context.resource

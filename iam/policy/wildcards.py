@@ -30,6 +30,7 @@ Atom = str | _Wild
 Atoms = tuple[Atom, ...]
 
 
+@lru_cache(maxsize=8192)
 def atoms_of(pattern: str) -> Atoms:
     """The atoms of a pattern written in a policy, where ``*`` and ``?`` are wildcards."""
     atoms: list[Atom] = []
@@ -68,7 +69,7 @@ def _piece_width(piece: list[Atom]) -> int:
 class Glob:
     """One compiled pattern; ``match`` is a full match of the whole text."""
 
-    __slots__ = ("_exact", "_head", "_mids", "_min", "_star_only", "_stars", "_tail")
+    __slots__ = ("_exact", "_head", "_mids", "_min", "_prefix", "_star_only", "_stars", "_tail")
 
     def __init__(self, atoms: Atoms, ignore_case: bool = False) -> None:
         flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
@@ -83,6 +84,10 @@ class Glob:
         self._exact: str | None = None
         if not self._stars and not has_wildcard(atoms) and not ignore_case:
             self._exact = text_of(atoms)
+        # "lambda:Get*": the commonest pattern, a plain prefix test.
+        self._prefix: str | None = None
+        if len(pieces) == 2 and not pieces[1] and not ignore_case and not has_wildcard(atoms[:-1]):
+            self._prefix = text_of(atoms[:-1])
         self._head = (_piece_regex(pieces[0], flags), _piece_width(pieces[0]))
         self._tail = (_piece_regex(pieces[-1], flags), _piece_width(pieces[-1]))
         self._mids = [
@@ -93,6 +98,8 @@ class Glob:
     def match(self, text: str) -> bool:
         if self._exact is not None:
             return text == self._exact
+        if self._prefix is not None:
+            return text.startswith(self._prefix)
         if self._star_only:
             return True
         head, head_width = self._head
