@@ -78,7 +78,7 @@ def main() -> None:
         PolicyKind.RESOURCE,
     )
     alice = Principal(f"arn:aws:iam::{ACCOUNT}:user/alice", ACCOUNT, "user", name="alice")
-    keys = {
+    keys: dict[str, str | bool] = {
         "aws:SourceIp": "10.1.2.3",
         "aws:SecureTransport": True,
         "aws:RequestedRegion": "us-east-1",

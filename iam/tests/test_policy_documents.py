@@ -293,7 +293,8 @@ def test_too_many_values_are_refused_even_without_a_size_quota():
 
 
 def test_bytes_that_are_not_utf8_are_a_syntax_error():
-    assert _malformed(b"\xff\xfe{}") == "Syntax errors in policy."  # type: ignore[arg-type]
+    with pytest.raises(MalformedPolicyDocument, match=r"Syntax errors in policy\."):
+        parse_policy(b"\xff\xfe{}")
 
 
 def test_a_pathological_wildcard_pattern_matches_in_linear_time():
