@@ -2,7 +2,9 @@
 
 1. An explicit Deny in any policy that applies (identity-based or resource-based) wins.
 2. In the resource's own account an Allow in either an identity-based policy or the resource's
-   policy is enough; the account's root user needs no identity-based policy.
+   policy is enough, when the resource's policy names the caller (its ARN, its role, or
+   ``*``); naming the account (``111122223333`` or its ``:root`` ARN) only delegates to the
+   account's identity-based policies. The account's root user needs no identity-based policy.
 3. Across accounts both must allow: the caller's identity side (its account's policies, or
    it being that account's root) and the resource's policy naming the caller.
 4. A service principal (``events.amazonaws.com``) or an anonymous caller (a public function
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from iam.policy.conditions import all_hold
 from iam.policy.context import RequestContext
 from iam.policy.document import Policy, Statement
+from iam.policy.principals import DIRECT, NONE
 
 
 class Reason(enum.Enum):
@@ -54,30 +57,34 @@ class Decision:
         )
 
 
-def statement_applies(statement: Statement, context: RequestContext, principal: bool) -> bool:
-    """Whether a statement speaks to this request (its Effect aside)."""
+def statement_applies(statement: Statement, context: RequestContext, principal: bool) -> int:
+    """Whether a statement speaks to this request (its Effect aside): ``NONE``, or how it
+    names the caller (``DIRECT``; ``ACCOUNT`` when a resource policy names only its account).
+    Identity-based statements (``principal`` False) name the caller directly."""
     action = context.action_lower
     if statement.action_set.match(action) == statement.not_action:
-        return False
+        return NONE
     if statement.resources is not None:
         resource = context.resource
         lookup = context.lookup
         matched = any(p.matches(resource, lookup) for p in statement.resources)
         if matched == statement.not_resource:
-            return False
+            return NONE
+    level = DIRECT
     principals = statement.principals
-    if (
-        principal
-        and principals is not None
-        and principals.matches(context.principal) == statement.not_principal
-    ):
-        return False
-    return all_hold(statement.conditions, context.lookup)
+    if principal and principals is not None:
+        level = principals.grant(context.principal)
+        if statement.not_principal:
+            level = DIRECT if level == NONE else NONE
+        if level == NONE:
+            return NONE
+    return level if all_hold(statement.conditions, context.lookup) else NONE
 
 
 @dataclass(slots=True)
 class _Found:
     allow: tuple[Policy, Statement] | None = None
+    allow_level: int = NONE
     deny: tuple[Policy, Statement] | None = None
 
 
@@ -85,13 +92,16 @@ def _scan(policies: Iterable[Policy], context: RequestContext, principal: bool) 
     found = _Found()
     for policy in policies:
         for statement in policy.statements:
-            if statement.effect == "Allow" and found.allow is not None:
+            if statement.effect == "Allow" and found.allow_level == DIRECT:
                 continue  # one Allow is enough; only a Deny can still change the answer
-            if statement_applies(statement, context, principal):
-                if statement.effect == "Deny":
-                    found.deny = (policy, statement)
-                    return found
-                found.allow = (policy, statement)
+            level = statement_applies(statement, context, principal)
+            if level == NONE:
+                continue
+            if statement.effect == "Deny":
+                found.deny = (policy, statement)
+                return found
+            if level > found.allow_level:
+                found.allow, found.allow_level = (policy, statement), level
     return found
 
 
@@ -119,7 +129,9 @@ def evaluate(
             return Decision(True, Reason.RESOURCE_ALLOW, *resource.allow)
         return Decision(False, Reason.NO_RESOURCE_ALLOW)
     if identity.allow is None and not root:
-        if same_account and resource.allow is not None:
+        # In its own account a caller is let in by a resource policy naming it (or its
+        # role); one naming only the account delegates to the identity-based policies.
+        if same_account and resource.allow is not None and resource.allow_level == DIRECT:
             return Decision(True, Reason.RESOURCE_ALLOW, *resource.allow)
         return Decision(False, Reason.NO_IDENTITY_ALLOW)
     if same_account:

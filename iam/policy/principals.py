@@ -18,6 +18,7 @@ _SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]{0,126}\.(?:amazonaws\.com(?:\.cn)?|[a
 _FEDERATED = re.compile(r"[\w.:/=+@,-]{1,2048}")
 _KINDS = ("AWS", "Service", "Federated", "CanonicalUser")
 MAX_PRINCIPALS = 1000
+NONE, ACCOUNT, DIRECT = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +33,23 @@ class PrincipalSet:
     federated: frozenset[str] = frozenset()
     canonical: frozenset[str] = frozenset()
 
-    def matches(self, principal: Principal) -> bool:
+    def grant(self, principal: Principal) -> int:
+        """How this set names the caller: ``DIRECT`` (the caller itself, its role, or
+        everyone), ``ACCOUNT`` (only its account: a delegation that the account's own
+        identity-based policies must also allow) or ``NONE``."""
         if self.everyone:
-            return True
+            return DIRECT
         if principal.type == "service":
-            return principal.arn in self.services
+            return DIRECT if principal.arn in self.services else NONE
         if principal.type == "anonymous":
-            return False
-        if principal.account in self.accounts:
-            return True
+            return NONE
         if principal.arn in self.aws:
-            return True
-        return principal.type == "assumed-role" and principal.source_role_arn in self.aws
+            return DIRECT
+        if principal.type == "assumed-role" and principal.source_role_arn in self.aws:
+            return DIRECT
+        if principal.account in self.accounts:
+            return DIRECT if principal.type == "root" else ACCOUNT
+        return NONE
 
 
 def _invalid(kind: str, value: object) -> MalformedPolicyDocument:
