@@ -265,6 +265,12 @@ class _Parser:
             raise MalformedPolicyDocument(
                 f"Has prohibited field {'NotResource' if not_resource else 'Resource'}"
             )
+        if self.kind is PolicyKind.TRUST and not all(
+            value == "*" or value.lower().startswith("sts:") for value in actions
+        ):
+            raise MalformedPolicyDocument(
+                "AssumeRole policy may only specify STS AssumeRole actions."
+            )
         if self.kind is PolicyKind.RESOURCE and resources is None:
             raise MalformedPolicyDocument("Policy statement must contain resources.")
         principals = None if principal_raw is None else parse_principal(principal_raw)

@@ -47,6 +47,15 @@ class Decision:
     policy: Policy | None = None
     statement: Statement | None = None
 
+    @property
+    def eval_decision(self) -> str:
+        """The EvalDecision of ``iam simulate-principal-policy``."""
+        if self.allowed:
+            return "allowed"
+        if self.statement is not None:
+            return "explicitDeny"
+        return "implicitDeny"
+
     def message(self, context: RequestContext) -> str:
         """AccessDeniedException's message, in AWS's words."""
         action = context.action

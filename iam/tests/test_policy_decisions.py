@@ -19,6 +19,7 @@ def test_no_identity_allow_message():
     context = RequestContext(ALICE, "lambda:CreateFunction", FN)
     decision = evaluate(context, [])
     assert decision.reason is Reason.NO_IDENTITY_ALLOW
+    assert decision.eval_decision == "implicitDeny"
     assert decision.message(context) == (
         f"{USER} lambda:CreateFunction on resource: {FN} because no identity-based policy "
         "allows the lambda:CreateFunction action"
@@ -35,6 +36,7 @@ def test_explicit_identity_deny_message_and_deciding_statement():
     )
     assert decision.policy is not None and decision.policy.source == "p1"
     assert decision.statement is not None and decision.statement.sid == "NoDeletes"
+    assert decision.eval_decision == "explicitDeny"
 
 
 def test_explicit_resource_deny_message():
@@ -76,6 +78,7 @@ def test_allow_reports_the_allowing_statement():
     )
     decision = evaluate(RequestContext(EVENTS, "lambda:InvokeFunction", FN), [], resource)
     assert decision.allowed and decision.reason is Reason.RESOURCE_ALLOW
+    assert decision.eval_decision == "allowed"
     assert decision.statement is not None and decision.statement.sid == "events-rule"
 
 

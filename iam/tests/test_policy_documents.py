@@ -216,6 +216,9 @@ def test_a_trust_policy_has_no_resource():
         _malformed(_doc({**trust, "NotResource": "*"}), PolicyKind.TRUST)
         == "Has prohibited field NotResource"
     )
+    assert _malformed(_doc({**trust, "Action": "lambda:InvokeFunction"}), PolicyKind.TRUST) == (
+        "AssumeRole policy may only specify STS AssumeRole actions."
+    )
     assert _malformed(
         _doc({k: v for k, v in trust.items() if k != "Principal"}), PolicyKind.TRUST
     ) == ("Missing required field Principal")
