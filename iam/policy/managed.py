@@ -1,0 +1,337 @@
+"""AWS managed policies under their own ARNs, written from the contents AWS's managed policy
+reference documents (the statements that touch the services this platform serves; actions of
+services it does not run are kept where the documents list them, they simply never match a
+request here). ``ReadOnlyAccess`` is a subset: AWS's lists hundreds of services.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from iam.policy.document import Policy, PolicyKind, parse_policy
+
+AWS_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    name: str
+    path: str
+    description: str
+    statements: tuple[dict[str, Any], ...]
+
+    @property
+    def arn(self) -> str:
+        folder = self.path.strip("/")
+        return f"{AWS_POLICY_PREFIX}{folder + '/' if folder else ''}{self.name}"
+
+    @property
+    def document(self) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": list(self.statements)}, indent=4)
+
+
+def _allow(
+    actions: list[str] | str, resource: str | list[str] = "*", **extra: Any
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    statement.update(extra)
+    return statement
+
+
+_LAMBDA_CONSOLE_READS = [
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:ListMetrics",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "kms:ListAliases",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:ListRoles",
+    "logs:DescribeLogGroups",
+    "states:DescribeStateMachine",
+    "states:ListStateMachines",
+    "tag:GetResources",
+    "xray:GetTraceSummaries",
+    "xray:BatchGetTraces",
+]
+_LAMBDA_LOG_GROUPS = "arn:aws:logs:*:*:log-group:/aws/lambda/*"
+_LOGS_READS = [
+    "logs:Describe*",
+    "logs:Get*",
+    "logs:List*",
+    "logs:StartQuery",
+    "logs:StopQuery",
+    "logs:TestMetricFilter",
+    "logs:FilterLogEvents",
+    "logs:StartLiveTail",
+    "logs:StopLiveTail",
+]
+
+POLICIES: tuple[ManagedPolicy, ...] = (
+    ManagedPolicy(
+        "AWSLambda_FullAccess",
+        "/",
+        "Grants full access to AWS Lambda service, AWS Lambda console features, and other "
+        "related AWS services.",
+        (
+            _allow([*_LAMBDA_CONSOLE_READS, "lambda:*"]),
+            _allow(
+                "iam:PassRole",
+                Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+            ),
+            _allow(
+                [
+                    "logs:DescribeLogStreams",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                    "logs:StartLiveTail",
+                    "logs:StopLiveTail",
+                ],
+                _LAMBDA_LOG_GROUPS,
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AWSLambda_ReadOnlyAccess",
+        "/",
+        "Grants read-only access to AWS Lambda service, AWS Lambda console features, and "
+        "other related AWS services.",
+        (
+            _allow(
+                [
+                    *(a for a in _LAMBDA_CONSOLE_READS),
+                    "cloudformation:ListStacks",
+                    "lambda:Get*",
+                    "lambda:List*",
+                ]
+            ),
+            _allow(
+                [
+                    "logs:DescribeLogStreams",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                    "logs:StartQuery",
+                    "logs:StopQuery",
+                    "logs:DescribeQueries",
+                    "logs:GetLogGroupFields",
+                    "logs:GetLogRecord",
+                    "logs:GetQueryResults",
+                    "logs:StartLiveTail",
+                    "logs:StopLiveTail",
+                ],
+                _LAMBDA_LOG_GROUPS,
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AWSLambdaBasicExecutionRole",
+        "/service-role/",
+        "Provides write permissions to CloudWatch Logs.",
+        (_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]),),
+    ),
+    ManagedPolicy(
+        "AWSLambdaRole",
+        "/service-role/",
+        "Default policy for AWS Lambda service role.",
+        (_allow(["lambda:InvokeFunction"], ["*"]),),
+    ),
+    ManagedPolicy(
+        "CloudWatchReadOnlyAccess",
+        "/",
+        "Provides read only access to CloudWatch.",
+        (
+            _allow(
+                [
+                    "autoscaling:Describe*",
+                    "cloudwatch:Describe*",
+                    "cloudwatch:Get*",
+                    "cloudwatch:List*",
+                    "cloudwatch:GenerateQuery",
+                    *_LOGS_READS,
+                    "sns:Get*",
+                    "sns:List*",
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "CloudWatchLogsReadOnlyAccess",
+        "/",
+        "Provides read only access to CloudWatch Logs",
+        (_allow([*_LOGS_READS, "cloudwatch:GenerateQuery"]),),
+    ),
+    ManagedPolicy(
+        "CloudWatchLogsFullAccess",
+        "/",
+        "Provides full access to CloudWatch Logs",
+        (_allow(["logs:*", "cloudwatch:GenerateQuery"]),),
+    ),
+    ManagedPolicy(
+        "AmazonEventBridgeFullAccess",
+        "/",
+        "Provides full access to Amazon EventBridge.",
+        (
+            _allow(["events:*", "schemas:*", "scheduler:*", "pipes:*"]),
+            _allow(
+                "iam:CreateServiceLinkedRole",
+                "arn:aws:iam::*:role/aws-service-role/apidestinations.events.amazonaws.com/"
+                "AWSServiceRoleForAmazonEventBridgeApiDestinations",
+                Condition={
+                    "StringEquals": {"iam:AWSServiceName": "apidestinations.events.amazonaws.com"}
+                },
+            ),
+            _allow(
+                "iam:PassRole",
+                "arn:aws:iam::*:role/*",
+                Condition={"StringLike": {"iam:PassedToService": "events.amazonaws.com"}},
+            ),
+            _allow(
+                "iam:PassRole",
+                "arn:aws:iam::*:role/*",
+                Condition={"StringLike": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            ),
+            _allow(
+                "iam:PassRole",
+                "arn:aws:iam::*:role/*",
+                Condition={"StringLike": {"iam:PassedToService": "pipes.amazonaws.com"}},
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AmazonEventBridgeReadOnlyAccess",
+        "/",
+        "Provides read only access to Amazon EventBridge.",
+        (
+            _allow(
+                [
+                    "events:DescribeRule",
+                    "events:DescribeEventBus",
+                    "events:DescribeEventSource",
+                    "events:ListEventBuses",
+                    "events:ListEventSources",
+                    "events:ListRuleNamesByTarget",
+                    "events:ListRules",
+                    "events:ListTargetsByRule",
+                    "events:TestEventPattern",
+                    "events:DescribeArchive",
+                    "events:ListArchives",
+                    "events:DescribeReplay",
+                    "events:ListReplays",
+                    "events:DescribeConnection",
+                    "events:ListConnections",
+                    "events:DescribeApiDestination",
+                    "events:ListApiDestinations",
+                    "events:DescribeEndpoint",
+                    "events:ListEndpoints",
+                    "schemas:DescribeCodeBinding",
+                    "schemas:DescribeDiscoverer",
+                    "schemas:DescribeRegistry",
+                    "schemas:DescribeSchema",
+                    "schemas:ExportSchema",
+                    "schemas:GetCodeBindingSource",
+                    "schemas:GetDiscoveredSchema",
+                    "schemas:GetResourcePolicy",
+                    "schemas:ListDiscoverers",
+                    "schemas:ListRegistries",
+                    "schemas:ListSchemas",
+                    "schemas:ListSchemaVersions",
+                    "schemas:ListTagsForResource",
+                    "schemas:SearchSchemas",
+                    "scheduler:GetSchedule",
+                    "scheduler:GetScheduleGroup",
+                    "scheduler:ListSchedules",
+                    "scheduler:ListScheduleGroups",
+                    "scheduler:ListTagsForResource",
+                    "pipes:DescribePipe",
+                    "pipes:ListPipes",
+                    "pipes:ListTagsForResource",
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AmazonSQSReadOnlyAccess",
+        "/",
+        "Provides read only access to Amazon SQS via the AWS Management Console.",
+        (
+            _allow(
+                [
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ListDeadLetterSourceQueues",
+                    "sqs:ListQueues",
+                    "sqs:ListMessageMoveTasks",
+                    "sqs:ListQueueTags",
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AdministratorAccess",
+        "/",
+        "Provides full access to AWS services and resources.",
+        (_allow("*"),),
+    ),
+    ManagedPolicy(
+        "ReadOnlyAccess",
+        "/",
+        "Provides read-only access to AWS services and resources. (A subset: the services "
+        "this platform serves.)",
+        (
+            _allow(
+                [
+                    "cloudwatch:Describe*",
+                    "cloudwatch:Get*",
+                    "cloudwatch:List*",
+                    "events:Describe*",
+                    "events:List*",
+                    "events:TestEventPattern",
+                    "iam:Generate*",
+                    "iam:Get*",
+                    "iam:List*",
+                    "iam:Simulate*",
+                    "lambda:Get*",
+                    "lambda:List*",
+                    "logs:Describe*",
+                    "logs:FilterLogEvents",
+                    "logs:Get*",
+                    "logs:ListTagsForResource",
+                    "logs:ListTagsLogGroup",
+                    "logs:StartLiveTail",
+                    "logs:StartQuery",
+                    "logs:StopLiveTail",
+                    "logs:StopQuery",
+                    "logs:TestMetricFilter",
+                    "scheduler:Get*",
+                    "scheduler:List*",
+                    "sqs:Get*",
+                    "sqs:List*",
+                    "sts:GetCallerIdentity",
+                    "sts:GetSessionToken",
+                    "tag:Get*",
+                ]
+            ),
+        ),
+    ),
+)
+
+BY_ARN: dict[str, ManagedPolicy] = {policy.arn: policy for policy in POLICIES}
+
+
+@cache
+def managed_policy(arn: str) -> Policy | None:
+    """The parsed AWS managed policy with this ARN (parsed once), or None."""
+    entry = BY_ARN.get(arn)
+    if entry is None:
+        return None
+    return parse_policy(entry.document, PolicyKind.MANAGED, source=arn, check_size=False)
