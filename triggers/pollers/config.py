@@ -24,6 +24,8 @@ SQS_MAX_BATCH = 10_000
 SQS_DEFAULT_BATCH = 10
 # AWS's documented ceiling for ScalingConfig.MaximumConcurrency.
 MAX_CONCURRENCY = 1000
+STREAM_DEFAULT_BATCH = 100
+STREAM_MAX_PARALLELIZATION = 10
 
 
 def source_region(event_source_arn: str) -> str:
@@ -50,6 +52,20 @@ class MappingConfig:
     filters: FilterSet | None
     report_batch_item_failures: bool
     maximum_concurrency: int
+    # Streams (Kinesis, DynamoDB Streams); the defaults are AWS's.
+    # TRIM_HORIZON, LATEST or AT_TIMESTAMP (then starting_position_timestamp, epoch seconds).
+    starting_position: str = "LATEST"
+    starting_position_timestamp: float | None = None
+    parallelization_factor: int = 1
+    bisect_batch_on_function_error: bool = False
+    # -1: forever (both).
+    maximum_retry_attempts: int = -1
+    maximum_record_age_s: int = -1
+    # DestinationConfig.OnFailure's ARN, or "".
+    on_failure: str = ""
+    tumbling_window_s: int = 0
+    # The function's execution role (a stream record's invokeIdentityArn).
+    role_arn: str = ""
 
     @property
     def kind(self) -> SourceKind | None:
@@ -86,7 +102,9 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
     """The snapshot of one mapping (``mapping.function`` and its account loaded); raises
     ConfigProblem for one that can't be polled as stored."""
     function = mapping.function
-    batch_size = mapping.batch_size or SQS_DEFAULT_BATCH
+    kind = source_kind(mapping.event_source_arn)
+    stream = kind is not None and kind.is_stream
+    batch_size = mapping.batch_size or (STREAM_DEFAULT_BATCH if stream else SQS_DEFAULT_BATCH)
     concurrency = (mapping.scaling_config or {}).get("MaximumConcurrency")
     if not isinstance(concurrency, int) or concurrency < 1:
         concurrency = settings.FUNCTORY_SQS_MAX_CONCURRENCY
@@ -103,7 +121,34 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
         report_batch_item_failures="ReportBatchItemFailures"
         in (mapping.function_response_types or []),
         maximum_concurrency=max(1, min(concurrency, MAX_CONCURRENCY)),
+        starting_position=mapping.starting_position or "LATEST",
+        starting_position_timestamp=(
+            mapping.starting_position_timestamp.timestamp()
+            if mapping.starting_position_timestamp is not None
+            else None
+        ),
+        parallelization_factor=max(
+            1, min(mapping.parallelization_factor or 1, STREAM_MAX_PARALLELIZATION)
+        ),
+        bisect_batch_on_function_error=bool(mapping.bisect_batch_on_function_error),
+        maximum_retry_attempts=_forever_or_count(mapping.maximum_retry_attempts),
+        maximum_record_age_s=_forever_or_count(mapping.maximum_record_age_in_seconds),
+        on_failure=str(
+            ((mapping.destination_config or {}).get("OnFailure") or {}).get("Destination") or ""
+        ),
+        tumbling_window_s=mapping.tumbling_window_in_seconds or 0,
+        role_arn=_role(mapping) if stream else "",
     )
+
+
+def _role(mapping: EventSourceMapping) -> str:
+    """The execution role of $LATEST (what a stream record's invokeIdentityArn names)."""
+    role = mapping.function.versions.filter(number=0).values_list("role", flat=True).first()
+    return role or ""
+
+
+def _forever_or_count(value: int | None) -> int:
+    return -1 if value is None or value < 0 else value
 
 
 def _criteria(value: Any) -> dict[str, Any]:
