@@ -543,13 +543,12 @@ class StreamPoller:
         invokes = 0
         while pieces:
             piece = pieces[0]
-            await self.gate()
-            if self._too_old(piece):
+            outcome = await self._invoke(piece)
+            if outcome is None:  # older than MaximumRecordAgeInSeconds
                 await self._give_up(shard, piece, RECORD_AGE_EXCEEDED, invokes, None)
                 pieces.pop(0)
                 attempts = invokes = 0
                 continue
-            outcome = await self._invoke(piece)
             invokes += 1
             self.batches += 1
             metrics.events(config, invoked=len(piece))
@@ -584,13 +583,16 @@ class StreamPoller:
         limit = self.config.maximum_record_age_s
         return limit >= 0 and time.time() - piece[0].arrival > limit
 
-    async def _invoke(self, piece: list[StreamRecord]) -> Outcome:
+    async def _invoke(self, piece: list[StreamRecord]) -> Outcome | None:
         """One invocation of the piece; throttles and an uninvokable function are retried
-        with back-off (no retry used)."""
+        with back-off (no retry used) until the records are older than the maximum age
+        (then None)."""
         payload = event_payload(piece)
         delay = 0.05
         while True:
             await self.gate()
+            if self._too_old(piece):
+                return None
             try:
                 return await self._invoker(self.config, payload)
             except Throttled:
@@ -779,9 +781,13 @@ class ShardReader:
             for lane in self.lanes:
                 lane.wake()
             await asyncio.gather(*(lane.task for lane in self.lanes if lane.task is not None))
-            finished = not poller.stopped and not len(self.progress)
-            if finished and await poller.save(self.shard, "", finished=True):
-                poller.reader_done(self.shard)
+            if len(self.progress):
+                return  # stopped with records not done: the next holder reads them again
+            # A refused write (the lease being renewed late) is tried again: the shard's
+            # children wait for it.
+            while not await poller.save(self.shard, "", finished=True):
+                await poller.pause(REFUSED_PAUSE_S)
+            poller.reader_done(self.shard)
         except Stopped:
             return
 
