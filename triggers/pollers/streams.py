@@ -27,8 +27,14 @@
   to ``DestinationConfig.OnFailure`` (SQS or SNS) and is skipped. Throttles and an
   uninvokable function are retried with back-off and use no retry.
 - ``FilterCriteria``: records that match no pattern are skipped (and checkpointed).
-- ``TumblingWindowInSeconds`` is stored but not applied: every batch is invoked without
-  window state.
+- ``TumblingWindowInSeconds``: records are grouped by the window their arrival time falls
+  in (windows aligned on the epoch); a batch never spans two windows; each invocation gets
+  the ``state`` the one before it returned, ``window`` {start, end}, ``shardId``,
+  ``eventSourceARN``, ``isFinalInvokeForWindow`` and ``isWindowTerminatedEarly``; once the
+  window is over (a record of a later window, its end passed, or the shard ended) a final
+  invocation with no records hands the function the window's last state. A state past
+  1 MB ends the window early. The state is kept in memory: a window open when its poller
+  stops starts again empty on the next holder (the records are at least once anyway).
 """
 
 from __future__ import annotations
@@ -82,6 +88,9 @@ THROTTLE_MAX_S = 2.0
 REFUSED_PAUSE_S = 0.25
 # GetRecords takes at most this many records (Kinesis; DynamoDB Streams takes 1000).
 READ_LIMIT = 10_000
+
+# Past this a tumbling window's state ends the window early.
+MAX_WINDOW_STATE_BYTES = 1024 * 1024
 
 RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
@@ -223,20 +232,26 @@ def aws_client(service: str, region: str) -> Any:
 # -- small pieces -------------------------------------------------------------------------
 
 
-def event_payload(records: list[StreamRecord]) -> bytes:
-    return _EVENT_OPEN + b",".join(record.encoded for record in records) + _EVENT_CLOSE
+def event_payload(records: list[StreamRecord], extra: bytes = b"") -> bytes:
+    """The event: ``Records``, then ``extra`` members (a tumbling window's) if any."""
+    body = _EVENT_OPEN + b",".join(record.encoded for record in records) + b"]"
+    return body + (b"," + extra if extra else b"") + b"}"
 
 
 def take_batch(
-    buffer: deque[StreamRecord], batch_size: int, limit: int = MAX_PAYLOAD_BYTES
+    buffer: deque[StreamRecord],
+    batch_size: int,
+    limit: int = MAX_PAYLOAD_BYTES,
+    same: Callable[[StreamRecord], bool] | None = None,
 ) -> list[StreamRecord]:
     """The next batch off the front of ``buffer``: up to ``batch_size`` records whose event
-    fits ``limit`` bytes (one record too large alone is a batch of its own)."""
+    fits ``limit`` bytes (one record too large alone is a batch of its own), ending before
+    the first record ``same`` refuses (one of a later tumbling window)."""
     batch: list[StreamRecord] = []
     size = len(_EVENT_OPEN) + len(_EVENT_CLOSE)
     while buffer and len(batch) < batch_size:
         extra = len(buffer[0].encoded) + (1 if batch else 0)
-        if batch and size + extra > limit:
+        if batch and (size + extra > limit or (same is not None and not same(buffer[0]))):
             break
         batch.append(buffer.popleft())
         size += extra
@@ -249,6 +264,54 @@ def lane_of(partition_key: str, lanes: int) -> int:
         return 0
     digest = hashlib.md5(partition_key.encode(), usedforsecurity=False).digest()
     return int.from_bytes(digest[:8], "big") % lanes
+
+
+def window_start(arrival: float, length: int) -> float:
+    """The start of the tumbling window a record that arrived at ``arrival`` belongs to."""
+    return arrival - arrival % length
+
+
+def in_window(length: int, start: float, record: StreamRecord) -> bool:
+    """Whether a record belongs to the window beginning at ``start`` (or an earlier one:
+    a record late by the clocks' skew joins the open window)."""
+    return window_start(record.arrival, length) <= start
+
+
+@dataclass
+class Window:
+    """One lane's open tumbling window: its bounds and the state the function returned."""
+
+    start: float
+    end: float
+    state: Any = field(default_factory=dict)
+    terminated_early: bool = False
+
+    def members(self, shard_id: str, source_arn: str, final: bool) -> bytes:
+        """The event's members after ``Records``."""
+        members = {
+            "window": {"start": iso_seconds(self.start), "end": iso_seconds(self.end)},
+            "state": self.state,
+            "shardId": shard_id,
+            "eventSourceARN": source_arn,
+            "isFinalInvokeForWindow": final,
+            "isWindowTerminatedEarly": self.terminated_early,
+        }
+        return json.dumps(members, ensure_ascii=False).encode()[1:-1]
+
+    def absorb(self, payload: bytes) -> None:
+        """Keep the ``state`` of a successful invocation's answer."""
+        try:
+            answer = json.loads(payload) if payload.strip() else None
+        except (ValueError, RecursionError):
+            answer = None
+        state = answer.get("state") if isinstance(answer, dict) else None
+        self.state = state if isinstance(state, dict) else {}
+        if len(payload) > MAX_WINDOW_STATE_BYTES:
+            self.terminated_early = True
+
+
+def iso_seconds(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso_millis(epoch_s: float) -> str:
@@ -532,7 +595,13 @@ class StreamPoller:
 
     # -- one batch ----------------------------------------------------------------------
 
-    async def deliver(self, shard: ShardInfo, batch: list[StreamRecord], done: Done) -> None:
+    async def deliver(
+        self,
+        shard: ShardInfo,
+        batch: list[StreamRecord],
+        done: Done,
+        window: Window | None = None,
+    ) -> None:
         """Invoke the function with a batch until it is done with (succeeded, filtered out or
         given up); ``done`` receives records as they are. Raises Stopped."""
         config = self.config
@@ -543,7 +612,7 @@ class StreamPoller:
         invokes = 0
         while pieces:
             piece = pieces[0]
-            outcome = await self._invoke(piece)
+            outcome = await self._invoke(piece, shard, window)
             if outcome is None:  # older than MaximumRecordAgeInSeconds
                 await self._give_up(shard, piece, RECORD_AGE_EXCEEDED, invokes, None)
                 pieces.pop(0)
@@ -554,6 +623,8 @@ class StreamPoller:
             metrics.events(config, invoked=len(piece))
             metrics.iterator_age(config, (time.time() - piece[-1].arrival) * 1000)
             failed_at = self._failed_at(outcome, piece)
+            if window is not None and outcome.function_error is None:
+                window.absorb(outcome.payload)
             if failed_at is None:
                 self.result(OK)
                 pieces.pop(0)
@@ -579,15 +650,40 @@ class StreamPoller:
             await self.pause(min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_MAX_S))
         await done(batch)
 
+    async def close_window(self, shard: ShardInfo, window: Window) -> None:
+        """The window's final invocation (no records, its last state), retried as a batch
+        is; given up after MaximumRetryAttempts."""
+        attempts = 0
+        while True:
+            outcome = await self._invoke([], shard, window, final=True)
+            if outcome is None or outcome.function_error is None:
+                if outcome is not None:
+                    self.result(OK)
+                return
+            self.result(FUNCTION_FAILED)
+            attempts += 1
+            if 0 <= self.config.maximum_retry_attempts < attempts:
+                return
+            await self.pause(min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_MAX_S))
+
     def _too_old(self, piece: list[StreamRecord]) -> bool:
         limit = self.config.maximum_record_age_s
-        return limit >= 0 and time.time() - piece[0].arrival > limit
+        return bool(piece) and limit >= 0 and time.time() - piece[0].arrival > limit
 
-    async def _invoke(self, piece: list[StreamRecord]) -> Outcome | None:
+    async def _invoke(
+        self,
+        piece: list[StreamRecord],
+        shard: ShardInfo,
+        window: Window | None = None,
+        final: bool = False,
+    ) -> Outcome | None:
         """One invocation of the piece; throttles and an uninvokable function are retried
         with back-off (no retry used) until the records are older than the maximum age
         (then None)."""
-        payload = event_payload(piece)
+        extra = b""
+        if window is not None:
+            extra = window.members(shard.shard_id, self.config.event_source_arn, final)
+        payload = event_payload(piece, extra)
         delay = 0.05
         while True:
             await self.gate()
@@ -811,6 +907,7 @@ class Lane:
         # When the oldest record waiting came (the batching window counts from it).
         self._first_at = 0.0
         self.task: asyncio.Task[None] | None = None
+        self.window: Window | None = None
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(
@@ -845,21 +942,45 @@ class Lane:
         poller = reader.poller
         try:
             while not poller.stopped:
+                config = poller.config
+                length = config.tumbling_window_s
+                if self.window is not None and self._window_over(length):
+                    await poller.close_window(reader.shard, self.window)
+                    self.window = None
+                    continue
                 if not self.buffer:
                     if not reader.reading:
                         return
-                    await self._wait(None)
+                    until_end = self.window.end - time.time() if self.window else None
+                    await self._wait(until_end)
                     continue
-                config = poller.config
                 window = config.batching_window_s
                 if window and len(self.buffer) < config.batch_size and reader.reading:
                     remaining = self._first_at + window - time.monotonic()
                     if remaining > 0:
                         await self._wait(remaining)
                         continue
-                batch = take_batch(self.buffer, config.batch_size)
+                same = None
+                if length:
+                    if self.window is None:
+                        start = window_start(self.buffer[0].arrival, length)
+                        self.window = Window(start, start + length)
+                    same = partial(in_window, length, self.window.start)
+                batch = take_batch(self.buffer, config.batch_size, same=same)
                 if self.buffer:
                     self._first_at = time.monotonic()
-                await poller.deliver(reader.shard, batch, reader.done)
+                await poller.deliver(reader.shard, batch, reader.done, self.window)
         except Stopped:
             return
+
+    def _window_over(self, length: int) -> bool:
+        """Whether the open tumbling window is over: the setting was removed, its state grew
+        too large, a record of a later window is next, or nothing of it is waiting and its
+        end has passed (or the shard ended)."""
+        window = self.window
+        assert window is not None
+        if not length or window.terminated_early:
+            return True
+        if self.buffer:
+            return window_start(self.buffer[0].arrival, length) > window.start
+        return time.time() >= window.end or not self.reader.reading

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -632,3 +633,59 @@ def test_nothing_is_delivered_once_delivery_is_refused(kinesis: Any, clients: An
 
     run.until(lambda: state["phase"] == 1, during=scenario)
     assert [data(r) for r in function.records] == ["first"]
+
+
+# -- tumbling windows ---------------------------------------------------------------------
+
+
+def test_tumbling_windows_carry_state_and_end_with_a_final_invocation(
+    kinesis: Any, clients: Any
+) -> None:
+    arn = new_stream(kinesis)
+    put(kinesis, arn, [f"v{n}" for n in range(10)])
+
+    def count(event: dict[str, Any]) -> Outcome:
+        total = event["state"].get("count", 0) + len(event["Records"])
+        return Outcome(json.dumps({"state": {"count": total}}).encode(), None)
+
+    function = Function(answer=count)
+    config = stream_mapping(arn, batch_size=3, tumbling_window_s=2)
+
+    def finals() -> list[dict[str, Any]]:
+        return [e for e in function.events if e["isFinalInvokeForWindow"]]
+
+    Run(config, function, clients).until(lambda: sum(e["state"]["count"] for e in finals()) >= 10)
+    first = function.events[0]
+    assert list(first) == [
+        "Records",
+        "window",
+        "state",
+        "shardId",
+        "eventSourceARN",
+        "isFinalInvokeForWindow",
+        "isWindowTerminatedEarly",
+    ]
+    assert first["state"] == {}
+    assert first["shardId"] == "shardId-000000000000"
+    assert first["eventSourceARN"] == arn
+    assert first["isWindowTerminatedEarly"] is False
+    by_window: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in function.events:
+        by_window[event["window"]["start"]].append(event)
+    for events in by_window.values():
+        *batches, final = events
+        assert final["isFinalInvokeForWindow"] and final["Records"] == []
+        assert not any(e["isFinalInvokeForWindow"] for e in batches)
+        seen = 0
+        for event in batches:
+            assert event["state"] == ({"count": seen} if seen else {})
+            assert 1 <= len(event["Records"]) <= 3
+            seen += len(event["Records"])
+            start = datetime.strptime(event["window"]["start"], "%Y-%m-%dT%H:%M:%SZ")
+            end = datetime.strptime(event["window"]["end"], "%Y-%m-%dT%H:%M:%SZ")
+            assert (end - start).total_seconds() == 2
+            low, high = start.replace(tzinfo=UTC).timestamp(), end.replace(tzinfo=UTC).timestamp()
+            for record in event["Records"]:
+                assert low <= int(record["kinesis"]["approximateArrivalTimestamp"]) < high
+        assert final["state"] == {"count": seen}
+    assert sorted(data(r) for r in function.records) == sorted(f"v{n}" for n in range(10))
