@@ -550,6 +550,13 @@ class StreamPoller:
                     # Nothing will ever be added to it: done before it began.
                     await self.save(shard, "", finished=True)
                     continue
+                if position.kind == "LATEST":
+                    if checkpoint is not None:
+                        # Begun at LATEST by an earlier holder, nothing done since: resume
+                        # from when it began, or what was put meanwhile would be skipped.
+                        position = Position("AT_TIMESTAMP", timestamp=checkpoint.updated)
+                    elif not await self.save(shard, ""):
+                        continue  # only a holder that can record where it began starts
             self._start_reader(shard, position)
 
     def _starting_position(self) -> Position:
@@ -590,7 +597,7 @@ class StreamPoller:
         if self._known is not None:
             previous = self._known.get(shard.shard_id)
             kept = sequence or (previous.sequence_number if previous else "")
-            self._known[shard.shard_id] = Checkpoint(shard.shard_id, kept, finished)
+            self._known[shard.shard_id] = Checkpoint(shard.shard_id, kept, finished, time.time())
         return True
 
     # -- one batch ----------------------------------------------------------------------
@@ -816,6 +823,9 @@ class ShardReader:
         self._room = asyncio.Event()
         self._save_lock = asyncio.Lock()
         self.reading = True
+        # The last read returned less than it asked for: nothing more is waiting in the
+        # shard (a tumbling window may close once its end has passed).
+        self.caught_up = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(
@@ -861,6 +871,11 @@ class ShardReader:
                     await poller.back_off(str(error))
                     continue
                 poller.reachable()
+                caught_up = len(page.records) < min(room, READ_LIMIT)
+                if caught_up and not self.caught_up:
+                    for lane in self.lanes:
+                        lane.wake()
+                self.caught_up = caught_up
                 for record in page.records:
                     self.progress.add(record.sequence)
                     self.lanes[lane_of(record.partition_key, len(self.lanes))].put(record)
@@ -951,8 +966,8 @@ class Lane:
                 if not self.buffer:
                     if not reader.reading:
                         return
-                    until_end = self.window.end - time.time() if self.window else None
-                    await self._wait(until_end)
+                    until_end = self.window.end - time.time() if self.window else 0.0
+                    await self._wait(until_end if until_end > 0 else None)
                     continue
                 window = config.batching_window_s
                 if window and len(self.buffer) < config.batch_size and reader.reading:
@@ -975,12 +990,14 @@ class Lane:
 
     def _window_over(self, length: int) -> bool:
         """Whether the open tumbling window is over: the setting was removed, its state grew
-        too large, a record of a later window is next, or nothing of it is waiting and its
-        end has passed (or the shard ended)."""
+        too large, a record of a later window is next, or nothing of it is waiting, its end
+        has passed and the shard is read up to now (or the shard ended)."""
         window = self.window
         assert window is not None
         if not length or window.terminated_early:
             return True
         if self.buffer:
             return window_start(self.buffer[0].arrival, length) > window.start
-        return time.time() >= window.end or not self.reader.reading
+        if not self.reader.reading:
+            return True
+        return time.time() >= window.end and self.reader.caught_up

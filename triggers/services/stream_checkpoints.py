@@ -15,14 +15,21 @@ class Checkpoint:
     # "" when no record of the shard is done yet.
     sequence_number: str
     finished: bool
+    # When the row was last written (epoch seconds): for a shard begun at LATEST with no
+    # record done yet, where a new holder resumes (AT_TIMESTAMP), so nothing put meanwhile
+    # is skipped.
+    updated: float = 0.0
 
 
 def checkpoints_load(mapping_uuid: str) -> dict[str, Checkpoint]:
     """Every shard's checkpoint of a mapping, by shard id."""
     rows = StreamCheckpoint.objects.filter(mapping__uuid=mapping_uuid).values_list(
-        "shard_id", "sequence_number", "finished"
+        "shard_id", "sequence_number", "finished", "updated"
     )
-    return {shard: Checkpoint(shard, sequence, finished) for shard, sequence, finished in rows}
+    return {
+        shard: Checkpoint(shard, sequence, finished, updated.timestamp())
+        for shard, sequence, finished, updated in rows
+    }
 
 
 def checkpoint_save(

@@ -23,7 +23,7 @@ from botocore.config import Config
 from conftest import AwsPeer
 from triggers.filtering import compile_filter_criteria
 from triggers.pollers.config import MappingConfig
-from triggers.pollers.invoke import Outcome
+from triggers.pollers.invoke import Outcome, Throttled
 from triggers.pollers.kinesis import KinesisPoller, KinesisSource
 from triggers.pollers.streams import Position, StreamPoller
 from triggers.pollers.threads import DaemonThreadPool
@@ -58,7 +58,7 @@ class MemoryCheckpoints:
         kept = sequence_number or (previous.sequence_number if previous else "")
         if previous and previous.sequence_number and kept:
             assert int(kept) >= int(previous.sequence_number), "a checkpoint went back"
-        self.rows[(mapping_uuid, shard_id)] = Checkpoint(shard_id, kept, finished)
+        self.rows[(mapping_uuid, shard_id)] = Checkpoint(shard_id, kept, finished, time.time())
         self.parents[shard_id] = parent_shard_ids
         if finished:
             self.log.append(("finished", shard_id, ""))
@@ -578,6 +578,21 @@ def test_latest_skips_what_was_there_and_trim_horizon_reads_it(kinesis: Any, cli
     assert [data(r) for r in oldest.records] == ["before", "after"]
 
 
+def test_a_poller_begun_at_latest_resumes_from_then_before_any_record(
+    kinesis: Any, clients: Any
+) -> None:
+    arn = new_stream(kinesis)
+    put(kinesis, arn, ["before"])
+    checkpoints = MemoryCheckpoints()
+    config = stream_mapping(arn, starting_position="LATEST")
+    time.sleep(1.1)  # moto's AT_TIMESTAMP counts in whole seconds
+    Run(config, Function(), clients, checkpoints).until(lambda: bool(checkpoints.rows))
+    put(kinesis, arn, ["while stopped"])
+    function = Function()
+    Run(config, function, clients, checkpoints).until(lambda: bool(function.records))
+    assert [data(r) for r in function.records] == ["while stopped"]
+
+
 def test_at_timestamp_starts_at_the_first_record_from_then(kinesis: Any, clients: Any) -> None:
     arn = new_stream(kinesis)
     put(kinesis, arn, ["early"])
@@ -643,6 +658,8 @@ def test_tumbling_windows_carry_state_and_end_with_a_final_invocation(
 ) -> None:
     arn = new_stream(kinesis)
     put(kinesis, arn, [f"v{n}" for n in range(10)])
+    # Read after their window has ended: it still closes only once all its records are read.
+    time.sleep(2.1)
 
     def count(event: dict[str, Any]) -> Outcome:
         total = event["state"].get("count", 0) + len(event["Records"])
@@ -689,3 +706,23 @@ def test_tumbling_windows_carry_state_and_end_with_a_final_invocation(
                 assert low <= int(record["kinesis"]["approximateArrivalTimestamp"]) < high
         assert final["state"] == {"count": seen}
     assert sorted(data(r) for r in function.records) == sorted(f"v{n}" for n in range(10))
+
+
+def test_throttles_are_retried_without_using_up_retries(kinesis: Any, clients: Any) -> None:
+    arn = new_stream(kinesis)
+    put(kinesis, arn, ["v0", "v1"])
+    throttles = {"left": 3}
+
+    class Busy(Function):
+        async def __call__(self, config: MappingConfig, payload: bytes) -> Outcome:
+            if throttles["left"]:
+                throttles["left"] -= 1
+                raise Throttled("Rate exceeded")
+            return await super().__call__(config, payload)
+
+    function = Busy()
+    run = Run(stream_mapping(arn, maximum_retry_attempts=0), function, clients)
+    run.until(lambda: bool(function.records))
+    assert [data(r) for r in function.records] == ["v0", "v1"]
+    assert throttles["left"] == 0
+    assert run.reports[-1] == "OK"
