@@ -88,6 +88,10 @@ THROTTLE_MAX_S = 2.0
 REFUSED_PAUSE_S = 0.25
 # GetRecords takes at most this many records (Kinesis; DynamoDB Streams takes 1000).
 READ_LIMIT = 10_000
+# Records read ahead of their lane, per lane: a batch is at most 6 MB, so this keeps the
+# next one ready without holding a shard's whole backlog (Kinesis records run to 1 MB, and
+# BatchSize to 10,000) in memory.
+LANE_BUFFER_BYTES = 2 * MAX_PAYLOAD_BYTES
 
 # Past this a tumbling window's state ends the window early.
 MAX_WINDOW_STATE_BYTES = 1024 * 1024
@@ -844,6 +848,9 @@ class ShardReader:
     def buffered(self) -> int:
         return sum(len(lane.buffer) for lane in self.lanes)
 
+    def buffered_bytes(self) -> int:
+        return sum(lane.bytes for lane in self.lanes)
+
     async def _run(self) -> None:
         poller = self.poller
         iterator: str | None = None
@@ -851,7 +858,7 @@ class ShardReader:
             while not poller.stopped:
                 config = poller.config
                 room = config.batch_size * len(self.lanes) - self.buffered()
-                if room <= 0:
+                if room <= 0 or self.buffered_bytes() >= LANE_BUFFER_BYTES * len(self.lanes):
                     self._room.clear()
                     await self._room.wait()
                     continue
@@ -918,6 +925,7 @@ class Lane:
         self.reader = reader
         self.index = index
         self.buffer: deque[StreamRecord] = deque()
+        self.bytes = 0
         self._arrived = asyncio.Event()
         # When the oldest record waiting came (the batching window counts from it).
         self._first_at = 0.0
@@ -933,6 +941,7 @@ class Lane:
         if not self.buffer:
             self._first_at = time.monotonic()
         self.buffer.append(record)
+        self.bytes += len(record.encoded)
         self._arrived.set()
 
     def wake(self) -> None:
@@ -970,7 +979,8 @@ class Lane:
                     await self._wait(until_end if until_end > 0 else None)
                     continue
                 window = config.batching_window_s
-                if window and len(self.buffer) < config.batch_size and reader.reading:
+                full = len(self.buffer) >= config.batch_size or self.bytes >= MAX_PAYLOAD_BYTES
+                if window and not full and reader.reading:
                     remaining = self._first_at + window - time.monotonic()
                     if remaining > 0:
                         await self._wait(remaining)
@@ -982,6 +992,7 @@ class Lane:
                         self.window = Window(start, start + length)
                     same = partial(in_window, length, self.window.start)
                 batch = take_batch(self.buffer, config.batch_size, same=same)
+                self.bytes -= sum(len(record.encoded) for record in batch)
                 if self.buffer:
                     self._first_at = time.monotonic()
                 await poller.deliver(reader.shard, batch, reader.done, self.window)
