@@ -726,3 +726,35 @@ def test_throttles_are_retried_without_using_up_retries(kinesis: Any, clients: A
     assert [data(r) for r in function.records] == ["v0", "v1"]
     assert throttles["left"] == 0
     assert run.reports[-1] == "OK"
+
+
+def test_a_failure_record_can_go_to_an_sns_topic(
+    kinesis: Any, clients: Any, aws_peer: AwsPeer
+) -> None:
+    sqs, url, queue_arn = new_queue(aws_peer)
+    sns = aws_peer.client("sns")
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:10]}")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    arn = new_stream(kinesis)
+    put(kinesis, arn, ["bad"])
+    function = Function(answer=failing_on("bad"))
+    config = stream_mapping(arn, maximum_retry_attempts=0, on_failure=topic)
+    messages: list[dict[str, Any]] = []
+    Run(config, function, clients).until(lambda: collect(sqs, url, messages))
+    (failure,) = messages
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["KinesisBatchInfo"]["batchSize"] == 1
+
+
+def test_a_stream_that_cant_be_read_shows_in_the_last_processing_result(
+    kinesis: Any, clients: Any
+) -> None:
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/no-such-stream"
+    run = Run(stream_mapping(arn), Function(), clients)
+    run.until(lambda: bool(run.reports))
+    assert run.reports[0].startswith("PROBLEM: Kinesis answered ResourceNotFoundException")
