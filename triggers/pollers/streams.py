@@ -428,8 +428,10 @@ class StreamPoller:
 
     def update(self, config: MappingConfig) -> None:
         """A new snapshot of the mapping; the next batch uses it. (The API does not let a
-        mapping change its source, so shards and checkpoints stay valid.)"""
+        mapping change its source, so shards and checkpoints stay valid.) A new
+        ParallelizationFactor re-deals the shards: their readers hand over to new ones."""
         self.config = config
+        self._wake.set()
 
     async def stop(self, grace: float | None = None) -> None:
         """Nothing is invoked after this is called; an invocation in flight may finish for
@@ -537,6 +539,8 @@ class StreamPoller:
             reader = self._readers.get(shard.shard_id)
             if reader is not None:
                 reader.closed = shard.closed
+                if len(reader.lanes) != self.config.parallelization_factor:
+                    reader.retire()
                 continue
             checkpoint = self._known.get(shard.shard_id)
             if checkpoint is not None and checkpoint.finished:
@@ -582,7 +586,8 @@ class StreamPoller:
         return checkpoint is not None and checkpoint.finished
 
     def reader_done(self, shard: ShardInfo) -> None:
-        """A shard was read to its end: its children may start now."""
+        """A shard was read to its end (its children may start now), or its reader retired
+        (a new one starts from the checkpoint)."""
         self._readers.pop(shard.shard_id, None)
         self._wake.set()
 
@@ -830,6 +835,8 @@ class ShardReader:
         # The last read returned less than it asked for: nothing more is waiting in the
         # shard (a tumbling window may close once its end has passed).
         self.caught_up = False
+        # Asked to stop reading and hand over (the mapping's ParallelizationFactor changed).
+        self.retiring = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(
@@ -845,6 +852,12 @@ class ShardReader:
     def wake(self) -> None:
         self._room.set()
 
+    def retire(self) -> None:
+        """Stop reading, deliver what was read, then make way for a new reader (from the
+        checkpoint) with the mapping's new number of lanes."""
+        self.retiring = True
+        self._room.set()
+
     def buffered(self) -> int:
         return sum(len(lane.buffer) for lane in self.lanes)
 
@@ -855,7 +868,7 @@ class ShardReader:
         poller = self.poller
         iterator: str | None = None
         try:
-            while not poller.stopped:
+            while not poller.stopped and not self.retiring:
                 config = poller.config
                 room = config.batch_size * len(self.lanes) - self.buffered()
                 if room <= 0 or self.buffered_bytes() >= LANE_BUFFER_BYTES * len(self.lanes):
@@ -893,14 +906,18 @@ class ShardReader:
                 if not page.records:
                     await poller.pause(poller.poll_s)
             else:
-                return
-            # Read to its end: once every lane is done, the shard is finished.
+                if poller.stopped:
+                    return
+            # Read to its end (or retiring): once every lane is done, the shard is finished.
             self.reading = False
             for lane in self.lanes:
                 lane.wake()
             await asyncio.gather(*(lane.task for lane in self.lanes if lane.task is not None))
             if len(self.progress):
                 return  # stopped with records not done: the next holder reads them again
+            if self.retiring:
+                poller.reader_done(self.shard)
+                return
             # A refused write (the lease being renewed late) is tried again: the shard's
             # children wait for it.
             while not await poller.save(self.shard, "", finished=True):

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -758,3 +759,40 @@ def test_a_stream_that_cant_be_read_shows_in_the_last_processing_result(
     run = Run(stream_mapping(arn), Function(), clients)
     run.until(lambda: bool(run.reports))
     assert run.reports[0].startswith("PROBLEM: Kinesis answered ResourceNotFoundException")
+
+
+def test_a_new_parallelization_factor_applies_to_a_running_poller(
+    kinesis: Any, clients: Any
+) -> None:
+    arn = new_stream(kinesis)
+    put(kinesis, arn, [f"{n % 6}:{n}" for n in range(120)], key=lambda n: f"key-{n % 6}")
+    function = Function(delay=0.03)
+    config = stream_mapping(arn, batch_size=4)
+    run = Run(config, function, clients)
+
+    async def scenario() -> None:
+        poller = run.poller()
+        poller.start()
+        try:
+            while len(function.records) < 12:
+                await asyncio.sleep(0.02)
+            assert function.peak == 1
+            poller.update(replace(config, generation=2, parallelization_factor=3))
+            deadline = asyncio.get_running_loop().time() + 30
+            while {data(r) for r in function.records} != {f"{n % 6}:{n}" for n in range(120)}:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+        finally:
+            await poller.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        run.executor.shutdown(wait=False, cancel_futures=True)
+    assert function.peak > 1
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for record in function.records:
+        key, n = data(record).split(":")
+        per_key[key].append(int(n))
+    for numbers in per_key.values():
+        assert numbers == sorted(numbers)
