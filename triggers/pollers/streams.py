@@ -62,7 +62,7 @@ from functions import arns
 from invocations.destinations import aws_client_options
 from invocations.services import MAX_PAYLOAD_BYTES
 from triggers.pollers import metrics
-from triggers.pollers.config import MappingConfig
+from triggers.pollers.config import MappingConfig, source_account
 from triggers.pollers.invoke import InvokeProblem, Invoker, Outcome, Throttled
 from triggers.pollers.responses import failed_items
 from triggers.services import stream_checkpoints
@@ -528,6 +528,11 @@ class StreamPoller:
                 await asyncio.wait_for(self._wake.wait(), self.relist_s)
 
     async def _check_shards(self) -> None:
+        account = source_account(self.config.event_source_arn)
+        allowed = settings.FUNCTORY_AWS_TARGET_ACCOUNTS
+        if allowed and account not in allowed:
+            # The platform's credentials read for every tenant: only the operator's accounts.
+            raise BrokerError(f"PROBLEM: Streams of account {account} can't be read here.")
         if self._source is None:
             self._source = self._source_factory(self.config, self._clients)
         if self._known is None:

@@ -796,3 +796,16 @@ def test_a_new_parallelization_factor_applies_to_a_running_poller(
         per_key[key].append(int(n))
     for numbers in per_key.values():
         assert numbers == sorted(numbers)
+
+
+def test_streams_of_accounts_the_operator_did_not_allow_are_not_read(
+    kinesis: Any, clients: Any, settings: Any
+) -> None:
+    settings.FUNCTORY_AWS_TARGET_ACCOUNTS = ["999999999999"]
+    arn = new_stream(kinesis)
+    put(kinesis, arn, ["secret"])
+    function = Function()
+    run = Run(stream_mapping(arn), function, clients)
+    run.until(lambda: bool(run.reports))
+    assert run.reports[0] == "PROBLEM: Streams of account 123456789012 can't be read here."
+    assert function.events == []
