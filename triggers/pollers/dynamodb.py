@@ -15,14 +15,8 @@ from typing import Any
 
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import MappingConfig
-from triggers.pollers.streams import (
-    Page,
-    Position,
-    ShardInfo,
-    StreamPoller,
-    StreamRecord,
-    aws_client,
-)
+from triggers.pollers.stream_records import Page, Position, ShardInfo, StreamRecord
+from triggers.pollers.streams import StreamPoller, aws_client
 
 # GetRecords returns at most this many records per call.
 READ_LIMIT = 1000

@@ -41,30 +41,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import threading
 import time
-import uuid as uuid_module
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections
 
-from functions import arns
 from invocations.destinations import aws_client_options
-from invocations.services import MAX_PAYLOAD_BYTES
 from triggers.pollers import metrics
 from triggers.pollers.config import MappingConfig, source_account
 from triggers.pollers.invoke import InvokeProblem, Invoker, Outcome, Throttled
 from triggers.pollers.responses import failed_items
+from triggers.pollers.shards import REFUSED_PAUSE_S, ShardReader
+from triggers.pollers.stream_records import (
+    RECORD_AGE_EXCEEDED,
+    RETRIES_EXHAUSTED,
+    BrokerError,
+    Done,
+    IteratorExpired,
+    Position,
+    ShardInfo,
+    Stopped,
+    StreamRecord,
+    StreamSource,
+    Window,
+    describe,
+    event_payload,
+    failure_record,
+)
 from triggers.services import stream_checkpoints
 from triggers.services.stream_checkpoints import Checkpoint
 
@@ -85,79 +95,6 @@ MAX_BACKOFF_S = 30.0
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
 THROTTLE_MAX_S = 2.0
-REFUSED_PAUSE_S = 0.25
-# GetRecords takes at most this many records (Kinesis; DynamoDB Streams takes 1000).
-READ_LIMIT = 10_000
-# Records read ahead of their lane, per lane: a batch is at most 6 MB, so this keeps the
-# next one ready without holding a shard's whole backlog (Kinesis records run to 1 MB, and
-# BatchSize to 10,000) in memory.
-LANE_BUFFER_BYTES = 2 * MAX_PAYLOAD_BYTES
-
-# Past this a tumbling window's state ends the window early.
-MAX_WINDOW_STATE_BYTES = 1024 * 1024
-
-RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
-RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
-
-_EVENT_OPEN = b'{"Records":['
-_EVENT_CLOSE = b"]}"
-
-
-# -- what a source is to the frame --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShardInfo:
-    shard_id: str
-    # Listed parents (one after a split, two after a merge).
-    parents: tuple[str, ...]
-    # The listing gives it an ending sequence number: no record is added any more.
-    closed: bool
-
-
-@dataclass
-class StreamRecord:
-    """One record read: in the event's shape, and what the frame needs of it."""
-
-    record: dict[str, Any]
-    sequence: str
-    # What orders records across lanes (ParallelizationFactor).
-    partition_key: str
-    # When the stream got it (epoch seconds).
-    arrival: float
-    encoded: bytes = field(default=b"")
-
-    def __post_init__(self) -> None:
-        if not self.encoded:
-            self.encoded = json.dumps(self.record, ensure_ascii=False).encode()
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a shard iterator starts: ``AFTER_SEQUENCE_NUMBER`` (``sequence``),
-    ``TRIM_HORIZON``, ``LATEST`` or ``AT_TIMESTAMP`` (``timestamp``)."""
-
-    kind: str
-    sequence: str = ""
-    timestamp: float | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    records: list[StreamRecord]
-    # None: the shard is closed and read to its end.
-    next_iterator: str | None
-
-
-class StreamSource(Protocol):
-    """One stream's blocking calls (run in the poller threads); they raise on failure."""
-
-    # The failure record's key: "KinesisBatchInfo" or "DDBStreamBatchInfo".
-    batch_info_key: str
-
-    def shards(self) -> list[ShardInfo]: ...
-    def iterator(self, shard_id: str, position: Position) -> str: ...
-    def read(self, iterator: str, shard_id: str, limit: int) -> Page: ...
 
 
 SourceFactory = Callable[[MappingConfig, Callable[[str, str], Any]], StreamSource]
@@ -231,149 +168,6 @@ def aws_client(service: str, region: str) -> Any:
             )
             _clients[key] = client
         return client
-
-
-# -- small pieces -------------------------------------------------------------------------
-
-
-def event_payload(records: list[StreamRecord], extra: bytes = b"") -> bytes:
-    """The event: ``Records``, then ``extra`` members (a tumbling window's) if any."""
-    body = _EVENT_OPEN + b",".join(record.encoded for record in records) + b"]"
-    return body + (b"," + extra if extra else b"") + b"}"
-
-
-def take_batch(
-    buffer: deque[StreamRecord],
-    batch_size: int,
-    limit: int = MAX_PAYLOAD_BYTES,
-    same: Callable[[StreamRecord], bool] | None = None,
-) -> list[StreamRecord]:
-    """The next batch off the front of ``buffer``: up to ``batch_size`` records whose event
-    fits ``limit`` bytes (one record too large alone is a batch of its own), ending before
-    the first record ``same`` refuses (one of a later tumbling window)."""
-    batch: list[StreamRecord] = []
-    size = len(_EVENT_OPEN) + len(_EVENT_CLOSE)
-    while buffer and len(batch) < batch_size:
-        extra = len(buffer[0].encoded) + (1 if batch else 0)
-        if batch and (size + extra > limit or (same is not None and not same(buffer[0]))):
-            break
-        batch.append(buffer.popleft())
-        size += extra
-    return batch
-
-
-def lane_of(partition_key: str, lanes: int) -> int:
-    """Which of a shard's lanes a partition key's records go through (stable across hosts)."""
-    if lanes <= 1:
-        return 0
-    digest = hashlib.md5(partition_key.encode(), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:8], "big") % lanes
-
-
-def window_start(arrival: float, length: int) -> float:
-    """The start of the tumbling window a record that arrived at ``arrival`` belongs to."""
-    return arrival - arrival % length
-
-
-def in_window(length: int, start: float, record: StreamRecord) -> bool:
-    """Whether a record belongs to the window beginning at ``start`` (or an earlier one:
-    a record late by the clocks' skew joins the open window)."""
-    return window_start(record.arrival, length) <= start
-
-
-@dataclass
-class Window:
-    """One lane's open tumbling window: its bounds and the state the function returned."""
-
-    start: float
-    end: float
-    state: Any = field(default_factory=dict)
-    terminated_early: bool = False
-
-    def members(self, shard_id: str, source_arn: str, final: bool) -> bytes:
-        """The event's members after ``Records``."""
-        members = {
-            "window": {"start": iso_seconds(self.start), "end": iso_seconds(self.end)},
-            "state": self.state,
-            "shardId": shard_id,
-            "eventSourceARN": source_arn,
-            "isFinalInvokeForWindow": final,
-            "isWindowTerminatedEarly": self.terminated_early,
-        }
-        return json.dumps(members, ensure_ascii=False).encode()[1:-1]
-
-    def absorb(self, payload: bytes) -> None:
-        """Keep the ``state`` of a successful invocation's answer."""
-        try:
-            answer = json.loads(payload) if payload.strip() else None
-        except (ValueError, RecursionError):
-            answer = None
-        state = answer.get("state") if isinstance(answer, dict) else None
-        self.state = state if isinstance(state, dict) else {}
-        if len(payload) > MAX_WINDOW_STATE_BYTES:
-            self.terminated_early = True
-
-
-def iso_seconds(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_millis(epoch_s: float) -> str:
-    moment = datetime.fromtimestamp(epoch_s, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-class Progress:
-    """A shard's records read and not yet checkpointed, in stream order: a checkpoint may
-    move only past records that are all done (lanes finish out of order)."""
-
-    def __init__(self) -> None:
-        self._pending: OrderedDict[str, bool] = OrderedDict()
-
-    def add(self, sequence: str) -> None:
-        self._pending[sequence] = False
-
-    def done(self, sequences: list[str]) -> str | None:
-        """Mark records done; the new checkpoint, if it moved."""
-        for sequence in sequences:
-            if sequence in self._pending:
-                self._pending[sequence] = True
-        moved: str | None = None
-        while self._pending:
-            sequence, finished = next(iter(self._pending.items()))
-            if not finished:
-                break
-            self._pending.popitem(last=False)
-            moved = sequence
-        return moved
-
-    def clear(self) -> None:
-        self._pending.clear()
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-
-class Stopped(Exception):
-    """The poller was told to stop (disabled, deleted, lease lost)."""
-
-
-class BrokerError(Exception):
-    """The stream could not be reached or refused a call."""
-
-
-class IteratorExpired(BrokerError):
-    """A shard iterator outlived its five minutes (the lanes were busy): get a new one."""
-
-
-def describe(error: BaseException, service: str) -> str:
-    """A broker error as a LastProcessingResult."""
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        code = response["Error"].get("Code", "")
-        message = response["Error"].get("Message", "")
-        return f"PROBLEM: {service} answered {code}: {message}"[:1024]
-    return f"PROBLEM: Lambda could not reach {service}: {error}"[:1024]
 
 
 # -- the poller ---------------------------------------------------------------------------
@@ -454,6 +248,9 @@ class StreamPoller:
         return self._stopped.is_set()
 
     # -- helpers ------------------------------------------------------------------------
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
 
     async def in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -773,264 +570,3 @@ class StreamPoller:
             self._clients("sns", region).publish(TopicArn=arn, Message=body)
         else:
             raise BrokerError(f"Failure records can't be sent to {service}.")
-
-
-Done = Callable[[list[StreamRecord]], Any]
-
-
-def failure_record(
-    config: MappingConfig,
-    shard_id: str,
-    piece: list[StreamRecord],
-    condition: str,
-    invokes: int,
-    outcome: Outcome | None,
-    source: StreamSource,
-) -> dict[str, Any]:
-    """What AWS sends an OnFailure destination for a stream batch given up: where the
-    records are, not the records."""
-    function_arn = arns.function_arn(config.account.id, config.function_name)
-    if config.qualifier:
-        function_arn = f"{function_arn}:{config.qualifier}"
-    response_context: dict[str, Any] = {
-        "statusCode": 200,
-        "executedVersion": config.qualifier or "$LATEST",
-    }
-    if outcome is not None and outcome.function_error:
-        response_context["functionError"] = outcome.function_error
-    return {
-        "requestContext": {
-            "requestId": str(uuid_module.uuid4()),
-            "functionArn": function_arn,
-            "condition": condition,
-            "approximateInvokeCount": invokes,
-        },
-        "responseContext": response_context,
-        "version": "1.0",
-        "timestamp": iso_millis(time.time()),
-        source.batch_info_key: {
-            "shardId": shard_id,
-            "startSequenceNumber": piece[0].sequence,
-            "endSequenceNumber": piece[-1].sequence,
-            "approximateArrivalOfFirstRecord": iso_millis(piece[0].arrival),
-            "approximateArrivalOfLastRecord": iso_millis(piece[-1].arrival),
-            "batchSize": len(piece),
-            "streamArn": config.event_source_arn,
-        },
-    }
-
-
-class ShardReader:
-    """Reads one shard and feeds its lanes; marks it finished once closed and done."""
-
-    def __init__(
-        self, poller: StreamPoller, source: StreamSource, shard: ShardInfo, position: Position
-    ) -> None:
-        self.poller = poller
-        self.source = source
-        self.shard = shard
-        self.closed = shard.closed
-        self.position = position
-        self.progress = Progress()
-        self.lanes = [Lane(self, n) for n in range(poller.config.parallelization_factor)]
-        self._task: asyncio.Task[None] | None = None
-        self._room = asyncio.Event()
-        self._save_lock = asyncio.Lock()
-        self.reading = True
-        # The last read returned less than it asked for: nothing more is waiting in the
-        # shard (a tumbling window may close once its end has passed).
-        self.caught_up = False
-        # Asked to stop reading and hand over (the mapping's ParallelizationFactor changed).
-        self.retiring = False
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"stream-shard-{self.shard.shard_id}"
-        )
-        for lane in self.lanes:
-            lane.start()
-
-    def tasks(self) -> list[asyncio.Task[None]]:
-        found = [self._task] if self._task is not None else []
-        return found + [lane.task for lane in self.lanes if lane.task is not None]
-
-    def wake(self) -> None:
-        self._room.set()
-
-    def retire(self) -> None:
-        """Stop reading, deliver what was read, then make way for a new reader (from the
-        checkpoint) with the mapping's new number of lanes."""
-        self.retiring = True
-        self._room.set()
-
-    def buffered(self) -> int:
-        return sum(len(lane.buffer) for lane in self.lanes)
-
-    def buffered_bytes(self) -> int:
-        return sum(lane.bytes for lane in self.lanes)
-
-    async def _run(self) -> None:
-        poller = self.poller
-        iterator: str | None = None
-        try:
-            while not poller.stopped and not self.retiring:
-                config = poller.config
-                room = config.batch_size * len(self.lanes) - self.buffered()
-                if room <= 0 or self.buffered_bytes() >= LANE_BUFFER_BYTES * len(self.lanes):
-                    self._room.clear()
-                    await self._room.wait()
-                    continue
-                try:
-                    if iterator is None:
-                        iterator = await poller.call(
-                            self.source.iterator, self.shard.shard_id, self.position
-                        )
-                    page = await poller.call(
-                        self.source.read, iterator, self.shard.shard_id, min(room, READ_LIMIT)
-                    )
-                except IteratorExpired:
-                    iterator = None  # a new one from where reading got
-                    continue
-                except BrokerError as error:
-                    iterator = None
-                    await poller.back_off(str(error))
-                    continue
-                poller.reachable()
-                caught_up = len(page.records) < min(room, READ_LIMIT)
-                if caught_up and not self.caught_up:
-                    for lane in self.lanes:
-                        lane.wake()
-                self.caught_up = caught_up
-                for record in page.records:
-                    self.progress.add(record.sequence)
-                    self.lanes[lane_of(record.partition_key, len(self.lanes))].put(record)
-                    self.position = Position("AFTER_SEQUENCE_NUMBER", record.sequence)
-                if page.next_iterator is None or (not page.records and self.closed):
-                    break
-                iterator = page.next_iterator
-                if not page.records:
-                    await poller.pause(poller.poll_s)
-            else:
-                if poller.stopped:
-                    return
-            # Read to its end (or retiring): once every lane is done, the shard is finished.
-            self.reading = False
-            for lane in self.lanes:
-                lane.wake()
-            await asyncio.gather(*(lane.task for lane in self.lanes if lane.task is not None))
-            if len(self.progress):
-                return  # stopped with records not done: the next holder reads them again
-            if self.retiring:
-                poller.reader_done(self.shard)
-                return
-            # A refused write (the lease being renewed late) is tried again: the shard's
-            # children wait for it.
-            while not await poller.save(self.shard, "", finished=True):
-                await poller.pause(REFUSED_PAUSE_S)
-            poller.reader_done(self.shard)
-        except Stopped:
-            return
-
-    async def done(self, records: list[StreamRecord]) -> None:
-        """Records done with: move the checkpoint as far as every lane allows."""
-        async with self._save_lock:
-            moved = self.progress.done([record.sequence for record in records])
-            if moved is not None:
-                await self.poller.save(self.shard, moved)
-        self._room.set()
-
-
-class Lane:
-    """One ordered line of a shard's batches (ParallelizationFactor gives N per shard)."""
-
-    def __init__(self, reader: ShardReader, index: int) -> None:
-        self.reader = reader
-        self.index = index
-        self.buffer: deque[StreamRecord] = deque()
-        self.bytes = 0
-        self._arrived = asyncio.Event()
-        # When the oldest record waiting came (the batching window counts from it).
-        self._first_at = 0.0
-        self.task: asyncio.Task[None] | None = None
-        self.window: Window | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"stream-lane-{self.reader.shard.shard_id}-{self.index}"
-        )
-
-    def put(self, record: StreamRecord) -> None:
-        if not self.buffer:
-            self._first_at = time.monotonic()
-        self.buffer.append(record)
-        self.bytes += len(record.encoded)
-        self._arrived.set()
-
-    def wake(self) -> None:
-        self._arrived.set()
-
-    async def _wait(self, seconds: float | None) -> None:
-        self._arrived.clear()
-        stopped = asyncio.ensure_future(self.reader.poller._stopped.wait())
-        arrived = asyncio.ensure_future(self._arrived.wait())
-        try:
-            await asyncio.wait(
-                {stopped, arrived}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            stopped.cancel()
-            arrived.cancel()
-        if self.reader.poller.stopped:
-            raise Stopped
-
-    async def _run(self) -> None:
-        reader = self.reader
-        poller = reader.poller
-        try:
-            while not poller.stopped:
-                config = poller.config
-                length = config.tumbling_window_s
-                if self.window is not None and self._window_over(length):
-                    await poller.close_window(reader.shard, self.window)
-                    self.window = None
-                    continue
-                if not self.buffer:
-                    if not reader.reading:
-                        return
-                    until_end = self.window.end - time.time() if self.window else 0.0
-                    await self._wait(until_end if until_end > 0 else None)
-                    continue
-                window = config.batching_window_s
-                full = len(self.buffer) >= config.batch_size or self.bytes >= MAX_PAYLOAD_BYTES
-                if window and not full and reader.reading:
-                    remaining = self._first_at + window - time.monotonic()
-                    if remaining > 0:
-                        await self._wait(remaining)
-                        continue
-                same = None
-                if length:
-                    if self.window is None:
-                        start = window_start(self.buffer[0].arrival, length)
-                        self.window = Window(start, start + length)
-                    same = partial(in_window, length, self.window.start)
-                batch = take_batch(self.buffer, config.batch_size, same=same)
-                self.bytes -= sum(len(record.encoded) for record in batch)
-                if self.buffer:
-                    self._first_at = time.monotonic()
-                await poller.deliver(reader.shard, batch, reader.done, self.window)
-        except Stopped:
-            return
-
-    def _window_over(self, length: int) -> bool:
-        """Whether the open tumbling window is over: the setting was removed, its state grew
-        too large, a record of a later window is next, or nothing of it is waiting, its end
-        has passed and the shard is read up to now (or the shard ended)."""
-        window = self.window
-        assert window is not None
-        if not length or window.terminated_early:
-            return True
-        if self.buffer:
-            return window_start(self.buffer[0].arrival, length) > window.start
-        if not self.reader.reading:
-            return True
-        return time.time() >= window.end and self.reader.caught_up

@@ -26,7 +26,8 @@ from triggers.filtering import compile_filter_criteria
 from triggers.pollers.config import MappingConfig
 from triggers.pollers.invoke import Outcome, Throttled
 from triggers.pollers.kinesis import KinesisPoller, KinesisSource
-from triggers.pollers.streams import Position, StreamPoller
+from triggers.pollers.stream_records import Position
+from triggers.pollers.streams import StreamPoller
 from triggers.pollers.threads import DaemonThreadPool
 from triggers.services.stream_checkpoints import Checkpoint
 from triggers.tests.test_sqs_poller import Function, mapping
