@@ -4,6 +4,7 @@ lanes (``ParallelizationFactor`` of them), each lane invoking its batches in ord
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +30,11 @@ from triggers.pollers.stream_records import (
     window_start,
 )
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
+# After the platform failed to deliver a batch (not the function: the invocation path).
+FAILED_DELIVERY_PAUSE_S = 1.0
 
 
 class ShardHost(Protocol):
@@ -266,7 +271,17 @@ class Lane:
                 self.bytes -= sum(len(record.encoded) for record in batch)
                 if self.buffer:
                     self._first_at = time.monotonic()
-                await poller.deliver(reader.shard, batch, reader.done, self.window)
+                try:
+                    await poller.deliver(reader.shard, batch, reader.done, self.window)
+                except Stopped:
+                    raise
+                except Exception:
+                    # Not the function's answer (that is handled) but the platform failing
+                    # (its database, a bug): the batch goes back in front, tried again.
+                    logger.exception("delivery on shard %s failed", reader.shard.shard_id)
+                    self.buffer.extendleft(reversed(batch))
+                    self.bytes += sum(len(record.encoded) for record in batch)
+                    await poller.pause(FAILED_DELIVERY_PAUSE_S)
         except Stopped:
             return
 

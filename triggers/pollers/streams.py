@@ -397,14 +397,20 @@ class StreamPoller:
         """Write a shard's checkpoint, as the lease holder only; whether it was written."""
         if self._stopped.is_set() or not self._may_deliver():
             return False
-        await self.in_thread(
-            self._checkpoints.save,
-            self.config.uuid,
-            shard.shard_id,
-            sequence,
-            parent_shard_ids=shard.parents,
-            finished=finished,
-        )
+        try:
+            await self.in_thread(
+                self._checkpoints.save,
+                self.config.uuid,
+                shard.shard_id,
+                sequence,
+                parent_shard_ids=shard.parents,
+                finished=finished,
+            )
+        except Exception:
+            # The database is away: the next batch's checkpoint covers this one's records
+            # (until then a new holder would deliver them again, as at least once allows).
+            logger.exception("could not checkpoint %s of mapping %s", shard, self.config.uuid)
+            return False
         if self._known is not None:
             previous = self._known.get(shard.shard_id)
             kept = sequence or (previous.sequence_number if previous else "")

@@ -810,3 +810,24 @@ def test_streams_of_accounts_the_operator_did_not_allow_are_not_read(
     run.until(lambda: bool(run.reports))
     assert run.reports[0] == "PROBLEM: Streams of account 123456789012 can't be read here."
     assert function.events == []
+
+
+def test_a_batch_the_platform_failed_to_deliver_is_tried_again_in_order(
+    kinesis: Any, clients: Any
+) -> None:
+    arn = new_stream(kinesis)
+    put(kinesis, arn, [f"v{n}" for n in range(6)])
+    crashes = {"left": 1}
+
+    class Crashing(Function):
+        async def __call__(self, config: MappingConfig, payload: bytes) -> Outcome:
+            if crashes["left"]:
+                crashes["left"] -= 1
+                raise RuntimeError("the database went away")
+            return await super().__call__(config, payload)
+
+    function = Crashing()
+    Run(stream_mapping(arn, batch_size=3), function, clients).until(
+        lambda: len(function.records) >= 6
+    )
+    assert [data(r) for r in function.records] == [f"v{n}" for n in range(6)]
