@@ -1,8 +1,9 @@
 """DynamoDB Streams as a stream source (the frame is ``streams.py``): DescribeStream,
 GetShardIterator and GetRecords through boto3, records in Lambda's DynamoDB event shape.
 
-DynamoDB Streams has no AT_TIMESTAMP iterator (the API takes it for Kinesis only); a
-mapping that says so anyway reads from TRIM_HORIZON.
+DynamoDB Streams has no AT_TIMESTAMP iterator: where the frame asks for one (a shard begun
+at LATEST by an earlier holder, resumed from then) it reads from TRIM_HORIZON and skips the
+records created more than a second (the timestamps' precision) before that moment.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class DynamoDBSource:
         self.config = config
         self.client = clients("dynamodbstreams", config.region)
         self.arn = config.event_source_arn
+        # Per shard: records created before this (epoch seconds) are skipped.
+        self._skip_before: dict[str, float] = {}
 
     def shards(self) -> list[ShardInfo]:
         found: list[ShardInfo] = []
@@ -112,11 +115,18 @@ class DynamoDBSource:
             params["ShardIteratorType"] = "LATEST"
         else:
             params["ShardIteratorType"] = "TRIM_HORIZON"
+        if position.kind == "AT_TIMESTAMP":
+            self._skip_before[shard_id] = (position.timestamp or 0.0) - 1.0
+        else:
+            self._skip_before.pop(shard_id, None)
         return str(self.client.get_shard_iterator(**params)["ShardIterator"])
 
     def read(self, iterator: str, shard_id: str, limit: int) -> Page:
         answer = self.client.get_records(ShardIterator=iterator, Limit=min(limit, READ_LIMIT))
         records = [dynamodb_record(raw, self.config) for raw in answer.get("Records", [])]
+        skip_before = self._skip_before.get(shard_id)
+        if skip_before is not None:
+            records = [record for record in records if record.arrival >= skip_before]
         return Page(records, answer.get("NextShardIterator"))
 
 

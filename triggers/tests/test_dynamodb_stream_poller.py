@@ -5,6 +5,7 @@ Lambda's DynamoDB event shape with the images the stream's view type gives."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -175,3 +176,20 @@ def test_a_restarted_poller_resumes_after_its_checkpoint(dynamodb: Any, aws_peer
     second = Function()
     run_until(config, second, clients, lambda: len(second.records) >= 3, checkpoints)
     assert [r["dynamodb"]["Keys"]["id"]["S"] for r in second.records] == ["a5", "a6", "a7"]
+
+
+def test_a_poller_begun_at_latest_resumes_from_then_before_any_record(
+    dynamodb: Any, aws_peer: AwsPeer
+) -> None:
+    arn = new_table(dynamodb, "NEW_IMAGE")
+    table = table_of(arn)
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "old"}})
+    time.sleep(2.1)  # the stream's timestamps count whole seconds
+    checkpoints = MemoryCheckpoints()
+    config = mapping(arn, starting_position="LATEST")
+    clients = peer_clients(aws_peer)
+    run_until(config, Function(), clients, lambda: bool(checkpoints.rows), checkpoints)
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "new"}})
+    function = Function()
+    run_until(config, function, clients, lambda: bool(function.records), checkpoints)
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in function.records] == ["new"]
