@@ -388,14 +388,15 @@ FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS = float(
 FUNCTORY_ASYNC_RETENTION_SECONDS = float(
     os.environ.get("FUNCTORY_ASYNC_RETENTION_SECONDS", str(7 * 24 * 3600))
 )
-# Where dead-letter messages and destination records for SQS, SNS and EventBridge go:
-# one endpoint for all three (e.g. a LocalStack or moto server), or one per service; unset,
+# Where dead-letter messages and destination records for SQS, SNS and EventBridge go (and
+# where the SQS, Kinesis and DynamoDB Streams pollers read):
+# one endpoint for all of them (e.g. a LocalStack or moto server), or one per service; unset,
 # the services' public AWS endpoints in the target ARN's region. Credentials come from
 # these two settings, else from botocore's usual chain (environment, ~/.aws, instance role).
 FUNCTORY_AWS_ENDPOINT_URL = os.environ.get("FUNCTORY_AWS_ENDPOINT_URL", "")
 FUNCTORY_AWS_ENDPOINT_URLS = {
     service: os.environ.get(f"FUNCTORY_{service.upper()}_ENDPOINT_URL", "")
-    for service in ("sqs", "sns", "events", "s3")
+    for service in ("sqs", "sns", "events", "s3", "kinesis", "dynamodbstreams")
 }
 FUNCTORY_AWS_ACCESS_KEY_ID = os.environ.get("FUNCTORY_AWS_ACCESS_KEY_ID", "")
 # Those credentials are the platform's, not a function's role: when set, records only go to

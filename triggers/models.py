@@ -208,3 +208,38 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} held by {self.owner or 'nobody'} until {self.expires}"
+
+
+# ---------------------------------------------------------------------------------------
+# Stream checkpoints (owned by the stream pollers, triggers/pollers/streams.py): how far a
+# mapping has read each shard of its Kinesis stream or DynamoDB stream.
+# ---------------------------------------------------------------------------------------
+
+
+class StreamCheckpoint(models.Model):
+    """The last record of one shard a mapping is done with (delivered, filtered out, or
+    given up), so a poller on any host resumes right after it. ``finished``: the shard was
+    closed (split or merged) and read to its end, so its children may be read."""
+
+    mapping = models.ForeignKey(
+        EventSourceMapping, on_delete=models.CASCADE, related_name="stream_checkpoints"
+    )
+    shard_id = models.CharField(max_length=128)
+    # '' until a record is done; Kinesis numbers run to 56 digits (compared as integers).
+    sequence_number = models.CharField(max_length=128, blank=True)
+    # The parent shard(s) as the stream listed them ("a" or "a,b" for a merge).
+    parent_shard_ids = models.CharField(max_length=300, blank=True)
+    finished = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mapping", "shard_id"], name="stream_checkpoint_unique_shard"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.shard_id}@{self.sequence_number or '-'}{' (finished)' if self.finished else ''}"
+        )

@@ -9,8 +9,9 @@ through the Celery broker, whose worker is not there on every profile and would 
 of its few slots for every long poll. Blocking broker calls run in a pool of threads.
 
 Which process polls a mapping: one at a time across all hosts, under a lease in the
-database (``triggers/leases.py``); see ``runtime.py``. How a queue is read: ``sqs.py``; the
-self-hosted brokers of Amazon MQ mappings (RabbitMQ, NATS, MQTT): ``mq.py`` and
+database (``triggers/leases.py``); see ``runtime.py``. How a queue is read: ``sqs.py``;
+how Kinesis and DynamoDB streams are: ``streams.py`` (with ``kinesis.py``, ``dynamodb.py``);
+the self-hosted brokers of Amazon MQ mappings (RabbitMQ, NATS, MQTT): ``mq.py`` and
 ``engines.py``.
 """
 

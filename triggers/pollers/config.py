@@ -25,6 +25,8 @@ SQS_MAX_BATCH = 10_000
 SQS_DEFAULT_BATCH = 10
 # AWS's documented ceiling for ScalingConfig.MaximumConcurrency.
 MAX_CONCURRENCY = 1000
+STREAM_DEFAULT_BATCH = 100
+STREAM_MAX_PARALLELIZATION = 10
 
 
 def source_region(event_source_arn: str) -> str:
@@ -58,6 +60,20 @@ class MappingConfig:
     queue: str = ""
     virtual_host: str = "/"
     broker: Broker | None = None
+    # Streams (Kinesis, DynamoDB Streams); the defaults are AWS's.
+    # TRIM_HORIZON, LATEST or AT_TIMESTAMP (then starting_position_timestamp, epoch seconds).
+    starting_position: str = "LATEST"
+    starting_position_timestamp: float | None = None
+    parallelization_factor: int = 1
+    bisect_batch_on_function_error: bool = False
+    # -1: forever (both).
+    maximum_retry_attempts: int = -1
+    maximum_record_age_s: int = -1
+    # DestinationConfig.OnFailure's ARN, or "".
+    on_failure: str = ""
+    tumbling_window_s: int = 0
+    # The function's execution role (a stream record's invokeIdentityArn).
+    role_arn: str = ""
 
     @property
     def kind(self) -> SourceKind | None:
@@ -94,12 +110,14 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
     """The snapshot of one mapping (``mapping.function`` and its account loaded); raises
     ConfigProblem for one that can't be polled as stored."""
     function = mapping.function
-    batch_size = mapping.batch_size or SQS_DEFAULT_BATCH
+    kind = source_kind(mapping.event_source_arn)
+    stream = kind is not None and kind.is_stream
+    batch_size = mapping.batch_size or (STREAM_DEFAULT_BATCH if stream else SQS_DEFAULT_BATCH)
     concurrency = (mapping.scaling_config or {}).get("MaximumConcurrency")
     if not isinstance(concurrency, int) or concurrency < 1:
         concurrency = settings.FUNCTORY_SQS_MAX_CONCURRENCY
     broker = None
-    if source_kind(mapping.event_source_arn) is SourceKind.MQ:
+    if kind is SourceKind.MQ:
         broker = broker_for(mapping.event_source_arn, function.account_id)
         if broker is None:
             raise ConfigProblem(
@@ -123,6 +141,23 @@ def mapping_config(mapping: EventSourceMapping) -> MappingConfig:
         queue=str((mapping.queues or [""])[0]),
         virtual_host=_virtual_host(mapping.source_access_configurations),
         broker=broker,
+        starting_position=mapping.starting_position or "LATEST",
+        starting_position_timestamp=(
+            mapping.starting_position_timestamp.timestamp()
+            if mapping.starting_position_timestamp is not None
+            else None
+        ),
+        parallelization_factor=max(
+            1, min(mapping.parallelization_factor or 1, STREAM_MAX_PARALLELIZATION)
+        ),
+        bisect_batch_on_function_error=bool(mapping.bisect_batch_on_function_error),
+        maximum_retry_attempts=_forever_or_count(mapping.maximum_retry_attempts),
+        maximum_record_age_s=_forever_or_count(mapping.maximum_record_age_in_seconds),
+        on_failure=str(
+            ((mapping.destination_config or {}).get("OnFailure") or {}).get("Destination") or ""
+        ),
+        tumbling_window_s=mapping.tumbling_window_in_seconds or 0,
+        role_arn=_role(mapping) if stream else "",
     )
 
 
@@ -139,6 +174,16 @@ def _virtual_host(configurations: Any) -> str:
         if isinstance(configuration, dict) and configuration.get("Type") == "VIRTUAL_HOST":
             return str(configuration.get("URI") or "/")
     return "/"
+
+
+def _role(mapping: EventSourceMapping) -> str:
+    """The execution role of $LATEST (what a stream record's invokeIdentityArn names)."""
+    role = mapping.function.versions.filter(number=0).values_list("role", flat=True).first()
+    return role or ""
+
+
+def _forever_or_count(value: int | None) -> int:
+    return -1 if value is None or value < 0 else value
 
 
 def _criteria(value: Any) -> dict[str, Any]:

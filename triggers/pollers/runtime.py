@@ -39,7 +39,7 @@ from django.db import close_old_connections
 
 from triggers import leases, selectors
 from triggers.models import EventSourceMapping
-from triggers.pollers import engines, sqs
+from triggers.pollers import dynamodb, engines, kinesis, sqs
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import ConfigProblem, MappingConfig, mapping_config
 from triggers.pollers.invoke import Invoker, invoke
@@ -59,7 +59,12 @@ STOP_GRACE_S = 10.0
 
 def default_factories() -> dict[SourceKind, PollerFactory]:
     """The sources this runtime polls, and how it builds each one's poller."""
-    return {SourceKind.SQS: sqs.poller_factory(), SourceKind.MQ: engines.poller_factory()}
+    return {
+        SourceKind.SQS: sqs.poller_factory(),
+        SourceKind.KINESIS: kinesis.poller_factory(),
+        SourceKind.DYNAMODB: dynamodb.poller_factory(),
+        SourceKind.MQ: engines.poller_factory(),
+    }
 
 
 def lease_key(uuid: str) -> str:
