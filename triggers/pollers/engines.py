@@ -7,19 +7,28 @@ from triggers.brokers import Engine
 from triggers.pollers import mqtt_poller, nats_poller, rabbitmq
 from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import ConfigProblem, MappingConfig
+from triggers.pollers.mq import BrokerPoller, Connector
 
-_FACTORIES: dict[Engine, PollerFactory] = {
-    Engine.RABBITMQ: rabbitmq.poller_factory(),
-    Engine.NATS: nats_poller.poller_factory(),
-    Engine.MQTT: mqtt_poller.poller_factory(),
+# How each engine's session is opened; the poller around it is the same for all.
+_CONNECTORS: dict[Engine, Connector] = {
+    Engine.RABBITMQ: rabbitmq.connect,
+    Engine.NATS: nats_poller.connect,
+    Engine.MQTT: mqtt_poller.connect,
 }
 
 
 def poller_factory() -> PollerFactory:
     def build(config: MappingConfig, context: PollerContext) -> Poller:
         broker = config.broker
-        if broker is None or broker.engine not in _FACTORIES:
+        if broker is None or broker.engine not in _CONNECTORS:
             raise ConfigProblem(f"PROBLEM: No poller for the broker {config.event_source_arn}.")
-        return _FACTORIES[broker.engine](config, context)
+        return BrokerPoller(
+            config,
+            invoker=context.invoker,
+            report=context.report,
+            may_deliver=context.may_deliver,
+            connect=_CONNECTORS[broker.engine],
+            name=broker.engine.value,
+        )
 
     return build

@@ -33,11 +33,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import MappingConfig
 from triggers.pollers.mq import (
     CONNECT_TIMEOUT_S,
-    BrokerPoller,
     ConnectionLost,
     Message,
     MqEvent,
@@ -241,17 +239,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, OSError):
         return error.strerror or type(error).__name__
     return type(error).__name__
-
-
-def poller_factory() -> PollerFactory:
-    def build(config: MappingConfig, context: PollerContext) -> Poller:
-        return BrokerPoller(
-            config,
-            invoker=context.invoker,
-            report=context.report,
-            may_deliver=context.may_deliver,
-            connect=connect,
-            name="mqtt",
-        )
-
-    return build

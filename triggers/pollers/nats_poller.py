@@ -32,11 +32,9 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import MappingConfig
 from triggers.pollers.mq import (
     CONNECT_TIMEOUT_S,
-    BrokerPoller,
     ConnectionLost,
     Message,
     MqEvent,
@@ -259,17 +257,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, nats.errors.NoServersError):
         return "no NATS server answered"
     return type(error).__name__ + (f": {error}" if str(error) else "")
-
-
-def poller_factory() -> PollerFactory:
-    def build(config: MappingConfig, context: PollerContext) -> Poller:
-        return BrokerPoller(
-            config,
-            invoker=context.invoker,
-            report=context.report,
-            may_deliver=context.may_deliver,
-            connect=connect,
-            name="nats",
-        )
-
-    return build

@@ -35,9 +35,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiormq
 from aiormq.abc import DeliveredMessage
 
-from triggers.pollers.base import Poller, PollerContext, PollerFactory
 from triggers.pollers.config import MappingConfig
-from triggers.pollers.mq import CONNECT_TIMEOUT_S, BrokerPoller, ConnectionLost, Message
+from triggers.pollers.mq import CONNECT_TIMEOUT_S, ConnectionLost, Message
 
 _LOST = object()
 # Redeliveries of a failing message before it is given up on (see the module's docstring).
@@ -239,17 +238,3 @@ async def _quietly_close(session: RabbitSession) -> None:
     # The open's own error is the one reported.
     with contextlib.suppress(Exception):
         await session.close()
-
-
-def poller_factory() -> PollerFactory:
-    def build(config: MappingConfig, context: PollerContext) -> Poller:
-        return BrokerPoller(
-            config,
-            invoker=context.invoker,
-            report=context.report,
-            may_deliver=context.may_deliver,
-            connect=connect,
-            name="rabbitmq",
-        )
-
-    return build
