@@ -8,7 +8,8 @@ mapping can't be polled as stored, and the problem is its LastProcessingResult).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,3 +42,16 @@ class PollerContext:
 
 
 PollerFactory = Callable[[MappingConfig, PollerContext], Poller]
+
+
+async def wind_down(tasks: Iterable[asyncio.Task[None]], grace: float | None) -> None:
+    """Let a stopped poller's tasks finish for ``grace`` seconds (None: as long as they
+    take), then cancel what is left and wait until it has ended."""
+    tasks = list(tasks)
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)

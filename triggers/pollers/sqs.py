@@ -45,7 +45,7 @@ from django.conf import settings
 from invocations.destinations import aws_client_options
 from invocations.services import MAX_PAYLOAD_BYTES
 from triggers.pollers import metrics
-from triggers.pollers.base import Poller, PollerContext, PollerFactory
+from triggers.pollers.base import Poller, PollerContext, PollerFactory, wind_down
 from triggers.pollers.config import MappingConfig, source_account
 from triggers.pollers.invoke import InvokeProblem, Invoker, Throttled
 from triggers.pollers.responses import failed_items
@@ -271,13 +271,7 @@ class SqsPoller:
         finish and their messages are deleted as their outcome says; after ``grace``
         seconds they are abandoned (their messages come back after the visibility timeout)."""
         self._stopped.set()
-        workers = list(self._workers)
-        if workers:
-            _, pending = await asyncio.wait(workers, timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        await wind_down(self._workers, grace)
 
     @property
     def concurrency(self) -> int:

@@ -55,6 +55,7 @@ from django.db import close_old_connections
 
 from invocations.destinations import aws_client_options
 from triggers.pollers import metrics
+from triggers.pollers.base import wind_down
 from triggers.pollers.config import MappingConfig, source_account
 from triggers.pollers.invoke import InvokeProblem, Invoker, Outcome, Throttled
 from triggers.pollers.responses import failed_items
@@ -236,12 +237,7 @@ class StreamPoller:
         for reader in self._readers.values():
             reader.wake()
             tasks.extend(reader.tasks())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        await wind_down(tasks, grace)
 
     @property
     def stopped(self) -> bool:
