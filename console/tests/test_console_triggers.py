@@ -28,6 +28,8 @@ PASSWORD = "pw-1234567890-x"
 BASE = "/functions/fn/triggers"
 QUEUE = "arn:aws:sqs:us-east-1:111111111111:orders"
 STREAM = "arn:aws:kinesis:us-east-1:111111111111:stream/clicks"
+# The operator's registry: the mapping's broker (by name) is one this platform may read.
+BROKERS = '{"rabbit": {"engine": "rabbitmq", "url": "amqp://guest:guest@127.0.0.1:5672/"}}'
 BROKER = "arn:aws:mq:us-east-1:111111111111:broker:rabbit:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9"
 SECRET = "arn:aws:secretsmanager:us-east-1:111111111111:secret:rabbit-creds"
 
@@ -143,7 +145,8 @@ def test_a_kinesis_mapping_takes_its_starting_position(owner: User) -> None:
     assert mapping["LastProcessingResult"] == "No records processed"
 
 
-def test_a_rabbitmq_mapping_takes_its_queue_and_secret(owner: User) -> None:
+def test_a_rabbitmq_mapping_takes_its_queue_and_secret(owner: User, settings: Any) -> None:
+    settings.FUNCTORY_MQ_BROKERS = BROKERS
     _function(owner)
     answer = _send(
         _client(owner),

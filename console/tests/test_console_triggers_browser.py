@@ -27,7 +27,16 @@ REFRESH_MS = 60_000
 @pytest.fixture(scope="module")
 def functory(tmp_path_factory: pytest.TempPathFactory, aws_peer: AwsPeer) -> Iterator[LiveServer]:
     """The live server (sandbox executor), its pollers pointed at the moto server."""
-    yield from run_server(tmp_path_factory, {**aws_peer.env, "FUNCTORY_POLLER_LEASE_SECONDS": "3"})
+    brokers = '{"rabbit": {"engine": "rabbitmq", "url": "amqp://guest:guest@127.0.0.1:5672/"}}'
+    yield from run_server(
+        tmp_path_factory,
+        {
+            **aws_peer.env,
+            "FUNCTORY_POLLER_LEASE_SECONDS": "3",
+            # The Amazon MQ form's broker, registered (the mapping is made disabled).
+            "FUNCTORY_MQ_BROKERS": brokers,
+        },
+    )
 
 
 def _queue(aws_peer: AwsPeer) -> tuple[str, str]:
@@ -144,7 +153,7 @@ def test_an_sqs_mapping_and_a_schedule_are_added_toggled_and_deleted_from_the_pa
 def test_the_form_sends_each_sources_settings_and_shows_the_apis_errors(
     console: Console,
 ) -> None:
-    create_function(console.lam, "reader")
+    account = create_function(console.lam, "reader")["FunctionArn"].split(":")[4]
     page = console.page
     console.goto("/functions/reader/#configuration")
     panel = page.locator("#cfg-triggers")
@@ -178,9 +187,8 @@ def test_the_form_sends_each_sources_settings_and_shows_the_apis_errors(
     # Amazon MQ: the queue and the broker's secret, which the API insists on.
     panel.get_by_role("button", name="Add trigger").click()
     form.get_by_label("Source").select_option("mq")
-    broker = (
-        "arn:aws:mq:us-east-1:123456789012:broker:rabbit:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9"
-    )
+    # In the function's account, as AWS requires; "rabbit" is in the operator's registry.
+    broker = f"arn:aws:mq:us-east-1:{account}:broker:rabbit:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9"
     form.get_by_label("Amazon MQ broker ARN").fill(broker)
     form.get_by_label("Queue name").fill("jobs")
     form.get_by_role("button", name="Add", exact=True).click()

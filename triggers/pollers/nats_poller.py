@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,8 @@ ACK_WAIT_S = 30.0
 INACTIVE_S = 7 * 24 * 3600.0
 # Core NATS: messages held for the poller before the client drops them (slow consumer).
 CORE_PENDING = 10_000
+# Stream sequences remembered per session to mark redeliveries (see JetStreamSession).
+SEEN_LIMIT = 10_000
 _LOST = object()
 
 
@@ -162,6 +165,10 @@ class JetStreamSession(_Connection):
         # Messages received and not yet settled, kept in progress by the ticker.
         self._held: dict[int, Msg] = {}
         self._ticker: asyncio.Task[None] | None = None
+        # Stream sequences this session was handed before: the server's delivery count can
+        # lag right after a nak (a redelivery reported as the first), so what this session
+        # saw itself counts too.
+        self._seen: OrderedDict[int, None] = OrderedDict()
 
     async def start(self, url: str) -> None:
         client = await self.open(url)
@@ -211,7 +218,7 @@ class JetStreamSession(_Connection):
                         message_id=f"ID:{meta.stream}:{meta.sequence.stream}",
                         destination=msg.subject,
                         data=msg.data,
-                        redelivered=meta.num_delivered > 1,
+                        redelivered=self._redelivered(meta.sequence.stream, meta.num_delivered),
                         persistent=True,
                         timestamp_ms=int(stamp.timestamp() * 1000) if stamp else 0,
                         properties=_headers(msg),
@@ -219,6 +226,14 @@ class JetStreamSession(_Connection):
                 )
             )
         return messages
+
+    def _redelivered(self, sequence: int, delivered: int) -> bool:
+        seen = sequence in self._seen
+        self._seen[sequence] = None
+        self._seen.move_to_end(sequence)
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        return delivered > 1 or seen
 
     async def _each(self, messages: Sequence[Message], ack: bool) -> None:
         for message in messages:
