@@ -35,12 +35,16 @@ class ConsoleAuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in _SAFE:
+            return self.get_response(request)
+        # Read (and so cache) a small JSON body now: the view reads the stream, after which
+        # Django would refuse to give the body again.
+        body = _small_json_body(request)
         response = self.get_response(request)
-        if request.method not in _SAFE:
-            try:
-                _record(request, response)
-            except Exception:
-                logger.exception("recording a console action failed")
+        try:
+            _record(request, response, body)
+        except Exception:
+            logger.exception("recording a console action failed")
         return response
 
 
@@ -48,21 +52,16 @@ def _is_aws_call(request: HttpRequest) -> bool:
     return bool(_AWS_PATH.match(request.path)) or "X-Amz-Target" in request.headers
 
 
-def _params(request: HttpRequest, kwargs: dict[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = dict(kwargs)
+def _small_json_body(request: HttpRequest) -> Any:
     declared = request.headers.get("Content-Length", "")
-    if (
-        request.content_type == "application/json"
-        and declared.isdigit()
-        and 0 < int(declared) <= _MAX_BODY
-    ):
-        try:
-            body = json.loads(request.body)
-        except Exception:
-            body = None
-        if isinstance(body, dict):
-            params.update(body)
-    return params
+    if _is_aws_call(request) or request.content_type != "application/json":
+        return None
+    if not declared.isdigit() or not 0 < int(declared) <= _MAX_BODY:
+        return None
+    try:
+        return json.loads(request.body)
+    except Exception:
+        return None
 
 
 def _error(response: HttpResponse) -> tuple[str, str]:
@@ -79,7 +78,7 @@ def _error(response: HttpResponse) -> tuple[str, str]:
     return code, message
 
 
-def _record(request: HttpRequest, response: HttpResponse) -> None:
+def _record(request: HttpRequest, response: HttpResponse, body: Any) -> None:
     match = getattr(request, "resolver_match", None)
     if match is None or _is_aws_call(request) or match.url_name in _SKIPPED_NAMES:
         return
@@ -93,7 +92,7 @@ def _record(request: HttpRequest, response: HttpResponse) -> None:
         request,
         name,
         user,
-        params=_params(request, dict(match.kwargs)),
+        params={**match.kwargs, **(body if isinstance(body, dict) else {})},
         error_code=code,
         error_message=message,
     )
