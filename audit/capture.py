@@ -170,6 +170,7 @@ def api_call(call: ApiCall) -> None:
         params = _input(call) if user is not None else {}
     except Exception:
         params = {}
+    hidden: set[str] = set()
     event: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(user, access_key_id),
@@ -179,7 +180,7 @@ def api_call(call: ApiCall) -> None:
         "awsRegion": getattr(call.caller, "region", None) or settings.FUNCTORY_REGION,
         "sourceIPAddress": source_ip(call.http),
         "userAgent": user_agent(call.http),
-        "requestParameters": sanitize.request_parameters(call.service, operation, params),
+        "requestParameters": sanitize.request_parameters(call.service, operation, params, hidden),
         "responseElements": None,
         "requestID": call.request_id,
         "eventID": str(uuid.uuid4()),
@@ -194,7 +195,7 @@ def api_call(call: ApiCall) -> None:
         event["resources"] = resources
     if call.error is not None:
         event["errorCode"] = call.error.code[:128]
-        event["errorMessage"] = sanitize.by_name(call.error.message)
+        event["errorMessage"] = sanitize.scrub(str(call.error.message), hidden)
     elif not read_only:
         # As CloudTrail: a read's answer is not kept, a change's is (sanitised).
         event["responseElements"] = sanitize.response_elements(

@@ -350,7 +350,8 @@ def json_rpc_api(
     @csrf_exempt
     def dispatch(request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
-        prefix, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
+        # rpartition: a target prefix may hold dots (CloudTrail's does).
+        prefix, _, operation = request.headers.get("X-Amz-Target", "").rpartition(".")
         view = operations.get(operation) if prefix == target_prefix else None
         api_request: object | None = None
         try:

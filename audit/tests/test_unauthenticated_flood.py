@@ -38,7 +38,7 @@ def _recorder(clock: Clock, stored: list[dict[str, Any]], budget: int = 5) -> Au
 
 
 def test_a_flood_from_one_address_makes_one_row_with_its_count() -> None:
-    clock, stored = Clock(), []
+    clock, stored = Clock(), list[dict[str, Any]]()
     recorder = _recorder(clock, stored)
     for _ in range(10_000):
         recorder.record_unauthenticated(_failed_call("10.0.0.1"))
@@ -49,7 +49,7 @@ def test_a_flood_from_one_address_makes_one_row_with_its_count() -> None:
 
 
 def test_a_flood_from_many_addresses_stays_within_the_minutes_budget() -> None:
-    clock, stored = Clock(), []
+    clock, stored = Clock(), list[dict[str, Any]]()
     recorder = _recorder(clock, stored, budget=5)
     for number in range(10_000):
         recorder.record_unauthenticated(_failed_call(f"10.0.{number // 256}.{number % 256}"))
@@ -64,7 +64,7 @@ def test_a_flood_from_many_addresses_stays_within_the_minutes_budget() -> None:
 
 
 def test_the_background_flush_keeps_the_minutes_aggregates_open_until_it_ends() -> None:
-    clock, stored = Clock(), []
+    clock, stored = Clock(), list[dict[str, Any]]()
     recorder = _recorder(clock, stored)
     for _ in range(3):
         recorder.record_unauthenticated(_failed_call("10.0.0.1"))
@@ -77,7 +77,7 @@ def test_the_background_flush_keeps_the_minutes_aggregates_open_until_it_ends() 
 
 
 def test_the_budget_starts_again_each_minute() -> None:
-    clock, stored = Clock(), []
+    clock, stored = Clock(), list[dict[str, Any]]()
     recorder = _recorder(clock, stored, budget=2)
     for _minute in range(3):
         for number in range(50):
@@ -89,7 +89,7 @@ def test_the_budget_starts_again_each_minute() -> None:
 
 
 def test_authenticated_events_are_never_aggregated() -> None:
-    clock, stored = Clock(), []
+    clock, stored = Clock(), list[dict[str, Any]]()
     recorder = _recorder(clock, stored)
     for _ in range(3):
         recorder.record({"eventName": "ListFunctions"})
