@@ -8,10 +8,7 @@ As AWS: at most one lookup attribute, ``MaxResults`` 1 to 50 (default 50), newes
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import logging
 from typing import Any
 
@@ -61,27 +58,13 @@ def _time(value: Any, member: str) -> dt.datetime | None:
         raise _error("InvalidTimeRangeException", f"{member} is out of range.") from None
 
 
-def _token(cursor: selectors.Cursor | None) -> str | None:
-    if cursor is None:
-        return None
-    raw = json.dumps([cursor.event_time.isoformat(), cursor.pk]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
 def _cursor(token: Any) -> selectors.Cursor | None:
     if token is None:
         return None
-    invalid = _error("InvalidNextTokenException", "Invalid NextToken.")
-    if not isinstance(token, str) or len(token) > 512:
-        raise invalid
-    try:
-        when, pk = json.loads(base64.urlsafe_b64decode(token.encode()))
-        moment = dt.datetime.fromisoformat(when)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    if not isinstance(pk, int) or moment.tzinfo is None:
-        raise invalid
-    return selectors.Cursor(moment, pk)
+    cursor = selectors.Cursor.parse(token)
+    if cursor is None:
+        raise _error("InvalidNextTokenException", "Invalid NextToken.")
+    return cursor
 
 
 def _attributes(value: Any) -> dict[str, str]:
@@ -164,9 +147,8 @@ def lookup_events(req: ApiRequest) -> ApiResponse:
         after=_cursor(params.get("NextToken")),
     )
     body: dict[str, Any] = {"Events": [event_summary(row) for row in rows]}
-    token = _token(cursor)
-    if token is not None:
-        body["NextToken"] = token
+    if cursor is not None:
+        body["NextToken"] = cursor.token()
     return ApiResponse(body)
 
 

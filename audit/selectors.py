@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -25,10 +28,29 @@ ATTRIBUTE_COLUMNS = {
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page ended: the last event's time and row id (newest first)."""
+    """Where a page ended: the last event's time and row id (newest first). As a token it
+    is opaque to clients; a forged one only moves within the caller's own account."""
 
     event_time: dt.datetime
     pk: int
+
+    def token(self) -> str:
+        raw = json.dumps([self.event_time.isoformat(), self.pk]).encode()
+        return base64.urlsafe_b64encode(raw).decode()
+
+    @classmethod
+    def parse(cls, token: object) -> Cursor | None:
+        """The cursor a token names, or None when it is not one."""
+        if not isinstance(token, str) or len(token) > 512:
+            return None
+        try:
+            when, pk = json.loads(base64.urlsafe_b64decode(token.encode()))
+            moment = dt.datetime.fromisoformat(when)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            return None
+        if isinstance(pk, bool) or not isinstance(pk, int) or moment.tzinfo is None:
+            return None
+        return cls(moment, pk)
 
 
 def _filtered(
