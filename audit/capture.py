@@ -29,15 +29,19 @@ from iam.models import User
 EVENT_VERSION = "1.08"
 # Request members naming the resource a call is about: (member, resource type).
 _RESOURCE_MEMBERS = (
-    ("FunctionName", "AWS::Lambda::Function"),
-    ("LayerName", "AWS::Lambda::LayerVersion"),
-    ("UUID", "AWS::Lambda::EventSourceMapping"),
-    ("logGroupName", "AWS::Logs::LogGroup"),
-    ("Name", "AWS::Events::Rule"),
-    ("Rule", "AWS::Events::Rule"),
-    ("RoleName", "AWS::IAM::Role"),
-    ("UserName", "AWS::IAM::User"),
-    ("PolicyArn", "AWS::IAM::Policy"),
+    ("FunctionName", "AWS::Lambda::Function", "arn:aws:lambda:{region}:{account}:function:{name}"),
+    ("LayerName", "AWS::Lambda::LayerVersion", "arn:aws:lambda:{region}:{account}:layer:{name}"),
+    (
+        "UUID",
+        "AWS::Lambda::EventSourceMapping",
+        "arn:aws:lambda:{region}:{account}:event-source-mapping:{name}",
+    ),
+    ("logGroupName", "AWS::Logs::LogGroup", "arn:aws:logs:{region}:{account}:log-group:{name}"),
+    ("Name", "AWS::Events::Rule", "arn:aws:events:{region}:{account}:rule/{name}"),
+    ("Rule", "AWS::Events::Rule", "arn:aws:events:{region}:{account}:rule/{name}"),
+    ("RoleName", "AWS::IAM::Role", "arn:aws:iam::{account}:role/{name}"),
+    ("UserName", "AWS::IAM::User", "arn:aws:iam::{account}:user/{name}"),
+    ("PolicyArn", "AWS::IAM::Policy", "{name}"),
 )
 # URL parameters by their member names (the rest are snake_case of PascalCase).
 _URL_MEMBERS = {"uuid": "UUID"}
@@ -145,15 +149,22 @@ def _parse_body(http: HttpRequest) -> Any:
         return None
 
 
-def _resources(params: dict[str, Any]) -> list[dict[str, str]]:
-    for member, kind in _RESOURCE_MEMBERS:
+def resource(kind: str, name: str, arn: str, account_id: str) -> dict[str, str]:
+    """A ``resources`` entry as CloudTrail writes it; ``_name`` (what LookupEvents'
+    ResourceName matches: the name as the caller gave it) is stored apart, not shown."""
+    return {"type": kind, "ARN": arn[:512], "accountId": account_id, "_name": name[:256]}
+
+
+def _resources(params: dict[str, Any], account_id: str, region: str) -> list[dict[str, str]]:
+    for member, kind, template in _RESOURCE_MEMBERS:
         value = params.get(member)
         if isinstance(value, str) and value:
-            return (
-                [{"type": kind, "ARN": value[:256]}]
+            arn = (
+                value
                 if value.startswith("arn:")
-                else [{"type": kind, "name": value[:256]}]
+                else template.format(region=region, account=account_id, name=value)
             )
+            return [resource(kind, value, arn, account_id)]
     return []
 
 
@@ -190,7 +201,7 @@ def api_call(call: ApiCall) -> None:
         "recipientAccountId": str(user.account_id) if user is not None else "",
         "eventCategory": "Data" if data_event else "Management",
     }
-    resources = _resources(params)
+    resources = _resources(params, event["recipientAccountId"], event["awsRegion"])
     if resources:
         event["resources"] = resources
     if call.error is not None:

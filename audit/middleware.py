@@ -98,7 +98,9 @@ def _record(request: HttpRequest, response: HttpResponse, body: Any) -> None:
     )
     function = match.kwargs.get("name")
     if isinstance(function, str) and "functions/" in request.path:
-        event["resources"] = [{"type": "AWS::Lambda::Function", "name": function[:256]}]
+        account_id = event["recipientAccountId"]
+        arn = f"arn:aws:lambda:{event['awsRegion']}:{account_id}:function:{function}"
+        event["resources"] = [capture.resource("AWS::Lambda::Function", function, arn, account_id)]
     if user is None:
         recorder.record_unauthenticated(event)
     else:

@@ -49,10 +49,14 @@ def _attribute_keys(events: list[dict[str, Any]]) -> None:
 
 
 def _resource(event: dict[str, Any]) -> tuple[str, str]:
-    for resource in event.get("resources") or ():
-        return str(resource.get("type", ""))[:64], str(
-            resource.get("name") or resource.get("ARN") or ""
-        )[:256]
+    """The first resource's type and name (LookupEvents' ResourceType and ResourceName);
+    the name is left out of the record, which shows the ARN. ``event`` is a copy: the
+    recorder's own (kept for a retry) is not changed."""
+    resources = [dict(item) for item in event.get("resources") or ()]
+    names = [str(item.pop("_name", "") or item.get("ARN") or "") for item in resources]
+    if resources:
+        event["resources"] = resources
+        return str(resources[0].get("type", ""))[:64], names[0][:256]
     return "", ""
 
 

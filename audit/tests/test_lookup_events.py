@@ -89,6 +89,13 @@ def test_a_created_function_is_found_with_who_what_where_and_which_resource(
     assert "Boto3" in record["userAgent"]
     assert record["requestParameters"]["functionName"] == "audited"
     assert record["responseElements"]["functionArn"] == answer["FunctionArn"]
+    assert record["resources"] == [
+        {
+            "type": "AWS::Lambda::Function",
+            "ARN": answer["FunctionArn"],
+            "accountId": admin.account_id,
+        }
+    ]
     assert record["readOnly"] is False
     assert record["managementEvent"] is True
     assert "errorCode" not in record
