@@ -13,6 +13,12 @@ MINUTE`` such rows are made per minute and process: calls past that budget are o
 into one ``UnauthenticatedCallsNotRecorded`` row for the operator. So an unauthenticated
 flood adds at most budget + 1 rows a minute per process, whatever its rate.
 
+Each account's own calls are recorded one row each, as CloudTrail does, up to
+``FUNCTORY_AUDIT_EVENTS_PER_ACCOUNT_PER_MINUTE`` a minute per process (6,000 by default,
+100 a second, far above what its API throttles let a person or a deployment tool make);
+past that, a tenant hammering the API gets one ``AuditEventsNotRecorded`` row a minute
+counting the calls it made beyond, so it cannot fill the disk at its request rate either.
+
 The buffer of authenticated events is bounded too (``MAX_PENDING``): were the database down
 for long, the newest events past that are dropped and counted in the log, never the process's
 memory exhausted.
@@ -51,12 +57,14 @@ class AuditRecorder:
         clock: Callable[[], float] = time.time,
         interval: float | None = None,
         unauthenticated_per_minute: int | None = None,
+        per_account_per_minute: int | None = None,
         background: bool = True,
     ) -> None:
         self._store = store
         self._clock = clock
         self._interval = interval
         self._budget = unauthenticated_per_minute
+        self._account_budget = per_account_per_minute
         self._background = background
         self._pending: list[Event] = []
         self._dropped = 0
@@ -65,6 +73,9 @@ class AuditRecorder:
         self._aggregated: dict[_Key, list[Any]] = {}  # key -> [first event, count]
         self._over_budget = 0
         self._over_budget_event: Event | None = None
+        # This minute's recorded events per account, and those past the account's budget.
+        self._account_counts: dict[str, int] = {}
+        self._account_over: dict[str, list[Any]] = {}  # account -> [first event, count]
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -72,8 +83,19 @@ class AuditRecorder:
     # -- recording (request path) -----------------------------------------------------------
 
     def record(self, event: Event) -> None:
+        account = str(event.get("recipientAccountId") or "")
+        minute = int(self._clock()) // 60
         with self._lock:
-            if len(self._pending) >= MAX_PENDING:
+            self._roll(minute)
+            count = self._account_counts.get(account, 0) + 1
+            self._account_counts[account] = count
+            if count > self._per_account_budget():
+                entry = self._account_over.get(account)
+                if entry is None:
+                    self._account_over[account] = [event, 1]
+                else:
+                    entry[1] += 1
+            elif len(self._pending) >= MAX_PENDING:
                 self._dropped += 1
             else:
                 self._pending.append(event)
@@ -91,10 +113,7 @@ class AuditRecorder:
         )
         minute = int(self._clock()) // 60
         with self._lock:
-            if minute != self._minute:
-                self._close_minute()
-                self._minute = minute
-                self._seen = set()
+            self._roll(minute)
             if key in self._seen:
                 entry = self._aggregated.get(key)
                 if entry is None:
@@ -112,8 +131,19 @@ class AuditRecorder:
 
     # -- storing ----------------------------------------------------------------------------
 
+    def _roll(self, minute: int) -> None:
+        """Start a new minute's budgets (lock held)."""
+        if minute != self._minute:
+            self._close_minute()
+            self._minute = minute
+            self._seen = set()
+            self._account_counts = {}
+
     def _close_minute(self) -> None:
         """Turn the minute's aggregates into rows among the pending events (lock held)."""
+        for sample, count in self._account_over.values():
+            self._pending.append(_not_recorded_row(sample, count))
+        self._account_over = {}
         for event, count in self._aggregated.values():
             if count > 1:
                 event = dict(event)
@@ -197,12 +227,29 @@ class AuditRecorder:
             self._interval = float(getattr(settings, "FUNCTORY_AUDIT_FLUSH_SECONDS", 2.0))
         return self._interval
 
+    def _per_account_budget(self) -> int:
+        if self._account_budget is None:
+            from django.conf import settings
+
+            self._account_budget = int(
+                getattr(settings, "FUNCTORY_AUDIT_EVENTS_PER_ACCOUNT_PER_MINUTE", 6000)
+            )
+        return self._account_budget
+
     def _unauthenticated_budget(self) -> int:
         if self._budget is None:
             from django.conf import settings
 
             self._budget = int(getattr(settings, "FUNCTORY_AUDIT_UNAUTHENTICATED_PER_MINUTE", 60))
         return self._budget
+
+
+def _not_recorded_row(sample: Event, count: int) -> Event:
+    """The account's row counting its calls past its minute's budget."""
+    row = _over_budget_row(sample, count)
+    row["eventName"] = "AuditEventsNotRecorded"
+    row["recipientAccountId"] = sample.get("recipientAccountId") or ""
+    return row
 
 
 def _over_budget_row(sample: Event, count: int) -> Event:

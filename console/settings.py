@@ -340,6 +340,11 @@ FUNCTORY_AUDIT_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_AUDIT_FLUSH_SECOND
 FUNCTORY_AUDIT_UNAUTHENTICATED_PER_MINUTE = int(
     os.environ.get("FUNCTORY_AUDIT_UNAUTHENTICATED_PER_MINUTE", "60")
 )
+# ...and how many of an account's own events a minute each process records one by one; the
+# rest are counted in one row for the account.
+FUNCTORY_AUDIT_EVENTS_PER_ACCOUNT_PER_MINUTE = int(
+    os.environ.get("FUNCTORY_AUDIT_EVENTS_PER_ACCOUNT_PER_MINUTE", "6000")
+)
 # Function URLs: with a wildcard domain (``*.lambda-url.<region>.<domain>`` resolving to this
 # server) FunctionUrl is AWS's host form; unset, the path form /lambda-url/<id>/ on this host.
 FUNCTORY_URL_DOMAIN = os.environ.get("FUNCTORY_URL_DOMAIN", "")

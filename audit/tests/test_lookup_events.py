@@ -281,6 +281,17 @@ def test_the_aws_cli_looks_up_events(
     assert json.loads(event["CloudTrailEvent"])["userIdentity"]["type"] == "Root"
 
 
+@pytest.mark.sandbox
+def test_invoke_is_a_data_event_not_recorded_by_default(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    lam = client_for(functory, admin)
+    create_function(lam, "invoked")
+    assert lam.invoke(FunctionName="invoked", Payload=b'{"n": 1}')["StatusCode"] == 200
+    assert _by_name(functory, admin, "Invoke") == []
+    assert len(_by_name(functory, admin, "CreateFunction")) == 1
+
+
 def test_events_buffered_at_a_clean_shutdown_are_stored(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

@@ -88,13 +88,23 @@ def test_the_budget_starts_again_each_minute() -> None:
     assert len(stored) == 3 * 3
 
 
-def test_authenticated_events_are_never_aggregated() -> None:
+def test_an_accounts_own_events_are_recorded_one_by_one_up_to_its_minutes_budget() -> None:
     clock, stored = Clock(), list[dict[str, Any]]()
-    recorder = _recorder(clock, stored)
-    for _ in range(3):
-        recorder.record({"eventName": "ListFunctions"})
+    recorder = AuditRecorder(
+        store=stored.extend, clock=clock, background=False, per_account_per_minute=100
+    )
+    for _ in range(1_000):
+        recorder.record({"eventName": "ListFunctions", "recipientAccountId": "111111111111"})
+    recorder.record({"eventName": "ListFunctions", "recipientAccountId": "222222222222"})
+    clock.now += 60
+    recorder.record({"eventName": "GetFunction", "recipientAccountId": "111111111111"})
     recorder.flush()
-    assert len(stored) == 3
+    names = [(event["eventName"], event["recipientAccountId"]) for event in stored]
+    assert names.count(("ListFunctions", "111111111111")) == 100
+    assert names.count(("ListFunctions", "222222222222")) == 1  # another account's budget
+    [over] = [event for event in stored if event["eventName"] == "AuditEventsNotRecorded"]
+    assert (over["recipientAccountId"], over["_count"]) == ("111111111111", 900)
+    assert names[-1] == ("GetFunction", "111111111111")  # a new minute, a new budget
 
 
 def test_events_are_kept_when_storing_fails_and_stored_next_time() -> None:
