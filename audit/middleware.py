@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 
 from audit import capture
 from audit.recorder import recorder
+from awsapi import sigv4
 from iam.models import User
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def _record(request: HttpRequest, response: HttpResponse, body: Any) -> None:
         error_code=code,
         error_message=message,
     )
+    key_id = sigv4.claimed_access_key_id(request) if user is not None else None
+    if key_id:  # the platform API signed with an access key rather than a session
+        event["userIdentity"]["accessKeyId"] = key_id[:128]
     function = match.kwargs.get("name")
     if isinstance(function, str) and "functions/" in request.path:
         account_id = event["recipientAccountId"]
