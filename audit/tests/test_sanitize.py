@@ -38,6 +38,7 @@ def test_input_without_a_model_is_redacted_by_name() -> None:
             "SecretAccessKey": "abc",
             "files": {"app.py": "API_KEY = 'x'"},
             "variables": {"A": "b"},
+            "payload": {"card": "4111"},
             "Timeout": 30,
         }
     )
@@ -46,6 +47,7 @@ def test_input_without_a_model_is_redacted_by_name() -> None:
         "SecretAccessKey": sanitize.HIDDEN,
         "files": sanitize.HIDDEN,
         "variables": sanitize.HIDDEN,
+        "payload": sanitize.HIDDEN,
         "Timeout": 30,
     }
 
