@@ -165,14 +165,17 @@ def _settle_background_writers() -> Iterator[None]:
 
     - metric points recorded in this process belong to the test's own rows; flushed during
       a later test they would name accounts that no longer exist, so they are forgotten;
+    - audit events recorded in this process likewise (their accounts are the test's);
     - log lines still queued are stored now: an insert racing the flush's TRUNCATE
       deadlocks on PostgreSQL.
     """
     yield
+    from audit.recorder import recorder as audit_recorder
     from monitoring.ingest import ingestor
     from monitoring.metrics.recorder import recorder
 
     recorder.discard()
+    audit_recorder.discard()
     ingestor.flush()
 
 

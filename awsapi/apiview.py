@@ -20,6 +20,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from awsapi import observe
 from awsapi.errors import (
     AWSError,
     RequestTooLarge,
@@ -138,6 +139,40 @@ def _read_body(request: HttpRequest, operation: str, limit: int) -> bytes:
     return body
 
 
+def _observed(
+    service: str,
+    operation: str,
+    request: HttpRequest,
+    request_id: str,
+    caller: object | None,
+    *,
+    result: ApiResponse | None = None,
+    error: Exception | None = None,
+    url_kwargs: dict[str, Any] | None = None,
+) -> None:
+    """Tell the API call observers (the audit trail) how the call ended."""
+    if not observe.active():
+        return
+    aws_error = error if isinstance(error, AWSError) else None
+    if error is not None and aws_error is None:
+        aws_error = AWSError("An internal error occurred.", code="ServiceException")
+    status = aws_error.status if aws_error is not None else (result.status if result else 200)
+    body = result.body if result is not None and aws_error is None else None
+    observe.notify(
+        observe.ApiCall(
+            service=service,
+            operation=operation,
+            http=request,
+            request_id=request_id,
+            caller=caller,
+            status=status,
+            error=aws_error,
+            response=body,
+            url_kwargs=url_kwargs,
+        )
+    )
+
+
 def _render(result: ApiResponse, request_id: str) -> HttpResponse | StreamingHttpResponse:
     response: HttpResponse | StreamingHttpResponse
     if isinstance(result.body, AsyncIterable):
@@ -188,10 +223,33 @@ def rest_json_api(
         @functools.wraps(view)
         def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse | StreamingHttpResponse:
             request_id = new_request_id()
+            api_request: object | None = None
             try:
                 body = _read_body(request, operation, max_body)
                 api_request = authenticate(request, request_id, body, service)
-                return _render(view(api_request, **kwargs), request_id)
+                result = view(api_request, **kwargs)
+            except Exception as exc:
+                _observed(
+                    service,
+                    operation,
+                    request,
+                    request_id,
+                    api_request,
+                    error=exc,
+                    url_kwargs=kwargs,
+                )
+                return _rest_json_failure(exc, operation, request_id)
+            _observed(
+                service,
+                operation,
+                request,
+                request_id,
+                api_request,
+                result=result,
+                url_kwargs=kwargs,
+            )
+            try:
+                return _render(result, request_id)
             except Exception as exc:
                 return _rest_json_failure(exc, operation, request_id)
 
@@ -225,6 +283,7 @@ def rest_json_api_async(
             request: HttpRequest, **kwargs: Any
         ) -> HttpResponse | StreamingHttpResponse:
             request_id = new_request_id()
+            api_request: object | None = None
             try:
                 if methods is not None and request.method not in methods:
                     raise AWSError(
@@ -232,7 +291,29 @@ def rest_json_api_async(
                     )
                 body = _read_body(request, limit_operation or operation, max_body)
                 api_request = await authenticate(request, request_id, body, service)
-                return _render(await view(api_request, **kwargs), request_id)
+                result = await view(api_request, **kwargs)
+            except Exception as exc:
+                _observed(
+                    service,
+                    operation,
+                    request,
+                    request_id,
+                    api_request,
+                    error=exc,
+                    url_kwargs=kwargs,
+                )
+                return _rest_json_failure(exc, operation, request_id)
+            _observed(
+                service,
+                operation,
+                request,
+                request_id,
+                api_request,
+                result=result,
+                url_kwargs=kwargs,
+            )
+            try:
+                return _render(result, request_id)
             except Exception as exc:
                 return _rest_json_failure(exc, operation, request_id)
 
@@ -269,18 +350,29 @@ def json_rpc_api(
     @csrf_exempt
     def dispatch(request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
-        prefix, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
+        # rpartition: a target prefix may hold dots (CloudTrail's does).
+        prefix, _, operation = request.headers.get("X-Amz-Target", "").rpartition(".")
         view = operations.get(operation) if prefix == target_prefix else None
+        api_request: object | None = None
         try:
             if view is None or request.method != "POST":
                 raise AWSError("", code="UnknownOperationException", status=400)
             body = _read_body(request, operation, max_body)
             api_request = authenticate(request, request_id, body, service)
-            return _render_json_rpc(view(api_request), request_id)
+            result = view(api_request)
         except AWSError as error:
+            _observed(service, operation, request, request_id, api_request, error=error)
             return json_rpc_error(error, request_id)
         except Exception:
             logger.exception("Unhandled error in %s (request %s)", operation, request_id)
+            failure = AWSError("An internal error occurred.", code="ServiceUnavailableException")
+            _observed(service, operation, request, request_id, api_request, error=failure)
+            return json_rpc_error(failure, request_id)
+        _observed(service, operation, request, request_id, api_request, result=result)
+        try:
+            return _render_json_rpc(result, request_id)
+        except Exception:
+            logger.exception("Unrenderable answer of %s (request %s)", operation, request_id)
             return json_rpc_error(
                 AWSError("An internal error occurred.", code="ServiceUnavailableException"),
                 request_id,

@@ -8,6 +8,8 @@ which the Invoke view (SigV4-signed, CSRF-exempt, no session) has no use for.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 from typing import Any
@@ -25,11 +27,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
 
+from audit.recorder import recorder as audit_recorder  # noqa: E402
 from awsapi.apiview import RequestBodyLimit  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
 from invocations import urlserver  # noqa: E402
 from triggers import pollers  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 INVOKE_PATH = re.compile(
     r"^/(?:2015-03-31/functions/[^/]+/invocations"
@@ -67,6 +73,15 @@ async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await app(scope, receive, send)
 
 
+def _store_audit_events() -> None:
+    try:
+        audit_recorder.flush()
+    except Exception:
+        logger.exception("storing the audit events buffered at shutdown failed")
+    finally:
+        close_old_connections()
+
+
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The ASGI lifespan protocol (``serve`` turns it on): what runs beside the requests on
     the server's own event loop, here the event source pollers, starts with the server and
@@ -78,6 +93,9 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await pollers.stop()
+            # uvicorn ends a SIGTERM'd server by raising the signal again, so atexit never
+            # runs: the audit events still buffered are stored here, after the last request.
+            await asyncio.to_thread(_store_audit_events)
             await send({"type": "lifespan.shutdown.complete"})
             return
 

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "invocations",
     "monitoring",
     "triggers",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Console actions that change something, as audit events (audit.middleware).
+    "audit.middleware.ConsoleAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "console.security_headers.ContentSecurityPolicyMiddleware",
@@ -284,6 +287,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("FUNCTORY_SCHEDULE_TICK_SECONDS", "10")),
     },
     "events-firings-expire": {"task": "triggers.firings_expire", "schedule": 3600.0},
+    # Audit events past FUNCTORY_AUDIT_RETENTION_DAYS.
+    "audit-retention": {"task": "audit.events_expire", "schedule": 3600.0},
     # Ended asynchronous invocations past FUNCTORY_ASYNC_RETENTION_SECONDS.
     "async-invocations-expire": {
         "task": "invocations.async_invocations_expire",
@@ -323,6 +328,23 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 
 FUNCTORY_REGION = os.environ.get("FUNCTORY_REGION", "us-east-1")
+
+# The audit trail (audit/): how long events are kept (CloudTrail's event history keeps 90
+# days); whether data events (Invoke, log events' reads and writes) are recorded too, off as
+# on AWS; how often each process stores what it buffered; and how many rows a minute each
+# process may make of calls nobody vouched for (bad signatures, failed sign-ins), the rest
+# being counted only (audit/recorder.py).
+FUNCTORY_AUDIT_RETENTION_DAYS = float(os.environ.get("FUNCTORY_AUDIT_RETENTION_DAYS", "90"))
+FUNCTORY_AUDIT_DATA_EVENTS = env_bool("FUNCTORY_AUDIT_DATA_EVENTS", False)
+FUNCTORY_AUDIT_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_AUDIT_FLUSH_SECONDS", "2"))
+FUNCTORY_AUDIT_UNAUTHENTICATED_PER_MINUTE = int(
+    os.environ.get("FUNCTORY_AUDIT_UNAUTHENTICATED_PER_MINUTE", "60")
+)
+# ...and how many of an account's own events a minute each process records one by one; the
+# rest are counted in one row for the account.
+FUNCTORY_AUDIT_EVENTS_PER_ACCOUNT_PER_MINUTE = int(
+    os.environ.get("FUNCTORY_AUDIT_EVENTS_PER_ACCOUNT_PER_MINUTE", "6000")
+)
 # Function URLs: with a wildcard domain (``*.lambda-url.<region>.<domain>`` resolving to this
 # server) FunctionUrl is AWS's host form; unset, the path form /lambda-url/<id>/ on this host.
 FUNCTORY_URL_DOMAIN = os.environ.get("FUNCTORY_URL_DOMAIN", "")

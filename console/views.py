@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
+from audit import api as audit_api
 from console import supervisor
 from console.pages import function_list
 from console.pages._request import ConsoleRequest
@@ -43,8 +44,8 @@ class LogoutView(auth_views.LogoutView):
 @csrf_exempt
 def home(request: HttpRequest) -> HttpResponse:
     """``/``: the console's landing page, and for JSON 1.1 calls (a ``POST`` carrying
-    ``X-Amz-Target``) the CloudWatch Logs API, CloudWatch's GetMetricStatistics and the
-    EventBridge subset, which share the endpoint as on AWS."""
+    ``X-Amz-Target``) the CloudWatch Logs API, CloudWatch's GetMetricStatistics, the
+    EventBridge subset and CloudTrail's LookupEvents, which share the endpoint as on AWS."""
     if request.method == "POST" and "X-Amz-Target" in request.headers:
         target = request.headers["X-Amz-Target"]
         if target.startswith(cloudwatch.TARGET_PREFIX + "."):
@@ -52,6 +53,9 @@ def home(request: HttpRequest) -> HttpResponse:
         if target.startswith(events_api.TARGET_PREFIX + "."):
             events_response: HttpResponse = events_api.dispatch(request)
             return events_response
+        if target.startswith(audit_api.TARGET_PREFIX + "."):
+            trail_response: HttpResponse = audit_api.dispatch(request)
+            return trail_response
         response: HttpResponse = logs_api.dispatch(request)
         return response
     # function_list is login_required: an anonymous caller is sent to sign in first.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from console.pages import (
     account,
     async_invocations,
+    audit,
     code,
     configuration,
     function_list,
@@ -30,4 +31,5 @@ urlpatterns = [
     *layers.urlpatterns,
     *account.urlpatterns,
     *async_invocations.urlpatterns,
+    *audit.urlpatterns,
 ]

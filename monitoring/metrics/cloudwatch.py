@@ -25,7 +25,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from awsapi import strictjson
+from awsapi import observe, strictjson
 from awsapi.errors import AWSError, new_request_id
 from iam import authentication
 from monitoring.metrics import selectors
@@ -270,12 +270,14 @@ def dispatch(request: HttpRequest) -> HttpResponse:
     """``POST /`` with ``X-Amz-Target: GraniteServiceVersion20100801.<Operation>``."""
     request_id = new_request_id()
     operation = request.headers.get("X-Amz-Target", "").partition(".")[2]
+    identity: object | None = None
     try:
         handler = OPERATIONS.get(operation)
         if handler is None or request.method != "POST":
             raise _error("UnknownOperationException", f"Unknown operation {operation}")
         body = request.body
-        identity = authentication.verify(request, body, service="monitoring")
+        signed = authentication.verify(request, body, service="monitoring")
+        identity = signed
         try:
             params = strictjson.loads(body) if body.strip() else {}
         except strictjson.JSONError as exc:
@@ -287,11 +289,36 @@ def dispatch(request: HttpRequest) -> HttpResponse:
             recorder.flush()
         except Exception:
             logger.exception("flushing metric points before a query failed")
-        return _json_response(handler(identity.access_key.user.account_id, params), request_id)
+        answer = handler(signed.access_key.user.account_id, params)
     except AWSError as error:
+        _observed(request, request_id, operation, identity, error=error)
         return _error_response(error, request_id)
     except Exception:
         logger.exception("Unhandled error in CloudWatch %s (request %s)", operation, request_id)
-        return _error_response(
-            _error("InternalServiceFault", "An internal error occurred.", 500), request_id
+        failure = _error("InternalServiceFault", "An internal error occurred.", 500)
+        _observed(request, request_id, operation, identity, error=failure)
+        return _error_response(failure, request_id)
+    _observed(request, request_id, operation, identity)
+    return _json_response(answer, request_id)
+
+
+def _observed(
+    request: HttpRequest,
+    request_id: str,
+    operation: str,
+    identity: object | None,
+    error: AWSError | None = None,
+) -> None:
+    """Tell the audit trail (``awsapi.observe``); CloudWatch's reads record no answer."""
+    if observe.active():
+        observe.notify(
+            observe.ApiCall(
+                service="monitoring",
+                operation=operation,
+                http=request,
+                request_id=request_id,
+                caller=identity,
+                status=error.status if error is not None else 200,
+                error=error,
+            )
         )
