@@ -41,6 +41,7 @@ from typing import Any
 
 from invocations.executor import (
     cgroups,
+    egress,
     ephemeral,
     identity,
     platformfs,
@@ -110,6 +111,7 @@ class SandboxProcess:
         release_slot: Callable[[], None] | None = None,
     ) -> None:
         self.popen = popen
+        self.network: egress.Helper | None = None  # pasta, when the function has egress
         self.pid = popen.pid
         self.cgroup = cgroup
         self.slot = slot
@@ -125,6 +127,12 @@ class SandboxProcess:
             self.cgroup.kill_all()
         with contextlib.suppress(ProcessLookupError):
             self.popen.kill()
+        self._stop_network()
+
+    def _stop_network(self) -> None:
+        if self.network is not None:
+            self.network.stop()
+            self.network = None
 
     def memory_peak_bytes(self) -> int:
         return self.cgroup.max_memory_bytes() if self.cgroup is not None else 0
@@ -141,6 +149,7 @@ class SandboxProcess:
             self.cgroup.thaw()
 
     def cleanup(self) -> None:
+        self._stop_network()  # before the uid is released: pasta runs as it
         if self.cgroup is not None:
             self.cgroup.kill_all()  # a frozen tree dies only once killed and thawed
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -177,6 +186,7 @@ class SandboxBackend:
         identity.sweep()  # uids held by a process that crashed
         seccomp.bpf_program()  # compiled once (~40 ms), not on the first cold start
         cgroups.prepare()  # parent ceilings; frozen leftovers of dead executors removed
+        egress.prepare()  # the nftables fence, before any environment has a network
         self._ephemeral = (
             ephemeral.EphemeralStore(self.state_dir) if ephemeral.mode() == "disk" else None
         )
@@ -324,7 +334,9 @@ class SandboxBackend:
             if not spec.runtime.startswith("provided")
             else ""
         )
-        variables = dict(spec.environment)
+        # The platform's API for the SDK; the function's own variables may override them.
+        variables = egress.endpoint_variables() if spec.egress and egress.prepare() else {}
+        variables.update(spec.environment)
         variables.update(
             {
                 "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
@@ -368,6 +380,7 @@ class SandboxBackend:
             task_dir=spec.code_dir,
             opt_dir=spec.layers_dir,
             ephemeral_mb=spec.ephemeral_mb,
+            egress=spec.egress,
         )
 
     def _spawn(self, launch: _Launch, user: identity.Identity) -> _Spawned:
@@ -501,6 +514,7 @@ class SandboxBackend:
                 user.release()
             raise  # cancelled: the spawn, when it comes, is abandoned and frees the uid
         cgroup = None
+        network: egress.Helper | None = None
         try:
             reading = loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
             # Shielded: a cancelled start must still let _read_info run and close its fd.
@@ -510,8 +524,14 @@ class SandboxBackend:
             if cgroup is not None:
                 cgroup.add(spawned.process.pid)
                 cgroup.add(int(info["child-pid"]))
+            if launch.egress:  # before the function's code runs, its network is up
+                network = await loop.run_in_executor(
+                    None, egress.attach, spawned.process.pid, user.uid
+                )
             os.write(spawned.block_w, b"1")
         except BaseException:
+            if network is not None:
+                network.stop()
             spawned.process.kill()
             spawned.listener.close()
             if cgroup is not None:
@@ -536,6 +556,7 @@ class SandboxBackend:
             slot = spawned.slot
             release_slot = functools.partial(_release_slot, slot)
         process = SandboxProcess(spawned.process, cgroup, slot, user, release_tmp, release_slot)
+        process.network = network
         return _Booted(process, server, output_fd, started)
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
@@ -662,6 +683,16 @@ class SandboxBackend:
             await loop.run_in_executor(None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot)
         if booted.process.cgroup is not None:
             booted.process.cgroup.set_limits(cgroups.Limits(spec.memory_mb))
+        user = booted.process.user
+        if spec.egress and user is not None:
+            # Standbys boot with no network; the function's comes before its code runs.
+            try:
+                booted.process.network = await loop.run_in_executor(
+                    None, egress.attach, booted.process.pid, user.uid
+                )
+            except BaseException:
+                self._discard(booted)
+                raise
         log_stream = log_stream_name(spec.version)
         environment = Environment(
             spec=spec,
@@ -707,6 +738,7 @@ class _Launch:
     ephemeral_mb: int
     tmp_dir: str | None = None  # a mounted /tmp image, else a tmpfs
     standby: bool = False  # /var/task and /opt filled on adoption
+    egress: bool = False  # pasta attached to its namespace (egress.py)
 
 
 @dataclass

@@ -1,0 +1,211 @@
+"""A stand-in for "the internet" in egress tests, and a host service functions must not reach.
+
+``OutsideHost`` is a network namespace joined to the host by a veth pair: an HTTP server at
+``198.18.<n>.2:80`` (also answering at 169.254.169.254:80, the metadata address, routed
+there from the host), and a UDP echo on port 7. ``HostService`` listens on every address
+of the host itself (0.0.0.0 and ::) and greets with a secret: reachable from a function,
+the fence is broken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+SERVER = r"""
+import socket, socketserver, threading, http.server
+
+class Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello from outside"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+
+def echo():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("0.0.0.0", 7))
+    while True:
+        data, peer = sock.recvfrom(2048)
+        sock.sendto(b"echo:" + data, peer)
+
+threading.Thread(target=echo, daemon=True).start()
+http.server.ThreadingHTTPServer(("0.0.0.0", 80), Page).serve_forever()
+"""
+
+SECRET = b"host-secret-service\n"
+
+
+@dataclass
+class OutsideHost:
+    namespace: str
+    address: str  # the HTTP server, not an address of this host
+    host_side: str  # the veth's host end: an address of this host
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def outside_host() -> Iterator[OutsideHost]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a network namespace")
+    tag = os.getpid() % 100000
+    namespace, outer, inner = f"fnout{tag}", f"fo{tag}h", "veth0"
+    subnet = 100 + os.getpid() % 150
+    host_side, address = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
+    _ip("netns", "add", namespace)
+    server = None
+    try:
+        _ip("link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace)
+        _ip("addr", "add", f"{host_side}/24", "dev", outer)
+        _ip("link", "set", outer, "up")
+        for args in (
+            ("addr", "add", f"{address}/24", "dev", inner),
+            ("addr", "add", "169.254.169.254/32", "dev", inner),
+            ("link", "set", inner, "up"),
+            ("link", "set", "lo", "up"),
+            ("route", "add", "default", "via", host_side),
+        ):
+            _ip("-n", namespace, *args)
+        _ip("route", "replace", "169.254.169.254/32", "dev", outer)
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, sys.executable, "-c", SERVER],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection((address, 80), 1):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the outside host's server did not start")
+            time.sleep(0.05)
+        yield OutsideHost(namespace, address, host_side)
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _ip("route", "del", "169.254.169.254/32", "dev", outer)
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _ip("link", "del", outer)
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _ip("netns", "del", namespace)
+
+
+@dataclass
+class HostService:
+    port: int
+
+
+@pytest.fixture(scope="session")
+def host_service() -> Iterator[HostService]:
+    """A TCP service on every address of the host (IPv4 and IPv6), greeting with a secret."""
+    listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    listener.bind(("::", 0))
+    listener.listen(64)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                with contextlib.suppress(OSError):
+                    conn.sendall(SECRET)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield HostService(listener.getsockname()[1])
+    finally:
+        stop.set()
+        listener.close()
+
+
+def host_addresses() -> list[str]:
+    """Every address of this host's interfaces (link-local IPv6 ones need a scope: left out)."""
+    raw = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for interface in json.loads(raw):
+        for info in interface.get("addr_info", []):
+            address = ipaddress.ip_address(info["local"])
+            if not (address.version == 6 and address.is_link_local):
+                found.append(str(address))
+    return found
+
+
+# Function code: probes in parallel; "open" only when the service's first bytes arrive.
+PROBE = r"""
+import json, os, socket, threading
+
+def connect(host, port, timeout=2.0):
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            data = sock.recv(200)
+            return "open:" + data.decode(errors="replace") if data else "closed:empty"
+    except OSError as exc:
+        return "closed:" + type(exc).__name__
+
+def gateway():
+    with open("/proc/net/route") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            if fields[1] == "00000000":
+                return socket.inet_ntoa(bytes.fromhex(fields[2])[::-1])
+    return None
+
+def handler(event, context):
+    targets = [tuple(t) for t in event.get("targets", [])]
+    if event.get("gateway_port") and gateway():
+        targets.append((gateway(), event["gateway_port"]))
+    results = {}
+    def run(host, port):
+        results[f"{host}|{port}"] = connect(host, port)
+    threads = [threading.Thread(target=run, args=t) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    udp = None
+    if event.get("udp"):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(3)
+        try:
+            sock.sendto(b"ping", (event["udp"], 7))
+            udp = sock.recvfrom(100)[0].decode()
+        except OSError as exc:
+            udp = "closed:" + type(exc).__name__
+    return {
+        "results": results,
+        "udp": udp,
+        "uid": os.getuid(),
+        "gateway": gateway(),
+        "resolv": open("/etc/resolv.conf").read(),
+        "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
+        "endpoint_lambda": os.environ.get("AWS_ENDPOINT_URL_LAMBDA"),
+    }
+"""
