@@ -1,9 +1,11 @@
 """The Docker backend: one container per environment, the same Runtime API contract.
 
-The container has no network (``network_mode="none"``). As in the sandbox backend, the
-Runtime API listens inside the environment's own network namespace: once the container
-runs, the spawner thread enters its namespace, binds ``127.0.0.1:9001`` there and comes
-back; a tiny wrapper in the container waits for that port before starting the runtime.
+The container has no network of Docker's (``network_mode="none"``). As in the sandbox
+backend, the Runtime API listens inside the environment's own network namespace: once the
+container runs, the spawner thread enters its namespace, binds ``127.0.0.1:9001`` there
+and comes back; a tiny wrapper in the container waits for that port before starting the
+runtime. Outbound networking is the sandbox's (``egress.py``): pasta attached to the
+container's namespace, before that port is bound, behind the same nftables fence.
 Limits are Docker's: memory (no swap), pids, CPU shares proportional to memory, a
 read-only root, a ``/tmp`` on disk of EphemeralStorage, charged apart from memory
 (``docker_tmp.py``; a tmpfs with ``FUNCTORY_EPHEMERAL_STORAGE=tmpfs``), an unprivileged
@@ -30,7 +32,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from invocations.executor import cgroups, docker_tmp, docker_trees, identity, seccomp, treeimages
+from invocations.executor import (
+    cgroups,
+    docker_tmp,
+    docker_trees,
+    egress,
+    identity,
+    seccomp,
+    treeimages,
+)
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.docker_tmp import DockerTmp, TmpVolume
 from invocations.executor.docker_trees import DockerTrees
@@ -141,6 +151,7 @@ class DockerProcess:
         self._io_dir = io_dir
         self._freezer: tuple[int, bytes, bytes] | None = None  # fd, freeze, thaw values
         self.frozen = False
+        self.network: egress.Helper | None = None  # pasta, when the function has egress
         threading.Thread(target=self._wait, name="functory-docker-wait", daemon=True).start()
 
     def release_hold(self) -> None:
@@ -176,6 +187,12 @@ class DockerProcess:
             self.thaw()
         with contextlib.suppress(Exception):
             self.container.kill()
+        self._stop_network()
+
+    def _stop_network(self) -> None:
+        if self.network is not None:
+            self.network.stop()
+            self.network = None
 
     # Freezing writes the container's own freezer file (kept open), as the sandbox does:
     # `docker pause` costs a round trip through dockerd and containerd per call.
@@ -227,6 +244,7 @@ class DockerProcess:
 
     def cleanup(self) -> None:
         self.release_hold()
+        self._stop_network()  # before the uid is released: pasta runs as it
         if self.frozen:
             self.kill()
         with contextlib.suppress(Exception):
@@ -341,6 +359,7 @@ class DockerBackend(SandboxBackend):
             Mount(_IO_DIR, str(io_dir), type="bind", read_only=False),
             Mount("/etc/passwd", str(io_dir / "passwd"), type="bind", read_only=True),
             Mount("/etc/group", str(io_dir / "group"), type="bind", read_only=True),
+            Mount("/etc/resolv.conf", str(io_dir / "resolv.conf"), type="bind", read_only=True),
         ]
         # Each loop device's sysfs entry names its backing file, a host path (of this
         # container's trees, and of every other's /tmp): an empty directory instead.
@@ -410,7 +429,12 @@ class DockerBackend(SandboxBackend):
         log_stream = log_stream_name(spec.version)
         io_dir = _make_io_dir()
         user = identity.allocate()
-        for name, content in (("passwd", user.passwd()), ("group", user.group())):
+        files = (
+            ("passwd", user.passwd()),
+            ("group", user.group()),
+            ("resolv.conf", egress.resolv_conf()),
+        )
+        for name, content in files:
             (io_dir / name).write_text(content)
             os.chmod(io_dir / name, 0o644)
         fifo = io_dir / "out"
@@ -429,9 +453,12 @@ class DockerBackend(SandboxBackend):
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
             raise
+        network: egress.Helper | None = None
         try:
             await loop.run_in_executor(None, self._start_container, container, volume)
             pid = int(container.attrs["State"]["Pid"])
+            if spec.egress:  # up before the Runtime API's port lets the runtime start
+                network = await loop.run_in_executor(None, egress.attach, pid, user.uid)
             future: asyncio.Future[socket.socket] = loop.create_future()
 
             def run() -> None:
@@ -445,6 +472,8 @@ class DockerBackend(SandboxBackend):
             _spawner().submit(run)
             listener = await future
         except BaseException:
+            if network is not None:
+                network.stop()
             self._remove_created(container, volume, user)
             os.close(read_fd)
             os.close(hold_fd)
@@ -454,6 +483,7 @@ class DockerBackend(SandboxBackend):
         await server.start()
         tmp = (self._tmp, volume) if self._tmp is not None and volume is not None else None
         process = DockerProcess(container, hold_fd, io_dir, user, tmp)
+        process.network = network
         server.first_next.add_done_callback(lambda _: process.release_hold())
         return Environment(
             spec=spec,
