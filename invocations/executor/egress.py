@@ -309,6 +309,11 @@ class Helper:
     def pid(self) -> int:
         return self.process.pid
 
+    def kill(self) -> None:
+        """Signal it, without waiting (``stop`` reaps it)."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
     def stop(self) -> None:
         if self.cgroup is not None:
             self.cgroup.kill_all()
@@ -385,3 +390,19 @@ def _wait_configured(pid: int, process: subprocess.Popen[bytes], platform: bool)
             return False  # the environment is gone
         time.sleep(0.001)
     return False
+
+
+def wait_detached(pid: int) -> None:
+    """After its pasta is gone: until the namespace of ``pid`` has no route left (the tap
+    device goes with pasta's last descriptor), so a function that must have no network
+    finds none."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/net/route") as table:
+                if len(table.read().splitlines()) <= 1:
+                    return
+        except OSError:
+            return  # the environment is gone
+        time.sleep(0.001)
+    raise RuntimeError("the network of an environment outlived its pasta")

@@ -515,6 +515,13 @@ class SandboxBackend:
             raise  # cancelled: the spawn, when it comes, is abandoned and frees the uid
         cgroup = None
         network: egress.Helper | None = None
+        # pasta configures the namespace while bwrap builds the sandbox (both take tens of
+        # ms); the function's code runs only once both are done.
+        attaching = (
+            loop.run_in_executor(None, egress.attach, spawned.process.pid, user.uid)
+            if launch.egress
+            else None
+        )
         try:
             reading = loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
             # Shielded: a cancelled start must still let _read_info run and close its fd.
@@ -524,14 +531,12 @@ class SandboxBackend:
             if cgroup is not None:
                 cgroup.add(spawned.process.pid)
                 cgroup.add(int(info["child-pid"]))
-            if launch.egress:  # before the function's code runs, its network is up
-                network = await loop.run_in_executor(
-                    None, egress.attach, spawned.process.pid, user.uid
-                )
+            if attaching is not None:
+                network = await asyncio.shield(attaching)
             os.write(spawned.block_w, b"1")
         except BaseException:
-            if network is not None:
-                network.stop()
+            if attaching is not None:
+                attaching.add_done_callback(_stop_helper)
             spawned.process.kill()
             spawned.listener.close()
             if cgroup is not None:
@@ -659,6 +664,7 @@ class SandboxBackend:
             opt_dir=str(slot / "opt") if slot else None,
             ephemeral_mb=DEFAULT_EPHEMERAL_MB,
             standby=slot is None,
+            egress=egress.default_on(),  # taken away on adoption if the function has none
         )
         try:
             return await self._boot(launch, STANDBY_MEMORY_MB, slot)
@@ -683,16 +689,24 @@ class SandboxBackend:
             await loop.run_in_executor(None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot)
         if booted.process.cgroup is not None:
             booted.process.cgroup.set_limits(cgroups.Limits(spec.memory_mb))
+        # Standbys boot with a network when egress is the default (no function code has run
+        # in them yet): a function without egress has it taken away before its code runs.
         user = booted.process.user
-        if spec.egress and user is not None:
-            # Standbys boot with no network; the function's comes before its code runs.
-            try:
+        network = booted.process.network
+        try:
+            if network is not None and not spec.egress:
+                # Its interfaces down at once (routes go with them), pasta killed and
+                # reaped with the environment: pasta's exit takes tens of ms.
+                await _on_spawner(functools.partial(_unplug, booted.process.pid))
+                network.kill()
+                await loop.run_in_executor(None, egress.wait_detached, booted.process.pid)
+            elif network is None and spec.egress and user is not None:
                 booted.process.network = await loop.run_in_executor(
                     None, egress.attach, booted.process.pid, user.uid
                 )
-            except BaseException:
-                self._discard(booted)
-                raise
+        except BaseException:
+            self._discard(booted)
+            raise
         log_stream = log_stream_name(spec.version)
         environment = Environment(
             spec=spec,
@@ -853,6 +867,14 @@ async def _on_spawner(job: Callable[[], None]) -> None:
     await future
 
 
+def _stop_helper(future: asyncio.Future[egress.Helper | None]) -> None:
+    """Stop the network helper of a start that failed, whenever its attach ends."""
+    if not future.cancelled() and future.exception() is None:
+        helper = future.result()
+        if helper is not None:
+            helper.stop()
+
+
 def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark an outcome nobody awaits any more as seen (its caller was cancelled)."""
     if not future.cancelled():
@@ -877,6 +899,26 @@ def _read_info(fd: int, process: subprocess.Popen[bytes]) -> dict[str, int]:
     with contextlib.suppress(subprocess.TimeoutExpired, ValueError):
         output, _ = process.communicate(timeout=2)
     raise RuntimeError(f"the sandbox failed to start: {output.decode(errors='replace').strip()}")
+
+
+def _unplug(pid: int) -> None:
+    """On the spawner thread: down every interface but ``lo`` in the namespace of ``pid``
+    (the spawner returns to the host's namespace after each job)."""
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"setns into an environment failed: {os.strerror(errno)}")
+    finally:
+        os.close(fd)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            if name == "lo":
+                continue
+            request = struct.pack("16sh14s", name.encode(), 0, b"\0" * 14)
+            flags = struct.unpack("16sh14s", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+            down = struct.pack("16sh14s", name.encode(), flags & ~_IFF_UP, b"\0" * 14)
+            fcntl.ioctl(sock, _SIOCSIFFLAGS, down)
 
 
 def _release_when_reaped(process: subprocess.Popen[bytes], user: identity.Identity) -> None:

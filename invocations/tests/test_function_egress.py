@@ -104,6 +104,7 @@ def test_a_function_with_the_no_egress_subnet_has_no_network(
     assert body["results"][f"{outside_host.address}|80"].startswith("closed:"), body
     assert body["udp"].startswith("closed:")
     assert body["endpoint"] is None
+    assert body["gateway"] is None  # no route at all: only the loopback
     # Turned back on by configuration: the retired environment's replacement has a network.
     lam.update_function_configuration(
         FunctionName="egress-off", VpcConfig={"SubnetIds": [], "SecurityGroupIds": []}
