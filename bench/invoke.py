@@ -139,11 +139,15 @@ def main() -> None:
             )
         # One invoke extracts the shared package, so the cold runs measure environments.
         client.send(client.prepare("POST", "/2015-03-31/functions/cold-0/invocations", b"{}"))
-        cold, offline, bwrap = [], [], []
+        cold: list[float] = []
+        offline: list[float] = []
+        bwrap: list[float] = []
         for i in range(1, args.cold):  # interleaved: with and without egress, bare bwrap
             pair = [(f"cold-{i}", cold), (f"cold-offline-{i}", offline)]
             for name, series in pair if i % 2 else pair[::-1]:  # each goes first half the time
-                prepared = client.prepare("POST", f"/2015-03-31/functions/{name}/invocations", b"{}")
+                prepared = client.prepare(
+                    "POST", f"/2015-03-31/functions/{name}/invocations", b"{}"
+                )
                 start = time.perf_counter()
                 status, _, _ = client.send(prepared)
                 series.append((time.perf_counter() - start) * 1000)

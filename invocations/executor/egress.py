@@ -51,7 +51,6 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from invocations.executor import cgroups, identity

@@ -34,7 +34,7 @@ import uuid
 from collections import OrderedDict
 from pathlib import Path
 
-from invocations.executor import egress, cgroups, ephemeral, treeimages
+from invocations.executor import cgroups, egress, ephemeral, treeimages
 from invocations.executor.catalog import RUNTIME_DIR
 
 logger = logging.getLogger(__name__)

@@ -129,9 +129,8 @@ def host_service() -> Iterator[HostService]:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            with conn:
-                with contextlib.suppress(OSError):
-                    conn.sendall(SECRET)
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(SECRET)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -31,7 +31,8 @@ def call(url, body, headers):
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, response.headers.get("x-amzn-ErrorType"), response.read().decode()
+            error_type = response.headers.get("x-amzn-ErrorType")
+            return response.status, error_type, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("x-amzn-ErrorType"), exc.read().decode()
 
@@ -41,24 +42,27 @@ def sign(url, body, key, secret, region):
     now = datetime.datetime.now(datetime.timezone.utc)
     stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     payload = hashlib.sha256(body).hexdigest()
+    signed = "host;x-amz-content-sha256;x-amz-date"
     canonical = "\n".join(["POST", path, "", f"host:{host}", f"x-amz-content-sha256:{payload}",
-                           f"x-amz-date:{stamp}", "", "host;x-amz-content-sha256;x-amz-date", payload])
+                           f"x-amz-date:{stamp}", "", signed, payload])
     scope = f"{day}/{region}/lambda/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, digest])
     k = ("AWS4" + secret).encode()
     for part in (day, region, "lambda", "aws4_request"):
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()
     signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
     return {"x-amz-date": stamp, "x-amz-content-sha256": payload,
             "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/{scope}, "
-                             f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}"}
+                             f"SignedHeaders={signed}, Signature={signature}"}
 
 def handler(event, context):
     endpoint = os.environ["AWS_ENDPOINT_URL_LAMBDA"]
     url = f"{endpoint}/2015-03-31/functions/{event['target']}/invocations"
     body = json.dumps({"from": "inside"}).encode()
     unsigned = call(url, body, {})
-    signed = call(url, body, sign(url, body, event["key"], event["secret"], os.environ["AWS_REGION"]))
+    headers = sign(url, body, event["key"], event["secret"], os.environ["AWS_REGION"])
+    signed = call(url, body, headers)
     return {"endpoint": endpoint, "unsigned": unsigned, "signed": signed}
 """
 

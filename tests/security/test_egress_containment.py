@@ -53,9 +53,9 @@ def test_the_host_is_unreachable_by_any_address_while_the_outside_is_reachable(
     hosts += [f"::ffff:{address}" for address in host_addresses() if ":" not in address]
     targets = [[host, port] for host in hosts for port in ports]
     targets += [["169.254.169.254", 80], [outside_host.address, 80]]
-    body = invoke(
-        lam, "red-team-egress", {"targets": targets, "gateway_port": host_service.port}
-    )["Body"]
+    body = invoke(lam, "red-team-egress", {"targets": targets, "gateway_port": host_service.port})[
+        "Body"
+    ]
     results = body["results"]
     assert results[f"{outside_host.address}|80"].startswith("open:HTTP/1.0 200"), results
     reached = {
@@ -85,9 +85,7 @@ def test_the_fence_is_what_stops_a_host_service(
         {"targets": [[outside_host.host_side, host_service.port], [outside_host.address, 80]]},
     )["Body"]
     assert body["results"][f"{outside_host.address}|80"].startswith("open:")
-    assert body["results"][f"{outside_host.host_side}|{host_service.port}"].startswith(
-        "closed:"
-    )
+    assert body["results"][f"{outside_host.host_side}|{host_service.port}"].startswith("closed:")
 
 
 def test_pasta_runs_as_the_environment_with_no_capability_beyond_its_two(
@@ -105,7 +103,8 @@ def test_pasta_runs_as_the_environment_with_no_capability_beyond_its_two(
     ]
     assert helpers, out
     status = dict(
-        line.split(":\t", 1) for line in open(f"/proc/{helpers[0]}/status").read().splitlines()  # noqa: SIM115
+        line.split(":\t", 1)
+        for line in open(f"/proc/{helpers[0]}/status").read().splitlines()  # noqa: SIM115
         if ":\t" in line
     )
     assert status["Uid"].split()[0] == str(uid)
