@@ -62,6 +62,9 @@ DNS_ADDRESS = "169.254.1.1"  # inside the namespace only; pasta forwards it to t
 PLATFORM_PORT = 9002  # AWS_ENDPOINT_URL inside: http://127.0.0.1:9002
 HELPER_MEMORY_MB = 64
 HELPER_PIDS = 16
+# Descriptors (each flow holds one or two host sockets): bounds what one environment can
+# hold of the host's sockets and ephemeral ports.
+HELPER_FILES = 4096
 READY_TIMEOUT_S = 2.0
 # Any VpcConfig naming this subnet means "no network": the function is attached to a
 # private subnet without a NAT gateway, as on AWS.
@@ -237,7 +240,7 @@ def _install() -> bool:
         return False
     if os.geteuid() != 0 or not os.path.exists("/proc/self/ns/net"):
         return False
-    missing = [tool for tool in ("pasta", "nft", "setpriv") if _which(tool) is None]
+    missing = [tool for tool in ("pasta", "nft", "setpriv", "prlimit") if _which(tool) is None]
     if missing:
         logger.warning("functions get no network: %s not installed", ", ".join(missing))
         return False
@@ -255,13 +258,17 @@ def _which(tool: str) -> str | None:
 
 
 def _argv(uid: int, netns_fd: int) -> list[str]:
-    setpriv, pasta = _which("setpriv"), _which("pasta")
-    assert setpriv is not None and pasta is not None
+    prlimit, setpriv, pasta = _which("prlimit"), _which("setpriv"), _which("pasta")
+    assert prlimit is not None and setpriv is not None and pasta is not None
     caps = "+sys_admin,+net_admin"
     spliced = _spliced_port()
     # This pasta takes no address here: it listens on 127.0.0.1 and ::1.
     ns_ports = "none" if spliced is None else f"{PLATFORM_PORT}:{spliced}"
     return [
+        # pasta raises its soft limit to the hard one: both are set.
+        prlimit,
+        f"--nofile={HELPER_FILES}:{HELPER_FILES}",
+        "--",
         setpriv,
         f"--reuid={uid}",
         f"--regid={uid}",
