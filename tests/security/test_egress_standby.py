@@ -81,7 +81,9 @@ def test_a_standby_adopted_without_egress_has_only_its_loopback(tmp_path: Path) 
         pool = EnvironmentPool(backend)
         try:
             first = await _invoke(pool, spec)  # asks for standbys of python3.11
-            assert any(route.split()[1] == "00000000" for route in first["routes"]), first
+            routes = first["routes"]
+            assert isinstance(routes, list)
+            assert any(route.split()[1] == "00000000" for route in routes), first
             deadline = time.monotonic() + 30
             while not backend._standby.get("python3.11"):
                 assert time.monotonic() < deadline, "no standby got ready"
