@@ -127,7 +127,8 @@ class SandboxProcess:
             self.cgroup.kill_all()
         with contextlib.suppress(ProcessLookupError):
             self.popen.kill()
-        self._stop_network()
+        if self.network is not None:
+            self.network.kill()  # signalled only: reaped by cleanup, off the hot path
 
     def _stop_network(self) -> None:
         if self.network is not None:

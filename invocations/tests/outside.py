@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import json
 import os
 import socket
@@ -61,13 +62,19 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
-@pytest.fixture(scope="session")
+_instances = itertools.count()
+
+
+# Module-scoped: each test module that imports it gets its own (a fixture imported into
+# several modules is one fixture per module), so names and subnets are per instance.
+@pytest.fixture(scope="module")
 def outside_host() -> Iterator[OutsideHost]:
     if os.geteuid() != 0:
         pytest.skip("needs root to make a network namespace")
-    tag = os.getpid() % 100000
-    namespace, outer, inner = f"fnout{tag}", f"fo{tag}h", "veth0"
-    subnet = 100 + os.getpid() % 150
+    instance = next(_instances)
+    tag = f"{os.getpid() % 100000}x{instance}"
+    namespace, outer, inner = f"fnout{tag}", f"fo{tag}", "veth0"
+    subnet = 100 + (os.getpid() + instance) % 150
     host_side, address = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
     _ip("netns", "add", namespace)
     server = None
@@ -114,7 +121,7 @@ class HostService:
     port: int
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def host_service() -> Iterator[HostService]:
     """A TCP service on every address of the host (IPv4 and IPv6), greeting with a secret."""
     listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
