@@ -123,12 +123,24 @@ class HostService:
 
 @pytest.fixture(scope="module")
 def host_service() -> Iterator[HostService]:
-    """A TCP service on every address of the host (IPv4 and IPv6), greeting with a secret."""
+    """A TCP service on every address of the host (IPv4 and IPv6), greeting with a secret,
+    and a UDP one on the same port number answering each datagram with it."""
     listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     listener.bind(("::", 0))
     listener.listen(64)
+    datagrams = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    datagrams.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    datagrams.bind(("::", listener.getsockname()[1]))
     stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                _, peer = datagrams.recvfrom(2048)
+                datagrams.sendto(SECRET, peer)
+            except OSError:
+                return
 
     def serve() -> None:
         while not stop.is_set():
@@ -139,13 +151,14 @@ def host_service() -> Iterator[HostService]:
             with conn, contextlib.suppress(OSError):
                 conn.sendall(SECRET)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    for target in (serve, answer):
+        threading.Thread(target=target, daemon=True).start()
     try:
         yield HostService(listener.getsockname()[1])
     finally:
         stop.set()
         listener.close()
+        datagrams.close()
 
 
 def host_addresses() -> list[str]:
@@ -176,6 +189,16 @@ def connect(host, port, timeout=2.0):
     except OSError as exc:
         return "closed:" + type(exc).__name__
 
+def datagram(host, port, timeout=2.0):
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(timeout)
+            sock.sendto(b"ping", address)
+            return "open:" + sock.recvfrom(200)[0].decode(errors="replace")
+    except OSError as exc:
+        return "closed:" + type(exc).__name__
+
 def gateway():
     with open("/proc/net/route") as table:
         for line in list(table)[1:]:
@@ -191,7 +214,10 @@ def handler(event, context):
     results = {}
     def run(host, port):
         results[f"{host}|{port}"] = connect(host, port)
+    def run_udp(host, port):
+        results[f"udp:{host}|{port}"] = datagram(host, port)
     threads = [threading.Thread(target=run, args=t) for t in targets]
+    threads += [threading.Thread(target=run_udp, args=t) for t in event.get("udp_targets", [])]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,7 +1,7 @@
 """A function with outbound networking still reaches nothing of the host (issue 14, item 4).
 
 The probes play a tenant looking for the platform's services through its way out (pasta):
-the host's loopback services and a service listening on every host address, by
+the host's loopback services and a service listening on every host address (TCP and UDP), by
 127.0.0.1, ::1, 0.0.0.0, IPv4-mapped IPv6, each of the host's addresses, the gateway,
 and the metadata address 169.254.169.254 (routed to a real server here, so only the fence
 stops it). The same function reaches the outside host, so a closed port means the fence.
@@ -53,9 +53,9 @@ def test_the_host_is_unreachable_by_any_address_while_the_outside_is_reachable(
     hosts += [f"::ffff:{address}" for address in host_addresses() if ":" not in address]
     targets = [[host, port] for host in hosts for port in ports]
     targets += [["169.254.169.254", 80], [outside_host.address, 80]]
-    body = invoke(lam, "red-team-egress", {"targets": targets, "gateway_port": host_service.port})[
-        "Body"
-    ]
+    udp_targets = [[host, host_service.port] for host in hosts]
+    event = {"targets": targets, "udp_targets": udp_targets, "gateway_port": host_service.port}
+    body = invoke(lam, "red-team-egress", event)["Body"]
     results = body["results"]
     assert results[f"{outside_host.address}|80"].startswith("open:HTTP/1.0 200"), results
     reached = {
@@ -64,6 +64,7 @@ def test_the_host_is_unreachable_by_any_address_while_the_outside_is_reachable(
         if answer.startswith("open") and target != f"{outside_host.address}|80"
     }
     assert reached == {}
+    assert sum(key.startswith("udp:") for key in results) == len(udp_targets)
     assert body["gateway"] is not None  # the gateway was probed too
     assert f"{body['gateway']}|{host_service.port}" in results
 
