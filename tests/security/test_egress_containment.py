@@ -51,6 +51,7 @@ def test_the_host_is_unreachable_by_any_address_while_the_outside_is_reachable(
     ports = [host_service.port, platform_port, *SERVICE_PORTS]
     hosts = ["127.0.0.1", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1", *host_addresses()]
     hosts += [f"::ffff:{address}" for address in host_addresses() if ":" not in address]
+    hosts = list(dict.fromkeys(hosts))  # 127.0.0.1 and ::1 are among the host's addresses
     targets = [[host, port] for host in hosts for port in ports]
     targets += [["169.254.169.254", 80], [outside_host.address, 80]]
     udp_targets = [[host, host_service.port] for host in hosts]
