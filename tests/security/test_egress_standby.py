@@ -1,4 +1,5 @@
-"""A standby environment boots with a network; a function without egress never sees it.
+"""A standby environment boots with a network; a function without egress never sees it;
+pasta does not outlive the executor that started it.
 
 Standbys are booted before anyone knows which function they will serve, with pasta
 attached when egress is the default (so most cold starts pay nothing for it). Adopted by a
@@ -12,6 +13,9 @@ import asyncio
 import dataclasses
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -107,3 +111,49 @@ def test_a_standby_adopted_without_egress_has_only_its_loopback(tmp_path: Path) 
             await backend.close()
 
     asyncio.run(scenario())
+
+
+GUARDED_EXECUTOR = """
+import subprocess, time
+from invocations.executor import cgroups, egress
+
+cgroups.start_guardian()
+namespace = subprocess.Popen(["unshare", "-n", "sleep", "600"])
+time.sleep(0.1)
+helper = egress.attach(namespace.pid, 1900099990)
+print(namespace.pid, helper.pid if helper else 0, flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_an_executor_killed_leaves_no_pasta_behind() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox needs root")
+    root = Path(__file__).resolve().parents[2]
+    executor = subprocess.Popen(
+        [sys.executable, "-c", GUARDED_EXECUTOR],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert executor.stdout is not None
+    namespace_pid, pasta_pid = map(int, executor.stdout.readline().split())
+    try:
+        assert pasta_pid and not _gone(pasta_pid)
+        executor.kill()
+        executor.wait()
+        # Its guardian kills what was in its cgroups, pasta's own included.
+        deadline = time.monotonic() + 20
+        while not _gone(pasta_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _gone(pasta_pid)
+    finally:
+        os.kill(namespace_pid, signal.SIGKILL)
