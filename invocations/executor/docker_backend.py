@@ -38,6 +38,7 @@ from invocations.executor import (
     docker_trees,
     egress,
     identity,
+    platform_proxy,
     seccomp,
     treeimages,
 )
@@ -45,6 +46,7 @@ from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.docker_tmp import DockerTmp, TmpVolume
 from invocations.executor.docker_trees import DockerTrees
 from invocations.executor.environment import Environment, LogSink, log_stream_name
+from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.sandbox import (
     CLONE_NEWNET,
@@ -152,6 +154,7 @@ class DockerProcess:
         self._freezer: tuple[int, bytes, bytes] | None = None  # fd, freeze, thaw values
         self.frozen = False
         self.network: egress.Helper | None = None  # pasta, when the function has egress
+        self.proxy: PlatformProxy | None = None  # the platform's API at 127.0.0.1:9002
         threading.Thread(target=self._wait, name="functory-docker-wait", daemon=True).start()
 
     def release_hold(self) -> None:
@@ -245,6 +248,9 @@ class DockerProcess:
 
     def cleanup(self) -> None:
         self.release_hold()
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
         self._stop_network()  # before the uid is released: pasta runs as it
         if self.frozen:
             self.kill()
@@ -409,8 +415,11 @@ class DockerBackend(SandboxBackend):
             target=self._remove_created, args=(container, volume, user), daemon=True
         ).start()
 
-    def _listen_inside(self, pid: int) -> socket.socket:
-        """Runs on the spawner thread: bind the Runtime API in the container's namespace."""
+    def _listen_inside(
+        self, pid: int, platform: bool
+    ) -> tuple[socket.socket, socket.socket | None]:
+        """Runs on the spawner thread: bind the Runtime API in the container's namespace,
+        and the platform's relay (``platform_proxy.py``) if the function has egress."""
         fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             if _libc.setns(fd, CLONE_NEWNET) != 0:
@@ -420,9 +429,18 @@ class DockerBackend(SandboxBackend):
         _bring_up_loopback()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", RUNTIME_API_PORT))
-        listener.listen(16)
-        return listener
+        relay = None
+        try:
+            if platform:  # first: the runtime starts once the Runtime API's port opens
+                relay = platform_proxy.bind_inside()
+            listener.bind(("127.0.0.1", RUNTIME_API_PORT))
+            listener.listen(16)
+        except BaseException:
+            listener.close()
+            if relay is not None:
+                relay.close()
+            raise
+        return listener, relay
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
         loop = asyncio.get_running_loop()
@@ -460,18 +478,21 @@ class DockerBackend(SandboxBackend):
             pid = int(container.attrs["State"]["Pid"])
             if spec.egress:  # up before the Runtime API's port lets the runtime start
                 network = await loop.run_in_executor(None, egress.attach, pid, user.uid)
-            future: asyncio.Future[socket.socket] = loop.create_future()
+            future: asyncio.Future[tuple[socket.socket, socket.socket | None]] = (
+                loop.create_future()
+            )
+            address = egress.platform_address() if spec.egress else None
 
             def run() -> None:
                 try:
-                    listener = self._listen_inside(pid)
+                    sockets = self._listen_inside(pid, address is not None)
                 except BaseException as exc:
                     loop.call_soon_threadsafe(future.set_exception, exc)
                 else:
-                    loop.call_soon_threadsafe(future.set_result, listener)
+                    loop.call_soon_threadsafe(future.set_result, sockets)
 
             _spawner().submit(run)
-            listener = await future
+            listener, relay = await future
         except BaseException:
             if network is not None:
                 network.stop()
@@ -485,6 +506,9 @@ class DockerBackend(SandboxBackend):
         tmp = (self._tmp, volume) if self._tmp is not None and volume is not None else None
         process = DockerProcess(container, hold_fd, io_dir, user, tmp)
         process.network = network
+        if relay is not None and address is not None:
+            process.proxy = PlatformProxy(relay, address)
+            await process.proxy.start()
         server.first_next.add_done_callback(lambda _: process.release_hold())
         return Environment(
             spec=spec,

@@ -8,11 +8,14 @@ Why pasta (Debian's ``passt`` package) and not slirp4netns or veth + NAT:
   so nothing of the host's routing changes and no packet of a tenant is ever forwarded by
   the host's kernel;
 - one pasta per environment, attached to the namespace the executor already made (the
-  Runtime API's socket stays where it is), ready in ~8 ms and ~8 MB of memory; it confines
-  itself (seccomp, an empty mount namespace, no capabilities but the two it needs);
-- unlike slirp4netns it splices connections to a chosen host port (``-T``), which is how
-  the function reaches the platform's public API at ``127.0.0.1:9002`` without seeing
-  any other host port.
+  Runtime API's socket stays where it is), routing in 10-40 ms and ~8 MB of memory; it
+  confines itself (seccomp, an empty mount namespace, no capabilities but the two it
+  needs); slirp4netns would do about the same with more moving parts (a separate API
+  socket, its own sandbox flags) and is slower per packet.
+
+The platform's public API is not reached through pasta: the executor relays
+``127.0.0.1:9002`` inside to it (``platform_proxy.py``), so the fence below has no
+exception for the host's loopback.
 
 pasta runs as the environment's own uid (``identity.py``), started through ``setpriv``
 with only CAP_SYS_ADMIN (to enter the namespace, which the host's user namespace owns) and
@@ -25,12 +28,11 @@ hook) rejects any such socket's traffic to:
 - link-local, multicast and broadcast ranges (169.254.169.254 among them),
 - the operator's ``FUNCTORY_EGRESS_DENY`` networks (say, the platform's private network),
 
-except the exact (address, port) pairs of ``FUNCTORY_EGRESS_ALLOW``, the host's DNS
-resolvers on port 53 and the platform's public listener (``FUNCTORY_FUNCTION_API_ADDRESS``).
-pasta is started with every host-mapping feature off: no inbound ports (``-t none -u
-none``), no outbound loopback splicing but the platform's port, no gateway-to-loopback
-mapping (``--no-map-gw``). Without nft, the table, or pasta, environments get no network
-(fail closed).
+except the exact (address, port) pairs of ``FUNCTORY_EGRESS_ALLOW`` and the host's DNS
+resolvers on port 53. pasta is started with every host-mapping feature off: no inbound
+ports (``-t none -u none``), no outbound loopback splicing (``-T none -U none``), no
+gateway-to-loopback mapping (``--no-map-gw``). Without nft, the table, or pasta,
+environments get no network (fail closed).
 
 DNS: ``/etc/resolv.conf`` in every sandbox names ``DNS_ADDRESS``, which pasta maps to the
 host's first resolver (``--dns-forward``). On a host without a resolver names do not
@@ -59,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 TABLE = "functory_egress"
 DNS_ADDRESS = "169.254.1.1"  # inside the namespace only; pasta forwards it to the host's
-PLATFORM_PORT = 9002  # AWS_ENDPOINT_URL inside: http://127.0.0.1:9002
+PLATFORM_PORT = 9002  # AWS_ENDPOINT_URL inside: http://127.0.0.1:9002 (platform_proxy.py)
 HELPER_MEMORY_MB = 64
 HELPER_PIDS = 16
 # Descriptors (each flow holds one or two host sockets): bounds what one environment can
@@ -117,15 +119,9 @@ def platform_address() -> tuple[str, int] | None:
 
 
 def endpoint_url() -> str | None:
-    """What ``AWS_ENDPOINT_URL`` says inside an environment with egress."""
-    address = platform_address()
-    if address is None:
-        return None
-    host, port = address
-    if ipaddress.ip_address(host).is_loopback:
-        return f"http://127.0.0.1:{PLATFORM_PORT}"  # spliced by pasta to the host's port
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    """What ``AWS_ENDPOINT_URL`` says inside an environment with egress: the executor's
+    relay to the platform (``platform_proxy.py``)."""
+    return None if platform_address() is None else f"http://127.0.0.1:{PLATFORM_PORT}"
 
 
 # The services this platform serves, by the SDKs' AWS_ENDPOINT_URL_<SERVICE> names.
@@ -180,11 +176,7 @@ def _resolvers() -> list[Allow]:
 
 
 def _allowed() -> list[Allow]:
-    allowed = _parse_allow(os.environ.get("FUNCTORY_EGRESS_ALLOW", "")) + _resolvers()
-    address = platform_address()
-    if address is not None:
-        allowed.append((ipaddress.ip_network(address[0]), address[1]))
-    return allowed
+    return _parse_allow(os.environ.get("FUNCTORY_EGRESS_ALLOW", "")) + _resolvers()
 
 
 def _ruleset() -> str:
@@ -261,9 +253,6 @@ def _argv(uid: int, netns_fd: int) -> list[str]:
     prlimit, setpriv, pasta = _which("prlimit"), _which("setpriv"), _which("pasta")
     assert prlimit is not None and setpriv is not None and pasta is not None
     caps = "+sys_admin,+net_admin"
-    spliced = _spliced_port()
-    # This pasta takes no address here: it listens on 127.0.0.1 and ::1.
-    ns_ports = "none" if spliced is None else f"{PLATFORM_PORT}:{spliced}"
     return [
         # pasta raises its soft limit to the hard one: both are set.
         prlimit,
@@ -285,7 +274,7 @@ def _argv(uid: int, netns_fd: int) -> list[str]:
         "--udp-ports",
         "none",
         "--tcp-ns",
-        ns_ports,
+        "none",
         "--udp-ns",
         "none",
         "--no-map-gw",
@@ -294,14 +283,6 @@ def _argv(uid: int, netns_fd: int) -> list[str]:
         "--netns",
         f"/proc/self/fd/{netns_fd}",  # the helper's uid may not open another's /proc entry
     ]
-
-
-def _spliced_port() -> int | None:
-    """The host loopback port pasta splices ``PLATFORM_PORT`` to, if any."""
-    platform = platform_address()
-    if platform is not None and ipaddress.ip_address(platform[0]).is_loopback:
-        return platform[1]
-    return None
 
 
 class Helper:
@@ -333,7 +314,7 @@ class Helper:
 
 
 def attach(pid: int, uid: int) -> Helper | None:
-    """Give the network namespace of ``pid`` a way out; blocks until it is configured.
+    """Give the network namespace of ``pid`` a way out; blocks until it has a route out.
 
     None when this host cannot (then the namespace keeps only its loopback)."""
     if not prepare():
@@ -357,7 +338,7 @@ def attach(pid: int, uid: int) -> Helper | None:
             # Before it can fork: its helpers are short-lived clones made after setup.
             cgroup.add(process.pid)
         helper = Helper(process, cgroup)
-        if not _wait_configured(pid, process, _spliced_port() is not None):
+        if not _wait_configured(pid, process):
             error = _stderr(process)
             helper.stop()
             logger.warning("pasta did not configure the environment's network: %s", error)
@@ -378,20 +359,17 @@ def _stderr(process: subprocess.Popen[bytes]) -> str:
     return "timed out" if code is None else f"pasta exited with status {code}"
 
 
-def _wait_configured(pid: int, process: subprocess.Popen[bytes], platform: bool) -> bool:
-    """Until the namespace has a default route and, if the platform is spliced in, the
-    listener at ``PLATFORM_PORT`` (pasta makes it after the route)."""
+def _wait_configured(pid: int, process: subprocess.Popen[bytes]) -> bool:
+    """Until the namespace has a default route (pasta adds it once the tap is up)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    listening = f":{PLATFORM_PORT:04X} 00000000:0000 0A "
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         try:
             with open(f"/proc/{pid}/net/route") as table:
                 next(table, None)
-                routed = any(line.split()[1:2] == ["00000000"] for line in table)
-            if routed and (not platform or listening in Path(f"/proc/{pid}/net/tcp").read_text()):
-                return True
+                if any(line.split()[1:2] == ["00000000"] for line in table):
+                    return True
         except OSError:
             return False  # the environment is gone
         time.sleep(0.001)

@@ -44,6 +44,7 @@ from invocations.executor import (
     egress,
     ephemeral,
     identity,
+    platform_proxy,
     platformfs,
     safetree,
     seccomp,
@@ -51,6 +52,7 @@ from invocations.executor import (
 )
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
+from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.spec import EnvironmentSpec
 
@@ -96,6 +98,7 @@ class _Spawned:
     block_w: int
     info_r: int
     slot: Path | None = None  # a standby's, on a tmpfs (PlatformFs)
+    platform: socket.socket | None = None  # 127.0.0.1:9002 inside (platform_proxy.py)
 
 
 class SandboxProcess:
@@ -112,6 +115,7 @@ class SandboxProcess:
     ) -> None:
         self.popen = popen
         self.network: egress.Helper | None = None  # pasta, when the function has egress
+        self.proxy: PlatformProxy | None = None  # the platform's API at 127.0.0.1:9002
         self.pid = popen.pid
         self.cgroup = cgroup
         self.slot = slot
@@ -149,7 +153,13 @@ class SandboxProcess:
         if self.cgroup is not None:
             self.cgroup.thaw()
 
+    def close_proxy(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+
     def cleanup(self) -> None:
+        self.close_proxy()
         self._stop_network()  # before the uid is released: pasta runs as it
         if self.cgroup is not None:
             self.cgroup.kill_all()  # a frozen tree dies only once killed and thawed
@@ -389,6 +399,7 @@ class SandboxBackend:
         fds: dict[str, int] = {}
         opened: list[int] = []
         slot: Path | None = None
+        platform_listener: socket.socket | None = None
 
         def open_dir(path: str) -> int:
             fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -430,6 +441,11 @@ class SandboxBackend:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", RUNTIME_API_PORT))
             listener.listen(16)
+            platform_listener = (
+                platform_proxy.bind_inside()
+                if launch.egress and egress.platform_address() is not None
+                else None
+            )
             argv = self._argv(launch, fds, block_r, info_w, extra, user)
             # bwrap's options go by fd, so its argv (pid 1's cmdline, readable inside)
             # holds no host path: ``bwrap --args N -- <the command inside>``.
@@ -447,11 +463,18 @@ class SandboxBackend:
                 start_new_session=True,
             )
             return _Spawned(
-                process=process, listener=listener, block_w=block_w, info_r=info_r, slot=slot
+                process=process,
+                listener=listener,
+                block_w=block_w,
+                info_r=info_r,
+                slot=slot,
+                platform=platform_listener,
             )
         except BaseException:
             if slot is not None:
                 platformfs.PlatformFs.drop_slot(slot)
+            if platform_listener is not None:
+                platform_listener.close()
             raise
         finally:
             for fd in opened:
@@ -540,6 +563,8 @@ class SandboxBackend:
                 attaching.add_done_callback(_stop_helper)
             spawned.process.kill()
             spawned.listener.close()
+            if spawned.platform is not None:
+                spawned.platform.close()
             if cgroup is not None:
                 cgroup.remove()
             if spawned.slot is not None:
@@ -563,6 +588,12 @@ class SandboxBackend:
             release_slot = functools.partial(_release_slot, slot)
         process = SandboxProcess(spawned.process, cgroup, slot, user, release_tmp, release_slot)
         process.network = network
+        address = egress.platform_address()
+        if spawned.platform is not None and address is not None:
+            process.proxy = PlatformProxy(spawned.platform, address)
+            await process.proxy.start()
+        elif spawned.platform is not None:
+            spawned.platform.close()
         return _Booted(process, server, output_fd, started)
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
@@ -695,6 +726,8 @@ class SandboxBackend:
         user = booted.process.user
         network = booted.process.network
         try:
+            if not spec.egress:
+                booted.process.close_proxy()
             if network is not None and not spec.egress:
                 # Its interfaces down at once (routes go with them), pasta killed and
                 # reaped with the environment: pasta's exit takes tens of ms.
@@ -702,6 +735,7 @@ class SandboxBackend:
                 network.kill()
                 await loop.run_in_executor(None, egress.wait_detached, booted.process.pid)
             elif network is None and spec.egress and user is not None:
+                # Its standby had none (this host could not give it one then).
                 booted.process.network = await loop.run_in_executor(
                     None, egress.attach, booted.process.pid, user.uid
                 )
@@ -958,6 +992,8 @@ def _abandon(spawned: _Spawned, user: identity.Identity) -> None:
     """Stop a sandbox nobody took (still blocked before its command), and free what it has."""
     spawned.process.kill()
     spawned.listener.close()
+    if spawned.platform is not None:
+        spawned.platform.close()
     for fd in (spawned.block_w, spawned.info_r):
         with contextlib.suppress(OSError):
             os.close(fd)
