@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import LiveServer, make_zip
+from invocations.executor.platform_proxy import MAX_CONNECTIONS
 from invocations.tests.helpers import invoke
 from invocations.tests.outside import (
     PROBE,
@@ -114,3 +115,40 @@ def test_pasta_runs_as_the_environment_with_no_capability_beyond_its_two(
     assert int(status["CapEff"], 16) & ~((1 << 21) | (1 << 10) | (1 << 12)) == 0
     assert status["NoNewPrivs"].strip() == "1"
     assert status["Seccomp"].strip() == "2"
+
+
+HOARD = r"""
+import socket, time
+
+def ask(sock):
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    try:
+        return sock.recv(100).decode(errors="replace")[:12]
+    except OSError as exc:
+        return type(exc).__name__
+
+def handler(event, context):
+    held = [socket.create_connection(("127.0.0.1", 9002), timeout=5) for _ in range(event["n"])]
+    time.sleep(0.5)  # each accepted and relayed by now
+    extra = socket.create_connection(("127.0.0.1", 9002), timeout=5)
+    over = ask(extra)
+    for sock in held + [extra]:
+        sock.close()
+    time.sleep(0.5)
+    again = ask(socket.create_connection(("127.0.0.1", 9002), timeout=5))
+    return {"over": over, "again": again}
+"""
+
+
+def test_the_platform_relay_holds_a_bounded_number_of_connections(lam: Any) -> None:
+    lam.create_function(
+        FunctionName="red-team-relay",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role="arn:aws:iam::123456789012:role/lambda-role",
+        Code={"ZipFile": make_zip({"app.py": HOARD})},
+        Timeout=60,
+    )
+    body = invoke(lam, "red-team-relay", {"n": MAX_CONNECTIONS})["Body"]
+    assert body["over"] in ("", "ConnectionResetError", "BrokenPipeError"), body
+    assert body["again"].startswith("HTTP/1.1 200"), body
