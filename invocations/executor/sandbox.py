@@ -3,9 +3,11 @@
 Starting an environment:
 
 1. A short-lived thread unshares a fresh network namespace (only ``lo``, brought up),
-   binds the Runtime API's listening socket there at ``127.0.0.1:9001``, and spawns
-   ``bwrap`` from that thread, so the sandbox lives in that namespace and can reach
-   nothing but its own Runtime API — served by the executor, which holds the socket.
+   binds the Runtime API's listening socket there at ``127.0.0.1:9001`` (and, for a
+   function with egress, the platform API's relay at ``127.0.0.1:9002``), and spawns
+   ``bwrap`` from that thread, so the sandbox lives in that namespace — the executor holds
+   the sockets. For a function with egress, pasta gives the namespace a way out while
+   bwrap starts (``egress.py``); without, it reaches nothing but those sockets.
 2. ``bwrap`` runs the runtime as a host uid of the environment's own (``identity.py``),
    under a seccomp filter (``seccomp.py``), with its own mount, pid, ipc, uts and cgroup
    namespaces; it sees a read-only ``/usr``, the code at ``/var/task``, layers at ``/opt``,
@@ -346,7 +348,7 @@ class SandboxBackend:
             else ""
         )
         # The platform's API for the SDK; the function's own variables may override them.
-        variables = egress.endpoint_variables() if spec.egress and egress.prepare() else {}
+        variables = egress.endpoint_variables() if spec.egress else {}
         variables.update(spec.environment)
         variables.update(
             {
