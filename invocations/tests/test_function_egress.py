@@ -8,6 +8,7 @@ invokes another function there with SigV4; a ``VpcConfig`` naming the documented
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from typing import Any
@@ -170,3 +171,33 @@ def test_no_pasta_outlives_its_environment(lam: Any, outside_host: OutsideHost) 
     while _processes_of(uid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_of(uid) == []
+
+
+RESOLVE = """
+import socket
+
+def handler(event, context):
+    try:
+        return sorted({info[4][0] for info in socket.getaddrinfo(event["name"], 443)})
+    except OSError as exc:
+        return type(exc).__name__
+"""
+
+
+def test_a_function_resolves_names_through_the_hosts_resolver(lam: Any) -> None:
+    name = "deb.debian.org"  # Debian's own mirror name: the package setup resolves it
+    try:
+        host_answer = {info[4][0] for info in socket.getaddrinfo(name, 443)}
+    except OSError:
+        pytest.skip("this host resolves no names")
+    lam.create_function(
+        FunctionName="egress-dns",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role="arn:aws:iam::123456789012:role/lambda-role",
+        Code={"ZipFile": make_zip({"app.py": RESOLVE})},
+        Timeout=30,
+    )
+    answer = invoke(lam, "egress-dns", {"name": name})["Body"]
+    assert isinstance(answer, list) and answer, answer
+    assert set(answer) & host_answer
