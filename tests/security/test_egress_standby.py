@@ -26,7 +26,7 @@ from invocations.executor.pool import EnvironmentPool
 from invocations.executor.sandbox import SandboxBackend
 from invocations.executor.spec import EnvironmentSpec, InvokeRequest
 
-pytestmark = [pytest.mark.live]
+pytestmark = [pytest.mark.sandbox]
 
 APP = """
 import os, socket
