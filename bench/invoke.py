@@ -128,19 +128,35 @@ def main() -> None:
                 Role=ROLE,
                 Code={"ZipFile": code},
             )
+            # The same, without outbound networking (no pasta to attach: egress.py).
+            lam.create_function(
+                FunctionName=f"cold-offline-{i}",
+                Runtime="python3.11",
+                Handler="app.handler",
+                Role=ROLE,
+                Code={"ZipFile": code},
+                VpcConfig={"SubnetIds": ["subnet-noegress"], "SecurityGroupIds": []},
+            )
         # One invoke extracts the shared package, so the cold runs measure environments.
         client.send(client.prepare("POST", "/2015-03-31/functions/cold-0/invocations", b"{}"))
-        cold, bwrap = [], []
-        for i in range(1, args.cold):
-            prepared = client.prepare("POST", f"/2015-03-31/functions/cold-{i}/invocations", b"{}")
-            start = time.perf_counter()
-            status, _, _ = client.send(prepared)
-            cold.append((time.perf_counter() - start) * 1000)
-            assert status == 200
+        cold: list[float] = []
+        offline: list[float] = []
+        bwrap: list[float] = []
+        for i in range(1, args.cold):  # interleaved: with and without egress, bare bwrap
+            pair = [(f"cold-{i}", cold), (f"cold-offline-{i}", offline)]
+            for name, series in pair if i % 2 else pair[::-1]:  # each goes first half the time
+                prepared = client.prepare(
+                    "POST", f"/2015-03-31/functions/{name}/invocations", b"{}"
+                )
+                start = time.perf_counter()
+                status, _, _ = client.send(prepared)
+                series.append((time.perf_counter() - start) * 1000)
+                assert status == 200
             bwrap += timed(bare_bwrap, 1)
         rows = [
             ("bwrap ... python3 -c pass", percentiles(bwrap)),
             ("cold Invoke (python3.11, sandbox)", percentiles(cold)),
+            ("cold Invoke, no egress (VpcConfig subnet-noegress)", percentiles(offline)),
         ]
         docker: list[float] = []
         if args.docker:
@@ -156,6 +172,7 @@ def main() -> None:
         report("Cold start vs bare sandbox start (same run)", rows)
         cold_p50 = percentiles(cold)["p50"]
         print(f"  ratio p50: {cold_p50 / percentiles(bwrap)['p50']:.2f}x  (target <= 3x)")
+        print(f"  egress costs a cold start: {cold_p50 - percentiles(offline)['p50']:+.1f} ms p50")
         if docker:
             print(
                 f"  docker run / cold invoke p50: {percentiles(docker)['p50'] / cold_p50:.1f}x "

@@ -26,7 +26,7 @@ from functions.selectors import (
 )
 from iam.models import Account
 from invocations import codecache
-from invocations.executor import catalog
+from invocations.executor import catalog, egress
 from invocations.executor.spec import EnvironmentSpec
 from invocations.models import AsyncInvocation
 
@@ -83,6 +83,7 @@ def _spec(version: FunctionVersion) -> EnvironmentSpec:
         region=arns.region(),
         account_id=function.account_id,
         revision=version.revision_id,
+        egress=egress.wanted(version.vpc_config),
     )
 
 

@@ -2,7 +2,8 @@
 # System packages the executor's runtimes use inside sandboxes: Debian's python3 (the
 # python3.x runtimes), Node.js (nodejs*), bash and curl (custom runtimes, as on Amazon
 # Linux), setpriv (drops privileges in the sandbox), libseccomp (the sandbox's seccomp
-# filter), erofs-utils (code images). Installed only when missing.
+# filter), erofs-utils (code images), passt and nftables (functions' network). Installed
+# only when missing.
 set -euo pipefail
 missing=()
 [[ -x /usr/bin/python3 ]] || missing+=(python3)
@@ -18,6 +19,10 @@ command -v node >/dev/null || missing+=(nodejs)
 # Code, layers and the runtimes are read-only erofs images in sandboxes, so that their mount
 # table names no host path (without it they are bound from their directories).
 command -v mkfs.erofs >/dev/null || missing+=(erofs-utils)
+# Functions' outbound networking: pasta (from passt) per environment, fenced by an nftables
+# table (invocations/executor/egress.py; without them functions get no network).
+[[ -x /usr/bin/pasta ]] || missing+=(passt)
+[[ -x /usr/sbin/nft ]] || missing+=(nftables)
 if ((${#missing[@]})); then
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         echo "Functory's runtimes need: ${missing[*]} (install them, then re-run)" >&2

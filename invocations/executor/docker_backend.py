@@ -1,9 +1,11 @@
 """The Docker backend: one container per environment, the same Runtime API contract.
 
-The container has no network (``network_mode="none"``). As in the sandbox backend, the
-Runtime API listens inside the environment's own network namespace: once the container
-runs, the spawner thread enters its namespace, binds ``127.0.0.1:9001`` there and comes
-back; a tiny wrapper in the container waits for that port before starting the runtime.
+The container has no network of Docker's (``network_mode="none"``). As in the sandbox
+backend, the Runtime API listens inside the environment's own network namespace: once the
+container runs, the spawner thread enters its namespace, binds ``127.0.0.1:9001`` there
+and comes back; a tiny wrapper in the container waits for that port before starting the
+runtime. Outbound networking is the sandbox's (``egress.py``): pasta attached to the
+container's namespace, before that port is bound, behind the same nftables fence.
 Limits are Docker's: memory (no swap), pids, CPU shares proportional to memory, a
 read-only root, a ``/tmp`` on disk of EphemeralStorage, charged apart from memory
 (``docker_tmp.py``; a tmpfs with ``FUNCTORY_EPHEMERAL_STORAGE=tmpfs``), an unprivileged
@@ -30,11 +32,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from invocations.executor import cgroups, docker_tmp, docker_trees, identity, seccomp, treeimages
+from invocations.executor import (
+    cgroups,
+    docker_tmp,
+    docker_trees,
+    egress,
+    identity,
+    platform_proxy,
+    seccomp,
+    treeimages,
+)
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.docker_tmp import DockerTmp, TmpVolume
 from invocations.executor.docker_trees import DockerTrees
 from invocations.executor.environment import Environment, LogSink, log_stream_name
+from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.sandbox import (
     CLONE_NEWNET,
@@ -141,6 +153,8 @@ class DockerProcess:
         self._io_dir = io_dir
         self._freezer: tuple[int, bytes, bytes] | None = None  # fd, freeze, thaw values
         self.frozen = False
+        self.network: egress.Helper | None = None  # pasta, when the function has egress
+        self.proxy: PlatformProxy | None = None  # the platform's API at 127.0.0.1:9002
         threading.Thread(target=self._wait, name="functory-docker-wait", daemon=True).start()
 
     def release_hold(self) -> None:
@@ -176,6 +190,13 @@ class DockerProcess:
             self.thaw()
         with contextlib.suppress(Exception):
             self.container.kill()
+        if self.network is not None:
+            self.network.kill()  # signalled only: reaped by cleanup, off the hot path
+
+    def _stop_network(self) -> None:
+        if self.network is not None:
+            self.network.stop()
+            self.network = None
 
     # Freezing writes the container's own freezer file (kept open), as the sandbox does:
     # `docker pause` costs a round trip through dockerd and containerd per call.
@@ -227,6 +248,10 @@ class DockerProcess:
 
     def cleanup(self) -> None:
         self.release_hold()
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+        self._stop_network()  # before the uid is released: pasta runs as it
         if self.frozen:
             self.kill()
         with contextlib.suppress(Exception):
@@ -341,6 +366,7 @@ class DockerBackend(SandboxBackend):
             Mount(_IO_DIR, str(io_dir), type="bind", read_only=False),
             Mount("/etc/passwd", str(io_dir / "passwd"), type="bind", read_only=True),
             Mount("/etc/group", str(io_dir / "group"), type="bind", read_only=True),
+            Mount("/etc/resolv.conf", str(io_dir / "resolv.conf"), type="bind", read_only=True),
         ]
         # Each loop device's sysfs entry names its backing file, a host path (of this
         # container's trees, and of every other's /tmp): an empty directory instead.
@@ -389,8 +415,11 @@ class DockerBackend(SandboxBackend):
             target=self._remove_created, args=(container, volume, user), daemon=True
         ).start()
 
-    def _listen_inside(self, pid: int) -> socket.socket:
-        """Runs on the spawner thread: bind the Runtime API in the container's namespace."""
+    def _listen_inside(
+        self, pid: int, platform: bool
+    ) -> tuple[socket.socket, socket.socket | None]:
+        """Runs on the spawner thread: bind the Runtime API in the container's namespace,
+        and the platform's relay (``platform_proxy.py``) if the function has egress."""
         fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             if _libc.setns(fd, CLONE_NEWNET) != 0:
@@ -400,9 +429,18 @@ class DockerBackend(SandboxBackend):
         _bring_up_loopback()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", RUNTIME_API_PORT))
-        listener.listen(16)
-        return listener
+        relay = None
+        try:
+            if platform:  # first: the runtime starts once the Runtime API's port opens
+                relay = platform_proxy.bind_inside()
+            listener.bind(("127.0.0.1", RUNTIME_API_PORT))
+            listener.listen(16)
+        except BaseException:
+            listener.close()
+            if relay is not None:
+                relay.close()
+            raise
+        return listener, relay
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
         loop = asyncio.get_running_loop()
@@ -410,7 +448,12 @@ class DockerBackend(SandboxBackend):
         log_stream = log_stream_name(spec.version)
         io_dir = _make_io_dir()
         user = identity.allocate()
-        for name, content in (("passwd", user.passwd()), ("group", user.group())):
+        files = (
+            ("passwd", user.passwd()),
+            ("group", user.group()),
+            ("resolv.conf", egress.resolv_conf()),
+        )
+        for name, content in files:
             (io_dir / name).write_text(content)
             os.chmod(io_dir / name, 0o644)
         fifo = io_dir / "out"
@@ -429,22 +472,30 @@ class DockerBackend(SandboxBackend):
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
             raise
+        network: egress.Helper | None = None
         try:
             await loop.run_in_executor(None, self._start_container, container, volume)
             pid = int(container.attrs["State"]["Pid"])
-            future: asyncio.Future[socket.socket] = loop.create_future()
+            if spec.egress:  # up before the Runtime API's port lets the runtime start
+                network = await loop.run_in_executor(None, egress.attach, pid, user.uid)
+            future: asyncio.Future[tuple[socket.socket, socket.socket | None]] = (
+                loop.create_future()
+            )
+            address = egress.platform_address() if spec.egress else None
 
             def run() -> None:
                 try:
-                    listener = self._listen_inside(pid)
+                    sockets = self._listen_inside(pid, address is not None)
                 except BaseException as exc:
                     loop.call_soon_threadsafe(future.set_exception, exc)
                 else:
-                    loop.call_soon_threadsafe(future.set_result, listener)
+                    loop.call_soon_threadsafe(future.set_result, sockets)
 
             _spawner().submit(run)
-            listener = await future
+            listener, relay = await future
         except BaseException:
+            if network is not None:
+                network.stop()
             self._remove_created(container, volume, user)
             os.close(read_fd)
             os.close(hold_fd)
@@ -454,6 +505,10 @@ class DockerBackend(SandboxBackend):
         await server.start()
         tmp = (self._tmp, volume) if self._tmp is not None and volume is not None else None
         process = DockerProcess(container, hold_fd, io_dir, user, tmp)
+        process.network = network
+        if relay is not None and address is not None:
+            process.proxy = PlatformProxy(relay, address)
+            await process.proxy.start()
         server.first_next.add_done_callback(lambda _: process.release_hold())
         return Environment(
             spec=spec,

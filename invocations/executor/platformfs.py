@@ -34,7 +34,7 @@ import uuid
 from collections import OrderedDict
 from pathlib import Path
 
-from invocations.executor import cgroups, ephemeral, treeimages
+from invocations.executor import cgroups, egress, ephemeral, treeimages
 from invocations.executor.catalog import RUNTIME_DIR
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,8 @@ def write_etc(etc: Path) -> None:
         "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
         "hostname": "localhost\n",
         "os-release": 'NAME="Functory"\nID=functory\n',
+        # The address pasta forwards to the host's resolver (egress.py).
+        "resolv.conf": egress.resolv_conf(),
     }
     for name, content in files.items():
         (etc / name).write_text(content)

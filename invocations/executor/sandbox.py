@@ -3,9 +3,11 @@
 Starting an environment:
 
 1. A short-lived thread unshares a fresh network namespace (only ``lo``, brought up),
-   binds the Runtime API's listening socket there at ``127.0.0.1:9001``, and spawns
-   ``bwrap`` from that thread, so the sandbox lives in that namespace and can reach
-   nothing but its own Runtime API — served by the executor, which holds the socket.
+   binds the Runtime API's listening socket there at ``127.0.0.1:9001`` (and, for a
+   function with egress, the platform API's relay at ``127.0.0.1:9002``), and spawns
+   ``bwrap`` from that thread, so the sandbox lives in that namespace — the executor holds
+   the sockets. For a function with egress, pasta gives the namespace a way out while
+   bwrap starts (``egress.py``); without, it reaches nothing but those sockets.
 2. ``bwrap`` runs the runtime as a host uid of the environment's own (``identity.py``),
    under a seccomp filter (``seccomp.py``), with its own mount, pid, ipc, uts and cgroup
    namespaces; it sees a read-only ``/usr``, the code at ``/var/task``, layers at ``/opt``,
@@ -41,8 +43,10 @@ from typing import Any
 
 from invocations.executor import (
     cgroups,
+    egress,
     ephemeral,
     identity,
+    platform_proxy,
     platformfs,
     safetree,
     seccomp,
@@ -50,6 +54,7 @@ from invocations.executor import (
 )
 from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
+from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.spec import EnvironmentSpec
 
@@ -95,6 +100,7 @@ class _Spawned:
     block_w: int
     info_r: int
     slot: Path | None = None  # a standby's, on a tmpfs (PlatformFs)
+    platform: socket.socket | None = None  # 127.0.0.1:9002 inside (platform_proxy.py)
 
 
 class SandboxProcess:
@@ -110,6 +116,8 @@ class SandboxProcess:
         release_slot: Callable[[], None] | None = None,
     ) -> None:
         self.popen = popen
+        self.network: egress.Helper | None = None  # pasta, when the function has egress
+        self.proxy: PlatformProxy | None = None  # the platform's API at 127.0.0.1:9002
         self.pid = popen.pid
         self.cgroup = cgroup
         self.slot = slot
@@ -125,6 +133,13 @@ class SandboxProcess:
             self.cgroup.kill_all()
         with contextlib.suppress(ProcessLookupError):
             self.popen.kill()
+        if self.network is not None:
+            self.network.kill()  # signalled only: reaped by cleanup, off the hot path
+
+    def _stop_network(self) -> None:
+        if self.network is not None:
+            self.network.stop()
+            self.network = None
 
     def memory_peak_bytes(self) -> int:
         return self.cgroup.max_memory_bytes() if self.cgroup is not None else 0
@@ -140,7 +155,14 @@ class SandboxProcess:
         if self.cgroup is not None:
             self.cgroup.thaw()
 
+    def close_proxy(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+
     def cleanup(self) -> None:
+        self.close_proxy()
+        self._stop_network()  # before the uid is released: pasta runs as it
         if self.cgroup is not None:
             self.cgroup.kill_all()  # a frozen tree dies only once killed and thawed
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -177,6 +199,7 @@ class SandboxBackend:
         identity.sweep()  # uids held by a process that crashed
         seccomp.bpf_program()  # compiled once (~40 ms), not on the first cold start
         cgroups.prepare()  # parent ceilings; frozen leftovers of dead executors removed
+        egress.prepare()  # the nftables fence, before any environment has a network
         self._ephemeral = (
             ephemeral.EphemeralStore(self.state_dir) if ephemeral.mode() == "disk" else None
         )
@@ -324,7 +347,9 @@ class SandboxBackend:
             if not spec.runtime.startswith("provided")
             else ""
         )
-        variables = dict(spec.environment)
+        # The platform's API for the SDK; the function's own variables may override them.
+        variables = egress.endpoint_variables() if spec.egress else {}
+        variables.update(spec.environment)
         variables.update(
             {
                 "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
@@ -368,6 +393,7 @@ class SandboxBackend:
             task_dir=spec.code_dir,
             opt_dir=spec.layers_dir,
             ephemeral_mb=spec.ephemeral_mb,
+            egress=spec.egress,
         )
 
     def _spawn(self, launch: _Launch, user: identity.Identity) -> _Spawned:
@@ -375,6 +401,7 @@ class SandboxBackend:
         fds: dict[str, int] = {}
         opened: list[int] = []
         slot: Path | None = None
+        platform_listener: socket.socket | None = None
 
         def open_dir(path: str) -> int:
             fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -416,6 +443,11 @@ class SandboxBackend:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", RUNTIME_API_PORT))
             listener.listen(16)
+            platform_listener = (
+                platform_proxy.bind_inside()
+                if launch.egress and egress.platform_address() is not None
+                else None
+            )
             argv = self._argv(launch, fds, block_r, info_w, extra, user)
             # bwrap's options go by fd, so its argv (pid 1's cmdline, readable inside)
             # holds no host path: ``bwrap --args N -- <the command inside>``.
@@ -433,11 +465,18 @@ class SandboxBackend:
                 start_new_session=True,
             )
             return _Spawned(
-                process=process, listener=listener, block_w=block_w, info_r=info_r, slot=slot
+                process=process,
+                listener=listener,
+                block_w=block_w,
+                info_r=info_r,
+                slot=slot,
+                platform=platform_listener,
             )
         except BaseException:
             if slot is not None:
                 platformfs.PlatformFs.drop_slot(slot)
+            if platform_listener is not None:
+                platform_listener.close()
             raise
         finally:
             for fd in opened:
@@ -501,6 +540,14 @@ class SandboxBackend:
                 user.release()
             raise  # cancelled: the spawn, when it comes, is abandoned and frees the uid
         cgroup = None
+        network: egress.Helper | None = None
+        # pasta configures the namespace while bwrap builds the sandbox (both take tens of
+        # ms); the function's code runs only once both are done.
+        attaching = (
+            loop.run_in_executor(None, egress.attach, spawned.process.pid, user.uid)
+            if launch.egress
+            else None
+        )
         try:
             reading = loop.run_in_executor(None, _read_info, spawned.info_r, spawned.process)
             # Shielded: a cancelled start must still let _read_info run and close its fd.
@@ -510,10 +557,16 @@ class SandboxBackend:
             if cgroup is not None:
                 cgroup.add(spawned.process.pid)
                 cgroup.add(int(info["child-pid"]))
+            if attaching is not None:
+                network = await asyncio.shield(attaching)
             os.write(spawned.block_w, b"1")
         except BaseException:
+            if attaching is not None:
+                attaching.add_done_callback(_stop_helper)
             spawned.process.kill()
             spawned.listener.close()
+            if spawned.platform is not None:
+                spawned.platform.close()
             if cgroup is not None:
                 cgroup.remove()
             if spawned.slot is not None:
@@ -536,6 +589,13 @@ class SandboxBackend:
             slot = spawned.slot
             release_slot = functools.partial(_release_slot, slot)
         process = SandboxProcess(spawned.process, cgroup, slot, user, release_tmp, release_slot)
+        process.network = network
+        address = egress.platform_address()
+        if spawned.platform is not None and address is not None:
+            process.proxy = PlatformProxy(spawned.platform, address)
+            await process.proxy.start()
+        elif spawned.platform is not None:
+            spawned.platform.close()
         return _Booted(process, server, output_fd, started)
 
     async def start(self, spec: EnvironmentSpec) -> Environment:
@@ -638,6 +698,7 @@ class SandboxBackend:
             opt_dir=str(slot / "opt") if slot else None,
             ephemeral_mb=DEFAULT_EPHEMERAL_MB,
             standby=slot is None,
+            egress=egress.default_on(),  # taken away on adoption if the function has none
         )
         try:
             return await self._boot(launch, STANDBY_MEMORY_MB, slot)
@@ -662,6 +723,27 @@ class SandboxBackend:
             await loop.run_in_executor(None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot)
         if booted.process.cgroup is not None:
             booted.process.cgroup.set_limits(cgroups.Limits(spec.memory_mb))
+        # Standbys boot with a network when egress is the default (no function code has run
+        # in them yet): a function without egress has it taken away before its code runs.
+        user = booted.process.user
+        network = booted.process.network
+        try:
+            if not spec.egress:
+                booted.process.close_proxy()
+            if network is not None and not spec.egress:
+                # Its interfaces down at once (routes go with them), pasta killed and
+                # reaped with the environment: pasta's exit takes tens of ms.
+                await _on_spawner(functools.partial(_unplug, booted.process.pid))
+                network.kill()
+                await loop.run_in_executor(None, egress.wait_detached, booted.process.pid)
+            elif network is None and spec.egress and user is not None:
+                # Its standby had none (this host could not give it one then).
+                booted.process.network = await loop.run_in_executor(
+                    None, egress.attach, booted.process.pid, user.uid
+                )
+        except BaseException:
+            self._discard(booted)
+            raise
         log_stream = log_stream_name(spec.version)
         environment = Environment(
             spec=spec,
@@ -707,6 +789,7 @@ class _Launch:
     ephemeral_mb: int
     tmp_dir: str | None = None  # a mounted /tmp image, else a tmpfs
     standby: bool = False  # /var/task and /opt filled on adoption
+    egress: bool = False  # pasta attached to its namespace (egress.py)
 
 
 @dataclass
@@ -821,6 +904,14 @@ async def _on_spawner(job: Callable[[], None]) -> None:
     await future
 
 
+def _stop_helper(future: asyncio.Future[egress.Helper | None]) -> None:
+    """Stop the network helper of a start that failed, whenever its attach ends."""
+    if not future.cancelled() and future.exception() is None:
+        helper = future.result()
+        if helper is not None:
+            helper.stop()
+
+
 def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark an outcome nobody awaits any more as seen (its caller was cancelled)."""
     if not future.cancelled():
@@ -845,6 +936,26 @@ def _read_info(fd: int, process: subprocess.Popen[bytes]) -> dict[str, int]:
     with contextlib.suppress(subprocess.TimeoutExpired, ValueError):
         output, _ = process.communicate(timeout=2)
     raise RuntimeError(f"the sandbox failed to start: {output.decode(errors='replace').strip()}")
+
+
+def _unplug(pid: int) -> None:
+    """On the spawner thread: down every interface but ``lo`` in the namespace of ``pid``
+    (the spawner returns to the host's namespace after each job)."""
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"setns into an environment failed: {os.strerror(errno)}")
+    finally:
+        os.close(fd)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            if name == "lo":
+                continue
+            request = struct.pack("16sh14s", name.encode(), 0, b"\0" * 14)
+            flags = struct.unpack("16sh14s", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+            down = struct.pack("16sh14s", name.encode(), flags & ~_IFF_UP, b"\0" * 14)
+            fcntl.ioctl(sock, _SIOCSIFFLAGS, down)
 
 
 def _release_when_reaped(process: subprocess.Popen[bytes], user: identity.Identity) -> None:
@@ -883,6 +994,8 @@ def _abandon(spawned: _Spawned, user: identity.Identity) -> None:
     """Stop a sandbox nobody took (still blocked before its command), and free what it has."""
     spawned.process.kill()
     spawned.listener.close()
+    if spawned.platform is not None:
+        spawned.platform.close()
     for fd in (spawned.block_w, spawned.info_r):
         with contextlib.suppress(OSError):
             os.close(fd)

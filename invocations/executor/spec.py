@@ -32,6 +32,7 @@ class EnvironmentSpec:
     region: str = "us-east-1"
     account_id: str = ""
     revision: str = ""
+    egress: bool = True  # outbound networking (egress.py); off by VpcConfig or the operator
 
     @property
     def key(self) -> str:

@@ -54,6 +54,9 @@ class Command(BaseCommand):
         host, port, workers = options["host"], options["port"], options["workers"]
         processes = "process" if workers == 1 else "processes"
         self._say(f"server: uvicorn on {host}:{port}, {workers} {processes}")
+        # Where functions reach this server's public API (invocations/executor/egress.py);
+        # the worker, started below, inherits it.
+        os.environ.setdefault("FUNCTORY_FUNCTION_API_ADDRESS", f"{_local(host)}:{port}")
         worker = self._start_worker(host, port)
         if credentials:
             self._say(credentials)
