@@ -26,8 +26,44 @@ echo "== mypy"
 mypy .
 echo "== import-linter"
 lint-imports
-echo "== pytest (embedded profile: SQLite)"
-env -u DATABASE_URL -u REDIS_URL python -m pytest -q --durations=15 "$@"
-echo "== pytest (scaled profile: PostgreSQL)"
-DATABASE_URL="$PG_TEST_URL" python -m pytest -q --durations=15 "$@"
+# The two profiles run side by side (most tests wait on servers, sandboxes and brokers, not
+# on the CPU), each with its own Redis databases, data dir and pytest temp dir; each one's
+# output is printed whole once both are done. FUNCTORY_TEST_SERIAL=1 runs one after the other.
+logs="$(mktemp -d)"
+sqlite_profile() {
+    env -u DATABASE_URL -u REDIS_URL \
+        FUNCTORY_DATA_DIR="$FUNCTORY_DATA_DIR/sqlite" \
+        FUNCTORY_TEST_REDIS_URL="redis://127.0.0.1:6379/7" \
+        FUNCTORY_TEST_BROKER_URL="redis://127.0.0.1:6379/9" \
+        python -m pytest -q --durations=15 --basetemp="$logs/tmp-sqlite" "$@"
+}
+postgres_profile() {
+    env -u REDIS_URL DATABASE_URL="$PG_TEST_URL" \
+        FUNCTORY_DATA_DIR="$FUNCTORY_DATA_DIR/postgres" \
+        FUNCTORY_TEST_REDIS_URL="redis://127.0.0.1:6379/8" \
+        FUNCTORY_TEST_BROKER_URL="redis://127.0.0.1:6379/10" \
+        python -m pytest -q --durations=15 --basetemp="$logs/tmp-postgres" "$@"
+}
+mkdir -p "$FUNCTORY_DATA_DIR/sqlite" "$FUNCTORY_DATA_DIR/postgres"
+status=0
+if [ "${FUNCTORY_TEST_SERIAL:-0}" = "1" ]; then
+    echo "== pytest (embedded profile: SQLite)"
+    sqlite_profile "$@" || status=1
+    echo "== pytest (scaled profile: PostgreSQL)"
+    postgres_profile "$@" || status=1
+else
+    echo "== pytest: both profiles side by side (SQLite, PostgreSQL)"
+    sqlite_profile "$@" > "$logs/sqlite.log" 2>&1 &
+    sqlite_pid=$!
+    postgres_profile "$@" > "$logs/postgres.log" 2>&1 &
+    postgres_pid=$!
+    wait "$sqlite_pid" || status=1
+    sqlite_done=$SECONDS
+    wait "$postgres_pid" || status=1
+    echo "== pytest (embedded profile: SQLite), done after $(( (sqlite_done - started) / 60 )) min"
+    cat "$logs/sqlite.log"
+    echo "== pytest (scaled profile: PostgreSQL)"
+    cat "$logs/postgres.log"
+fi
 echo "== make test took $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+exit "$status"
