@@ -138,6 +138,9 @@ def _read_body(request: HttpRequest, operation: str, limit: int) -> bytes:
     return body
 
 
+read_body = _read_body  # for the other protocols' shells (awsapi.query)
+
+
 def _render(result: ApiResponse, request_id: str) -> HttpResponse | StreamingHttpResponse:
     response: HttpResponse | StreamingHttpResponse
     if isinstance(result.body, AsyncIterable):
