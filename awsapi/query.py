@@ -139,7 +139,7 @@ def _value(form: _Form, shape: Shape, name: str) -> Any:
     """The value at form name ``name`` of ``shape``, or None when absent."""
     kind = shape.type_name
     if kind == "structure":
-        if not form.present(name):
+        if name and not form.present(name):
             return None
         result: dict[str, Any] = {}
         for member, member_shape in shape.members.items():

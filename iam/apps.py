@@ -19,5 +19,5 @@ class IamConfig(AppConfig):
             post_delete.connect(access_keys.clear, sender=model, dispatch_uid=f"keys-{model}-d")
         # Removed sessions (or their role) too; new ones need no clearing: nothing cached
         # them yet.
-        for model in (TemporaryCredential, Role):
-            post_delete.connect(access_keys.clear, sender=model, dispatch_uid=f"keys-{model}-d")
+        for removed in (TemporaryCredential, Role):
+            post_delete.connect(access_keys.clear, sender=removed, dispatch_uid=f"keys-{removed}-d")

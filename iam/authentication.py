@@ -120,12 +120,14 @@ class ApiRequest:
         body: bytes,
     ) -> ApiRequest:
         """The call of the user whose key signed it (SigV4 already verified)."""
-        user = identity.access_key.user
+        key = identity.access_key
+        user = key.user
         return cls(
             http=http,
             request_id=request_id,
             user=user,
-            account=user.account,
+            # A role's session acts in the role's account (which may be another than its user's).
+            account=key.account if isinstance(key, TemporaryCredential) else user.account,
             region=identity.region,
             body=body,
             credential=identity.access_key,

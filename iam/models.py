@@ -55,7 +55,7 @@ class User(AbstractUser):
     )
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="users")
     # IAM's UserId ("AIDA" + 16) and path; tags as IAM gives them ({key: value}).
-    iam_id = models.CharField(max_length=32, unique=True, default="")
+    iam_id = models.CharField(max_length=32, unique=True, default="", blank=True)
     path = models.CharField(max_length=512, default="/")
     tags = models.JSONField(default=dict, blank=True)
 
@@ -242,14 +242,14 @@ class TemporaryCredential(models.Model):
     @property
     def arn(self) -> str:
         """The caller's ARN while signing with these credentials."""
-        if self.role_id is not None:
-            return (
-                f"arn:aws:sts::{self.account_id}:assumed-role/{self.role.name}/{self.session_name}"
-            )
+        role = self.role
+        if role is not None:
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{role.name}/{self.session_name}"
         return self.user.arn
 
     @property
     def caller_id(self) -> str:
-        if self.role_id is not None:
-            return f"{self.role.role_id}:{self.session_name}"
+        role = self.role
+        if role is not None:
+            return f"{role.role_id}:{self.session_name}"
         return self.user.iam_id

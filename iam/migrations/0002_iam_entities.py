@@ -31,13 +31,13 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='user',
             name='iam_id',
-            field=models.CharField(default='', max_length=32),
+            field=models.CharField(blank=True, default='', max_length=32),
         ),
         migrations.RunPython(_give_users_ids, migrations.RunPython.noop),
         migrations.AlterField(
             model_name='user',
             name='iam_id',
-            field=models.CharField(default='', max_length=32, unique=True),
+            field=models.CharField(blank=True, default='', max_length=32, unique=True),
         ),
         migrations.AddField(
             model_name='user',
