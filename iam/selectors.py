@@ -19,7 +19,7 @@ def temporary_credential_get(access_key_id: str) -> TemporaryCredential | None:
     """Temporary credentials by key id (expired ones too: their caller is told so), of an
     active user."""
     return (
-        TemporaryCredential.objects.select_related("user", "user__account", "role")
+        TemporaryCredential.objects.select_related("user", "user__account", "account", "role")
         .filter(access_key_id=access_key_id, user__is_active=True)
         .first()
     )

@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import Credentials, LiveServer, client_for, create_user
+from conftest import Credentials, LiveServer, client_for, create_function, create_user
 from iam.tests.test_iam_api import create_admin, error_of
 
 AWS = str(Path(sys.executable).with_name("aws"))
@@ -315,3 +315,19 @@ def test_credentials_with_another_session_token_are_refused(
     with pytest.raises(ClientError) as exc:
         session_client(functory, fake, "sts").get_caller_identity()
     assert error_of(exc)[:2] == ("InvalidClientTokenId", 403)
+
+
+def test_invoke_accepts_session_credentials_fresh_and_cached(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    """Invoke checks signatures on the hot path (the key cache): a session signs there too,
+    and a forged token is refused even when the credentials are cached."""
+    create_function(client_for(functory, admin), "echo-session")
+    credentials = client_for(functory, admin, "sts").get_session_token()["Credentials"]
+    lam = session_client(functory, credentials, "lambda")
+    for _ in range(2):  # the second call finds the credentials in the cache
+        assert lam.invoke(FunctionName="echo-session", Payload=b"{}")["StatusCode"] == 200
+    forged = dict(credentials, SessionToken=credentials["SessionToken"][:-4] + "AAAA")
+    with pytest.raises(ClientError) as exc:
+        session_client(functory, forged, "lambda").invoke(FunctionName="echo-session")
+    assert error_of(exc)[:2] == ("UnrecognizedClientException", 403)
