@@ -3,7 +3,8 @@ against the role's trust policy by ``iam.policy``), and who a set of credentials
 
 Credentials are rows (:class:`TemporaryCredential`) that SigV4 accepts with their session
 token until they expire; the row records whose permissions they carry. A caller's expired
-rows are removed whenever it asks for new ones, so a loop of calls cannot pile them up.
+rows are removed whenever it asks for new ones, and it may hold at most
+``MAX_LIVE_SESSIONS`` unexpired ones, so a loop of calls cannot pile them up.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ SESSION_MAX_SECONDS = 129_600  # GetSessionToken for an IAM user: 36 hours
 ROOT_SESSION_MAX_SECONDS = 3_600
 SESSION_DEFAULT_SECONDS = 43_200
 CHAINED_MAX_SECONDS = 3_600
+# Unexpired sessions one user may hold: a loop of AssumeRole calls cannot fill the table.
+MAX_LIVE_SESSIONS = 5_000
 _SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})")
 
@@ -56,7 +59,10 @@ def _issue(
     token = "FQoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(180)).decode("ascii")
     secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
     expiration = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=seconds)
-    TemporaryCredential.objects.filter(user=user, expiration__lt=timezone.now()).delete()
+    now = timezone.now()
+    TemporaryCredential.objects.filter(user=user, expiration__lt=now).delete()
+    if TemporaryCredential.objects.filter(user=user).count() >= MAX_LIVE_SESSIONS:
+        raise AWSError("Rate exceeded", code="Throttling", status=400)
     while True:
         try:
             with transaction.atomic():
