@@ -53,8 +53,8 @@ def test_the_lookup_wants_the_sessions_own_token_until_it_expires(caller: sts.Ca
     key_id = issued.credential.access_key_id
 
     def lookup(token: str | None) -> Any:
-        headers = {} if token is None else {"HTTP_X_AMZ_SECURITY_TOKEN": token}
-        return authentication._lookup(RequestFactory().post("/", **headers))(key_id)
+        headers = {} if token is None else {"X-Amz-Security-Token": token}
+        return authentication._lookup(RequestFactory().post("/", headers=headers))(key_id)
 
     assert lookup(issued.session_token).pk == key_id
     assert lookup(None) is None
