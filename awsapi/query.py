@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape
 
 from botocore.model import OperationModel, Shape
 from django.http import HttpRequest, HttpResponse
@@ -189,6 +190,13 @@ def parse_params(operation: OperationModel, fields: dict[str, str]) -> dict[str,
 
 
 # ---- XML ------------------------------------------------------------------------------
+
+# Characters XML 1.0 cannot carry at all, even escaped (a message may quote a bad value).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    return _escape(_NOT_XML.sub("\ufffd", text))
 
 
 def _timestamp(value: dt.datetime) -> str:

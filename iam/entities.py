@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +145,26 @@ def users_list(account: Account, path_prefix: str = "/") -> QuerySet[User]:
     return User.objects.filter(account=account, path__startswith=path_prefix).order_by("username")
 
 
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def _tag_text_ok(text: str) -> bool:
+    r"""IAM's tag pattern ``[\p{L}\p{Z}\p{N}_.:/=+\-@]*`` (Java classes Python's ``re`` lacks):
+    letters, separators, numbers and a few marks; never a control character."""
+    return all(char in _TAG_PUNCTUATION or unicodedata.category(char)[0] in "LZN" for char in text)
+
+
 def _tags(tags: Sequence[dict[str, str]] | None) -> dict[str, str]:
+    for index, tag in enumerate(tags or (), start=1):
+        for member in ("Key", "Value"):
+            text = tag.get(member, "")
+            if not _tag_text_ok(text):
+                raise IamError(
+                    f"1 validation error detected: Value '{text[:256]}' at "
+                    f"'tags.{index}.member.{member.lower()}' failed to satisfy constraint: "
+                    r"Member must satisfy regular expression pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*",
+                    code="ValidationError",
+                )
     result = {tag["Key"]: tag.get("Value", "") for tag in tags or ()}
     if len(result) > MAX_TAGS:
         raise LimitExceeded(f"Cannot exceed quota for TagsPerEntity: {MAX_TAGS}")

@@ -182,3 +182,20 @@ def test_a_policy_document_with_xml_in_it_comes_back_intact(
     root = ET.fromstring(got.body)
     text = root.findtext("iam:GetUserPolicyResult/iam:PolicyDocument", namespaces=NS) or ""
     assert unquote(text) == document
+
+
+def test_a_tag_with_a_control_character_is_a_validation_error(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    body = urlencode(
+        {
+            "Action": "CreateUser",
+            "Version": "2010-05-08",
+            "UserName": "nul-tag",
+            "Tags.member.1.Key": "k",
+            "Tags.member.1.Value": "a\x00b",
+        }
+    )
+    status, kind, code, message = error(call(functory, admin, body))
+    assert (status, kind, code) == (400, "Sender", "ValidationError")
+    assert "at 'tags.1.member.value' failed to satisfy constraint" in message
