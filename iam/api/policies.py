@@ -80,7 +80,7 @@ def _inline_views(kind: str) -> dict[str, Callable[[ApiRequest, Params], Result 
 # ---- managed policies -------------------------------------------------------------------
 
 
-def _policy_shape(account_id: str, policy: ManagedPolicy | AwsPolicy, full: bool) -> Result:
+def policy_shape(account_id: str, policy: ManagedPolicy | AwsPolicy, full: bool) -> Result:
     if isinstance(policy, AwsPolicy):
         shape: Result = {
             "PolicyName": policy.name,
@@ -136,13 +136,11 @@ def create_policy(request: ApiRequest, params: Params) -> Result:
         description=params.get("Description", ""),
         tags=params.get("Tags"),
     )
-    return {"Policy": _policy_shape(request.account.id, policy, full=False)}
+    return {"Policy": policy_shape(request.account.id, policy, full=False)}
 
 
 def get_policy(request: ApiRequest, params: Params) -> Result:
-    return {
-        "Policy": _policy_shape(request.account.id, _policy(request, params["PolicyArn"]), True)
-    }
+    return {"Policy": policy_shape(request.account.id, _policy(request, params["PolicyArn"]), True)}
 
 
 def list_policies(request: ApiRequest, params: Params) -> Result:
@@ -162,7 +160,7 @@ def list_policies(request: ApiRequest, params: Params) -> Result:
         ]
     found = entities.page(candidates, params)
     result = found.fields("Policies")
-    result["Policies"] = [_policy_shape(request.account.id, p, full=False) for p in found.items]
+    result["Policies"] = [policy_shape(request.account.id, p, full=False) for p in found.items]
     return result
 
 

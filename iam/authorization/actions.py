@@ -810,7 +810,13 @@ _IAM_POLICY_OPERATIONS = [
     "SetDefaultPolicyVersion",
     "ListEntitiesForPolicy",
 ]
-_IAM_LISTS = ("ListUsers", "ListGroups", "ListRoles", "ListPolicies")
+_IAM_LISTS = (
+    "ListUsers",
+    "ListGroups",
+    "ListRoles",
+    "ListPolicies",
+    "GetAccountAuthorizationDetails",
+)
 _IAM_KINDS = {"UserName": "user", "GroupName": "group", "RoleName": "role"}
 
 

@@ -662,3 +662,39 @@ def test_a_non_admin_is_refused_with_awss_message(functory: LiveServer) -> None:
     with pytest.raises(ClientError) as exc:
         iam.list_users()
     assert error_of(exc)[:2] == ("AccessDenied", 403)
+
+
+def test_account_authorization_details_show_every_identity_and_policy(
+    iam: Any, admin: Credentials
+) -> None:
+    iam.create_user(UserName="kim")
+    iam.create_group(GroupName="team")
+    iam.add_user_to_group(GroupName="team", UserName="kim")
+    iam.put_user_policy(UserName="kim", PolicyName="read", PolicyDocument=json.dumps(READ_LAMBDA))
+    iam.create_role(RoleName="svc", AssumeRolePolicyDocument=TRUST)
+    arn = iam.create_policy(PolicyName="local", PolicyDocument=json.dumps(READ_LAMBDA))
+    iam.attach_role_policy(RoleName="svc", PolicyArn=arn["Policy"]["Arn"])
+    iam.attach_group_policy(GroupName="team", PolicyArn=READ_ONLY)
+
+    details = iam.get_account_authorization_details()
+    users = {u["UserName"]: u for u in details["UserDetailList"]}
+    assert users["kim"]["GroupList"] == ["team"]
+    assert users["kim"]["UserPolicyList"] == [{"PolicyName": "read", "PolicyDocument": READ_LAMBDA}]
+    [group] = details["GroupDetailList"]
+    assert group["AttachedManagedPolicies"] == [
+        {"PolicyName": "AWSLambda_ReadOnlyAccess", "PolicyArn": READ_ONLY}
+    ]
+    [role] = details["RoleDetailList"]
+    assert role["AssumeRolePolicyDocument"] == json.loads(TRUST)
+    assert [p["PolicyName"] for p in role["AttachedManagedPolicies"]] == ["local"]
+    policies = {p["Arn"]: p for p in details["Policies"]}
+    assert set(policies) == {arn["Policy"]["Arn"], READ_ONLY}
+    version = policies[arn["Policy"]["Arn"]]["PolicyVersionList"][0]
+    assert (version["Document"], version["IsDefaultVersion"]) == (READ_LAMBDA, True)
+
+    only_roles = iam.get_account_authorization_details(Filter=["Role"])
+    assert only_roles["UserDetailList"] == [] and len(only_roles["RoleDetailList"]) == 1
+    paginator = iam.get_paginator("get_account_authorization_details")
+    pages = list(paginator.paginate(PaginationConfig={"PageSize": 1}))
+    assert sum(len(p["UserDetailList"]) for p in pages) == 2  # kim and the admin
+    assert sum(len(p["Policies"]) for p in pages) == 2
