@@ -4,8 +4,8 @@ SimulatePrincipalPolicy, evaluated by ``iam.policy``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, overload
 
 from iam import entities
 from iam.api.identities import Params, Result
@@ -80,7 +80,13 @@ def _inline_views(kind: str) -> dict[str, Callable[[ApiRequest, Params], Result 
 # ---- managed policies -------------------------------------------------------------------
 
 
-def policy_shape(account_id: str, policy: ManagedPolicy | AwsPolicy, full: bool) -> Result:
+def policy_shape(
+    account_id: str,
+    policy: ManagedPolicy | AwsPolicy,
+    full: bool,
+    counts: dict[str, int] | None = None,
+) -> Result:
+    """``counts``: the account's attachment counts when many policies are shaped at once."""
     if isinstance(policy, AwsPolicy):
         shape: Result = {
             "PolicyName": policy.name,
@@ -105,7 +111,11 @@ def policy_shape(account_id: str, policy: ManagedPolicy | AwsPolicy, full: bool)
         description = policy.description
         if full and policy.tags:
             shape["Tags"] = entities.tag_list(policy.tags)
-    shape["AttachmentCount"] = entities.attachment_count(account_id, policy.arn)
+    shape["AttachmentCount"] = (
+        entities.attachment_count(account_id, policy.arn)
+        if counts is None
+        else counts.get(policy.arn, 0)
+    )
     shape["PermissionsBoundaryUsageCount"] = 0
     shape["IsAttachable"] = True
     if full and description:
@@ -154,13 +164,14 @@ def list_policies(request: ApiRequest, params: Params) -> Result:
         candidates += list(
             request.account.policies.filter(path__startswith=prefix).order_by("name")
         )
+    counts = entities.attachment_counts(request.account.id)
     if only_attached:
-        candidates = [
-            p for p in candidates if entities.attachment_count(request.account.id, p.arn) > 0
-        ]
+        candidates = [p for p in candidates if counts.get(p.arn, 0) > 0]
     found = entities.page(candidates, params)
     result = found.fields("Policies")
-    result["Policies"] = [policy_shape(request.account.id, p, full=False) for p in found.items]
+    result["Policies"] = [
+        policy_shape(request.account.id, p, full=False, counts=counts) for p in found.items
+    ]
     return result
 
 
@@ -258,6 +269,31 @@ def _context_entries(entries: list[dict[str, Any]]) -> dict[str, tuple[str, ...]
     }
 
 
+class _Pairs(Sequence[tuple[str, str]]):
+    """Every (action, resource) pair, in IAM's order, without building them all."""
+
+    def __init__(self, actions: list[str], resources: list[str]) -> None:
+        self.actions = actions
+        self.resources = resources
+
+    def __len__(self) -> int:
+        return len(self.actions) * len(self.resources)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, str]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | list[tuple[str, str]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        action, resource = divmod(index, len(self.resources))
+        return self.actions[action], self.resources[resource]
+
+
 def simulate_principal_policy(request: ApiRequest, params: Params) -> Result:
     identity = entities.identity_by_arn(request.account, params["PolicySourceArn"])
     policies: list[Policy] = entities.identity_policies(identity)
@@ -269,25 +305,29 @@ def simulate_principal_policy(request: ApiRequest, params: Params) -> Result:
         )
     principal = _principal(identity)
     conditions = _context_entries(params.get("ContextEntries") or [])
+    pairs = _Pairs(params["ActionNames"], params.get("ResourceArns") or ["*"])
+    # Only the page asked for is made and evaluated: the work per call is bounded by MaxItems.
+    requested = entities.page(pairs, params)
     results = []
-    for action in params["ActionNames"]:
-        for resource in params.get("ResourceArns") or ["*"]:
-            context = RequestContext(principal, action, resource, conditions)
-            decision = evaluate(context, policies)
-            matched = []
-            if decision.policy is not None:
-                kind, _, name = decision.policy.source.partition("|")
-                matched.append({"SourcePolicyId": name, "SourcePolicyType": kind})
-            results.append(
-                {
-                    "EvalActionName": action,
-                    "EvalResourceName": resource,
-                    "EvalDecision": decision.eval_decision,
-                    "MatchedStatements": matched,
-                    "MissingContextValues": [],
-                }
-            )
-    return entities.page(results, params).fields("EvaluationResults")
+    for action, resource in requested.items:
+        context = RequestContext(principal, action, resource, conditions)
+        decision = evaluate(context, policies)
+        matched = []
+        if decision.policy is not None:
+            kind, _, name = decision.policy.source.partition("|")
+            matched.append({"SourcePolicyId": name, "SourcePolicyType": kind})
+        results.append(
+            {
+                "EvalActionName": action,
+                "EvalResourceName": resource,
+                "EvalDecision": decision.eval_decision,
+                "MatchedStatements": matched,
+                "MissingContextValues": [],
+            }
+        )
+    page = requested.fields("EvaluationResults")
+    page["EvaluationResults"] = results
+    return page
 
 
 OPERATIONS: dict[str, Callable[[ApiRequest, Params], Result | None]] = {

@@ -717,3 +717,33 @@ def test_account_authorization_details_show_every_identity_and_policy(
     pages = list(paginator.paginate(PaginationConfig={"PageSize": 1}))
     assert sum(len(p["UserDetailList"]) for p in pages) == 2  # kim and the admin
     assert sum(len(p["Policies"]) for p in pages) == 2
+
+
+def test_simulate_evaluates_only_the_page_asked_for(iam: Any, admin: Credentials) -> None:
+    """Every action against every resource is 90,000 evaluations here: a call answers (and
+    evaluates) one page of them, in IAM's order, and the marker walks on."""
+    iam.create_user(UserName="many")
+    iam.put_user_policy(UserName="many", PolicyName="read", PolicyDocument=json.dumps(READ_LAMBDA))
+    actions = [f"lambda:GetThing{index}" for index in range(300)]
+    resources = [f"arn:aws:lambda:us-east-1:{admin.account_id}:function:f{i}" for i in range(300)]
+    first = iam.simulate_principal_policy(
+        PolicySourceArn=arn_of(admin, "user", "many"),
+        ActionNames=actions,
+        ResourceArns=resources,
+        MaxItems=3,
+    )
+    assert first["IsTruncated"] is True
+    assert [(r["EvalActionName"], r["EvalResourceName"]) for r in first["EvaluationResults"]] == [
+        (actions[0], resources[0]),
+        (actions[0], resources[1]),
+        (actions[0], resources[2]),
+    ]
+    second = iam.simulate_principal_policy(
+        PolicySourceArn=arn_of(admin, "user", "many"),
+        ActionNames=actions,
+        ResourceArns=resources,
+        MaxItems=2,
+        Marker=first["Marker"],
+    )
+    assert [r["EvalResourceName"] for r in second["EvaluationResults"]] == resources[3:5]
+    assert {r["EvalDecision"] for r in second["EvaluationResults"]} == {"allowed"}
