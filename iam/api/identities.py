@@ -233,6 +233,20 @@ def update_role(request: ApiRequest, params: Params) -> Result:
     return {}
 
 
+def tag_role(request: ApiRequest, params: Params) -> None:
+    entities.entity_tag(entities.role_get(request.account, params["RoleName"]), params["Tags"])
+
+
+def untag_role(request: ApiRequest, params: Params) -> None:
+    role = entities.role_get(request.account, params["RoleName"])
+    entities.entity_untag(role, params["TagKeys"])
+
+
+def list_role_tags(request: ApiRequest, params: Params) -> Result:
+    role = entities.role_get(request.account, params["RoleName"])
+    return entities.page(entities.tag_list(role.tags), params).fields("Tags")
+
+
 OPERATIONS = {
     "CreateUser": create_user,
     "GetUser": get_user,
@@ -258,4 +272,7 @@ OPERATIONS = {
     "DeleteRole": delete_role,
     "UpdateAssumeRolePolicy": update_assume_role_policy,
     "UpdateRole": update_role,
+    "TagRole": tag_role,
+    "UntagRole": untag_role,
+    "ListRoleTags": list_role_tags,
 }

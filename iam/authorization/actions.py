@@ -799,6 +799,9 @@ _IAM_ROLE_OPERATIONS = [
     "AttachRolePolicy",
     "DetachRolePolicy",
     "ListAttachedRolePolicies",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
 ]
 _IAM_POLICY_OPERATIONS = [
     "GetPolicy",

@@ -283,6 +283,10 @@ def test_a_role_round_trip(iam: Any, admin: Credentials) -> None:
     assert got["AssumeRolePolicyDocument"] == trust
     assert (got["Description"], got["MaxSessionDuration"]) == ("changed", 3600)
 
+    iam.tag_role(RoleName="runner", Tags=[{"Key": "team", "Value": "a"}])
+    iam.untag_role(RoleName="runner", TagKeys=["env"])
+    assert iam.list_role_tags(RoleName="runner")["Tags"] == [{"Key": "team", "Value": "a"}]
+
     iam.delete_role(RoleName="runner")
     with pytest.raises(ClientError) as exc:
         iam.get_role(RoleName="runner")
