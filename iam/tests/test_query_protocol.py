@@ -5,12 +5,17 @@ answer is AWS's XML error with its status, never a 500."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 from urllib.parse import unquote, urlencode
 
 import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
 
-from conftest import Credentials, LiveServer
+from awsapi.service_models import service_model
+from conftest import Credentials, LiveServer, client_for
 from console.tests.raw_http import RawResponse, send, signed
+from iam import api
 from iam.tests.test_iam_api import create_admin
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
@@ -199,3 +204,51 @@ def test_a_tag_with_a_control_character_is_a_validation_error(
     status, kind, code, message = error(call(functory, admin, body))
     assert (status, kind, code) == (400, "Sender", "ValidationError")
     assert "at 'tags.1.member.value' failed to satisfy constraint" in message
+
+
+def _odd_value(shape: Any, plain: bool, depth: int = 0) -> Any:
+    """A value of the member's type that no operation expects: odd text and extremes, or
+    (``plain``) valid-looking names of nothing that exists."""
+    kind = shape.type_name
+    if kind == "structure":
+        return {
+            name: _odd_value(member, plain, depth + 1)
+            for name, member in shape.members.items()
+            if depth < 3 and name in shape.required_members
+        }
+    if kind == "list":
+        return [_odd_value(shape.member, plain, depth + 1)]
+    if kind == "map":
+        return {"k": _odd_value(shape.value, plain, depth + 1)}
+    if kind in {"integer", "long"}:
+        return 3600 if plain else 2**40
+    if kind == "boolean":
+        return True
+    if kind == "timestamp":
+        return "2020-01-01T00:00:00Z"
+    if plain:
+        return "arn:aws:iam::123456789012:role/x1" if "arn" in shape.name.lower() else "x1"
+    return "arn:aws:iam::123456789012:policy/a\u00e9/../\u0000{}"
+
+
+@pytest.mark.parametrize("plain", [False, True])
+@pytest.mark.parametrize("service", ["iam", "sts"])
+def test_no_operation_answers_odd_input_with_a_server_error(
+    functory: LiveServer, admin: Credentials, service: str, plain: bool
+) -> None:
+    model = service_model(service)
+    served = api.IAM_OPERATIONS if service == "iam" else api.STS_OPERATIONS
+    client = client_for(functory, admin, service, validate=False)
+    for operation in sorted(served):
+        shape = model.operation_model(operation).input_shape
+        params = (
+            {name: _odd_value(member, plain) for name, member in shape.members.items()}
+            if shape is not None
+            else {}
+        )
+        method = getattr(client, xform_name(operation))
+        try:
+            method(**params)
+        except ClientError as exc:
+            status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            assert status < 500, (operation, exc.response["Error"])
