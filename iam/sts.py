@@ -24,6 +24,8 @@ from iam import entities
 from iam.models import Account, Role, TemporaryCredential, User, new_iam_id
 from iam.policy import Policy, Principal, RequestContext, evaluate
 from iam.policy.document import PolicyKind
+from iam.policy.evaluate import statement_applies
+from iam.policy.principals import NONE
 
 SESSION_MIN_SECONDS = 900
 SESSION_MAX_SECONDS = 129_600  # GetSessionToken for an IAM user: 36 hours
@@ -176,8 +178,14 @@ def role_assume(
         conditions["sts:ExternalId"] = external_id
     context = RequestContext(_principal(caller), "sts:AssumeRole", role.arn, conditions)
     trust = entities.checked_policy(role.assume_role_policy_document, PolicyKind.TRUST)
+    # A role's trust policy must let the caller in, in its own account too: the caller's
+    # identity-based policies alone never do (unlike other resource policies).
+    trusted = any(
+        statement.effect == "Allow" and statement_applies(statement, context, True) != NONE
+        for statement in trust.statements
+    )
     decision = evaluate(context, _caller_policies(caller), trust, role.account_id)
-    if not decision.allowed:
+    if not (trusted and decision.allowed):
         raise _denied(caller.arn, "sts:AssumeRole", role.arn)
     seconds = 3600 if seconds is None else seconds
     if seconds > role.max_session_duration:

@@ -331,3 +331,41 @@ def test_invoke_accepts_session_credentials_fresh_and_cached(
     with pytest.raises(ClientError) as exc:
         session_client(functory, forged, "lambda").invoke(FunctionName="echo-session")
     assert error_of(exc)[:2] == ("UnrecognizedClientException", 403)
+
+
+def test_a_users_own_policy_cannot_assume_a_role_whose_trust_policy_omits_it(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    iam = client_for(functory, admin, "iam")
+    role_arn = iam.create_role(
+        RoleName="lambda-only",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    iam.create_user(UserName="eager")
+    key = iam.create_access_key(UserName="eager")["AccessKey"]
+    iam.put_user_policy(
+        UserName="eager",
+        PolicyName="assume-anything",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+            }
+        ),
+    )
+    eager = Credentials(admin.account_id, "eager", key["AccessKeyId"], key["SecretAccessKey"])
+    for creds in (eager, admin):  # not even the account's admin
+        with pytest.raises(ClientError) as exc:
+            client_for(functory, creds, "sts").assume_role(RoleArn=role_arn, RoleSessionName="s1")
+        assert error_of(exc)[:2] == ("AccessDenied", 403)
