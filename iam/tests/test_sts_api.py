@@ -369,3 +369,21 @@ def test_a_users_own_policy_cannot_assume_a_role_whose_trust_policy_omits_it(
         with pytest.raises(ClientError) as exc:
             client_for(functory, creds, "sts").assume_role(RoleArn=role_arn, RoleSessionName="s1")
         assert error_of(exc)[:2] == ("AccessDenied", 403)
+
+
+def test_a_trust_policy_condition_on_the_external_id_is_honoured(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    iam = client_for(functory, admin, "iam")
+    trust = json.loads(trust_for(admin.account_id))
+    trust["Statement"][0]["Condition"] = {"StringEquals": {"sts:ExternalId": "shared-secret"}}
+    role_arn = iam.create_role(RoleName="vendor", AssumeRolePolicyDocument=json.dumps(trust))
+    sts = client_for(functory, admin, "sts")
+    arn = role_arn["Role"]["Arn"]
+    for external_id in (None, "wrong"):
+        extra = {} if external_id is None else {"ExternalId": external_id}
+        with pytest.raises(ClientError) as exc:
+            sts.assume_role(RoleArn=arn, RoleSessionName="v1", **extra)
+        assert error_of(exc)[:2] == ("AccessDenied", 403)
+    assumed = sts.assume_role(RoleArn=arn, RoleSessionName="v1", ExternalId="shared-secret")
+    assert assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/vendor/v1")
