@@ -387,3 +387,32 @@ def test_a_trust_policy_condition_on_the_external_id_is_honoured(
         assert error_of(exc)[:2] == ("AccessDenied", 403)
     assumed = sts.assume_role(RoleArn=arn, RoleSessionName="v1", ExternalId="shared-secret")
     assert assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/vendor/v1")
+
+
+def test_a_role_session_may_assume_a_role_that_trusts_its_role_for_an_hour_at_most(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    iam = client_for(functory, admin, "iam")
+    first = iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust_for(admin.account_id))
+    second = iam.create_role(
+        RoleName="second",
+        AssumeRolePolicyDocument=trust_for(first["Role"]["Arn"]),
+        MaxSessionDuration=43200,
+    )
+    session = client_for(functory, admin, "sts").assume_role(
+        RoleArn=first["Role"]["Arn"], RoleSessionName="hop1"
+    )["Credentials"]
+    chained = session_client(functory, session, "sts")
+    with pytest.raises(ClientError) as exc:
+        chained.assume_role(
+            RoleArn=second["Role"]["Arn"], RoleSessionName="hop2", DurationSeconds=7200
+        )
+    assert error_of(exc) == (
+        "ValidationError",
+        400,
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by "
+        "role chaining.",
+    )
+    hop = chained.assume_role(RoleArn=second["Role"]["Arn"], RoleSessionName="hop2")
+    identity = session_client(functory, hop["Credentials"], "sts").get_caller_identity()
+    assert identity["Arn"] == f"arn:aws:sts::{admin.account_id}:assumed-role/second/hop2"
