@@ -11,8 +11,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from awsapi.errors import AWSError
-from iam import authentication, services, sts
-from iam.models import TemporaryCredential
+from iam import authentication, keycache, services, sts
+from iam.models import AccessKey, Role, TemporaryCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +71,21 @@ def test_a_session_cannot_be_longer_than_a_root_session_for_the_admin(
     issued = sts.session_token_get(admin, 129_600)
     lifetime = issued.credential.expiration - timezone.now()
     assert lifetime <= dt.timedelta(seconds=sts.ROOT_SESSION_MAX_SECONDS)
+
+
+def test_removing_expired_sessions_leaves_the_key_cache_but_removing_a_role_clears_it(
+    caller: sts.Caller,
+) -> None:
+    key = AccessKey(access_key_id="AKIAKEPTINCACHE00001")
+    keycache.access_keys.put(key.access_key_id, key)
+    expired = sts.session_token_get(caller, 900).credential
+    TemporaryCredential.objects.filter(pk=expired.pk).update(expiration=timezone.now())
+    sts.session_token_get(caller, 900)  # removes the expired row
+    assert not TemporaryCredential.objects.filter(pk=expired.pk).exists()
+    assert keycache.access_keys.get(key.access_key_id) is key
+
+    role = Role.objects.create(
+        account=caller.user.account, name="gone", role_id="AROAGONEGONEGONE0001"
+    )
+    role.delete()
+    assert keycache.access_keys.get(key.access_key_id) is keycache.MISSING
