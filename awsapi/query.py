@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 # IAM's largest document is 131,072 characters; URL-encoded, three times that at worst.
 MAX_QUERY_BODY = 512 * 1024
 MAX_FIELDS = 1_000
+# No input shape nests deeper than this, nor names a member this long: a field name past
+# either names nothing the model describes (and its prefixes would cost quadratic memory).
+MAX_NAME_PARTS = 24
+MAX_NAME_LENGTH = 1_024
 CONTENT_TYPE = "text/xml"
 
 # (request, request id, body, service) -> what the views receive, or raise an AWSError.
@@ -90,9 +94,13 @@ class _Form:
     entries are found by probing indexes rather than by scanning every key."""
 
     def __init__(self, fields: dict[str, str]) -> None:
-        self.fields = fields
+        self.fields = {
+            name: value
+            for name, value in fields.items()
+            if len(name) <= MAX_NAME_LENGTH and name.count(".") < MAX_NAME_PARTS
+        }
         self.prefixes: set[str] = set()
-        for name in fields:
+        for name in self.fields:
             parts = name.split(".")
             for end in range(1, len(parts)):
                 self.prefixes.add(".".join(parts[:end]))

@@ -252,3 +252,14 @@ def test_no_operation_answers_odd_input_with_a_server_error(
         except ClientError as exc:
             status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
             assert status < 500, (operation, exc.response["Error"])
+
+
+def test_a_field_name_nested_absurdly_deep_is_ignored(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    deep = "Tags" + ".member.1" * 40_000 + ".Key"
+    body = urlencode({"Action": "CreateUser", "Version": "2010-05-08", "UserName": "deep"})
+    response = call(functory, admin, body + "&" + deep + "=x")
+    assert response.status == 200, response.body
+    tags = call(functory, admin, "Action=ListUserTags&Version=2010-05-08&UserName=deep")
+    assert ET.fromstring(tags.body).findall("{*}ListUserTagsResult/{*}Tags/{*}member") == []
