@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 
@@ -197,10 +198,49 @@ def user_create(
     return user
 
 
+class PasswordPolicyViolation(IamError):
+    code = "PasswordPolicyViolation"
+
+
+def login_profile_set(user: User, password: str | None, *, create: bool) -> None:
+    """A console password (IAM's login profile), checked by the account's password policy
+    (Django's validators, as the console's own forms check it)."""
+    if create and user.has_usable_password():
+        raise EntityAlreadyExists(f"Login Profile for user {user.username} already exists.")
+    if not create and not user.has_usable_password():
+        raise NoSuchEntity(f"Login Profile for User {user.username} cannot be found.")
+    if password is None:
+        if create:
+            raise InvalidInput("A password is required to create a login profile.")
+        return
+    try:
+        services.user_password_validate(user, password)
+    except DjangoValidationError as exc:
+        raise PasswordPolicyViolation(
+            "Password does not conform to the account password policy: " + " ".join(exc.messages)
+        ) from None
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
+def login_profile_get(user: User) -> User:
+    if not user.has_usable_password():
+        raise NoSuchEntity(f"Login Profile for User {user.username} cannot be found.")
+    return user
+
+
+def login_profile_delete(user: User) -> None:
+    login_profile_get(user)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+
+
 def user_delete(actor: User, user: User) -> None:
-    """IAM refuses to delete a user that still has keys, groups or policies."""
+    """IAM refuses to delete a user that still has keys, groups, policies or a password."""
     if user.pk == actor.pk:
         raise DeleteConflict("Cannot delete entity, you cannot delete yourself.")
+    if user.has_usable_password():
+        raise DeleteConflict("Cannot delete entity, must delete login profile first.")
     if user.access_keys.exists():
         raise DeleteConflict("Cannot delete entity, must delete access keys first.")
     if user.iam_groups.exists():

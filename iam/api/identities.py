@@ -113,6 +113,37 @@ def list_user_tags(request: ApiRequest, params: Params) -> Result:
     return found.fields("Tags")
 
 
+# ---- login profiles (console passwords) -------------------------------------------------
+
+
+def _login_profile(user: User) -> Result:
+    return {
+        "LoginProfile": {
+            "UserName": user.username,
+            "CreateDate": user.date_joined,
+            "PasswordResetRequired": False,
+        }
+    }
+
+
+def create_login_profile(request: ApiRequest, params: Params) -> Result:
+    user = _user(request, params)
+    entities.login_profile_set(user, params.get("Password"), create=True)
+    return _login_profile(user)
+
+
+def get_login_profile(request: ApiRequest, params: Params) -> Result:
+    return _login_profile(entities.login_profile_get(_user(request, params)))
+
+
+def update_login_profile(request: ApiRequest, params: Params) -> None:
+    entities.login_profile_set(_user(request, params), params.get("Password"), create=False)
+
+
+def delete_login_profile(request: ApiRequest, params: Params) -> None:
+    entities.login_profile_delete(_user(request, params))
+
+
 # ---- access keys ----------------------------------------------------------------------
 
 
@@ -255,6 +286,10 @@ OPERATIONS = {
     "TagUser": tag_user,
     "UntagUser": untag_user,
     "ListUserTags": list_user_tags,
+    "CreateLoginProfile": create_login_profile,
+    "GetLoginProfile": get_login_profile,
+    "UpdateLoginProfile": update_login_profile,
+    "DeleteLoginProfile": delete_login_profile,
     "CreateAccessKey": create_access_key,
     "ListAccessKeys": list_access_keys,
     "UpdateAccessKey": update_access_key,

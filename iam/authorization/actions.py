@@ -771,6 +771,10 @@ _IAM_USER_OPERATIONS = [
     "AttachUserPolicy",
     "DetachUserPolicy",
     "ListAttachedUserPolicies",
+    "CreateLoginProfile",
+    "GetLoginProfile",
+    "UpdateLoginProfile",
+    "DeleteLoginProfile",
 ]
 _IAM_GROUP_OPERATIONS = [
     "CreateGroup",

@@ -751,3 +751,35 @@ def test_simulate_evaluates_only_the_page_asked_for(iam: Any, admin: Credentials
     )
     assert [r["EvalResourceName"] for r in second["EvaluationResults"]] == resources[3:5]
     assert {r["EvalDecision"] for r in second["EvaluationResults"]} == {"allowed"}
+
+
+def test_a_login_profile_sets_the_users_console_password(iam: Any) -> None:
+    iam.create_user(UserName="lena")
+    with pytest.raises(ClientError) as exc:
+        iam.get_login_profile(UserName="lena")
+    assert error_of(exc) == ("NoSuchEntity", 404, "Login Profile for User lena cannot be found.")
+    with pytest.raises(ClientError) as exc:
+        iam.create_login_profile(UserName="lena", Password="12345")
+    code, status, message = error_of(exc)
+    assert (code, status) == ("PasswordPolicyViolation", 400)
+    assert message.startswith("Password does not conform to the account password policy")
+    profile = iam.create_login_profile(UserName="lena", Password="a long and unusual phrase")
+    assert profile["LoginProfile"]["UserName"] == "lena"
+    assert iam.get_login_profile(UserName="lena")["LoginProfile"]["UserName"] == "lena"
+    with pytest.raises(ClientError) as exc:
+        iam.create_login_profile(UserName="lena", Password="another long phrase here")
+    assert error_of(exc) == (
+        "EntityAlreadyExists",
+        409,
+        "Login Profile for user lena already exists.",
+    )
+    iam.update_login_profile(UserName="lena", Password="yet another long phrase")
+    with pytest.raises(ClientError) as exc:
+        iam.delete_user(UserName="lena")
+    assert error_of(exc) == (
+        "DeleteConflict",
+        409,
+        "Cannot delete entity, must delete login profile first.",
+    )
+    iam.delete_login_profile(UserName="lena")
+    iam.delete_user(UserName="lena")
