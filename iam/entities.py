@@ -237,8 +237,6 @@ def login_profile_delete(user: User) -> None:
 
 def user_delete(actor: User, user: User) -> None:
     """IAM refuses to delete a user that still has keys, groups, policies or a password."""
-    if user.pk == actor.pk:
-        raise DeleteConflict("Cannot delete entity, you cannot delete yourself.")
     if user.has_usable_password():
         raise DeleteConflict("Cannot delete entity, must delete login profile first.")
     if user.access_keys.exists():
@@ -249,6 +247,10 @@ def user_delete(actor: User, user: User) -> None:
         raise DeleteConflict("Cannot delete entity, must detach all policies first.")
     if InlinePolicy.objects.filter(user=user).exists():
         raise DeleteConflict("Cannot delete entity, must delete policies first.")
+    if user.pk == actor.pk:
+        # Not IAM's rule: here the caller is the account's admin (its root), who must not
+        # lock the account out by deleting itself through a session.
+        raise DeleteConflict("Cannot delete entity, you cannot delete yourself.")
     user.delete()
 
 
