@@ -49,6 +49,7 @@ MAX_ATTACHED = 10
 MAX_VERSIONS = 5
 MAX_ACCESS_KEYS = 2
 MAX_TAGS = 50
+MAX_OFFSET = 10_000_000
 AWS_POLICY_CREATED = dt.datetime(2015, 2, 6, 18, 40, 58, tzinfo=dt.UTC)
 
 
@@ -116,7 +117,8 @@ def _offset(marker: str | None) -> int:
         offset = int(base64.urlsafe_b64decode(marker.encode("ascii")).decode("ascii"))
     except (ValueError, UnicodeError):
         raise InvalidInput("Invalid Marker.") from None
-    if offset < 0:
+    # Past every quota's end: a marker we did not make (and a database's OFFSET overflows).
+    if not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput("Invalid Marker.")
     return offset
 

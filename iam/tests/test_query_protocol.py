@@ -4,6 +4,7 @@ answer is AWS's XML error with its status, never a 500."""
 
 from __future__ import annotations
 
+import base64
 import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -263,3 +264,12 @@ def test_a_field_name_nested_absurdly_deep_is_ignored(
     assert response.status == 200, response.body
     tags = call(functory, admin, "Action=ListUserTags&Version=2010-05-08&UserName=deep")
     assert ET.fromstring(tags.body).findall("{*}ListUserTagsResult/{*}Tags/{*}member") == []
+
+
+@pytest.mark.parametrize("offset", ["9" * 40, "-5", "x"])
+def test_a_marker_we_did_not_make_is_invalid_input(
+    functory: LiveServer, admin: Credentials, offset: str
+) -> None:
+    marker = base64.urlsafe_b64encode(offset.encode()).decode()
+    response = call(functory, admin, f"Action=ListUsers&Version=2010-05-08&Marker={marker}")
+    assert error(response) == (400, "Sender", "InvalidInput", "Invalid Marker.")
