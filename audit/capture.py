@@ -15,6 +15,7 @@ import json
 import uuid
 from typing import Any
 
+from botocore.model import OperationModel
 from django.conf import settings
 from django.contrib.auth import signals as auth_signals
 from django.http import HttpRequest
@@ -22,7 +23,7 @@ from django.http import HttpRequest
 from audit import sanitize
 from audit.recorder import recorder
 from audit.vocabulary import DATA_EVENTS, EVENT_SOURCES, READ_PREFIXES
-from awsapi import sigv4
+from awsapi import query, sigv4
 from awsapi.observe import ApiCall
 from iam.models import User
 
@@ -133,11 +134,27 @@ def _input(call: ApiCall) -> dict[str, Any]:
         return params  # the body is a payload (Invoke's event), never kept
     # iam's ApiRequest keeps the body its view parsed: no second parse of a large zip.
     body = getattr(call.caller, "_json", None)
+    if body is None and model is not None and _is_form(call.http):
+        body = _parse_form(call.http, model)  # IAM and STS: the query protocol
     if body is None:
         body = _parse_body(call.http)
     if isinstance(body, dict):
         params.update(body)
     return params
+
+
+def _is_form(http: HttpRequest) -> bool:
+    return http.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+
+
+def _parse_form(http: HttpRequest, model: OperationModel) -> Any:
+    declared = http.headers.get("Content-Length", "")
+    if not declared.isdigit() or not 0 < int(declared) <= _MAX_PARSED_BODY:
+        return None
+    try:
+        return query.parse_params(model, query.parse_form(http.body))
+    except Exception:  # malformed: the event keeps no body
+        return None
 
 
 def _parse_body(http: HttpRequest) -> Any:

@@ -40,6 +40,10 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+# Members that hold a credential even where the model does not say it is sensitive.
+_CREDENTIAL_NAME = re.compile(r"(sessiontoken|secretaccesskey|password|privatekey)")
+
+
 def _bounded_string(value: str) -> str:
     return value if len(value) <= MAX_STRING else value[:MAX_STRING] + "...(truncated)"
 
@@ -71,7 +75,11 @@ def _by_shape(shape: Shape | None, value: Any, depth: int, hidden: set[str]) -> 
         kept: dict[str, Any] = {}
         for name, member in list(value.items())[:MAX_ITEMS]:
             member_shape = shape.members.get(name)
-            if member_shape is None:
+            if _CREDENTIAL_NAME.search(name.lower()):
+                # Not every model marks its secrets (STS's SessionToken is not sensitive).
+                _strings(member, hidden)
+                kept[_camel(name)] = HIDDEN
+            elif member_shape is None:
                 kept[_camel(str(name))] = by_name({name: member}, depth + 1, hidden).get(name)
             else:
                 kept[_camel(name)] = _by_shape(member_shape, member, depth + 1, hidden)

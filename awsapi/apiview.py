@@ -173,6 +173,9 @@ def _observed(
     )
 
 
+read_body = _read_body  # for the other protocols' shells (awsapi.query)
+
+
 def _render(result: ApiResponse, request_id: str) -> HttpResponse | StreamingHttpResponse:
     response: HttpResponse | StreamingHttpResponse
     if isinstance(result.body, AsyncIterable):

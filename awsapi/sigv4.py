@@ -138,6 +138,16 @@ def claimed_access_key_id(request: HttpRequest) -> str | None:
     return match["credential"].split("/", 1)[0] if match else None
 
 
+def claimed_service(request: HttpRequest) -> str | None:
+    """The service a request's credential scope names (unverified): which API of several
+    sharing an endpoint it is for."""
+    match = _AUTH_RE.match(request.headers.get("Authorization", "").strip())
+    if match is None:
+        return None
+    parts = match["credential"].split("/")
+    return parts[3] if len(parts) == 5 else None
+
+
 async def verify_async(
     request: HttpRequest,
     body: bytes,

@@ -12,9 +12,11 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from audit import api as audit_api
+from awsapi import query
 from console import supervisor
 from console.pages import function_list
 from console.pages._request import ConsoleRequest
+from iam import api as iam_api
 from monitoring import api as logs_api
 from monitoring.metrics import cloudwatch
 from triggers.api import events as events_api
@@ -43,9 +45,10 @@ class LogoutView(auth_views.LogoutView):
 
 @csrf_exempt
 def home(request: HttpRequest) -> HttpResponse:
-    """``/``: the console's landing page, and for JSON 1.1 calls (a ``POST`` carrying
+    """``/``: the console's landing page; for JSON 1.1 calls (a ``POST`` carrying
     ``X-Amz-Target``) the CloudWatch Logs API, CloudWatch's GetMetricStatistics, the
-    EventBridge subset and CloudTrail's LookupEvents, which share the endpoint as on AWS."""
+    EventBridge subset and CloudTrail's LookupEvents, which share the endpoint as on AWS;
+    for query-protocol calls (a form ``POST`` with an ``Action``) IAM and STS."""
     if request.method == "POST" and "X-Amz-Target" in request.headers:
         target = request.headers["X-Amz-Target"]
         if target.startswith(cloudwatch.TARGET_PREFIX + "."):
@@ -58,6 +61,10 @@ def home(request: HttpRequest) -> HttpResponse:
             return trail_response
         response: HttpResponse = logs_api.dispatch(request)
         return response
+    if query.is_query_request(request):
+        # IAM and STS: the query protocol, a form body naming its Action.
+        query_response: HttpResponse = iam_api.dispatch(request)
+        return query_response
     # function_list is login_required: an anonymous caller is sent to sign in first.
     return function_list.function_list(cast(ConsoleRequest, request))
 

@@ -14,43 +14,85 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
-from awsapi import apiview, sigv4, strictjson
+from awsapi import apiview, query, sigv4, strictjson
 from awsapi.apiview import MAX_REQUEST_BYTES, AsyncViewFunc, ViewFunc
-from awsapi.errors import InvalidRequestContent
+from awsapi.errors import AuthError, InvalidRequestContent
+from awsapi.service_models import service_model
 from iam import keycache, selectors
-from iam.models import AccessKey, Account, User
+from iam.models import AccessKey, Account, TemporaryCredential, User
+
+# A permanent access key, or STS's temporary credentials (with their session token).
+Credential = AccessKey | TemporaryCredential
+SESSION_TOKEN_HEADER = "X-Amz-Security-Token"
 
 
-def verify(request: HttpRequest, body: bytes, *, service: str) -> sigv4.SignedIdentity[AccessKey]:
-    """The active key that signed ``request`` for ``service`` (see ``awsapi.sigv4.verify``)."""
-    return sigv4.verify(
-        request, body, service=service, lookup=selectors.access_key_get_active, secret=_secret
-    )
+class ExpiredToken(AuthError):
+    code = "ExpiredTokenException"
 
 
-def _secret(key: AccessKey) -> str:
+def _session_checked(
+    credential: TemporaryCredential | None, token: str | None
+) -> TemporaryCredential | None:
+    """Temporary credentials only sign with their own session token, until they expire."""
+    if credential is None or token is None or not credential.token_matches(token):
+        return None
+    if credential.expiration <= timezone.now():
+        raise ExpiredToken("The security token included in the request is expired")
+    return credential
+
+
+def _lookup(request: HttpRequest) -> Callable[[str], Credential | None]:
+    token = request.headers.get(SESSION_TOKEN_HEADER)
+
+    def lookup(access_key_id: str) -> Credential | None:
+        if access_key_id.startswith("ASIA"):
+            found = selectors.temporary_credential_get(access_key_id)
+            return _session_checked(found, token)
+        if token is not None:
+            return None  # a permanent key has no session: the token names no credentials
+        return selectors.access_key_get_active(access_key_id)
+
+    return lookup
+
+
+def verify(request: HttpRequest, body: bytes, *, service: str) -> sigv4.SignedIdentity[Credential]:
+    """The credentials that signed ``request`` for ``service`` (see ``awsapi.sigv4.verify``):
+    an active access key, or unexpired temporary credentials with their session token."""
+    return sigv4.verify(request, body, service=service, lookup=_lookup(request), secret=_secret)
+
+
+def _secret(key: Credential) -> str:
     return key.secret_access_key
-
-
-def _lookup_and_cache(access_key_id: str) -> AccessKey | None:
-    key = selectors.access_key_get_active(access_key_id)
-    if key is not None:
-        keycache.access_keys.put(access_key_id, key)
-    return key
-
-
-def _cached(access_key_id: str) -> AccessKey | None:
-    key = keycache.access_keys.get(access_key_id)
-    return None if key is keycache.MISSING else key
 
 
 async def verify_async(
     request: HttpRequest, body: bytes, *, service: str
-) -> sigv4.SignedIdentity[AccessKey]:
+) -> sigv4.SignedIdentity[Credential]:
     """:func:`verify` for the hot path: no query when the key is cached."""
+    lookup = _lookup(request)
+    token = request.headers.get(SESSION_TOKEN_HEADER)
+
+    def lookup_and_cache(access_key_id: str) -> Credential | None:
+        key = lookup(access_key_id)
+        if key is not None:
+            keycache.access_keys.put(access_key_id, key)
+        return key
+
+    def cached(access_key_id: str) -> Credential | None:
+        key = keycache.access_keys.get(access_key_id)
+        if key is keycache.MISSING:
+            return None
+        if isinstance(key, TemporaryCredential):
+            try:
+                return _session_checked(key, token)
+            except ExpiredToken:
+                return None  # the uncached path answers it
+        return key if token is None else None
+
     return await sigv4.verify_async(
-        request, body, service=service, lookup=_lookup_and_cache, secret=_secret, cached=_cached
+        request, body, service=service, lookup=lookup_and_cache, secret=_secret, cached=cached
     )
 
 
@@ -65,24 +107,30 @@ class ApiRequest:
     region: str
     body: bytes
     _json: Any = field(default=None, repr=False)
+    # What signed the call: an access key, or temporary credentials (whose session, if a
+    # role's, decides the caller's ARN and permissions).
+    credential: Credential | None = None
 
     @classmethod
     def signed(
         cls,
         http: HttpRequest,
         request_id: str,
-        identity: sigv4.SignedIdentity[AccessKey],
+        identity: sigv4.SignedIdentity[Credential],
         body: bytes,
     ) -> ApiRequest:
         """The call of the user whose key signed it (SigV4 already verified)."""
-        user = identity.access_key.user
+        key = identity.access_key
+        user = key.user
         return cls(
             http=http,
             request_id=request_id,
             user=user,
-            account=user.account,
+            # A role's session acts in the role's account (which may be another than its user's).
+            account=key.account if isinstance(key, TemporaryCredential) else user.account,
             region=identity.region,
             body=body,
+            credential=identity.access_key,
         )
 
     @property
@@ -164,3 +212,21 @@ def json_rpc_api(
     return apiview.json_rpc_api(
         service, target_prefix, operations, authenticate=_signed, max_body=max_body
     )
+
+
+def _query_service(request: HttpRequest, action: str) -> str | None:
+    """IAM or STS, as the signature's scope says; an unsigned call (or one scoped to neither)
+    by its action, so that its error is rendered as that service's."""
+    claimed = sigv4.claimed_service(request)
+    if claimed in ("iam", "sts"):
+        return claimed
+    for service in ("sts", "iam"):
+        if action in service_model(service).operation_names:
+            return service
+    return claimed
+
+
+def query_api(services: dict[str, dict[str, query.QueryView]]) -> Any:
+    """The query-protocol endpoint of IAM and STS (see ``awsapi.query.query_api``), its views
+    given an authenticated :class:`ApiRequest`."""
+    return query.query_api(services, authenticate=_signed, service_of=_query_service)

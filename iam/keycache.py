@@ -14,25 +14,25 @@ from typing import Any
 
 from django.conf import settings
 
-from iam.models import AccessKey
+from iam.models import AccessKey, TemporaryCredential
 
 _MISSING: Any = object()
 
 
 class AccessKeyCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._entries: dict[str, tuple[float, AccessKey]] = {}
+        self._entries: dict[str, tuple[float, AccessKey | TemporaryCredential]] = {}
         self._lock = threading.Lock()
         self._clock = clock
 
-    def get(self, access_key_id: str) -> AccessKey | Any | None:
+    def get(self, access_key_id: str) -> AccessKey | TemporaryCredential | Any | None:
         """The cached key, else ``MISSING``."""
         entry = self._entries.get(access_key_id)
         if entry is None or entry[0] < self._clock():
             return _MISSING
         return entry[1]
 
-    def put(self, access_key_id: str, key: AccessKey) -> None:
+    def put(self, access_key_id: str, key: AccessKey | TemporaryCredential) -> None:
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from awsapi.errors import ResourceNotFound
-from iam.models import AccessKey, User
+from iam.models import AccessKey, TemporaryCredential, User
 
 
 def access_key_get_active(access_key_id: str) -> AccessKey | None:
@@ -11,6 +11,16 @@ def access_key_get_active(access_key_id: str) -> AccessKey | None:
     return (
         AccessKey.objects.select_related("user", "user__account")
         .filter(access_key_id=access_key_id, status=AccessKey.Status.ACTIVE, user__is_active=True)
+        .first()
+    )
+
+
+def temporary_credential_get(access_key_id: str) -> TemporaryCredential | None:
+    """Temporary credentials by key id (expired ones too: their caller is told so), of an
+    active user."""
+    return (
+        TemporaryCredential.objects.select_related("user", "user__account", "account", "role")
+        .filter(access_key_id=access_key_id, user__is_active=True)
         .first()
     )
 

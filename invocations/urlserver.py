@@ -26,6 +26,7 @@ from django.core.handlers.asgi import ASGIRequest
 from awsapi.errors import AuthError, AWSError, new_request_id
 from functions import arns
 from iam.authentication import verify_async
+from iam.models import TemporaryCredential
 from invocations import selectors, services, urlhttp
 from invocations.selectors import URL_ID, UrlTarget
 from invocations.urlhttp import HttpAnswer
@@ -180,18 +181,22 @@ async def _caller(scope: dict[str, Any], body: bytes) -> tuple[str, str, dict[st
     except (AuthError, AWSError):
         return None
     key = identity.access_key
-    user = key.user
-    user_arn = f"arn:aws:iam::{user.account_id}:user/{user.username}"
+    if isinstance(key, TemporaryCredential):
+        # A session (an assumed role's, possibly of another account) is its own caller.
+        account_id, user_arn, caller_id = key.account_id, key.arn, key.caller_id
+    else:
+        user = key.user
+        account_id, user_arn, caller_id = user.account_id, user.arn, user.iam_id
     iam = {
         "accessKey": key.access_key_id,
-        "accountId": user.account_id,
-        "callerId": f"AIDA{user.pk:017d}",
+        "accountId": account_id,
+        "callerId": caller_id,
         "cognitoIdentity": None,
         "principalOrgId": None,
         "userArn": user_arn,
-        "userId": f"AIDA{user.pk:017d}",
+        "userId": caller_id,
     }
-    return user.account_id, user_arn, iam
+    return account_id, user_arn, iam
 
 
 # A path-form URL shares its origin with the console, so a tenant's function must get none

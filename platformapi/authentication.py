@@ -10,7 +10,7 @@ from rest_framework.request import Request
 
 from awsapi.sigv4 import SignedIdentity
 from iam import authentication
-from iam.models import AccessKey, User
+from iam.models import User
 
 
 class ConsoleSessionAuthentication(SessionAuthentication):
@@ -26,7 +26,9 @@ class SigV4Authentication(BaseAuthentication):
     ``sigv4_service`` (default ``lambda``). A request that carries no signature is left to
     the next authenticator; a bad signature is refused with AWS's error."""
 
-    def authenticate(self, request: Request) -> tuple[User, SignedIdentity[AccessKey]] | None:
+    def authenticate(
+        self, request: Request
+    ) -> tuple[User, SignedIdentity[authentication.Credential]] | None:
         http = request._request
         if "Authorization" not in http.headers:
             return None

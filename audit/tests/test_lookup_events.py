@@ -310,3 +310,28 @@ def test_events_buffered_at_a_clean_shutdown_are_stored(
     finally:
         with pytest.raises(StopIteration):
             next(servers)
+
+
+def test_iam_and_sts_calls_are_recorded_without_their_secrets(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    iam = client_for(functory, admin, "iam")
+    iam.create_user(UserName="audited-user")
+    key = iam.create_access_key(UserName="audited-user")["AccessKey"]
+    session = client_for(functory, admin, "sts").get_session_token(DurationSeconds=900)
+    secrets = [
+        key["SecretAccessKey"],
+        session["Credentials"]["SecretAccessKey"],
+        session["Credentials"]["SessionToken"],
+    ]
+
+    [created] = _by_name(functory, admin, "CreateUser")
+    assert created["EventSource"] == "iam.amazonaws.com"
+    assert json.loads(created["CloudTrailEvent"])["requestParameters"]["userName"] == (
+        "audited-user"
+    )
+    [made_key] = _by_name(functory, admin, "CreateAccessKey")
+    [got_token] = _by_name(functory, admin, "GetSessionToken")
+    assert got_token["EventSource"] == "sts.amazonaws.com"
+    for event in (made_key, got_token):
+        assert not [secret for secret in secrets if secret in event["CloudTrailEvent"]]

@@ -65,3 +65,22 @@ def test_deep_nesting_is_cut() -> None:
         inner["a"] = {}
         inner = inner["a"]  # type: ignore[assignment]
     assert "truncated" in json.dumps(sanitize.by_name(value))
+
+
+def test_sts_and_iam_credentials_in_answers_are_hidden() -> None:
+    # STS's model marks the secret key sensitive but not the session token.
+    answer = {
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLE",
+            "SecretAccessKey": "s3cr3t-key",
+            "SessionToken": "t0k3n-value",
+            "Expiration": "2026-12-05T00:00:00Z",
+        },
+        "AssumedRoleUser": {"Arn": "arn:aws:sts::123456789012:assumed-role/r/s"},
+    }
+    kept = sanitize.response_elements("sts", "AssumeRole", answer)
+    dumped = json.dumps(kept)
+    assert "s3cr3t-key" not in dumped and "t0k3n-value" not in dumped
+    assert kept["credentials"]["accessKeyId"] == "ASIAEXAMPLE"
+    created = {"AccessKey": {"UserName": "u", "AccessKeyId": "AKIA1", "SecretAccessKey": "k3y"}}
+    assert "k3y" not in json.dumps(sanitize.response_elements("iam", "CreateAccessKey", created))

@@ -80,9 +80,16 @@ def _json_rpc_operations() -> set[tuple[str, str]]:
     return found
 
 
+def _query_operations() -> set[tuple[str, str]]:
+    """The query-protocol services (IAM, STS) ``/`` dispatches by form Action."""
+    modules = inspect.getclosurevars(inspect.unwrap(console_views.home)).globals
+    services = _nonlocals(modules["iam_api"].dispatch)["services"]
+    return {(service, operation) for service, views in services.items() for operation in views}
+
+
 def test_the_walk_finds_the_operations_of_every_api() -> None:
     """The walk itself works: it sees operations of each served API and version prefix."""
-    found = _rest_operations() | _json_rpc_operations()
+    found = _rest_operations() | _json_rpc_operations() | _query_operations()
     for expected in [
         ("lambda", "Invoke"),
         ("lambda", "InvokeAsync"),
@@ -100,13 +107,17 @@ def test_the_walk_finds_the_operations_of_every_api() -> None:
         ("logs", "FilterLogEvents"),
         ("monitoring", "GetMetricStatistics"),
         ("events", "PutEvents"),
+        ("iam", "CreateUser"),
+        ("iam", "SimulatePrincipalPolicy"),
+        ("sts", "AssumeRole"),
+        ("sts", "GetCallerIdentity"),
     ]:
         assert expected in found
-    assert len(found) >= 73
+    assert len(found) >= 73 + 67  # 64 IAM and 3 STS operations
 
 
 def test_every_dispatched_operation_has_an_authorization_entry() -> None:
-    found = _rest_operations() | _json_rpc_operations()
+    found = _rest_operations() | _json_rpc_operations() | _query_operations()
     missing = sorted(
         (service, operation)
         for service, operation in found

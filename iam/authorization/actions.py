@@ -744,3 +744,154 @@ def _assume_role(params: Params, scope: Scope) -> tuple[Authorization, ...]:
             )
         )
     return tuple(result)
+
+
+# ---- AWS Identity and Access Management ------------------------------------------------------
+# Users, groups and roles are authorized on their ARN built from the name the request gives
+# (IAM's ARNs also carry the entity's path, which only the stored entity knows; the caller
+# may refine the resource after fetching it). An operation on the caller itself (GetUser or
+# ListAccessKeys without UserName) and the account-wide lists act on "*".
+
+_IAM_USER_OPERATIONS = [
+    "CreateUser",
+    "GetUser",
+    "DeleteUser",
+    "TagUser",
+    "UntagUser",
+    "ListUserTags",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "ListGroupsForUser",
+    "PutUserPolicy",
+    "GetUserPolicy",
+    "ListUserPolicies",
+    "DeleteUserPolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "ListAttachedUserPolicies",
+    "CreateLoginProfile",
+    "GetLoginProfile",
+    "UpdateLoginProfile",
+    "DeleteLoginProfile",
+]
+_IAM_GROUP_OPERATIONS = [
+    "CreateGroup",
+    "GetGroup",
+    "DeleteGroup",
+    "AddUserToGroup",
+    "RemoveUserFromGroup",
+    "PutGroupPolicy",
+    "GetGroupPolicy",
+    "ListGroupPolicies",
+    "DeleteGroupPolicy",
+    "AttachGroupPolicy",
+    "DetachGroupPolicy",
+    "ListAttachedGroupPolicies",
+]
+_IAM_ROLE_OPERATIONS = [
+    "CreateRole",
+    "GetRole",
+    "DeleteRole",
+    "UpdateAssumeRolePolicy",
+    "UpdateRole",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "ListRolePolicies",
+    "DeleteRolePolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "ListAttachedRolePolicies",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
+]
+_IAM_POLICY_OPERATIONS = [
+    "GetPolicy",
+    "DeletePolicy",
+    "CreatePolicyVersion",
+    "GetPolicyVersion",
+    "ListPolicyVersions",
+    "DeletePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "ListEntitiesForPolicy",
+]
+_IAM_LISTS = (
+    "ListUsers",
+    "ListGroups",
+    "ListRoles",
+    "ListPolicies",
+    "GetAccountAuthorizationDetails",
+)
+_IAM_KINDS = {"UserName": "user", "GroupName": "group", "RoleName": "role"}
+
+
+def _iam_arn(scope: Scope, kind: str, name: str | None, path: str | None = None) -> str:
+    if name is None:
+        return ALL_RESOURCES
+    if "/" in name or ":" in name or len(name) > 128:
+        raise UnparsableResource(f"{name!r} is not an IAM name")
+    prefix = path if isinstance(path, str) and path.startswith("/") else "/"
+    return f"arn:{scope.partition}:iam::{scope.account}:{kind}{prefix}{name}"
+
+
+def _iam_conditions(operation: str, params: Params) -> dict[str, ConditionValue]:
+    conditions: dict[str, ConditionValue] = {}
+    if operation.startswith(("Attach", "Detach")):
+        policy_arn = _string(params, "PolicyArn")
+        if policy_arn is not None:
+            conditions["iam:PolicyARN"] = policy_arn
+    if operation.startswith(("Create", "Tag")):
+        conditions |= _tag_list_conditions(params.get("Tags"))
+    if operation.startswith("Untag"):
+        conditions |= _tag_keys_condition(params.get("TagKeys"))
+    return conditions
+
+
+def _iam_entity_rule(operation: str, member: str) -> Rule:
+    def rule(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+        path = params.get("Path") if operation.startswith("Create") else None
+        arn = _iam_arn(scope, _IAM_KINDS[member], _string(params, member), path)
+        return (Authorization(f"iam:{operation}", (arn,), _iam_conditions(operation, params)),)
+
+    return rule
+
+
+for _operation in _IAM_USER_OPERATIONS:
+    _RULES[("iam", _operation)] = _iam_entity_rule(_operation, "UserName")
+for _operation in _IAM_GROUP_OPERATIONS:
+    _RULES[("iam", _operation)] = _iam_entity_rule(_operation, "GroupName")
+for _operation in _IAM_ROLE_OPERATIONS:
+    _RULES[("iam", _operation)] = _iam_entity_rule(_operation, "RoleName")
+for _operation in _IAM_LISTS:
+    _constant("iam", _operation, f"iam:{_operation}")
+
+
+def _iam_policy_rule(operation: str) -> Rule:
+    def rule(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+        arn = arns.bounded_name(params.get("PolicyArn"), "PolicyArn")
+        if not arn.startswith("arn:"):
+            raise UnparsableResource(f"{arn!r} is not a policy ARN")
+        return (Authorization(f"iam:{operation}", (arn,)),)
+
+    return rule
+
+
+for _operation in _IAM_POLICY_OPERATIONS:
+    _RULES[("iam", _operation)] = _iam_policy_rule(_operation)
+
+
+@_register("iam", "CreatePolicy")
+def _create_policy(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    name = _string(params, "PolicyName")
+    if name is None:
+        raise UnparsableResource("PolicyName is missing")
+    arn = _iam_arn(scope, "policy", name, params.get("Path"))
+    return (Authorization("iam:CreatePolicy", (arn,), _iam_conditions("CreatePolicy", params)),)
+
+
+@_register("iam", "SimulatePrincipalPolicy")
+def _simulate(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    arn = arns.bounded_name(params.get("PolicySourceArn"), "PolicySourceArn")
+    return (Authorization("iam:SimulatePrincipalPolicy", (arn,)),)

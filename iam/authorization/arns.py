@@ -93,6 +93,9 @@ def _bounded(value: object, what: str) -> str:
     return value
 
 
+bounded_name = _bounded  # a request's name or ARN, bounded (for the other rules' modules)
+
+
 def function_target(
     scope: Scope, function_name: object, qualifier: object = None
 ) -> FunctionTarget:

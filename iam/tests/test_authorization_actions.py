@@ -1097,12 +1097,104 @@ CASES = [
             ),
         ),
     ),
+    # ---- IAM: the entity's ARN from its name (and path on create) ----
+    Case(
+        "iam create user with a path and tags",
+        "iam",
+        "CreateUser",
+        {"UserName": "bob", "Path": "/team/", "Tags": [{"Key": "k", "Value": "v"}]},
+        (
+            auth(
+                "iam:CreateUser",
+                "arn:aws:iam::111122223333:user/team/bob",
+                conditions={"aws:RequestTag/k": "v", "aws:TagKeys": ("k",)},
+            ),
+        ),
+    ),
+    Case(
+        "iam get user without a name acts on the caller",
+        "iam",
+        "GetUser",
+        {},
+        (auth("iam:GetUser", "*"),),
+    ),
+    Case(
+        "iam attach role policy names the policy in iam:PolicyARN",
+        "iam",
+        "AttachRolePolicy",
+        {"RoleName": "r", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+        (
+            auth(
+                "iam:AttachRolePolicy",
+                "arn:aws:iam::111122223333:role/r",
+                conditions={"iam:PolicyARN": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+            ),
+        ),
+    ),
+    Case(
+        "iam untag user",
+        "iam",
+        "UntagUser",
+        {"UserName": "bob", "TagKeys": ["a", "b"]},
+        (
+            auth(
+                "iam:UntagUser",
+                "arn:aws:iam::111122223333:user/bob",
+                conditions={"aws:TagKeys": ("a", "b")},
+            ),
+        ),
+    ),
+    Case(
+        "iam put group policy",
+        "iam",
+        "PutGroupPolicy",
+        {"GroupName": "devs", "PolicyName": "p", "PolicyDocument": "{}"},
+        (auth("iam:PutGroupPolicy", "arn:aws:iam::111122223333:group/devs"),),
+    ),
+    Case(
+        "iam policy version by the policy's ARN",
+        "iam",
+        "CreatePolicyVersion",
+        {"PolicyArn": "arn:aws:iam::111122223333:policy/app/p", "PolicyDocument": "{}"},
+        (auth("iam:CreatePolicyVersion", "arn:aws:iam::111122223333:policy/app/p"),),
+    ),
+    Case(
+        "iam create policy",
+        "iam",
+        "CreatePolicy",
+        {"PolicyName": "p", "Path": "/app/", "PolicyDocument": "{}"},
+        (auth("iam:CreatePolicy", "arn:aws:iam::111122223333:policy/app/p"),),
+    ),
+    Case("iam list roles", "iam", "ListRoles", {}, (auth("iam:ListRoles", "*"),)),
+    Case(
+        "iam simulate principal policy on the source",
+        "iam",
+        "SimulatePrincipalPolicy",
+        {"PolicySourceArn": "arn:aws:iam::111122223333:user/bob", "ActionNames": ["s3:Get"]},
+        (auth("iam:SimulatePrincipalPolicy", "arn:aws:iam::111122223333:user/bob"),),
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_an_operation_maps_to_awss_action_resources_and_condition_keys(case: Case) -> None:
     assert authorizations(case.service, case.operation, case.params, SCOPE) == case.expected
+
+
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("GetRole", {"RoleName": "a/b"}),
+        ("GetPolicy", {"PolicyArn": "not-an-arn"}),
+        ("GetPolicy", {}),
+        ("CreatePolicy", {}),
+    ],
+)
+def test_an_iam_request_naming_no_entity_is_left_to_the_operation(
+    operation: str, params: dict[str, Any]
+) -> None:
+    with pytest.raises(UnparsableResource):
+        authorizations("iam", operation, params, SCOPE)
 
 
 def test_the_table_holds_at_least_sixty_cases() -> None:

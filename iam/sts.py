@@ -1,0 +1,211 @@
+"""STS: temporary credentials for a user (GetSessionToken) or a role (AssumeRole, checked
+against the role's trust policy by ``iam.policy``), and who a set of credentials is.
+
+Credentials are rows (:class:`TemporaryCredential`) that SigV4 accepts with their session
+token until they expire; the row records whose permissions they carry. A caller's expired
+rows are removed whenever it asks for new ones, and it may hold at most
+``MAX_LIVE_SESSIONS`` unexpired ones, so a loop of calls cannot pile them up.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from awsapi.errors import AWSError
+from iam import entities
+from iam.models import Account, Role, TemporaryCredential, User, new_iam_id
+from iam.policy import Policy, Principal, RequestContext, evaluate
+from iam.policy.document import PolicyKind
+from iam.policy.evaluate import statement_applies
+from iam.policy.principals import NONE
+
+SESSION_MIN_SECONDS = 900
+SESSION_MAX_SECONDS = 129_600  # GetSessionToken for an IAM user: 36 hours
+ROOT_SESSION_MAX_SECONDS = 3_600
+SESSION_DEFAULT_SECONDS = 43_200
+CHAINED_MAX_SECONDS = 3_600
+# Unexpired sessions one user may hold: a loop of AssumeRole calls cannot fill the table.
+MAX_LIVE_SESSIONS = 5_000
+_SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})")
+
+
+def _validation(message: str) -> AWSError:
+    return AWSError(message, code="ValidationError", status=400)
+
+
+def _denied(caller_arn: str, action: str, resource: str = "") -> AWSError:
+    message = f"User: {caller_arn} is not authorized to perform: {action}"
+    if resource:
+        message += f" on resource: {resource}"
+    return AWSError(message, code="AccessDenied", status=403)
+
+
+@dataclass(frozen=True)
+class Issued:
+    credential: TemporaryCredential
+    session_token: str
+
+
+def _issue(
+    *, user: User, account: Account, seconds: int, role: Role | None = None, session_name: str = ""
+) -> Issued:
+    token = "FQoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(180)).decode("ascii")
+    secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+    expiration = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=seconds)
+    now = timezone.now()
+    TemporaryCredential.objects.filter(user=user, expiration__lt=now).delete()
+    if TemporaryCredential.objects.filter(user=user).count() >= MAX_LIVE_SESSIONS:
+        raise AWSError("Rate exceeded", code="Throttling", status=400)
+    while True:
+        try:
+            with transaction.atomic():
+                credential = TemporaryCredential.objects.create(
+                    access_key_id=new_iam_id("ASIA"),
+                    secret_access_key=secret,
+                    session_token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+                    account=account,
+                    user=user,
+                    role=role,
+                    session_name=session_name,
+                    expiration=expiration,
+                )
+            return Issued(credential, token)
+        except IntegrityError:
+            continue
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling STS: the user, the admin flag, and the session it signs with."""
+
+    user: User
+    is_admin: bool
+    session: TemporaryCredential | None
+
+    @property
+    def arn(self) -> str:
+        return self.session.arn if self.session is not None else self.user.arn
+
+    @property
+    def role(self) -> Role | None:
+        return self.session.role if self.session is not None else None
+
+
+def caller_identity(caller: Caller) -> dict[str, str]:
+    if caller.session is not None:
+        return {
+            "UserId": caller.session.caller_id,
+            "Account": caller.session.account_id,
+            "Arn": caller.arn,
+        }
+    return {"UserId": caller.user.iam_id, "Account": caller.user.account_id, "Arn": caller.arn}
+
+
+def session_token_get(caller: Caller, seconds: int | None) -> Issued:
+    if caller.session is not None:
+        raise AWSError(
+            "Cannot call GetSessionToken with session credentials",
+            code="AccessDenied",
+            status=403,
+        )
+    seconds = SESSION_DEFAULT_SECONDS if seconds is None else seconds
+    # The model bounds DurationSeconds to 900-129600; the account's admin is root-like, and
+    # a root user's sessions last at most an hour.
+    limit = ROOT_SESSION_MAX_SECONDS if caller.is_admin else SESSION_MAX_SECONDS
+    seconds = min(seconds, limit)
+    return _issue(user=caller.user, account=caller.user.account, seconds=seconds)
+
+
+def _principal(caller: Caller) -> Principal:
+    user = caller.user
+    role = caller.role
+    session = caller.session
+    if session is not None and role is not None:
+        return Principal(
+            session.arn,
+            user.account_id,
+            "assumed-role",
+            session.session_name,
+            session.caller_id,
+            role_arn=role.arn,
+        )
+    if caller.is_admin:
+        # The account's admin acts as its root user: no identity-based policy needed.
+        return Principal(user.arn, user.account_id, "root", user.username, user.iam_id)
+    return Principal(user.arn, user.account_id, "user", user.username, user.iam_id, user.tags)
+
+
+def _caller_policies(caller: Caller) -> list[Policy]:
+    role = caller.role
+    if role is not None:
+        return entities.identity_policies(role)
+    return [] if caller.is_admin else entities.identity_policies(caller.user)
+
+
+def role_assume(
+    caller: Caller,
+    role_arn: str,
+    session_name: str,
+    seconds: int | None,
+    external_id: str | None = None,
+) -> Issued:
+    """Credentials of the role, if its trust policy (and, for a user of the role's account
+    that the trust policy names only by account, the user's policies) let the caller in."""
+    match = _ROLE_ARN.fullmatch(role_arn)
+    role = None
+    if match is not None:
+        role = (
+            Role.objects.select_related("account")
+            .filter(account_id=match.group(1), name=match.group(2))
+            .first()
+        )
+        if role is not None and role.arn != role_arn:
+            role = None  # the path in the ARN must be the role's
+    if role is None:
+        # AWS does not tell a caller whether a role it may not assume exists.
+        raise _denied(caller.arn, "sts:AssumeRole", role_arn)
+    if role.account_id != caller.user.account_id:
+        # Until the Lambda, Logs and CloudWatch APIs evaluate a session's role policies
+        # (issue 14), a session in another account would act there with every right: no
+        # account's role can be assumed from another one yet (SECURITY.md).
+        raise _denied(caller.arn, "sts:AssumeRole", role.arn)
+    conditions: dict[str, str] = {"sts:RoleSessionName": session_name}
+    if external_id is not None:
+        conditions["sts:ExternalId"] = external_id
+    context = RequestContext(_principal(caller), "sts:AssumeRole", role.arn, conditions)
+    trust = entities.checked_policy(role.assume_role_policy_document, PolicyKind.TRUST)
+    # A role's trust policy must let the caller in, in its own account too: the caller's
+    # identity-based policies alone never do (unlike other resource policies).
+    trusted = any(
+        statement.effect == "Allow" and statement_applies(statement, context, True) != NONE
+        for statement in trust.statements
+    )
+    decision = evaluate(context, _caller_policies(caller), trust, role.account_id)
+    if not (trusted and decision.allowed):
+        raise _denied(caller.arn, "sts:AssumeRole", role.arn)
+    seconds = 3600 if seconds is None else seconds
+    if seconds > role.max_session_duration:
+        raise _validation(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        )
+    if caller.role is not None and seconds > CHAINED_MAX_SECONDS:
+        raise _validation(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles "
+            "assumed by role chaining."
+        )
+    return _issue(
+        user=caller.user,
+        account=role.account,
+        seconds=seconds,
+        role=role,
+        session_name=session_name,
+    )
