@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -153,12 +154,14 @@ def test_a_fork_bomb_is_contained_and_cleaned_up(lam):
     runner.join()
     assert outcome["FunctionError"] == "Unhandled"
     listing = subprocess.run(["ps", "-e", "-o", "uid="], capture_output=True, text=True)
-    sandboxed = [
+    # Per environment uid (other environments of this machine, and their network helpers,
+    # run too: the suite's profiles run side by side): no uid is left with a swarm.
+    per_uid = Counter(
         uid
         for uid in map(int, listing.stdout.split())
         if identity.UID_BASE <= uid < identity.UID_BASE + identity.UID_COUNT
-    ]
-    assert len(sandboxed) < 100
+    )
+    assert max(per_uid.values(), default=0) < 20, per_uid.most_common(3)
 
 
 def test_a_memory_bomb_is_killed_at_its_memory_size(lam):

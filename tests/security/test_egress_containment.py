@@ -60,10 +60,21 @@ def test_the_host_is_unreachable_by_any_address_while_the_outside_is_reachable(
     body = invoke(lam, "red-team-egress", event)["Body"]
     results = body["results"]
     assert results[f"{outside_host.address}|80"].startswith("open:HTTP/1.0 200"), results
+    # An address that stopped being the host's while the probe ran (another test's veth,
+    # torn down: the suite's two profiles run side by side) is routed out like any other.
+    fixed = {"127.0.0.1", "::1", "0.0.0.0", "::", "169.254.169.254"}
+    still = fixed | set(host_addresses())
+
+    def probed_host(target: str) -> str:
+        host = target.removeprefix("udp:").rsplit("|", 1)[0]
+        return host if host == "::ffff:127.0.0.1" else host.removeprefix("::ffff:")
+
     reached = {
         target: answer
         for target, answer in results.items()
-        if answer.startswith("open") and target != f"{outside_host.address}|80"
+        if answer.startswith("open")
+        and target != f"{outside_host.address}|80"
+        and (probed_host(target) in still or probed_host(target) == "::ffff:127.0.0.1")
     }
     assert reached == {}
     assert sum(key.startswith("udp:") for key in results) == len(udp_targets)
