@@ -10,7 +10,7 @@ run: setup
 test:
 	scripts/test.sh
 
-# The quick loop (about a minute and a half): lint, types, import contracts, in-process tests on SQLite.
+# The quick loop (about five minutes): lint, types, import contracts, in-process tests on SQLite.
 check: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
 	.venv/bin/lint-imports
