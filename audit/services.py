@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -18,6 +19,8 @@ from audit.vocabulary import DENIED_CODES
 from iam.models import AccessKey
 
 # Rows deleted per statement by the retention sweep: short transactions, no long locks.
+logger = logging.getLogger(__name__)
+
 EXPIRE_BATCH = 5_000
 
 
@@ -74,20 +77,26 @@ def _row(event: dict[str, Any]) -> AuditEvent:
         event_time=dt.datetime.strptime(event["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=dt.UTC
         ),
-        account_id=str(event.get("recipientAccountId") or "")[:12],
-        event_source=str(event.get("eventSource"))[:64],
-        event_name=str(event.get("eventName"))[:128],
+        account_id=_text(event.get("recipientAccountId"), 12),
+        event_source=_text(event.get("eventSource"), 64),
+        event_name=_text(event.get("eventName"), 128),
         read_only=bool(event.get("readOnly")),
-        username=str(identity.get("userName") or "")[:200],
-        access_key_id=str(identity.get("accessKeyId") or "")[:128],
-        resource_type=resource_type,
-        resource_name=resource_name,
-        error_code=error_code[:128],
+        username=_text(identity.get("userName"), 200),
+        access_key_id=_text(identity.get("accessKeyId"), 128),
+        resource_type=_text(resource_type, 64),
+        resource_name=_text(resource_name, 256),
+        error_code=_text(error_code, 128),
         denied=error_code in DENIED_CODES,
-        source_ip=str(event.get("sourceIPAddress") or "")[:64],
+        source_ip=_text(event.get("sourceIPAddress"), 64),
         count=count,
         record=record,
     )
+
+
+def _text(value: Any, limit: int) -> str:
+    """A column's text: cut to its size, without NUL characters, which PostgreSQL refuses
+    in text (a caller's header or name may hold one; the JSON record escapes them)."""
+    return str(value or "").replace("\x00", "\ufffd")[:limit]
 
 
 def events_store(events: Iterable[dict[str, Any]]) -> None:
@@ -95,8 +104,18 @@ def events_store(events: Iterable[dict[str, Any]]) -> None:
     batch = [dict(event) for event in events]
     _attribute_keys(batch)
     rows = [_row(event) for event in batch]
-    with transaction.atomic():
-        AuditEvent.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    try:
+        with transaction.atomic():
+            AuditEvent.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    except DataError:
+        # One row the database refuses must not keep the whole batch (and every later one,
+        # retried with it) out of the trail: store them one by one, dropping what fails.
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    AuditEvent.objects.bulk_create([row], ignore_conflicts=True)
+            except DataError:
+                logger.warning("an audit event the database refused was dropped: %s", row)
 
 
 def events_expire(now: dt.datetime | None = None, days: float | None = None) -> int:

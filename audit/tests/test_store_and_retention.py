@@ -71,3 +71,20 @@ def test_a_refused_call_with_an_existing_key_id_is_attributed_to_the_keys_accoun
     assert row.denied is True
     assert row.count == 7
     assert '"_count"' not in row.record
+
+
+def test_a_nul_character_from_a_caller_does_not_keep_events_out_of_the_trail() -> None:
+    # PostgreSQL refuses NUL in text: a garbage X-Amz-Target or key id must still be stored,
+    # and must not hold back the events of the same batch.
+    now = dt.datetime.now(dt.UTC)
+    hostile = _event(
+        now,
+        eventName="Create\x00Function",
+        userIdentity={"type": "IAMUser", "accessKeyId": "AKIA\x00X", "userName": "a\x00b"},
+        sourceIPAddress="127.0.0.1",
+        requestParameters={"functionName": "f\x00g"},
+    )
+    services.events_store([hostile, _event(now, eventName="Next")])
+    stored = dict(AuditEvent.objects.values_list("event_name", "access_key_id"))
+    assert stored == {"Create\ufffdFunction": "AKIA\ufffdX", "Next": ""}
+    assert "\x00" not in AuditEvent.objects.get(event_name="Next").record

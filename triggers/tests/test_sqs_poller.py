@@ -478,7 +478,8 @@ def test_concurrency_grows_with_the_backlog_up_to_the_maximum(sqs: Any, client: 
             QueueUrl=url,
             Entries=[{"Id": str(n), "MessageBody": str(start + n)} for n in range(10)],
         )
-    function = Function(delay=0.1)
+    # Slow enough that three batches overlap even when receives are slow (a loaded machine).
+    function = Function(delay=0.3)
     Run(mapping(arn, maximum_concurrency=3), function, client).until(
         lambda: len(function.records) >= 300, timeout=60
     )

@@ -61,18 +61,22 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> Stored:
 def test_it_counts_polled_filtered_invoked_failed_and_deleted_records(
     sqs: Any, client: Any, stored: Stored
 ) -> None:
-    url, arn = new_queue(sqs, VisibilityTimeout="1")
+    url, arn = new_queue(sqs, VisibilityTimeout="2")
     bodies = ['{"keep": 1, "fail": true}', '{"keep": 2}', '{"drop": 1}', '{"drop": 2}']
     for body in bodies:
         sqs.send_message(QueueUrl=url, MessageBody=body)
 
+    failed_once: set[str] = set()
+
     def answer(event: dict[str, Any]) -> Outcome:
-        # The record asking to fail fails on its first delivery only.
+        # The record asking to fail fails the first time the function sees it only (not by
+        # its receive count: on a loaded machine a receive can lapse before it is invoked).
         failed = [
             {"itemIdentifier": r["messageId"]}
             for r in event["Records"]
-            if "fail" in r["body"] and r["attributes"]["ApproximateReceiveCount"] == "1"
+            if "fail" in r["body"] and r["messageId"] not in failed_once
         ]
+        failed_once.update(item["itemIdentifier"] for item in failed)
         return Outcome(json.dumps({"batchItemFailures": failed}).encode(), None)
 
     filters = compile_filter_criteria(
