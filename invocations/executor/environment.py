@@ -115,6 +115,10 @@ class Environment:
         chunk handled as it comes: output over the caps is read and forgotten, so the
         function never blocks on a full pipe and nothing accumulates here.
         """
+        if self._output_fd < 0:
+            # Closed (the environment stopped): the number may be another file's by now, and
+            # reading it would put that file's bytes in this function's log.
+            return
         taken = 0
         while taken < limit:
             try:
@@ -146,6 +150,8 @@ class Environment:
             self._function_output(self._splitter.flush())
 
     def _on_eof(self) -> None:
+        if self._output_fd < 0:
+            return
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self._output_fd)
         self._flush_partial()
@@ -348,8 +354,9 @@ class Environment:
             await asyncio.wait_for(asyncio.shield(self._exited), timeout=2)
         if not self._exited.done():
             self._on_eof()
+        fd, self._output_fd = self._output_fd, -1
         with contextlib.suppress(OSError):
-            os.close(self._output_fd)
+            os.close(fd)
         self.process.cleanup()
 
 

@@ -248,3 +248,35 @@ def test_a_start_whose_caller_left_is_stopped_and_later_starts_still_work(
     while set(_bwraps_of_this_process()) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not set(_bwraps_of_this_process()) - before
+
+
+def test_a_stopped_environment_reads_no_output_from_a_reused_descriptor(tmp_path, code_dir):
+    # Output is drained once more as an invocation closes; after the environment stopped,
+    # its descriptor's number may already be another file's (a database, say): nothing of
+    # that file may become this function's log.
+    async def scenario() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        try:
+            environment = await backend.start(_spec(code_dir))
+            number = environment._output_fd
+            await environment.stop()
+            secret = tmp_path / "other-tenants-file"
+            secret.write_text("SECRET ROW\n")
+            reused = os.open(secret, os.O_RDONLY)
+            try:
+                if reused != number:  # make the number the other file's, as a reuse would
+                    os.dup2(reused, number)
+                captured = environment._capture
+                before = list(captured.lines()) if captured is not None else []
+                environment.drain_output()
+                after = list(captured.lines()) if captured is not None else []
+                assert after == before
+                assert not any("SECRET" in line for line in after)
+            finally:
+                os.close(reused)
+                if reused != number:
+                    os.close(number)
+        finally:
+            await backend.close()
+
+    _run(scenario())
