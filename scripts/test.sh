@@ -27,14 +27,16 @@ mypy .
 echo "== import-linter"
 lint-imports
 # The two profiles run side by side (most tests wait on servers, sandboxes and brokers, not
-# on the CPU), each with its own Redis databases, data dir and pytest temp dir; each one's
-# output is printed whole once both are done. FUNCTORY_TEST_SERIAL=1 runs one after the other.
+# on the CPU), each with its own Redis databases, data dir, pytest temp dir and Hypothesis
+# (schemathesis) storage; each one's output is printed whole once both are done.
+# FUNCTORY_TEST_SERIAL=1 runs one after the other.
 logs="$(mktemp -d)"
 sqlite_profile() {
     env -u DATABASE_URL -u REDIS_URL \
         FUNCTORY_DATA_DIR="$FUNCTORY_DATA_DIR/sqlite" \
         FUNCTORY_TEST_REDIS_URL="redis://127.0.0.1:6379/7" \
         FUNCTORY_TEST_BROKER_URL="redis://127.0.0.1:6379/9" \
+        HYPOTHESIS_STORAGE_DIRECTORY="$logs/hypothesis-sqlite" \
         python -m pytest -q --durations=15 --basetemp="$logs/tmp-sqlite" "$@"
 }
 postgres_profile() {
@@ -42,6 +44,7 @@ postgres_profile() {
         FUNCTORY_DATA_DIR="$FUNCTORY_DATA_DIR/postgres" \
         FUNCTORY_TEST_REDIS_URL="redis://127.0.0.1:6379/8" \
         FUNCTORY_TEST_BROKER_URL="redis://127.0.0.1:6379/10" \
+        HYPOTHESIS_STORAGE_DIRECTORY="$logs/hypothesis-postgres" \
         python -m pytest -q --durations=15 --basetemp="$logs/tmp-postgres" "$@"
 }
 mkdir -p "$FUNCTORY_DATA_DIR/sqlite" "$FUNCTORY_DATA_DIR/postgres"
