@@ -176,6 +176,41 @@ def _observed(
 read_body = _read_body  # for the other protocols' shells (awsapi.query)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One REST-JSON call as its wrapper saw it (what the observers and the answer need)."""
+
+    service: str
+    operation: str
+    request: HttpRequest
+    request_id: str
+    caller: object | None
+    url_kwargs: dict[str, Any]
+
+
+def _rest_json_answer(
+    call: _Call, *, result: ApiResponse | None = None, error: Exception | None = None
+) -> HttpResponse | StreamingHttpResponse:
+    """Tell the observers how the call ended, then answer it (the error, or the result)."""
+    _observed(
+        call.service,
+        call.operation,
+        call.request,
+        call.request_id,
+        call.caller,
+        result=result,
+        error=error,
+        url_kwargs=call.url_kwargs,
+    )
+    if error is not None:
+        return _rest_json_failure(error, call.operation, call.request_id)
+    assert result is not None
+    try:
+        return _render(result, call.request_id)
+    except Exception as exc:
+        return _rest_json_failure(exc, call.operation, call.request_id)
+
+
 def _render(result: ApiResponse, request_id: str) -> HttpResponse | StreamingHttpResponse:
     response: HttpResponse | StreamingHttpResponse
     if isinstance(result.body, AsyncIterable):
@@ -232,29 +267,10 @@ def rest_json_api(
                 api_request = authenticate(request, request_id, body, service)
                 result = view(api_request, **kwargs)
             except Exception as exc:
-                _observed(
-                    service,
-                    operation,
-                    request,
-                    request_id,
-                    api_request,
-                    error=exc,
-                    url_kwargs=kwargs,
-                )
-                return _rest_json_failure(exc, operation, request_id)
-            _observed(
-                service,
-                operation,
-                request,
-                request_id,
-                api_request,
-                result=result,
-                url_kwargs=kwargs,
-            )
-            try:
-                return _render(result, request_id)
-            except Exception as exc:
-                return _rest_json_failure(exc, operation, request_id)
+                call = _Call(service, operation, request, request_id, api_request, kwargs)
+                return _rest_json_answer(call, error=exc)
+            call = _Call(service, operation, request, request_id, api_request, kwargs)
+            return _rest_json_answer(call, result=result)
 
         wrapper.operation = operation  # type: ignore[attr-defined]
         return wrapper
@@ -296,29 +312,10 @@ def rest_json_api_async(
                 api_request = await authenticate(request, request_id, body, service)
                 result = await view(api_request, **kwargs)
             except Exception as exc:
-                _observed(
-                    service,
-                    operation,
-                    request,
-                    request_id,
-                    api_request,
-                    error=exc,
-                    url_kwargs=kwargs,
-                )
-                return _rest_json_failure(exc, operation, request_id)
-            _observed(
-                service,
-                operation,
-                request,
-                request_id,
-                api_request,
-                result=result,
-                url_kwargs=kwargs,
-            )
-            try:
-                return _render(result, request_id)
-            except Exception as exc:
-                return _rest_json_failure(exc, operation, request_id)
+                call = _Call(service, operation, request, request_id, api_request, kwargs)
+                return _rest_json_answer(call, error=exc)
+            call = _Call(service, operation, request, request_id, api_request, kwargs)
+            return _rest_json_answer(call, result=result)
 
         wrapper.operation = operation  # type: ignore[attr-defined]
         return wrapper
