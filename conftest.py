@@ -42,7 +42,10 @@ from iam import services
 for line in sys.stdin:
     with transaction.atomic():
         account = services.account_get_or_create(None)
-        user = services.user_create(username=line.strip(), account=account, password=None)
+        # The first user of a new account is its admin, acting as the account's root.
+        user = services.user_create(
+            username=line.strip(), account=account, password=None, is_admin=True
+        )
         key = services.access_key_create(user=user)
     print(json.dumps({"AccountId": account.id, "UserName": user.username,
                       "AccessKeyId": key.access_key_id,
@@ -68,8 +71,9 @@ class LiveServer:
         )
 
     def mint(self, name: str) -> dict[str, str]:
-        """A new account with a user and access key, as ``createuser --access-key`` makes
-        them, from one long-lived child (Django starts once per server, not per test)."""
+        """A new account with its admin and an access key, as ``createuser --admin
+        --access-key`` makes them, from one long-lived child (Django starts once per
+        server, not per test)."""
         if self._minter is None or self._minter.poll() is not None:
             self._minter = subprocess.Popen(
                 [sys.executable, "-c", _MINTER_SCRIPT],
@@ -351,6 +355,26 @@ def create_user(server: LiveServer) -> Credentials:
         user_name=data["UserName"],
         access_key_id=data["AccessKeyId"],
         secret_access_key=data["SecretAccessKey"],
+    )
+
+
+def create_member(
+    server: LiveServer, *policy_arns: str, admin: Credentials | None = None
+) -> Credentials:
+    """A user who may do only what the given managed policies allow (none: nothing), made
+    through the IAM API by ``admin`` (default: the admin of a fresh account)."""
+    admin = admin or create_user(server)
+    iam = client_for(server, admin, "iam")
+    name = f"member-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    for arn in policy_arns:
+        iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Credentials(
+        account_id=admin.account_id,
+        user_name=name,
+        access_key_id=key["AccessKeyId"],
+        secret_access_key=key["SecretAccessKey"],
     )
 
 

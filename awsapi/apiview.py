@@ -49,6 +49,10 @@ AsyncViewFunc = Callable[..., Awaitable[ApiResponse]]
 # (request, request id, body, service) -> what the view receives, or raise an AWSError.
 Authenticate = Callable[[HttpRequest, str, bytes, str], object]
 AsyncAuthenticate = Callable[[HttpRequest, str, bytes, str], Awaitable[object]]
+# (what authenticate made, operation, URL kwargs) -> None, or raise AccessDenied: whether
+# the caller's policies allow the call, decided before the view runs.
+Authorize = Callable[[object, str, dict[str, Any]], None]
+AsyncAuthorize = Callable[[object, str, dict[str, Any]], Awaitable[None]]
 
 
 # Set in the ASGI scope by :class:`RequestBodyLimit` when it stopped reading a body.
@@ -247,10 +251,12 @@ def rest_json_api(
     *,
     service: str,
     authenticate: Authenticate,
+    authorize: Authorize | None = None,
     max_body: int = MAX_REQUEST_BYTES,
 ) -> Callable[[ViewFunc], Any]:
     """Wrap a REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``, where
-    ``api_request`` is what ``authenticate`` made of the call to ``service``.
+    ``api_request`` is what ``authenticate`` made of the call to ``service`` and
+    ``authorize`` allowed.
 
     ``max_body`` may only lower the limit: :class:`RequestBodyLimit` never reads past
     ``MAX_REQUEST_BYTES``.
@@ -265,6 +271,8 @@ def rest_json_api(
             try:
                 body = _read_body(request, operation, max_body)
                 api_request = authenticate(request, request_id, body, service)
+                if authorize is not None:
+                    authorize(api_request, operation, kwargs)
                 result = view(api_request, **kwargs)
             except Exception as exc:
                 call = _Call(service, operation, request, request_id, api_request, kwargs)
@@ -283,6 +291,7 @@ def rest_json_api_async(
     *,
     service: str,
     authenticate: AsyncAuthenticate,
+    authorize: AsyncAuthorize | None = None,
     max_body: int = MAX_REQUEST_BYTES,
     limit_operation: str | None = None,
     methods: tuple[str, ...] | None = None,
@@ -310,6 +319,8 @@ def rest_json_api_async(
                     )
                 body = _read_body(request, limit_operation or operation, max_body)
                 api_request = await authenticate(request, request_id, body, service)
+                if authorize is not None:
+                    await authorize(api_request, operation, kwargs)
                 result = await view(api_request, **kwargs)
             except Exception as exc:
                 call = _Call(service, operation, request, request_id, api_request, kwargs)
@@ -338,6 +349,7 @@ def json_rpc_api(
     operations: dict[str, ViewFunc],
     *,
     authenticate: Authenticate,
+    authorize: Authorize | None = None,
     max_body: int = MAX_REQUEST_BYTES,
 ) -> Any:
     """A JSON 1.1 endpoint: ``X-Amz-Target: <target_prefix>.<Op>`` picks the view.
@@ -359,6 +371,8 @@ def json_rpc_api(
                 raise AWSError("", code="UnknownOperationException", status=400)
             body = _read_body(request, operation, max_body)
             api_request = authenticate(request, request_id, body, service)
+            if authorize is not None:
+                authorize(api_request, operation, {})
             result = view(api_request)
         except AWSError as error:
             _observed(service, operation, request, request_id, api_request, error=error)

@@ -302,6 +302,7 @@ def query_api(
     *,
     authenticate: Authenticate,
     service_of: Callable[[HttpRequest, str], str | None],
+    authorize: Callable[[object, str, str, dict[str, Any]], None] | None = None,
     max_body: int = MAX_QUERY_BODY,
 ) -> Any:
     """The query endpoint of several services (``{service: {Action: view}}``) sharing ``/``:
@@ -330,6 +331,8 @@ def query_api(
             api_request = authenticate(request, request_id, body, service)
             params = parse_params(operation, fields)
             validation.validate(service, action, params)
+            if authorize is not None:
+                authorize(api_request, service, action, params)
             result = view(api_request, params)
             rendered = render_result(operation, result, request_id)
         except AWSError as error:

@@ -94,7 +94,7 @@ def _second_account(srv: Server) -> Any:
     from botocore.credentials import Credentials
 
     made = subprocess.run(
-        [sys.executable, "manage.py", "createuser", "attacker", "--access-key"],
+        [sys.executable, "manage.py", "createuser", "attacker", "--admin", "--access-key"],
         env=srv.env,
         capture_output=True,
         text=True,

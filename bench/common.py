@@ -68,7 +68,14 @@ def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
             except OSError:
                 time.sleep(0.1)
         made = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "createuser", "bench", "--access-key"],
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "createuser",
+                "bench",
+                "--admin",
+                "--access-key",
+            ],
             env=env,
             capture_output=True,
             text=True,
@@ -95,15 +102,16 @@ def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
 class SignedClient:
     """A keep-alive HTTP client that signs with SigV4 before the clock starts."""
 
-    def __init__(self, srv: Server) -> None:
+    def __init__(self, srv: Server, credentials: Credentials | None = None) -> None:
         self.srv = srv
+        self.credentials = credentials or srv.credentials
         self.conn = http.client.HTTPConnection(srv.host, srv.port)
 
     def prepare(
         self, method: str, path: str, body: bytes = b""
     ) -> tuple[str, str, bytes, dict[str, str]]:
         request = AWSRequest(method=method, url=f"{self.srv.url}{path}", data=body)
-        SigV4Auth(self.srv.credentials, "lambda", "us-east-1").add_auth(request)
+        SigV4Auth(self.credentials, "lambda", "us-east-1").add_auth(request)
         return method, path, body, dict(request.headers.items())
 
     def send(

@@ -22,7 +22,8 @@ ACCOUNT = "111111111111"
 FN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
 
 
-def twenty_statements() -> str:
+def twenty_statements(account: str = ACCOUNT) -> str:
+    fn = f"arn:aws:lambda:us-east-1:{account}:function:"
     statements = []
     for index in range(18):
         statements.append(
@@ -30,7 +31,7 @@ def twenty_statements() -> str:
                 "Sid": f"S{index}",
                 "Effect": "Allow",
                 "Action": [f"lambda:Get{index}*", f"logs:Describe{index}*"],
-                "Resource": [f"{FN}team{index}-*", f"{FN}svc{index}-*:*"],
+                "Resource": [f"{fn}team{index}-*", f"{fn}svc{index}-*:*"],
                 "Condition": {
                     "StringEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]},
                     "IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"]},
@@ -42,7 +43,7 @@ def twenty_statements() -> str:
             "Sid": "DenyProd",
             "Effect": "Deny",
             "Action": "lambda:Delete*",
-            "Resource": f"{FN}prod-*",
+            "Resource": f"{fn}prod-*",
         }
     )
     statements.append(
@@ -50,7 +51,7 @@ def twenty_statements() -> str:
             "Sid": "Own",
             "Effect": "Allow",
             "Action": "lambda:InvokeFunction",
-            "Resource": f"{FN}${{aws:username}}-*",
+            "Resource": f"{fn}${{aws:username}}-*",
             "Condition": {"Bool": {"aws:SecureTransport": "true"}},
         }
     )

@@ -22,3 +22,7 @@ class IamConfig(AppConfig):
         # and STS removing a caller's expired rows must not flush every key (a tenant could
         # otherwise empty the hot path's cache at will).
         post_delete.connect(access_keys.clear, sender=Role, dispatch_uid="keys-role-d")
+
+        from iam.access import revisions
+
+        revisions.connect()

@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from awsapi import apiview, query, sigv4, strictjson
 from awsapi.apiview import MAX_REQUEST_BYTES, AsyncViewFunc, ViewFunc
-from awsapi.errors import AuthError, InvalidRequestContent
+from awsapi.errors import AuthError, AWSError, InvalidRequestContent
 from awsapi.service_models import service_model
-from iam import keycache, selectors
+from iam import access, keycache, selectors
+from iam.access.params import rest_params
 from iam.models import AccessKey, Account, TemporaryCredential, User
 
 # A permanent access key, or STS's temporary credentials (with their session token).
@@ -110,6 +111,19 @@ class ApiRequest:
     # What signed the call: an access key, or temporary credentials (whose session, if a
     # role's, decides the caller's ARN and permissions).
     credential: Credential | None = None
+    # Another account's resource the caller's policies and that resource's policy let this
+    # call act on (a cross-account Invoke after AddPermission); None: only its own account.
+    foreign_account: Account | None = None
+
+    @property
+    def resource_account(self) -> Account:
+        """The account whose function the call acts on: the caller's own, or the one a
+        resource policy opened to it (set only by authorization, never by the request)."""
+        return self.foreign_account if self.foreign_account is not None else self.account
+
+    def granted(self, grant: access.Grant) -> None:
+        if grant.foreign_account is not None:
+            self.foreign_account = Account(id=grant.foreign_account)
 
     @classmethod
     def signed(
@@ -170,6 +184,85 @@ async def _signed_async(
     return ApiRequest.signed(http, request_id, identity, body)
 
 
+def _rest_authorizer(service: str) -> apiview.Authorize:
+    def authorize(api_request: object, operation: str, url_kwargs: dict[str, Any]) -> None:
+        assert isinstance(api_request, ApiRequest)
+        params = rest_params(service, operation, api_request.http, url_kwargs, api_request.json)
+        api_request.granted(
+            access.authorize(
+                api_request.credential,
+                api_request.user,
+                api_request.region,
+                api_request.http,
+                service,
+                operation,
+                params,
+            )
+        )
+
+    return authorize
+
+
+def _rest_authorizer_async(service: str) -> apiview.AsyncAuthorize:
+    async def authorize(api_request: object, operation: str, url_kwargs: dict[str, Any]) -> None:
+        assert isinstance(api_request, ApiRequest)
+        params = rest_params(service, operation, api_request.http, url_kwargs, api_request.json)
+        api_request.granted(
+            await access.authorize_async(
+                api_request.credential,
+                api_request.user,
+                api_request.region,
+                api_request.http,
+                service,
+                operation,
+                params,
+            )
+        )
+
+    return authorize
+
+
+def _json_rpc_authorizer(service: str) -> apiview.Authorize:
+    def authorize(api_request: object, operation: str, url_kwargs: dict[str, Any]) -> None:
+        assert isinstance(api_request, ApiRequest)
+        try:
+            params = api_request.json()
+        except AWSError:
+            params = {}  # the operation answers its own unparsable body
+        api_request.granted(
+            access.authorize(
+                api_request.credential,
+                api_request.user,
+                api_request.region,
+                api_request.http,
+                service,
+                operation,
+                params,
+            )
+        )
+
+    return authorize
+
+
+def _query_authorize(
+    api_request: object, service: str, action: str, params: dict[str, Any]
+) -> None:
+    """IAM's actions are authorized here; STS's by STS itself (AssumeRole evaluates the
+    role's trust policy with the caller's policies, GetCallerIdentity needs nothing)."""
+    if service != "iam":
+        return
+    assert isinstance(api_request, ApiRequest)
+    access.authorize(
+        api_request.credential,
+        api_request.user,
+        api_request.region,
+        api_request.http,
+        service,
+        action,
+        params,
+    )
+
+
 def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable[[ViewFunc], Any]:
     """Wrap a Lambda REST-JSON view: ``view(api_request, **url_kwargs) -> ApiResponse``.
 
@@ -177,7 +270,11 @@ def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable
     past ``MAX_REQUEST_BYTES``.
     """
     return apiview.rest_json_api(
-        operation, service="lambda", authenticate=_signed, max_body=max_body
+        operation,
+        service="lambda",
+        authenticate=_signed,
+        authorize=_rest_authorizer("lambda"),
+        max_body=max_body,
     )
 
 
@@ -194,6 +291,7 @@ def lambda_api_async(
         operation,
         service="lambda",
         authenticate=_signed_async,
+        authorize=_rest_authorizer_async("lambda"),
         max_body=max_body,
         limit_operation=limit_operation,
         methods=methods,
@@ -210,7 +308,12 @@ def json_rpc_api(
     """A JSON 1.1 endpoint of ``service`` (see ``awsapi.apiview.json_rpc_api``), its views
     given an authenticated :class:`ApiRequest`."""
     return apiview.json_rpc_api(
-        service, target_prefix, operations, authenticate=_signed, max_body=max_body
+        service,
+        target_prefix,
+        operations,
+        authenticate=_signed,
+        authorize=_json_rpc_authorizer(service),
+        max_body=max_body,
     )
 
 
@@ -229,4 +332,6 @@ def _query_service(request: HttpRequest, action: str) -> str | None:
 def query_api(services: dict[str, dict[str, query.QueryView]]) -> Any:
     """The query-protocol endpoint of IAM and STS (see ``awsapi.query.query_api``), its views
     given an authenticated :class:`ApiRequest`."""
-    return query.query_api(services, authenticate=_signed, service_of=_query_service)
+    return query.query_api(
+        services, authenticate=_signed, service_of=_query_service, authorize=_query_authorize
+    )

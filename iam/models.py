@@ -33,6 +33,9 @@ class Account(models.Model):
     )
     name = models.CharField(max_length=100, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # Bumped by every IAM change in the account: cached policies are read again when it
+    # moved (iam.access.callers).
+    iam_revision = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         db_table = "console_account"  # created by the console app, before iam existed

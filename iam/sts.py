@@ -173,11 +173,6 @@ def role_assume(
     if role is None:
         # AWS does not tell a caller whether a role it may not assume exists.
         raise _denied(caller.arn, "sts:AssumeRole", role_arn)
-    if role.account_id != caller.user.account_id:
-        # Until the Lambda, Logs and CloudWatch APIs evaluate a session's role policies
-        # (issue 14), a session in another account would act there with every right: no
-        # account's role can be assumed from another one yet (SECURITY.md).
-        raise _denied(caller.arn, "sts:AssumeRole", role.arn)
     conditions: dict[str, str] = {"sts:RoleSessionName": session_name}
     if external_id is not None:
         conditions["sts:ExternalId"] = external_id

@@ -62,7 +62,9 @@ async def invoke(req: ApiRequest, function_name: str) -> ApiResponse:
     params = _params(req.http, function_name)
     payload = services.check_payload(req.body)
     client_context = services.decode_client_context(params.get("ClientContext"))
-    target = await services.invoke_target(req.account, function_name, params.get("Qualifier"))
+    target = await services.invoke_target(
+        req.resource_account, function_name, params.get("Qualifier")
+    )
     invocation_type = params.get("InvocationType", "RequestResponse")
     if invocation_type == "DryRun":
         return ApiResponse(None, status=204)
@@ -107,7 +109,9 @@ async def invoke_with_response_stream(req: ApiRequest, function_name: str) -> Ap
     validate("lambda", "InvokeWithResponseStream", params)
     payload = services.check_payload(req.body)
     client_context = services.decode_client_context(params.get("ClientContext"))
-    target = await services.invoke_target(req.account, function_name, params.get("Qualifier"))
+    target = await services.invoke_target(
+        req.resource_account, function_name, params.get("Qualifier")
+    )
     if params.get("InvocationType") == "DryRun":
         return ApiResponse(None, status=204)
     running = await services.invoke_stream(
@@ -148,7 +152,7 @@ async def invoke_async(req: ApiRequest, function_name: str) -> ApiResponse:
     validate("lambda", "InvokeAsync", {"FunctionName": function_name, "InvokeArgs": b""})
     payload = services.check_payload(req.body)
     acceptance.check_event_payload(req.body)
-    target = await services.invoke_target(req.account, function_name, None)
+    target = await services.invoke_target(req.resource_account, function_name, None)
     await acceptance.event_accept(target, request_id=req.request_id, payload=payload)
     return ApiResponse(b'{"Status": 202}', status=202, headers={"Content-Type": "application/json"})
 

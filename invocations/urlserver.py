@@ -25,6 +25,7 @@ from django.core.handlers.asgi import ASGIRequest
 
 from awsapi.errors import AuthError, AWSError, new_request_id
 from functions import arns
+from iam import access
 from iam.authentication import verify_async
 from iam.models import TemporaryCredential
 from invocations import selectors, services, urlhttp
@@ -173,14 +174,30 @@ async def _url_target(url_id: str) -> UrlTarget | None:
     return target
 
 
-async def _caller(scope: dict[str, Any], body: bytes) -> tuple[str, str, dict[str, Any]] | None:
-    """(account id, principal ARN, ``authorizer.iam``) of a SigV4 signer, or None."""
+async def _caller(
+    scope: dict[str, Any], body: bytes, target: UrlTarget
+) -> tuple[str, str, dict[str, Any]] | None:
+    """(account id, principal ARN, ``authorizer.iam``) of a SigV4 signer whose own
+    policies allow ``lambda:InvokeFunctionUrl`` on the URL's function, or None."""
     request = ASGIRequest(scope, io.BytesIO(body))
     try:
         identity = await verify_async(request, body, service="lambda")
     except (AuthError, AWSError):
         return None
     key = identity.access_key
+    function_arn = arns.function_arn(target.account.id, target.function_name, target.qualifier)
+    try:
+        await access.authorize_async(
+            key,
+            key.user,
+            identity.region,
+            request,
+            "lambda",
+            "InvokeFunctionUrl",
+            {"FunctionName": function_arn, "AuthType": target.auth_type},
+        )
+    except AWSError:
+        return None
     if isinstance(key, TemporaryCredential):
         # A session (an assumed role's, possibly of another account) is its own caller.
         account_id, user_arn, caller_id = key.account_id, key.arn, key.caller_id
@@ -328,7 +345,7 @@ async def _answer(
         return _too_large(), target
     iam: dict[str, Any] | None = None
     if target.auth_type == "AWS_IAM":
-        caller = await _caller(scope, body)
+        caller = await _caller(scope, body, target)
         if caller is None:
             return forbidden(), target
         account_id, principal_arn, iam = caller

@@ -73,7 +73,7 @@ def console(functory: LiveServer, chromium: Any) -> Iterator[Console]:
 
     name = f"console-{uuid.uuid4().hex[:8]}"
     password = "console-password-1"
-    made = functory.manage("createuser", name, "--password", password, "--access-key")
+    made = functory.manage("createuser", name, "--admin", "--password", password, "--access-key")
     assert made.returncode == 0, made.stderr
     data = json.loads(made.stdout)
     credentials = Credentials(

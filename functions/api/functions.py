@@ -42,7 +42,10 @@ def create_function(req: ApiRequest) -> ApiResponse:
 @lambda_api("GetFunction")
 def get_function(req: ApiRequest, function_name: str) -> ApiResponse:
     params = api_params(req, "GetFunction", body=False, FunctionName=function_name)
-    resolved = selectors.function_resolve(req.account, function_name, params.get("Qualifier"))
+    # Another account's function when its policy grants lambda:GetFunction to the caller.
+    resolved = selectors.function_resolve(
+        req.resource_account, function_name, params.get("Qualifier")
+    )
     assert resolved.version is not None
     version = resolved.version
     body: dict[str, Any] = {
@@ -50,7 +53,10 @@ def get_function(req: ApiRequest, function_name: str) -> ApiResponse:
         "Code": {
             "RepositoryType": "S3",
             "Location": code_location.url_for(
-                req.http, req.account.id, version.code_id, f"{resolved.function.name}.zip"
+                req.http,
+                resolved.function.account_id,
+                version.code_id,
+                f"{resolved.function.name}.zip",
             ),
         },
     }
@@ -66,7 +72,9 @@ def get_function(req: ApiRequest, function_name: str) -> ApiResponse:
 @lambda_api("GetFunctionConfiguration")
 def get_function_configuration(req: ApiRequest, function_name: str) -> ApiResponse:
     params = api_params(req, "GetFunctionConfiguration", body=False, FunctionName=function_name)
-    resolved = selectors.function_resolve(req.account, function_name, params.get("Qualifier"))
+    resolved = selectors.function_resolve(
+        req.resource_account, function_name, params.get("Qualifier")
+    )
     assert resolved.version is not None
     return ApiResponse(
         render.function_configuration(resolved.version, qualifier=resolved.qualifier)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from awsapi.query import QueryView
 from iam.api import details, identities, policies, sts
-from iam.api.access import admin_only
 from iam.authentication import query_api
 
+# Each call is authorized by the query shell against the caller's policies (iam.access).
 IAM_OPERATIONS: dict[str, QueryView] = {
-    name: admin_only(name, view)
-    for name, view in {**identities.OPERATIONS, **policies.OPERATIONS, **details.OPERATIONS}.items()
+    **identities.OPERATIONS,
+    **policies.OPERATIONS,
+    **details.OPERATIONS,
 }
 STS_OPERATIONS: dict[str, QueryView] = dict(sts.OPERATIONS)
 

@@ -283,6 +283,29 @@ POLICIES: tuple[ManagedPolicy, ...] = (
         (_allow("*"),),
     ),
     ManagedPolicy(
+        "PowerUserAccess",
+        "/",
+        "Provides full access to AWS services and resources, but does not allow management "
+        "of Users and groups.",
+        (
+            {
+                "Effect": "Allow",
+                "NotAction": ["iam:*", "organizations:*", "account:*"],
+                "Resource": "*",
+            },
+            _allow(
+                [
+                    "iam:CreateServiceLinkedRole",
+                    "iam:DeleteServiceLinkedRole",
+                    "iam:ListRoles",
+                    "organizations:DescribeOrganization",
+                    "account:GetAccountInformation",
+                    "account:ListRegions",
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
         "ReadOnlyAccess",
         "/",
         "Provides read-only access to AWS services and resources. (A subset: the services "

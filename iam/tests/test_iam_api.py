@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Credentials, LiveServer, client_for, create_user
+from conftest import Credentials, LiveServer, client_for, create_member
 
 TRUST = json.dumps(
     {
@@ -670,8 +670,8 @@ def test_simulate_principal_policy_sees_attached_and_given_policies(
 # ---- who may call ----------------------------------------------------------------------
 
 
-def test_a_non_admin_is_refused_with_awss_message(functory: LiveServer) -> None:
-    user = create_user(functory)
+def test_a_user_without_policies_is_refused_with_awss_message(functory: LiveServer) -> None:
+    user = create_member(functory)
     iam = client_for(functory, user, "iam")
     with pytest.raises(ClientError) as exc:
         iam.create_user(UserName="mallory")

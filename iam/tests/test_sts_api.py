@@ -418,16 +418,49 @@ def test_a_role_session_may_assume_a_role_that_trusts_its_role_for_an_hour_at_mo
     assert identity["Arn"] == f"arn:aws:sts::{admin.account_id}:assumed-role/second/hop2"
 
 
-def test_no_role_of_another_account_can_be_assumed_until_its_policies_are_enforced(
+def test_a_role_of_another_account_acts_there_with_only_its_own_policies(
     functory: LiveServer, admin: Credentials
 ) -> None:
     other = create_admin(functory)
-    # The other account trusts this one outright, as a cross-account role would...
-    role_arn = client_for(functory, other, "iam").create_role(
+    other_iam = client_for(functory, other, "iam")
+    # The other account trusts this one and lets its role read Lambda, nothing more.
+    role_arn = other_iam.create_role(
         RoleName="shared", AssumeRolePolicyDocument=trust_for(admin.account_id)
+    )["Role"]["Arn"]
+    other_iam.attach_role_policy(
+        RoleName="shared", PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
+    )
+    create_function(client_for(functory, other), "theirs")
+
+    session = client_for(functory, admin, "sts").assume_role(
+        RoleArn=role_arn, RoleSessionName="xa"
+    )["Credentials"]
+    there = session_client(functory, session, "lambda")
+    names = [f["FunctionName"] for f in there.list_functions()["Functions"]]
+    assert names == ["theirs"]  # the role's account, not the caller's
+    with pytest.raises(ClientError) as exc:
+        there.delete_function(FunctionName="theirs")
+    assert error_of(exc) == (
+        "AccessDeniedException",
+        403,
+        f"User: arn:aws:sts::{other.account_id}:assumed-role/shared/xa is not authorized to "
+        f"perform: lambda:DeleteFunction on resource: arn:aws:lambda:us-east-1:"
+        f"{other.account_id}:function:theirs because no identity-based policy allows the "
+        "lambda:DeleteFunction action",
+    )
+    with pytest.raises(ClientError) as exc:
+        session_client(functory, session, "iam").create_user(UserName="intruder")
+    assert error_of(exc)[:2] == ("AccessDenied", 403)
+
+
+def test_a_role_that_does_not_trust_the_caller_cannot_be_assumed_across_accounts(
+    functory: LiveServer, admin: Credentials
+) -> None:
+    other = create_admin(functory)
+    role_arn = client_for(functory, other, "iam").create_role(
+        RoleName="private", AssumeRolePolicyDocument=trust_for(other.account_id)
     )["Role"]["Arn"]
     with pytest.raises(ClientError) as exc:
         client_for(functory, admin, "sts").assume_role(RoleArn=role_arn, RoleSessionName="xa")
-    # ...but a session there would act with every right of that account: refused for now.
     assert error_of(exc)[:2] == ("AccessDenied", 403)
     assert role_arn in error_of(exc)[2]

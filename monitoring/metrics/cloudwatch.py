@@ -27,7 +27,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from awsapi import observe, strictjson
 from awsapi.errors import AWSError, new_request_id
-from iam import authentication
+from iam import access, authentication
+from iam.models import TemporaryCredential
 from monitoring.metrics import selectors
 from monitoring.metrics.points import Point
 from monitoring.metrics.recorder import recorder
@@ -289,7 +290,11 @@ def dispatch(request: HttpRequest) -> HttpResponse:
             recorder.flush()
         except Exception:
             logger.exception("flushing metric points before a query failed")
-        answer = handler(signed.access_key.user.account_id, params)
+        key = signed.access_key
+        access.authorize(key, key.user, signed.region, request, "monitoring", operation, params)
+        # A role's session acts in the role's account (which may be another than its user's).
+        account_id = key.account_id if isinstance(key, TemporaryCredential) else key.user.account_id
+        answer = handler(account_id, params)
     except AWSError as error:
         _observed(request, request_id, operation, identity, error=error)
         return _error_response(error, request_id)

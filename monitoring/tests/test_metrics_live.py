@@ -27,7 +27,9 @@ def handler(event, context):
 def _console_session(functory, account_id: str) -> requests.Session:
     """A browser-like session signed in to the console as a user of ``account_id``."""
     name, password = f"viewer-{uuid.uuid4().hex[:8]}", "console-pass-1"
-    created = functory.manage("createuser", name, "--password", password, "--account", account_id)
+    created = functory.manage(
+        "createuser", name, "--admin", "--password", password, "--account", account_id
+    )
     assert created.returncode == 0, created.stderr
     session = requests.Session()
     session.get(f"{functory.url}/login/", timeout=10)

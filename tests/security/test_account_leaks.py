@@ -24,7 +24,9 @@ from conftest import ROOT, Credentials, LiveServer, client_for, create_function
 
 
 def _createuser(server: LiveServer, name: str, account: str | None = None) -> Any:
-    args = ["createuser", name, "--access-key"] + (["--account", account] if account else [])
+    args = ["createuser", name, "--admin", "--access-key"] + (
+        ["--account", account] if account else []
+    )
     return server.manage(*args)
 
 

@@ -1,0 +1,66 @@
+"""Functions' and layer versions' resource-based policies, as IAM's enforcement reads them
+(registered with ``iam.access.resources`` when the app is ready)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from iam.access import resources
+from iam.policy import Policy, PolicyError, PolicyKind, parse_policy
+
+logger = logging.getLogger(__name__)
+
+
+def _policy(statements: list[Any], source: str) -> Policy | None:
+    if not statements:
+        return None
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    try:
+        return parse_policy(document, PolicyKind.RESOURCE, source=source, check_size=False)
+    except PolicyError:
+        # Statements are checked when added; one that no longer parses grants nothing.
+        logger.warning("the resource policy of %s does not parse; it grants nothing", source)
+        return None
+
+
+def function_policy(account_id: str, rest: str) -> Policy | None:
+    """Every statement of the function's policy (each statement's Resource says whether
+    it covers the function, a version or an alias)."""
+    from functions.models import PolicyStatement
+
+    name = rest.split(":", 1)[0]
+    rows = PolicyStatement.objects.filter(function__account_id=account_id, function__name=name)
+    return _policy(list(rows.values_list("statement", flat=True)), f"function|{name}")
+
+
+def layer_version_policy(account_id: str, rest: str) -> Policy | None:
+    from functions.models import LayerVersionStatement
+
+    name, _, number = rest.partition(":")
+    if not number.isdigit():
+        return None
+    rows = LayerVersionStatement.objects.filter(
+        layer_version__layer__account_id=account_id,
+        layer_version__layer__name=name,
+        layer_version__number=int(number),
+    )
+    return _policy(list(rows.values_list("statement", flat=True)), f"layer|{name}:{number}")
+
+
+def changed(*args: Any, **kwargs: Any) -> None:
+    resources.changed()
+
+
+def connect() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from functions.models import Function, LayerVersionStatement, PolicyStatement
+
+    resources.register("lambda:function", function_policy)
+    resources.register("lambda:layer", layer_version_policy)
+    for model in (PolicyStatement, LayerVersionStatement, Function):
+        name = model.__name__
+        post_save.connect(changed, sender=model, dispatch_uid=f"resource-policy-{name}-s")
+        post_delete.connect(changed, sender=model, dispatch_uid=f"resource-policy-{name}-d")

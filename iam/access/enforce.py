@@ -1,0 +1,160 @@
+"""Allow or refuse one API call: the operation's authorizations (``iam.authorization``)
+evaluated (``iam.policy``) against the caller's identity-based policies and, where the
+identity side alone does not decide, the resource's own policy.
+
+- In the caller's account an Allow in its identity-based policies is enough (the account's
+  admin needs none); otherwise a resource policy naming the caller lets it in.
+- On another account's resource both must allow: the caller's identity side and the
+  resource's policy (a function's AddPermission statements, a layer version's).
+- Any explicit Deny wins. Refusals are AWS's AccessDenied, in AWS's words.
+
+Resource policies are only read when the identity side has not already allowed the call in
+the caller's own account: the policies this platform stores (AddPermission's) hold Allow
+statements only, so reading them could not turn such an answer into a refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from awsapi.errors import AWSError
+from awsapi.validation import validate
+from iam.access import resources
+from iam.access.callers import Caller
+from iam.authorization import (
+    Authorization,
+    Scope,
+    UnknownOperation,
+    UnparsableResource,
+    authorizations,
+)
+from iam.policy import Decision, Reason, RequestContext, evaluate
+from iam.policy.context import ContextValue
+
+# The error each service answers a refusal with (its botocore model's code).
+_ERROR_CODES = {
+    "lambda": "AccessDeniedException",
+    "logs": "AccessDeniedException",
+    "events": "AccessDeniedException",
+    "monitoring": "AccessDenied",
+    "iam": "AccessDenied",
+    "sts": "AccessDenied",
+}
+# The IAM prefix of each service's actions (CloudWatch signs as "monitoring").
+_PREFIXES = {"monitoring": "cloudwatch"}
+
+
+def denied(service: str, message: str) -> AWSError:
+    return AWSError(message, code=_ERROR_CODES.get(service, "AccessDeniedException"), status=403)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a call may act on besides its own account: the other account whose resource a
+    resource policy opened to it (None when the call stays in the caller's account)."""
+
+    foreign_account: str | None = None
+
+
+OWN_ACCOUNT = Grant()
+
+
+def request_conditions(
+    source_ip: str, secure: bool, region: str, now: dt.datetime | None = None
+) -> dict[str, ContextValue]:
+    """The global condition keys every request carries."""
+    now = now or dt.datetime.now(dt.UTC)
+    return {
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:SourceIp": source_ip,
+        "aws:SecureTransport": secure,
+        "aws:RequestedRegion": region,
+    }
+
+
+def _skipped(auth: Authorization, caller: Caller) -> bool:
+    if auth.only_if_tagged:
+        return True  # decided by the view, which knows whether the resource has tags
+    if auth.action == "iam:PassRole" and auth.resources:
+        # Only a role of the function's own account is ever assumed for it (as AWS
+        # requires); naming another account's (LocalStack's 000000000000) passes nothing.
+        return resources.account_of(auth.resources[0]) != caller.account
+    return False
+
+
+def _decide(caller: Caller, context: RequestContext, owner: str, *, load: bool) -> Decision:
+    decision = evaluate(context, caller.policies, None, owner)
+    if decision.allowed and owner == caller.account:
+        return decision
+    if decision.reason is Reason.EXPLICIT_DENY_IDENTITY:
+        return decision
+    policy = resources.cache.get(context.resource, load=load)
+    if policy is None:
+        return decision
+    return evaluate(context, caller.policies, policy, owner)
+
+
+def check(
+    caller: Caller,
+    service: str,
+    operation: str,
+    params: Mapping[str, Any],
+    scope: Scope,
+    conditions: Mapping[str, ContextValue],
+    *,
+    load: bool = True,
+) -> Grant:
+    """Allow the call or raise AccessDenied. With ``load`` False nothing is read from the
+    database: a resource policy not in the cache raises ``resources.NotCached``."""
+    try:
+        needed = authorizations(service, operation, params, scope)
+    except UnparsableResource:
+        return _unparsable(caller, service, operation, params)
+    except UnknownOperation:
+        if caller.root:
+            return OWN_ACCOUNT
+        raise denied(
+            service,
+            f"User: {caller.principal.arn} is not authorized to perform: "
+            f"{_action(service, operation)}",
+        ) from None
+    foreign: str | None = None
+    for auth in needed:
+        if _skipped(auth, caller):
+            continue
+        for resource in auth.resources:
+            owner = resources.account_of(resource) or caller.account
+            if caller.root and owner == caller.account:
+                continue
+            context = RequestContext(
+                caller.principal, auth.action, resource, {**conditions, **auth.conditions}
+            )
+            decision = _decide(caller, context, owner, load=load)
+            if not decision.allowed:
+                raise denied(service, decision.message(context))
+            if owner != caller.account and not auth.dependent:
+                foreign = owner
+    return Grant(foreign)
+
+
+def _action(service: str, operation: str) -> str:
+    return f"{_PREFIXES.get(service, service)}:{operation}"
+
+
+def _unparsable(caller: Caller, service: str, operation: str, params: Mapping[str, Any]) -> Grant:
+    """A request naming no resource an ARN can be made of: the account's root is answered
+    by the operation itself (a validation error or not-found); anyone else gets the
+    model's validation error, or a refusal — never the operation run unchecked."""
+    if caller.root:
+        return OWN_ACCOUNT
+    validate(service, operation, dict(params))
+    action = _action(service, operation)
+    raise denied(
+        service,
+        f"User: {caller.principal.arn} is not authorized to perform: {action} on resource: * "
+        f"because no identity-based policy allows the {action} action",
+    )
