@@ -264,7 +264,24 @@ class _AdminView(APIView):
     permission_classes = [IsAuthenticated, IsAccountAdmin]
 
 
-class UserCreateInput(serializers.Serializer[Any]):
+def _created(member: str) -> type[serializers.Serializer[Any]]:
+    """The answer to a create: the new entity's name (under ``member``) and ARN."""
+    fields: dict[str, Any] = {member: serializers.CharField(), "Arn": serializers.CharField()}
+    return type(f"Iam{member.removesuffix('Name')}Created", (serializers.Serializer,), fields)
+
+
+UserCreated = _created("UserName")
+GroupCreated = _created("GroupName")
+RoleCreated = _created("RoleName")
+PolicyCreated = _created("PolicyName")
+
+
+class IamVersionCreated(serializers.Serializer[Any]):
+    VersionId = serializers.CharField()
+    IsDefaultVersion = serializers.BooleanField()
+
+
+class IamUserCreateInput(serializers.Serializer[Any]):
     UserName = text_field()
     Password = text_field()
 
@@ -272,10 +289,10 @@ class UserCreateInput(serializers.Serializer[Any]):
 class UserCreateView(_AdminView):
     error_fields = {"UserName": "userName", "Password": "password"}
 
-    @extend_schema(request=UserCreateInput, responses={201: None})
+    @extend_schema(request=IamUserCreateInput, responses={201: UserCreated})
     def post(self, request: SignedInRequest) -> Response:
         """Create an IAM user, with a console password when one is given (both or none)."""
-        data = UserCreateInput(data=request.data)
+        data = IamUserCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         name = data.validated_data.get("UserName") or ""
         password = data.validated_data.get("Password") or None
@@ -300,7 +317,7 @@ class UserDeleteView(_AdminView):
         return Response(status=204)
 
 
-class MemberInput(serializers.Serializer[Any]):
+class IamMemberInput(serializers.Serializer[Any]):
     UserName = text_field()
 
 
@@ -311,9 +328,9 @@ class GroupMemberView(_AdminView):
     add = True
     error_fields = {"UserName": "userName"}
 
-    @extend_schema(request=MemberInput, responses={204: None})
+    @extend_schema(request=IamMemberInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
-        data = MemberInput(data=request.data)
+        data = IamMemberInput(data=request.data)
         data.is_valid(raise_exception=True)
         username = data.validated_data.get("UserName") or ""
         operation = "AddUserToGroup" if self.add else "RemoveUserFromGroup"
@@ -328,16 +345,16 @@ class GroupMemberView(_AdminView):
         return Response(status=204)
 
 
-class GroupCreateInput(serializers.Serializer[Any]):
+class IamGroupCreateInput(serializers.Serializer[Any]):
     GroupName = text_field()
 
 
 class GroupCreateView(_AdminView):
     error_fields = {"GroupName": "groupName"}
 
-    @extend_schema(request=GroupCreateInput, responses={201: None})
+    @extend_schema(request=IamGroupCreateInput, responses={201: GroupCreated})
     def post(self, request: SignedInRequest) -> Response:
-        data = GroupCreateInput(data=request.data)
+        data = IamGroupCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         name = data.validated_data.get("GroupName") or ""
         with _iam("CreateGroup", {"GroupName": name}):
@@ -354,7 +371,7 @@ class GroupDeleteView(_AdminView):
         return Response(status=204)
 
 
-class RoleCreateInput(serializers.Serializer[Any]):
+class IamRoleCreateInput(serializers.Serializer[Any]):
     RoleName = text_field()
     Description = text_field()
     AssumeRolePolicyDocument = text_field()
@@ -367,10 +384,10 @@ class RoleCreateView(_AdminView):
         "AssumeRolePolicyDocument": "assumeRolePolicyDocument",
     }
 
-    @extend_schema(request=RoleCreateInput, responses={201: None})
+    @extend_schema(request=IamRoleCreateInput, responses={201: RoleCreated})
     def post(self, request: SignedInRequest) -> Response:
         """Create a role with its trust policy (checked as IAM checks a trust policy)."""
-        data = RoleCreateInput(data=request.data)
+        data = IamRoleCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         params: dict[str, Any] = {
             "RoleName": data.validated_data.get("RoleName") or "",
@@ -397,17 +414,17 @@ class RoleDeleteView(_AdminView):
         return Response(status=204)
 
 
-class DocumentInput(serializers.Serializer[Any]):
+class IamDocumentInput(serializers.Serializer[Any]):
     PolicyDocument = text_field()
 
 
 class RoleTrustView(_AdminView):
     error_fields = {"PolicyDocument": "policyDocument"}
 
-    @extend_schema(request=DocumentInput, responses={204: None})
+    @extend_schema(request=IamDocumentInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
         """Replace a role's trust policy (UpdateAssumeRolePolicy)."""
-        data = DocumentInput(data=request.data)
+        data = IamDocumentInput(data=request.data)
         data.is_valid(raise_exception=True)
         document = data.validated_data.get("PolicyDocument") or ""
         params = {"RoleName": name, "PolicyDocument": document}
@@ -416,17 +433,17 @@ class RoleTrustView(_AdminView):
         return Response(status=204)
 
 
-class DescriptionInput(serializers.Serializer[Any]):
+class IamDescriptionInput(serializers.Serializer[Any]):
     Description = text_field()
 
 
 class RoleDescriptionView(_AdminView):
     error_fields = {"Description": "description"}
 
-    @extend_schema(request=DescriptionInput, responses={204: None})
+    @extend_schema(request=IamDescriptionInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
         """Change a role's description (UpdateRole)."""
-        data = DescriptionInput(data=request.data)
+        data = IamDescriptionInput(data=request.data)
         data.is_valid(raise_exception=True)
         description = data.validated_data.get("Description") or ""
         with _iam("UpdateRole", {"RoleName": name, "Description": description}):
@@ -441,7 +458,7 @@ _MEMBER = {"user": "UserName", "group": "GroupName", "role": "RoleName"}
 _WORD = {"user": "User", "group": "Group", "role": "Role"}
 
 
-class ArnInput(serializers.Serializer[Any]):
+class IamArnInput(serializers.Serializer[Any]):
     PolicyArn = text_field()
 
 
@@ -453,9 +470,9 @@ class AttachView(_AdminView):
     kind = "user"
     error_fields = {"PolicyArn": "policyArn"}
 
-    @extend_schema(request=ArnInput, responses={204: None})
+    @extend_schema(request=IamArnInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
-        data = ArnInput(data=request.data)
+        data = IamArnInput(data=request.data)
         data.is_valid(raise_exception=True)
         arn = data.validated_data.get("PolicyArn") or ""
         verb = "Attach" if self.attach else "Detach"
@@ -469,7 +486,7 @@ class AttachView(_AdminView):
         return Response(status=204)
 
 
-class InlineInput(serializers.Serializer[Any]):
+class IamInlineInput(serializers.Serializer[Any]):
     PolicyName = text_field()
     PolicyDocument = text_field()
 
@@ -480,9 +497,9 @@ class InlinePutView(_AdminView):
     kind = "user"
     error_fields = {"PolicyName": "policyName", "PolicyDocument": "policyDocument"}
 
-    @extend_schema(request=InlineInput, responses={204: None})
+    @extend_schema(request=IamInlineInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
-        data = InlineInput(data=request.data)
+        data = IamInlineInput(data=request.data)
         data.is_valid(raise_exception=True)
         policy_name = data.validated_data.get("PolicyName") or ""
         document = data.validated_data.get("PolicyDocument") or ""
@@ -494,7 +511,7 @@ class InlinePutView(_AdminView):
         return Response(status=204)
 
 
-class InlineNameInput(serializers.Serializer[Any]):
+class IamInlineNameInput(serializers.Serializer[Any]):
     PolicyName = text_field()
 
 
@@ -502,9 +519,9 @@ class InlineDeleteView(_AdminView):
     kind = "user"
     error_fields = {"PolicyName": "policyName"}
 
-    @extend_schema(request=InlineNameInput, responses={204: None})
+    @extend_schema(request=IamInlineNameInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
-        data = InlineNameInput(data=request.data)
+        data = IamInlineNameInput(data=request.data)
         data.is_valid(raise_exception=True)
         policy_name = data.validated_data.get("PolicyName") or ""
         params = {_MEMBER[self.kind]: name, "PolicyName": policy_name}
@@ -517,7 +534,7 @@ class InlineDeleteView(_AdminView):
 # -- customer managed policies --------------------------------------------------------------
 
 
-class PolicyCreateInput(serializers.Serializer[Any]):
+class IamPolicyCreateInput(serializers.Serializer[Any]):
     PolicyName = text_field()
     Description = text_field()
     PolicyDocument = text_field()
@@ -530,10 +547,10 @@ class PolicyCreateView(_AdminView):
         "PolicyDocument": "policyDocument",
     }
 
-    @extend_schema(request=PolicyCreateInput, responses={201: None})
+    @extend_schema(request=IamPolicyCreateInput, responses={201: PolicyCreated})
     def post(self, request: SignedInRequest) -> Response:
         """Create a customer managed policy (its version v1 is the default)."""
-        data = PolicyCreateInput(data=request.data)
+        data = IamPolicyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         params: dict[str, Any] = {
             "PolicyName": data.validated_data.get("PolicyName") or "",
@@ -565,7 +582,7 @@ class PolicyDeleteView(_AdminView):
         return Response(status=204)
 
 
-class VersionCreateInput(serializers.Serializer[Any]):
+class IamVersionCreateInput(serializers.Serializer[Any]):
     PolicyDocument = text_field()
     SetAsDefault = serializers.BooleanField(required=False, default=True, allow_null=True)
 
@@ -573,10 +590,10 @@ class VersionCreateInput(serializers.Serializer[Any]):
 class VersionCreateView(_AdminView):
     error_fields = {"PolicyDocument": "policyDocument", "SetAsDefault": "setAsDefault"}
 
-    @extend_schema(request=VersionCreateInput, responses={201: None})
+    @extend_schema(request=IamVersionCreateInput, responses={201: IamVersionCreated})
     def post(self, request: SignedInRequest, name: str) -> Response:
         """A new version of a policy, the default unless told otherwise."""
-        data = VersionCreateInput(data=request.data)
+        data = IamVersionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         document = data.validated_data.get("PolicyDocument") or ""
         default = data.validated_data.get("SetAsDefault") is not False
@@ -587,17 +604,17 @@ class VersionCreateView(_AdminView):
         return Response({"VersionId": version.version_id, "IsDefaultVersion": default}, status=201)
 
 
-class VersionInput(serializers.Serializer[Any]):
+class IamVersionInput(serializers.Serializer[Any]):
     VersionId = text_field()
 
 
 class VersionDefaultView(_AdminView):
     error_fields = {"VersionId": "versions"}
 
-    @extend_schema(request=VersionInput, responses={204: None})
+    @extend_schema(request=IamVersionInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
         """Make a version the policy's default (SetDefaultPolicyVersion)."""
-        data = VersionInput(data=request.data)
+        data = IamVersionInput(data=request.data)
         data.is_valid(raise_exception=True)
         version_id = data.validated_data.get("VersionId") or ""
         policy = _policy_named(request, name)
@@ -609,10 +626,10 @@ class VersionDefaultView(_AdminView):
 class VersionDeleteView(_AdminView):
     error_fields = {"VersionId": "versions"}
 
-    @extend_schema(request=VersionInput, responses={204: None})
+    @extend_schema(request=IamVersionInput, responses={204: None})
     def post(self, request: SignedInRequest, name: str) -> Response:
         """Delete a version that is not the default (DeletePolicyVersion)."""
-        data = VersionInput(data=request.data)
+        data = IamVersionInput(data=request.data)
         data.is_valid(raise_exception=True)
         version_id = data.validated_data.get("VersionId") or ""
         policy = _policy_named(request, name)
