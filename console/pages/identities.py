@@ -260,8 +260,12 @@ def policy_page(request: ConsoleRequest, name: str) -> HttpResponse:
 # ---- writes -----------------------------------------------------------------------------
 
 
+class IsIamAdmin(IsAccountAdmin):
+    message = "Only an account administrator can manage users, groups, roles and policies."
+
+
 class _AdminView(APIView):
-    permission_classes = [IsAuthenticated, IsAccountAdmin]
+    permission_classes = [IsAuthenticated, IsIamAdmin]
 
 
 def _created(member: str) -> type[serializers.Serializer[Any]]:

@@ -90,6 +90,7 @@ def test_a_non_admin_gets_403_pages_and_changes_nothing(admin: User) -> None:
         answer = _post(client, url, body)
         assert answer.status_code == 403, url
         assert _error(answer)["code"] == "AccessDeniedException"
+        assert "Only an account administrator" in _error(answer)["message"]
     assert not User.objects.filter(username="sneaky").exists()
     assert not ManagedPolicy.objects.exists() and not PolicyAttachment.objects.exists()
     assert Group.objects.get(name="devs").members.count() == 0

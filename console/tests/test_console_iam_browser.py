@@ -103,5 +103,15 @@ def test_an_admin_writes_a_policy_fixes_what_iam_refuses_and_attaches_it_to_a_us
     expect(attached).to_contain_text("read-functions")
     account = console.credentials.account_id
     expect(attached).to_contain_text(f"arn:aws:iam::{account}:policy/read-functions")
+
+    # An inline policy from the template, then opened again for editing.
+    inline = page.locator("[data-inline-form]")
+    inline.get_by_label("Policy name").fill("inline-read")
+    inline.get_by_role("button", name="Save inline policy").click()
+    expect(page.locator("[data-inline]")).to_contain_text("inline-read")
+    inline.locator("textarea").fill("")
+    page.get_by_role("button", name="Edit inline policy inline-read").click()
+    expect(inline.get_by_role("heading")).to_have_text("Edit inline policy inline-read")
+    assert json.loads(inline.locator("textarea").input_value())["Version"] == "2012-10-17"
     assert console.foreign_requests() == []
     console.screenshot("iam-user-attached")
