@@ -747,3 +747,57 @@ def identity_by_arn(account: Account, arn: str) -> Identity:
             if role is not None:
                 return role
     raise InvalidInput(f"Invalid Entity Arn: {arn} does not clearly define entity type and name.")
+
+
+# ---- deleting with everything attached (as the AWS console deletes) ---------------------
+
+
+def user_delete_with_dependents(actor: User, user: User) -> None:
+    """Delete ``user`` the way the AWS console does: its console password, access keys,
+    group memberships, attached and inline policies first, then the user by IAM's own
+    :func:`user_delete` (which still refuses the caller itself). All or nothing."""
+    with transaction.atomic():
+        if user.pk == actor.pk:
+            raise DeleteConflict("Cannot delete entity, you cannot delete yourself.")
+        if user.has_usable_password():
+            login_profile_delete(user)
+        user.access_keys.all().delete()
+        user.iam_groups.clear()
+        PolicyAttachment.objects.filter(user=user).delete()
+        InlinePolicy.objects.filter(user=user).delete()
+        user_delete(actor, user)
+
+
+def group_delete_with_dependents(group: Group) -> None:
+    """Delete ``group`` after removing its members and policies (the AWS console's delete)."""
+    with transaction.atomic():
+        group.members.clear()
+        PolicyAttachment.objects.filter(group=group).delete()
+        InlinePolicy.objects.filter(group=group).delete()
+        group_delete(group)
+
+
+def role_delete_with_dependents(role: Role) -> None:
+    """Delete ``role`` after detaching and deleting its policies (the AWS console's delete)."""
+    with transaction.atomic():
+        PolicyAttachment.objects.filter(role=role).delete()
+        InlinePolicy.objects.filter(role=role).delete()
+        role_delete(role)
+
+
+def policy_delete_with_dependents(policy: ManagedPolicy) -> None:
+    """Delete a customer managed policy after detaching it from every identity and deleting
+    its other versions (the AWS console's delete)."""
+    with transaction.atomic():
+        policy.attachments.all().delete()
+        policy.versions.exclude(version_id=policy.default_version_id).delete()
+        policy_delete(policy)
+
+
+def policy_get_by_name(account: Account, name: str) -> ManagedPolicy:
+    """The account's customer managed policy called ``name`` (names are unique in an
+    account, whatever the path)."""
+    policy = ManagedPolicy.objects.filter(account=account, name=name).first()
+    if policy is None:
+        raise NoSuchEntity(f"Policy {name} does not exist or is not attachable.")
+    return policy

@@ -11,6 +11,7 @@ from console.pages import (
     function_list,
     function_urls,
     functions,
+    identities,
     layers,
     monitor,
     testing,
@@ -30,6 +31,7 @@ urlpatterns = [
     *versions.urlpatterns,
     *layers.urlpatterns,
     *account.urlpatterns,
+    *identities.urlpatterns,
     *async_invocations.urlpatterns,
     *audit.urlpatterns,
 ]
