@@ -269,5 +269,7 @@ def test_another_account_never_sees_an_alias(functory, lam, credentials):
     ):
         with pytest.raises(ClientError) as error:
             call()
-        assert _error(error)[0] == "ResourceNotFoundException"
+        # Another account's function is refused (whether or not it exists) unless its
+        # policy grants the call.
+        assert _error(error)[0] == "AccessDeniedException"
     assert [a["Name"] for a in lam.list_aliases(FunctionName="mine")["Aliases"]] == ["live"]

@@ -65,7 +65,14 @@ def test_a_user_never_sees_another_accounts_function(functory, lam, credentials)
         other.get_function(
             FunctionName=f"arn:aws:lambda:us-east-1:{credentials.account_id}:function:private"
         )
-    assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # By ARN: refused as AWS refuses a function whose policy does not grant the caller
+    # (the same answer for one that does not exist, so nothing is learnt).
+    assert error.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as missing:
+        other.get_function(
+            FunctionName=f"arn:aws:lambda:us-east-1:{credentials.account_id}:function:nothing"
+        )
+    assert missing.value.response["Error"]["Code"] == "AccessDeniedException"
     assert other.list_functions()["Functions"] == []
 
 

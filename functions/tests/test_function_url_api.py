@@ -188,19 +188,13 @@ def test_another_accounts_function_is_not_found(functory: LiveServer, lam: Any) 
     arn = str(create_function(lam, "mine")["FunctionArn"])
     lam.create_function_url_config(FunctionName="mine", AuthType="NONE")
     other = client_for(functory, create_user(functory))
-    assert _fails(other.create_function_url_config, FunctionName=arn, AuthType="NONE") == (
-        "ResourceNotFoundException",
-        FUNCTION_MISSING,
-        404,
-    )
+    # Refused before anything is looked up: the function's policy grants the caller nothing.
+    refused = _fails(other.create_function_url_config, FunctionName=arn, AuthType="NONE")
+    assert (refused[0], refused[2]) == ("AccessDeniedException", 403)
     for call in (other.get_function_url_config, other.delete_function_url_config):
-        assert _fails(call, FunctionName=arn) == (
-            "ResourceNotFoundException",
-            RESOURCE_MISSING,
-            404,
-        )
-    assert _fails(other.update_function_url_config, FunctionName=arn, AuthType="AWS_IAM")[2] == 404
-    assert _fails(other.list_function_url_configs, FunctionName=arn)[2] == 404
+        assert _fails(call, FunctionName=arn)[2] == 403
+    assert _fails(other.update_function_url_config, FunctionName=arn, AuthType="AWS_IAM")[2] == 403
+    assert _fails(other.list_function_url_configs, FunctionName=arn)[2] == 403
     assert lam.get_function_url_config(FunctionName="mine")["AuthType"] == "NONE"
 
 

@@ -233,7 +233,7 @@ def test_another_account_cannot_touch_the_policy(functory, lam, credentials):
     ):
         with pytest.raises(ClientError) as error:
             call()
-        assert _error(error)[0] == "ResourceNotFoundException"
+        assert _error(error)[0] == "AccessDeniedException"
     assert len(json.loads(lam.get_policy(FunctionName="private")["Policy"])["Statement"]) == 1
 
 

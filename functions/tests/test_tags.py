@@ -72,7 +72,7 @@ def test_it_answers_an_unknown_or_foreign_function_with_not_found(functory, lam,
     ):
         with pytest.raises(ClientError) as error:
             call()
-        assert _error(error)[0] == "ResourceNotFoundException"
+        assert _error(error)[0] == "AccessDeniedException"
     assert lam.list_tags(Resource=arn)["Tags"] == {}
 
 

@@ -115,13 +115,11 @@ def check(
     except UnparsableResource:
         return _unparsable(caller, service, operation, params)
     except UnknownOperation:
+        # An operation the action map does not know (CloudTrail's LookupEvents): only the
+        # account's root may call it.
         if caller.root:
             return OWN_ACCOUNT
-        raise denied(
-            service,
-            f"User: {caller.principal.arn} is not authorized to perform: "
-            f"{_action(service, operation)}",
-        ) from None
+        raise _no_identity_allow(caller, service, _action(service, operation), None) from None
     foreign: str | None = None
     for auth in needed:
         if _skipped(auth, caller):
@@ -152,9 +150,14 @@ def _unparsable(caller: Caller, service: str, operation: str, params: Mapping[st
     if caller.root:
         return OWN_ACCOUNT
     validate(service, operation, dict(params))
-    action = _action(service, operation)
-    raise denied(
+    raise _no_identity_allow(caller, service, _action(service, operation), "*")
+
+
+def _no_identity_allow(caller: Caller, service: str, action: str, resource: str | None) -> AWSError:
+    """AWS's refusal; actions on no resource (LookupEvents) name none."""
+    on = "" if resource is None else f" on resource: {resource}"
+    return denied(
         service,
-        f"User: {caller.principal.arn} is not authorized to perform: {action} on resource: * "
+        f"User: {caller.principal.arn} is not authorized to perform: {action}{on} "
         f"because no identity-based policy allows the {action} action",
     )
