@@ -30,8 +30,8 @@ ROLE = "arn:aws:iam::123456789012:role/bench"
 
 
 def member_with_twenty_statements(srv) -> Credentials:  # type: ignore[no-untyped-def]
-    """A user of the bench account whose only permission is a 20-statement inline policy,
-    its last statement the one that allows invoking ``warm``."""
+    """A user of the bench account whose only permissions are 20 policy statements, the
+    last of them the one that allows invoking ``warm``."""
     import json
 
     import boto3
@@ -53,7 +53,15 @@ def member_with_twenty_statements(srv) -> Credentials:  # type: ignore[no-untype
         "Resource": f"arn:aws:lambda:us-east-1:{srv.account_id}:function:warm",
         "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}},
     }
-    iam.put_user_policy(UserName="member", PolicyName="twenty", PolicyDocument=json.dumps(document))
+    # Two managed policies of ten statements (a 20-statement document passes IAM's 6,144
+    # characters for one): all twenty are scanned, the allowing one last.
+    statements = document["Statement"]
+    for part, chunk in enumerate((statements[:10], statements[10:])):
+        arn = iam.create_policy(
+            PolicyName=f"twenty-{part}",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": chunk}),
+        )["Policy"]["Arn"]
+        iam.attach_user_policy(UserName="member", PolicyArn=arn)
     key = iam.create_access_key(UserName="member")["AccessKey"]
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 

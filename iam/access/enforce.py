@@ -31,7 +31,7 @@ from iam.authorization import (
     UnparsableResource,
     authorizations,
 )
-from iam.policy import Decision, Reason, RequestContext, evaluate
+from iam.policy import Decision, Policy, Reason, RequestContext, evaluate
 from iam.policy.context import ContextValue
 
 # The error each service answers a refusal with (its botocore model's code).
@@ -86,8 +86,72 @@ def _skipped(auth: Authorization, caller: Caller) -> bool:
     return False
 
 
+# Keys whose value changes from one call to the next whatever the request: a decision that
+# may depend on them is never reused.
+_TIME_KEYS = frozenset({"aws:CurrentTime", "aws:EpochTime"})
+
+
+class _Decisions:
+    """Identity-side allows, reused for the same caller, policies (the very objects: a
+    reload makes new ones), action, resource and request keys. Policies that mention the
+    time keys are evaluated every time."""
+
+    def __init__(self) -> None:
+        self._timeless: dict[int, tuple[tuple[Policy, ...], bool]] = {}
+        self._allowed: dict[tuple[Any, ...], tuple[tuple[Policy, ...], Decision]] = {}
+
+    def _reusable(self, policies: tuple[Policy, ...]) -> bool:
+        known = self._timeless.get(id(policies))
+        if known is not None and known[0] is policies:
+            return known[1]
+        timeless = not any(
+            "currenttime" in policy.text.lower() or "epochtime" in policy.text.lower()
+            for policy in policies
+        )
+        if len(self._timeless) > 10_000:
+            self._timeless.clear()
+        self._timeless[id(policies)] = (policies, timeless)
+        return timeless
+
+    def key(self, caller: Caller, context: RequestContext) -> tuple[Any, ...] | None:
+        if not caller.policies or not self._reusable(caller.policies):
+            return None
+        request = tuple(
+            sorted((k, v) for k, v in context.conditions.items() if k not in _TIME_KEYS)
+        )
+        principal = caller.principal
+        return (
+            id(caller.policies),
+            principal.arn,
+            principal.type,
+            context.action,
+            context.resource,
+            request,
+        )
+
+    def get(self, key: tuple[Any, ...], policies: tuple[Policy, ...]) -> Decision | None:
+        found = self._allowed.get(key)
+        return found[1] if found is not None and found[0] is policies else None
+
+    def put(self, key: tuple[Any, ...], policies: tuple[Policy, ...], decision: Decision) -> None:
+        if len(self._allowed) > 10_000:
+            self._allowed.clear()
+        self._allowed[key] = (policies, decision)
+
+
+_decisions = _Decisions()
+
+
 def _decide(caller: Caller, context: RequestContext, owner: str, *, load: bool) -> Decision:
+    same_account = owner == caller.account
+    key = _decisions.key(caller, context) if same_account else None
+    if key is not None:
+        cached = _decisions.get(key, caller.policies)
+        if cached is not None:
+            return cached
     decision = evaluate(context, caller.policies, None, owner)
+    if key is not None and decision.allowed:
+        _decisions.put(key, caller.policies, decision)
     if decision.allowed and owner == caller.account:
         return decision
     if decision.reason is Reason.EXPLICIT_DENY_IDENTITY:
