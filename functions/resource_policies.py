@@ -1,5 +1,5 @@
-"""Functions' and layer versions' resource-based policies, as IAM's enforcement reads them
-(registered with ``iam.access.resources`` when the app is ready)."""
+"""Functions' and layer versions' resource-based policies and functions' tags, as IAM's
+enforcement reads them (registered with ``iam.access.resources`` when the app is ready)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,16 @@ def layer_version_policy(account_id: str, rest: str) -> Policy | None:
     return _policy(list(rows.values_list("statement", flat=True)), f"layer|{name}:{number}")
 
 
+def function_tags(account_id: str, rest: str) -> dict[str, str] | None:
+    """A function's tags (a version's or alias's ARN: the function's, as AWS keeps them)."""
+    from functions.models import Function
+
+    name = rest.split(":", 1)[0]
+    found = Function.objects.filter(account_id=account_id, name=name).values_list("tags", flat=True)
+    tags = found.first()
+    return dict(tags) if tags else None
+
+
 def changed(*args: Any, **kwargs: Any) -> None:
     resources.changed()
 
@@ -60,6 +70,7 @@ def connect() -> None:
 
     resources.register("lambda:function", function_policy)
     resources.register("lambda:layer", layer_version_policy)
+    resources.register_tags("lambda:function", function_tags)
     for model in (PolicyStatement, LayerVersionStatement, Function):
         name = model.__name__
         post_save.connect(changed, sender=model, dispatch_uid=f"resource-policy-{name}-s")

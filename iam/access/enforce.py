@@ -25,6 +25,7 @@ from awsapi.validation import validate
 from iam.access import resources
 from iam.access.callers import Caller
 from iam.authorization import (
+    RESOURCE_TAG,
     Authorization,
     Scope,
     UnknownOperation,
@@ -77,8 +78,6 @@ def request_conditions(
 
 
 def _skipped(auth: Authorization, caller: Caller) -> bool:
-    if auth.only_if_tagged:
-        return True  # decided by the view, which knows whether the resource has tags
     if auth.action == "iam:PassRole" and auth.resources:
         # Only a role of the function's own account is ever assumed for it (as AWS
         # requires); naming another account's (LocalStack's 000000000000) passes nothing.
@@ -91,27 +90,47 @@ def _skipped(auth: Authorization, caller: Caller) -> bool:
 _TIME_KEYS = frozenset({"aws:CurrentTime", "aws:EpochTime"})
 
 
+_mentioned: dict[tuple[int, tuple[str, ...]], tuple[tuple[Policy, ...], bool]] = {}
+
+
+def mentions(policies: tuple[Policy, ...], *words: str) -> bool:
+    """Whether any of the policies' text holds one of ``words`` (lower case), remembered
+    for these very policy objects."""
+    key = (id(policies), words)
+    known = _mentioned.get(key)
+    if known is not None and known[0] is policies:
+        return known[1]
+    found = any(word in policy.text.lower() for policy in policies for word in words)
+    if len(_mentioned) > 10_000:
+        _mentioned.clear()
+    _mentioned[key] = (policies, found)
+    return found
+
+
+def _resource_conditions(
+    caller: Caller, auth: Authorization, resource: str, *, load: bool
+) -> dict[str, ContextValue] | None:
+    """``aws:ResourceTag/<key>`` of the resource, when a policy of the caller's could ask;
+    None when the action applies only to a tagged resource and this one has none."""
+    wants_tags = RESOURCE_TAG in auth.resource_keys and mentions(caller.policies, "resourcetag")
+    if not (wants_tags or auth.only_if_tagged):
+        return {}
+    tags = resources.tags.get(resource, load=load) or {}
+    if auth.only_if_tagged and not tags:
+        return None
+    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()} if wants_tags else {}
+
+
 class _Decisions:
     """Identity-side allows, reused for the same caller, policies (the very objects: a
     reload makes new ones), action, resource and request keys. Policies that mention the
     time keys are evaluated every time."""
 
     def __init__(self) -> None:
-        self._timeless: dict[int, tuple[tuple[Policy, ...], bool]] = {}
         self._allowed: dict[tuple[Any, ...], tuple[tuple[Policy, ...], Decision]] = {}
 
     def _reusable(self, policies: tuple[Policy, ...]) -> bool:
-        known = self._timeless.get(id(policies))
-        if known is not None and known[0] is policies:
-            return known[1]
-        timeless = not any(
-            "currenttime" in policy.text.lower() or "epochtime" in policy.text.lower()
-            for policy in policies
-        )
-        if len(self._timeless) > 10_000:
-            self._timeless.clear()
-        self._timeless[id(policies)] = (policies, timeless)
-        return timeless
+        return not mentions(policies, "currenttime", "epochtime")
 
     def key(self, caller: Caller, context: RequestContext) -> tuple[Any, ...] | None:
         if not caller.policies or not self._reusable(caller.policies):
@@ -192,8 +211,14 @@ def check(
             owner = resources.account_of(resource) or caller.account
             if caller.root and owner == caller.account:
                 continue
+            from_resource = _resource_conditions(caller, auth, resource, load=load)
+            if from_resource is None:
+                continue  # lambda:ListTags within GetFunction: only for a tagged function
             context = RequestContext(
-                caller.principal, auth.action, resource, {**conditions, **auth.conditions}
+                caller.principal,
+                auth.action,
+                resource,
+                {**conditions, **auth.conditions, **from_resource},
             )
             decision = _decide(caller, context, owner, load=load)
             if not decision.allowed:

@@ -295,3 +295,38 @@ def test_passing_a_role_needs_iam_pass_role_for_a_role_of_the_account(
     assert "iam:PassRole" in error_of(exc)[2]
     # A role of no account here (LocalStack's scripts) passes nothing: no check, no rights.
     assert create_function(lam, "foreign-role", Role=ROLE)["FunctionName"] == "foreign-role"
+
+
+def test_a_condition_on_the_functions_tags_follows_the_tags(
+    functory: LiveServer, owner: Credentials
+) -> None:
+    admin_lambda = client_for(functory, owner)
+    blue = create_function(admin_lambda, "blue", Tags={"team": "blue"})["FunctionArn"]
+    create_function(admin_lambda, "red", Tags={"team": "red"})
+    member = create_member(functory, admin=owner)
+    client_for(functory, owner, "iam").put_user_policy(
+        UserName=member.user_name,
+        PolicyName="team-blue",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+                    }
+                ],
+            }
+        ),
+    )
+    lam = client_for(functory, member)
+    assert _invoke(lam, "blue") == {"hello": "world"}
+    with pytest.raises(ClientError) as exc:
+        lam.invoke(FunctionName="red")
+    assert error_of(exc)[:2] == ("AccessDeniedException", 403)
+    # Retagged: the answer follows at once.
+    admin_lambda.tag_resource(Resource=blue, Tags={"team": "red"})
+    with pytest.raises(ClientError):
+        lam.invoke(FunctionName="blue")
