@@ -41,6 +41,8 @@ def _allow(
     return statement
 
 
+_LOG_WRITES = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+
 _LAMBDA_CONSOLE_READS = [
     "cloudformation:DescribeStacks",
     "cloudformation:ListStackResources",
@@ -137,7 +139,85 @@ POLICIES: tuple[ManagedPolicy, ...] = (
         "AWSLambdaBasicExecutionRole",
         "/service-role/",
         "Provides write permissions to CloudWatch Logs.",
-        (_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]),),
+        (_allow(_LOG_WRITES),),
+    ),
+    ManagedPolicy(
+        "AWSLambdaSQSQueueExecutionRole",
+        "/service-role/",
+        "Provides receive message, delete message, and read attribute access to SQS queues, "
+        "and write permissions to CloudWatch logs.",
+        (
+            _allow(
+                [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    *_LOG_WRITES,
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AWSLambdaKinesisExecutionRole",
+        "/service-role/",
+        "Provides list and read access to Kinesis streams and write permissions to "
+        "CloudWatch logs.",
+        (
+            _allow(
+                [
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                    "kinesis:ListStreams",
+                    "kinesis:SubscribeToShard",
+                    *_LOG_WRITES,
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AWSLambdaDynamoDBExecutionRole",
+        "/service-role/",
+        "Provides list and read access to DynamoDB streams and write permissions to "
+        "CloudWatch logs.",
+        (
+            _allow(
+                [
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                    *_LOG_WRITES,
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AWSLambdaVPCAccessExecutionRole",
+        "/service-role/",
+        "Provides minimum permissions for a Lambda function to execute while accessing a "
+        "resource within a VPC.",
+        (
+            _allow(
+                [
+                    *_LOG_WRITES,
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ]
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AWSLambdaExecute",
+        "/",
+        "Provides Put, Get access to S3 and full access to CloudWatch Logs.",
+        (_allow(["logs:*"], "arn:aws:logs:*:*:*"), _allow(["s3:GetObject", "s3:PutObject"])),
     ),
     ManagedPolicy(
         "AWSLambdaRole",
@@ -163,6 +243,37 @@ POLICIES: tuple[ManagedPolicy, ...] = (
                 ]
             ),
         ),
+    ),
+    ManagedPolicy(
+        "CloudWatchFullAccess",
+        "/",
+        "Provides full access to CloudWatch.",
+        (
+            _allow(
+                [
+                    "autoscaling:Describe*",
+                    "cloudwatch:*",
+                    "logs:*",
+                    "sns:*",
+                    "iam:GetPolicy",
+                    "iam:GetPolicyVersion",
+                    "iam:GetRole",
+                    "oam:ListSinks",
+                ]
+            ),
+            _allow(
+                "iam:CreateServiceLinkedRole",
+                "arn:aws:iam::*:role/aws-service-role/events.amazonaws.com/"
+                "AWSServiceRoleForCloudWatchEvents*",
+                Condition={"StringLike": {"iam:AWSServiceName": "events.amazonaws.com"}},
+            ),
+        ),
+    ),
+    ManagedPolicy(
+        "AmazonSQSFullAccess",
+        "/",
+        "Provides full access to Amazon SQS via the AWS Management Console.",
+        (_allow("sqs:*"),),
     ),
     ManagedPolicy(
         "CloudWatchLogsReadOnlyAccess",
