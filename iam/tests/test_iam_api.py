@@ -783,3 +783,18 @@ def test_a_login_profile_sets_the_users_console_password(iam: Any) -> None:
     )
     iam.delete_login_profile(UserName="lena")
     iam.delete_user(UserName="lena")
+
+
+def test_the_execution_role_policies_scripts_attach_exist(iam: Any) -> None:
+    iam.create_role(RoleName="exec", AssumeRolePolicyDocument=TRUST)
+    for name in (
+        "service-role/AWSLambdaBasicExecutionRole",
+        "service-role/AWSLambdaSQSQueueExecutionRole",
+        "service-role/AWSLambdaKinesisExecutionRole",
+        "service-role/AWSLambdaDynamoDBExecutionRole",
+        "service-role/AWSLambdaVPCAccessExecutionRole",
+        "AWSLambdaExecute",
+    ):
+        iam.attach_role_policy(RoleName="exec", PolicyArn=f"arn:aws:iam::aws:policy/{name}")
+    attached = iam.list_attached_role_policies(RoleName="exec")["AttachedPolicies"]
+    assert len(attached) == 6
