@@ -19,6 +19,7 @@ from awsapi.apiview import ApiResponse
 from awsapi.errors import AWSError, ValidationError
 from awsapi.validation import validate
 from iam.authentication import ApiRequest, json_rpc_api
+from iam.models import TemporaryCredential
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ def _error(code: str, message: str) -> AWSError:
 
 
 def _arn(req: ApiRequest) -> str:
+    if isinstance(req.credential, TemporaryCredential) and req.credential.role_id is not None:
+        return req.credential.arn  # a role's session (an execution role's has no user)
+    assert req.user is not None
     if req.user.is_staff:
         return f"arn:aws:iam::{req.account.id}:root"
     return f"arn:aws:iam::{req.account.id}:user/{req.user.username}"
@@ -39,7 +43,7 @@ def _arn(req: ApiRequest) -> str:
 
 def _admin_only(req: ApiRequest, action: str) -> None:
     """The account's event history is its admins' (they act as its root user)."""
-    if not req.user.is_staff:
+    if req.user is None or not req.user.is_staff:
         raise _error(
             "AccessDeniedException",
             f"User: {_arn(req)} is not authorized to perform: cloudtrail:{action} because "

@@ -25,7 +25,7 @@ from audit.recorder import recorder
 from audit.vocabulary import DATA_EVENTS, EVENT_SOURCES, READ_PREFIXES
 from awsapi import query, sigv4
 from awsapi.observe import ApiCall
-from iam.models import User
+from iam.models import TemporaryCredential, User
 
 EVENT_VERSION = "1.08"
 # Request members naming the resource a call is about: (member, resource type).
@@ -114,6 +114,37 @@ def _caller_user(caller: object | None) -> User | None:
     return user if isinstance(user, User) else None
 
 
+def _execution_role_session(caller: object | None) -> TemporaryCredential | None:
+    """The role session without a user (a function's execution role) that signed the call."""
+    key = getattr(caller, "credential", None) or getattr(caller, "access_key", None)
+    if isinstance(key, TemporaryCredential) and key.user_id is None and key.role_id is not None:
+        return key
+    return None
+
+
+def assumed_role_identity(session: TemporaryCredential) -> dict[str, Any]:
+    """CloudTrail's ``userIdentity`` of a role's session."""
+    role = session.role
+    assert role is not None
+    account_id = str(session.account_id)
+    return {
+        "type": "AssumedRole",
+        "principalId": session.caller_id,
+        "arn": session.arn,
+        "accountId": account_id,
+        "accessKeyId": session.access_key_id,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role.role_id,
+                "arn": role.arn,
+                "accountId": account_id,
+                "userName": role.name,
+            }
+        },
+    }
+
+
 def _url_member(name: str) -> str:
     return _URL_MEMBERS.get(name) or "".join(part.title() for part in name.split("_"))
 
@@ -193,16 +224,23 @@ def api_call(call: ApiCall) -> None:
         return
     user = _caller_user(call.caller)
     access_key_id = (sigv4.claimed_access_key_id(call.http) or "")[:128]
+    # A function's execution-role session: vouched for, though no user asked for it.
+    role_session = _execution_role_session(call.caller) if user is None else None
     operation = call.operation[:128] or "UnknownOperation"
     read_only = is_read_only(operation)
+    vouched = user is not None or role_session is not None
     try:
-        params = _input(call) if user is not None else {}
+        params = _input(call) if vouched else {}
     except Exception:
         params = {}
     hidden: set[str] = set()
     event: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
-        "userIdentity": user_identity(user, access_key_id),
+        "userIdentity": (
+            user_identity(user, access_key_id)
+            if role_session is None
+            else assumed_role_identity(role_session)
+        ),
         "eventTime": now_iso(),
         "eventSource": EVENT_SOURCES.get(call.service, f"{call.service}.amazonaws.com"),
         "eventName": operation,
@@ -216,7 +254,13 @@ def api_call(call: ApiCall) -> None:
         "readOnly": read_only,
         "eventType": "AwsApiCall",
         "managementEvent": not data_event,
-        "recipientAccountId": str(user.account_id) if user is not None else "",
+        "recipientAccountId": (
+            str(user.account_id)
+            if user is not None
+            else str(role_session.account_id)
+            if role_session is not None
+            else ""
+        ),
         "eventCategory": "Data" if data_event else "Management",
     }
     resources = _resources(params, event["recipientAccountId"], event["awsRegion"])
@@ -230,7 +274,7 @@ def api_call(call: ApiCall) -> None:
         event["responseElements"] = sanitize.response_elements(
             call.service, operation, call.response
         )
-    if user is None:
+    if not vouched:
         # Nobody vouched for this call: it counts against the bounded, aggregated budget.
         recorder.record_unauthenticated(event)
     else:

@@ -58,6 +58,14 @@ def _lookup(request: HttpRequest) -> Callable[[str], Credential | None]:
     return lookup
 
 
+def credential_account_id(key: Credential) -> str:
+    """The account a call signed with ``key`` acts in: a session's own (a role's session
+    acts in the role's account, and an execution role's session has no user)."""
+    if isinstance(key, TemporaryCredential):
+        return str(key.account_id)
+    return str(key.user.account_id)
+
+
 def verify(request: HttpRequest, body: bytes, *, service: str) -> sigv4.SignedIdentity[Credential]:
     """The credentials that signed ``request`` for ``service`` (see ``awsapi.sigv4.verify``):
     an active access key, or unexpired temporary credentials with their session token."""
@@ -103,7 +111,9 @@ class ApiRequest:
 
     http: HttpRequest
     request_id: str
-    user: User
+    # The user whose key (or GetSessionToken/AssumeRole session) signed the call; None for
+    # a session nobody asked for: a function's execution role (see ``credential``).
+    user: User | None
     account: Account
     region: str
     body: bytes
@@ -135,13 +145,12 @@ class ApiRequest:
     ) -> ApiRequest:
         """The call of the user whose key signed it (SigV4 already verified)."""
         key = identity.access_key
-        user = key.user
         return cls(
             http=http,
             request_id=request_id,
-            user=user,
+            user=key.user,
             # A role's session acts in the role's account (which may be another than its user's).
-            account=key.account if isinstance(key, TemporaryCredential) else user.account,
+            account=key.account if isinstance(key, TemporaryCredential) else key.user.account,
             region=identity.region,
             body=body,
             credential=identity.access_key,

@@ -222,15 +222,16 @@ class InlinePolicy(models.Model):
 
 class TemporaryCredential(models.Model):
     """STS credentials (``ASIA…``): SigV4 accepts them with their session token until they
-    expire. Whose permissions they carry: ``role``'s when set (an AssumeRole session), else
-    ``user``'s (GetSessionToken). ``user`` is who asked for them."""
+    expire. Whose permissions they carry: ``role``'s when set (an AssumeRole session, or a
+    function's execution role), else ``user``'s (GetSessionToken). ``user`` is who asked for
+    them: none for an execution role's session, which Lambda asks for."""
 
     access_key_id = models.CharField(primary_key=True, max_length=20)
     secret_access_key = models.CharField(max_length=40)
     # SHA-256 of the session token: the token itself is only ever shown to its caller.
     session_token_sha256 = models.CharField(max_length=64)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, null=True, on_delete=models.CASCADE, related_name="+")
     role = models.ForeignKey(Role, null=True, on_delete=models.CASCADE, related_name="+")
     session_name = models.CharField(max_length=64, blank=True, default="")
     expiration = models.DateTimeField(db_index=True)
@@ -248,6 +249,7 @@ class TemporaryCredential(models.Model):
         role = self.role
         if role is not None:
             return f"arn:aws:sts::{self.account_id}:assumed-role/{role.name}/{self.session_name}"
+        assert self.user is not None  # a session without a user is a role's
         return self.user.arn
 
     @property
@@ -255,4 +257,5 @@ class TemporaryCredential(models.Model):
         role = self.role
         if role is not None:
             return f"{role.role_id}:{self.session_name}"
+        assert self.user is not None
         return self.user.iam_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from awsapi.errors import ResourceNotFound
 from iam.models import AccessKey, TemporaryCredential, User
 
@@ -17,10 +19,11 @@ def access_key_get_active(access_key_id: str) -> AccessKey | None:
 
 def temporary_credential_get(access_key_id: str) -> TemporaryCredential | None:
     """Temporary credentials by key id (expired ones too: their caller is told so), of an
-    active user."""
+    active user, or of a function's execution role (a session without a user)."""
     return (
         TemporaryCredential.objects.select_related("user", "user__account", "account", "role")
-        .filter(access_key_id=access_key_id, user__is_active=True)
+        .filter(access_key_id=access_key_id)
+        .filter(Q(user__is_active=True) | Q(user__isnull=True, role__isnull=False))
         .first()
     )
 

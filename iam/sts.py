@@ -56,14 +56,26 @@ class Issued:
 
 
 def _issue(
-    *, user: User, account: Account, seconds: int, role: Role | None = None, session_name: str = ""
+    *,
+    user: User | None,
+    account: Account,
+    seconds: int,
+    role: Role | None = None,
+    session_name: str = "",
 ) -> Issued:
+    """New credentials; ``user`` None for a session nobody asked for (a function's execution
+    role, see :func:`execution_role_issue`), whose sessions are then counted by role."""
     token = "FQoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(180)).decode("ascii")
     secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
     expiration = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=seconds)
     now = timezone.now()
-    TemporaryCredential.objects.filter(user=user, expiration__lt=now).delete()
-    if TemporaryCredential.objects.filter(user=user).count() >= MAX_LIVE_SESSIONS:
+    mine = (
+        TemporaryCredential.objects.filter(user=user)
+        if user is not None
+        else TemporaryCredential.objects.filter(user=None, role=role)
+    )
+    mine.filter(expiration__lt=now).delete()
+    if mine.count() >= MAX_LIVE_SESSIONS:
         raise AWSError("Rate exceeded", code="Throttling", status=400)
     while True:
         try:
@@ -85,15 +97,30 @@ def _issue(
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling STS: the user, the admin flag, and the session it signs with."""
+    """Who is calling STS: the user, the admin flag, and the session it signs with. A
+    function's execution-role session has no user (nobody asked for it)."""
 
-    user: User
+    user: User | None
     is_admin: bool
     session: TemporaryCredential | None
 
     @property
     def arn(self) -> str:
-        return self.session.arn if self.session is not None else self.user.arn
+        return self.session.arn if self.session is not None else self._user.arn
+
+    @property
+    def account_id(self) -> str:
+        """The caller's own account: its user's (a role's session may act in another), else
+        the session's."""
+        if self.user is not None:
+            return str(self.user.account_id)
+        assert self.session is not None
+        return str(self.session.account_id)
+
+    @property
+    def _user(self) -> User:
+        assert self.user is not None, "only a session has no user"
+        return self.user
 
     @property
     def role(self) -> Role | None:
@@ -107,7 +134,8 @@ def caller_identity(caller: Caller) -> dict[str, str]:
             "Account": caller.session.account_id,
             "Arn": caller.arn,
         }
-    return {"UserId": caller.user.iam_id, "Account": caller.user.account_id, "Arn": caller.arn}
+    user = caller._user
+    return {"UserId": user.iam_id, "Account": user.account_id, "Arn": caller.arn}
 
 
 def session_token_get(caller: Caller, seconds: int | None) -> Issued:
@@ -122,22 +150,23 @@ def session_token_get(caller: Caller, seconds: int | None) -> Issued:
     # a root user's sessions last at most an hour.
     limit = ROOT_SESSION_MAX_SECONDS if caller.is_admin else SESSION_MAX_SECONDS
     seconds = min(seconds, limit)
-    return _issue(user=caller.user, account=caller.user.account, seconds=seconds)
+    user = caller._user
+    return _issue(user=user, account=user.account, seconds=seconds)
 
 
 def _principal(caller: Caller) -> Principal:
-    user = caller.user
     role = caller.role
     session = caller.session
     if session is not None and role is not None:
         return Principal(
             session.arn,
-            user.account_id,
+            caller.account_id,
             "assumed-role",
             session.session_name,
             session.caller_id,
             role_arn=role.arn,
         )
+    user = caller._user
     if caller.is_admin:
         # The account's admin acts as its root user: no identity-based policy needed.
         return Principal(user.arn, user.account_id, "root", user.username, user.iam_id)
@@ -148,7 +177,7 @@ def _caller_policies(caller: Caller) -> list[Policy]:
     role = caller.role
     if role is not None:
         return entities.identity_policies(role)
-    return [] if caller.is_admin else entities.identity_policies(caller.user)
+    return [] if caller.is_admin else entities.identity_policies(caller._user)
 
 
 def role_assume(

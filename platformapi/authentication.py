@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from awsapi.sigv4 import SignedIdentity
@@ -35,7 +36,11 @@ class SigV4Authentication(BaseAuthentication):
         view: Any = request.parser_context.get("view")
         service = getattr(view, "sigv4_service", "lambda")
         identity = authentication.verify(http, http.body, service=service)
-        return identity.access_key.user, identity
+        user = identity.access_key.user
+        if user is None:
+            # A function's execution-role session: it signs the AWS APIs, not this one.
+            raise AuthenticationFailed("These credentials do not sign the platform's own API.")
+        return user, identity
 
     def authenticate_header(self, request: Request) -> str:
         return "AWS4-HMAC-SHA256"

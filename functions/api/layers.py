@@ -15,10 +15,14 @@ from functions.api.common import api_params, max_items
 from functions.models import LayerVersion
 from functions.services import layers as services
 from iam.authentication import ApiRequest, lambda_api
+from iam.models import TemporaryCredential
 
 
 def _principal(req: ApiRequest) -> str:
     """The caller as IAM names it in access-denied messages."""
+    if isinstance(req.credential, TemporaryCredential) and req.credential.role_id is not None:
+        return req.credential.arn  # a role's session (an execution role's has no user)
+    assert req.user is not None
     return f"arn:aws:iam::{req.account.id}:user/{req.user.username}"
 
 

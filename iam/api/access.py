@@ -12,4 +12,4 @@ def is_admin(request: ApiRequest) -> bool:
     credential = request.credential
     if isinstance(credential, TemporaryCredential) and credential.role_id is not None:
         return False
-    return bool(request.user.is_staff)
+    return request.user is not None and bool(request.user.is_staff)

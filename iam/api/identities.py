@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from awsapi.errors import AWSError
 from iam import entities, services
 from iam.authentication import ApiRequest
 from iam.models import AccessKey, Group, Role, User
@@ -68,7 +69,19 @@ def key_shape(key: AccessKey, secret: bool = False) -> Result:
 def _user(request: ApiRequest, params: Params) -> User:
     """The user a request names, or the caller when it names none (as IAM does)."""
     name = params.get("UserName")
-    return request.user if name is None else entities.user_get(request.account, name)
+    if name is None:
+        return _caller_user(request)
+    return entities.user_get(request.account, name)
+
+
+def _caller_user(request: ApiRequest) -> User:
+    if request.user is None:  # a function's execution role: a session nobody asked for
+        raise AWSError(
+            "Must specify userName when calling with non-User credentials",
+            code="ValidationError",
+            status=400,
+        )
+    return request.user
 
 
 # ---- users ----------------------------------------------------------------------------
@@ -95,7 +108,7 @@ def list_users(request: ApiRequest, params: Params) -> Result:
 
 
 def delete_user(request: ApiRequest, params: Params) -> None:
-    entities.user_delete(request.user, entities.user_get(request.account, params["UserName"]))
+    entities.user_delete(_caller_user(request), entities.user_get(request.account, params["UserName"]))
 
 
 def tag_user(request: ApiRequest, params: Params) -> None:

@@ -85,7 +85,7 @@ def test_removing_expired_sessions_leaves_the_key_cache_but_removing_a_role_clea
     assert keycache.access_keys.get(key.access_key_id) is key
 
     role = Role.objects.create(
-        account=caller.user.account, name="gone", role_id="AROAGONEGONEGONE0001"
+        account_id=caller.account_id, name="gone", role_id="AROAGONEGONEGONE0001"
     )
     role.delete()
     assert keycache.access_keys.get(key.access_key_id) is keycache.MISSING
