@@ -108,7 +108,9 @@ def list_users(request: ApiRequest, params: Params) -> Result:
 
 
 def delete_user(request: ApiRequest, params: Params) -> None:
-    entities.user_delete(_caller_user(request), entities.user_get(request.account, params["UserName"]))
+    entities.user_delete(
+        _caller_user(request), entities.user_get(request.account, params["UserName"])
+    )
 
 
 def tag_user(request: ApiRequest, params: Params) -> None:
