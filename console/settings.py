@@ -289,6 +289,8 @@ CELERY_BEAT_SCHEDULE = {
     "events-firings-expire": {"task": "triggers.firings_expire", "schedule": 3600.0},
     # Audit events past FUNCTORY_AUDIT_RETENTION_DAYS.
     "audit-retention": {"task": "audit.events_expire", "schedule": 3600.0},
+    # Expired STS credentials (sessions and functions' execution-role credentials).
+    "iam-credentials-expire": {"task": "iam.temporary_credentials_expire", "schedule": 3600.0},
     # Ended asynchronous invocations past FUNCTORY_ASYNC_RETENTION_SECONDS.
     "async-invocations-expire": {
         "task": "invocations.async_invocations_expire",
@@ -358,6 +360,15 @@ FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECO
 # How long a process may reuse an access key on the Invoke path (a deactivation elsewhere
 # takes effect within this time).
 FUNCTORY_ACCESS_KEY_CACHE_SECONDS = float(os.environ.get("FUNCTORY_ACCESS_KEY_CACHE_SECONDS", "5"))
+# Functions' execution roles: how long the credentials of an environment's role session last
+# (AWS's sessions last at most 12 hours; an environment is not given an invocation that could
+# outlive them, see invocations/credentials.py), and whether CreateFunction and
+# UpdateFunctionConfiguration refuse a role that does not exist or does not trust Lambda (off:
+# such a function runs without credentials, as scripts written for LocalStack or moto expect).
+FUNCTORY_EXECUTION_CREDENTIALS_SECONDS = int(
+    os.environ.get("FUNCTORY_EXECUTION_CREDENTIALS_SECONDS", str(12 * 3600))
+)
+FUNCTORY_STRICT_EXECUTION_ROLES = env_bool("FUNCTORY_STRICT_EXECUTION_ROLES", False)
 # Where a process without live-tail subscribers (the embedded worker) sends stored events
 # so the server's in-memory channel layer can push them; set by `manage.py serve`.
 FUNCTORY_LIVE_FORWARD_URL = os.environ.get("FUNCTORY_LIVE_FORWARD_URL", "")

@@ -180,6 +180,21 @@ def _caller_policies(caller: Caller) -> list[Policy]:
     return [] if caller.is_admin else entities.identity_policies(caller._user)
 
 
+def _role_named(role_arn: str) -> Role | None:
+    """The role an ARN names (its path included), or None."""
+    match = _ROLE_ARN.fullmatch(role_arn)
+    if match is None:
+        return None
+    role = (
+        Role.objects.select_related("account")
+        .filter(account_id=match.group(1), name=match.group(2))
+        .first()
+    )
+    if role is not None and role.arn != role_arn:
+        return None  # the path in the ARN must be the role's
+    return role
+
+
 def role_assume(
     caller: Caller,
     role_arn: str,
@@ -189,16 +204,7 @@ def role_assume(
 ) -> Issued:
     """Credentials of the role, if its trust policy (and, for a user of the role's account
     that the trust policy names only by account, the user's policies) let the caller in."""
-    match = _ROLE_ARN.fullmatch(role_arn)
-    role = None
-    if match is not None:
-        role = (
-            Role.objects.select_related("account")
-            .filter(account_id=match.group(1), name=match.group(2))
-            .first()
-        )
-        if role is not None and role.arn != role_arn:
-            role = None  # the path in the ARN must be the role's
+    role = _role_named(role_arn)
     if role is None:
         # AWS does not tell a caller whether a role it may not assume exists.
         raise _denied(caller.arn, "sts:AssumeRole", role_arn)
@@ -233,3 +239,82 @@ def role_assume(
         role=role,
         session_name=session_name,
     )
+
+
+# ---- execution roles -------------------------------------------------------------------
+#
+# Lambda assumes a function's execution role (its ``Role``) for every environment: the
+# session is the role's, named after the function, and asked for by no user. A role that
+# does not exist in the function's account, or whose trust policy does not let
+# ``lambda.amazonaws.com`` assume it, gives no credentials (or, with
+# FUNCTORY_STRICT_EXECUTION_ROLES, is refused when the function is created or updated).
+
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class ExecutionRole:
+    """What a function's ``Role`` names: the role Lambda may assume, or why it may not
+    (``problem``: ``missing`` or ``untrusted``)."""
+
+    role: Role | None
+    problem: str = ""
+
+    MISSING = "missing"
+    UNTRUSTED = "untrusted"
+
+    @property
+    def usable(self) -> bool:
+        return self.role is not None and not self.problem
+
+
+def execution_role_check(account_id: str, role_arn: str, function_arn: str = "") -> ExecutionRole:
+    """Whether Lambda may assume ``role_arn`` for a function of ``account_id``: the role is
+    the account's, and its trust policy lets the Lambda service in (``aws:SourceAccount``
+    and, when known, ``aws:SourceArn`` set, as Lambda sets them)."""
+    role = _role_named(role_arn)
+    if role is None or role.account_id != account_id:
+        return ExecutionRole(None, ExecutionRole.MISSING)
+    conditions: dict[str, str] = {"aws:SourceAccount": account_id}
+    if function_arn:
+        conditions["aws:SourceArn"] = function_arn
+    context = RequestContext(
+        Principal(LAMBDA_SERVICE, "", "service", LAMBDA_SERVICE),
+        "sts:AssumeRole",
+        role.arn,
+        conditions,
+    )
+    try:
+        trust = entities.checked_policy(role.assume_role_policy_document, PolicyKind.TRUST)
+    except AWSError:
+        return ExecutionRole(role, ExecutionRole.UNTRUSTED)
+    if not evaluate(context, (), trust, role.account_id).allowed:
+        return ExecutionRole(role, ExecutionRole.UNTRUSTED)
+    return ExecutionRole(role)
+
+
+def execution_role_issue(role: Role, function_name: str, seconds: int) -> Issued:
+    """A session of ``role`` for the function's environments (session name: the function's
+    name), lasting ``seconds``."""
+    return _issue(
+        user=None, account=role.account, seconds=seconds, role=role, session_name=function_name
+    )
+
+
+EXPIRE_BATCH = 5_000
+
+
+def expired_credentials_delete(now: dt.datetime | None = None) -> int:
+    """Remove temporary credentials that have expired (SigV4 refuses them anyway); in
+    batches, so no statement holds long locks. Returns how many."""
+    now = now or timezone.now()
+    deleted = 0
+    while True:
+        batch = list(
+            TemporaryCredential.objects.filter(expiration__lt=now).values_list("pk", flat=True)[
+                :EXPIRE_BATCH
+            ]
+        )
+        if not batch:
+            return deleted
+        deleted += TemporaryCredential.objects.filter(pk__in=batch).delete()[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from invocations.credentials import execution_credentials
 from invocations.executor.environment import LogSink
 from invocations.executor.pool import Backend, EnvironmentPool
 from invocations.executor.spec import EnvironmentSpec
@@ -42,7 +43,11 @@ def pool() -> EnvironmentPool:
     existing = _pools.get(loop)
     if existing is None:
         backend = make_backend(settings.FUNCTORY_EXECUTOR_BACKEND, _log_sink)
-        existing = EnvironmentPool(backend, keep_alive_s=settings.FUNCTORY_KEEP_ALIVE_SECONDS)
+        existing = EnvironmentPool(
+            backend,
+            keep_alive_s=settings.FUNCTORY_KEEP_ALIVE_SECONDS,
+            credentials=execution_credentials.for_spec,
+        )
         _pools[loop] = existing
     return existing
 

@@ -84,6 +84,7 @@ def _spec(version: FunctionVersion) -> EnvironmentSpec:
         account_id=function.account_id,
         revision=version.revision_id,
         egress=egress.wanted(version.vpc_config),
+        role_arn=version.role,
     )
 
 

@@ -15,7 +15,9 @@ from functions.models import (
     FunctionVersion,
     PolicyStatement,
 )
+from iam.models import Role
 from invocations import runner
+from invocations.credentials import execution_credentials
 from invocations.selectors import target_cache, url_cache
 
 
@@ -47,3 +49,6 @@ def connect() -> None:
             _url_changed, sender=url_model, dispatch_uid=f"url-cache-del-{url_model}"
         )
     post_delete.connect(_function_deleted, sender=Function, dispatch_uid="invoke-retire")
+    # A role changed here (its trust policy) or removed: new environments look at it again.
+    post_save.connect(execution_credentials.clear, sender=Role, dispatch_uid="exec-role-save")
+    post_delete.connect(execution_credentials.clear, sender=Role, dispatch_uid="exec-role-del")

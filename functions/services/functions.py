@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from awsapi.errors import (
     ResourceConflict,
 )
 from awsapi.service_models import service_model
-from functions import codestore, zips
+from functions import arns, codestore, zips
 from functions.models import (
     Function,
     FunctionLayer,
@@ -27,6 +28,7 @@ from functions.models import (
 from functions.selectors import Resolved, function_not_found
 from functions.services import code
 from functions.services import layers as layer_services
+from iam import sts
 from iam.models import Account
 
 DEPRECATED_RUNTIMES = frozenset(
@@ -173,6 +175,20 @@ def check_dead_letter_target(arn: str) -> str:
     return arn
 
 
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+
+
+def check_execution_role(account_id: str, function_name: str, role_arn: str | None) -> None:
+    """With FUNCTORY_STRICT_EXECUTION_ROLES, a role Lambda cannot assume (not the account's,
+    or not trusting lambda.amazonaws.com) is refused as AWS refuses it. Without it, such a
+    function is kept and runs without credentials (the console says why)."""
+    if role_arn is None or not settings.FUNCTORY_STRICT_EXECUTION_ROLES:
+        return
+    function_arn = arns.function_arn(account_id, function_name)
+    if not sts.execution_role_check(account_id, role_arn, function_arn).usable:
+        raise InvalidParameterValue(ROLE_NOT_ASSUMABLE)
+
+
 def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
     """Copy configuration members present in ``params`` onto ``version``."""
     simple = {
@@ -281,6 +297,7 @@ def function_create(*, account: Account, name: str, params: dict[str, Any]) -> F
         number=0, code_sha256=codestore.sha256_b64(upload.data), code_size=len(upload.data)
     )
     _apply(version, params)
+    check_execution_role(account.id, name, params.get("Role"))
     digest = hashlib.sha256(upload.data).hexdigest()
     with codestore.released_on_failure([digest]):
         try:
@@ -348,6 +365,7 @@ def function_update_configuration(*, resolved: Resolved, params: dict[str, Any])
         latest = function.versions.select_for_update().get(number=0)
         check_revision(params.get("RevisionId"), latest.revision_id)
         _apply(latest, params)
+        check_execution_role(function.account_id, function.name, params.get("Role"))
         if "Layers" in params:
             layer_arns = list(params.get("Layers") or [])
             layer_versions = layer_services.resolve_for_function(function.account, layer_arns)

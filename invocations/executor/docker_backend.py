@@ -56,7 +56,7 @@ from invocations.executor.sandbox import (
     _libc,
     _spawner,
 )
-from invocations.executor.spec import EnvironmentSpec
+from invocations.executor.spec import Credentials, EnvironmentSpec
 
 logger = logging.getLogger(__name__)
 
@@ -319,11 +319,16 @@ class DockerBackend(SandboxBackend):
         return [self._trees.mount(target, tree, images) for target, tree, images in trees]
 
     def _create_with_tmp(
-        self, spec: EnvironmentSpec, log_stream: str, io_dir: Path, user: identity.Identity
+        self,
+        spec: EnvironmentSpec,
+        log_stream: str,
+        io_dir: Path,
+        user: identity.Identity,
+        credentials: Credentials | None,
     ) -> tuple[Any, TmpVolume | None]:
         volume = self._tmp.acquire(spec.ephemeral_mb) if self._tmp is not None else None
         try:
-            return self._create(spec, log_stream, io_dir, user, volume), volume
+            return self._create(spec, log_stream, io_dir, user, volume, credentials), volume
         except BaseException:
             if self._tmp is not None and volume is not None:
                 self._tmp.release(volume)
@@ -351,6 +356,7 @@ class DockerBackend(SandboxBackend):
         io_dir: Path,
         user: identity.Identity,
         tmp: TmpVolume | None,
+        credentials: Credentials | None = None,
     ) -> Any:
         from docker.types import Mount
 
@@ -377,7 +383,7 @@ class DockerBackend(SandboxBackend):
         if tmp is not None:
             mounts.append(tmp.mount())
         memory = f"{spec.memory_mb}m"
-        environment = self.environment_variables(spec, log_stream)
+        environment = self.environment_variables(spec, log_stream, credentials)
         environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
         return self.client.containers.create(
             IMAGE,
@@ -442,7 +448,9 @@ class DockerBackend(SandboxBackend):
             raise
         return listener, relay
 
-    async def start(self, spec: EnvironmentSpec) -> Environment:
+    async def start(
+        self, spec: EnvironmentSpec, credentials: Credentials | None = None
+    ) -> Environment:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         log_stream = log_stream_name(spec.version)
@@ -462,7 +470,9 @@ class DockerBackend(SandboxBackend):
         read_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         # Held until the runtime has opened its end, so an early read sees no false EOF.
         hold_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        created = loop.run_in_executor(None, self._create_with_tmp, spec, log_stream, io_dir, user)
+        created = loop.run_in_executor(
+            None, self._create_with_tmp, spec, log_stream, io_dir, user, credentials
+        )
         try:
             # Shielded: if this start is cancelled, what is made all the same is undone.
             container, volume = await asyncio.shield(created)
@@ -518,6 +528,7 @@ class DockerBackend(SandboxBackend):
             log_sink=self.log_sink,
             log_stream=log_stream,
             started=started,
+            credentials=credentials,
         )
 
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from invocations.executor import logcaps
 from invocations.executor.runtime_api import Invocation, RuntimeApiServer, RuntimeOutcome
-from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
+from invocations.executor.spec import Credentials, EnvironmentSpec, InvokeRequest, InvokeResult
 
 # (spec, log stream, [(timestamp ms, message)], essential) — called on the event loop; must
 # not block. Essential lines are the platform's own (START, END, REPORT, notices): a sink
@@ -83,8 +83,11 @@ class Environment:
         log_sink: LogSink,
         log_stream: str,
         started: float,
+        credentials: Credentials | None = None,
     ) -> None:
         self.spec = spec
+        # When its execution role's credentials expire (None: it has none), on time.time().
+        self.credentials_expire_at = credentials.expires_at if credentials is not None else None
         self.process = process
         self.server = server
         self.log_sink = log_sink
@@ -105,6 +108,12 @@ class Environment:
         flags = fcntl.fcntl(output_fd, fcntl.F_GETFL)
         fcntl.fcntl(output_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         asyncio.get_running_loop().add_reader(output_fd, self._read_output)
+
+    def credentials_last(self, seconds: float, now: float | None = None) -> bool:
+        """Whether its credentials (if any) are still valid ``seconds`` from ``now``."""
+        if self.credentials_expire_at is None:
+            return True
+        return self.credentials_expire_at - (time.time() if now is None else now) > seconds
 
     # -- output ---------------------------------------------------------------------------
 

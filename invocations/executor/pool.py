@@ -5,6 +5,13 @@ environment of its key (the most recently used, so the pool shrinks naturally un
 load) or starts a new one; one invocation at a time per environment. When a function
 version's spec changes, environments of the old spec are retired: idle ones at once, busy
 ones as soon as they finish.
+
+Execution-role credentials: a new environment gets its function's role credentials from the
+pool's ``credentials`` source (at its start, or a standby's adoption). An environment is
+given an invocation only while its credentials outlast that invocation's timeout plus
+``CREDENTIALS_MARGIN_S``; one whose credentials will not is stopped, and the next start gets
+fresh ones. So no function ever runs with expired credentials, and nothing is pushed into
+a running environment (whose SDK clients keep the credentials they read at init).
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from invocations.executor.environment import Environment
 from invocations.executor.ephemeral import EphemeralStorageExhausted
 from invocations.executor.runtime_api import RuntimeOutcome
-from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
+from invocations.executor.spec import Credentials, EnvironmentSpec, InvokeRequest, InvokeResult
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +35,18 @@ logger = logging.getLogger(__name__)
 class Backend(Protocol):
     name: str
 
-    async def start(self, spec: EnvironmentSpec) -> Environment: ...
+    async def start(
+        self, spec: EnvironmentSpec, credentials: Credentials | None = None
+    ) -> Environment: ...
 
     async def close(self) -> None: ...
+
+
+# The execution role's credentials for a new environment of a spec (None: it gets none).
+CredentialSource = Callable[[EnvironmentSpec], Awaitable[Credentials | None]]
+# Beyond an invocation's timeout, how long its environment's credentials must still last
+# when it is handed the invocation (the runtime's answer and the teardown of a timeout).
+CREDENTIALS_MARGIN_S = 10.0
 
 
 # When the /tmp budget is spent: how many idle environments one start may stop to make
@@ -39,9 +56,16 @@ EVICTION_PAUSE_S = 0.05
 
 
 class EnvironmentPool:
-    def __init__(self, backend: Backend, *, keep_alive_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        keep_alive_s: float = 300.0,
+        credentials: CredentialSource | None = None,
+    ) -> None:
         self.backend = backend
         self.keep_alive_s = keep_alive_s
+        self.credentials = credentials
         self._idle: dict[str, list[Environment]] = defaultdict(list)
         self._busy: set[Environment] = set()
         self._current: dict[str, str] = {}  # function_key -> live spec key
@@ -115,13 +139,18 @@ class EnvironmentPool:
         idle = self._idle.get(spec.key)
         while idle:
             environment = idle.pop()
-            if not environment.dead and environment.process.poll() is None:
+            if (
+                not environment.dead
+                and environment.process.poll() is None
+                and _credentials_last_one_invocation(environment)
+            ):
                 environment.thaw()
                 environment.busy = True
                 self._busy.add(environment)
                 return environment, None
             self._stop_later(environment)
-        environment = await self._start(spec)
+        credentials = await self.credentials(spec) if self.credentials is not None else None
+        environment = await self._start(spec, credentials)
         environment.busy = True
         self._busy.add(environment)
         try:
@@ -132,19 +161,19 @@ class EnvironmentPool:
             raise
         return environment, init_error
 
-    async def _start(self, spec: EnvironmentSpec) -> Environment:
+    async def _start(self, spec: EnvironmentSpec, credentials: Credentials | None) -> Environment:
         """A new environment; when the /tmp budget is spent, idle environments (least
         recently used first) make room: they are a cache, a cold start is not."""
         for _ in range(EVICTION_ATTEMPTS):
             try:
-                return await self.backend.start(spec)
+                return await self.backend.start(spec, credentials)
             except EphemeralStorageExhausted:
                 victim = self._least_recently_used_idle()
                 if victim is not None:
                     await victim.stop()
                 # Its /tmp is released on the unmounter thread, a moment after the stop.
                 await asyncio.sleep(EVICTION_PAUSE_S)
-        return await self.backend.start(spec)
+        return await self.backend.start(spec, credentials)
 
     def _least_recently_used_idle(self) -> Environment | None:
         candidates = [env for envs in self._idle.values() for env in envs]
@@ -181,10 +210,17 @@ class EnvironmentPool:
 
     def reap(self, now: float | None = None) -> None:
         """Stop the environments idle for longer than the keep-alive (as of ``now``, on the
-        monotonic clock: the current time unless given)."""
+        monotonic clock: the current time unless given), and those whose credentials would
+        not last another invocation."""
         cutoff = (time.monotonic() if now is None else now) - self.keep_alive_s
         for key, environments in list(self._idle.items()):
-            keep = [env for env in environments if env.last_used >= cutoff and not env.dead]
+            keep = [
+                env
+                for env in environments
+                if env.last_used >= cutoff
+                and not env.dead
+                and _credentials_last_one_invocation(env)
+            ]
             for env in environments:
                 if env not in keep:
                     self._stop_later(env)
@@ -192,6 +228,10 @@ class EnvironmentPool:
                 self._idle[key] = keep
             else:
                 del self._idle[key]
+
+
+def _credentials_last_one_invocation(environment: Environment) -> bool:
+    return environment.credentials_last(environment.spec.timeout_s + CREDENTIALS_MARGIN_S)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

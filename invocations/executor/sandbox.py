@@ -56,7 +56,7 @@ from invocations.executor.catalog import RUNTIME_DIR, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
-from invocations.executor.spec import EnvironmentSpec
+from invocations.executor.spec import Credentials, EnvironmentSpec
 
 logger = logging.getLogger(__name__)
 
@@ -341,7 +341,9 @@ class SandboxBackend:
         command = command_for(spec.runtime)
         return command.argv, command.extra_mounts
 
-    def environment_variables(self, spec: EnvironmentSpec, log_stream: str) -> dict[str, str]:
+    def environment_variables(
+        self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None = None
+    ) -> dict[str, str]:
         execution_env = (
             command_for(spec.runtime).execution_env
             if not spec.runtime.startswith("provided")
@@ -350,6 +352,8 @@ class SandboxBackend:
         # The platform's API for the SDK; the function's own variables may override them.
         variables = egress.endpoint_variables() if spec.egress else {}
         variables.update(spec.environment)
+        if credentials is not None:  # the execution role's session (none: no usable role)
+            variables.update(credentials.variables())
         variables.update(
             {
                 "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
@@ -384,12 +388,14 @@ class SandboxBackend:
             )
         return variables
 
-    def _launch_for(self, spec: EnvironmentSpec, log_stream: str) -> _Launch:
+    def _launch_for(
+        self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
+    ) -> _Launch:
         command, extra_mounts = self._command(spec)
         return _Launch(
             command=command,
             extra_mounts=extra_mounts,
-            env=self.environment_variables(spec, log_stream),
+            env=self.environment_variables(spec, log_stream, credentials),
             task_dir=spec.code_dir,
             opt_dir=spec.layers_dir,
             ephemeral_mb=spec.ephemeral_mb,
@@ -598,14 +604,17 @@ class SandboxBackend:
             spawned.platform.close()
         return _Booted(process, server, output_fd, started)
 
-    async def start(self, spec: EnvironmentSpec) -> Environment:
+    async def start(
+        self, spec: EnvironmentSpec, credentials: Credentials | None = None
+    ) -> Environment:
         if self._standby_eligible(spec):
             self._replenish_later(spec.runtime)
             standby = self._take_standby(spec.runtime)
             if standby is not None:
-                return await self._adopt(standby, spec)
+                return await self._adopt(standby, spec, credentials)
         log_stream = log_stream_name(spec.version)
-        booted = await self._boot(self._launch_for(spec, log_stream), spec.memory_mb)
+        launch = self._launch_for(spec, log_stream, credentials)
+        booted = await self._boot(launch, spec.memory_mb)
         return Environment(
             spec=spec,
             process=booted.process,
@@ -614,6 +623,7 @@ class SandboxBackend:
             log_sink=self.log_sink,
             log_stream=log_stream,
             started=booted.started,
+            credentials=credentials,
         )
 
     # -- standby environments ---------------------------------------------------------------
@@ -707,7 +717,9 @@ class SandboxBackend:
                 shutil.rmtree(slot, ignore_errors=True)
             raise
 
-    async def _adopt(self, booted: _Booted, spec: EnvironmentSpec) -> Environment:
+    async def _adopt(
+        self, booted: _Booted, spec: EnvironmentSpec, credentials: Credentials | None
+    ) -> Environment:
         started = time.monotonic()
         slot = booted.process.slot
         assert slot is not None
@@ -753,8 +765,11 @@ class SandboxBackend:
             log_sink=self.log_sink,
             log_stream=log_stream,
             started=started,
+            credentials=credentials,
         )
-        variables = self.environment_variables(spec, log_stream)
+        # The function's variables, its role's credentials among them: a standby booted
+        # before any function chose it has none.
+        variables = self.environment_variables(spec, log_stream, credentials)
         booted.server.assign(json.dumps({"env": variables}).encode())
         return environment
 

@@ -33,6 +33,7 @@ class EnvironmentSpec:
     account_id: str = ""
     revision: str = ""
     egress: bool = True  # outbound networking (egress.py); off by VpcConfig or the operator
+    role_arn: str = ""  # the execution role: its credentials are given at start, not kept here
 
     @property
     def key(self) -> str:
@@ -43,6 +44,24 @@ class EnvironmentSpec:
     def function_key(self) -> str:
         """Identifies the function version regardless of configuration."""
         return f"{self.function_arn}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An execution role's temporary credentials, as an environment receives them."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expires_at: float  # seconds since the epoch
+
+    def variables(self) -> dict[str, str]:
+        """The runtime's variables the SDKs read (the default credential chain)."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
 
 
 @dataclass(frozen=True)
