@@ -29,6 +29,7 @@ from functions.services import event_invoke as event_invoke_services
 from functions.services import functions as function_services
 from functions.services import policies as policy_services
 from functions.services import tags as tag_services
+from iam import sts
 from iam.models import Account
 from platformapi.views import SignedInRequest
 
@@ -417,5 +418,24 @@ def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
             "latest": latest,
             "state": state,
             "policy_json": json.dumps(state["policy"], indent=2),
+            "role_warning": _role_warning(function, latest.role),
         }
     }
+
+
+def _role_warning(function: Function, role_arn: str) -> str:
+    """Why the function runs without credentials ('' when its role gives them)."""
+    check = sts.execution_role_check(
+        function.account_id, role_arn, arns.function_arn(function.account_id, function.name)
+    )
+    if check.problem == sts.ExecutionRole.MISSING:
+        return (
+            f"The execution role {role_arn} does not exist in this account; the function "
+            "runs without credentials."
+        )
+    if check.problem == sts.ExecutionRole.UNTRUSTED:
+        return (
+            f"The execution role {role_arn} does not trust lambda.amazonaws.com (its trust "
+            "policy does not let Lambda assume it); the function runs without credentials."
+        )
+    return ""
