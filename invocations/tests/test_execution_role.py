@@ -295,3 +295,18 @@ def test_expired_credentials_are_refused_and_the_next_environment_gets_fresh_one
     assert fresh["identity"]["Arn"] == first["identity"]["Arn"]
     identity = _signed_by(strict.server, fresh["env"]).get_caller_identity()
     assert identity["Arn"].endswith(f"/fn-role/{name}")
+
+
+def test_the_audit_trail_names_the_functions_role_session(account: Account) -> None:
+    name = account.function(account.role)
+    body = account.run(name)
+    trail = client_for(account.server, account.creds, "cloudtrail")
+    events = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetCallerIdentity"}]
+    )["Events"]
+    records = [json.loads(event["CloudTrailEvent"]) for event in events]
+    [record] = [r for r in records if r["userIdentity"].get("arn") == body["identity"]["Arn"]]
+    assert record["recipientAccountId"] == account.creds.account_id
+    assert record["userIdentity"]["type"] == "AssumedRole"
+    assert record["userIdentity"]["accessKeyId"] == body["env"]["AWS_ACCESS_KEY_ID"]
+    assert record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] == account.role
