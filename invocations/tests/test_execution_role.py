@@ -310,3 +310,17 @@ def test_the_audit_trail_names_the_functions_role_session(account: Account) -> N
     assert record["userIdentity"]["type"] == "AssumedRole"
     assert record["userIdentity"]["accessKeyId"] == body["env"]["AWS_ACCESS_KEY_ID"]
     assert record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] == account.role
+
+
+@pytest.mark.docker
+def test_a_container_gets_its_execution_roles_credentials(
+    functory_docker: LiveServer, layer_zip: bytes
+) -> None:
+    docker = Account(functory_docker, layer_zip)
+    name = docker.function(docker.role)
+    body = docker.run(name)
+    assert body["env"]["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    assert body["identity"]["Arn"] == (
+        f"arn:aws:sts::{docker.creds.account_id}:assumed-role/fn-role/{name}"
+    )
+    assert docker.run(docker.function(docker.missing))["identity"] is None
