@@ -48,6 +48,7 @@ TIMEOUT_S = 10
 CALLER = """
 import os
 import boto3
+from botocore.exceptions import ClientError
 
 NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -57,13 +58,21 @@ def handler(event, context):
     if found["AWS_ACCESS_KEY_ID"]:
         answer = boto3.client("sts").get_caller_identity()
         identity = {key: answer[key] for key in ("Arn", "Account", "UserId")}
-    return {"env": found, "identity": identity}
+    result = {"env": found, "identity": identity}
+    if "get_function" in event:
+        try:
+            got = boto3.client("lambda").get_function(FunctionName=event["get_function"])
+            result["lambda"] = ["ok", got["Configuration"]["FunctionName"]]
+        except ClientError as error:
+            result["lambda"] = [error.response["Error"]["Code"], error.response["Error"]["Message"]]
+    return result
 """
 
 
 def _boto3_layer() -> bytes:
     """boto3 and what it needs, as a layer (``python/``): the runtime has no SDK of its own.
-    botocore keeps only STS's service model, enough for the handler and far smaller."""
+    botocore keeps only STS's and Lambda's service models, enough for the handler and far
+    smaller."""
     import botocore
     import dateutil
     import jmespath
@@ -80,7 +89,8 @@ def _boto3_layer() -> bytes:
                 parts = relative.parts
                 if not path.is_file() or "__pycache__" in parts:
                     continue
-                if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] != "sts":
+                kept = ("sts", "lambda")
+                if parts[:2] == ("botocore", "data") and len(parts) > 3 and parts[2] not in kept:
                     continue
                 archive.writestr(zip_entry(f"python/{relative}"), path.read_bytes())
         six_path = Path(six.__file__ or "")
@@ -132,8 +142,8 @@ class Account:
         )
         return name
 
-    def run(self, name: str) -> dict[str, Any]:
-        response = invoke(self.lam, name)
+    def run(self, name: str, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = invoke(self.lam, name, event)
         assert "FunctionError" not in response, response["Raw"]
         body: dict[str, Any] = response["Body"]
         return body
@@ -209,6 +219,23 @@ def test_each_function_has_its_own_session_of_the_role(account: Account) -> None
     assert first["env"]["AWS_ACCESS_KEY_ID"] != second["env"]["AWS_ACCESS_KEY_ID"]
     assert first["identity"]["Arn"].endswith(f"/fn-role/{one}")
     assert second["identity"]["Arn"].endswith(f"/fn-role/{other}")
+
+
+def test_the_credentials_carry_the_roles_policies(account: Account) -> None:
+    iam = client_for(account.server, account.creds, "iam")
+    iam.create_role(RoleName="reader", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com"))
+    name = account.function(f"arn:aws:iam::{account.creds.account_id}:role/reader")
+    function_arn = account.lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    session = f"arn:aws:sts::{account.creds.account_id}:assumed-role/reader/{name}"
+    assert account.run(name, {"get_function": name})["lambda"] == [
+        "AccessDeniedException",
+        f"User: {session} is not authorized to perform: lambda:GetFunction on resource: "
+        f"{function_arn} because no identity-based policy allows the lambda:GetFunction action",
+    ]
+    iam.attach_role_policy(
+        RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
+    )
+    assert account.run(name, {"get_function": name})["lambda"] == ["ok", name]
 
 
 def test_a_function_whose_role_does_not_exist_runs_without_credentials(
