@@ -160,7 +160,7 @@ def _principal(caller: Caller) -> Principal:
     if session is not None and role is not None:
         return Principal(
             session.arn,
-            caller.account_id,
+            str(session.account_id),  # the role's account (a user may assume another's)
             "assumed-role",
             session.session_name,
             session.caller_id,
