@@ -44,7 +44,9 @@ RUNTIMES = [
 
 
 def default_role(account: Account) -> str:
-    """A placeholder execution role in the caller's account (roles are not enforced here)."""
+    """A placeholder execution role in the caller's account. Unless the account has such a
+    role trusting Lambda, a function made with it runs without credentials (the
+    configuration tab says so), or, with FUNCTORY_STRICT_EXECUTION_ROLES, is refused."""
     return f"arn:aws:iam::{account.id}:role/functory-console-role"
 
 
@@ -181,6 +183,8 @@ class FunctionCreateView(APIView):
             raise
         except ResourceConflict as exc:
             raise _on_field("name", exc) from exc
+        except function_services.RoleNotAssumable as exc:
+            raise _on_field("role", exc) from exc
         except AWSError as exc:
             # Zip problems (corrupt, too big) belong next to the file input.
             if upload:

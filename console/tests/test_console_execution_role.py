@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -92,3 +93,28 @@ def test_a_role_lambda_can_assume_is_shown_without_a_warning(owner: User) -> Non
     page = _page(owner, "good")
     assert f"<code data-role>{role}</code>" in page
     assert "data-role-warning" not in page
+
+
+def test_with_strict_roles_the_create_page_shows_the_refusal_next_to_the_role(
+    owner: User, settings: Any
+) -> None:
+    settings.FUNCTORY_STRICT_EXECUTION_ROLES = True
+    client = Client()
+    assert client.login(username=owner.username, password=PASSWORD)
+    answer = client.post(
+        "/_console/functions",
+        {"name": "strict", "source": "blueprint", "blueprint": "hello-python"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "code": "InvalidParameterValueException",
+        "message": "The role defined for the function cannot be assumed by Lambda.",
+        "field": "role",
+    }
+    entities.role_create(owner.account, "functory-console-role", _trust("lambda.amazonaws.com"))
+    answer = client.post(
+        "/_console/functions",
+        {"name": "strict", "source": "blueprint", "blueprint": "hello-python"},
+    )
+    assert answer.status_code == 201, answer.content
+    assert "data-role-warning" not in _page(owner, "strict")

@@ -178,6 +178,10 @@ def check_dead_letter_target(arn: str) -> str:
 ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 
 
+class RoleNotAssumable(InvalidParameterValue):
+    """AWS's refusal of a ``Role`` Lambda cannot assume (strict execution roles only)."""
+
+
 def check_execution_role(account_id: str, function_name: str, role_arn: str | None) -> None:
     """With FUNCTORY_STRICT_EXECUTION_ROLES, a role Lambda cannot assume (not the account's,
     or not trusting lambda.amazonaws.com) is refused as AWS refuses it. Without it, such a
@@ -186,7 +190,7 @@ def check_execution_role(account_id: str, function_name: str, role_arn: str | No
         return
     function_arn = arns.function_arn(account_id, function_name)
     if not sts.execution_role_check(account_id, role_arn, function_arn).usable:
-        raise InvalidParameterValue(ROLE_NOT_ASSUMABLE)
+        raise RoleNotAssumable(ROLE_NOT_ASSUMABLE)
 
 
 def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
