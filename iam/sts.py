@@ -62,21 +62,26 @@ def _issue(
     seconds: int,
     role: Role | None = None,
     session_name: str = "",
+    bounded: bool = True,
 ) -> Issued:
-    """New credentials; ``user`` None for a session nobody asked for (a function's execution
-    role, see :func:`execution_role_issue`), whose sessions are then counted by role."""
+    """New credentials for ``user``, at most ``MAX_LIVE_SESSIONS`` live ones each. A caller
+    without a user (a function's execution-role session chaining AssumeRole) is bounded per
+    role instead. Lambda's own sessions (``bounded=False``, see :func:`execution_role_issue`)
+    are a few per function and process a lifetime: not counted, removed by beat once
+    expired."""
     token = "FQoGZXIvYXdzE" + base64.b64encode(secrets.token_bytes(180)).decode("ascii")
     secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
     expiration = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=seconds)
     now = timezone.now()
-    mine = (
-        TemporaryCredential.objects.filter(user=user)
-        if user is not None
-        else TemporaryCredential.objects.filter(user=None, role=role)
-    )
-    mine.filter(expiration__lt=now).delete()
-    if mine.count() >= MAX_LIVE_SESSIONS:
-        raise AWSError("Rate exceeded", code="Throttling", status=400)
+    if bounded:
+        mine = (
+            TemporaryCredential.objects.filter(user=user)
+            if user is not None
+            else TemporaryCredential.objects.filter(user=None, role=role)
+        )
+        mine.filter(expiration__lt=now).delete()
+        if mine.count() >= MAX_LIVE_SESSIONS:
+            raise AWSError("Rate exceeded", code="Throttling", status=400)
     while True:
         try:
             with transaction.atomic():
@@ -297,7 +302,12 @@ def execution_role_issue(role: Role, function_name: str, seconds: int) -> Issued
     """A session of ``role`` for the function's environments (session name: the function's
     name), lasting ``seconds``."""
     return _issue(
-        user=None, account=role.account, seconds=seconds, role=role, session_name=function_name
+        user=None,
+        account=role.account,
+        seconds=seconds,
+        role=role,
+        session_name=function_name,
+        bounded=False,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
+from awsapi.errors import AWSError
 from iam import authentication, entities, services, sts
 from iam.models import Account, Role, TemporaryCredential
 from iam.tasks import temporary_credentials_expire
@@ -168,3 +169,29 @@ def test_the_periodic_task_removes_only_expired_credentials(account: Account) ->
     assert temporary_credentials_expire() == 2
     assert list(TemporaryCredential.objects.values_list("pk", flat=True)) == [live]
     assert temporary_credentials_expire() == 0
+
+
+def test_lambdas_sessions_are_not_bounded_but_chaining_from_them_is(
+    account: Account, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(sts, "MAX_LIVE_SESSIONS", 2)
+    role = _role(account, "fn-role", _trust("lambda.amazonaws.com"))
+    sessions = [sts.execution_role_issue(role, f"fn-{n}", 3600).credential for n in range(3)]
+    target = _role(
+        account,
+        "target",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": role.arn}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    caller = sts.Caller(None, is_admin=False, session=sessions[0])
+    for _ in range(2):
+        sts.role_assume(caller, target.arn, "loop", 900)
+    with pytest.raises(AWSError) as exc:
+        sts.role_assume(caller, target.arn, "loop", 900)
+    assert (exc.value.code, exc.value.message) == ("Throttling", "Rate exceeded")
