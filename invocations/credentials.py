@@ -5,9 +5,11 @@ How credentials stay valid (the pool's side is in ``executor/pool.py``):
 - Each process keeps one role session per (account, function, role ARN), issued by STS
   (``iam.sts.execution_role_issue``, session name = the function's name) to last
   ``FUNCTORY_EXECUTION_CREDENTIALS_SECONDS`` (12 hours by default, AWS's longest). Every new
-  environment of the function gets it while at least half of that lifetime is left (and more
-  than one invocation's timeout plus the pool's margin); past that a new session is issued.
-  So a cold start writes no row, save about twice per lifetime per function and process.
+  environment of the function gets it while at least half of that lifetime is left (and
+  more than an init, an invocation's timeout and the pool's margin); past that a new
+  session is issued. So a cold start writes no row, save about twice per lifetime per
+  function and process. (A lifetime shorter than an init and an invocation, as tests use,
+  gives every new environment a session of its own.)
 - An environment never receives newer credentials: the pool stops handing it invocations
   (and stops it) once its credentials would not outlast one more invocation, and the next
   start gets a fresh session. Nothing runs with expired credentials, and the SDK in the
@@ -39,6 +41,7 @@ from django.conf import settings
 from functions import arns
 from iam import sts
 from iam.models import TemporaryCredential
+from invocations.executor.environment import INIT_TIMEOUT_S
 from invocations.executor.pool import CREDENTIALS_MARGIN_S
 from invocations.executor.spec import Credentials, EnvironmentSpec
 
@@ -59,8 +62,10 @@ def lifetime_s() -> int:
 
 
 def _fresh_enough(credentials: Credentials, spec: EnvironmentSpec, now: float) -> bool:
-    """Whether a new environment may still be given these credentials."""
-    needed = max(lifetime_s() / 2, spec.timeout_s + CREDENTIALS_MARGIN_S)
+    """Whether a new environment may still be given these credentials: half their lifetime
+    left, and at least its init, its first invocation and the margin."""
+    first_use = INIT_TIMEOUT_S + spec.timeout_s + CREDENTIALS_MARGIN_S
+    needed = max(lifetime_s() / 2, first_use)
     return credentials.expires_at - now > needed
 
 
