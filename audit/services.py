@@ -81,7 +81,7 @@ def _row(event: dict[str, Any]) -> AuditEvent:
         event_source=_text(event.get("eventSource"), 64),
         event_name=_text(event.get("eventName"), 128),
         read_only=bool(event.get("readOnly")),
-        username=_text(identity.get("userName"), 200),
+        username=_text(_username(identity), 200),
         access_key_id=_text(identity.get("accessKeyId"), 128),
         resource_type=_text(resource_type, 64),
         resource_name=_text(resource_name, 256),
@@ -91,6 +91,14 @@ def _row(event: dict[str, Any]) -> AuditEvent:
         count=count,
         record=record,
     )
+
+
+def _username(identity: dict[str, Any]) -> str:
+    """LookupEvents' Username: a user's name; for a role's session (a function's execution
+    role, say), its session name, as CloudTrail shows it."""
+    if identity.get("type") == "AssumedRole":
+        return str(identity.get("arn") or "").rsplit("/", 1)[-1]
+    return str(identity.get("userName") or "")
 
 
 def _text(value: Any, limit: int) -> str:

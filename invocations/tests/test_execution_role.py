@@ -331,8 +331,9 @@ def test_the_audit_trail_names_the_functions_role_session(account: Account) -> N
     events = trail.lookup_events(
         LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetCallerIdentity"}]
     )["Events"]
-    records = [json.loads(event["CloudTrailEvent"]) for event in events]
-    [record] = [r for r in records if r["userIdentity"].get("arn") == body["identity"]["Arn"]]
+    [event] = [e for e in events if body["identity"]["Arn"] in e["CloudTrailEvent"]]
+    assert event["Username"] == name  # the session's name, as CloudTrail shows it
+    record = json.loads(event["CloudTrailEvent"])
     assert record["recipientAccountId"] == account.creds.account_id
     assert record["userIdentity"]["type"] == "AssumedRole"
     assert record["userIdentity"]["accessKeyId"] == body["env"]["AWS_ACCESS_KEY_ID"]
