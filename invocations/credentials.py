@@ -30,6 +30,7 @@ starts of one function at the same moment share one lookup.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from iam.models import TemporaryCredential
 from invocations.executor.environment import INIT_TIMEOUT_S
 from invocations.executor.pool import CREDENTIALS_MARGIN_S
 from invocations.executor.spec import Credentials, EnvironmentSpec
+
+logger = logging.getLogger(__name__)
 
 ROLE_RECHECK_SECONDS = 30.0
 
@@ -96,7 +99,17 @@ class ExecutionCredentials:
             pending = asyncio.ensure_future(fetch(key, spec))
             self._pending[(loop, key)] = pending
             pending.add_done_callback(lambda _: self._pending.pop((loop, key), None))
-        credentials: Credentials | None = await asyncio.shield(pending)
+        try:
+            credentials: Credentials | None = await asyncio.shield(pending)
+        except Exception:
+            # The database is unreachable for the recheck: what was known still holds while
+            # it is fresh enough (a role that gave none still gives none).
+            if entry is None or (
+                entry.credentials is not None and not _fresh_enough(entry.credentials, spec, now)
+            ):
+                raise
+            logger.warning("rechecking %s's execution role failed; kept", spec.function_name)
+            return entry.credentials
         return credentials
 
     def _refresh(self, key: _Key, spec: EnvironmentSpec) -> Credentials | None:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from iam import entities, services
@@ -135,3 +136,22 @@ def test_a_recheck_sees_a_session_removed_elsewhere(account: Account, monkeypatc
     monkeypatch.setattr(credentials, "ROLE_RECHECK_SECONDS", 0.0)
     second = _get(cache, _spec("fn-role"))
     assert second is not None and second.access_key_id != first.access_key_id
+
+
+def test_what_was_known_holds_when_a_recheck_cannot_read_the_database(
+    account: Account, monkeypatch: Any
+) -> None:
+    entities.role_create(account, "fn-role", _trust("lambda.amazonaws.com"))
+    cache = ExecutionCredentials()
+    first = _get(cache, _spec("fn-role"))
+    assert _get(cache, _spec("missing")) is None
+    monkeypatch.setattr(credentials, "ROLE_RECHECK_SECONDS", 0.0)
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("the database is gone")
+
+    monkeypatch.setattr(credentials.sts, "execution_role_check", unreachable)
+    assert _get(cache, _spec("fn-role")) == first
+    assert _get(cache, _spec("missing")) is None
+    with pytest.raises(OperationalError):  # nothing known: the cold start fails
+        _get(cache, _spec("fn-role", name="never-seen"))
