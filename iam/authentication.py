@@ -131,9 +131,26 @@ class ApiRequest:
         resource policy opened to it (set only by authorization, never by the request)."""
         return self.foreign_account if self.foreign_account is not None else self.account
 
-    def granted(self, grant: access.Grant) -> None:
+    def _granted(self, grant: access.Grant) -> None:
         if grant.foreign_account is not None:
             self.foreign_account = Account(id=grant.foreign_account)
+
+    def authorize(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        """Let the call through if the caller's policies (and the resource's) allow it,
+        else raise AccessDenied (see ``iam.access``)."""
+        self._granted(
+            access.authorize(
+                self.credential, self.user, self.region, self.http, service, operation, params
+            )
+        )
+
+    async def authorize_async(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        """:meth:`authorize` on the event loop (the Invoke path)."""
+        self._granted(
+            await access.authorize_async(
+                self.credential, self.user, self.region, self.http, service, operation, params
+            )
+        )
 
     @classmethod
     def signed(
@@ -197,17 +214,7 @@ def _rest_authorizer(service: str) -> apiview.Authorize:
     def authorize(api_request: object, operation: str, url_kwargs: dict[str, Any]) -> None:
         assert isinstance(api_request, ApiRequest)
         params = rest_params(service, operation, api_request.http, url_kwargs, api_request.json)
-        api_request.granted(
-            access.authorize(
-                api_request.credential,
-                api_request.user,
-                api_request.region,
-                api_request.http,
-                service,
-                operation,
-                params,
-            )
-        )
+        api_request.authorize(service, operation, params)
 
     return authorize
 
@@ -216,17 +223,7 @@ def _rest_authorizer_async(service: str) -> apiview.AsyncAuthorize:
     async def authorize(api_request: object, operation: str, url_kwargs: dict[str, Any]) -> None:
         assert isinstance(api_request, ApiRequest)
         params = rest_params(service, operation, api_request.http, url_kwargs, api_request.json)
-        api_request.granted(
-            await access.authorize_async(
-                api_request.credential,
-                api_request.user,
-                api_request.region,
-                api_request.http,
-                service,
-                operation,
-                params,
-            )
-        )
+        await api_request.authorize_async(service, operation, params)
 
     return authorize
 
@@ -238,17 +235,7 @@ def _json_rpc_authorizer(service: str) -> apiview.Authorize:
             params = api_request.json()
         except AWSError:
             params = {}  # the operation answers its own unparsable body
-        api_request.granted(
-            access.authorize(
-                api_request.credential,
-                api_request.user,
-                api_request.region,
-                api_request.http,
-                service,
-                operation,
-                params,
-            )
-        )
+        api_request.authorize(service, operation, params)
 
     return authorize
 
@@ -258,18 +245,9 @@ def _query_authorize(
 ) -> None:
     """IAM's actions are authorized here; STS's by STS itself (AssumeRole evaluates the
     role's trust policy with the caller's policies, GetCallerIdentity needs nothing)."""
-    if service != "iam":
-        return
-    assert isinstance(api_request, ApiRequest)
-    access.authorize(
-        api_request.credential,
-        api_request.user,
-        api_request.region,
-        api_request.http,
-        service,
-        action,
-        params,
-    )
+    if service == "iam":
+        assert isinstance(api_request, ApiRequest)
+        api_request.authorize(service, action, params)
 
 
 def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable[[ViewFunc], Any]:
