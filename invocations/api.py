@@ -30,6 +30,7 @@ from invocations import acceptance, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
 from platformapi.authentication import ConsoleSessionAuthentication, SigV4Authentication
+from platformapi.permissions import Action, require
 from platformapi.views import SignedInRequest
 
 logger = logging.getLogger(__name__)
@@ -274,6 +275,7 @@ class AsyncInvocationsView(APIView):
         params = AsyncInvocationsInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         query = params.validated_data
+        require(request, Action.LIST_FUNCTIONS)
         rows = selectors.async_invocations_for_account(
             request.user.account,
             status=query.get("Status"),

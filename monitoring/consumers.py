@@ -26,10 +26,12 @@ from django.conf import settings
 
 from iam.models import AccessKey, User
 from monitoring import live, selectors
+from platformapi.permissions import Action, denial
 
 BACKFILL_LIMIT = 10_000
 
 CLOSE_UNAUTHORISED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_BAD_REQUEST = 4400
 CLOSE_SLOW_CONSUMER = 4008
@@ -64,6 +66,10 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         account_id = self._authorised_account(params, log_group)
         if account_id is None or not await self._still_authorised():
             await self.close(code=CLOSE_UNAUTHORISED)
+            return
+        if getattr(self, "grant", None) is None and await self._tail_denied(log_group):
+            # A grant's token was only issued after the same check (LiveTailTokenView).
+            await self.close(code=CLOSE_FORBIDDEN)
             return
         try:
             since = int(params["since"]) if "since" in params else None
@@ -125,6 +131,14 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         if session_key:
             self.revoke_groups += (live.session_group(session_key),)
         return str(user.account_id)
+
+    async def _tail_denied(self, log_group: str) -> bool:
+        """The console user's policies do not allow logs:StartLiveTail on the group."""
+        user = self.scope["user"]
+        refused = await database_sync_to_async(denial)(
+            user, Action.LIVE_TAIL, logGroupIdentifiers=[log_group]
+        )
+        return refused is not None
 
     async def _still_authorised(self) -> bool:
         """Join the revocation groups, then check the credentials against the database:

@@ -18,6 +18,7 @@ from awsapi.errors import ResourceNotFound
 from awsapi.sigv4 import SignedIdentity
 from monitoring import live, selectors
 from platformapi.authentication import ConsoleSessionAuthentication, SigV4Authentication
+from platformapi.permissions import Action, require
 from platformapi.views import SignedInRequest
 
 
@@ -47,6 +48,7 @@ class LiveTailTokenView(APIView):
         identity = request.auth
         key_id = identity.access_key.access_key_id if isinstance(identity, SignedIdentity) else None
         user = request.user
+        require(request, Action.LIVE_TAIL, logGroupIdentifiers=[group])
         if selectors.log_group_id_for_live_tail(user.account_id, group) is None:
             raise ResourceNotFound("The specified log group does not exist.")
         return Response(

@@ -21,9 +21,11 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET
 
+from console import permissions
 from console.pages._forms import account_of
 from console.pages._request import ConsoleRequest, signed_in
 from console.pages.function_list import NAME_PATTERN
+from console.permissions import Action
 from invocations import selectors
 from invocations.models import AsyncInvocation
 
@@ -165,6 +167,9 @@ def _table_context(request: ConsoleRequest) -> dict[str, Any]:
 @login_required
 @require_GET
 def async_invocations_page(request: ConsoleRequest) -> HttpResponse:
+    refused = permissions.denial(request.user, Action.LIST_FUNCTIONS)
+    if refused is not None:
+        return permissions.denied_page(request, refused)
     context = _table_context(request)
     context["function_names"] = selectors.async_invocation_function_names(account_of(request))
     context["clear_function_url"] = context["filters"].url(function="")
@@ -175,6 +180,9 @@ def async_invocations_page(request: ConsoleRequest) -> HttpResponse:
 def async_invocations_table(request: HttpRequest) -> HttpResponse:
     """The page's table alone, for its periodic refresh."""
     if signed_in(request):
+        refused = permissions.denial(request.user, Action.LIST_FUNCTIONS)
+        if refused is not None:
+            return HttpResponse(refused.message, status=403, content_type="text/plain")
         return render(request, "console/async_invocations_table.html", _table_context(request))
     # A 401, not the sign-in redirect, so the script stops instead of inserting the sign-in
     # page into the table.

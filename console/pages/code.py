@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from console.pages._forms import FieldError
 from console.pages._request import ConsoleRequest
 from console.pages.function_list import RUNTIMES
+from console.permissions import Action, require
 from functions import code_location, codestore, package_files, selectors
 from functions.models import Function, FunctionVersion
 from functions.services import functions as function_services
@@ -160,12 +161,14 @@ class CodePackageView(APIView):
     def get(self, request: SignedInRequest, name: str) -> Response:
         """The package as text files (none, with the reason, when it is binary or large)."""
         function = _function(request, name)
+        require(request, Action.VIEW_FUNCTION, FunctionName=function.name)
         return Response(_package(request._request, function))
 
     @extend_schema(request=DeployInput, responses=CodePropertiesOutput)
     def post(self, request: SignedInRequest, name: str) -> Response:
         """Deploy the posted files as the new code, through UpdateFunctionCode's service."""
         function = _function(request, name)
+        require(request, Action.DEPLOY, FunctionName=function.name)
         data = DeployInput(data=request.data)
         data.is_valid(raise_exception=True)
         files, folders = _posted_files(data.validated_data)
@@ -198,6 +201,7 @@ class RuntimeSettingsView(APIView):
     def post(self, request: SignedInRequest, name: str) -> Response:
         """Runtime and handler, through UpdateFunctionConfiguration's service."""
         function = _function(request, name)
+        require(request, Action.CONFIGURE, FunctionName=function.name)
         data = RuntimeInput(data=request.data)
         data.is_valid(raise_exception=True)
         runtime = data.validated_data["runtime"]
@@ -207,6 +211,7 @@ class RuntimeSettingsView(APIView):
         if not handler or len(handler) > 128:
             raise FieldError("handler", "Enter a handler of at most 128 characters.")
         params: dict[str, Any] = {"Runtime": runtime, "Handler": handler}
+        require(request, Action.CONFIGURE, FunctionName=function.name, **params)
         resolved = selectors.function_resolve(function.account, function.name)
         latest = function_services.function_update_configuration(resolved=resolved, params=params)
         return Response(_properties(request._request, function, latest))

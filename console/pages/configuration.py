@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from console.pages._forms import checked, fields
 from console.pages._forms import text_field as _text
 from console.pages._request import ConsoleRequest
+from console.permissions import Action, require
 from functions import arns, render, selectors
 from functions.models import Function, FunctionVersion, LayerVersion
 from functions.services import concurrency as concurrency_services
@@ -56,9 +57,12 @@ def _function(account: Account, name: str) -> Function:
     return selectors.function_get_for_account(account, name)
 
 
-def _update(account: Account, function: Function, params: dict[str, Any]) -> dict[str, Any]:
-    """UpdateFunctionConfiguration with ``params``, as the API runs it."""
+def _update(
+    request: SignedInRequest, account: Account, function: Function, params: dict[str, Any]
+) -> dict[str, Any]:
+    """UpdateFunctionConfiguration with ``params``, as the API runs it (and authorizes it)."""
     params = checked("UpdateFunctionConfiguration", params, FunctionName=function.name)
+    require(request, Action.CONFIGURE, **params)
     resolved = selectors.function_resolve(account, function.name)
     version = function_services.function_update_configuration(resolved=resolved, params=params)
     return render.function_configuration(version)
@@ -94,7 +98,7 @@ class GeneralSettingsView(APIView):
         if "EphemeralStorage" in params:
             params["EphemeralStorage"] = {"Size": params["EphemeralStorage"]}
         with fields("general"):
-            return Response(_update(account, function, params))
+            return Response(_update(request, account, function, params))
 
 
 class EnvironmentInput(serializers.Serializer[Any]):
@@ -114,7 +118,7 @@ class EnvironmentView(APIView):
         variables = data.validated_data["Variables"] or {}
         with fields("environment.variables", _ENV_TEXTS):
             params = {"Environment": {"Variables": variables}}
-            return Response(_update(account, function, params))
+            return Response(_update(request, account, function, params))
 
 
 class TagsInput(serializers.Serializer[Any]):
@@ -140,6 +144,14 @@ class TagsView(APIView):
         with fields("tags"):
             if wanted:
                 wanted = checked("TagResource", {"Tags": wanted}, Resource=resource)["Tags"]
+        # Both sides of the replacement, before either is made.
+        added = {k: v for k, v in wanted.items() if function.tags.get(k) != v}
+        removed = sorted(set(function.tags) - set(wanted))
+        if added:
+            require(request, Action.TAG, Resource=resource, Tags=added)
+        if removed:
+            require(request, Action.UNTAG, Resource=resource, TagKeys=removed)
+        with fields("tags"):
             return Response({"Tags": tag_services.tags_replace(function=function, tags=wanted)})
 
 
@@ -190,6 +202,7 @@ class PolicyView(APIView):
         wanted = {key: value for key, value in data.validated_data.items() if value}
         with fields("policy", _PRINCIPAL_TEXTS):
             params = checked("AddPermission", wanted, FunctionName=function.name)
+            require(request, Action.ADD_PERMISSION, **params)
             resolved = selectors.function_resolve(account, function.name, follow_alias=False)
             policy_services.permission_add(resolved=resolved, params=params)
         return Response(_policy(account, function), status=201)
@@ -204,6 +217,7 @@ class PolicyStatementView(APIView):
         function = _function(account, name)
         with fields("policy"):
             checked("RemovePermission", {}, FunctionName=function.name, StatementId=sid)
+            require(request, Action.REMOVE_PERMISSION, FunctionName=function.name, StatementId=sid)
             resolved = selectors.function_resolve(account, function.name, follow_alias=False)
             policy_services.permission_remove(resolved=resolved, sid=sid, revision_id=None)
         return Response(_policy(account, function))
@@ -236,6 +250,7 @@ class ConcurrencyView(APIView):
         with fields("reservedConcurrentExecutions"):
             if reserved is None:
                 checked("DeleteFunctionConcurrency", {}, FunctionName=function.name)
+                require(request, Action.DELETE_CONCURRENCY, FunctionName=function.name)
                 concurrency_services.concurrency_delete(function=function)
             else:
                 params = checked(
@@ -243,6 +258,7 @@ class ConcurrencyView(APIView):
                     {"ReservedConcurrentExecutions": reserved},
                     FunctionName=function.name,
                 )
+                require(request, Action.PUT_CONCURRENCY, **params)
                 concurrency_services.concurrency_put(
                     function=function, reserved=int(params["ReservedConcurrentExecutions"])
                 )
@@ -278,7 +294,7 @@ class FunctionLayersView(APIView):
         data.is_valid(raise_exception=True)
         wanted = data.validated_data["Layers"] or []
         with fields("layers"):
-            return Response(_update(account, function, {"Layers": wanted}))
+            return Response(_update(request, account, function, {"Layers": wanted}))
 
 
 _DEAD_LETTER = "deadLetterConfig.targetArn"
@@ -344,11 +360,13 @@ class AsyncSettingsView(APIView):
                 },
                 FunctionName=function.name,
             )
-            checked(
+            dead_letter_params = checked(
                 "UpdateFunctionConfiguration",
                 {"DeadLetterConfig": {"TargetArn": dead_letter}},
                 FunctionName=function.name,
             )
+            require(request, Action.ASYNC_CONFIG, **params)
+            require(request, Action.CONFIGURE, **dead_letter_params)
             resolved = selectors.event_invoke_resolve(
                 account, function.name, FunctionVersion.LATEST, reading=False
             )

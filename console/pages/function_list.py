@@ -18,9 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from awsapi.errors import AWSError, ResourceConflict
-from console import blueprints
+from console import blueprints, permissions
 from console.pages._forms import FieldError
 from console.pages._request import ConsoleRequest
+from console.permissions import Action
 from functions import listing, package_files, zips
 from functions.services import functions as function_services
 from iam.models import Account
@@ -52,6 +53,9 @@ def default_role(account: Account) -> str:
 
 @login_required
 def function_list(request: ConsoleRequest) -> HttpResponse:
+    refused = permissions.denial(request.user, Action.LIST_FUNCTIONS)
+    if refused is not None:
+        return permissions.denied_page(request, refused)
     sort = request.GET.get("sort", "name")
     descending = request.GET.get("dir") == "desc"
     result = listing.functions_list_for_account(
@@ -89,7 +93,18 @@ def function_list(request: ConsoleRequest) -> HttpResponse:
             "columns": columns,
             "prev_url": query(page=page.previous_page_number()) if page.has_previous() else None,
             "next_url": query(page=page.next_page_number()) if page.has_next() else None,
+            "controls": {"create_function": _create_denial(request)},
         },
+    )
+
+
+def _create_denial(request: ConsoleRequest) -> permissions.Denied | None:
+    """Creating a function, judged on a placeholder name with the console's default role."""
+    return permissions.denial(
+        request.user,
+        Action.CREATE_FUNCTION,
+        FunctionName=permissions.NEW_FUNCTION,
+        Role=default_role(request.user.account),
     )
 
 
@@ -104,6 +119,7 @@ def function_new(request: ConsoleRequest) -> HttpResponse:
             "runtimes": RUNTIMES,
             "default_role": default_role(account),
             "zipped_limit": zips.ZIPPED_LIMIT,
+            "controls": {"create_function": _create_denial(request)},
         },
     )
 
@@ -166,6 +182,7 @@ class FunctionCreateView(APIView):
         values = form.validated_data
         name = _name(values["name"])
         params: dict[str, Any] = {"Role": values["role"] or default_role(account)}
+        permissions.require(request, Action.CREATE_FUNCTION, FunctionName=name, **params)
         upload = values["source"] == "upload"
         if upload:
             data = _uploaded(values)

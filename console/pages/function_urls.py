@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from console.pages._forms import checked, fields
 from console.pages._request import ConsoleRequest
+from console.permissions import Action, require
 from functions import render, selectors
 from functions.function_urls import function_url
 from functions.models import Function, FunctionUrlConfig, FunctionVersion
@@ -178,6 +179,7 @@ class FunctionUrlsView(APIView):
             target = _target(account, name, form["Qualifier"], selectors.FUNCTION_MISSING)
         with fields("url", _CORS_TEXTS):
             params = _params(target, form, "CreateFunctionUrlConfig")
+            _require_change(request, Action.CREATE_URL, params, None)
             with transaction.atomic():
                 config = url_services.function_url_config_create(target=target, params=params)
                 changes = _sync_policy(target, None, config)
@@ -197,6 +199,8 @@ class FunctionUrlView(APIView):
         with fields("url", _CORS_TEXTS):
             target = _target(account, name, qualifier, selectors.FUNCTION_MISSING)
             params = _params(target, data.validated_data, "UpdateFunctionUrlConfig")
+            before = selectors.function_url_config_get(target).auth_type
+            _require_change(request, Action.UPDATE_URL, params, before)
             with transaction.atomic():
                 before = selectors.function_url_config_get(target).auth_type
                 config = url_services.function_url_config_update(target=target, params=params)
@@ -211,10 +215,31 @@ class FunctionUrlView(APIView):
         account = request.user.account
         with fields("url"):
             target = _target(account, name, qualifier, selectors.RESOURCE_MISSING)
+            params = {"FunctionName": target.function.name}
+            if target.qualifier != FunctionVersion.LATEST:
+                params["Qualifier"] = target.qualifier
+            require(request, Action.DELETE_URL, **params)
+            require(request, Action.REMOVE_PERMISSION, **params)
             with transaction.atomic():
                 url_services.function_url_config_delete(target=target)
                 changes = access.public_access_revoke(target=target)
         return _answer(request, target, changes)
+
+
+def _require_change(
+    request: SignedInRequest, action: Action, params: dict[str, Any], before: str | None
+) -> None:
+    """The URL operation, and the policy change that keeps the policy in step with the auth
+    type (AddPermission for a public URL, RemovePermission when it stops being one)."""
+    require(request, action, **params)
+    where = {k: v for k, v in params.items() if k in ("FunctionName", "Qualifier")}
+    auth_type = params.get("AuthType")
+    if auth_type == before:
+        return
+    if auth_type == FunctionUrlConfig.AUTH_NONE:
+        require(request, Action.ADD_PERMISSION, Principal="*", FunctionUrlAuthType="NONE", **where)
+    elif before is not None:
+        require(request, Action.REMOVE_PERMISSION, **where)
 
 
 def _sync_policy(

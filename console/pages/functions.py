@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from awsapi.errors import ResourceNotFound
+from console import permissions
 from console.pages import (
     code,
     configuration,
@@ -37,7 +38,13 @@ def function_detail(request: ConsoleRequest, name: str) -> HttpResponse:
         function = selectors.function_get_for_account(request.user.account, name)
     except ResourceNotFound as exc:
         raise Http404(exc.message) from exc
+    found = permissions.function_controls(request.user, function)
+    refused = found[permissions.key(permissions.Action.VIEW_FUNCTION)]
+    if refused is not None:
+        return permissions.denied_page(request, refused)
     context: dict[str, Any] = {
+        "controls": found,
+        "controls_json": permissions.as_json(found),
         "function": function,
         "latest": selectors.latest_version(function),
         "tabs": [(key, label) for key, label, _ in TABS],

@@ -17,8 +17,10 @@ from rest_framework.views import APIView
 
 from awsapi.errors import AccessDenied, ResourceNotFound
 from awsapi.service_models import service_model
+from console import permissions
 from console.pages._forms import account_of, checked, fields
 from console.pages._request import ConsoleRequest
+from console.permissions import Action, require
 from functions import arns, render_layers
 from functions.models import LayerVersion
 from functions.services import functions as function_services
@@ -47,6 +49,10 @@ def runtimes() -> list[str]:
 
 @login_required
 def layers_page(request: ConsoleRequest) -> HttpResponse:
+    user = request.user
+    refused = permissions.denial(user, Action.LIST_LAYERS)
+    if refused is not None:
+        return permissions.denied_page(request, refused)
     account = account_of(request)
     versions = (
         LayerVersion.objects.filter(layer__account=account)
@@ -63,13 +69,25 @@ def layers_page(request: ConsoleRequest) -> HttpResponse:
             "architectures": v.compatible_architectures,
             "size": v.code_size,
             "created": v.created,
+            "delete_denied": permissions.denial(
+                user, Action.DELETE_LAYER, LayerName=v.layer.name, VersionNumber=v.number
+            ),
         }
         for v in versions
     ]
     return render(
         request,
         "console/layers.html",
-        {"versions": rows, "runtimes": runtimes(), "architectures": ["x86_64", "arm64"]},
+        {
+            "versions": rows,
+            "runtimes": runtimes(),
+            "architectures": ["x86_64", "arm64"],
+            "controls": {
+                "publish_layer": permissions.denial(
+                    user, Action.PUBLISH_LAYER, LayerName=permissions.NEW_LAYER
+                )
+            },
+        },
     )
 
 
@@ -132,6 +150,7 @@ class PublishView(APIView):
             if params["Content"]["ZipFile"] is None:
                 params["Content"] = {}
             params = checked("PublishLayerVersion", params, LayerName=name)
+            require(request, Action.PUBLISH_LAYER, LayerName=name)
             version = layer_services.layer_version_publish(
                 account=user.account, layer_name=name, params=params, principal=_principal(user)
             )
@@ -164,6 +183,7 @@ class DeleteView(APIView):
         if version.layer.account_id != account.id:
             raise ResourceNotFound(layer_services.NOT_FOUND)
         checked("DeleteLayerVersion", {}, LayerName=name, VersionNumber=number)
+        require(request, Action.DELETE_LAYER, LayerName=name, VersionNumber=number)
         layer_services.layer_version_delete(
             account=account, layer_name=name, number=number, principal=_principal(user)
         )

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.pages._request import ConsoleRequest
+from console.permissions import Action, require
 from functions import selectors
 from functions.models import Function
 from iam.models import User
@@ -77,7 +78,9 @@ class RecentInvocationsView(APIView):
         """The newest invocations (request id, time, duration, status), newest first."""
         user = request.user
         function = _function(user, name)
-        found = invocation_logs.recent_invocations(user.account, log_group_of(function))
+        group = log_group_of(function)
+        require(request, Action.READ_LOGS, logGroupName=group)
+        found = invocation_logs.recent_invocations(user.account, group)
         return Response({"invocations": found})
 
 
@@ -87,7 +90,9 @@ class InvocationView(APIView):
         """The log lines of one invocation (none when it is not in the log group)."""
         user = request.user
         function = _function(user, name)
-        lines = invocation_logs.invocation_lines(user.account, log_group_of(function), request_id)
+        group = log_group_of(function)
+        require(request, Action.READ_LOGS, logGroupName=group)
+        lines = invocation_logs.invocation_lines(user.account, group, request_id)
         return Response({"request_id": request_id, "lines": lines})
 
 

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from awsapi import strictjson
 from awsapi.errors import ResourceNotFound, new_request_id
 from console.pages._request import ConsoleRequest
+from console.permissions import Action, require
 from functions import event_templates, selectors
 from functions.models import Function, TestEvent
 from functions.services import saved_events
@@ -71,12 +72,22 @@ def _event_input(request: SignedInRequest) -> dict[str, Any]:
     return dict(data.validated_data)
 
 
+def _require_save(request: SignedInRequest, function: Function, *, shared: bool) -> None:
+    """Saving (or deleting) a private test event needs what running it needs; a shareable
+    one, which everyone testing the function sees, needs UpdateFunctionConfiguration."""
+    require(request, Action.SAVE_TEST_EVENT, FunctionName=function.name)
+    if shared:
+        require(request, Action.SHARE_TEST_EVENT, FunctionName=function.name)
+
+
 class EventsView(APIView):
     @extend_schema(responses=TestEventListOutput)
     def get(self, request: SignedInRequest, name: str) -> Response:
         """The saved events this user may use: their own and the shared ones."""
         user = request.user
-        events = selectors.test_events_list(user, _function(user, name))
+        function = _function(user, name)
+        require(request, Action.VIEW_FUNCTION, FunctionName=function.name)
+        events = selectors.test_events_list(user, function)
         return Response({"events": [event_json(e, user) for e in events]})
 
     @extend_schema(request=TestEventInput, responses={201: TestEventOutput})
@@ -84,9 +95,9 @@ class EventsView(APIView):
         """Save a new event."""
         user = request.user
         function = _function(user, name)
-        event = saved_events.test_event_create(
-            user=user, function=function, **_event_input(request)
-        )
+        values = _event_input(request)
+        _require_save(request, function, shared=values["shared"])
+        event = saved_events.test_event_create(user=user, function=function, **values)
         return Response(event_json(event, user), status=201)
 
 
@@ -95,14 +106,19 @@ class EventDetailView(APIView):
     def put(self, request: SignedInRequest, name: str, event_id: int) -> Response:
         """Change an event (its owner; anyone for a shared event)."""
         user = request.user
-        event = selectors.test_event_get_for_user(user, _function(user, name), event_id)
-        event = saved_events.test_event_update(user=user, event=event, **_event_input(request))
+        function = _function(user, name)
+        event = selectors.test_event_get_for_user(user, function, event_id)
+        values = _event_input(request)
+        _require_save(request, function, shared=values["shared"] or event.shared)
+        event = saved_events.test_event_update(user=user, event=event, **values)
         return Response(event_json(event, user))
 
     @extend_schema(responses={204: None})
     def delete(self, request: SignedInRequest, name: str, event_id: int) -> Response:
         user = request.user
-        event = selectors.test_event_get_for_user(user, _function(user, name), event_id)
+        function = _function(user, name)
+        event = selectors.test_event_get_for_user(user, function, event_id)
+        _require_save(request, function, shared=event.shared)
         saved_events.test_event_delete(event=event)
         return Response(status=204)
 
@@ -116,7 +132,8 @@ class TemplateView(APIView):
     @extend_schema(responses=TemplateOutput)
     def get(self, request: SignedInRequest, name: str, key: str) -> Response:
         """An event template's payload (the templates are listed on the page)."""
-        _function(request.user, name)
+        function = _function(request.user, name)
+        require(request, Action.VIEW_FUNCTION, FunctionName=function.name)
         payload = event_templates.template_payload(key)
         if payload is None:
             raise ResourceNotFound(f"Event template not found: {key}")
@@ -192,6 +209,7 @@ class InvokeView(AsyncAPIView):
         payload = invocations.check_payload(json.dumps(data.validated_data["payload"]).encode())
         user = request.user
         function = await sync_to_async(_function)(user, name)
+        await sync_to_async(require)(request, Action.TEST, FunctionName=function.name)
         account = await sync_to_async(lambda: user.account)()
         request_id = new_request_id()
         target = await invocations.invoke_target(account, function.name, None)

@@ -28,6 +28,7 @@ from awsapi.validation import validate
 from console.pages._forms import checked, fields
 from console.pages._request import ConsoleRequest
 from console.pages.function_urls import PolicyChangeOutput, url_rows
+from console.permissions import Action, require
 from functions import render as function_render
 from functions import selectors as function_selectors
 from functions.models import Function
@@ -202,6 +203,7 @@ class TriggersView(APIView):
     def get(self, request: SignedInRequest, name: str) -> Response:
         """The function's URLs, event source mappings and EventBridge rules."""
         function = _function(request, name)
+        require(request, Action.VIEW_FUNCTION, FunctionName=function.name)
         return Response(panel(function, request))
 
 
@@ -300,8 +302,15 @@ class MappingsView(APIView):
         data.is_valid(raise_exception=True)
         with _mapping_fields():
             params = _mapping_params(function, data.validated_data)
+            require(request, Action.CREATE_MAPPING, **params)
             mapping = mapping_services.mapping_create(account=function.account, params=params)
         return _mapping_answer(request, function, mapping, EventSourceMapping.CREATING, 201)
+
+
+def _require_mapping(
+    request: SignedInRequest, action: Action, function: Function, mapping: EventSourceMapping
+) -> None:
+    require(request, action, UUID=str(mapping.uuid), FunctionName=function.name)
 
 
 class MappingView(APIView):
@@ -314,6 +323,7 @@ class MappingView(APIView):
         data = MappingEnabledInput(data=request.data)
         data.is_valid(raise_exception=True)
         mapping = selectors.mapping_get_for_function(function, uuid)
+        _require_mapping(request, Action.UPDATE_MAPPING, function, mapping)
         with fields("mapping"):
             updated = mapping_services.mapping_update(
                 mapping=mapping, params={"Enabled": data.validated_data["Enabled"]}
@@ -325,6 +335,7 @@ class MappingView(APIView):
         """Delete one of the function's mappings (DeleteEventSourceMapping)."""
         function = _function(request, name)
         mapping = selectors.mapping_get_for_function(function, uuid)
+        _require_mapping(request, Action.DELETE_MAPPING, function, mapping)
         with fields("mapping"):
             deleted = mapping_services.mapping_delete(mapping=mapping)
         return _mapping_answer(request, function, deleted, EventSourceMapping.DELETING, 200)
@@ -371,6 +382,26 @@ def _rule_missing(error: rule_errors.ResourceNotFound) -> ResourceNotFound:
     return ResourceNotFound(error.message)
 
 
+def _require_rule_add(request: SignedInRequest, function: Function, params: dict[str, Any]) -> None:
+    """What AWS's console needs to add an EventBridge trigger: the rule, its target, and the
+    function's permission for EventBridge."""
+    require(request, Action.PUT_RULE, **params)
+    arn = function_triggers.function_arn(function)
+    require(
+        request,
+        Action.PUT_TARGETS,
+        Rule=params["Name"],
+        Targets=[{"Id": function.name, "Arn": arn}],
+    )
+    require(
+        request,
+        Action.ADD_PERMISSION,
+        FunctionName=function.name,
+        Principal="events.amazonaws.com",
+        Action="lambda:InvokeFunction",
+    )
+
+
 class RulesView(APIView):
     error_fields = _ERROR_FIELDS
 
@@ -392,6 +423,7 @@ class RulesView(APIView):
         default = "scheduleExpression" if form.get("ScheduleExpression") else "eventPattern"
         with fields(default, _RULE_TEXTS):
             validate("events", "PutRule", params)
+            _require_rule_add(request, function, params)
             rule, changes = function_triggers.rule_trigger_add(
                 function,
                 RuleInput(
@@ -415,6 +447,8 @@ class RuleView(APIView):
         function = _function(request, name)
         data = RuleEnabledInput(data=request.data)
         data.is_valid(raise_exception=True)
+        enabled = data.validated_data["Enabled"]
+        require(request, Action.ENABLE_RULE if enabled else Action.DISABLE_RULE, Name=rule)
         try:
             changed = function_triggers.rule_trigger_set_state(
                 function, rule, data.validated_data["Enabled"]
@@ -428,6 +462,10 @@ class RuleView(APIView):
         """Remove the trigger: the function's targets (RemoveTargets), the permission the
         console added, and the rule itself when no other target is left on it."""
         function = _function(request, name)
+        # The rule goes too when the function was its only target: asked for up front.
+        for action in (Action.REMOVE_TARGETS, Action.DELETE_RULE):
+            require(request, action, Name=rule)
+        require(request, Action.REMOVE_PERMISSION, FunctionName=function.name)
         try:
             changes = function_triggers.rule_trigger_remove(function, rule)
         except rule_errors.ResourceNotFound as error:

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from console.pages._forms import FieldError, checked, fields
 from console.pages._forms import text_field as _text
 from console.pages._request import ConsoleRequest
+from console.permissions import Action, require
 from functions import arns, render, selectors
 from functions.models import Function
 from functions.services import aliases as alias_services
@@ -73,6 +74,7 @@ class PublishView(APIView):
         params: dict[str, Any] = {"Description": description} if description else {}
         with fields("publish"):
             params = checked("PublishVersion", params, FunctionName=function.name)
+            require(request, Action.PUBLISH_VERSION, **params)
             resolved = selectors.function_resolve(account, function.name)
             version = function_services.version_publish(resolved=resolved, params=params)
         # 201 either way, as PublishVersion answers.
@@ -142,6 +144,7 @@ class AliasesView(APIView):
                 {"Name": form.get("Name") or "", **_alias_params(form)},
                 FunctionName=function.name,
             )
+            require(request, Action.CREATE_ALIAS, FunctionName=function.name, Name=params["Name"])
             alias = alias_services.alias_create(function=function, params=params)
         return Response(render.alias_configuration(alias), status=201)
 
@@ -164,6 +167,7 @@ class AliasDetailView(APIView):
                 FunctionName=function.name,
                 Name=alias,
             )
+            require(request, Action.UPDATE_ALIAS, FunctionName=function.name, Name=alias)
             updated = alias_services.alias_update(function=function, name=alias, params=params)
         return Response(render.alias_configuration(updated))
 
@@ -173,6 +177,7 @@ class AliasDetailView(APIView):
         function = _function(request.user.account, name)
         with fields("alias"):
             checked("DeleteAlias", {}, FunctionName=function.name, Name=alias)
+            require(request, Action.DELETE_ALIAS, FunctionName=function.name, Name=alias)
             alias_services.alias_delete(function=function, name=alias)
         return Response(status=204)
 

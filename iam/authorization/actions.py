@@ -567,6 +567,16 @@ for _operation in ("GetLogEvents", "CreateLogStream", "PutLogEvents"):
     _RULES[("logs", _operation)] = _log_stream_rule(f"logs:{_operation}")
 
 
+@_register("logs", "StartLiveTail")
+def _start_live_tail(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """StartLiveTail acts on every log group it names (``logGroupIdentifiers``)."""
+    groups = params.get("logGroupIdentifiers")
+    if not isinstance(groups, list) or not groups:
+        raise UnparsableResource("logGroupIdentifiers names no log group")
+    found = dict.fromkeys(arns.log_group_arn(scope, group) for group in groups[:_MAX_VALUES])
+    return (Authorization("logs:StartLiveTail", tuple(found), resource_keys=(RESOURCE_TAG,)),)
+
+
 @_register("logs", "DescribeLogGroups")
 def _describe_log_groups(params: Params, scope: Scope) -> tuple[Authorization, ...]:
     return (Authorization("logs:DescribeLogGroups", (arns.any_log_group_arn(scope),)),)

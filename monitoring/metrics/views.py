@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from monitoring.metrics import selectors
 from monitoring.metrics.recorder import recorder
+from platformapi.permissions import Action, require
 from platformapi.views import SignedInRequest
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class MetricsView(APIView):
         params = MetricQueryInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         query = selectors.metric_query_parse(params.validated_data)
+        require(request, Action.READ_METRICS)
         try:
             # What this process recorded but has not flushed yet, so reads see own writes.
             recorder.flush()
