@@ -103,6 +103,17 @@ def function_controls(user: User, function: Function) -> Controls:
     found[key(Action.READ_LOGS)] = denial(user, Action.READ_LOGS, logGroupName=group)
     found[key(Action.LIVE_TAIL)] = denial(user, Action.LIVE_TAIL, logGroupIdentifiers=[group])
     found[key(Action.READ_METRICS)] = denial(user, Action.READ_METRICS)
+    # Controls that need more than one action: the first refusal is the reason.
+    found["tags"] = first(found, Action.TAG, Action.UNTAG)
+    found["concurrency"] = first(found, Action.PUT_CONCURRENCY, Action.DELETE_CONCURRENCY)
+    found["async"] = first(found, Action.ASYNC_CONFIG, Action.CONFIGURE)
+    found["rule_add"] = first(found, Action.PUT_RULE, Action.PUT_TARGETS, Action.ADD_PERMISSION)
+    found["rule_remove"] = first(
+        found, Action.REMOVE_TARGETS, Action.DELETE_RULE, Action.REMOVE_PERMISSION
+    )
+    # Add trigger makes a mapping or a rule: disabled only when neither may be made.
+    neither = found["create_mapping"] is not None and found["rule_add"] is not None
+    found["trigger_add"] = found["create_mapping"] if neither else None
     return found
 
 

@@ -58,7 +58,9 @@ class Action(Enum):
     VIEW_FUNCTION = Operation("lambda", "GetFunction", "see this function")
     READ_LOGS = Operation("logs", "FilterLogEvents", "read the function's logs")
     LIVE_TAIL = Operation("logs", "StartLiveTail", "follow the logs live")
-    READ_METRICS = Operation("monitoring", "GetMetricStatistics", "see metrics")
+    # AWS's Lambda console draws its charts with GetMetricData (AWSLambda_ReadOnlyAccess
+    # allows it, not GetMetricStatistics).
+    READ_METRICS = Operation("monitoring", "GetMetricData", "see metrics")
     LIST_LAYERS = Operation("lambda", "ListLayers", "see the account's layers")
     # Functions
     CREATE_FUNCTION = Operation("lambda", "CreateFunction", "create functions")
@@ -105,7 +107,9 @@ class Action(Enum):
     DELETE_LAYER = Operation("lambda", "DeleteLayerVersion", "delete layer versions")
 
     @property
-    def operation(self) -> Operation:
+    def aws(self) -> Operation:
+        """The AWS operation (not ``operation``: the URL walk of the tests reads that name
+        as an API view's)."""
         value: Operation = self.value
         return value
 
@@ -119,7 +123,7 @@ class Denied:
 
     @property
     def note(self) -> str:
-        operation = self.action.operation
+        operation = self.action.aws
         return f"You need {operation.iam_action} to {operation.doing}."
 
     def as_json(self) -> dict[str, str]:
@@ -132,7 +136,7 @@ def region() -> str:
 
 def denial(user: User, action: Action, **params: Any) -> Denied | None:
     """Why the signed-in ``user`` may not do ``action`` (for rendering a control), or None."""
-    operation = action.operation
+    operation = action.aws
     message = access.denial(user, region(), operation.service, operation.operation, params)
     return None if message is None else Denied(action, message)
 
@@ -152,7 +156,7 @@ def require(request: Any, action: Action, **params: Any) -> None:
     signed-in console user, or the access key a platform-API call was signed with (a role
     session's limits included). Evaluated with the request's source address and transport,
     as the AWS APIs evaluate them."""
-    check(request, action.operation.service, action.operation.operation, params)
+    check(request, action.aws.service, action.aws.operation, params)
 
 
 def check(request: Any, service: str, operation: str, params: Mapping[str, Any]) -> None:

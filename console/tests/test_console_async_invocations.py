@@ -29,7 +29,9 @@ TABLE = "/async-invocations/table"
 
 def _signed_in(account_id: str = "111111111111", username: str = "owner") -> tuple[Client, Account]:
     account = services.account_get_or_create(account_id)
-    services.user_create(username=username, account=account, password="pw-1234567890")
+    services.user_create(
+        username=username, account=account, password="pw-1234567890", is_admin=True
+    )
     client = Client()
     assert client.login(username=username, password="pw-1234567890")
     return client, account

@@ -50,7 +50,9 @@ CORS = {
 
 def _user(account_id: str, username: str) -> User:
     account = services.account_get_or_create(account_id)
-    return services.user_create(username=username, account=account, password=PASSWORD)
+    return services.user_create(
+        username=username, account=account, password=PASSWORD, is_admin=True
+    )
 
 
 def _client(user: User, *, csrf: bool = False) -> Client:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_signing_in_with_a_password_shows_only_the_users_account():
     mine = services.account_get_or_create("111111111111")
     theirs = services.account_get_or_create("222222222222")
-    services.user_create(username="ana", account=mine, password="s3cret-pass")
+    services.user_create(username="ana", account=mine, password="s3cret-pass", is_admin=True)
     function_row(mine, "my-function")
     function_row(theirs, "their-function")
 

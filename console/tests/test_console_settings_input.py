@@ -29,7 +29,7 @@ FN = "/functions/fn"
 @pytest.fixture
 def owner() -> User:
     account = services.account_get_or_create("111111111111")
-    return services.user_create(username="owner", account=account, password=PASSWORD)
+    return services.user_create(username="owner", account=account, password=PASSWORD, is_admin=True)
 
 
 @pytest.fixture

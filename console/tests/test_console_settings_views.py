@@ -16,7 +16,7 @@ from functions import selectors
 from functions.models import Function
 from functions.services import functions as function_services
 from functions.services import layers as layer_services
-from iam import services
+from iam import entities, services
 from iam.models import AccessKey, Account, User
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +24,14 @@ PASSWORD = "pw-1234567890-x"
 
 
 def _user(account_id: str, username: str, *, admin: bool = False) -> User:
+    """A user of the account; one who is not its admin may still change its functions."""
     account = services.account_get_or_create(account_id)
-    return services.user_create(
+    user = services.user_create(
         username=username, account=account, password=PASSWORD, is_admin=admin
     )
+    if not admin:
+        entities.attach(user, "arn:aws:iam::aws:policy/AWSLambda_FullAccess")
+    return user
 
 
 def _client(user: User, *, csrf: bool = False) -> Client:

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def _client(account_id: str, username: str) -> Client:
     account = services.account_get_or_create(account_id)
-    services.user_create(username=username, account=account, password="pw-1234567890")
+    services.user_create(
+        username=username, account=account, password="pw-1234567890", is_admin=True
+    )
     client = Client()
     assert client.login(username=username, password="pw-1234567890")
     return client

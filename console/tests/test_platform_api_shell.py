@@ -29,7 +29,7 @@ EVENTS = "/functions/mine/test/events"
 
 def _client(csrf: bool = False, account_id: str = "444444444444", name: str = "owner") -> Client:
     account = services.account_get_or_create(account_id)
-    services.user_create(username=name, account=account, password="pw-1234567890")
+    services.user_create(username=name, account=account, password="pw-1234567890", is_admin=True)
     function_row(account, "mine")
     client = Client(enforce_csrf_checks=csrf)
     assert client.login(username=name, password="pw-1234567890")

@@ -1,6 +1,7 @@
 // Helpers for the console's settings forms: inline errors scoped to a form, a "Saved" note,
 // and a busy state while a request runs.
 import { showError } from "./_http.js";
+import { setEnabled } from "./_permissions.js";
 
 export function clearErrors(scope) {
   for (const el of scope.querySelectorAll("[data-error-for], [data-form-error]")) {
@@ -40,7 +41,7 @@ export async function submitting(form, action, fallback) {
     fieldError(form, error, fallback);
     return undefined;
   } finally {
-    for (const b of buttons) b.disabled = false;
+    for (const b of buttons) setEnabled(b, true);
   }
 }
 

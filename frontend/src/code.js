@@ -11,6 +11,7 @@ import { javascript } from "@codemirror/lang-javascript";
 import { json } from "@codemirror/lang-json";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
 import { api, showError } from "./_http.js";
+import { isDenied, setEnabled } from "./_permissions.js";
 
 const root = document.getElementById("code-app");
 const $ = (id) => document.getElementById(id);
@@ -68,7 +69,7 @@ function snapshot() {
 function markDirty() {
   const dirty = loaded && snapshot() !== deployed;
   dirtyMarker.hidden = !dirty;
-  deployButton.disabled = !dirty;
+  setEnabled(deployButton, dirty);
   root.dataset.dirty = String(dirty);
   renderTabs();
 }
@@ -335,7 +336,7 @@ async function load() {
 }
 
 async function deploy() {
-  if (!loaded || deployButton.dataset.busy) return;
+  if (!loaded || deployButton.dataset.busy || isDenied(deployButton)) return;
   stash();
   if (snapshot() === deployed) { status.textContent = "No changes to deploy."; return; }
   codeError.hidden = true;

@@ -2,6 +2,7 @@
 // that calls the same service as the matching API operation.
 import { api } from "./_http.js";
 import { el, fieldError, submitting } from "./_forms.js";
+import { guard } from "./_permissions.js";
 
 const root = document.querySelector(".cfg");
 const state = JSON.parse(document.getElementById("configuration-state").textContent);
@@ -105,7 +106,10 @@ function renderPolicy(policy) {
   body.replaceChildren();
   for (const statement of policy.Statement) {
     const principal = typeof statement.Principal === "string" ? statement.Principal : Object.values(statement.Principal)[0];
-    const remove = el("button", { type: "button", class: "link", text: "Remove", "aria-label": `Remove statement ${statement.Sid}` });
+    const remove = guard(
+      el("button", { type: "button", class: "link", text: "Remove", "aria-label": `Remove statement ${statement.Sid}` }),
+      "remove_permission",
+    );
     remove.addEventListener("click", async () => {
       try {
         renderPolicy((await api("DELETE", `${base}/policy/${encodeURIComponent(statement.Sid)}`)).Policy);

@@ -3,6 +3,7 @@
 // from the page. The overview's triggers and the Triggers panel follow the URLs (an event).
 import { api } from "./_http.js";
 import { clearErrors, el, fieldError, submitting } from "./_forms.js";
+import { guard } from "./_permissions.js";
 
 const section = document.querySelector("[data-urls]");
 const state = JSON.parse(document.getElementById("function-url-state").textContent);
@@ -61,9 +62,9 @@ function renderUrls() {
       }
       setTimeout(() => (status.textContent = ""), 4000);
     });
-    const edit = el("button", { type: "button", class: "link", text: "Edit", "aria-label": `Edit the URL of ${url.Qualifier}` });
+    const edit = guard(el("button", { type: "button", class: "link", text: "Edit", "aria-label": `Edit the URL of ${url.Qualifier}` }), "update_url");
     edit.addEventListener("click", () => openForm(url));
-    const remove = el("button", { type: "button", class: "link danger", text: "Delete", "aria-label": `Delete the URL of ${url.Qualifier}` });
+    const remove = guard(el("button", { type: "button", class: "link danger", text: "Delete", "aria-label": `Delete the URL of ${url.Qualifier}` }), "delete_url");
     remove.addEventListener("click", async () => {
       const warning = url.AuthType === "NONE" ? " The public-access statements of its policy are removed too." : "";
       if (!window.confirm(`Delete the function URL of ${url.Qualifier}? Clients calling it get 404 from now on.${warning}`)) return;

@@ -3,6 +3,7 @@ import "./_test.css";
 import { EditorView, basicSetup } from "codemirror";
 import { json } from "@codemirror/lang-json";
 import { api } from "./_http.js";
+import { isDenied, setEnabled } from "./_permissions.js";
 
 const root = document.getElementById("test-app");
 const fn = encodeURIComponent(root.dataset.function);
@@ -60,7 +61,7 @@ function renderSaved(selectedId) {
     saved.append(group);
   }
   saved.value = selectedId ? String(selectedId) : "";
-  deleteButton.disabled = !saved.value;
+  setEnabled(deleteButton, Boolean(saved.value) && mayChange(current()));
 }
 
 function current() {
@@ -70,7 +71,7 @@ function current() {
 saved.addEventListener("change", () => {
   clearErrors();
   const event = current();
-  deleteButton.disabled = !event;
+  setEnabled(deleteButton, Boolean(event) && mayChange(event));
   if (event) {
     nameInput.value = event.name;
     sharedInput.checked = event.shared;
@@ -103,8 +104,14 @@ function payload() {
   }
 }
 
+// A shareable event needs more than a private one (console/permissions.py).
+function mayChange(event) {
+  return !isDenied($("tt-save")) && !(event && event.shared && isDenied(sharedInput));
+}
+
 async function save() {
   clearErrors();
+  if (!mayChange(current()) || (sharedInput.checked && isDenied(sharedInput))) return;
   const body = payload();
   if (body === undefined) return;
   const data = { name: nameInput.value.trim(), payload: body, shared: sharedInput.checked };
@@ -164,6 +171,7 @@ async function run() {
   const body = payload();
   if (body === undefined) return;
   const button = $("tt-run");
+  if (isDenied(button)) return;
   button.disabled = true;
   busy.textContent = "Running…";
   try {
@@ -173,7 +181,7 @@ async function run() {
     busy.textContent = "";
     showError(error);
   } finally {
-    button.disabled = false;
+    setEnabled(button, true);
   }
 }
 

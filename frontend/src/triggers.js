@@ -5,6 +5,7 @@
 // states (Creating, Disabling...) the panel asks again until it settles.
 import { api } from "./_http.js";
 import { clearErrors, el, fieldError, submitting } from "./_forms.js";
+import { guard, setEnabled } from "./_permissions.js";
 
 const section = document.querySelector("[data-triggers-panel]");
 const initial = JSON.parse(document.getElementById("triggers-state").textContent);
@@ -97,8 +98,10 @@ function renderMappings() {
       if (!window.confirm(`Delete the event source mapping of ${name}? Its records are no longer delivered to the function.`)) return;
       change("DELETE", `${base}/mappings/${mapping.UUID}`, undefined, `Deleting the mapping of ${name}.`);
     }, true);
-    toggle.disabled = busy || mapping.State === "Deleting";
-    remove.disabled = mapping.State === "Deleting";
+    guard(toggle, "update_mapping");
+    guard(remove, "delete_mapping");
+    setEnabled(toggle, !busy && mapping.State !== "Deleting");
+    setEnabled(remove, mapping.State !== "Deleting");
     const settings = [`Batch ${mapping.BatchSize ?? "—"}`];
     if (mapping.MaximumBatchingWindowInSeconds) settings.push(`window ${mapping.MaximumBatchingWindowInSeconds} s`);
     if (mapping.StartingPosition) settings.push(mapping.StartingPosition);
@@ -131,6 +134,8 @@ function renderRules() {
       if (!window.confirm(`Remove the trigger ${rule.Name}? The function is taken off the rule with the permission the console gave it; the rule goes too unless it still has other targets.`)) return;
       change("DELETE", `${base}/rules/${encodeURIComponent(rule.Name)}`, undefined, `Removed the trigger ${rule.Name}.`);
     }, true);
+    guard(toggle, enabled ? "disable_rule" : "enable_rule");
+    guard(remove, "rule_remove");
     const what = rule.ScheduleExpression
       ? el("code", { text: rule.ScheduleExpression })
       : el("code", { class: "pattern", text: rule.EventPattern });

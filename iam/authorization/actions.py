@@ -598,6 +598,8 @@ def _create_log_group(params: Params, scope: Scope) -> tuple[Authorization, ...]
 # ---- Amazon CloudWatch (signed as "monitoring", IAM prefix "cloudwatch") -----------------
 
 _constant("monitoring", "GetMetricStatistics", "cloudwatch:GetMetricStatistics")
+# Not served by the CloudWatch API here; the console's charts are authorized as it.
+_constant("monitoring", "GetMetricData", "cloudwatch:GetMetricData")
 
 
 # ---- Amazon EventBridge ----------------------------------------------------------------------
