@@ -77,7 +77,9 @@ async def _events(communicator: Socket, count: int) -> list[dict[str, Any]]:
 @pytest.mark.django_db(transaction=True)
 def test_a_subscriber_gets_backfill_then_live_events_without_gaps_or_duplicates():
     account = accounts.account_get_or_create("111122223333")
-    user = accounts.user_create(username="tailer", account=account, password="pw-1234567890")
+    user = accounts.user_create(
+        username="tailer", account=account, password="pw-1234567890", is_admin=True
+    )
     now = int(time.time() * 1000)
     log_batches_store([LogBatch(account.id, GROUP, "s1", [(now, "old one"), (now + 1, "old two")])])
 
@@ -111,14 +113,18 @@ def test_a_subscriber_gets_backfill_then_live_events_without_gaps_or_duplicates(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_refuses_anonymous_foreign_and_missing_groups():
+def test_it_refuses_anonymous_foreign_missing_and_policy_denied_groups():
     mine = accounts.account_get_or_create("111122224444")
     theirs = accounts.account_get_or_create("555566667777")
-    stranger = accounts.user_create(username="stranger", account=theirs, password="pw-1234567890")
+    stranger = accounts.user_create(
+        username="stranger", account=theirs, password="pw-1234567890", is_admin=True
+    )
+    # A user of the group's own account whose policies do not allow logs:StartLiveTail.
+    member = accounts.user_create(username="member", account=mine, password="pw-1234567890")
     log_batches_store([LogBatch(mine.id, GROUP, "s", [(1, "private")])])
 
     async def scenario() -> None:
-        for user, code in ((None, 4401), (stranger, 4404)):
+        for user, code in ((None, 4401), (stranger, 4404), (member, 4403)):
             communicator = _communicator(f"group={quote(GROUP)}&since=0", user)
             assert await communicator.connect()
             closed = await communicator.receive_output(timeout=5)

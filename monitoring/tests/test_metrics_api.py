@@ -19,7 +19,7 @@ URL = "/_functory/api/metrics"
 
 def _signed_in(account_id: str, username: str) -> Client:
     account = accounts.account_get_or_create(account_id)
-    accounts.user_create(username=username, account=account, password="pass-word-1")
+    accounts.user_create(username=username, account=account, password="pass-word-1", is_admin=True)
     client = Client()
     assert (
         client.post("/login/", {"username": username, "password": "pass-word-1"}).status_code == 302

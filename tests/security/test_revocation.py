@@ -195,7 +195,9 @@ def _session_socket(user: Any, session: Any) -> Any:
 
 def _signed_in_user(name: str) -> tuple[Any, Any]:
     account = accounts.account_get_or_create()
-    user = accounts.user_create(username=name, account=account, password="pw-1234567890-x")
+    user = accounts.user_create(
+        username=name, account=account, password="pw-1234567890-x", is_admin=True
+    )
     log_batches_store([LogBatch(account.id, SESSION_GROUP, "s", [(1, "line")])])
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
