@@ -79,8 +79,8 @@ def controls(user: User, actions: Iterable[Action], **params: Any) -> Controls:
     return {key(action): denial(user, action, **params) for action in actions}
 
 
-def function_controls(user: User, function: Function) -> Controls:
-    """Every control of the function page."""
+def function_controls(user: User, function: Function, log_group: str) -> Controls:
+    """Every control of the function page (``log_group``: where the function logs)."""
     name = function.name
     found = controls(user, _FUNCTION_PAGE, FunctionName=name)
     resource = arns.function_arn(function.account_id, name)
@@ -99,9 +99,8 @@ def function_controls(user: User, function: Function) -> Controls:
         Action.DELETE_RULE,
     ):
         found[key(action)] = denial(user, action, Name=ANY)
-    group = f"/aws/lambda/{name}"
-    found[key(Action.READ_LOGS)] = denial(user, Action.READ_LOGS, logGroupName=group)
-    found[key(Action.LIVE_TAIL)] = denial(user, Action.LIVE_TAIL, logGroupIdentifiers=[group])
+    found[key(Action.READ_LOGS)] = denial(user, Action.READ_LOGS, logGroupName=log_group)
+    found[key(Action.LIVE_TAIL)] = denial(user, Action.LIVE_TAIL, logGroupIdentifiers=[log_group])
     found[key(Action.READ_METRICS)] = denial(user, Action.READ_METRICS)
     # Controls that need more than one action: the first refusal is the reason.
     found["tags"] = first(found, Action.TAG, Action.UNTAG)

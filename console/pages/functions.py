@@ -38,7 +38,7 @@ def function_detail(request: ConsoleRequest, name: str) -> HttpResponse:
         function = selectors.function_get_for_account(request.user.account, name)
     except ResourceNotFound as exc:
         raise Http404(exc.message) from exc
-    found = permissions.function_controls(request.user, function)
+    found = permissions.function_controls(request.user, function, monitor.log_group_of(function))
     refused = found[permissions.key(permissions.Action.VIEW_FUNCTION)]
     if refused is not None:
         return permissions.denied_page(request, refused)

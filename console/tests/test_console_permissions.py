@@ -383,3 +383,34 @@ def test_a_shareable_test_event_needs_update_function_configuration(fn: Function
     page = client.get("/functions/fn/").content.decode()
     assert "data-denied" not in _button(page, 'id="tt-run"')
     assert 'id="tt-shared" disabled' in page
+
+
+def test_a_user_who_may_not_read_logs_or_metrics_sees_why_on_the_monitor_tab(
+    fn: Function,
+) -> None:
+    viewer = _user("viewer")
+    entities.inline_put(
+        viewer,
+        "view-only",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["lambda:GetFunction", "lambda:ListFunctions"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    client = _client(viewer)
+    page = client.get("/functions/fn/").content.decode()
+    for note in (
+        "You need cloudwatch:GetMetricData to see metrics.",
+        "You need logs:StartLiveTail to follow the logs live.",
+        "You need logs:FilterLogEvents to read the function&#x27;s logs.",
+    ):
+        assert note in page
+    assert client.get("/functions/fn/monitor/invocations").status_code == 403
