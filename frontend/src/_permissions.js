@@ -38,3 +38,13 @@ export function isDenied(control) {
 export function setEnabled(control, enabled) {
   control.disabled = !enabled || isDenied(control);
 }
+
+// Makes `control` stand for `key` now (a form that creates, then edits): enabled when
+// `key` is allowed, else disabled with its reason.
+export function guardAs(control, key) {
+  control.removeAttribute("data-denied");
+  control.removeAttribute("aria-disabled");
+  control.removeAttribute("title");
+  control.disabled = false;
+  return guard(control, key);
+}

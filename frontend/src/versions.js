@@ -2,6 +2,7 @@
 // aliases with an optional weighted second version set by a range slider.
 import { api } from "./_http.js";
 import { fieldError, submitting } from "./_forms.js";
+import { guardAs } from "./_permissions.js";
 
 const root = document.querySelector(".vers");
 const base = `/functions/${encodeURIComponent(root.dataset.function)}`;
@@ -51,7 +52,7 @@ function startEdit(row) {
   extra.value = row.dataset.extraVersion;
   slider.value = String(Math.round(Number(row.dataset.extraPercent)));
   form.querySelector("[data-alias-title]").textContent = `Edit alias ${editing}`;
-  form.querySelector("[data-alias-submit]").textContent = "Save alias";
+  guardAs(form.querySelector("[data-alias-submit]"), "update_alias").textContent = "Save alias";
   form.querySelector("[data-alias-cancel]").hidden = false;
   showSplit();
   form.elements.FunctionVersion.focus();
@@ -62,7 +63,7 @@ form.querySelector("[data-alias-cancel]").addEventListener("click", () => {
   form.reset();
   form.elements.Name.readOnly = false;
   form.querySelector("[data-alias-title]").textContent = "Create alias";
-  form.querySelector("[data-alias-submit]").textContent = "Create alias";
+  guardAs(form.querySelector("[data-alias-submit]"), "create_alias").textContent = "Create alias";
   form.querySelector("[data-alias-cancel]").hidden = true;
   showSplit();
 });
