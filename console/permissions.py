@@ -49,6 +49,7 @@ NEW_LAYER = "new-layer"
 _FUNCTION_PAGE = (
     Action.VIEW_FUNCTION,
     Action.DEPLOY,
+    Action.DELETE_FUNCTION,
     Action.CONFIGURE,
     Action.ADD_PERMISSION,
     Action.REMOVE_PERMISSION,

@@ -65,6 +65,7 @@ class Action(Enum):
     # Functions
     CREATE_FUNCTION = Operation("lambda", "CreateFunction", "create functions")
     DEPLOY = Operation("lambda", "UpdateFunctionCode", "deploy code")
+    DELETE_FUNCTION = Operation("lambda", "DeleteFunction", "delete the function")
     CONFIGURE = Operation("lambda", "UpdateFunctionConfiguration", "change the configuration")
     TAG = Operation("lambda", "TagResource", "add or change tags")
     UNTAG = Operation("lambda", "UntagResource", "remove tags")

@@ -7,7 +7,10 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from awsapi.errors import ResourceNotFound
 from console import permissions
@@ -21,7 +24,10 @@ from console.pages import (
     versions,
 )
 from console.pages._request import ConsoleRequest
+from console.permissions import Action, require
 from functions import selectors
+from functions.services import functions as function_services
+from platformapi.views import SignedInRequest
 
 TABS = [
     ("code", "Code", code),
@@ -43,6 +49,7 @@ def function_detail(request: ConsoleRequest, name: str) -> HttpResponse:
     if refused is not None:
         return permissions.denied_page(request, refused)
     context: dict[str, Any] = {
+        "delete_api": reverse("console-function-delete", args=[function.name]),
         "controls": found,
         "controls_json": permissions.as_json(found),
         "function": function,
@@ -57,6 +64,23 @@ def function_detail(request: ConsoleRequest, name: str) -> HttpResponse:
     return render(request, "console/functions/detail.html", context)
 
 
+class FunctionDeleteView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: SignedInRequest, name: str) -> Response:
+        """Delete the function, its versions and aliases (DeleteFunction)."""
+        account = request.user.account
+        function = selectors.function_get_for_account(account, name)
+        require(request, Action.DELETE_FUNCTION, FunctionName=function.name)
+        resolved = selectors.function_resolve(account, function.name, follow_alias=False)
+        function_services.function_delete(resolved=resolved)
+        return Response(status=204)
+
+
 urlpatterns = [
     path("functions/<str:name>/", function_detail, name="function-detail"),
+    path(
+        "_console/functions/<str:name>",
+        FunctionDeleteView.as_view(),
+        name="console-function-delete",
+    ),
 ]

@@ -107,7 +107,8 @@ def _send(client: Client, method: str, url: str, body: dict[str, Any] | None = N
 
 
 # (method, URL, body, the IAM action AWS's message names)
-WRITES = [
+WRITES: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    ("DELETE", "/_console/functions/fn", None, "lambda:DeleteFunction"),
     (
         "POST",
         "/_console/functions/fn/code",
@@ -263,6 +264,7 @@ def test_the_function_page_disables_what_a_read_only_user_cannot_do_with_the_rea
     for marker, action, note in (
         ('id="code-deploy"', "lambda:UpdateFunctionCode", "to deploy code"),
         ('id="tt-run"', "lambda:InvokeFunction", "to run Test"),
+        ('id="function-delete"', "lambda:DeleteFunction", "to delete the function"),
         ('id="tt-save"', "lambda:InvokeFunction", "to save test events"),
         (
             "Save runtime settings",
@@ -330,6 +332,8 @@ def test_a_full_access_user_and_the_admin_see_the_controls_enabled_and_act(
     latest = selectors.latest_version(fn)
     assert latest.memory_size == 256
     assert set(fn.aliases.values_list("name", flat=True)) == {"live", "beta"}
+    assert _send(client, "DELETE", "/_console/functions/fn").status_code == 204
+    assert not Function.objects.filter(name="fn").exists()
 
 
 def test_a_read_only_user_sees_create_function_disabled_with_the_reason(fn: Function) -> None:

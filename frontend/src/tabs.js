@@ -1,4 +1,8 @@
-// The function page's tabs: keyboard-accessible, the open tab kept in the URL hash.
+// The function page's tabs: keyboard-accessible, the open tab kept in the URL hash; and its
+// Delete function button.
+import { api, showError } from "./_http.js";
+import { isDenied } from "./_permissions.js";
+
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 
 function open(key, focus = false) {
@@ -22,3 +26,17 @@ for (const [index, tab] of tabs.entries()) {
 }
 const wanted = location.hash.slice(1);
 open(tabs.some((tab) => tab.dataset.tab === wanted) ? wanted : tabs[0].dataset.tab);
+
+const remove = document.getElementById("function-delete");
+remove?.addEventListener("click", async () => {
+  if (isDenied(remove)) return;
+  if (!window.confirm(`Delete the function ${remove.dataset.name}, its versions, aliases and URLs? This cannot be undone.`)) return;
+  remove.disabled = true;
+  try {
+    await api("DELETE", remove.dataset.api);
+    window.location.assign("/");
+  } catch (error) {
+    remove.disabled = false;
+    showError(error, document.getElementById("function-delete-error"));
+  }
+});
