@@ -1,6 +1,6 @@
 """IAM in a real browser: a read-only user (AWSLambda_ReadOnlyAccess, made and given a
-console password through the IAM API) sees the function page with Deploy and Test disabled,
-with the reason, and neither clicking nor the keyboard shortcut sends anything."""
+console password through the IAM API) sees the function page with Deploy, Delete function and
+Test disabled, with the reason, and neither clicking nor the keyboard shortcut sends anything."""
 
 from __future__ import annotations
 
@@ -57,6 +57,9 @@ def test_a_read_only_user_sees_deploy_and_test_disabled_with_the_reason(
         expect(
             page.locator("text=You need lambda:UpdateFunctionCode to deploy code.")
         ).to_be_visible()
+        delete = page.locator("#function-delete")
+        expect(delete).to_be_disabled()
+        expect(delete).to_have_attribute("title", _denied(name, "lambda:DeleteFunction"))
         # An edit and Ctrl+S, the editor's deploy shortcut, send nothing either.
         page.locator("#code-editor .cm-content").click()
         page.keyboard.type("# changed\n")
