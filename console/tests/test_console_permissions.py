@@ -18,8 +18,11 @@ from console.blueprints import all_blueprints
 from functions import selectors
 from functions.models import Function, LayerVersion, TestEvent
 from functions.services import aliases as alias_services
+from functions.services import concurrency as concurrency_services
+from functions.services import function_urls as url_services
 from functions.services import functions as function_services
-from functions.services import policies
+from functions.services import layers as layer_services
+from functions.services import policies, saved_events
 from iam import entities, services
 from iam.models import User
 from triggers.models import EventSourceMapping, Rule
@@ -60,6 +63,7 @@ def fn() -> Function:
             "Handler": "app.handler",
             "Role": ROLE,
             "Code": {"ZipFile": base64.b64encode(make_zip(CODE)).decode()},
+            "Tags": {"team": "core"},
         },
     )
     function = Function.objects.get(account=account, name="fn")
@@ -73,6 +77,20 @@ def fn() -> Function:
             "Action": "lambda:InvokeFunction",
             "Principal": "s3.amazonaws.com",
         },
+    )
+    concurrency_services.concurrency_put(function=function, reserved=3)
+    url_services.function_url_config_create(
+        target=selectors.url_target(account, "fn", "live", missing=selectors.FUNCTION_MISSING),
+        params={"AuthType": "AWS_IAM"},
+    )
+    owner = _user("owner", admin=True)
+    saved_events.test_event_create(
+        user=owner, function=function, name="ours", payload={}, shared=True
+    )
+    layer_services.layer_version_publish(
+        account=account,
+        layer_name="lib",
+        params={"Content": {"ZipFile": base64.b64encode(make_zip({"python/x.py": ""})).decode()}},
     )
     return function
 
@@ -91,7 +109,7 @@ def _snapshot(function: Function) -> dict[str, Any]:
         "versions": function.versions.count(),
         "aliases": sorted(function.aliases.values_list("name", "function_version")),
         "statements": sorted(function.statements.values_list("sid", flat=True)),
-        "urls": function.url_configs.count(),
+        "urls": sorted(function.url_configs.values_list("qualifier", "auth_type")),
         "events": TestEvent.objects.filter(function=function).count(),
         "mappings": EventSourceMapping.objects.count(),
         "rules": Rule.objects.count(),
@@ -109,6 +127,21 @@ def _send(client: Client, method: str, url: str, body: dict[str, Any] | None = N
 # (method, URL, body, the IAM action AWS's message names)
 WRITES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("DELETE", "/_console/functions/fn", None, "lambda:DeleteFunction"),
+    ("POST", "/functions/fn/configuration/tags", {"Tags": {}}, "lambda:UntagResource"),
+    (
+        "POST",
+        "/functions/fn/configuration/concurrency",
+        {"ReservedConcurrentExecutions": None},
+        "lambda:DeleteFunctionConcurrency",
+    ),
+    (
+        "PUT",
+        "/functions/fn/configuration/urls/live",
+        {"AuthType": "NONE"},
+        "lambda:UpdateFunctionUrlConfig",
+    ),
+    ("DELETE", "/functions/fn/configuration/urls/live", None, "lambda:DeleteFunctionUrlConfig"),
+    ("DELETE", "/layers/lib/1", None, "lambda:DeleteLayerVersion"),
     (
         "POST",
         "/_console/functions/fn/code",
@@ -383,7 +416,17 @@ def test_a_shareable_test_event_needs_update_function_configuration(fn: Function
     )
     assert shared.status_code == 403
     assert "lambda:UpdateFunctionConfiguration" in shared.json()["error"]["message"]
-    assert list(TestEvent.objects.values_list("name", flat=True)) == ["mine"]
+    assert sorted(TestEvent.objects.values_list("name", flat=True)) == ["mine", "ours"]
+    ours = TestEvent.objects.get(name="ours")
+    for method, body in (
+        ("PUT", {"name": "ours", "payload": {"x": 1}, "shared": True}),
+        ("DELETE", None),
+    ):
+        answer = _send(client, method, f"/functions/fn/test/events/{ours.pk}", body)
+        assert answer.status_code == 403, (method, answer.content)
+        assert "lambda:UpdateFunctionConfiguration" in answer.json()["error"]["message"]
+    ours.refresh_from_db()
+    assert ours.payload == {}
     page = client.get("/functions/fn/").content.decode()
     assert "data-denied" not in _button(page, 'id="tt-run"')
     assert 'id="tt-shared" disabled' in page
@@ -402,7 +445,7 @@ def test_a_user_who_may_not_read_logs_or_metrics_sees_why_on_the_monitor_tab(
                 "Statement": [
                     {
                         "Effect": "Allow",
-                        "Action": ["lambda:GetFunction", "lambda:ListFunctions"],
+                        "Action": ["lambda:GetFunction", "lambda:ListFunctions", "lambda:ListTags"],
                         "Resource": "*",
                     }
                 ],
