@@ -461,3 +461,47 @@ def test_a_user_who_may_not_read_logs_or_metrics_sees_why_on_the_monitor_tab(
     ):
         assert note in page
     assert client.get("/functions/fn/monitor/invocations").status_code == 403
+
+
+def test_a_read_only_user_cannot_toggle_or_remove_triggers(fn: Function) -> None:
+    admin = _client(_user("boss", admin=True))
+    mapping = _send(
+        admin,
+        "POST",
+        "/functions/fn/triggers/mappings",
+        {"EventSourceArn": "arn:aws:sqs:us-east-1:111111111111:orders", "Enabled": False},
+    )
+    assert mapping.status_code == 201, mapping.content
+    uuid = mapping.json()["Mapping"]["UUID"]
+    rule = _send(
+        admin,
+        "POST",
+        "/functions/fn/triggers/rules",
+        {"Name": "tick", "ScheduleExpression": "rate(5 minutes)"},
+    )
+    assert rule.status_code == 201, rule.content
+    reader = _client(_user("reader", policy=READ_ONLY))
+    before = _snapshot(fn)
+    states = sorted(EventSourceMapping.objects.values_list("enabled", flat=True))
+    for method, url, body, action in (
+        (
+            "PUT",
+            f"/functions/fn/triggers/mappings/{uuid}",
+            {"Enabled": True},
+            "lambda:UpdateEventSourceMapping",
+        ),
+        (
+            "DELETE",
+            f"/functions/fn/triggers/mappings/{uuid}",
+            None,
+            "lambda:DeleteEventSourceMapping",
+        ),
+        ("PUT", "/functions/fn/triggers/rules/tick", {"Enabled": False}, "events:DisableRule"),
+        ("DELETE", "/functions/fn/triggers/rules/tick", None, "events:RemoveTargets"),
+    ):
+        answer = _send(reader, method, url, body)
+        assert answer.status_code == 403, (url, answer.content)
+        assert f"is not authorized to perform: {action}" in answer.json()["error"]["message"]
+    assert _snapshot(fn) == before
+    assert sorted(EventSourceMapping.objects.values_list("enabled", flat=True)) == states
+    assert list(Rule.objects.values_list("state", flat=True)) == [Rule.ENABLED]
