@@ -17,6 +17,7 @@ invocations list (Functory's own) is a listing across the account's functions:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -31,6 +32,8 @@ from iam.models import User
 
 # The IAM prefix of a service whose SigV4 name differs (CloudWatch signs as "monitoring").
 _PREFIXES = {"monitoring": "cloudwatch"}
+# "User: arn:… is not authorized to perform: lambda:GetFunction on resource: …"
+_PERFORM = re.compile(r"not authorized to perform: ([\w-]+:[\w*-]+)")
 # Operations whose IAM action is named differently.
 _IAM_NAMES = {"Invoke": "InvokeFunction"}
 
@@ -124,8 +127,12 @@ class Denied:
 
     @property
     def note(self) -> str:
+        """ "You need lambda:UpdateFunctionCode to deploy code.", naming the action AWS's
+        message names (a dependent one, such as iam:PassRole, when that is what is missing)."""
         operation = self.action.aws
-        return f"You need {operation.iam_action} to {operation.doing}."
+        named = _PERFORM.search(self.message)
+        needed = named.group(1) if named else operation.iam_action
+        return f"You need {needed} to {operation.doing}."
 
     def as_json(self) -> dict[str, str]:
         return {"message": self.message, "note": self.note}

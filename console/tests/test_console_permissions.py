@@ -505,3 +505,26 @@ def test_a_read_only_user_cannot_toggle_or_remove_triggers(fn: Function) -> None
     assert _snapshot(fn) == before
     assert sorted(EventSourceMapping.objects.values_list("enabled", flat=True)) == states
     assert list(Rule.objects.values_list("state", flat=True)) == [Rule.ENABLED]
+
+
+def test_the_note_names_the_action_aws_refused_a_dependent_one_included(fn: Function) -> None:
+    """Creating a function with a role needs iam:PassRole besides lambda:CreateFunction."""
+    creator = _user("creator")
+    entities.inline_put(
+        creator,
+        "create-only",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["lambda:CreateFunction", "lambda:ListFunctions"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    page = _client(creator).get("/functions/new/").content.decode()
+    assert "You need iam:PassRole to create functions." in page
