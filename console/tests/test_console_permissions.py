@@ -276,6 +276,15 @@ def test_a_read_only_user_sees_the_functions_their_code_logs_and_metrics(fn: Fun
         assert answer.status_code == 200, (url, answer.content)
 
 
+def test_a_read_only_user_sees_the_layers_but_cannot_publish_or_delete_them(fn: Function) -> None:
+    page = _client(_user("reader", policy=READ_ONLY)).get("/layers/").content.decode()
+    assert "lib" in page
+    assert "lambda:PublishLayerVersion" in _button(page, "Publish</button>")
+    assert "lambda:DeleteLayerVersion" in _button(page, 'aria-label="Delete lib version 1"')
+    admin_page = _client(_user("boss", admin=True)).get("/layers/").content.decode()
+    assert "data-denied" not in admin_page
+
+
 def _button(page: str, marker: str) -> str:
     """The opening tag of the button ``marker`` is in (an attribute) or ends (its text)."""
     start = page.rindex("<button", 0, page.index(marker))
