@@ -133,7 +133,7 @@ class Run:
             client_factory=client,
         )
 
-    def until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    def until(self, condition: Callable[[], bool], timeout: float = 120.0) -> None:
         async def scenario() -> None:
             self.poller.start()
             loop = asyncio.get_running_loop()
