@@ -1,5 +1,7 @@
 """Functions' and layer versions' resource-based policies and functions' tags, as IAM's
-enforcement reads them (registered with ``iam.access.resources`` when the app is ready)."""
+enforcement reads them (registered with ``iam.access.resources`` when the app is ready), and
+what a resource policy says of a request decided outside that enforcement: EventBridge
+invoking a rule's target, a function URL's caller, an account using another's layer."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import logging
 from typing import Any
 
 from iam.access import resources
-from iam.policy import Policy, PolicyError, PolicyKind, parse_policy
+from iam.policy import Policy, PolicyError, PolicyKind, RequestContext, evaluate, parse_policy
 
 logger = logging.getLogger(__name__)
 
 
-def _policy(statements: list[Any], source: str) -> Policy | None:
+def statements_policy(statements: list[Any], source: str) -> Policy | None:
+    """Stored statements as one parsed resource policy (None: no statement, nothing granted).
+    ``source`` names the resource in a warning."""
     if not statements:
         return None
     document = json.dumps({"Version": "2012-10-17", "Statement": statements})
@@ -32,7 +36,7 @@ def function_policy(account_id: str, rest: str) -> Policy | None:
 
     name = rest.split(":", 1)[0]
     rows = PolicyStatement.objects.filter(function__account_id=account_id, function__name=name)
-    return _policy(list(rows.values_list("statement", flat=True)), f"function|{name}")
+    return statements_policy(list(rows.values_list("statement", flat=True)), f"function|{name}")
 
 
 def layer_version_policy(account_id: str, rest: str) -> Policy | None:
@@ -46,7 +50,29 @@ def layer_version_policy(account_id: str, rest: str) -> Policy | None:
         layer_version__layer__name=name,
         layer_version__number=int(number),
     )
-    return _policy(list(rows.values_list("statement", flat=True)), f"layer|{name}:{number}")
+    return statements_policy(
+        list(rows.values_list("statement", flat=True)), f"layer|{name}:{number}"
+    )
+
+
+# The identity side of a request whose caller's own policies were checked elsewhere (by
+# ``iam.access`` on the API path), or that has none: everything is allowed, so evaluating
+# with it leaves only what the resource's policy says.
+_IDENTITY_DECIDED = (
+    parse_policy(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+        source="identity side decided elsewhere",
+    ),
+)
+
+
+def resource_allows(context: RequestContext, policy: Policy | None, owner: str) -> bool:
+    """Whether the resource's policy (of account ``owner``) lets this request in, as IAM
+    decides it with the caller's own policies allowing it: an explicit Deny refuses anyone;
+    in the owner's account nothing more is needed; another account's caller, a service
+    principal or an anonymous caller needs an Allow that names it (or ``*``) and whose
+    conditions hold."""
+    return evaluate(context, _IDENTITY_DECIDED, policy, owner).allowed
 
 
 def function_tags(account_id: str, rest: str) -> dict[str, str] | None:

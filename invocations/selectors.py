@@ -10,21 +10,26 @@ import random
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from functions import arns
-from functions.models import FunctionUrlConfig, FunctionVersion, PolicyStatement
+from functions import arns, resource_policies
+from functions.models import FunctionUrlConfig, FunctionVersion
 from functions.selectors import (
     Resolved,
     function_not_found,
     function_resolve,
     unreserved_concurrency,
 )
+from iam.access import resources
 from iam.models import Account
+from iam.policy import Policy, Principal, RequestContext
+from iam.policy.context import ContextValue
 from invocations import codecache
 from invocations.executor import catalog, egress
 from invocations.executor.spec import EnvironmentSpec
@@ -192,30 +197,16 @@ def python_versions_installed() -> list[str]:
 # -- function URLs ------------------------------------------------------------------------
 
 URL_ID = re.compile(r"^[a-z0-9]{32}$")
-_URL_ACTION = "lambda:InvokeFunctionUrl"
-_INVOKE_ACTION = "lambda:InvokeFunction"
-
-
-@dataclass(frozen=True)
-class UrlGrants:
-    """Who the function's resource policy lets call a URL (both actions granted, as AWS
-    requires of URLs since October 2025): anyone, these accounts, these principal ARNs."""
-
-    public: bool = False
-    accounts: frozenset[str] = frozenset()
-    principals: frozenset[str] = frozenset()
-
-    def allows(self, account_id: str | None, principal_arn: str | None) -> bool:
-        if self.public:
-            return True
-        return (account_id is not None and account_id in self.accounts) or (
-            principal_arn is not None and principal_arn in self.principals
-        )
+URL_ACTION = "lambda:InvokeFunctionUrl"
+INVOKE_ACTION = "lambda:InvokeFunction"
+# The caller of a URL whose AuthType is NONE: whoever sent the request, signed or not.
+ANONYMOUS = Principal("anonymous", "", "anonymous")
 
 
 @dataclass(frozen=True)
 class UrlTarget:
-    """What a request to a function URL reaches: the URL's settings and its function."""
+    """What a request to a function URL reaches: the URL's settings and its function, and
+    the function's resource policy (parsed once, kept as long as this entry)."""
 
     url_id: str
     account: Account
@@ -225,71 +216,40 @@ class UrlTarget:
     auth_type: str
     cors: dict[str, Any]
     invoke_mode: str
-    grants: UrlGrants
+    policy: Policy | None
+
+    @cached_property
+    def function_arn(self) -> str:
+        return arns.function_arn(self.account.id, self.function_name, self.qualifier)
 
 
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement.get("Action", [])
-    return {action} if isinstance(action, str) else {a for a in action if isinstance(a, str)}
-
-
-def _grants_action(statement: dict[str, Any], action: str, auth_type: str) -> bool:
-    """Whether ``statement`` allows ``action`` on a URL request of ``auth_type``.
-
-    Only the conditions a URL request can satisfy are understood: the URL's auth type for
-    InvokeFunctionUrl, ``lambda:InvokedViaFunctionUrl`` for InvokeFunction. A statement with
-    any other condition (a source ARN, an organisation...) does not apply to URL requests.
-    """
-    if statement.get("Effect") != "Allow":
+def url_access_allowed(
+    target: UrlTarget, principal: Principal, conditions: Mapping[str, ContextValue]
+) -> bool:
+    """Whether the function's resource policy lets ``principal`` call the URL: both
+    ``lambda:InvokeFunctionUrl`` (with ``lambda:FunctionUrlAuthType``, the URL's) and
+    ``lambda:InvokeFunction`` (with ``lambda:InvokedViaFunctionUrl`` true) must be allowed,
+    as AWS requires of URLs since October 2025. ``conditions`` are the request's global keys
+    (``aws:SourceIp``...). An anonymous caller (AuthType NONE) has only the policy to let it
+    in; a signer's own policies are checked by ``iam.access``, so here its account's caller
+    is refused only by a Deny, another account's needs an Allow naming it."""
+    owner = target.account.id
+    resource = target.function_arn
+    url = RequestContext(
+        principal,
+        URL_ACTION,
+        resource,
+        {**conditions, "lambda:FunctionUrlAuthType": target.auth_type},
+    )
+    if not resource_policies.resource_allows(url, target.policy, owner):
         return False
-    if not _actions(statement) & {action, "lambda:*", "*"}:
-        return False
-    condition = statement.get("Condition") or {}
-    for operator, keys in condition.items():
-        if not isinstance(keys, dict):
-            return False
-        for key, value in keys.items():
-            if operator == "StringEquals" and key == "lambda:FunctionUrlAuthType":
-                if value != auth_type:
-                    return False
-            elif operator == "Bool" and key == "lambda:InvokedViaFunctionUrl":
-                if str(value).lower() != "true":
-                    return False
-            else:
-                return False
-    return True
-
-
-def _principals(statement: dict[str, Any]) -> list[str]:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return ["*"]
-    if isinstance(principal, dict):
-        aws = principal.get("AWS", [])
-        return [aws] if isinstance(aws, str) else [p for p in aws if isinstance(p, str)]
-    return []
-
-
-def url_grants(statements: list[dict[str, Any]], auth_type: str) -> UrlGrants:
-    """The callers both ``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` are
-    granted to by these statements (principal ``*``, an account, or an ARN)."""
-    granted: dict[str, set[str]] = {_URL_ACTION: set(), _INVOKE_ACTION: set()}
-    for statement in statements:
-        for action, principals in granted.items():
-            if _grants_action(statement, action, auth_type):
-                principals.update(_principals(statement))
-    both = granted[_URL_ACTION] & granted[_INVOKE_ACTION]
-    accounts, arns_ = set(), set()
-    for principal in both:
-        if principal == "*":
-            continue
-        if re.fullmatch(r"\d{12}", principal):
-            accounts.add(principal)
-        elif match := re.fullmatch(r"arn:aws:iam::(\d{12}):root", principal):
-            accounts.add(match[1])
-        else:
-            arns_.add(principal)
-    return UrlGrants(public="*" in both, accounts=frozenset(accounts), principals=frozenset(arns_))
+    invoke = RequestContext(
+        principal,
+        INVOKE_ACTION,
+        resource,
+        {**conditions, "lambda:InvokedViaFunctionUrl": "true"},
+    )
+    return resource_policies.resource_allows(invoke, target.policy, owner)
 
 
 class _UrlCache:
@@ -338,18 +298,17 @@ def url_target_resolve(url_id: str) -> UrlTarget | None:
     )
     if config is not None:
         function = config.function
-        statements = PolicyStatement.objects.filter(
-            function=function, qualifier="" if config.qualifier == "$LATEST" else config.qualifier
-        ).values_list("statement", flat=True)
+        qualifier = None if config.qualifier == "$LATEST" else config.qualifier
+        policy_arn = arns.function_arn(function.account_id, function.name, qualifier)
         target = UrlTarget(
             url_id=config.url_id,
             account=function.account,
             function_name=function.name,
-            qualifier=None if config.qualifier == "$LATEST" else config.qualifier,
+            qualifier=qualifier,
             auth_type=config.auth_type,
             cors=dict(config.cors or {}),
             invoke_mode=config.invoke_mode,
-            grants=url_grants(list(statements), config.auth_type),
+            policy=resources.cache.get(policy_arn, load=True),
         )
     url_cache.put(url_id, target)
     return target

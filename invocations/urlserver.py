@@ -26,8 +26,11 @@ from django.core.handlers.asgi import ASGIRequest
 from awsapi.errors import AuthError, AWSError, new_request_id
 from functions import arns
 from iam import access
+from iam.access import callers, enforce
 from iam.authentication import verify_async
 from iam.models import TemporaryCredential
+from iam.policy import Principal
+from iam.policy.context import ContextValue
 from invocations import selectors, services, urlhttp
 from invocations.selectors import URL_ID, UrlTarget
 from invocations.urlhttp import HttpAnswer
@@ -176,16 +179,15 @@ async def _url_target(url_id: str) -> UrlTarget | None:
 
 async def _caller(
     scope: dict[str, Any], body: bytes, target: UrlTarget
-) -> tuple[str, str, dict[str, Any]] | None:
-    """(account id, principal ARN, ``authorizer.iam``) of a SigV4 signer whose own
-    policies allow ``lambda:InvokeFunctionUrl`` on the URL's function, or None."""
+) -> tuple[Principal, dict[str, Any]] | None:
+    """(principal, ``authorizer.iam``) of a SigV4 signer whose own policies allow
+    ``lambda:InvokeFunctionUrl`` on the URL's function, or None."""
     request = ASGIRequest(scope, io.BytesIO(body))
     try:
         identity = await verify_async(request, body, service="lambda")
     except (AuthError, AWSError):
         return None
     key = identity.access_key
-    function_arn = arns.function_arn(target.account.id, target.function_name, target.qualifier)
     try:
         await access.authorize_async(
             key,
@@ -194,7 +196,7 @@ async def _caller(
             request,
             "lambda",
             "InvokeFunctionUrl",
-            {"FunctionName": function_arn, "AuthType": target.auth_type},
+            {"FunctionName": target.function_arn, "AuthType": target.auth_type},
         )
     except AWSError:
         return None
@@ -213,7 +215,15 @@ async def _caller(
         "userArn": user_arn,
         "userId": caller_id,
     }
-    return account_id, user_arn, iam
+    principal, _ = callers.principal_of(key, key.user)
+    return principal, iam
+
+
+def _request_keys(scope: dict[str, Any]) -> dict[str, ContextValue]:
+    """The global condition keys of a URL request (``aws:SourceIp``, the time...)."""
+    client = scope.get("client") or ("", 0)
+    secure = scope.get("scheme") == "https"
+    return enforce.request_conditions(str(client[0]), secure, arns.region())
 
 
 # A path-form URL shares its origin with the console, so a tenant's function must get none
@@ -336,7 +346,10 @@ async def _answer(
     method = scope.get("method", "GET")
     if urlhttp.is_preflight(method, lower, target.cors):
         return urlhttp.preflight(target.cors, lower), target
-    if target.auth_type != "AWS_IAM" and not target.grants.public:
+    keys = _request_keys(scope)
+    if target.auth_type != "AWS_IAM" and not selectors.url_access_allowed(
+        target, selectors.ANONYMOUS, keys
+    ):
         # Refused before its body is read: nothing of it is needed.
         return forbidden(), target
     try:
@@ -348,8 +361,8 @@ async def _answer(
         caller = await _caller(scope, body, target)
         if caller is None:
             return forbidden(), target
-        account_id, principal_arn, iam = caller
-        if account_id != target.account.id and not target.grants.allows(account_id, principal_arn):
+        principal, iam = caller
+        if not selectors.url_access_allowed(target, principal, keys):
             return forbidden(), target
     epoch_ms = time.time_ns() // 1_000_000
     event = urlhttp.build_event(

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from conftest import ROLE, make_zip
-from functions import arns, selectors
+from functions import arns, resource_policies, selectors
 from functions.models import Function, PolicyStatement
 from functions.services import functions as function_services
 from functions.services import policies
@@ -362,7 +362,10 @@ def test_a_schedule_trigger_makes_the_rule_its_target_and_the_permission(owner: 
         }
     ]
     assert permissions.events_may_invoke(
-        statements, source_arn=rule_arn, source_account="111111111111"
+        resource_policies.statements_policy(statements, "function|fn"),
+        function_arn=function_arn,
+        rule_arn=rule_arn,
+        rule_account="111111111111",
     )
 
 

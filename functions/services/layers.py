@@ -24,10 +24,12 @@ from awsapi.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from functions import arns, codestore
+from functions import arns, codestore, resource_policies
 from functions.models import Layer, LayerVersion, LayerVersionStatement, new_revision_id
 from functions.services import code
+from iam.access import resources
 from iam.models import Account
+from iam.policy import Principal, RequestContext
 
 MAX_LAYERS_PER_FUNCTION = 5
 POLICY_SIZE_LIMIT = 20_480
@@ -65,22 +67,19 @@ def _check_number(number: int) -> None:
         raise InvalidParameterValue("Layer Version Cannot be less than 1")
 
 
-def _grants(statement: dict[str, Any], account: Account) -> bool:
-    """Whether one policy statement lets ``account`` use the layer version.
-
-    Accounts here belong to no AWS Organization, so a statement restricted to an
-    organization (``aws:PrincipalOrgID``) grants nobody.
-    """
-    if statement.get("Condition"):
-        return False
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    return isinstance(principal, dict) and principal.get("AWS") == caller_arn(account)
-
-
-def _shared_with(version: LayerVersion, account: Account) -> bool:
-    return any(_grants(s.statement, account) for s in version.statements.all())
+def _shared_with(
+    owner_id: str, name: str, number: int, account: Account, principal: str | None
+) -> bool:
+    """Whether the layer version's policy lets ``account``'s caller (``principal``, or the
+    account's root) use it: ``lambda:GetLayerVersion`` evaluated by IAM's rules. Accounts
+    here belong to no AWS Organization, so a statement restricted to an organization
+    (``aws:PrincipalOrgID``) grants nobody."""
+    arn = arns.layer_version_arn(owner_id, name, number)
+    caller = principal or caller_arn(account)
+    who = Principal(caller, account.id, "root" if caller.endswith(":root") else "user")
+    context = RequestContext(who, GET_LAYER_VERSION, arn)
+    policy = resources.cache.get(arn, load=True)
+    return resource_policies.resource_allows(context, policy, owner_id)
 
 
 def _find(owner_id: str, name: str, number: int, region: str | None) -> LayerVersion | None:
@@ -104,7 +103,7 @@ def _readable(
     _check_number(number)
     version = _find(owner_id, name, number, region)
     if owner_id != account.id:
-        if version is None or not _shared_with(version, account):
+        if version is None or not _shared_with(owner_id, name, number, account, principal):
             raise _access_denied(
                 principal or caller_arn(account),
                 "GetLayerVersion",
@@ -422,7 +421,9 @@ def resolve_for_function(
                 raise InvalidParameterValue(f"Layer version {arn} does not exist.")
         else:
             version = _find(ref.account_id, ref.name, ref.version, ref.region)
-            if version is None or not _shared_with(version, account):
+            if version is None or not _shared_with(
+                ref.account_id, ref.name, ref.version, account, principal
+            ):
                 raise _access_denied(principal or caller_arn(account), "GetLayerVersion", arn)
         key = (ref.account_id, ref.name)
         if key in seen:

@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
+from functions import resource_policies
 from functions.services.policies import build_statement
+from iam.models import Account
+from iam.policy import Principal
 from invocations import urlhttp, urlserver
-from invocations.selectors import url_grants
+from invocations.selectors import ANONYMOUS, UrlTarget, url_access_allowed
 from invocations.urlhttp import InvalidFunctionResponse, RequestFacts, map_result
 
 URL_ID = "a" * 32
@@ -237,31 +240,65 @@ def test_without_cors_an_options_request_goes_to_the_function():
 
 def statement(principal: str, action: str, **params: Any) -> dict[str, Any]:
     return build_statement(
-        RESOURCE, {"StatementId": "s", "Principal": principal, "Action": action, **params}
+        RESOURCE,
+        {"StatementId": action.split(":")[1], "Principal": principal, "Action": action, **params},
     )
 
 
+def url(statements: list[dict[str, Any]], auth_type: str) -> UrlTarget:
+    return UrlTarget(
+        url_id=URL_ID,
+        account=Account(id="111111111111"),
+        function_name="f",
+        qualifier=None,
+        auth_type=auth_type,
+        cors={},
+        invoke_mode="BUFFERED",
+        policy=resource_policies.statements_policy(statements, "function|f"),
+    )
+
+
+KEYS = {"aws:SourceIp": "203.0.113.7", "aws:SecureTransport": True}
+OTHER = Principal("arn:aws:iam::222222222222:user/ann", "222222222222", "user")
+THIRD = Principal("arn:aws:iam::333333333333:user/bo", "333333333333", "user")
+OWNER = Principal("arn:aws:iam::111111111111:user/me", "111111111111", "user")
+
+
+def public(statements: list[dict[str, Any]], auth_type: str = "NONE") -> bool:
+    return url_access_allowed(url(statements, auth_type), ANONYMOUS, KEYS)
+
+
+def public_statements() -> list[dict[str, Any]]:
+    return [
+        statement("*", "lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE"),
+        statement("*", "lambda:InvokeFunction", InvokedViaFunctionUrl=True),
+    ]
+
+
 def test_a_public_url_needs_both_actions_for_everyone():
-    url_action = statement("*", "lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE")
-    invoke = statement("*", "lambda:InvokeFunction", InvokedViaFunctionUrl=True)
-    assert url_grants([url_action, invoke], "NONE").public
-    assert not url_grants([url_action], "NONE").public
-    assert not url_grants([invoke], "NONE").public
+    url_action, invoke = public_statements()
+    assert public([url_action, invoke])
+    assert not public([url_action])
+    assert not public([invoke])
+    assert not public([])
     # The statement names the other auth type: it does not apply.
-    assert not url_grants([url_action, invoke], "AWS_IAM").public
+    assert not public([url_action, invoke], "AWS_IAM")
 
 
 def test_an_account_principal_opens_an_iam_url_to_that_account_only():
-    grants = url_grants(
+    target = url(
         [
             statement("222222222222", "lambda:InvokeFunctionUrl", FunctionUrlAuthType="AWS_IAM"),
             statement("222222222222", "lambda:InvokeFunction"),
         ],
         "AWS_IAM",
     )
-    assert grants.allows("222222222222", None)
-    assert not grants.allows("333333333333", None)
-    assert not grants.public
+    assert url_access_allowed(target, OTHER, KEYS)
+    assert not url_access_allowed(target, THIRD, KEYS)
+    assert not url_access_allowed(target, ANONYMOUS, KEYS)
+    # The owner's own callers need nothing of the policy (their own policies decide).
+    assert url_access_allowed(url([], "AWS_IAM"), OWNER, KEYS)
+    assert not url_access_allowed(url([], "AWS_IAM"), OTHER, KEYS)
 
 
 def test_statements_with_conditions_a_url_request_cannot_meet_do_not_apply():
@@ -269,12 +306,46 @@ def test_statements_with_conditions_a_url_request_cannot_meet_do_not_apply():
         statement("*", "lambda:InvokeFunctionUrl", SourceArn="arn:aws:s3:::b"),
         statement("*", "lambda:InvokeFunction", SourceAccount="222222222222"),
     ]
-    assert not url_grants(conditioned, "NONE").public
-    denied = [
-        {**statement("*", "lambda:InvokeFunctionUrl"), "Effect": "Deny"},
-        statement("*", "lambda:InvokeFunction"),
+    assert not public(conditioned)
+
+
+def test_a_deny_in_the_policy_refuses_even_what_another_statement_allows():
+    denied = {**statement("*", "lambda:InvokeFunctionUrl"), "Sid": "no", "Effect": "Deny"}
+    assert not public([*public_statements(), denied])
+    # ...and the owner's own callers too, whatever their own policies say.
+    assert not url_access_allowed(url([*public_statements(), denied], "AWS_IAM"), OWNER, KEYS)
+
+
+def test_one_statement_may_grant_both_actions_and_any_operator_applies():
+    both = {
+        "Sid": "both",
+        "Effect": "Allow",
+        "Principal": {"AWS": ["arn:aws:iam::222222222222:root", "333333333333"]},
+        "Action": ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"],
+        "Resource": RESOURCE,
+        "Condition": {"StringEqualsIfExists": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
+    }
+    target = url([both], "AWS_IAM")
+    assert url_access_allowed(target, OTHER, KEYS)
+    assert url_access_allowed(target, THIRD, KEYS)
+    # A statement of lambda:* and a wildcard resource grants both as well.
+    wide = {"Effect": "Allow", "Principal": "*", "Action": "lambda:*", "Resource": "*"}
+    assert public([wide])
+
+
+def test_the_request_s_source_address_is_a_condition_key():
+    from_office = [
+        {**s, "Condition": {**s["Condition"], "IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}
+        for s in public_statements()
     ]
-    assert not url_grants(denied, "NONE").public
+    assert public(from_office)
+    elsewhere = url(from_office, "NONE")
+    assert not url_access_allowed(elsewhere, ANONYMOUS, {**KEYS, "aws:SourceIp": "198.51.100.1"})
+
+
+def test_a_statement_for_another_qualifier_does_not_open_the_url():
+    alias = {**public_statements()[0], "Resource": f"{RESOURCE}:live"}
+    assert not public([alias, public_statements()[1]])
 
 
 # -- routing --------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from django.utils import timezone
 
 from awsapi.errors import AWSError
 from functions import arns
-from functions.selectors import function_resolve, policy_statements
+from functions.selectors import function_resolve, policy_qualifier
+from iam.access import resources
 from invocations import acceptance, destinations
 from invocations.selectors import invoke_target_resolve
 from triggers import transform
@@ -125,10 +126,14 @@ def _resolve(rule: Rule, target: Target) -> tuple[str, str | None]:
         resolved = function_resolve(rule.account, ref.name, ref.qualifier)
     except AWSError as error:
         raise DeliveryFailure(NO_RESOURCE, error.message) from None
+    # The policy of what the target names ($LATEST's is the unqualified function's), as
+    # enforcement caches it: parsed once, not read per event.
+    function_arn = arns.function_arn(rule.account_id, ref.name, policy_qualifier(resolved) or None)
     allowed = permissions.events_may_invoke(
-        policy_statements(resolved),
-        source_arn=selectors.rule_arn(rule),
-        source_account=rule.account_id,
+        resources.cache.get(function_arn, load=True),
+        function_arn=function_arn,
+        rule_arn=selectors.rule_arn(rule),
+        rule_account=rule.account_id,
     )
     if not allowed:
         raise DeliveryFailure(

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import transaction
 
-from functions import arns
+from functions import arns, resource_policies
 from functions import selectors as function_selectors
 from functions.models import Function, PolicyStatement
 from functions.services import policies
@@ -79,9 +79,12 @@ def rule_trigger_add(
         if failed:
             raise errors.Validation(failed[0]["ErrorMessage"])
         changes: list[PolicyChange] = []
-        current = [row.statement for row in _statements(function)]
+        # Read here, not from enforcement's cache: this transaction's own view of them.
+        current = resource_policies.statements_policy(
+            [row.statement for row in _statements(function)], f"function|{function.name}"
+        )
         if not permissions.events_may_invoke(
-            current, source_arn=selectors.rule_arn(rule), source_account=account.id
+            current, function_arn=arn, rule_arn=selectors.rule_arn(rule), rule_account=account.id
         ):
             resolved = function_selectors.function_resolve(account, function.name)
             permission = _permission_params(rule)
