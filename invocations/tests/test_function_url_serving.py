@@ -101,6 +101,12 @@ for n, (principal, action, extra) in enumerate(spec["grants"]):
     params = {"StatementId": f"s{n}", "Principal": principal, "Action": action, **extra}
     PolicyStatement.objects.create(function=function, qualifier=qualifier, sid=f"s{n}",
                                    statement=build_statement(resource, params))
+for n, statement in enumerate(spec["statements"]):
+    # Statements AddPermission never writes (a Deny, other conditions), stored as given.
+    sid = f"raw{n}"
+    statement = {"Sid": sid, "Resource": resource, **statement}
+    PolicyStatement.objects.create(function=function, qualifier=qualifier, sid=sid,
+                                   statement=statement)
 print(url_id)
 """
 
@@ -122,6 +128,7 @@ def make_url(
     qualifier: str = "$LATEST",
     cors: dict[str, Any] | None = None,
     grants: list[Any] | None = None,
+    statements: list[dict[str, Any]] | None = None,
 ) -> str:
     spec = {
         "account": account,
@@ -130,6 +137,7 @@ def make_url(
         "qualifier": qualifier,
         "cors": cors or {},
         "grants": public_grants(auth) if grants is None else grants,
+        "statements": statements or [],
     }
     made = subprocess.run(
         [sys.executable, "-c", _MAKE_URL, json.dumps(spec)],
@@ -503,6 +511,44 @@ def test_a_statement_for_the_other_auth_type_does_not_open_a_url(server, http, o
     )
     url_id = make_url(server, owner.account_id, "mismatch", grants=public_grants("AWS_IAM"))
     assert http.get(path_url(url_id)).status_code == 403
+
+
+def test_a_deny_in_the_function_policy_refuses_even_the_owner(server, http, owner):
+    lam = client_for(server, owner)
+    for name in ("denied", "denied-public"):
+        create_function(
+            lam, name, Handler="app.plain_dict", Code={"ZipFile": make_zip({"app.py": APP})}
+        )
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "lambda:InvokeFunction"}
+    url_id = make_url(server, owner.account_id, "denied", auth="AWS_IAM", statements=[deny])
+    assert http.send(_signed(owner, "GET", f"{server.url}{path_url(url_id)}")).status_code == 403
+    # A public URL: the Deny wins over the two statements that open it.
+    public = make_url(server, owner.account_id, "denied-public", statements=[deny])
+    assert http.get(path_url(public)).status_code == 403
+
+
+def test_a_public_url_s_policy_may_limit_the_source_address(server, http, owner):
+    lam = client_for(server, owner)
+    for name in ("office", "elsewhere"):
+        create_function(
+            lam, name, Handler="app.plain_dict", Code={"ZipFile": make_zip({"app.py": APP})}
+        )
+
+    def from_(network: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"],
+                "Condition": {"IpAddress": {"aws:SourceIp": network}},
+            }
+        ]
+
+    here = make_url(server, owner.account_id, "office", grants=[], statements=from_("127.0.0.0/8"))
+    assert http.get(path_url(here)).status_code == 200
+    away = from_("203.0.113.0/24")
+    elsewhere = make_url(server, owner.account_id, "elsewhere", grants=[], statements=away)
+    assert http.get(path_url(elsewhere)).status_code == 403
 
 
 # -- hostile input --------------------------------------------------------------------------
