@@ -13,6 +13,7 @@ from functions import resource_policies
 from functions.services.policies import build_statement
 from iam.models import Account
 from iam.policy import Principal
+from iam.policy.context import ContextValue
 from invocations import urlhttp, urlserver
 from invocations.selectors import ANONYMOUS, UrlTarget, url_access_allowed
 from invocations.urlhttp import InvalidFunctionResponse, RequestFacts, map_result
@@ -258,7 +259,7 @@ def url(statements: list[dict[str, Any]], auth_type: str) -> UrlTarget:
     )
 
 
-KEYS = {"aws:SourceIp": "203.0.113.7", "aws:SecureTransport": True}
+KEYS: dict[str, ContextValue] = {"aws:SourceIp": "203.0.113.7", "aws:SecureTransport": True}
 OTHER = Principal("arn:aws:iam::222222222222:user/ann", "222222222222", "user")
 THIRD = Principal("arn:aws:iam::333333333333:user/bo", "333333333333", "user")
 OWNER = Principal("arn:aws:iam::111111111111:user/me", "111111111111", "user")
