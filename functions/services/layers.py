@@ -30,6 +30,7 @@ from functions.services import code
 from iam.access import resources
 from iam.models import Account
 from iam.policy import Principal, RequestContext
+from iam.policy.context import PrincipalType
 
 MAX_LAYERS_PER_FUNCTION = 5
 POLICY_SIZE_LIMIT = 20_480
@@ -70,14 +71,18 @@ def _check_number(number: int) -> None:
 def _shared_with(
     owner_id: str, name: str, number: int, account: Account, principal: str | None
 ) -> bool:
-    """Whether the layer version's policy lets ``account``'s caller (``principal``, or the
-    account's root) use it: ``lambda:GetLayerVersion`` evaluated by IAM's rules. Accounts
-    here belong to no AWS Organization, so a statement restricted to an organization
-    (``aws:PrincipalOrgID``) grants nobody."""
+    """Whether the layer version's policy lets ``account``'s caller (``principal``: a user's
+    or a role session's ARN; else the account's root) use it: ``lambda:GetLayerVersion``
+    evaluated by IAM's rules. Accounts here belong to no AWS Organization, so a statement
+    restricted to an organization (``aws:PrincipalOrgID``) grants nobody."""
     arn = arns.layer_version_arn(owner_id, name, number)
     caller = principal or caller_arn(account)
-    who = Principal(caller, account.id, "root" if caller.endswith(":root") else "user")
-    context = RequestContext(who, GET_LAYER_VERSION, arn)
+    kind: PrincipalType = "user"
+    if caller.endswith(":root"):
+        kind = "root"
+    elif ":assumed-role/" in caller:
+        kind = "assumed-role"
+    context = RequestContext(Principal(caller, account.id, kind), GET_LAYER_VERSION, arn)
     policy = resources.cache.get(arn, load=True)
     return resource_policies.resource_allows(context, policy, owner_id)
 

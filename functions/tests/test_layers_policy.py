@@ -91,6 +91,9 @@ def test_a_version_shared_with_an_account_is_that_account_s_to_use(
     share(accounts, OTHER)
     assert may_use(accounts[OTHER])
     assert may_attach(accounts[OTHER])
+    # Any of its callers: a user, a role's session.
+    for caller in (f"arn:aws:iam::{OTHER}:user/ann", f"arn:aws:sts::{OTHER}:assumed-role/r/s"):
+        assert layers.layer_version_get_by_arn(accounts[OTHER], arn(), principal=caller)
     assert not may_use(accounts[THIRD])
     assert not may_attach(accounts[THIRD])
 
