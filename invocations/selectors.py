@@ -10,7 +10,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -201,6 +201,16 @@ URL_ACTION = "lambda:InvokeFunctionUrl"
 INVOKE_ACTION = "lambda:InvokeFunction"
 # The caller of a URL whose AuthType is NONE: whoever sent the request, signed or not.
 ANONYMOUS = Principal("anonymous", "", "anonymous")
+# The keys of a request itself rather than of its caller (lower case, as a policy's text is
+# searched for them): a policy that names none gives one caller the same answer every time.
+_REQUEST_KEYS = (
+    "aws:sourceip",
+    "aws:securetransport",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:requestedregion",
+)
+RequestKeys = Callable[[], Mapping[str, ContextValue]]
 
 
 @dataclass(frozen=True)
@@ -222,34 +232,59 @@ class UrlTarget:
     def function_arn(self) -> str:
         return arns.function_arn(self.account.id, self.function_name, self.qualifier)
 
+    @cached_property
+    def asks_request_keys(self) -> bool:
+        """Whether the policy mentions a key of the request (``aws:SourceIp``, the time)."""
+        text = self.policy.text.lower() if self.policy is not None else ""
+        return any(key in text for key in _REQUEST_KEYS)
 
-def url_access_allowed(
-    target: UrlTarget, principal: Principal, conditions: Mapping[str, ContextValue]
+    @cached_property
+    def denies(self) -> bool:
+        """Whether the policy has a Deny statement: without one, it refuses nobody of the
+        function's own account."""
+        return self.policy is not None and any(
+            statement.effect == "Deny" for statement in self.policy.statements
+        )
+
+    @cached_property
+    def open_to_anyone(self) -> bool:
+        """The answer for an anonymous caller when the policy asks no request key: decided
+        once for this entry, not per request."""
+        return _url_policy_allows(self, ANONYMOUS, {})
+
+
+def _url_policy_allows(
+    target: UrlTarget, principal: Principal, keys: Mapping[str, ContextValue]
 ) -> bool:
-    """Whether the function's resource policy lets ``principal`` call the URL: both
-    ``lambda:InvokeFunctionUrl`` (with ``lambda:FunctionUrlAuthType``, the URL's) and
-    ``lambda:InvokeFunction`` (with ``lambda:InvokedViaFunctionUrl`` true) must be allowed,
-    as AWS requires of URLs since October 2025. ``conditions`` are the request's global keys
-    (``aws:SourceIp``...). An anonymous caller (AuthType NONE) has only the policy to let it
-    in; a signer's own policies are checked by ``iam.access``, so here its account's caller
-    is refused only by a Deny, another account's needs an Allow naming it."""
     owner = target.account.id
     resource = target.function_arn
     url = RequestContext(
-        principal,
-        URL_ACTION,
-        resource,
-        {**conditions, "lambda:FunctionUrlAuthType": target.auth_type},
+        principal, URL_ACTION, resource, {**keys, "lambda:FunctionUrlAuthType": target.auth_type}
     )
     if not resource_policies.resource_allows(url, target.policy, owner):
         return False
     invoke = RequestContext(
-        principal,
-        INVOKE_ACTION,
-        resource,
-        {**conditions, "lambda:InvokedViaFunctionUrl": "true"},
+        principal, INVOKE_ACTION, resource, {**keys, "lambda:InvokedViaFunctionUrl": "true"}
     )
     return resource_policies.resource_allows(invoke, target.policy, owner)
+
+
+def url_access_allowed(target: UrlTarget, principal: Principal, request_keys: RequestKeys) -> bool:
+    """Whether the function's resource policy lets ``principal`` call the URL: both
+    ``lambda:InvokeFunctionUrl`` (with ``lambda:FunctionUrlAuthType``, the URL's) and
+    ``lambda:InvokeFunction`` (with ``lambda:InvokedViaFunctionUrl`` true) must be allowed,
+    as AWS requires of URLs since October 2025. ``request_keys`` gives the request's global
+    keys (``aws:SourceIp``...), asked only when the policy mentions one. An anonymous caller
+    (AuthType NONE) has only the policy to let it in; a signer's own policies are checked by
+    ``iam.access``, so here its account's caller is refused only by a Deny, another
+    account's needs an Allow naming it."""
+    if principal.account == target.account.id and not target.denies:
+        return True
+    if target.asks_request_keys:
+        return _url_policy_allows(target, principal, request_keys())
+    if principal is ANONYMOUS:
+        return target.open_to_anyone
+    return _url_policy_allows(target, principal, {})
 
 
 class _UrlCache:

@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -346,7 +347,7 @@ async def _answer(
     method = scope.get("method", "GET")
     if urlhttp.is_preflight(method, lower, target.cors):
         return urlhttp.preflight(target.cors, lower), target
-    keys = _request_keys(scope)
+    keys = partial(_request_keys, scope)  # computed only if the policy asks
     if target.auth_type != "AWS_IAM" and not selectors.url_access_allowed(
         target, selectors.ANONYMOUS, keys
     ):

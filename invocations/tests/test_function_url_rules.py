@@ -260,13 +260,23 @@ def url(statements: list[dict[str, Any]], auth_type: str) -> UrlTarget:
 
 
 KEYS: dict[str, ContextValue] = {"aws:SourceIp": "203.0.113.7", "aws:SecureTransport": True}
+
+
+def request_keys() -> dict[str, ContextValue]:
+    return KEYS
+
+
+def no_request_keys() -> dict[str, ContextValue]:
+    raise AssertionError("a policy that names no request key needs none")
+
+
 OTHER = Principal("arn:aws:iam::222222222222:user/ann", "222222222222", "user")
 THIRD = Principal("arn:aws:iam::333333333333:user/bo", "333333333333", "user")
 OWNER = Principal("arn:aws:iam::111111111111:user/me", "111111111111", "user")
 
 
 def public(statements: list[dict[str, Any]], auth_type: str = "NONE") -> bool:
-    return url_access_allowed(url(statements, auth_type), ANONYMOUS, KEYS)
+    return url_access_allowed(url(statements, auth_type), ANONYMOUS, request_keys)
 
 
 def public_statements() -> list[dict[str, Any]]:
@@ -294,12 +304,12 @@ def test_an_account_principal_opens_an_iam_url_to_that_account_only():
         ],
         "AWS_IAM",
     )
-    assert url_access_allowed(target, OTHER, KEYS)
-    assert not url_access_allowed(target, THIRD, KEYS)
-    assert not url_access_allowed(target, ANONYMOUS, KEYS)
+    assert url_access_allowed(target, OTHER, request_keys)
+    assert not url_access_allowed(target, THIRD, request_keys)
+    assert not url_access_allowed(target, ANONYMOUS, request_keys)
     # The owner's own callers need nothing of the policy (their own policies decide).
-    assert url_access_allowed(url([], "AWS_IAM"), OWNER, KEYS)
-    assert not url_access_allowed(url([], "AWS_IAM"), OTHER, KEYS)
+    assert url_access_allowed(url([], "AWS_IAM"), OWNER, request_keys)
+    assert not url_access_allowed(url([], "AWS_IAM"), OTHER, request_keys)
 
 
 def test_statements_with_conditions_a_url_request_cannot_meet_do_not_apply():
@@ -314,7 +324,9 @@ def test_a_deny_in_the_policy_refuses_even_what_another_statement_allows():
     denied = {**statement("*", "lambda:InvokeFunctionUrl"), "Sid": "no", "Effect": "Deny"}
     assert not public([*public_statements(), denied])
     # ...and the owner's own callers too, whatever their own policies say.
-    assert not url_access_allowed(url([*public_statements(), denied], "AWS_IAM"), OWNER, KEYS)
+    assert not url_access_allowed(
+        url([*public_statements(), denied], "AWS_IAM"), OWNER, request_keys
+    )
 
 
 def test_one_statement_may_grant_both_actions_and_any_operator_applies():
@@ -327,8 +339,8 @@ def test_one_statement_may_grant_both_actions_and_any_operator_applies():
         "Condition": {"StringEqualsIfExists": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
     }
     target = url([both], "AWS_IAM")
-    assert url_access_allowed(target, OTHER, KEYS)
-    assert url_access_allowed(target, THIRD, KEYS)
+    assert url_access_allowed(target, OTHER, request_keys)
+    assert url_access_allowed(target, THIRD, request_keys)
     # A statement of lambda:* and a wildcard resource grants both as well.
     wide = {"Effect": "Allow", "Principal": "*", "Action": "lambda:*", "Resource": "*"}
     assert public([wide])
@@ -341,7 +353,17 @@ def test_the_request_s_source_address_is_a_condition_key():
     ]
     assert public(from_office)
     elsewhere = url(from_office, "NONE")
-    assert not url_access_allowed(elsewhere, ANONYMOUS, {**KEYS, "aws:SourceIp": "198.51.100.1"})
+    assert not url_access_allowed(
+        elsewhere, ANONYMOUS, lambda: {**KEYS, "aws:SourceIp": "198.51.100.1"}
+    )
+
+
+def test_a_policy_naming_no_request_key_is_decided_without_the_request_s_keys():
+    target = url(public_statements(), "NONE")
+    assert url_access_allowed(target, ANONYMOUS, no_request_keys)
+    assert url_access_allowed(target, ANONYMOUS, no_request_keys)  # decided once, kept
+    assert not url_access_allowed(url([], "NONE"), ANONYMOUS, no_request_keys)
+    assert url_access_allowed(url([], "AWS_IAM"), OWNER, no_request_keys)
 
 
 def test_a_statement_for_another_qualifier_does_not_open_the_url():
