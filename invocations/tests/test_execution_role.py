@@ -65,6 +65,12 @@ def handler(event, context):
             result["lambda"] = ["ok", got["Configuration"]["FunctionName"]]
         except ClientError as error:
             result["lambda"] = [error.response["Error"]["Code"], error.response["Error"]["Message"]]
+    if "invoke" in event:
+        try:
+            answer = boto3.client("lambda").invoke(FunctionName=event["invoke"], Payload=b"{}")
+            result["invoke"] = ["ok", answer["StatusCode"]]
+        except ClientError as error:
+            result["invoke"] = [error.response["Error"]["Code"], error.response["Error"]["Message"]]
     return result
 """
 
@@ -236,6 +242,33 @@ def test_the_credentials_carry_the_roles_policies(account: Account) -> None:
         RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
     )
     assert account.run(name, {"get_function": name})["lambda"] == ["ok", name]
+
+
+def test_a_function_invokes_exactly_the_functions_its_role_allows(account: Account) -> None:
+    iam = client_for(account.server, account.creds, "iam")
+    allowed = account.function(account.missing)
+    forbidden = account.function(account.missing)
+    arn = account.lam.get_function(FunctionName=allowed)["Configuration"]["FunctionArn"]
+    iam.create_role(RoleName="invoker", AssumeRolePolicyDocument=_trust("lambda.amazonaws.com"))
+    iam.put_role_policy(
+        RoleName="invoker",
+        PolicyName="one-function",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn}
+                ],
+            }
+        ),
+    )
+    caller = account.function(f"arn:aws:iam::{account.creds.account_id}:role/invoker")
+    assert account.run(caller, {"invoke": allowed})["invoke"] == ["ok", 200]
+    code, message = account.run(caller, {"invoke": forbidden})["invoke"]
+    assert code == "AccessDeniedException"
+    assert f"assumed-role/invoker/{caller} is not authorized to perform: lambda:InvokeFunction" in (
+        message
+    )
 
 
 def test_a_function_whose_role_does_not_exist_runs_without_credentials(
