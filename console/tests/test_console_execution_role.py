@@ -35,7 +35,9 @@ def _trust(service: str) -> str:
 @pytest.fixture
 def owner() -> User:
     account = services.account_get_or_create(ACCOUNT)
-    return services.user_create(username="owner", account=account, password=PASSWORD)
+    return services.user_create(
+        username="owner", account=account, password=PASSWORD, is_admin=True
+    )
 
 
 def _function(account: Account, name: str, role: str) -> None:
