@@ -35,9 +35,7 @@ def _trust(service: str) -> str:
 @pytest.fixture
 def owner() -> User:
     account = services.account_get_or_create(ACCOUNT)
-    return services.user_create(
-        username="owner", account=account, password=PASSWORD, is_admin=True
-    )
+    return services.user_create(username="owner", account=account, password=PASSWORD, is_admin=True)
 
 
 def _function(account: Account, name: str, role: str) -> None:
