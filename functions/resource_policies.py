@@ -85,8 +85,27 @@ def function_tags(account_id: str, rest: str) -> dict[str, str] | None:
     return dict(tags) if tags else None
 
 
-def changed(*args: Any, **kwargs: Any) -> None:
-    resources.changed()
+def changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A function, or a statement of a function's or layer version's policy, was saved or
+    deleted: its account's cached policies and tags are read again."""
+    from functions.models import Function, Layer, LayerVersion, PolicyStatement
+
+    account_id: Any = None
+    if isinstance(instance, Function):
+        account_id = instance.account_id
+    elif isinstance(instance, PolicyStatement):
+        account_id = (
+            Function.objects.filter(pk=instance.function_id)
+            .values_list("account_id", flat=True)
+            .first()
+        )
+    else:  # a LayerVersionStatement
+        layer = LayerVersion.objects.filter(pk=instance.layer_version_id).values_list(
+            "layer_id", flat=True
+        )
+        account_id = Layer.objects.filter(pk__in=layer).values_list("account_id", flat=True).first()
+    if account_id is not None:
+        resources.changed(str(account_id))
 
 
 def connect() -> None:

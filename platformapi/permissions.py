@@ -30,12 +30,8 @@ from awsapi.sigv4 import SignedIdentity
 from iam import access
 from iam.models import User
 
-# The IAM prefix of a service whose SigV4 name differs (CloudWatch signs as "monitoring").
-_PREFIXES = {"monitoring": "cloudwatch"}
 # "User: arn:… is not authorized to perform: lambda:GetFunction on resource: …"
 _PERFORM = re.compile(r"not authorized to perform: ([\w-]+:[\w*-]+)")
-# Operations whose IAM action is named differently.
-_IAM_NAMES = {"Invoke": "InvokeFunction"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +44,7 @@ class Operation:
 
     @property
     def iam_action(self) -> str:
-        prefix = _PREFIXES.get(self.service, self.service)
-        return f"{prefix}:{_IAM_NAMES.get(self.operation, self.operation)}"
+        return access.action_name(self.service, self.operation)
 
 
 class Action(Enum):

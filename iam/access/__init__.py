@@ -16,11 +16,11 @@ from django.http import HttpRequest
 
 from awsapi.errors import AWSError
 from iam.access import callers, enforce, resources
-from iam.access.enforce import OWN_ACCOUNT, Grant
+from iam.access.enforce import OWN_ACCOUNT, Grant, action_name
 from iam.authorization import Scope
 from iam.models import User
 
-__all__ = ["OWN_ACCOUNT", "Grant", "authorize", "authorize_async", "denial"]
+__all__ = ["OWN_ACCOUNT", "Grant", "action_name", "authorize", "authorize_async", "denial"]
 
 
 def _conditions(http: HttpRequest | None, region: str) -> dict[str, Any]:

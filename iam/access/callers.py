@@ -73,12 +73,16 @@ def principal_of(credential: Credential, user: User | None) -> tuple[Principal, 
     return principal, False
 
 
-def _identity_key(credential: Credential, user: User | None) -> tuple[str, int]:
+# (account id, "user" or "role", primary key): an account's entries can be dropped alone.
+IdentityKey = tuple[str, str, int]
+
+
+def _identity_key(credential: Credential, user: User | None) -> IdentityKey:
     role = _role(credential)
     if role is not None:
-        return ("role", role.pk)
+        return (str(role.account_id), "role", role.pk)
     assert user is not None
-    return ("user", user.pk)
+    return (str(user.account_id), "user", user.pk)
 
 
 @dataclass
@@ -92,18 +96,16 @@ class PolicyCache:
     """identity → its parsed policies, with the account revision they were read at."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, int], _Entry] = {}
+        self._entries: dict[IdentityKey, _Entry] = {}
         self._lock = threading.Lock()
 
-    def fresh(self, key: tuple[str, int]) -> tuple[Policy, ...] | None:
+    def fresh(self, key: IdentityKey) -> tuple[Policy, ...] | None:
         entry = self._entries.get(key)
         if entry is None or entry.checked_until < time.monotonic():
             return None
         return entry.policies
 
-    def load(
-        self, key: tuple[str, int], account_id: str, identity: User | Role
-    ) -> tuple[Policy, ...]:
+    def load(self, key: IdentityKey, account_id: str, identity: User | Role) -> tuple[Policy, ...]:
         """Read the account's revision; reuse the entry if it was read at that revision,
         else read and parse the identity's policies again (database reads)."""
         revision = (
@@ -120,6 +122,13 @@ class PolicyCache:
                 self._entries.clear()
             self._entries[key] = entry
         return entry.policies
+
+    def forget(self, account_id: str) -> None:
+        """Drop one account's entries: another account's IAM changes (a tenant can make
+        many) never cost anyone else a reload."""
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == account_id]:
+                del self._entries[key]
 
     def clear(self, *args: Any, **kwargs: Any) -> None:
         with self._lock:

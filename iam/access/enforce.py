@@ -16,6 +16,7 @@ statements only, so reading them could not turn such an answer into a refusal.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,14 +64,29 @@ class Grant:
 OWN_ACCOUNT = Grant()
 
 
+_clock: tuple[int, str, str] = (-1, "", "")  # (epoch second, CurrentTime, EpochTime)
+
+
+def _time_keys(now: dt.datetime | None) -> tuple[str, str]:
+    """aws:CurrentTime and aws:EpochTime; formatted once per second on the hot path."""
+    global _clock
+    if now is not None:
+        return now.strftime("%Y-%m-%dT%H:%M:%SZ"), str(int(now.timestamp()))
+    second = int(time.time())
+    if _clock[0] != second:
+        moment = dt.datetime.fromtimestamp(second, dt.UTC)
+        _clock = (second, moment.strftime("%Y-%m-%dT%H:%M:%SZ"), str(second))
+    return _clock[1], _clock[2]
+
+
 def request_conditions(
     source_ip: str, secure: bool, region: str, now: dt.datetime | None = None
 ) -> dict[str, ContextValue]:
     """The global condition keys every request carries."""
-    now = now or dt.datetime.now(dt.UTC)
+    current, epoch = _time_keys(now)
     return {
-        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:CurrentTime": current,
+        "aws:EpochTime": epoch,
         "aws:SourceIp": source_ip,
         "aws:SecureTransport": secure,
         "aws:RequestedRegion": region,
@@ -202,7 +218,7 @@ def check(
         # account's root may call it.
         if caller.root:
             return OWN_ACCOUNT
-        raise _no_identity_allow(caller, service, _action(service, operation), None) from None
+        raise _no_identity_allow(caller, service, action_name(service, operation), None) from None
     foreign: str | None = None
     for auth in needed:
         if _skipped(auth, caller):
@@ -228,8 +244,14 @@ def check(
     return Grant(foreign)
 
 
-def _action(service: str, operation: str) -> str:
-    return f"{_PREFIXES.get(service, service)}:{operation}"
+# Operations whose IAM action is named otherwise than the operation.
+_ACTION_NAMES = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction"}
+
+
+def action_name(service: str, operation: str) -> str:
+    """The IAM action an operation is mostly known by (``lambda:InvokeFunction`` for
+    Invoke, ``cloudwatch:…`` for CloudWatch, which signs as "monitoring")."""
+    return f"{_PREFIXES.get(service, service)}:{_ACTION_NAMES.get(operation, operation)}"
 
 
 def _unparsable(caller: Caller, service: str, operation: str, params: Mapping[str, Any]) -> Grant:
@@ -239,7 +261,7 @@ def _unparsable(caller: Caller, service: str, operation: str, params: Mapping[st
     if caller.root:
         return OWN_ACCOUNT
     validate(service, operation, dict(params))
-    raise _no_identity_allow(caller, service, _action(service, operation), "*")
+    raise _no_identity_allow(caller, service, action_name(service, operation), "*")
 
 
 def _no_identity_allow(caller: Caller, service: str, action: str, resource: str | None) -> AWSError:

@@ -69,6 +69,11 @@ class _Registry(Generic[T]):
             self._entries[parts] = (time.monotonic() + ttl, value)
         return value
 
+    def forget(self, account_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[1] == account_id]:
+                del self._entries[key]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -95,7 +100,8 @@ def account_of(arn: str) -> str | None:
     return parts[4]
 
 
-def changed() -> None:
-    """A resource's policy or tags changed in this process: forget every cached one."""
-    policies.clear()
-    tags.clear()
+def changed(account_id: str) -> None:
+    """A resource of ``account_id`` changed its policy or tags in this process: forget that
+    account's cached ones (only that account's: a tenant's many updates cost no one else)."""
+    policies.forget(account_id)
+    tags.forget(account_id)

@@ -22,10 +22,12 @@ from iam.models import (
 
 
 def bump(account_id: str | None) -> None:
-    """A new revision of the account's IAM, and this process's caches emptied now."""
-    callers.policies.clear()
-    if account_id:
-        Account.objects.filter(id=account_id).update(iam_revision=F("iam_revision") + 1)
+    """A new revision of the account's IAM, and this process's cache of it emptied now."""
+    if not account_id:
+        callers.policies.clear()
+        return
+    callers.policies.forget(account_id)
+    Account.objects.filter(id=account_id).update(iam_revision=F("iam_revision") + 1)
 
 
 def _account_of(instance: Any) -> str | None:

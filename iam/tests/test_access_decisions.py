@@ -73,3 +73,24 @@ def test_new_policies_for_the_same_caller_are_evaluated_again() -> None:
     with pytest.raises(AWSError) as refused:
         _check(denying)
     assert refused.value.message.endswith("with an explicit deny in an identity-based policy")
+
+
+def test_one_accounts_iam_change_keeps_every_other_accounts_cached_policies() -> None:
+    from iam.access import callers, resources, revisions
+
+    cache = callers.policies
+    mine, theirs = ("111111111111", "user", 1), ("222222222222", "user", 2)
+    for key in (mine, theirs):
+        cache._entries[key] = callers._Entry(float("inf"), 0, ())
+    # A tenant changing its own IAM (as often as it likes) drops only its own entries.
+    revisions.bump("222222222222")
+    assert cache.fresh(mine) == ()
+    assert cache.fresh(theirs) is None
+
+    arn = "arn:aws:lambda:us-east-1:{}:function:f"
+    for account in ("111111111111", "222222222222"):
+        resources.policies._entries[("lambda:function", account, "f")] = (float("inf"), None)
+    resources.changed("222222222222")
+    assert resources.policies.get(arn.format("111111111111"), load=False) is None
+    with pytest.raises(resources.NotCached):
+        resources.policies.get(arn.format("222222222222"), load=False)

@@ -330,3 +330,30 @@ def test_a_condition_on_the_functions_tags_follows_the_tags(
     admin_lambda.tag_resource(Resource=blue, Tags={"team": "red"})
     with pytest.raises(ClientError):
         lam.invoke(FunctionName="blue")
+
+
+def test_a_user_without_policies_gets_the_models_errors_and_never_a_500(
+    functory: LiveServer, owner: Credentials
+) -> None:
+    lam = client_for(functory, create_member(functory, admin=owner), validate=False)
+    # A name the model refuses is the model's error, as on AWS (before authorization).
+    with pytest.raises(ClientError) as exc:
+        lam.get_function(FunctionName="no/such:name:at:all:" + "x" * 200)
+    assert error_of(exc)[1] in (400, 403, 404)
+    # Deeply nested, huge or wrongly typed input is refused in the API's words.
+    nested: Any = {}
+    for _ in range(500):
+        nested = {"a": nested}
+    for params in (
+        {
+            "FunctionName": "f",
+            "Role": ROLE,
+            "Code": {"ZipFile": b"x"},
+            "Environment": {"Variables": {"k": nested}},
+        },
+        {"FunctionName": ["not", "a", "string"], "Role": ROLE, "Code": {"ZipFile": b"x"}},
+        {"FunctionName": "f" * 100_000, "Role": ROLE, "Code": {"ZipFile": b"x"}},
+    ):
+        with pytest.raises(ClientError) as exc:
+            lam.create_function(Runtime="python3.11", Handler="app.handler", **params)
+        assert 400 <= error_of(exc)[1] < 500, error_of(exc)
