@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE="${FUNCTORY_DOCKER_IMAGE:-functory/runtime:latest}"
-BASE="${FUNCTORY_DOCKER_BASE:-functory/base:bookworm}"
+BASE="${FUNCTORY_DOCKER_BASE:-functory/base:bookworm-2}"
 SUITE="${FUNCTORY_DOCKER_SUITE:-bookworm}"
 MIRROR="${FUNCTORY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
@@ -30,14 +30,15 @@ fi
 
 if [[ "$BASE" == functory/base:* ]] && ! docker image inspect "$BASE" >/dev/null 2>&1; then
     rootfs="$(mktemp -d /var/tmp/functory-rootfs.XXXXXX)"
-    debootstrap --variant=minbase --include=python3,nodejs,curl,ca-certificates \
+    debootstrap --variant=minbase --include=python3,nodejs,ruby,openjdk-17-jre-headless,curl,ca-certificates \
         "$SUITE" "$rootfs" "$MIRROR" >/dev/null
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     tar -C "$rootfs" -c . | docker import - "$BASE" >/dev/null
     rm -rf "$rootfs"
 fi
 
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-    docker build -q --build-arg BASE="$BASE" -t "$IMAGE" invocations/executor/docker >/dev/null
-fi
+# Always built: the layer cache makes an unchanged image a no-op, and a new base (its tag
+# changes when the runtimes it carries change) or Dockerfile is picked up on machines that
+# built an older one.
+docker build -q --build-arg BASE="$BASE" -t "$IMAGE" invocations/executor/docker >/dev/null
 echo "docker backend ready: $IMAGE"

@@ -8,6 +8,10 @@ set -euo pipefail
 missing=()
 [[ -x /usr/bin/python3 ]] || missing+=(python3)
 command -v node >/dev/null || missing+=(nodejs)
+# The Ruby and Java runtimes (issue 15): Debian's Ruby serves ruby3.x, its JDK java17 (javac
+# builds the platform's own runtime client and the com.amazonaws...runtime interfaces).
+[[ -x /usr/bin/ruby ]] || missing+=(ruby)
+[[ -x /usr/bin/javac ]] || missing+=(openjdk-17-jdk-headless)
 [[ -x /usr/bin/curl ]] || missing+=(curl)
 [[ -x /usr/bin/setpriv ]] || missing+=(util-linux)
 [[ -x /usr/bin/bash ]] || missing+=(bash)

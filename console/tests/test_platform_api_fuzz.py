@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+import schemathesis.wfc.escalation  # imported early: see below
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -29,6 +30,11 @@ from schemathesis.specs.openapi.checks import (
 from conftest import Credentials, LiveServer, client_for, create_function
 
 pytestmark = [pytest.mark.live, pytest.mark.sandbox]
+
+# schemathesis imports that module lazily, deep inside a Hypothesis run; pytest rewrites it
+# (schemathesis is a pytest plugin) and CPython 3.11.7's compile() at that stack depth can fail
+# with "AST constructor recursion depth mismatch" (a CPython bug). Importing
+# it here, at a shallow depth, keeps the fuzz run from tripping over it.
 
 FUNCTION = "fuzzed"
 CHECKS = [
