@@ -38,6 +38,7 @@ from invocations.executor import (
     docker_trees,
     egress,
     identity,
+    imageroot,
     platform_proxy,
     seccomp,
     treeimages,
@@ -75,6 +76,10 @@ _warned_binds = False
 _WAIT_THEN_EXEC = (
     f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do sleep 0.005; "
     f'done; exec "$@" >{_IO_DIR}/out 2>&1'
+)
+_IMAGE_WAIT_THEN_EXEC = (
+    f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do :; done; "
+    f'exec "$@" >{_IO_DIR}/out 2>&1'
 )
 
 
@@ -310,8 +315,12 @@ class DockerBackend(SandboxBackend):
         """Blocks (an image may be built): called from a thread."""
         from docker.types import Mount
 
-        trees: list[tuple[str, str, Path | None]] = [("/var/task", spec.code_dir, None)]
-        trees.append(("/var/runtime", str(RUNTIME_DIR), self._runtime_images))
+        trees: list[tuple[str, str, Path | None]]
+        if spec.image_id:  # the image is the code and the runtime; the kit starts it
+            trees = [(imageroot.KIT_MOUNT, imageroot.kit_dir(self.state_dir), None)]
+        else:
+            trees = [("/var/task", spec.code_dir, None)]
+            trees.append(("/var/runtime", str(RUNTIME_DIR), self._runtime_images))
         if spec.layers_dir:
             trees.append(("/opt", spec.layers_dir, None))
         if self._trees is None:
@@ -360,7 +369,16 @@ class DockerBackend(SandboxBackend):
     ) -> Any:
         from docker.types import Mount
 
-        if spec.runtime.startswith("provided"):
+        image, working_dir = IMAGE, "/var/task"
+        entrypoint: list[str] | None = None
+        if spec.image_id:
+            # The function's own image, its argv as ImageConfig makes it; the wait runs in
+            # the kit's bash (the image may have none), busy-waiting (it may have no sleep).
+            image, working_dir = spec.image_id, spec.image_workdir or "/"
+            command = spec.image_command
+            entrypoint = [*imageroot.kit_prefix("bash"), "-c", _IMAGE_WAIT_THEN_EXEC]
+            entrypoint.append("functory-wait")
+        elif spec.runtime.startswith("provided"):
             command, _ = self._command(spec)
         elif spec.runtime.startswith("python3."):
             command = ("python3", "-X", "utf8", "/var/runtime/python/bootstrap.py")
@@ -384,10 +402,15 @@ class DockerBackend(SandboxBackend):
             mounts.append(tmp.mount())
         memory = f"{spec.memory_mb}m"
         environment = self.environment_variables(spec, log_stream, credentials)
-        environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+        if not spec.image_id:
+            environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+            argv = ["/bin/bash", "-c", _WAIT_THEN_EXEC, "functory-wait", *command]
+        else:
+            argv = list(command)
         return self.client.containers.create(
-            IMAGE,
-            command=["/bin/bash", "-c", _WAIT_THEN_EXEC, "functory-wait", *command],
+            image,
+            entrypoint=entrypoint,
+            command=argv,
             environment=environment,
             user=f"{user.uid}:{user.gid}",
             network_mode="none",
@@ -400,7 +423,7 @@ class DockerBackend(SandboxBackend):
             cpu_shares=cgroups.Limits(spec.memory_mb).cpu_shares,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
-            working_dir="/var/task",
+            working_dir=working_dir,
             cgroup_parent=self._cgroup_parent,
             labels={
                 "functory": "environment",

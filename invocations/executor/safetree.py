@@ -115,6 +115,12 @@ def _walk_to(root_fd: int, parts: list[str]) -> int:
     return fd
 
 
+def walk_to(root_fd: int, parts: list[str]) -> int:
+    """A new descriptor for the directory ``parts`` under ``root_fd``, made where missing
+    (a link or file in the way is replaced by a directory, never followed)."""
+    return _walk_to(root_fd, parts)
+
+
 def _is_link(info: zipfile.ZipInfo) -> bool:
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 

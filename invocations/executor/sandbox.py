@@ -46,13 +46,14 @@ from invocations.executor import (
     egress,
     ephemeral,
     identity,
+    imageroot,
     platform_proxy,
     platformfs,
     safetree,
     seccomp,
     treeimages,
 )
-from invocations.executor.catalog import RUNTIME_DIR, command_for
+from invocations.executor.catalog import RUNTIME_DIR, RuntimeUnavailable, command_for
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
@@ -67,10 +68,15 @@ STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
 STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
 DEFAULT_EPHEMERAL_MB = 512
+_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ImageUnavailable(RuntimeUnavailable):
+    """A container image function's image cannot be run here (missing, or refused)."""
 
 
 def bwrap_path() -> str:
@@ -224,6 +230,8 @@ class SandboxBackend:
         extra: list[tuple[int, str]],
         user: identity.Identity,
     ) -> list[str]:
+        if launch.image_root is not None:
+            return self._image_argv(launch, fds, block_r, info_w, user)
         argv = [
             bwrap_path(),
             "--unshare-pid",
@@ -319,6 +327,65 @@ class SandboxBackend:
         ]
         return argv
 
+    def _image_argv(
+        self,
+        launch: _Launch,
+        fds: dict[str, int],
+        block_r: int,
+        info_w: int,
+        user: identity.Identity,
+    ) -> list[str]:
+        """A container image's sandbox: the image's unpacked tree is the read-only root
+        (its absolute links resolve inside it), with the platform's kit at /.functory, this
+        environment's user in /etc/passwd and /etc/group, and the same /proc, /dev, /tmp,
+        namespaces, seccomp filter, cgroup and unprivileged uid as any function."""
+        return [
+            bwrap_path(),
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "localhost",
+            "--ro-bind-fd",
+            str(fds["root"]),
+            "/",
+            "--ro-bind-fd",
+            str(fds["kit"]),
+            imageroot.KIT_MOUNT,
+            *(
+                arg
+                for name in ("passwd", "group", "resolv.conf", "hosts")
+                for arg in ("--perms", "0644", "--ro-bind-data", str(fds[name]), f"/etc/{name}")
+            ),
+            "--seccomp",
+            str(fds["seccomp"]),
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            *self._tmp_argv(launch),
+            "--chdir",
+            launch.workdir,
+            "--block-fd",
+            str(block_r),
+            "--info-fd",
+            str(info_w),
+            "--",
+            # The image may have no setpriv: the kit's runs through the kit's own loader.
+            *imageroot.kit_prefix("setpriv"),
+            f"--reuid={user.uid}",
+            f"--regid={user.gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+            *launch.command,
+        ]
+
     def _tmp_argv(self, launch: _Launch) -> list[str]:
         if launch.tmp_dir is not None:  # on disk, sized to EphemeralStorage (ephemeral.py)
             return ["--bind", launch.tmp_dir, "/tmp"]
@@ -346,11 +413,14 @@ class SandboxBackend:
     ) -> dict[str, str]:
         execution_env = (
             command_for(spec.runtime).execution_env
-            if not spec.runtime.startswith("provided")
+            if spec.runtime and not spec.runtime.startswith("provided")
             else ""
         )
-        # The platform's API for the SDK; the function's own variables may override them.
-        variables = egress.endpoint_variables() if spec.egress else {}
+        # An image's own variables first (none for a zip function); then the platform's API
+        # for the SDK; the function's own variables may override both.
+        variables = dict(spec.image_env)
+        if spec.egress:
+            variables.update(egress.endpoint_variables())
         variables.update(spec.environment)
         if credentials is not None:  # the execution role's session (none: no usable role)
             variables.update(credentials.variables())
@@ -376,6 +446,8 @@ class SandboxBackend:
         if execution_env:
             variables["AWS_EXECUTION_ENV"] = execution_env
         variables.setdefault("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        if spec.image_id:  # the image sets its own library and module paths
+            return variables
         variables.setdefault(
             "LD_LIBRARY_PATH",
             "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:"
@@ -387,6 +459,42 @@ class SandboxBackend:
                 "/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
             )
         return variables
+
+    def _image_root(self, image_id: str) -> tuple[str, str]:
+        """The image's unpacked root and the kit's directory (blocks: run on a thread)."""
+        import docker
+
+        def save(ref: str) -> Any:
+            return docker.from_env(timeout=600).api.get_image(ref, chunk_size=1 << 20)
+
+        try:
+            root = imageroot.root_for(image_id, self.state_dir / "image-roots", save)
+        except imageroot.UnsafeImage as exc:
+            raise ImageUnavailable(f"The function's image cannot be run: {exc}") from exc
+        except docker.errors.DockerException as exc:
+            raise ImageUnavailable(
+                f"The function's image {image_id} is not available from the engine."
+            ) from exc
+        return root, imageroot.kit_dir(self.state_dir)
+
+    async def _image_launch(
+        self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
+    ) -> _Launch:
+        loop = asyncio.get_running_loop()
+        root, kit = await loop.run_in_executor(None, self._image_root, spec.image_id)
+        if not spec.image_command:
+            raise ImageUnavailable("The function's image sets no entrypoint and no command.")
+        return _Launch(
+            command=spec.image_command,
+            extra_mounts=(),
+            env=self.environment_variables(spec, log_stream, credentials),
+            task_dir=root,
+            opt_dir=kit,
+            ephemeral_mb=spec.ephemeral_mb,
+            egress=spec.egress,
+            image_root=root,
+            workdir=spec.image_workdir or "/",
+        )
 
     def _launch_for(
         self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
@@ -427,13 +535,21 @@ class SandboxBackend:
                 else:
                     task = platform.tree(launch.task_dir)
                     opt = platform.tree(launch.opt_dir) if launch.opt_dir else None
-            fds["task"] = open_dir(task)
-            fds["runtime"] = open_dir(runtime)
-            fds["etc"] = open_dir(etc)
-            if opt:
-                fds["opt"] = open_dir(opt)
+            if launch.image_root is not None:  # the image's root and the kit (task, opt)
+                fds["root"] = open_dir(task)
+                assert opt is not None
+                fds["kit"] = open_dir(opt)
+            else:
+                fds["task"] = open_dir(task)
+                fds["runtime"] = open_dir(runtime)
+                fds["etc"] = open_dir(etc)
+                if opt:
+                    fds["opt"] = open_dir(opt)
             extra = [(open_dir(path), path) for path in launch.extra_mounts]
-            for name, data in (("passwd", user.passwd()), ("group", user.group())):
+            files = [("passwd", user.passwd()), ("group", user.group())]
+            if launch.image_root is not None:
+                files += [("resolv.conf", egress.resolv_conf()), ("hosts", _HOSTS)]
+            for name, data in files:
                 fds[name] = _data_fd(data.encode())
                 opened.append(fds[name])
             fds["seccomp"] = seccomp.bpf_fd()
@@ -613,7 +729,10 @@ class SandboxBackend:
             if standby is not None:
                 return await self._adopt(standby, spec, credentials)
         log_stream = log_stream_name(spec.version)
-        launch = self._launch_for(spec, log_stream, credentials)
+        if spec.image_id:
+            launch = await self._image_launch(spec, log_stream, credentials)
+        else:
+            launch = self._launch_for(spec, log_stream, credentials)
         booted = await self._boot(launch, spec.memory_mb)
         return Environment(
             spec=spec,
@@ -805,6 +924,9 @@ class _Launch:
     tmp_dir: str | None = None  # a mounted /tmp image, else a tmpfs
     standby: bool = False  # /var/task and /opt filled on adoption
     egress: bool = False  # pasta attached to its namespace (egress.py)
+    # A container image's unpacked root (then task_dir is that root and opt_dir the kit).
+    image_root: str | None = None
+    workdir: str = "/var/task"
 
 
 @dataclass
