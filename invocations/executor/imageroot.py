@@ -24,6 +24,7 @@ whole); an image refused once is remembered as refused, with the reason.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,35 +227,58 @@ def prepare_mount_points(root_fd: int) -> None:
             os.close(os.open(name, _NEW_FILE_FLAGS, 0o644, dir_fd=parent))
 
 
-def unpack_saved(archive: Path, root_fd: int, limits: Limits) -> None:
-    """Apply the layers of a ``docker save`` archive (Docker's or the OCI layout's
-    ``manifest.json``) over the tree at ``root_fd``, lowest first."""
-    budget = _Budget(limits)
-    with tarfile.open(archive, mode="r:") as outer:
+def saved_layers(outer: tarfile.TarFile) -> tuple[list[str], list[str]]:
+    """The layer members of a ``docker save`` archive, lowest first, and the chain id of
+    each layer (the OCI image spec's: the digest of it and of every layer below it)."""
+    try:
+        manifest = json.loads(_member_bytes(outer, "manifest.json"))
+        paths = [str(path) for path in manifest[0]["Layers"]]
+        config = json.loads(_member_bytes(outer, str(manifest[0]["Config"])))
+        diff_ids = [str(digest) for digest in config["rootfs"]["diff_ids"]]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise UnsafeImage("the saved image's manifest cannot be read") from exc
+    if len(paths) != len(diff_ids):
+        raise UnsafeImage("the saved image's manifest and configuration disagree")
+    chains: list[str] = []
+    for diff_id in diff_ids:
+        chain = diff_id if not chains else f"{chains[-1]} {diff_id}"
+        chains.append(hashlib.sha256(chain.encode()).hexdigest())
+    return paths, chains
+
+
+def _member_bytes(outer: tarfile.TarFile, name: str) -> bytes:
+    member_parts(name)
+    try:
+        source = outer.extractfile(name)
+    except KeyError as exc:
+        raise UnsafeImage(f"the saved image lacks {name[:200]}") from exc
+    if source is None:
+        raise UnsafeImage(f"the saved image's {name[:200]} is not a file")
+    return source.read(1 << 22)
+
+
+def apply_saved(outer: tarfile.TarFile, paths: list[str], root_fd: int, budget: _Budget) -> None:
+    """Apply the layers ``paths`` of a saved image over the tree at ``root_fd``, in order."""
+    for path in paths:
+        member_parts(path)
         try:
-            manifest_file = outer.extractfile("manifest.json")
+            source = outer.extractfile(path)
         except KeyError as exc:
-            raise UnsafeImage("the saved image has no manifest.json") from exc
-        if manifest_file is None:
-            raise UnsafeImage("the saved image's manifest.json is not a file")
+            raise UnsafeImage(f"the saved image lacks its layer {path[:200]}") from exc
+        if source is None:
+            raise UnsafeImage(f"the saved image's layer {path[:200]} is not a file")
         try:
-            manifest = json.loads(manifest_file.read(1 << 20))
-            layers = [str(path) for path in manifest[0]["Layers"]]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise UnsafeImage("the saved image's manifest.json cannot be read") from exc
-        for path in layers:
-            member_parts(path)
-            try:
-                source = outer.extractfile(path)
-            except KeyError as exc:
-                raise UnsafeImage(f"the saved image lacks its layer {path[:200]}") from exc
-            if source is None:
-                raise UnsafeImage(f"the saved image's layer {path[:200]} is not a file")
-            try:
-                with tarfile.open(fileobj=source, mode="r:*") as layer:
-                    apply_layer(layer, root_fd, budget)
-            except tarfile.TarError as exc:
-                raise UnsafeImage(f"layer {path[:200]} is not a readable tar archive") from exc
+            with tarfile.open(fileobj=source, mode="r:*") as layer:
+                apply_layer(layer, root_fd, budget)
+        except tarfile.TarError as exc:
+            raise UnsafeImage(f"layer {path[:200]} is not a readable tar archive") from exc
+
+
+def unpack_saved(archive: Path, root_fd: int, limits: Limits) -> None:
+    """Apply every layer of a ``docker save`` archive over the tree at ``root_fd``."""
+    with tarfile.open(archive, mode="r:") as outer:
+        paths, _ = saved_layers(outer)
+        apply_saved(outer, paths, root_fd, _Budget(limits))
     prepare_mount_points(root_fd)
 
 
@@ -268,7 +293,12 @@ SaveImage = Callable[[str], Iterable[bytes]]
 def root_for(image_id: str, cache: Path, save: SaveImage, limits: Limits | None = None) -> str:
     """The unpacked root of image ``image_id`` (``sha256:<hex>``), unpacked on first use
     from the chunks ``save`` yields (``docker save``). Raises UnsafeImage for a refused
-    image, now or on an earlier attempt."""
+    image, now or on an earlier attempt.
+
+    Images built on one base share its unpacking: the lowest layer is unpacked once as a
+    chain root (``<cache>/chains/<chain id>``), and an image's root starts as hard links
+    of the longest chain root below it (nothing writes into a file of a tree: a later
+    layer's entry replaces a file, it never rewrites it)."""
     limits = limits or Limits()
     hex_id = image_id.removeprefix("sha256:")
     if len(hex_id) != 64 or any(ch not in "0123456789abcdef" for ch in hex_id):
@@ -280,25 +310,62 @@ def root_for(image_id: str, cache: Path, save: SaveImage, limits: Limits | None 
             return str(final)
         if refused.exists():
             raise UnsafeImage(refused.read_text()[:1000])
-        cache.mkdir(parents=True, exist_ok=True)
+        (cache / "chains").mkdir(parents=True, exist_ok=True)
         os.chmod(cache, 0o711)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache))
-        archive = cache / f".{staging.name}.tar"
+        archive = cache / f".save-{uuid.uuid4().hex}.tar"
         try:
             _save_to(archive, save(image_id), limits)
-            with safetree.open_root(str(staging)) as staging_fd:
-                unpack_saved(archive, staging_fd, limits)
-            os.rename(staging, final)
+            with tarfile.open(archive, mode="r:") as outer:
+                paths, chains = saved_layers(outer)
+                budget = _Budget(limits)
+                below = next(
+                    (k for k in range(len(chains), 0, -1) if _chain_root(cache, chains[k - 1])),
+                    0,
+                )
+                if below == 0 and paths:
+                    _build(
+                        cache / "chains" / chains[0],
+                        lambda fd: apply_saved(outer, paths[:1], fd, budget),
+                    )
+                    below = 1
+
+                def fill(fd: int) -> None:
+                    if below:
+                        safetree.mirror_fd(str(cache / "chains" / chains[below - 1]), fd)
+                    apply_saved(outer, paths[below:], fd, budget)
+                    prepare_mount_points(fd)
+
+                _build(final, fill)
         except UnsafeImage as exc:
             refused.write_text(str(exc))
             raise
         finally:
             with contextlib.suppress(FileNotFoundError):
                 archive.unlink()
-            if staging.exists():
-                with contextlib.suppress(OSError), safetree.open_root(str(cache)) as parent:
-                    safetree.remove(staging.name, parent)
     return str(final)
+
+
+def _chain_root(cache: Path, chain: str) -> bool:
+    return (cache / "chains" / chain).is_dir()
+
+
+def _build(final: Path, fill: Callable[[int], None]) -> None:
+    """Make the tree ``final`` by ``fill`` in a staging directory renamed into place."""
+    with _lock(f"build:{final}"):
+        if final.is_dir():
+            return
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+        try:
+            with safetree.open_root(str(staging)) as staging_fd:
+                fill(staging_fd)
+            os.rename(staging, final)
+        finally:
+            if staging.exists():
+                with (
+                    contextlib.suppress(OSError),
+                    safetree.open_root(str(staging.parent)) as parent,
+                ):
+                    safetree.remove(staging.name, parent)
 
 
 def _save_to(path: Path, chunks: Iterable[bytes], limits: Limits) -> None:

@@ -192,6 +192,12 @@ def mirror(source: str, target: str) -> None:
         _mirror(source_fd, target_fd, 0)
 
 
+def mirror_fd(source: str, target_fd: int) -> None:
+    """``mirror`` into the directory open at ``target_fd``."""
+    with open_root(source) as source_fd:
+        _mirror(source_fd, target_fd, 0)
+
+
 def _mirror(source_fd: int, target_fd: int, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise UnsafeTree("tree too deep to mirror")
