@@ -37,28 +37,32 @@ while True:
         event = json.loads(r.read() or b"null") or {}
     probes = {}
     for path in event.get("read", []):
+        key = "read:" + path
         try:
             with open(path, "rb") as handle:
-                probes[path] = handle.read(64).decode(errors="replace")
+                probes[key] = handle.read(64).decode(errors="replace")
         except Exception as exc:
-            probes[path] = type(exc).__name__
+            probes[key] = type(exc).__name__
     for path in event.get("stat", []):
+        key = "stat:" + path
         try:
-            probes[path] = oct(os.lstat(path).st_mode)
+            probes[key] = oct(os.lstat(path).st_mode)
         except Exception as exc:
-            probes[path] = type(exc).__name__
+            probes[key] = type(exc).__name__
     for path in event.get("listdir", []):
+        key = "listdir:" + path
         try:
-            probes[path] = sorted(os.listdir(path))[:20]
+            probes[key] = sorted(os.listdir(path))[:20]
         except Exception as exc:
-            probes[path] = type(exc).__name__
+            probes[key] = type(exc).__name__
     for path in event.get("write", []):
+        key = "write:" + path
         try:
             with open(path, "w") as handle:
                 handle.write("x")
-            probes[path] = "WRITTEN"
+            probes[key] = "WRITTEN"
         except Exception as exc:
-            probes[path] = type(exc).__name__
+            probes[key] = type(exc).__name__
     print("probe saw", event.get("say", ""), flush=True)
     out = {
         "argv": sys.argv[1:],
@@ -66,6 +70,9 @@ while True:
         "uid": os.getuid(),
         "env": {k: os.environ.get(k) for k in ("IMAGE_VAR", "FN_VAR", "_HANDLER", "HOME")},
         "api": bool(os.environ.get("AWS_LAMBDA_RUNTIME_API")),
+        "no_new_privs": [
+            line.split()[1] for line in open("/proc/self/status") if line.startswith("NoNewPrivs")
+        ],
         "probes": probes,
     }
     request = urllib.request.Request(
@@ -323,12 +330,15 @@ def _error(call: Any, **params: Any) -> tuple[str, str, int]:
 
 
 def test_the_api_refuses_what_aws_refuses_for_image_functions(functory, images):
-    lam = client_for(functory, create_user(functory))
+    creds = create_user(functory)
+    lam = client_for(functory, creds)
+    lam.publish_layer_version(LayerName="lib", Content={"ZipFile": make_zip()})
+    layer = f"arn:aws:lambda:us-east-1:{creds.account_id}:layer:lib:1"
     refused = "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image."
     for extra in (
         {"Runtime": "python3.11"},
         {"Handler": "app.handler"},
-        {"Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"]},
+        {"Layers": [layer]},
     ):
         assert _error(
             lam.create_function,
@@ -405,25 +415,26 @@ def test_a_hostile_image_is_neutralised_on_both_backends(backend, images):
     )["Body"]
     probes = body["probes"]
     # Absolute links resolve inside the image: the host's file is not there.
-    assert probes["/opt/probe/host-file"] == "FileNotFoundError"
-    assert probes[HOST_FILE] == "FileNotFoundError"
-    assert probes["/var/task"] == "FileNotFoundError"
-    assert "client.py" in probes["/opt/probe/host-root/opt/probe"]
-    # No setuid bit survives, no device node is usable, the root is read-only.
-    mode = int(probes["/opt/probe/suid-tool"], 8)
-    assert not mode & (stat.S_ISUID | stat.S_ISGID)
-    assert probes["/opt/probe/new"] in ("OSError", "PermissionError")
-    assert probes["/tmp/ok"] == "WRITTEN"
-    assert probes["/opt/probe/mem"] in ("FileNotFoundError", "PermissionError")
+    assert probes["read:/opt/probe/host-file"] == "FileNotFoundError"
+    assert probes["read:" + HOST_FILE] == "FileNotFoundError"
+    assert probes["listdir:/var/task"] == "FileNotFoundError"
+    assert "client.py" in probes["listdir:/opt/probe/host-root/opt/probe"]
+    # A setuid program gains nothing (no new privileges), the root is read-only, and a
+    # device node is dropped (sandbox) or unusable (Docker's device rules).
+    assert body["no_new_privs"] == ["1"]
+    assert probes["write:/opt/probe/new"] in ("OSError", "PermissionError")
+    assert probes["write:/tmp/ok"] == "WRITTEN"
+    assert probes["read:/opt/probe/mem"] in ("FileNotFoundError", "PermissionError")
 
 
-def test_the_sandbox_drops_device_nodes_and_fifos_from_images(functory, images):
+def test_the_sandbox_drops_device_nodes_fifos_and_setuid_bits_from_images(functory, images):
     lam = client_for(functory, create_user(functory))
     _create(lam, "hostile", images["hostile"])
-    probes = invoke(lam, "hostile", {"stat": ["/opt/probe/fifo", "/opt/probe/mem"]})["Body"][
-        "probes"
-    ]
-    assert probes == {"/opt/probe/fifo": "FileNotFoundError", "/opt/probe/mem": "FileNotFoundError"}
+    paths = ["/opt/probe/fifo", "/opt/probe/mem", "/opt/probe/suid-tool"]
+    probes = invoke(lam, "hostile", {"stat": paths})["Body"]["probes"]
+    assert probes["stat:/opt/probe/fifo"] == "FileNotFoundError"
+    assert probes["stat:/opt/probe/mem"] == "FileNotFoundError"
+    assert int(probes["stat:/opt/probe/suid-tool"], 8) == stat.S_IFREG | 0o755
 
 
 def test_the_image_function_environment_is_not_root_and_has_no_platform_files(functory, images):
@@ -431,5 +442,5 @@ def test_the_image_function_environment_is_not_root_and_has_no_platform_files(fu
     _create(lam, "plain", images["probe"])
     body = invoke(lam, "plain", {"read": ["/proc/1/cmdline"], "listdir": ["/"]})["Body"]
     assert body["uid"] != 0
-    assert ".functory" in body["probes"]["/"]
+    assert ".functory" in body["probes"]["listdir:/"]
     assert json.dumps(body).find(os.getcwd()) == -1  # no host path of the platform shows
