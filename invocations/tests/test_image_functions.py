@@ -4,6 +4,7 @@ runs it as a container. Images are built in the test with the local engine."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -199,15 +200,14 @@ def images() -> Iterator[dict[str, str]]:
         yield built
     finally:
         for reference in built.values():
-            try:
+            with contextlib.suppress(docker.errors.DockerException):
                 client.images.remove(reference, force=True)
-            except docker.errors.DockerException:
-                pass
 
 
 @pytest.fixture(params=["sandbox", "docker"])
 def backend(request: pytest.FixtureRequest) -> Any:
-    server = request.getfixturevalue("functory" if request.param == "sandbox" else "functory_docker")
+    name = "functory" if request.param == "sandbox" else "functory_docker"
+    server = request.getfixturevalue(name)
     return client_for(server, create_user(server))
 
 
@@ -231,14 +231,20 @@ def _image_id(reference: str) -> str:
 
 
 def test_an_image_with_its_own_runtime_api_client_runs_with_the_images_settings(backend, images):
-    created = _create(backend, "probe", images["probe"], Environment={"Variables": {"FN_VAR": "fn"}})
+    variables = {"Variables": {"FN_VAR": "fn"}}
+    created = _create(backend, "probe", images["probe"], Environment=variables)
     assert created["PackageType"] == "Image"
     assert "Runtime" not in created and "Handler" not in created
     result = invoke(backend, "probe", {"say": "hi"}, LogType="Tail")
     body = result["Body"]
     assert body["argv"] == ["first", "second"]
     assert body["cwd"] == "/srv"
-    assert body["env"] == {"IMAGE_VAR": "from-image", "FN_VAR": "fn", "_HANDLER": "first", "HOME": "/tmp"}
+    assert body["env"] == {
+        "IMAGE_VAR": "from-image",
+        "FN_VAR": "fn",
+        "_HANDLER": "first",
+        "HOME": "/tmp",
+    }
     assert body["api"] is True
     assert body["uid"] != 0
     assert "probe saw hi" in result["Log"] and "REPORT RequestId" in result["Log"]
@@ -334,7 +340,10 @@ def test_the_api_refuses_what_aws_refuses_for_image_functions(functory, images):
     lam = client_for(functory, creds)
     lam.publish_layer_version(LayerName="lib", Content={"ZipFile": make_zip()})
     layer = f"arn:aws:lambda:us-east-1:{creds.account_id}:layer:lib:1"
-    refused = "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image."
+    refused = (
+        "Please don't provide Handler or Runtime or Layer when the intended function "
+        "PackageType is Image."
+    )
     for extra in (
         {"Runtime": "python3.11"},
         {"Handler": "app.handler"},
@@ -379,9 +388,11 @@ def test_the_api_refuses_what_aws_refuses_for_image_functions(functory, images):
         "Please provide ImageUri when updating a function with packageType Image.",
         400,
     )
-    assert _error(
-        lam.update_function_configuration, FunctionName="img", Runtime="python3.11"
-    ) == ("InvalidParameterValueException", refused, 400)
+    assert _error(lam.update_function_configuration, FunctionName="img", Runtime="python3.11") == (
+        "InvalidParameterValueException",
+        refused,
+        400,
+    )
     lam.create_function(
         FunctionName="zip",
         Runtime="python3.11",
@@ -394,11 +405,14 @@ def test_the_api_refuses_what_aws_refuses_for_image_functions(functory, images):
         "Please don't provide ImageUri when updating a function with packageType Zip.",
         400,
     )
-    assert _error(
-        lam.update_function_configuration,
-        FunctionName="zip",
-        ImageConfig={"Command": ["x"]},
-    )[0] == "InvalidParameterValueException"
+    assert (
+        _error(
+            lam.update_function_configuration,
+            FunctionName="zip",
+            ImageConfig={"Command": ["x"]},
+        )[0]
+        == "InvalidParameterValueException"
+    )
 
 
 def test_a_hostile_image_is_neutralised_on_both_backends(backend, images):
