@@ -345,6 +345,15 @@ def root_for(image_id: str, cache: Path, save: SaveImage, limits: Limits | None 
     return str(final)
 
 
+def _rename_unless_made(staging: Path, final: Path) -> None:
+    """Rename ``staging`` into place; another process that made ``final`` first wins."""
+    try:
+        os.rename(staging, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+
+
 def _chain_root(cache: Path, chain: str) -> bool:
     return (cache / "chains" / chain).is_dir()
 
@@ -358,7 +367,7 @@ def _build(final: Path, fill: Callable[[int], None]) -> None:
         try:
             with safetree.open_root(str(staging)) as staging_fd:
                 fill(staging_fd)
-            os.rename(staging, final)
+            _rename_unless_made(staging, final)
         finally:
             if staging.exists():
                 with (
@@ -429,8 +438,7 @@ def kit_dir(state_dir: Path) -> str:
                 os.chmod(path, 0o644)
             os.chmod(staging / "lib", 0o755)
             os.chmod(staging, 0o755)
-            os.rename(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            _rename_unless_made(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # gone unless another kit won
     return str(final)
