@@ -51,7 +51,9 @@ from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.sandbox import (
     CLONE_NEWNET,
+    NO_COMMAND,
     RUNTIME_API_PORT,
+    ImageUnavailable,
     SandboxBackend,
     _bring_up_loopback,
     _libc,
@@ -474,6 +476,8 @@ class DockerBackend(SandboxBackend):
     async def start(
         self, spec: EnvironmentSpec, credentials: Credentials | None = None
     ) -> Environment:
+        if spec.image_id and not spec.image_command:
+            raise ImageUnavailable(NO_COMMAND)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         log_stream = log_stream_name(spec.version)

@@ -79,6 +79,9 @@ class ImageUnavailable(RuntimeUnavailable):
     """A container image function's image cannot be run here (missing, or refused)."""
 
 
+NO_COMMAND = "The function's image sets no entrypoint and no command, and its ImageConfig none."
+
+
 def bwrap_path() -> str:
     configured = os.environ.get("FUNCTORY_BWRAP")
     if configured:
@@ -480,10 +483,10 @@ class SandboxBackend:
     async def _image_launch(
         self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
     ) -> _Launch:
+        if not spec.image_command:
+            raise ImageUnavailable(NO_COMMAND)
         loop = asyncio.get_running_loop()
         root, kit = await loop.run_in_executor(None, self._image_root, spec.image_id)
-        if not spec.image_command:
-            raise ImageUnavailable("The function's image sets no entrypoint and no command.")
         return _Launch(
             command=spec.image_command,
             extra_mounts=(),

@@ -196,6 +196,14 @@ def images() -> Iterator[dict[str, str]]:
             "hostile.tar": _hostile_layer(),
         },
     )
+    # ``docker import`` of a tiny root: one file, no shell, no entrypoint, no command.
+    tiny = io.BytesIO()
+    with tarfile.open(fileobj=tiny, mode="w") as archive:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 2
+        archive.addfile(info, io.BytesIO(b"hi"))
+    client.api.import_image_from_data(tiny.getvalue(), repository="functory-test/tiny", tag=tag)
+    built["tiny"] = f"functory-test/tiny:{tag}"
     try:
         yield built
     finally:
@@ -458,3 +466,18 @@ def test_the_image_function_environment_is_not_root_and_has_no_platform_files(fu
     assert body["uid"] != 0
     assert ".functory" in body["probes"]["listdir:/"]
     assert json.dumps(body).find(os.getcwd()) == -1  # no host path of the platform shows
+
+
+def test_an_image_that_names_no_program_or_a_missing_one_fails_alike_on_both(backend, images):
+    _create(backend, "tiny", images["tiny"])
+    assert _error(backend.invoke, FunctionName="tiny") == (
+        "InvalidRuntimeException",
+        "The function's image sets no entrypoint and no command, and its ImageConfig none.",
+        502,
+    )
+    backend.update_function_configuration(
+        FunctionName="tiny", ImageConfig={"EntryPoint": ["/no/such/program"]}
+    )
+    result = invoke(backend, "tiny")
+    assert result["FunctionError"] == "Unhandled"
+    assert result["Body"]["errorType"] == "Runtime.ExitError"
