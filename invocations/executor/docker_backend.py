@@ -503,11 +503,15 @@ class DockerBackend(SandboxBackend):
         try:
             # Shielded: if this start is cancelled, what is made all the same is undone.
             container, volume = await asyncio.shield(created)
-        except BaseException:
+        except BaseException as exc:
             created.add_done_callback(functools.partial(self._undo_created, user))
             os.close(read_fd)
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
+            if spec.image_id and _image_missing(exc):  # removed from the engine since
+                raise ImageUnavailable(
+                    f"The function's image {spec.image_id} is not available from the engine."
+                ) from exc
             raise
         network: egress.Helper | None = None
         try:
@@ -557,6 +561,12 @@ class DockerBackend(SandboxBackend):
             started=started,
             credentials=credentials,
         )
+
+
+def _image_missing(exc: BaseException) -> bool:
+    import docker.errors
+
+    return isinstance(exc, docker.errors.ImageNotFound)
 
 
 def _warn_binds() -> None:
