@@ -314,6 +314,10 @@ def test_get_function_reports_the_image_and_the_digest_it_resolved_to(backend, i
     assert created["CodeSha256"] == got["Configuration"]["CodeSha256"]
     assert got["Configuration"]["CodeSize"] == 0
     assert "ImageConfigResponse" not in got["Configuration"]
+    listed = backend.list_functions()["Functions"]
+    assert [(f["FunctionName"], f["PackageType"]) for f in listed] == [("described", "Image")]
+    backend.delete_function(FunctionName="described")
+    assert backend.list_functions()["Functions"] == []
 
 
 def test_a_retag_changes_nothing_until_update_function_code(backend, images):
