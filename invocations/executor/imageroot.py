@@ -62,7 +62,9 @@ class UnsafeImage(safetree.UnsafeTree):
 class Limits:
     # AWS's limit on an image function's image is 10 GB, uncompressed.
     max_bytes: int = int(os.environ.get("FUNCTORY_IMAGE_MAX_BYTES", str(10 * 1024**3)))
-    max_entries: int = int(os.environ.get("FUNCTORY_IMAGE_MAX_ENTRIES", "2000000"))
+    # Far above real images (tens of thousands of files), low enough to bound the memory
+    # a layer's index takes while it is read.
+    max_entries: int = int(os.environ.get("FUNCTORY_IMAGE_MAX_ENTRIES", "500000"))
 
 
 class _Budget:
@@ -128,7 +130,12 @@ def _clear(dir_fd: int) -> None:
 
 def apply_layer(layer: tarfile.TarFile, root_fd: int, budget: _Budget) -> None:
     """Apply one layer over the tree at ``root_fd``."""
-    members = layer.getmembers()
+    # Counted while the index is read: a layer of millions of headers stops at the limit
+    # instead of filling the executor's memory.
+    members: list[tarfile.TarInfo] = []
+    for member in layer:
+        budget.entry()
+        members.append(member)
     # An opaque directory hides the lower layers' entries only: cleared before this
     # layer's own entries in it are written, wherever the marker sits in the archive.
     for member in members:
@@ -138,7 +145,6 @@ def apply_layer(layer: tarfile.TarFile, root_fd: int, budget: _Budget) -> None:
                 if fd is not None:
                     _clear(fd)
     for member in members:
-        budget.entry()
         parts = member_parts(member.name)
         if not parts or parts[-1] == OPAQUE:
             continue
