@@ -474,7 +474,8 @@ class SandboxBackend:
             root = imageroot.root_for(image_id, self.state_dir / "image-roots", save)
         except imageroot.UnsafeImage as exc:
             raise ImageUnavailable(f"The function's image cannot be run: {exc}") from exc
-        except docker.errors.DockerException as exc:
+        except Exception as exc:  # the engine's errors, a broken stream, a full disk
+            logger.warning("reading image %s from the engine failed: %s", image_id, exc)
             raise ImageUnavailable(
                 f"The function's image {image_id} is not available from the engine."
             ) from exc
