@@ -11,6 +11,7 @@ executor needs only the digest to run it.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,25 @@ def _client() -> Any:
     return docker.from_env(timeout=30)
 
 
+def _pull_allowed() -> bool:
+    return os.environ.get("FUNCTORY_IMAGE_PULL", "off").lower() in ("1", "true", "yes", "on")
+
+
+def _local_or_pulled(client: Any, uri: str) -> Any:
+    """The engine's image; with FUNCTORY_IMAGE_PULL on, pulled first if it has none."""
+    import docker.errors
+
+    try:
+        return client.images.get(uri)
+    except docker.errors.ImageNotFound:
+        if not _pull_allowed():
+            raise
+    try:
+        return client.images.pull(uri)
+    except docker.errors.APIError as exc:  # no such image there, or no registry reached
+        raise docker.errors.ImageNotFound(str(exc)) from exc
+
+
 def resolve(uri: str) -> ResolvedImage:
     """The image ``uri`` names in the local engine, or AWS's InvalidParameterValueException."""
     if not uri or len(uri) > 1024 or not _REFERENCE.match(uri):
@@ -71,7 +91,7 @@ def resolve(uri: str) -> ResolvedImage:
 
     try:
         client = _client()
-        image = client.images.get(uri)
+        image = _local_or_pulled(client, uri)
     except docker.errors.ImageNotFound as exc:
         raise _missing(uri) from exc
     except docker.errors.APIError as exc:
