@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import os
+import re
 import stat
 import tarfile
 import uuid
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, client_error, client_for, create_user, make_zip
+from conftest import ROLE, ROOT, client_error, client_for, create_user, make_zip
 from invocations.tests.helpers import invoke
 
 pytestmark = [pytest.mark.live, pytest.mark.docker]
@@ -75,6 +74,7 @@ while True:
             line.split()[1] for line in open("/proc/self/status") if line.startswith("NoNewPrivs")
         ],
         "probes": probes,
+        "mountinfo": open("/proc/self/mountinfo").read() if event.get("mountinfo") else "",
     }
     request = urllib.request.Request(
         f"{base}/{rid}/response", data=json.dumps(out).encode(), method="POST"
@@ -463,13 +463,22 @@ def test_the_sandbox_drops_device_nodes_fifos_and_setuid_bits_from_images(functo
     assert int(probes["stat:/opt/probe/suid-tool"], 8) == stat.S_IFREG | 0o755
 
 
-def test_the_image_function_environment_is_not_root_and_has_no_platform_files(functory, images):
-    lam = client_for(functory, create_user(functory))
+@pytest.mark.parametrize("server_name", ["functory", "functory_docker"])
+def test_an_image_functions_mount_table_names_no_host_path_of_the_platform(
+    request, server_name, images
+):
+    server = request.getfixturevalue(server_name)
+    lam = client_for(server, create_user(server))
     _create(lam, "plain", images["probe"])
-    body = invoke(lam, "plain", {"read": ["/proc/1/cmdline"], "listdir": ["/"]})["Body"]
+    body = invoke(lam, "plain", {"listdir": ["/"], "mountinfo": True})["Body"]
     assert body["uid"] != 0
     assert ".functory" in body["probes"]["listdir:/"]
-    assert json.dumps(body).find(os.getcwd()) == -1  # no host path of the platform shows
+    data_dir = Path(server.env["FUNCTORY_DATA_DIR"])
+    forbidden = [str(ROOT), str(data_dir), data_dir.name, "image-roots", "image-kit", ".venv"]
+    for path in forbidden:
+        assert path not in body["mountinfo"], (path, body["mountinfo"])
+    paths = re.split(r"[\s,=:]+", body["mountinfo"])
+    assert not [p for p in paths if p == "/work" or p.startswith("/work/")], body["mountinfo"]
 
 
 def test_an_image_that_names_no_program_or_a_missing_one_fails_alike_on_both(backend, images):
