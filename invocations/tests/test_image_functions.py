@@ -209,6 +209,9 @@ def images() -> Iterator[dict[str, str]]:
     finally:
         for reference in built.values():
             with contextlib.suppress(docker.errors.DockerException):
+                image_id = str(client.images.get(reference).id).removeprefix("sha256:")
+                client.images.remove(f"functory/pinned:{image_id}")  # CreateFunction's pin
+            with contextlib.suppress(docker.errors.DockerException):
                 client.images.remove(reference, force=True)
 
 
