@@ -107,6 +107,7 @@ def resolve(uri: str) -> ResolvedImage:
         "Cmd": list(config.get("Cmd") or []),
         "WorkingDir": str(config.get("WorkingDir") or ""),
         "Env": [str(v) for v in config.get("Env") or []],
+        "Volumes": sorted(str(path) for path in config.get("Volumes") or {}),
         "Os": str(image.attrs.get("Os") or ""),
         "Architecture": str(image.attrs.get("Architecture") or ""),
     }

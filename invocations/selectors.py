@@ -84,6 +84,7 @@ def _image_fields(version: FunctionVersion) -> dict[str, Any]:
         "image_command": tuple(str(part) for part in [*entrypoint, *command]),
         "image_workdir": config.get("WorkingDirectory") or own.get("WorkingDir") or "/",
         "image_env": tuple((key, value) for key, _, value in env if key),
+        "image_volumes": tuple(sorted(str(path) for path in own.get("Volumes", []))),
     }
 
 

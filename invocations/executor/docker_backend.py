@@ -118,7 +118,7 @@ def sweep_orphan_containers(client: Any, tree_links: Path | None = None) -> None
                     with contextlib.suppress(OSError):
                         path.write_text("THAWED" if path.name == "freezer.state" else "0")
             with contextlib.suppress(Exception):
-                container.remove(force=True)
+                container.remove(force=True, v=True)
             _remove_io_dir(container.labels.get(IO_LABEL, ""))
     docker_trees.sweep_orphan_volumes(client, tree_links)
     docker_tmp.sweep_orphan_volumes(client)
@@ -262,7 +262,7 @@ class DockerProcess:
         if self.frozen:
             self.kill()
         with contextlib.suppress(Exception):
-            self.container.remove(force=True)
+            self.container.remove(force=True, v=True)
             # Reused only once the container and its processes are gone.
             self.user.release()
         if self._tmp is not None:
@@ -355,7 +355,7 @@ class DockerBackend(SandboxBackend):
         self, container: Any, volume: TmpVolume | None, user: identity.Identity
     ) -> None:
         with contextlib.suppress(Exception):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
             user.release()  # reused only once the container is gone
         if self._tmp is not None and volume is not None:
             self._tmp.release(volume)
@@ -402,6 +402,11 @@ class DockerBackend(SandboxBackend):
             tmpfs["/tmp"] = f"size={spec.ephemeral_mb}m,mode=1777"
         if tmp is not None:
             mounts.append(tmp.mount())
+        # An image's VOLUMEs would be writable anonymous volumes beside /tmp, outside its
+        # EphemeralStorage: empty and read-only instead (AWS gives an image only /tmp).
+        for volume_path in spec.image_volumes:
+            if volume_path != "/tmp":
+                tmpfs[volume_path] = "ro,size=4k,mode=555"
         memory = f"{spec.memory_mb}m"
         environment = self.environment_variables(spec, log_stream, credentials)
         if not spec.image_id:

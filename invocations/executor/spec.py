@@ -41,6 +41,7 @@ class EnvironmentSpec:
     image_command: tuple[str, ...] = ()
     image_workdir: str = ""
     image_env: tuple[tuple[str, str], ...] = ()
+    image_volumes: tuple[str, ...] = ()  # the image's VOLUMEs (kept read-only and empty)
 
     @property
     def key(self) -> str:

@@ -157,6 +157,9 @@ def _hostile_layer() -> bytes:
         fifo = tarfile.TarInfo("opt/probe/fifo")
         fifo.type, fifo.mode = tarfile.FIFOTYPE, 0o666
         add(fifo)
+        volume = tarfile.TarInfo("opt/probe/vol")
+        volume.type, volume.mode = tarfile.DIRTYPE, 0o1777  # world-writable, as a VOLUME
+        add(volume)
         task = tarfile.TarInfo("var/task")
         task.type, task.linkname = tarfile.SYMTYPE, str(Path(__file__).resolve().parent)
         add(task)
@@ -192,7 +195,9 @@ def images() -> Iterator[dict[str, str]]:
     build(
         "hostile",
         {
-            "Dockerfile": f"FROM {built['probe']}\nADD hostile.tar /\n".encode(),
+            "Dockerfile": (
+                f"FROM {built['probe']}\nADD hostile.tar /\nVOLUME /opt/probe/vol\n"
+            ).encode(),
             "hostile.tar": _hostile_layer(),
         },
     )
@@ -439,7 +444,7 @@ def test_a_hostile_image_is_neutralised_on_both_backends(backend, images):
             "read": ["/opt/probe/host-file", HOST_FILE, "/opt/probe/mem"],
             "stat": ["/opt/probe/suid-tool", "/opt/probe/fifo", "/opt/probe/mem"],
             "listdir": ["/var/task", "/opt/probe/host-root/opt/probe"],
-            "write": ["/opt/probe/new", "/tmp/ok"],
+            "write": ["/opt/probe/new", "/tmp/ok", "/opt/probe/vol/x"],
         },
     )["Body"]
     probes = body["probes"]
@@ -453,6 +458,8 @@ def test_a_hostile_image_is_neutralised_on_both_backends(backend, images):
     assert body["no_new_privs"] == ["1"]
     assert probes["write:/opt/probe/new"] in ("OSError", "PermissionError")
     assert probes["write:/tmp/ok"] == "WRITTEN"
+    # A VOLUME is no writable space beside /tmp (outside EphemeralStorage).
+    assert probes["write:/opt/probe/vol/x"] in ("OSError", "PermissionError")
     assert probes["read:/opt/probe/mem"] in ("FileNotFoundError", "PermissionError")
 
 
