@@ -81,7 +81,7 @@ _WAIT_THEN_EXEC = (
 )
 _IMAGE_WAIT_THEN_EXEC = (
     f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do :; done; "
-    f'exec "$@" >{_IO_DIR}/out 2>&1'
+    f"exec >{_IO_DIR}/out 2>&1\n" + imageroot.LAUNCH_SCRIPT
 )
 
 
@@ -374,10 +374,11 @@ class DockerBackend(SandboxBackend):
         image, working_dir = IMAGE, "/var/task"
         entrypoint: list[str] | None = None
         if spec.image_id:
-            # The function's own image, its argv as ImageConfig makes it; the wait runs in
-            # the kit's bash (the image may have none), busy-waiting (it may have no sleep).
-            image, working_dir = spec.image_id, spec.image_workdir or "/"
-            command = spec.image_command
+            # The function's own image, its argv as ImageConfig makes it; the wait and the
+            # launch script run in the kit's bash (the image may have none), busy-waiting
+            # (it may have no sleep); the script enters the working directory itself.
+            image, working_dir = spec.image_id, "/"
+            command = (spec.image_workdir or "/", *spec.image_command)
             entrypoint = [*imageroot.kit_prefix("bash"), "-c", _IMAGE_WAIT_THEN_EXEC]
             entrypoint.append("functory-wait")
         elif spec.runtime.startswith("provided"):

@@ -217,6 +217,7 @@ def _write(
 
 def prepare_mount_points(root_fd: int) -> None:
     """Make the sandbox's mount points real directories and files of the tree."""
+    os.fchmod(root_fd, 0o755)  # the root itself: an image without layers above its base
     for name in MOUNT_DIRS:
         with _dir(root_fd, [name], make=True):
             pass
@@ -407,6 +408,40 @@ _kit_lock = threading.Lock()
 def kit_prefix(program: str) -> list[str]:
     """The argv prefix that runs the kit's ``program`` (``setpriv``, ``bash``) inside."""
     return [f"{KIT_MOUNT}/ld.so", "--library-path", f"{KIT_MOUNT}/lib", f"{KIT_MOUNT}/{program}"]
+
+
+# Run by the kit's bash in the image's environment, before the image's own program: the
+# working directory and the entrypoint are checked as AWS checks them, and a missing one is
+# reported to the Runtime API as AWS's init error (Runtime.InvalidWorkingDirectory,
+# Runtime.InvalidEntrypoint), not as a bare exit. Arguments: the working directory, then
+# the argv (entrypoint and command).
+LAUNCH_SCRIPT = r"""
+report() {
+  local LC_ALL=C message=${2//\\/\\\\}
+  message=${message//\"/\\\"}
+  local body="{\"errorMessage\":\"$message\",\"errorType\":\"$1\"}"
+  local head="POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+  head+="Lambda-Runtime-Function-Error-Type: $1\r\nContent-Type: application/json\r\n"
+  head+="Content-Length: ${#body}\r\nConnection: close\r\n\r\n"
+  if exec 3<>/dev/tcp/127.0.0.1/9001; then
+    printf '%b%s' "$head" "$body" >&3
+    read -r -t 5 _ <&3
+  fi
+  echo "$2" >&2
+  exit 1
+}
+missing="no such file or directory"
+cd -- "$1" 2>/dev/null || report Runtime.InvalidWorkingDirectory "Error: chdir $1: $missing"
+shift
+[ "$#" -gt 0 ] || report Runtime.InvalidEntrypoint "Error: no entrypoint and no command"
+command -v -- "$1" >/dev/null || report Runtime.InvalidEntrypoint "Error: fork/exec $1: $missing"
+exec "$@"
+"""
+
+
+def launch_argv(workdir: str, command: tuple[str, ...] | list[str]) -> list[str]:
+    """The argv that starts an image's program through ``LAUNCH_SCRIPT``."""
+    return [*kit_prefix("bash"), "-c", LAUNCH_SCRIPT, "functory-launch", workdir, *command]
 
 
 def _libraries(program: str) -> tuple[str, list[str]]:

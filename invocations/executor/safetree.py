@@ -194,6 +194,7 @@ def mirror(source: str, target: str) -> None:
 
 def mirror_fd(source: str, target_fd: int) -> None:
     """``mirror`` into the directory open at ``target_fd``."""
+    os.fchmod(target_fd, 0o755)
     with open_root(source) as source_fd:
         _mirror(source_fd, target_fd, 0)
 

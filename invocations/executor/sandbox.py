@@ -371,7 +371,7 @@ class SandboxBackend:
             "/dev",
             *self._tmp_argv(launch),
             "--chdir",
-            launch.workdir,
+            "/",  # the launch script enters the working directory, as AWS checks it
             "--block-fd",
             str(block_r),
             "--info-fd",
@@ -386,7 +386,7 @@ class SandboxBackend:
             "--bounding-set=-all",
             "--no-new-privs",
             "--",
-            *launch.command,
+            *imageroot.launch_argv(launch.workdir, launch.command),
         ]
 
     def _tmp_argv(self, launch: _Launch) -> list[str]:

@@ -503,4 +503,17 @@ def test_an_image_that_names_no_program_or_a_missing_one_fails_alike_on_both(bac
     )
     result = invoke(backend, "tiny")
     assert result["FunctionError"] == "Unhandled"
-    assert result["Body"]["errorType"] == "Runtime.ExitError"
+    assert result["Body"] == {
+        "errorMessage": "Error: fork/exec /no/such/program: no such file or directory",
+        "errorType": "Runtime.InvalidEntrypoint",
+    }
+
+
+def test_a_missing_working_directory_is_awss_init_error_on_both(backend, images):
+    _create(backend, "nowhere", images["probe"], ImageConfig={"WorkingDirectory": "/no/where"})
+    result = invoke(backend, "nowhere")
+    assert result["FunctionError"] == "Unhandled"
+    assert result["Body"] == {
+        "errorMessage": "Error: chdir /no/where: no such file or directory",
+        "errorType": "Runtime.InvalidWorkingDirectory",
+    }

@@ -186,6 +186,11 @@ def test_mount_points_are_made_real_whatever_the_image_put_there(tmp_path, outsi
     assert sorted(os.listdir(outside)) == ["secret"]
 
 
+def test_an_image_of_one_layer_has_a_root_every_uid_can_enter(tmp_path):
+    root = _unpack(tmp_path, _layer([_file("hello.txt", b"hi")]))
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755
+
+
 def test_images_on_one_base_share_its_unpacking(tmp_path):
     base = _layer([_file("usr/lib/base", b"base")])
     first = _unpack(tmp_path, base, _layer([_file("app/one", b"1")]))
