@@ -546,3 +546,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(OSError):
                 os.unlink(name + suffix)
+
+
+# Time per test file (setup + call + teardown), printed after pytest's own --durations: a
+# module-scoped server or a slow fixture shows up here although no single test is slow.
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if len(_FILE_SECONDS) < 20:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.section(f"slowest test files (of {total / 60:.1f} min in tests)")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda kv: -kv[1])[:20]:
+        terminalreporter.write_line(f"{seconds:8.1f}s  {path}")
