@@ -185,11 +185,29 @@ def setup_paths():
 JSON_LOGS = False
 # LogRecord attributes that are not the user's ``extra`` fields.
 _RECORD_FIELDS = frozenset(
-    (
-        "name msg args levelname levelno pathname filename module exc_info exc_text "
-        "stack_info lineno funcName created msecs relativeCreated thread threadName "
-        "processName process taskName aws_request_id"
-    ).split()
+    [
+        "name",
+        "msg",
+        "args",
+        "levelname",
+        "levelno",
+        "pathname",
+        "filename",
+        "module",
+        "exc_info",
+        "exc_text",
+        "stack_info",
+        "lineno",
+        "funcName",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "threadName",
+        "processName",
+        "process",
+        "aws_request_id",
+    ]
 )
 
 
