@@ -26,6 +26,8 @@ function platformSummary(record) {
   const body = record.record || {};
   const metrics = body.metrics || {};
   switch (record.type) {
+    case "platform.initStart":
+      return `INIT_START ${body.functionName || ""} Version: ${body.functionVersion || ""}`;
     case "platform.start":
       return `START ${body.requestId || ""} Version: ${body.version || ""}`;
     case "platform.report": {
