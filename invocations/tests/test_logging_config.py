@@ -297,3 +297,17 @@ def test_a_custom_log_group_is_created_and_receives_the_logs(functory, credentia
     lam.update_function_configuration(FunctionName="grouped", LoggingConfig={"LogGroup": "other"})
     moved_id, _ = _tail(lam, "grouped")
     assert any(moved_id in e["message"] for e in _events(logs, "other", moved_id))
+
+
+def test_a_group_named_aws_slash_gets_no_logs_as_on_aws(functory, credentials, lam):
+    logs = client_for(functory, credentials, "logs")
+    _python(lam, "reserved", {"LogFormat": "JSON", "LogGroup": "aws/reserved"})
+    _, lines = _tail(lam, "reserved")
+    assert any('"message": "info line"' in line for line in lines)  # the caller's tail has it
+    # Lines are stored in the order they are handed over: once a later function's report is
+    # stored, the first one's lines would have been too.
+    _python(lam, "after", {"LogFormat": "JSON"})
+    after_id, _ = _tail(lam, "after")
+    _events(logs, "/aws/lambda/after", after_id)
+    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    assert "aws/reserved" not in groups and "/aws/lambda/reserved" not in groups
