@@ -104,10 +104,10 @@ def report_parse(line: str) -> Report | None:
         record = document["record"]
         parsed = Report(request_id=str(record.get("requestId", "")))
         metrics = record.get("metrics")
-        for name, attribute in _RECORD_METRICS.items():
-            value = metrics.get(name) if isinstance(metrics, dict) else None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                setattr(parsed, attribute, float(value))
+        for key, field_name in _RECORD_METRICS.items():
+            figure = metrics.get(key) if isinstance(metrics, dict) else None
+            if isinstance(figure, int | float) and not isinstance(figure, bool):
+                setattr(parsed, field_name, float(figure))
         return parsed
     match = _REQUEST.match(line)
     if match is None or match.group(1) != "REPORT":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from invocations.executor.spec import EnvironmentSpec
 
@@ -62,7 +62,9 @@ def application_filter(spec: EnvironmentSpec, lines: list[str]) -> list[str]:
     return [line for line in lines if _kept(level_of(line), threshold)]
 
 
-def _record(spec: EnvironmentSpec, kind: str, record: dict[str, object], at_ms: int) -> list[str]:
+def _record(
+    spec: EnvironmentSpec, kind: str, record: Mapping[str, object], at_ms: int
+) -> list[str]:
     if not _kept(_RECORD_LEVEL[kind], spec.system_log_level or "INFO"):
         return []
     document = {"time": iso_time(at_ms), "type": kind, "record": record}
