@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import client_for, create_function, make_zip
+from conftest import client_for, create_function, create_user, make_zip
 
 pytestmark = [pytest.mark.live, pytest.mark.sandbox]
 
@@ -311,3 +311,18 @@ def test_a_group_named_aws_slash_gets_no_logs_as_on_aws(functory, credentials, l
     _events(logs, "/aws/lambda/after", after_id)
     groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
     assert "aws/reserved" not in groups and "/aws/lambda/reserved" not in groups
+
+
+@pytest.mark.docker
+def test_json_records_come_the_same_from_the_docker_backend(functory_docker):
+    dlam = client_for(functory_docker, create_user(functory_docker))
+    _python(dlam, "dockjson", {"LogFormat": "JSON", "ApplicationLogLevel": "WARN"})
+    request_id, lines = _tail(dlam, "dockjson")
+    records = _records(lines)
+    assert [(r["level"], r["message"]) for r in _app(records)] == [
+        ("WARNING", "warn line"),
+        ("ERROR", "it failed"),
+    ]
+    assert _app(records)[0]["requestId"] == request_id
+    kinds = [r["type"] for r in records if "type" in r]
+    assert kinds == ["platform.initStart", "platform.start", "platform.report"]
