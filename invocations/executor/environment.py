@@ -152,9 +152,11 @@ class Environment:
                 self._function_output(self._splitter.feed(chunk))
 
     def _function_output(self, lines: list[str]) -> None:
-        # Lines below the application log level (JSON format) are dropped before they count
-        # toward any cap, as AWS never delivers them.
-        kept, notices = self._gate.admit(logformat.application_filter(self.spec, lines))
+        kept, notices = self._gate.admit(lines)
+        # Lines below the application log level (JSON format) are dropped as AWS drops them,
+        # after the caps counted them: output filtered away still cannot cost the server
+        # more than the caps allow (once over, the rest is discarded unread).
+        kept = logformat.application_filter(self.spec, kept)
         if self._gate.truncated:
             self._splitter.discard()
         self._emit(kept, essential=False)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import client_for, create_function, create_user, make_zip
+from invocations.executor import logcaps
 
 pytestmark = [pytest.mark.live, pytest.mark.sandbox]
 
@@ -326,3 +327,27 @@ def test_json_records_come_the_same_from_the_docker_backend(functory_docker):
     assert _app(records)[0]["requestId"] == request_id
     kinds = [r["type"] for r in records if "type" in r]
     assert kinds == ["platform.initStart", "platform.start", "platform.report"]
+
+
+def test_output_filtered_away_still_counts_toward_the_output_caps(lam):
+    # A function cannot make the platform parse unbounded output by logging below its
+    # level: what is filtered away counts toward the invocation's caps like the rest.
+    flood = (
+        "import sys\n"
+        "def handler(event, context):\n"
+        '    line = \'{"level": "INFO", "n": 1}\\n\'\n'
+        f"    sys.stdout.write(line * ({logcaps.INVOCATION_MAX_LINES} + 10))\n"
+        '    print(\'{"level": "ERROR", "msg": "after the flood"}\')\n'
+        "    return 'ok'\n"
+    )
+    create_function(
+        lam,
+        "filtered",
+        Timeout=60,
+        Code={"ZipFile": make_zip({"app.py": flood})},
+        LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"},
+    )
+    _, lines = _tail(lam, "filtered")
+    assert logcaps.TRUNCATION_NOTICE in lines
+    assert not any('"level": "INFO"' in line for line in lines)
+    assert not any("after the flood" in line for line in lines)
