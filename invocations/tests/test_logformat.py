@@ -12,7 +12,9 @@ from invocations.executor.spec import EnvironmentSpec
 RID = "11111111-2222-3333-4444-555555555555"
 
 
-def _spec(**logging: str) -> EnvironmentSpec:
+def _spec(
+    log_format: str = "Text", application_log_level: str = "", system_log_level: str = ""
+) -> EnvironmentSpec:
     return EnvironmentSpec(
         function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
         function_name="f",
@@ -24,7 +26,9 @@ def _spec(**logging: str) -> EnvironmentSpec:
         code_dir="/nonexistent",
         layers_dir=None,
         log_group="/aws/lambda/f",
-        **logging,
+        log_format=log_format,
+        application_log_level=application_log_level,
+        system_log_level=system_log_level,
     )
 
 
