@@ -30,6 +30,7 @@ def test_json_logging_is_set_in_the_ui_and_its_records_read_as_columns(console: 
     logging_form.get_by_role("button", name="Save").click()
     logging_form.get_by_text("Saved").wait_for()
     assert logging_form.locator("[data-logging-format]").inner_text() == "JSON"
+    console.screenshot("configuration-tab-logging")
     assert console.lam.get_function_configuration(FunctionName="structured")["LoggingConfig"] == {
         "LogFormat": "JSON",
         "ApplicationLogLevel": "DEBUG",
