@@ -351,3 +351,37 @@ def test_output_filtered_away_still_counts_toward_the_output_caps(lam):
     assert logcaps.TRUNCATION_NOTICE in lines
     assert not any('"level": "INFO"' in line for line in lines)
     assert not any("after the flood" in line for line in lines)
+
+
+def test_an_init_error_is_a_json_error_record(lam):
+    _python(lam, "badinit", {"LogFormat": "JSON"}, handler="missing.handler")
+    response = lam.invoke(FunctionName="badinit", Payload=b"{}", LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    lines = base64.b64decode(response["LogResult"]).decode().splitlines()
+    (error,) = [r for r in _app(_records(lines)) if "errorType" in r]
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["level"] == "ERROR" and error["requestId"] == ""
+    assert error["errorMessage"].startswith("Unable to import module 'missing'")
+
+
+def test_a_nodejs_handler_error_is_logged_as_an_error_record(lam):
+    create_function(
+        lam,
+        "nodefail",
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Code={
+            "ZipFile": make_zip(
+                {"index.js": "exports.handler = async () => { throw new TypeError('nope'); };"}
+            )
+        },
+        LoggingConfig={"LogFormat": "JSON"},
+    )
+    request_id, lines = _tail(lam, "nodefail")
+    (error,) = [r for r in _app(_records(lines)) if r["level"] == "ERROR"]
+    assert error["requestId"] == request_id
+    assert error["message"]["errorType"] == "TypeError"
+    assert error["message"]["errorMessage"] == "nope"
+    assert error["message"]["stackTrace"][0] == "TypeError: nope"
+    (report,) = [r for r in _records(lines) if r.get("type") == "platform.report"]
+    assert (report["record"]["status"], report["record"]["errorType"]) == ("error", "TypeError")
