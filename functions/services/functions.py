@@ -17,7 +17,7 @@ from awsapi.errors import (
     ResourceConflict,
 )
 from awsapi.service_models import service_model
-from functions import arns, codestore, zips
+from functions import arns, codestore, logging_config, zips
 from functions.models import (
     Function,
     FunctionLayer,
@@ -231,7 +231,9 @@ def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
             else {}
         )
     if params.get("LoggingConfig"):
-        version.logging_config = dict(params["LoggingConfig"])
+        version.logging_config = logging_config.merged(
+            version.logging_config or {}, params["LoggingConfig"]
+        )
     if params.get("PackageType", "Zip") != "Zip":
         raise InvalidParameterValue("Image package type is not supported by this server.")
     check_runtime(params.get("Runtime"))

@@ -375,6 +375,10 @@ class SandboxBackend:
         )
         if execution_env:
             variables["AWS_EXECUTION_ENV"] = execution_env
+        if spec.json_logs:
+            # What AWS's runtimes read to write JSON records and filter them by level.
+            variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            variables["AWS_LAMBDA_LOG_LEVEL"] = spec.application_log_level or "INFO"
         variables.setdefault("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
         variables.setdefault(
             "LD_LIBRARY_PATH",
@@ -612,7 +616,7 @@ class SandboxBackend:
             standby = self._take_standby(spec.runtime)
             if standby is not None:
                 return await self._adopt(standby, spec, credentials)
-        log_stream = log_stream_name(spec.version)
+        log_stream = log_stream_name(spec)
         launch = self._launch_for(spec, log_stream, credentials)
         booted = await self._boot(launch, spec.memory_mb)
         return Environment(
@@ -756,7 +760,7 @@ class SandboxBackend:
         except BaseException:
             self._discard(booted)
             raise
-        log_stream = log_stream_name(spec.version)
+        log_stream = log_stream_name(spec)
         environment = Environment(
             spec=spec,
             process=booted.process,

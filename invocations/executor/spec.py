@@ -34,11 +34,25 @@ class EnvironmentSpec:
     revision: str = ""
     egress: bool = True  # outbound networking (egress.py); off by VpcConfig or the operator
     role_arn: str = ""  # the execution role: its credentials are given at start, not kept here
+    # LoggingConfig: "Text" or "JSON"; with JSON, the application and system levels.
+    log_format: str = "Text"
+    application_log_level: str = ""
+    system_log_level: str = ""
 
     @property
     def key(self) -> str:
         raw = json.dumps(self.__dict__, sort_keys=True, default=list)
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "JSON"
+
+    @property
+    def custom_log_group(self) -> bool:
+        """Logs go to a group other than ``/aws/lambda/<name>`` (several functions may
+        share it, so its streams carry the function's name)."""
+        return bool(self.log_group) and self.log_group != f"/aws/lambda/{self.function_name}"
 
     @property
     def function_key(self) -> str:
