@@ -546,3 +546,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(OSError):
                 os.unlink(name + suffix)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``make test`` runs both profiles side by side; the second leaves out the tests whose
+    subject (a runtime, the sandbox's walls, the HTTP parser) never touches the database,
+    so the suite's time goes to what the profiles can differ on."""
+    if os.environ.get("FUNCTORY_TEST_SECOND_PROFILE") != "1":
+        return
+    kept = [item for item in items if item.get_closest_marker("one_profile") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+# Time per test file (setup + call + teardown), printed after pytest's own --durations: a
+# module-scoped server or a slow fixture shows up here although no single test is slow.
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if len(_FILE_SECONDS) < 20:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.section(f"slowest test files (of {total / 60:.1f} min in tests)")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda kv: -kv[1])[:20]:
+        terminalreporter.write_line(f"{seconds:8.1f}s  {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from functions import arns
+from functions import arns, logging_config
 from functions.models import Alias, EventInvokeConfig, FunctionUrlConfig, FunctionVersion
 
 
@@ -47,10 +47,7 @@ def function_configuration(
         "Architectures": version.architectures or ["x86_64"],
         "EphemeralStorage": {"Size": version.ephemeral_storage},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-        "LoggingConfig": {
-            "LogFormat": version.logging_config.get("LogFormat", "Text"),
-            "LogGroup": version.logging_config.get("LogGroup", f"/aws/lambda/{function.name}"),
-        },
+        "LoggingConfig": logging_config.effective(version.logging_config, function.name).response(),
     }
     if version.package_type == "Image":
         # The image holds the runtime and the handler (its entrypoint and command).

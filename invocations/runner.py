@@ -23,6 +23,10 @@ _pools: dict[asyncio.AbstractEventLoop, EnvironmentPool] = {}
 def _log_sink(
     spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]], essential: bool
 ) -> None:
+    if spec.log_group.startswith("aws/"):
+        # CloudWatch reserves group names starting with aws/: Lambda cannot create such a
+        # custom group, so, as AWS documents, none of the function's logs are delivered.
+        return
     ingestor.submit(spec.account_id, spec.log_group, stream, events, essential=essential)
 
 

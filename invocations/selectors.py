@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from functions import arns, resource_policies
+from functions import arns, logging_config, resource_policies
 from functions.models import FunctionUrlConfig, FunctionVersion
 from functions.selectors import (
     Resolved,
@@ -99,6 +99,7 @@ def _spec(version: FunctionVersion) -> EnvironmentSpec:
             "code_dir": codecache.code_dir(version.code_id or ""),
             "layers_dir": codecache.layers_dir([layer.code_id for layer in layers]),
         }
+    logs = logging_config.effective(version.logging_config, function.name)
     return EnvironmentSpec(
         function_arn=arns.function_arn(function.account_id, function.name),
         function_name=function.name,
@@ -109,12 +110,15 @@ def _spec(version: FunctionVersion) -> EnvironmentSpec:
         **fields,
         environment=tuple(sorted(version.environment.items())),
         ephemeral_mb=version.ephemeral_storage,
-        log_group=version.logging_config.get("LogGroup", f"/aws/lambda/{function.name}"),
+        log_group=logs.log_group,
         region=arns.region(),
         account_id=function.account_id,
         revision=version.revision_id,
         egress=egress.wanted(version.vpc_config),
         role_arn=version.role,
+        log_format=logs.log_format,
+        application_log_level=logs.application_level or "",
+        system_log_level=logs.system_level or "",
     )
 
 

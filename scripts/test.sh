@@ -29,7 +29,8 @@ lint-imports
 # The two profiles run side by side (most tests wait on servers, sandboxes and brokers, not
 # on the CPU), each with its own Redis databases, data dir, pytest temp dir and Hypothesis
 # (schemathesis) storage; each one's output is printed whole once both are done.
-# FUNCTORY_TEST_SERIAL=1 runs one after the other.
+# FUNCTORY_TEST_SERIAL=1 runs one after the other. The PostgreSQL profile leaves out the
+# tests marked one_profile (runtimes, sandbox walls: nothing there reads the database).
 logs="$(mktemp -d)"
 sqlite_profile() {
     env -u DATABASE_URL -u REDIS_URL \
@@ -40,7 +41,7 @@ sqlite_profile() {
         python -m pytest -q --durations=15 --basetemp="$logs/tmp-sqlite" "$@"
 }
 postgres_profile() {
-    env -u REDIS_URL DATABASE_URL="$PG_TEST_URL" \
+    env -u REDIS_URL DATABASE_URL="$PG_TEST_URL" FUNCTORY_TEST_SECOND_PROFILE=1 \
         FUNCTORY_DATA_DIR="$FUNCTORY_DATA_DIR/postgres" \
         FUNCTORY_TEST_REDIS_URL="redis://127.0.0.1:6379/8" \
         FUNCTORY_TEST_BROKER_URL="redis://127.0.0.1:6379/10" \

@@ -23,7 +23,7 @@ from console.pages._forms import checked, fields
 from console.pages._forms import text_field as _text
 from console.pages._request import ConsoleRequest
 from console.permissions import Action, require
-from functions import arns, render, selectors
+from functions import arns, logging_config, render, selectors
 from functions.models import Function, FunctionVersion, LayerVersion
 from functions.services import concurrency as concurrency_services
 from functions.services import event_invoke as event_invoke_services
@@ -99,6 +99,42 @@ class GeneralSettingsView(APIView):
             params["EphemeralStorage"] = {"Size": params["EphemeralStorage"]}
         with fields("general"):
             return Response(_update(request, account, function, params))
+
+
+class LoggingInput(serializers.Serializer[Any]):
+    """The logging controls; the levels count only with the JSON format."""
+
+    LogFormat = serializers.CharField()
+    ApplicationLogLevel = _text()
+    SystemLogLevel = _text()
+    LogGroup = _text(help_text="Empty: the default group, /aws/lambda/<function name>.")
+
+
+class LoggingView(APIView):
+    error_fields = {
+        "LogFormat": "loggingConfig.logFormat",
+        "ApplicationLogLevel": "loggingConfig.applicationLogLevel",
+        "SystemLogLevel": "loggingConfig.systemLogLevel",
+        "LogGroup": "loggingConfig.logGroup",
+    }
+
+    @extend_schema(request=LoggingInput, responses=FUNCTION_CONFIGURATION)
+    def post(self, request: SignedInRequest, name: str) -> Response:
+        """Set $LATEST's log format, log levels and log group (LoggingConfig)."""
+        account = request.user.account
+        function = _function(account, name)
+        data = LoggingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        config: dict[str, str] = {
+            "LogFormat": given["LogFormat"],
+            "LogGroup": given.get("LogGroup") or f"/aws/lambda/{function.name}",
+        }
+        if given["LogFormat"] == logging_config.JSON:
+            for level in ("ApplicationLogLevel", "SystemLogLevel"):
+                config[level] = given.get(level) or logging_config.DEFAULT_LEVEL
+        with fields("logging"):
+            return Response(_update(request, account, function, {"LoggingConfig": config}))
 
 
 class EnvironmentInput(serializers.Serializer[Any]):
@@ -397,6 +433,7 @@ base = "functions/<str:name>/configuration/"
 urlpatterns: list[Any] = [
     path(base + "general", GeneralSettingsView.as_view(), name="configuration-general"),
     path(base + "environment", EnvironmentView.as_view(), name="configuration-environment"),
+    path(base + "logging", LoggingView.as_view(), name="configuration-logging"),
     path(base + "tags", TagsView.as_view(), name="configuration-tags"),
     path(base + "policy", PolicyView.as_view(), name="configuration-policy-add"),
     path(
@@ -437,6 +474,9 @@ def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
             "state": state,
             "policy_json": json.dumps(state["policy"], indent=2),
             "role_warning": _role_warning(function, latest.role),
+            "logging": logging_config.effective(latest.logging_config, function.name),
+            "application_levels": ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"],
+            "system_levels": ["DEBUG", "INFO", "WARN"],
         }
     }
 

@@ -80,7 +80,11 @@ class RecentInvocationsView(APIView):
         function = _function(user, name)
         group = log_group_of(function)
         require(request, Action.READ_LOGS, logGroupName=group)
-        found = invocation_logs.recent_invocations(user.account, group)
+        # A custom group may be shared: only this function's streams count.
+        shared = group != f"/aws/lambda/{function.name}"
+        found = invocation_logs.recent_invocations(
+            user.account, group, function_name=function.name if shared else None
+        )
         return Response({"invocations": found})
 
 

@@ -83,6 +83,33 @@ envForm.addEventListener("submit", (event) => {
     envForm.querySelector('[data-error-for="environment.variables"]'));
 });
 
+// --- logging (LoggingConfig): the levels apply only to the JSON format ---
+const logForm = form("logging");
+const syncLogLevels = () => {
+  const json = logForm.elements.LogFormat.value === "JSON";
+  logForm.elements.ApplicationLogLevel.disabled = !json;
+  logForm.elements.SystemLogLevel.disabled = !json;
+};
+logForm.elements.LogFormat.addEventListener("change", syncLogLevels);
+syncLogLevels();
+logForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = logForm.elements;
+  const config = await submitting(logForm, () => api("POST", `${base}/logging`, {
+    LogFormat: f.LogFormat.value,
+    ApplicationLogLevel: f.ApplicationLogLevel.value,
+    SystemLogLevel: f.SystemLogLevel.value,
+    LogGroup: f.LogGroup.value.trim(),
+  }), logForm.querySelector('[data-error-for="logging"]'));
+  if (!config) return;
+  const shown = config.LoggingConfig;
+  logForm.querySelector("[data-logging-format]").textContent = shown.LogFormat;
+  logForm.querySelector("[data-logging-app]").textContent = shown.ApplicationLogLevel || "-";
+  logForm.querySelector("[data-logging-system]").textContent = shown.SystemLogLevel || "-";
+  logForm.querySelector("[data-logging-group]").textContent = shown.LogGroup;
+  f.LogGroup.value = shown.LogGroup;
+});
+
 // --- tags ---
 const tagsForm = form("tags");
 const readTags = kvEditor(tagsForm, state.tags, () => {}, { noun: "Tag" });

@@ -4,6 +4,7 @@ import "uplot/dist/uPlot.min.css";
 import "./_monitor.css";
 import uPlot from "uplot";
 import { api } from "./_http.js";
+import { logMessageNodes } from "./_logrecord.js";
 
 const root = document.getElementById("monitor-app");
 const panel = root.closest('[role="tabpanel"]');
@@ -265,7 +266,7 @@ function appendEvents(events) {
     const time = document.createElement("time");
     time.dateTime = new Date(event.timestamp).toISOString();
     time.textContent = new Date(event.timestamp).toLocaleTimeString();
-    item.append(time, event.message.replace(/\n$/, ""));
+    item.append(time, ...logMessageNodes(event.message));
     item.dataset.text = event.message;
     item.hidden = !matches(event.message);
     lines.append(item);
@@ -289,7 +290,8 @@ function connect() {
     lastId = Math.max(lastId, ...data.events.map((e) => e.id));
     if (paused) held.push(...data.events);
     else appendEvents(data.events);
-    if (data.events.some((e) => e.message.startsWith("REPORT "))) refreshInvocations().catch(() => {});
+    const reported = (e) => e.message.startsWith("REPORT ") || e.message.includes('"type":"platform.report"');
+    if (data.events.some(reported)) refreshInvocations().catch(() => {});
   });
   socket.addEventListener("close", (event) => {
     socket = null;
@@ -369,7 +371,15 @@ async function openInvocation(requestId) {
   $("mon-detail").hidden = false;
   try {
     const data = await api("GET", `${base}/${encodeURIComponent(requestId)}`);
-    $("mon-detail-lines").textContent = data.lines.map((l) => l.message.replace(/\n$/, "")).join("\n") || "No lines found.";
+    const detail = $("mon-detail-lines");
+    detail.replaceChildren(
+      ...data.lines.map((l) => {
+        const line = document.createElement("div");
+        line.append(...logMessageNodes(l.message));
+        return line;
+      }),
+    );
+    if (!data.lines.length) detail.textContent = "No lines found.";
   } catch (error) {
     $("mon-detail-lines").textContent = `${error.code}: ${error.message}`;
   }

@@ -17,7 +17,7 @@ from awsapi.errors import (
     ResourceConflict,
 )
 from awsapi.service_models import service_model
-from functions import arns, codestore, images, zips
+from functions import arns, codestore, images, logging_config, zips
 from functions.models import (
     Function,
     FunctionLayer,
@@ -241,7 +241,9 @@ def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
             else {}
         )
     if params.get("LoggingConfig"):
-        version.logging_config = dict(params["LoggingConfig"])
+        version.logging_config = logging_config.merged(
+            version.logging_config or {}, params["LoggingConfig"]
+        )
     if "ImageConfig" in params:
         if version.package_type != "Image":
             raise InvalidParameterValue(

@@ -486,7 +486,7 @@ class DockerBackend(SandboxBackend):
             raise ImageUnavailable(NO_COMMAND)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        log_stream = log_stream_name(spec.version)
+        log_stream = log_stream_name(spec)
         io_dir = _make_io_dir()
         user = identity.allocate()
         files = (

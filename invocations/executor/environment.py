@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from invocations.executor import logcaps
+from invocations.executor import logcaps, logformat
 from invocations.executor.runtime_api import Invocation, RuntimeApiServer, RuntimeOutcome
 from invocations.executor.spec import Credentials, EnvironmentSpec, InvokeRequest, InvokeResult
 
@@ -63,10 +63,16 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def log_stream_name(version: str) -> str:
-    """``YYYY/MM/DD/[<version>]<32 hex>``, as Lambda names an environment's stream."""
+def log_stream_name(spec: EnvironmentSpec | str) -> str:
+    """``YYYY/MM/DD/[<version>]<32 hex>``, as Lambda names an environment's stream; in a
+    custom log group (LoggingConfig.LogGroup, maybe shared by several functions)
+    ``YYYY/MM/DD/<function>[<version>][<32 hex>]``. A bare version names a default-group one."""
     day = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
-    return f"{day}/[{version}]{secrets.token_hex(16)}"
+    if isinstance(spec, str):
+        return f"{day}/[{spec}]{secrets.token_hex(16)}"
+    if spec.custom_log_group:
+        return f"{day}/{spec.function_name}[{spec.version}][{secrets.token_hex(16)}]"
+    return f"{day}/[{spec.version}]{secrets.token_hex(16)}"
 
 
 class EnvironmentDead(Exception):
@@ -147,6 +153,10 @@ class Environment:
 
     def _function_output(self, lines: list[str]) -> None:
         kept, notices = self._gate.admit(lines)
+        # Lines below the application log level (JSON format) are dropped as AWS drops them,
+        # after the caps counted them: output filtered away still cannot cost the server
+        # more than the caps allow (once over, the rest is discarded unread).
+        kept = logformat.application_filter(self.spec, kept)
         if self._gate.truncated:
             self._splitter.discard()
         self._emit(kept, essential=False)
@@ -254,7 +264,12 @@ class Environment:
             self._gate.reset()
         self._capture = capture
         start = time.monotonic()
-        self._log([f"START RequestId: {request.request_id} Version: {spec.version}"])
+        started_ms = now_ms()
+        opening = logformat.start(spec, request.request_id, started_ms)
+        if cold:
+            init_ms = started_ms - int((start - self.started) * 1000)
+            opening = logformat.init_start(spec, init_ms) + opening
+        self._log(opening)
         outcome: RuntimeOutcome
         kill = False
         if init_error is not None:
@@ -289,7 +304,10 @@ class Environment:
             elif not done:
                 seconds = f"{spec.timeout_s:.2f}"
                 stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-                self._log([f"{stamp} {request.request_id} Task timed out after {seconds} seconds"])
+                if not spec.json_logs:  # JSON: the report's status says it
+                    self._log(
+                        [f"{stamp} {request.request_id} Task timed out after {seconds} seconds"]
+                    )
                 outcome = RuntimeOutcome(
                     _error_document(
                         f"RequestId: {request.request_id} Error: Task timed out after "
@@ -309,18 +327,24 @@ class Environment:
             await self.stop()
         self.drain_output()
         self._flush_partial()
-        if outcome.error_type in {"Runtime.ExitError", "Runtime.OutOfMemory"}:
+        crashed = outcome.error_type in {"Runtime.ExitError", "Runtime.OutOfMemory"}
+        if crashed and not spec.json_logs:  # JSON: the report's errorType says it
             document = json.loads(outcome.payload)
             self._log([str(document.get("errorMessage", "")), outcome.error_type or ""])
         billed_ms = max(1, math.ceil(duration_ms))
-        report = (
-            f"REPORT RequestId: {request.request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {billed_ms} ms\tMemory Size: {spec.memory_mb} MB\t"
-            f"Max Memory Used: {max_memory_mb} MB\t"
+        self._log(
+            logformat.finish(
+                spec,
+                request.request_id,
+                at_ms=now_ms(),
+                duration_ms=duration_ms,
+                billed_ms=billed_ms,
+                max_memory_mb=max_memory_mb,
+                init_duration_ms=self.init_duration_ms if cold else None,
+                error_type=outcome.error_type,
+                closing=self._gate.closing(),
+            )
         )
-        if cold and self.init_duration_ms is not None:
-            report += f"Init Duration: {self.init_duration_ms:.2f} ms\t"
-        self._log([*self._gate.closing(), f"END RequestId: {request.request_id}", report])
         self._capture = None
         self.last_used = time.monotonic()
         return InvokeResult(

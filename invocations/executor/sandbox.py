@@ -448,6 +448,10 @@ class SandboxBackend:
         )
         if execution_env:
             variables["AWS_EXECUTION_ENV"] = execution_env
+        if spec.json_logs:
+            # What AWS's runtimes read to write JSON records and filter them by level.
+            variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            variables["AWS_LAMBDA_LOG_LEVEL"] = spec.application_log_level or "INFO"
         variables.setdefault("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
         if spec.image_id:  # the image sets its own library and module paths
             return variables
@@ -732,7 +736,7 @@ class SandboxBackend:
             standby = self._take_standby(spec.runtime)
             if standby is not None:
                 return await self._adopt(standby, spec, credentials)
-        log_stream = log_stream_name(spec.version)
+        log_stream = log_stream_name(spec)
         if spec.image_id:
             launch = await self._image_launch(spec, log_stream, credentials)
         else:
@@ -879,7 +883,7 @@ class SandboxBackend:
         except BaseException:
             self._discard(booted)
             raise
-        log_stream = log_stream_name(spec.version)
+        log_stream = log_stream_name(spec)
         environment = Environment(
             spec=spec,
             process=booted.process,

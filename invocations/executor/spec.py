@@ -42,11 +42,25 @@ class EnvironmentSpec:
     image_workdir: str = ""
     image_env: tuple[tuple[str, str], ...] = ()
     image_volumes: tuple[str, ...] = ()  # the image's VOLUMEs (kept read-only and empty)
+    # LoggingConfig: "Text" or "JSON"; with JSON, the application and system levels.
+    log_format: str = "Text"
+    application_log_level: str = ""
+    system_log_level: str = ""
 
     @property
     def key(self) -> str:
         raw = json.dumps(self.__dict__, sort_keys=True, default=list)
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "JSON"
+
+    @property
+    def custom_log_group(self) -> bool:
+        """Logs go to a group other than ``/aws/lambda/<name>`` (several functions may
+        share it, so its streams carry the function's name)."""
+        return bool(self.log_group) and self.log_group != f"/aws/lambda/{self.function_name}"
 
     @property
     def function_key(self) -> str:

@@ -13,7 +13,7 @@ import pytest
 from conftest import create_function, make_zip
 from invocations.tests.helpers import invoke, zip_with_modes
 
-pytestmark = [pytest.mark.live, pytest.mark.sandbox]
+pytestmark = [pytest.mark.live, pytest.mark.sandbox, pytest.mark.one_profile]
 
 NODE = """
 let calls = 0;

@@ -14,7 +14,7 @@ import pytest
 from conftest import Credentials, LiveServer, create_function, make_zip
 from invocations.tests.test_invoke_streaming import NODE
 
-pytestmark = [pytest.mark.live, pytest.mark.sandbox]
+pytestmark = [pytest.mark.live, pytest.mark.sandbox, pytest.mark.one_profile]
 
 CLIENTS = Path(__file__).resolve().parents[2] / "tests" / "js"
 

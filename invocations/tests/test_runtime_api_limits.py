@@ -19,6 +19,8 @@ from invocations.executor.runtime_api import (
     RuntimeApiServer,
 )
 
+pytestmark = pytest.mark.one_profile
+
 PREFIX = "/2018-06-01/runtime"
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 

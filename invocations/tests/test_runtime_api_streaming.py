@@ -10,8 +10,12 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from invocations.executor.runtime_api import MAX_RESPONSE_BYTES, Invocation, RuntimeApiServer
 from invocations.executor.streaming import ResponseStream
+
+pytestmark = pytest.mark.one_profile
 
 PREFIX = "/2018-06-01/runtime"
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]

@@ -26,7 +26,7 @@ from conftest import LiveServer, client_for, create_function, create_user, make_
 from invocations.executor import ephemeral
 from invocations.tests.helpers import invoke
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.one_profile]
 
 MIB = 1024 * 1024
 WAIT_S = 60.0

@@ -28,7 +28,7 @@ from invocations.executor import cgroups, treeimages
 from invocations.executor.spec import EnvironmentSpec
 from invocations.tests.helpers import invoke
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.one_profile]
 
 WAIT_S = 60.0
 

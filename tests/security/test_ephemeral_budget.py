@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from conftest import LiveServer, client_for, create_function, create_user, make_zip
 from conftest import run_server as start_server
 
-pytestmark = [pytest.mark.live, pytest.mark.sandbox, pytest.mark.security]
+pytestmark = [pytest.mark.live, pytest.mark.sandbox, pytest.mark.security, pytest.mark.one_profile]
 
 APP = """
 import os, time

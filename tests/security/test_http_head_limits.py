@@ -15,7 +15,7 @@ import pytest
 from conftest import LiveServer, client_for, create_function, create_user, make_zip
 from conftest import run_server as start_server
 
-pytestmark = [pytest.mark.live, pytest.mark.security]
+pytestmark = [pytest.mark.live, pytest.mark.security, pytest.mark.one_profile]
 
 HEAD_TIMEOUT_S = 1.0
 # Long enough to tell "closed by the server" from "held open forever".

@@ -25,7 +25,7 @@ from invocations.executor.pool import EnvironmentPool
 from invocations.executor.sandbox import SandboxBackend
 from invocations.executor.spec import EnvironmentSpec, InvokeRequest
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.one_profile]
 
 APP = """
 import os

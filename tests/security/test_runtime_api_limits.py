@@ -18,7 +18,7 @@ import pytest
 
 from conftest import LiveServer, client_for, create_function, create_user, make_zip
 
-pytestmark = [pytest.mark.live, pytest.mark.sandbox]
+pytestmark = [pytest.mark.live, pytest.mark.sandbox, pytest.mark.one_profile]
 
 ATTACKS = r"""
 import os, resource, select, socket, threading, time

@@ -11,6 +11,8 @@ import pytest
 
 from invocations.executor import identity
 
+pytestmark = pytest.mark.one_profile
+
 HOLD = """
 import sys
 from invocations.executor import identity

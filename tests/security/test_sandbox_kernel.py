@@ -17,7 +17,7 @@ from conftest import ROOT, client_for, create_function, create_user, make_zip
 from invocations.executor import identity
 from invocations.tests.helpers import invoke
 
-pytestmark = [pytest.mark.live]
+pytestmark = [pytest.mark.live, pytest.mark.one_profile]
 
 ATTACK = r"""
 import ctypes, errno, os, platform, pwd, subprocess, threading, time

@@ -24,7 +24,7 @@ from conftest import (
 )
 from tests.security.test_runtime_api_limits import _Sampler, _server_resources
 
-pytestmark = [pytest.mark.live, pytest.mark.sandbox]
+pytestmark = [pytest.mark.live, pytest.mark.sandbox, pytest.mark.one_profile]
 
 STREAMER = r"""
 import os, socket, time

@@ -104,7 +104,7 @@ function createResponseStream(requestId, highWaterMark) {
     ended = true;
     if (err !== undefined && err !== null) {
       const document = errorDocument(err);
-      console.error("Invoke Error", JSON.stringify(document));
+      logError("Invoke Error", err);
       req.addTrailers({
         "Lambda-Runtime-Function-Error-Type": document.errorType,
         "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(document)).toString("base64"),
@@ -162,18 +162,84 @@ async function runStreaming(handler, requestId, event, context) {
 }
 
 // -- logging: one event per call, as on Lambda ("\r" keeps multi-line messages together)
+// With LoggingConfig's JSON format (AWS_LAMBDA_LOG_FORMAT), each call is one JSON record
+// {timestamp, level, requestId, message} and calls below AWS_LAMBDA_LOG_LEVEL do nothing.
+const LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+let jsonLogs = false;
+
+// An Error inside a record is written as AWS writes it: its type, message and stack lines.
+function errorFields(_key, value) {
+  if (value instanceof Error) {
+    return Object.assign(
+      {
+        errorType: (value.constructor && value.constructor.name) || "UnknownError",
+        errorMessage: value.message,
+        stackTrace: typeof value.stack === "string" ? value.stack.split("\n") : value.stack,
+      },
+      value
+    );
+  }
+  return value;
+}
+
+function jsonRecord(level, args) {
+  const record = { timestamp: new Date().toISOString(), level, requestId: currentRequestId };
+  if (args.length === 1) {
+    record.message = args[0];
+    try {
+      return JSON.stringify(record, errorFields);
+    } catch (_) {
+      record.message = util.format(args[0]); // circular or BigInt: its printed form
+      return JSON.stringify(record);
+    }
+  }
+  record.message = util.format.apply(util, args);
+  const error = args.find((arg) => arg instanceof Error);
+  if (error) {
+    record.errorType = (error.constructor && error.constructor.name) || "UnknownError";
+    record.errorMessage = error.message;
+    record.stackTrace = typeof error.stack === "string" ? error.stack.split("\n") : [];
+  }
+  return JSON.stringify(record);
+}
+
 function patchConsole() {
+  jsonLogs = (process.env.AWS_LAMBDA_LOG_FORMAT || "").toUpperCase() === "JSON";
+  const wanted = LOG_LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || "").toUpperCase());
+  const threshold = wanted < 0 ? 0 : wanted;
   const write = (level, args) => {
-    const stamp = new Date().toISOString();
-    const message = util.format.apply(util, args).replace(/\n/g, "\r");
-    process.stdout.write(`${stamp}\t${currentRequestId || "undefined"}\t${level}\t${message}\n`);
+    let line;
+    if (jsonLogs) {
+      line = jsonRecord(level, args);
+    } else {
+      const stamp = new Date().toISOString();
+      line = `${stamp}\t${currentRequestId || "undefined"}\t${level}\t${util.format.apply(util, args)}`;
+    }
+    process.stdout.write(`${line.replace(/\n/g, "\r")}\n`);
   };
-  console.log = (...a) => write("INFO", a);
-  console.info = (...a) => write("INFO", a);
-  console.warn = (...a) => write("WARN", a);
-  console.error = (...a) => write("ERROR", a);
-  console.debug = (...a) => write("DEBUG", a);
-  console.trace = (...a) => write("TRACE", a);
+  const method = (level) =>
+    LOG_LEVELS.indexOf(level) >= threshold ? (...a) => write(level, a) : () => {};
+  console.trace = method("TRACE");
+  console.debug = method("DEBUG");
+  console.info = method("INFO");
+  console.log = console.info;
+  console.warn = method("WARN");
+  console.error = method("ERROR");
+  console.fatal = (...a) => write("FATAL", a);
+}
+
+// The runtime's own error lines: "Invoke Error {...}" in Text, the error as a record in JSON.
+function logError(prefix, err) {
+  if (!jsonLogs) {
+    console.error(prefix, JSON.stringify(errorDocument(err)));
+    return;
+  }
+  if (err instanceof Error) {
+    console.error(err);
+    return;
+  }
+  const document = errorDocument(err);
+  console.error({ errorType: document.errorType, errorMessage: document.errorMessage, stackTrace: [] });
 }
 
 function errorDocument(err) {
@@ -275,7 +341,7 @@ function makeContext(headers, finish) {
 async function postResult(requestId, err, result) {
   if (err !== null && err !== undefined) {
     const document = errorDocument(err);
-    console.error("Invoke Error", JSON.stringify(document));
+    logError("Invoke Error", err);
     await request(
       "POST",
       `${PREFIX}/invocation/${requestId}/error`,
@@ -369,6 +435,7 @@ async function main() {
   patchConsole();
   if (process.env._FUNCTORY_STANDBY) {
     await awaitAssignment();
+    patchConsole(); // the function's log format and level, known only now
   }
   let handler;
   try {
@@ -382,11 +449,11 @@ async function main() {
     process.exit(1);
   }
   process.on("uncaughtException", (err) => {
-    console.error("Uncaught Exception", JSON.stringify(errorDocument(err)));
+    logError("Uncaught Exception", err);
     process.exit(129);
   });
   process.on("unhandledRejection", (reason) => {
-    console.error("Unhandled Promise Rejection", JSON.stringify(errorDocument(reason)));
+    logError("Unhandled Promise Rejection", reason);
     process.exit(128);
   });
   for (;;) {

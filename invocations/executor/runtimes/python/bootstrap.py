@@ -107,8 +107,21 @@ class HandlerError(Exception):
         self.message = message
 
 
-def log_error(error_type, message, stack=None):
+def log_error(error_type, message, stack=None, request_id=""):
     """One log event per error: AWS joins the traceback's lines with carriage returns."""
+    if JSON_LOGS:
+        # AWS's JSON error record: second-precision time, no zone letter.
+        record = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            "level": "ERROR",
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": request_id,
+            "stackTrace": stack or [],
+        }
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
     text = f"[ERROR] {error_type}: {message}"
     if stack:
         text += "\rTraceback (most recent call last):\r" + "\r".join(
@@ -168,8 +181,76 @@ def setup_paths():
     ]
 
 
+# Set from AWS_LAMBDA_LOG_FORMAT by setup_logging (after a standby's assignment).
+JSON_LOGS = False
+# LogRecord attributes that are not the user's ``extra`` fields.
+_RECORD_FIELDS = frozenset(
+    [
+        "name",
+        "msg",
+        "args",
+        "levelname",
+        "levelno",
+        "pathname",
+        "filename",
+        "module",
+        "exc_info",
+        "exc_text",
+        "stack_info",
+        "lineno",
+        "funcName",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "threadName",
+        "processName",
+        "process",
+        "aws_request_id",
+    ]
+)
+
+
+def json_formatter(logging):
+    """A formatter writing one JSON record per ``logging`` call, with AWS's field names."""
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record):
+            # AWS reports the standard level at or below the record's (35 -> WARNING).
+            record.levelno = min(50, max(0, record.levelno)) // 10 * 10
+            record.levelname = logging.getLevelName(record.levelno)
+            moment = time.gmtime(record.created)
+            millis = int(record.created * 1000) % 1000
+            document = {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", moment) + f".{millis:03d}Z",
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+            }
+            if record.exc_info:
+                import traceback
+
+                kind, value, trace = record.exc_info
+                document["stackTrace"] = traceback.format_tb(trace)
+                document["errorType"] = kind.__name__
+                document["errorMessage"] = str(value)
+            document["requestId"] = getattr(record, "aws_request_id", None)
+            if record.exc_info:
+                document["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+            for key, value in record.__dict__.items():
+                if key not in _RECORD_FIELDS and key not in document:
+                    document[key] = value
+            document = {key: value for key, value in document.items() if value is not None}
+            return json.dumps(document, ensure_ascii=False, default=str)
+
+    return JsonFormatter()
+
+
 def setup_logging():
     import logging
+
+    global JSON_LOGS
+    JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 
     class RequestIdFilter(logging.Filter):
         request_id = ""
@@ -189,14 +270,22 @@ def setup_logging():
 
     handler = LambdaHandler(sys.stdout)
     handler.addFilter(RequestIdFilter())
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-        "%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
+    if JSON_LOGS:
+        handler.setFormatter(json_formatter(logging))
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
     root = logging.getLogger()
     root.addHandler(handler)
+    # The application log level, as AWS sets it: TRACE is DEBUG to Python's logging.
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = "DEBUG" if level == "TRACE" else level
+    if level in logging._nameToLevel:
+        root.setLevel(level)
     return RequestIdFilter
 
 
@@ -220,9 +309,10 @@ def main():
     sys.stderr.reconfigure(line_buffering=True)
     setup_paths()
     api = RuntimeApi()
-    request_ids = setup_logging()
     if os.environ.get("_FUNCTORY_STANDBY"):
         await_assignment(api)
+    # After the assignment: a standby learns the function's log format only then.
+    request_ids = setup_logging()
     try:
         handler = load_handler(os.environ["_HANDLER"])
     except HandlerError as exc:
@@ -259,14 +349,14 @@ def main():
             result = handler(event, context)
         except Exception as exc:
             stack = stack_of(exc)
-            log_error(type(exc).__name__, str(exc), stack)
+            log_error(type(exc).__name__, str(exc), stack, request_id)
             post_error(api, request_id, type(exc).__name__, str(exc), stack)
             continue
         try:
             payload = json.dumps(result).encode()
         except (TypeError, ValueError) as exc:
             message = f"Unable to marshal response: {exc}"
-            log_error("Runtime.MarshalError", message)
+            log_error("Runtime.MarshalError", message, None, request_id)
             post_error(api, request_id, "Runtime.MarshalError", message, [])
             continue
         sys.stdout.flush()
