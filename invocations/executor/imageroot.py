@@ -410,12 +410,18 @@ def kit_prefix(program: str) -> list[str]:
     return [f"{KIT_MOUNT}/ld.so", "--library-path", f"{KIT_MOUNT}/lib", f"{KIT_MOUNT}/{program}"]
 
 
+# Loader variables (LD_PRELOAD …) a function or its image set are never in the environment
+# of a program that runs as root (bwrap, setpriv): the sandbox hands them over under this
+# prefix, and the launch script, as the function's uid, gives them back.
+HELD_PREFIX = "_FUNCTORY_HELD_"
+
 # Run by the kit's bash in the image's environment, before the image's own program: the
 # working directory and the entrypoint are checked as AWS checks them, and a missing one is
 # reported to the Runtime API as AWS's init error (Runtime.InvalidWorkingDirectory,
 # Runtime.InvalidEntrypoint), not as a bare exit. Arguments: the working directory, then
 # the argv (entrypoint and command).
 LAUNCH_SCRIPT = r"""
+for v in "${!_FUNCTORY_HELD_@}"; do export "${v#_FUNCTORY_HELD_}=${!v}"; unset "$v"; done
 report() {
   local LC_ALL=C message=${2//\\/\\\\}
   message=${message//\"/\\\"}

@@ -69,6 +69,9 @@ STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
 DEFAULT_EPHEMERAL_MB = 512
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
+DEFAULT_LD_LIBRARY_PATH = (
+    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+)
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
@@ -307,6 +310,7 @@ class SandboxBackend:
             for parent in reversed(Path(path).parents[:-1]):
                 argv += ["--perms", "0755", "--dir", str(parent)]
             argv += ["--ro-bind-fd", str(fd), path]
+        argv += _held_argv(launch.held)
         argv += [
             "--chdir",
             "/var/task",
@@ -326,6 +330,9 @@ class SandboxBackend:
             "--bounding-set=-all",
             "--no-new-privs",
             "--",
+            # Loader variables a function set were held back from bwrap and setpriv (both
+            # root); bash, as the function's uid, gives them back before the runtime runs.
+            *(("/usr/bin/bash", "-c", RESTORE_ENV, "functory-env") if launch.held else ()),
             *launch.command,
         ]
         return argv
@@ -370,6 +377,7 @@ class SandboxBackend:
             "--dev",
             "/dev",
             *self._tmp_argv(launch),
+            *_held_argv(launch.held),  # given back by the launch script
             "--chdir",
             "/",  # the launch script enters the working directory, as AWS checks it
             "--block-fd",
@@ -455,11 +463,7 @@ class SandboxBackend:
         variables.setdefault("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
         if spec.image_id:  # the image sets its own library and module paths
             return variables
-        variables.setdefault(
-            "LD_LIBRARY_PATH",
-            "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:"
-            "/var/task/lib:/opt/lib",
-        )
+        variables.setdefault("LD_LIBRARY_PATH", DEFAULT_LD_LIBRARY_PATH)
         if spec.runtime.startswith("nodejs"):
             variables.setdefault(
                 "NODE_PATH",
@@ -492,10 +496,12 @@ class SandboxBackend:
             raise ImageUnavailable(NO_COMMAND)
         loop = asyncio.get_running_loop()
         root, kit = await loop.run_in_executor(None, self._image_root, spec.image_id)
+        env = self.environment_variables(spec, log_stream, credentials)
         return _Launch(
             command=spec.image_command,
             extra_mounts=(),
-            env=self.environment_variables(spec, log_stream, credentials),
+            env=env,
+            held=hold_loader_variables(env, {}),
             task_dir=root,
             opt_dir=kit,
             ephemeral_mb=spec.ephemeral_mb,
@@ -508,10 +514,12 @@ class SandboxBackend:
         self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
     ) -> _Launch:
         command, extra_mounts = self._command(spec)
+        env = self.environment_variables(spec, log_stream, credentials)
         return _Launch(
             command=command,
             extra_mounts=extra_mounts,
-            env=self.environment_variables(spec, log_stream, credentials),
+            env=env,
+            held=hold_loader_variables(env, {"LD_LIBRARY_PATH": DEFAULT_LD_LIBRARY_PATH}),
             task_dir=spec.code_dir,
             opt_dir=spec.layers_dir,
             ephemeral_mb=spec.ephemeral_mb,
@@ -590,7 +598,7 @@ class SandboxBackend:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env=launch.env,
+                env=_host_env(launch.env, launch.held),
                 pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w, args_fd],
                 start_new_session=True,
             )
@@ -932,6 +940,10 @@ class _Launch:
     tmp_dir: str | None = None  # a mounted /tmp image, else a tmpfs
     standby: bool = False  # /var/task and /opt filled on adoption
     egress: bool = False  # pasta attached to its namespace (egress.py)
+    # Variables the dynamic loader reads, as the function set them: never in the
+    # environment of bwrap or setpriv (root), handed over by ``--setenv`` under a
+    # harmless name and given back as the function's uid (``RESTORE_ENV``).
+    held: dict[str, str] = dataclasses.field(default_factory=dict)
     # A container image's unpacked root (then task_dir is that root and opt_dir the kit).
     image_root: str | None = None
     workdir: str = "/var/task"
@@ -943,6 +955,54 @@ class _Booted:
     server: RuntimeApiServer
     output_fd: int
     started: float
+
+
+# What glibc's loader and libc read from the environment of any program they start (its
+# list of variables dropped for setuid programs, with the tunables and malloc's): a
+# function's own value of one of them must not reach a program that runs as root.
+_LOADER_VARIABLES = frozenset(
+    {
+        "GCONV_PATH",
+        "GETCONF_DIR",
+        "GLIBC_TUNABLES",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "LOCPATH",
+        "MALLOC_TRACE",
+        "NIS_PATH",
+        "NLSPATH",
+        "RESOLV_HOST_CONF",
+        "RES_OPTIONS",
+        "TMPDIR",
+        "TZDIR",
+    }
+)
+HELD_PREFIX = imageroot.HELD_PREFIX
+RESTORE_ENV = (
+    f'for v in "${{!{HELD_PREFIX}@}}"; do export "${{v#{HELD_PREFIX}}}=${{!v}}"; unset "$v"; '
+    'done; exec "$@"'
+)
+
+
+def _dangerous(name: str) -> bool:
+    return name.startswith(("LD_", "MALLOC_")) or name in _LOADER_VARIABLES
+
+
+def hold_loader_variables(env: dict[str, str], defaults: dict[str, str]) -> dict[str, str]:
+    """The loader variables of ``env`` a tenant chose (the platform's own defaults kept)."""
+    return {
+        name: value
+        for name, value in env.items()
+        if _dangerous(name) and defaults.get(name) != value
+    }
+
+
+def _host_env(env: dict[str, str], held: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if name not in held}
+
+
+def _held_argv(held: dict[str, str]) -> list[str]:
+    return [arg for name, value in held.items() for arg in ("--setenv", HELD_PREFIX + name, value)]
 
 
 def _build_images(trees: list[str], images: Path) -> None:
