@@ -68,7 +68,10 @@ while True:
         "argv": sys.argv[1:],
         "cwd": os.getcwd(),
         "uid": os.getuid(),
-        "env": {k: os.environ.get(k) for k in ("IMAGE_VAR", "FN_VAR", "_HANDLER", "HOME")},
+        "env": {
+            k: os.environ.get(k)
+            for k in ("IMAGE_VAR", "FN_VAR", "_HANDLER", "HOME", "LD_LIBRARY_PATH")
+        },
         "api": bool(os.environ.get("AWS_LAMBDA_RUNTIME_API")),
         "no_new_privs": [
             line.split()[1] for line in open("/proc/self/status") if line.startswith("NoNewPrivs")
@@ -85,7 +88,7 @@ while True:
 PROBE_DOCKERFILE = f"""
 FROM {BASE}
 COPY probe.py /opt/probe/client.py
-ENV IMAGE_VAR=from-image
+ENV IMAGE_VAR=from-image LD_LIBRARY_PATH=/opt/probe/lib
 WORKDIR /srv
 ENTRYPOINT ["python3", "/opt/probe/client.py"]
 CMD ["first", "second"]
@@ -260,6 +263,8 @@ def test_an_image_with_its_own_runtime_api_client_runs_with_the_images_settings(
         "FN_VAR": "fn",
         "_HANDLER": "first",
         "HOME": "/tmp",
+        # A loader variable too (kept from root programs on the sandbox, then given back).
+        "LD_LIBRARY_PATH": "/opt/probe/lib",
     }
     assert body["api"] is True
     assert body["uid"] != 0
