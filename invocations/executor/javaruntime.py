@@ -139,7 +139,8 @@ def _build(compiler: str, digest: str) -> None:
         lib = work / "lib"
         (lib / "json").mkdir(parents=True)
         _jar(core, "com", lib / "aws-lambda-java-core.jar")
-        _jar(client, "functory", lib / "functory-lambda-runtime.jar", exclude="functory/lambda/json/")
+        runtime_jar = lib / "functory-lambda-runtime.jar"
+        _jar(client, "functory", runtime_jar, exclude="functory/lambda/json/")
         _jar(client, "functory/lambda/json", lib / "json" / "functory-lambda-json.jar")
         for jar in _jackson():
             shutil.copyfile(jar, lib / "json" / jar.name)
@@ -159,11 +160,7 @@ def blueprint_files() -> dict[str, bytes]:
     if ensure_built() is None:
         return {}
     with zipfile.ZipFile(BLUEPRINT) as archive:
-        return {
-            name: archive.read(name)
-            for name in archive.namelist()
-            if name.endswith(".class")
-        }
+        return {name: archive.read(name) for name in archive.namelist() if name.endswith(".class")}
 
 
 if __name__ == "__main__":
