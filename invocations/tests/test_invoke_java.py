@@ -58,7 +58,7 @@ public class Hello implements RequestHandler<Map<String, Object>, Map<String, Ob
         out.put("logGroup", context.getLogGroupName());
         out.put("logStream", context.getLogStreamName());
         out.put("identity", context.getIdentity() != null);
-        out.put("clientContext", context.getClientContext() == null ? null : context.getClientContext().getCustom());
+        out.put("clientContext", context.getClientContext());
         out.put("greeting", System.getenv("GREETING"));
         out.put("handler", System.getenv("_HANDLER"));
         out.put("executionEnv", System.getenv("AWS_EXECUTION_ENV"));
@@ -122,10 +122,22 @@ import java.nio.charset.StandardCharsets;
 
 public class Stream implements RequestStreamHandler {
     @Override
-    public void handleRequest(InputStream input, OutputStream output, Context context) throws IOException {
+    public void handleRequest(InputStream input, OutputStream output, Context context)
+            throws IOException {
         String event = new String(input.readAllBytes(), StandardCharsets.UTF_8);
-        String reply = "{\\"echo\\":" + event + ",\\"fn\\":\\"" + context.getFunctionName() + "\\"}";
+        String reply = "{\\"echo\\":" + event + ",\\"fn\\":\\"" + context.getFunctionName()
+                + "\\",\\"runtime\\":" + visible("functory.lambda.Main")
+                + ",\\"jackson\\":" + visible("com.fasterxml.jackson.databind.ObjectMapper") + "}";
         output.write(reply.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static boolean visible(String name) {
+        try {
+            Class.forName(name, false, Stream.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 }
 """
@@ -228,6 +240,8 @@ def java_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         for path in sorted((classes / "example").glob("*.class"))
     }
     function["lib/helper.jar"] = _jar(classes, "libpkg")
+    # Most function jars bundle aws-lambda-java-core: the platform's classes are used.
+    function["lib/aws-lambda-java-core.jar"] = (lib / "aws-lambda-java-core.jar").read_bytes()
     return {
         "function": _zip(function),
         "layer": _zip({"java/lib/shared.jar": _jar(classes, "layerpkg")}),
@@ -320,7 +334,13 @@ def _check_stream_and_faults(lam: Any, packages: dict[str, bytes]) -> None:
         Code={"ZipFile": packages["function"]},
     )
     echoed = invoke(lam, "java-stream", {"raw": [1, 2]})
-    assert echoed["Body"] == {"echo": {"raw": [1, 2]}, "fn": "java-stream"}
+    # The function sees neither the runtime's classes nor its Jackson (its own would win).
+    assert echoed["Body"] == {
+        "echo": {"raw": [1, 2]},
+        "fn": "java-stream",
+        "runtime": False,
+        "jackson": False,
+    }
 
     create_function(
         lam,
@@ -366,6 +386,21 @@ def test_a_java_method_handler_converts_pojos_in_and_out(lam, java_packages):
     assert body["errorMessage"] == "An error occurred during JSON parsing"
     assert body["stackTrace"] == []
     assert body["cause"]["errorType"].startswith("com.fasterxml.jackson.databind.")
+
+
+@pytest.mark.sandbox
+def test_the_consoles_java_blueprint_runs(lam):
+    classes = javaruntime.blueprint_files()
+    create_function(
+        lam,
+        "java-blueprint",
+        Runtime="java17",
+        Handler="example.Hello::handleRequest",
+        Code={"ZipFile": _zip(classes)},
+    )
+    response = invoke(lam, "java-blueprint", {"key1": "value1"}, LogType="Tail")
+    assert response["Body"] == {"statusCode": 200, "body": '"Hello from Lambda!"'}
+    assert "Hello from Functory! {key1=value1}" in response["Log"]
 
 
 @pytest.mark.sandbox
