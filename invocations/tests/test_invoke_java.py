@@ -5,6 +5,8 @@ assertions."""
 from __future__ import annotations
 
 import io
+import json
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -36,6 +38,12 @@ public class Hello implements RequestHandler<Map<String, Object>, Map<String, Ob
         calls++;
         if (event.containsKey("fail")) {
             fail(String.valueOf(event.get("fail")));
+        }
+        if (event.containsKey("hoard")) {
+            java.util.List<long[]> hoard = new java.util.ArrayList<>();
+            while (true) {
+                hoard.add(new long[1 << 20]);
+            }
         }
         if (event.containsKey("sleep")) {
             try {
@@ -318,11 +326,19 @@ def _check_hello(lam: Any, name: str, account_id: str) -> None:
     # The environment survived its function's exception.
     assert invoke(lam, name, {"name": "cy"})["Body"]["calls"] == 4
 
+    # The heap's limit comes before the environment's memory: an OutOfMemoryError, reported,
+    # after which the JVM serves on (its hoard collected).
+    exhausted = invoke(lam, name, {"hoard": True})
+    assert exhausted["FunctionError"] == "Unhandled"
+    assert exhausted["Body"]["errorType"] == "java.lang.OutOfMemoryError"
+    assert exhausted["Body"]["errorMessage"] == "Java heap space"
+    assert invoke(lam, name, {"name": "dee"})["Body"]["calls"] == 6
+
     timed_out = invoke(lam, name, {"sleep": 20000})
     assert timed_out["FunctionError"] == "Unhandled"
     assert timed_out["Body"]["errorType"] == "Sandbox.Timedout"
     assert timed_out["Body"]["errorMessage"].endswith("Task timed out after 4.00 seconds")
-    assert invoke(lam, name)["Body"]["calls"] == 1  # a new environment
+    assert invoke(lam, name)["Body"]["calls"] == 1  # a new environment, again
 
 
 def _check_stream_and_faults(lam: Any, packages: dict[str, bytes]) -> None:
@@ -397,10 +413,20 @@ def test_the_consoles_java_blueprint_runs(lam):
         Runtime="java17",
         Handler="example.Hello::handleRequest",
         Code={"ZipFile": _zip(classes)},
+        # What LoggingConfig's JSON format sets: the logger writes AWS's JSON records.
+        Environment={"Variables": {"AWS_LAMBDA_LOG_FORMAT": "JSON"}},
     )
     response = invoke(lam, "java-blueprint", {"key1": "value1"}, LogType="Tail")
     assert response["Body"] == {"statusCode": 200, "body": '"Hello from Lambda!"'}
-    assert "Hello from Functory! {key1=value1}" in response["Log"]
+    line = next(x for x in response["Log"].splitlines() if "Hello from Functory!" in x)
+    record = json.loads(line[line.index("{") :])
+    assert record == {
+        "timestamp": record["timestamp"],
+        "message": "Hello from Functory! {key1=value1}",
+        "level": "UNDEFINED",
+        "AWSRequestId": response["ResponseMetadata"]["RequestId"],
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["timestamp"])
 
 
 @pytest.mark.sandbox

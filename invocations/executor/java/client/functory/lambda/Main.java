@@ -33,7 +33,7 @@ public final class Main {
         try {
             handler = Handlers.load(handlerName, function, () -> Loaders.codec(function));
         } catch (Fault fault) {
-            logger.emit(fault.logText().getBytes(StandardCharsets.UTF_8));
+            logger.error(fault.logText());
             post(api, RuntimeApi.PREFIX + "/init/error", fault.document(), "Runtime.BadFunctionCode");
             System.exit(1);
             return;
@@ -47,6 +47,7 @@ public final class Main {
             } else {
                 System.clearProperty(TRACE_PROPERTY);
             }
+            logger.setRequestId(requestId);
             InvocationContext context = new InvocationContext(next.headers, logger);
             String path = RuntimeApi.PREFIX + "/invocation/" + requestId;
             byte[] payload;
@@ -54,7 +55,7 @@ public final class Main {
                 payload = handler.handle(next.body, context);
             } catch (Fault fault) {
                 System.out.flush();
-                logger.emit(fault.logText().getBytes(StandardCharsets.UTF_8));
+                logger.error(fault.logText());
                 post(api, path + "/error", fault.document(), "Runtime.BadFunctionCode");
                 if (fault.fatal) {
                     System.exit(1);
@@ -64,10 +65,10 @@ public final class Main {
                 Fault.userFrames(t);
                 System.out.flush();
                 System.err.flush();
-                logger.emit(Fault.of(t, false).logText().getBytes(StandardCharsets.UTF_8));
+                logger.error(Fault.of(t, false).logText());
                 post(api, path + "/error", Fault.documentOf(t), "Runtime.UserException");
-                if (t instanceof VirtualMachineError || t instanceof IOError) {
-                    System.exit(1); // OutOfMemoryError and the like leave the JVM unusable
+                if ((t instanceof VirtualMachineError && !recoverable(t)) || t instanceof IOError) {
+                    System.exit(1); // an InternalError and the like leave the JVM unusable
                 }
                 Thread.interrupted(); // a flag the handler left set must not reach the next one
                 continue;
@@ -77,6 +78,14 @@ public final class Main {
             api.request("POST", path + "/response", payload, null);
             Thread.interrupted();
         }
+    }
+
+    /** A handler's OutOfMemoryError or StackOverflowError: its objects and frames are gone
+     * once it has returned. AWS's runtime exits after one and its next event starts a new
+     * JVM; here the executor could hand the next event to the exiting runtime (it answers
+     * Runtime.ExitError then), so the JVM carries on, warm. */
+    private static boolean recoverable(Throwable t) {
+        return t instanceof OutOfMemoryError || t instanceof StackOverflowError;
     }
 
     private static void post(RuntimeApi api, String path, Map<String, Object> document, String errorType) throws Exception {
