@@ -4,6 +4,7 @@ assertions."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -301,7 +302,23 @@ def _check_hello(lam: Any, name: str, account_id: str) -> None:
     assert "[WARN] leveled" in log
     assert "Init Duration" in log
 
-    assert invoke(lam, name, {"name": "bob"})["Body"]["calls"] == 2  # warm: statics kept
+    client_context = {
+        "client": {"installation_id": "i-1", "app_title": "Notes"},
+        "custom": {"tier": "gold"},
+        "env": {"platform": "Android"},
+    }
+    second = invoke(
+        lam,
+        name,
+        {"name": "bob"},
+        ClientContext=base64.b64encode(json.dumps(client_context).encode()).decode(),
+    )["Body"]
+    assert second["calls"] == 2  # warm: statics kept
+    assert second["clientContext"] == {
+        "client": {"installationId": "i-1", "appTitle": "Notes"},
+        "custom": {"tier": "gold"},
+        "environment": {"platform": "Android"},
+    }
 
     failed = invoke(lam, name, {"fail": "went wrong"}, LogType="Tail")
     assert failed["FunctionError"] == "Unhandled"

@@ -91,7 +91,12 @@ final class MiniJson {
         if (start == at) {
             throw new IllegalArgumentException("unexpected character at " + at);
         }
-        return Double.parseDouble(text.substring(start, at));
+        String number = text.substring(start, at);
+        try {
+            return Long.parseLong(number);
+        } catch (NumberFormatException e) {
+            return Double.parseDouble(number);
+        }
     }
 
     private boolean peek(char c) {
