@@ -170,6 +170,46 @@ public class BadInit implements RequestHandler<String, String> {
 }
 """
 
+# A stand-in for aws-lambda-java-events' SQSEvent (no Maven here): its bean is "records",
+# the event's key "Records", as in AWS's library.
+SQS_EVENT = """package com.amazonaws.services.lambda.runtime.events;
+
+import java.util.List;
+
+public class SQSEvent {
+    private List<SQSMessage> records;
+
+    public List<SQSMessage> getRecords() { return records; }
+    public void setRecords(List<SQSMessage> records) { this.records = records; }
+
+    public static class SQSMessage {
+        private String messageId;
+        private String eventSourceArn;
+        private String body;
+
+        public String getMessageId() { return messageId; }
+        public void setMessageId(String messageId) { this.messageId = messageId; }
+        public String getEventSourceArn() { return eventSourceArn; }
+        public void setEventSourceArn(String arn) { this.eventSourceArn = arn; }
+        public String getBody() { return body; }
+        public void setBody(String body) { this.body = body; }
+    }
+}
+"""
+
+QUEUE = """package example;
+
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.events.SQSEvent;
+
+public class Queue {
+    public String handle(SQSEvent event, Context context) {
+        SQSEvent.SQSMessage message = event.getRecords().get(0);
+        return message.getMessageId() + " " + message.getEventSourceArn() + " " + message.getBody();
+    }
+}
+"""
+
 HELPER = """package libpkg;
 
 public class Helper {
@@ -193,6 +233,8 @@ SOURCES = {
     "example/Pojo.java": POJO,
     "example/Stream.java": STREAM,
     "example/BadInit.java": BAD_INIT,
+    "example/Queue.java": QUEUE,
+    "com/amazonaws/services/lambda/runtime/events/SQSEvent.java": SQS_EVENT,
     "libpkg/Helper.java": HELPER,
     "layerpkg/Shared.java": SHARED,
 }
@@ -249,6 +291,7 @@ def java_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         for path in sorted((classes / "example").glob("*.class"))
     }
     function["lib/helper.jar"] = _jar(classes, "libpkg")
+    function["lib/events.jar"] = _jar(classes, "com/amazonaws/services/lambda/runtime/events")
     # Most function jars bundle aws-lambda-java-core: the platform's classes are used.
     function["lib/aws-lambda-java-core.jar"] = (lib / "aws-lambda-java-core.jar").read_bytes()
     return {
@@ -400,7 +443,7 @@ def test_a_java_request_handler_runs_warm_with_context_env_lib_and_layer_jars(
 
 
 @pytest.mark.sandbox
-def test_a_java_method_handler_converts_pojos_in_and_out(lam, java_packages):
+def test_java_method_handlers_convert_pojos_and_aws_event_classes(lam, java_packages):
     create_function(
         lam,
         "java-pojo",
@@ -411,6 +454,24 @@ def test_a_java_method_handler_converts_pojos_in_and_out(lam, java_packages):
     response = invoke(lam, "java-pojo", {"name": "Ada", "age": 36, "unknown": True})
     # Unknown properties are ignored, null ones left out, booleans named as beans name them.
     assert response["Body"] == {"message": "Hello, Ada from java-pojo", "adult": True}
+
+    create_function(
+        lam,
+        "java-queue",
+        Runtime="java17",
+        Handler="example.Queue::handle",
+        Code={"ZipFile": java_packages["function"]},
+    )
+    sqs = {
+        "Records": [
+            {
+                "messageId": "m-1",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "body": "hi",
+            }
+        ]
+    }
+    assert invoke(lam, "java-queue", sqs)["Body"] == "m-1 arn:aws:sqs:us-east-1:123456789012:q hi"
 
     unparsable = invoke(lam, "java-pojo", {"name": "Ada", "age": "old"})
     assert unparsable["FunctionError"] == "Unhandled"

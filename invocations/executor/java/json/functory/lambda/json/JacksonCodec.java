@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -18,7 +19,13 @@ import java.lang.reflect.Type;
 /** POJO conversion configured as AWS's Java runtime configures its Jackson: lenient input,
  * unknown properties ignored, nulls left out of the output. */
 public final class JacksonCodec implements JsonCodec {
-    private final ObjectMapper mapper;
+    private static final String EVENTS = "com.amazonaws.services.lambda.runtime.events.";
+
+    private final JsonMapper mapper;
+    // aws-lambda-java-events' classes read events whose names differ from their beans' in
+    // case ("Records", "eventSourceARN"): AWS's runtime maps them with mix-ins per class;
+    // here, for those classes, names match whatever their case.
+    private final JsonMapper events;
 
     public JacksonCodec() {
         JsonFactory factory = JsonFactory.builder()
@@ -48,11 +55,14 @@ public final class JacksonCodec implements JsonCodec {
                 .disable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
                 .serializationInclusion(JsonInclude.Include.NON_NULL)
                 .build();
+        events = mapper.rebuild().enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES).build();
     }
 
     @Override
     public Object read(InputStream input, Type type) throws Exception {
-        return mapper.readValue(input, mapper.getTypeFactory().constructType(type));
+        JavaType target = mapper.getTypeFactory().constructType(type);
+        ObjectMapper reader = target.getRawClass().getName().startsWith(EVENTS) ? events : mapper;
+        return reader.readValue(input, target);
     }
 
     @Override
