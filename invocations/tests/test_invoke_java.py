@@ -19,7 +19,7 @@ from conftest import client_for, create_function, create_user
 from invocations.executor import catalog, javaruntime
 from invocations.tests.helpers import invoke
 
-pytestmark = [pytest.mark.live]
+pytestmark = [pytest.mark.live, pytest.mark.one_profile]
 
 HELLO = """package example;
 
