@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from functions.package_files import EXECUTABLE, REGULAR
 from invocations import selectors as invocations
+from invocations.executor import javaruntime
 
 _PYTHON = """import json
 
@@ -66,7 +67,7 @@ class Blueprint:
     description: str
     runtime: str
     handler: str
-    files: dict[str, tuple[str, int]]  # path -> (content, mode)
+    files: dict[str, tuple[str | bytes, int]]  # path -> (content, mode)
 
 
 def _python_runtime() -> str:
@@ -76,6 +77,25 @@ def _python_runtime() -> str:
         if v in {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}
     ]
     return f"python{supported[-1]}" if supported else "python3.12"
+
+
+def _java() -> list[Blueprint]:
+    """A compiled hello world (its source: invocations/executor/java/hello), when this host
+    could build it: a Java package is classes, not text to edit."""
+    classes = javaruntime.blueprint_files()
+    if not classes:
+        return []
+    return [
+        Blueprint(
+            "hello-java",
+            "Hello world (Java)",
+            "A RequestHandler that logs the event with the context's logger and returns a "
+            "greeting (a prebuilt class).",
+            "java17",
+            "example.Hello::handleRequest",
+            {name: (data, REGULAR) for name, data in classes.items()},
+        )
+    ]
 
 
 def all_blueprints() -> list[Blueprint]:
@@ -104,6 +124,7 @@ def all_blueprints() -> list[Blueprint]:
             "function.handler",
             {"bootstrap": (_BOOTSTRAP, EXECUTABLE), "function.sh": (_BASH_HANDLER, EXECUTABLE)},
         ),
+        *_java(),
     ]
 
 

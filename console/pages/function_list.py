@@ -38,6 +38,7 @@ RUNTIMES = [
     "nodejs18.x",
     "nodejs20.x",
     "nodejs22.x",
+    "java17",
     "provided",
     "provided.al2",
     "provided.al2023",
