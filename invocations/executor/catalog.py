@@ -56,6 +56,17 @@ def node_binary() -> str | None:
     return configured or shutil.which("node", path="/usr/bin:/usr/local/bin")
 
 
+# The ruby3.x runtime names served by the host's Ruby, as python3.x are by its CPythons
+# (Debian has one Ruby; a function's pure-Ruby code and gems run on it unchanged).
+RUBY_RUNTIMES = frozenset({"ruby3.2", "ruby3.3", "ruby3.4"})
+
+
+@functools.cache
+def ruby_binary() -> str | None:
+    configured = os.environ.get("FUNCTORY_RUBY")
+    return configured or shutil.which("ruby", path="/usr/bin:/usr/local/bin")
+
+
 def _mounts_for(binary: str) -> tuple[str, ...]:
     if binary.startswith("/usr/"):
         return ()
@@ -81,6 +92,15 @@ def command_for(runtime: str) -> RuntimeCommand:
             raise RuntimeUnavailable(f"Runtime {runtime} is not available on this host.")
         return RuntimeCommand(
             argv=(binary, "/var/runtime/nodejs/bootstrap.js"),
+            extra_mounts=_mounts_for(binary),
+            execution_env=f"AWS_Lambda_{runtime}",
+        )
+    if runtime in RUBY_RUNTIMES:
+        binary = ruby_binary()
+        if binary is None:
+            raise RuntimeUnavailable(f"Runtime {runtime} is not available on this host.")
+        return RuntimeCommand(
+            argv=(binary, "/var/runtime/ruby/bootstrap.rb"),
             extra_mounts=_mounts_for(binary),
             execution_env=f"AWS_Lambda_{runtime}",
         )

@@ -364,6 +364,9 @@ class DockerBackend(SandboxBackend):
             command, _ = self._command(spec)
         elif spec.runtime.startswith("python3."):
             command = ("python3", "-X", "utf8", "/var/runtime/python/bootstrap.py")
+        elif spec.runtime.startswith("ruby"):
+            command_for(spec.runtime)  # refuses ruby versions the catalog does not serve
+            command = ("ruby", "/var/runtime/ruby/bootstrap.rb")
         else:
             command = ("node", "/var/runtime/nodejs/bootstrap.js")
             command_for(spec.runtime)  # refuses runtimes we do not know
