@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import client_for, create_function, create_user, make_zip
 from invocations.tests.helpers import invoke
@@ -344,3 +345,14 @@ def _gem_files(root: str, name: str, code: str) -> dict[str, str]:
         f"{root}/gems/{name}-1.2.3/lib/{name}.rb": code,
         f"{root}/specifications/{name}-1.2.3.gemspec": spec,
     }
+
+
+def test_a_ruby_version_this_host_does_not_serve_is_an_invalid_runtime(rlam):
+    # ruby4.0 is in the model, but the host's Ruby 3 does not stand in for it.
+    _ruby(rlam, "ruby4", "lambda_function.lambda_handler", Runtime="ruby4.0")
+    with pytest.raises(ClientError) as error:
+        invoke(rlam, "ruby4")
+    assert error.value.response["Error"]["Code"] == "InvalidRuntimeException"
+    assert error.value.response["Error"]["Message"] == (
+        "Runtime ruby4.0 is not supported by this executor."
+    )
