@@ -73,8 +73,12 @@ def not_a_number(event:, context:)
   { value: Float::NAN }
 end
 
-def count(event:, context:)
-  STATE[:calls] += 1
+def plain_text(event:, context:)
+  StringIO.new('plain text')
+end
+
+def broken_message(event:, context:)
+  raise ArgumentError, "bad byte \\xFF".b
 end
 """
 
@@ -117,7 +121,7 @@ def test_a_ruby_hello_world_answers_with_the_context_and_stays_warm(rlam):
     first = invoke(
         rlam,
         "hello",
-        {"name": "ada"},
+        {"name": "Zoë ☃"},
         LogType="Tail",
         ClientContext=base64.b64encode(json.dumps(client_context).encode()).decode(),
     )
@@ -151,10 +155,10 @@ def test_a_ruby_hello_world_answers_with_the_context_and_stays_warm(rlam):
     )
     log = first["Log"]
     assert "Init Duration" in log
-    assert "\nruby says ada\n" in log
+    assert "\nruby says Zoë ☃\n" in log
     # Kernel#puts is one log event per call; a Logger record carries level and request id.
     assert "\nfirst line\rsecond line\n" in log
-    assert f"INFO {body['aws_request_id']} -- : logged ada" in log
+    assert f"INFO {body['aws_request_id']} -- : logged Zoë ☃" in log
 
     second = invoke(rlam, "hello", {"name": "bob"}, LogType="Tail")
     assert second["Body"]["calls"] == 2
@@ -220,6 +224,22 @@ def test_values_json_cannot_carry_are_handled_as_awss_runtime_does(rlam):
     response = invoke(rlam, "nan")
     assert response["FunctionError"] == "Unhandled"
     assert response["Body"]["errorType"] == "Function<JSON::GeneratorError>"
+
+
+def test_an_io_result_is_sent_as_it_is_read(rlam):
+    _ruby(rlam, "text", "lambda_function.plain_text")
+    response = invoke(rlam, "text")
+    assert "FunctionError" not in response
+    assert response["Raw"] == b"plain text"
+
+
+def test_an_error_message_that_is_not_utf8_is_reported_not_fatal(rlam):
+    _ruby(rlam, "binary", "lambda_function.broken_message")
+    response = invoke(rlam, "binary")
+    assert response["Body"]["errorType"] == "Function<ArgumentError>"
+    assert response["Body"]["errorMessage"] == "bad byte \ufffd"
+    # A StandardError: the environment keeps serving.
+    assert "Init Duration" not in invoke(rlam, "binary", LogType="Tail")["Log"]
 
 
 def test_a_syntax_error_is_an_init_error(rlam):

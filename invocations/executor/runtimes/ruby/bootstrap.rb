@@ -127,7 +127,7 @@ module FunctoryRuntime
     def initialize(error, phase)
       @class_name = error.class.to_s
       @document = {
-        errorMessage: error.message,
+        errorMessage: FunctoryRuntime.utf8(error.message),
         errorType: "#{phase}<#{@class_name}>",
         stackTrace: FunctoryRuntime.user_frames(error)
       }
@@ -143,10 +143,20 @@ module FunctoryRuntime
     end
   end
 
+  # Text JSON can carry: a binary or broken string from user code must not stop the runtime.
+  def self.utf8(value)
+    text = value.to_s
+    if text.encoding == Encoding::BINARY || text.encoding == Encoding::UTF_8
+      text.dup.force_encoding(Encoding::UTF_8).scrub
+    else
+      text.encode(Encoding::UTF_8, invalid: :replace, undef: :replace)
+    end
+  end
+
   # The frames of the function's own code: the runtime's (and what called it) are cut.
   def self.user_frames(error)
     frames = error.backtrace_locations&.map(&:to_s) || error.backtrace || []
-    frames.first(MAX_FRAMES).take_while { |frame| !frame.start_with?(RUNTIME_DIR) }
+    frames.first(MAX_FRAMES).take_while { |frame| !frame.start_with?(RUNTIME_DIR) }.map { utf8(_1) }
   end
 
   # Writes one log event per call: the platform splits the output on "\n", so a message's
@@ -155,7 +165,7 @@ module FunctoryRuntime
     LOCK = Mutex.new
 
     def self.event(message)
-      text = message.to_s.dup.force_encoding(Encoding::UTF_8).scrub.chomp.gsub("\n", "\r")
+      text = FunctoryRuntime.utf8(message).chomp.gsub("\n", "\r")
       LOCK.synchronize { $stdout.write("#{text}\n") }
       nil
     end
