@@ -98,7 +98,9 @@ def rlam(request: pytest.FixtureRequest) -> Any:
     return client_for(server, create_user(server))
 
 
-def _ruby(lam: Any, name: str, handler: str, files: dict[str, str] | None = None, **kwargs: Any):
+def _ruby(
+    lam: Any, name: str, handler: str, files: dict[str, str | bytes] | None = None, **kwargs: Any
+) -> dict[str, Any]:
     return create_function(
         lam,
         name,
@@ -349,7 +351,7 @@ end
     }
 
 
-def _gem_files(root: str, name: str, code: str) -> dict[str, str]:
+def _gem_files(root: str, name: str, code: str) -> dict[str, str | bytes]:
     """A gem as `gem install`/Bundler lays one out: its files and its specification."""
     spec = (
         "Gem::Specification.new do |s|\n"
