@@ -160,13 +160,14 @@ module FunctoryRuntime
   end
 
   # Writes one log event per call: the platform splits the output on "\n", so a message's
-  # own line breaks travel as "\r" (as the Python runtime's records do).
+  # own line breaks travel as "\r" (as the Python runtime's records do). To the process's
+  # standard output even if the function reassigns $stdout, as AWS's go to its log device.
   module LogSink
     LOCK = Mutex.new
 
     def self.event(message)
       text = FunctoryRuntime.utf8(message).chomp.gsub("\n", "\r")
-      LOCK.synchronize { $stdout.write("#{text}\n") }
+      LOCK.synchronize { STDOUT.write("#{text}\n") }
       nil
     end
 
