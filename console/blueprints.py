@@ -22,6 +22,14 @@ _NODE = """export const handler = async (event) => {
 };
 """
 
+_RUBY = """require 'json'
+
+def lambda_handler(event:, context:)
+  puts "Hello from Functory! #{JSON.generate(event)}"
+  { statusCode: 200, body: JSON.generate('Hello from Lambda!') }
+end
+"""
+
 # The AWS Lambda Developer Guide's custom runtime tutorial (a shell bootstrap).
 _BOOTSTRAP = """#!/bin/sh
 
@@ -115,6 +123,14 @@ def all_blueprints() -> list[Blueprint]:
             "nodejs20.x",
             "index.handler",
             {"index.mjs": (_NODE, REGULAR)},
+        ),
+        Blueprint(
+            "hello-ruby",
+            "Hello world (Ruby)",
+            "A Ruby handler that logs the event and returns a greeting.",
+            "ruby3.3",
+            "lambda_function.lambda_handler",
+            {"lambda_function.rb": (_RUBY, REGULAR)},
         ),
         Blueprint(
             "hello-bash",

@@ -10,6 +10,7 @@ import { python } from "@codemirror/lang-python";
 import { javascript } from "@codemirror/lang-javascript";
 import { json } from "@codemirror/lang-json";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
+import { ruby } from "@codemirror/legacy-modes/mode/ruby";
 import { api, showError } from "./_http.js";
 import { isDenied, setEnabled } from "./_permissions.js";
 
@@ -38,6 +39,7 @@ function languageFor(path) {
   if (ext === "py") return python();
   if (["js", "mjs", "cjs", "ts", "jsx"].includes(ext)) return javascript({ typescript: ext === "ts" });
   if (ext === "json") return json();
+  if (ext === "rb" || name === "Gemfile") return StreamLanguage.define(ruby);
   if (ext === "sh" || ext === "bash" || name === "bootstrap" || ext === "") return StreamLanguage.define(shell);
   return [];
 }

@@ -100,6 +100,17 @@ def _java_command(runtime: str) -> RuntimeCommand:
     )
 
 
+# The ruby3.x runtime names served by the host's Ruby, as python3.x are by its CPythons
+# (Debian has one Ruby; a function's pure-Ruby code and gems run on it unchanged).
+RUBY_RUNTIMES = frozenset({"ruby3.2", "ruby3.3", "ruby3.4"})
+
+
+@functools.cache
+def ruby_binary() -> str | None:
+    configured = os.environ.get("FUNCTORY_RUBY")
+    return configured or shutil.which("ruby", path="/usr/bin:/usr/local/bin")
+
+
 def _mounts_for(binary: str) -> tuple[str, ...]:
     if binary.startswith("/usr/"):
         return ()
@@ -130,6 +141,16 @@ def command_for(runtime: str) -> RuntimeCommand:
         )
     if runtime in JAVA_RUNTIMES:
         return _java_command(runtime)
+
+    if runtime in RUBY_RUNTIMES:
+        binary = ruby_binary()
+        if binary is None:
+            raise RuntimeUnavailable(f"Runtime {runtime} is not available on this host.")
+        return RuntimeCommand(
+            argv=(binary, "/var/runtime/ruby/bootstrap.rb"),
+            extra_mounts=_mounts_for(binary),
+            execution_env=f"AWS_Lambda_{runtime}",
+        )
     if runtime.startswith("provided"):
         # Resolved by the backend, which can see whether the package or a layer has one.
         return RuntimeCommand(argv=(), execution_env="")

@@ -389,6 +389,9 @@ class DockerBackend(SandboxBackend):
             command = ("python3", "-X", "utf8", "/var/runtime/python/bootstrap.py")
         elif spec.runtime in JAVA_RUNTIMES:
             command = command_for(spec.runtime).argv  # the image's JDK, at the host's path
+        elif spec.runtime.startswith("ruby"):
+            command_for(spec.runtime)  # refuses ruby versions the catalog does not serve
+            command = ("ruby", "/var/runtime/ruby/bootstrap.rb")
         else:
             command = ("node", "/var/runtime/nodejs/bootstrap.js")
             command_for(spec.runtime)  # refuses runtimes we do not know

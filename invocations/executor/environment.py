@@ -36,6 +36,9 @@ INIT_TIMEOUT_S = 10.0
 # Freeze idle environments (FUNCTORY_FREEZE_IDLE=0 keeps them running, as before).
 FREEZE = os.environ.get("FUNCTORY_FREEZE_IDLE", "1") != "0"
 TAIL_BYTES = 4096
+# How long a thawed runtime may take to ask for its next invocation before it is given one
+# anyway (only to tell one that exited after its last invocation from one still at work).
+NEXT_GRACE_S = 1.0
 
 
 class Process(Protocol):
@@ -361,6 +364,25 @@ class Environment:
             cold=cold,
             streamed=outcome.streamed,
         )
+
+    async def runtime_ended(self) -> bool:
+        """Whether its runtime exited after the last invocation instead of asking for the
+        next (called once thawed). AWS's Ruby runtime does so after a critical error, a
+        one-shot custom runtime after every event; AWS gives the next invocation a new
+        environment rather than the exit of the one that served the last."""
+        asked = self.server.next_asked
+        if self.dead or asked.is_set():
+            return self.dead
+        waiters: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(asked.wait()),
+            asyncio.ensure_future(asyncio.shield(self._exited)),
+        }
+        try:
+            await asyncio.wait(waiters, timeout=NEXT_GRACE_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return self._exited.done() and not asked.is_set()
 
     def freeze(self) -> None:
         """Idle now: nothing of this environment runs until the next invocation thaws it.

@@ -147,7 +147,19 @@ class EnvironmentPool:
                 environment.thaw()
                 environment.busy = True
                 self._busy.add(environment)
-                return environment, None
+                try:
+                    ended = await environment.runtime_ended()
+                except BaseException:  # its caller went away: nobody will give it back
+                    ended = True
+                    raise
+                finally:
+                    if ended:
+                        self._busy.discard(environment)
+                        environment.busy = False
+                        self._stop_later(environment)
+                if not ended:
+                    return environment, None
+                continue
             self._stop_later(environment)
         credentials = await self.credentials(spec) if self.credentials is not None else None
         environment = await self._start(spec, credentials)

@@ -147,6 +147,9 @@ class RuntimeApiServer:
         # The request ID (or "init") whose outcome body is being read, so only one is.
         self._reading: str | None = None
         self._waiting_next: asyncio.Future[None] | None = None
+        # Set by each /next, cleared by each submit: whether the runtime came back for more
+        # after its last invocation (one that ends instead is replaced, see Environment).
+        self.next_asked = asyncio.Event()
         self._outcome: asyncio.Future[RuntimeOutcome] | None = None
         self._outcome_of: str | None = None  # the request id ``_outcome`` waits for
         self.first_next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -191,6 +194,7 @@ class RuntimeApiServer:
     def submit(self, invocation: Invocation) -> asyncio.Future[RuntimeOutcome]:
         """Queue an invocation for the runtime's next ``/next`` and return its outcome."""
         loop = asyncio.get_running_loop()
+        self.next_asked.clear()
         self._queued = invocation
         self._outcome = loop.create_future()
         self._outcome_of = invocation.request_id
@@ -391,6 +395,7 @@ class RuntimeApiServer:
             self._reading = None
 
     async def _next(self) -> Reply:
+        self.next_asked.set()
         if not self.first_next.done():
             self.first_next.set_result(None)
         while self._queued is None:

@@ -53,7 +53,12 @@ from invocations.executor import (
     seccomp,
     treeimages,
 )
-from invocations.executor.catalog import RUNTIME_DIR, RuntimeUnavailable, command_for
+from invocations.executor.catalog import (
+    RUBY_RUNTIMES,
+    RUNTIME_DIR,
+    RuntimeUnavailable,
+    command_for,
+)
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
@@ -774,7 +779,11 @@ class SandboxBackend:
         return (
             STANDBY_PER_RUNTIME > 0
             and spec.ephemeral_mb == DEFAULT_EPHEMERAL_MB
-            and (spec.runtime.startswith("python3.") or spec.runtime.startswith("nodejs"))
+            and (
+                spec.runtime.startswith("python3.")
+                or spec.runtime.startswith("nodejs")
+                or spec.runtime in RUBY_RUNTIMES
+            )
         )
 
     def _take_standby(self, runtime: str) -> _Booted | None:
