@@ -83,6 +83,20 @@ _IFF_UP = 0x1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+# Every sandbox's own namespaces and session, for zip and image functions alike (the network
+# namespace is made before bwrap runs: see the module's docstring).
+_ISOLATION = (
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--die-with-parent",
+    "--new-session",
+    "--hostname",
+    "localhost",
+)
+
+
 class ImageUnavailable(RuntimeUnavailable):
     """A container image function's image cannot be run here (missing, or refused)."""
 
@@ -245,14 +259,7 @@ class SandboxBackend:
             return self._image_argv(launch, fds, block_r, info_w, user)
         argv = [
             bwrap_path(),
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--die-with-parent",
-            "--new-session",
-            "--hostname",
-            "localhost",
+            *_ISOLATION,
             "--ro-bind",
             "/usr",
             "/usr",
@@ -356,14 +363,7 @@ class SandboxBackend:
         namespaces, seccomp filter, cgroup and unprivileged uid as any function."""
         return [
             bwrap_path(),
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--die-with-parent",
-            "--new-session",
-            "--hostname",
-            "localhost",
+            *_ISOLATION,
             "--ro-bind-fd",
             str(fds["root"]),
             "/",
