@@ -10,6 +10,7 @@ stamp="$VENV/.requirements.sha256"
 want="$(sha256sum requirements.txt | cut -d' ' -f1)"
 scripts/frontend.sh
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    PIP="$VENV/bin/pip" scripts/runtime-sdk.sh
     exit 0
 fi
 if ! "$PYTHON" -m venv --help >/dev/null 2>&1 || ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
@@ -22,3 +23,5 @@ fi
 "$VENV/bin/pip" install -q --upgrade pip
 "$VENV/bin/pip" install -q -r requirements.txt
 echo "$want" > "$stamp"
+# The AWS SDKs the runtimes carry (boto3, the AWS SDK for JavaScript v3), with the venv's pip.
+PIP="$VENV/bin/pip" scripts/runtime-sdk.sh

@@ -162,17 +162,22 @@ class PlatformFs:
         self._prepare()
         return str(self.root / "runtime")
 
-    def tree(self, tree: str) -> str:
-        """Where the image of ``tree`` is mounted (the tree itself if it cannot be)."""
+    def tree(self, tree: str, images: Path | None = None) -> str:
+        """Where the image of ``tree`` (kept in ``images``, by default the store of code
+        trees) is mounted (the tree itself if it cannot be)."""
         self._prepare()
         try:
-            image = treeimages.image_for(tree, self.images)
+            image = treeimages.image_for(tree, images or self.images)
         except OSError as exc:
             logger.warning("no image of a code tree, bound as a directory: %s", exc)
             return tree
         known = self._mounted.pop(image, None)
         if known is None:
-            target = self.trees / image.stem
+            # Images of another store (the runtime SDK's, named for its pins) apart.
+            name = (
+                image.stem if image.parent == self.images else f"{image.parent.name}-{image.stem}"
+            )
+            target = self.trees / name
             try:
                 target.mkdir(exist_ok=True)
                 device = treeimages.attach(image)

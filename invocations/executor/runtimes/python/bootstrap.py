@@ -178,6 +178,9 @@ def setup_paths():
     sys.path += [
         "/opt/python",
         f"/opt/python/lib/{version}/site-packages",
+        # The runtime's boto3 (catalog.SDK_PYTHON_PATH), last: as on AWS, a copy in the
+        # function's package or a layer is found first.
+        "/var/runtime-sdk/python",
     ]
 
 
