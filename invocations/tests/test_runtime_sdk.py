@@ -57,12 +57,12 @@ exports.handler = async () => {
 """
 
 # A package's own boto3, as a function pinning another version would bundle it.
-OWN_BOTO3 = {
+OWN_BOTO3: dict[str, str | bytes] = {
     "boto3/__init__.py": "__version__ = 'bundled'\n",
     "app.py": "import boto3\n\ndef handler(event, context):\n    return boto3.__version__\n",
 }
 
-OWN_JS_SDK = {
+OWN_JS_SDK: dict[str, str | bytes] = {
     "node_modules/@aws-sdk/client-lambda/package.json": json.dumps(
         {"name": "@aws-sdk/client-lambda", "version": "0.0.0-bundled", "main": "index.js"}
     ),
@@ -112,7 +112,9 @@ class Account:
             RoleName="sdk-role", PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
         )
 
-    def function(self, runtime: str, handler: str, files: dict[str, str], **extra: Any) -> str:
+    def function(
+        self, runtime: str, handler: str, files: dict[str, str | bytes], **extra: Any
+    ) -> str:
         name = f"sdk-{uuid.uuid4().hex[:8]}"
         self.lam.create_function(
             FunctionName=name,
