@@ -11,6 +11,7 @@ want="$(sha256sum requirements.txt | cut -d' ' -f1)"
 scripts/frontend.sh
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     PIP="$VENV/bin/pip" scripts/runtime-sdk.sh
+    scripts/go-blueprint.sh
     exit 0
 fi
 if ! "$PYTHON" -m venv --help >/dev/null 2>&1 || ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
@@ -25,3 +26,4 @@ fi
 echo "$want" > "$stamp"
 # The AWS SDKs the runtimes carry (boto3, the AWS SDK for JavaScript v3), with the venv's pip.
 PIP="$VENV/bin/pip" scripts/runtime-sdk.sh
+scripts/go-blueprint.sh
