@@ -99,9 +99,13 @@ def test_create_from_the_python_blueprint_edit_in_the_editor_deploy_and_invoke(
 
 @pytest.mark.parametrize(
     ("blueprint", "expected"),
-    [("hello-bash", "Echoing request"), ("hello-nodejs", "Hello from Lambda!")],
+    [
+        ("hello-bash", "Echoing request"),
+        ("hello-nodejs", "Hello from Lambda!"),
+        ("hello-go", "Hello from Lambda!"),
+    ],
 )
-def test_the_bash_and_nodejs_blueprints_run(
+def test_the_bash_nodejs_and_go_blueprints_run(
     console: Console, blueprint: str, expected: str
 ) -> None:
     _create_from_blueprint(console, "started", blueprint)
