@@ -194,3 +194,51 @@ def test_an_sdk_for_javascript_bundled_in_the_package_wins_over_the_runtimes(
 ) -> None:
     name = account.function("nodejs20.x", "index.handler", OWN_JS_SDK)
     assert account.run(name) == [True, "0.0.0-bundled"]
+
+
+ESM = """
+import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { shout } from "shouter";
+
+export const handler = async () => {
+  const identity = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+  return { arn: identity.Arn, layer: shout("from a layer") };
+};
+"""
+
+
+def test_an_es_module_imports_the_runtimes_sdk_and_a_layers_package(account: Account) -> None:
+    # As on AWS's Node.js 18+ runtimes, `import` searches NODE_PATH (Node's own does not).
+    layer = account.lam.publish_layer_version(
+        LayerName="shouter",
+        Content={
+            "ZipFile": make_zip(
+                {
+                    "nodejs/node_modules/shouter/package.json": json.dumps(
+                        {"name": "shouter", "type": "module", "exports": "./index.js"}
+                    ),
+                    "nodejs/node_modules/shouter/index.js": (
+                        "export const shout = (text) => text.toUpperCase();\n"
+                    ),
+                }
+            )
+        },
+    )["LayerVersionArn"]
+    name = account.function("nodejs20.x", "index.handler", {"index.mjs": ESM}, Layers=[layer])
+    assert account.run(name) == {"arn": account.session(name), "layer": "FROM A LAYER"}
+
+
+def test_an_es_module_importing_a_package_found_nowhere_fails_to_import(
+    account: Account,
+) -> None:
+    files: dict[str, str | bytes] = {
+        "index.mjs": 'import "no-such-package";\nexport const handler = async () => 1;\n'
+    }
+    name = account.function("nodejs20.x", "index.handler", files)
+    response = invoke(account.lam, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Body"]["errorType"] == "Runtime.ImportModuleError"
+    assert (
+        "Cannot find package 'no-such-package' imported from /var/task/index.mjs"
+        in (response["Body"]["errorMessage"])
+    )
