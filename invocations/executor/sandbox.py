@@ -450,7 +450,7 @@ class SandboxBackend:
                 fds["sdk"] = open_dir(
                     sdk.path
                     if platform is None
-                    else platform.tree(sdk.path, _sdk_images(platform, sdk))
+                    else platform.runtime_sdk(sdk.path, _sdk_images(platform, sdk))
                 )
             fds["etc"] = open_dir(etc)
             if opt:
