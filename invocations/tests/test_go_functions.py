@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from conftest import LiveServer, client_error, client_for, create_function, create_user
 from invocations.tests.helpers import invoke, zip_with_modes
 
-pytestmark = [pytest.mark.live]
+pytestmark = [pytest.mark.live, pytest.mark.one_profile]
 
 SOURCE = Path(__file__).parent / "fixtures" / "go-function"
 GO1X_REFUSED = (

@@ -21,7 +21,7 @@ from iam.tests.test_iam_api import create_admin
 from invocations.executor import catalog
 from invocations.tests.helpers import invoke
 
-pytestmark = [pytest.mark.live]
+pytestmark = [pytest.mark.live, pytest.mark.one_profile]
 
 PYTHON = """
 import os
