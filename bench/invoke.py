@@ -1,12 +1,16 @@
 """Warm and cold invoke latency, each next to its baseline measured in the same run.
 
     python bench/invoke.py [--warm N] [--cold N] [--docker]
+    python bench/invoke.py --runtime ruby --runtime java --runtime go [--warm N] [--cold N]
 
 - warm: p50/p99 of a signed Invoke of a Python no-op through the HTTP API, beside a no-op
   JSON view (``/healthz``) of the same server over the same kind of connection;
 - cold: p50/p99 of first invokes (a new environment each), beside ``bwrap … python3 -c
   pass`` and, with ``--docker``, ``docker run --rm <runtime image> python3 -c pass``;
 - throughput: warm invokes/s from 4 client threads beside the no-op view's requests/s.
+
+With ``--runtime``, only cold and warm p50/p99 of a no-op in each named runtime beside
+Python's, interleaved in one run (``bench/runtime_packages.py`` builds them).
 """
 
 from __future__ import annotations
@@ -109,11 +113,63 @@ def bare_bwrap() -> None:
     )
 
 
+def compare_runtimes(srv, runtimes: list[str], warm_n: int, cold_n: int) -> None:  # type: ignore[no-untyped-def]
+    """Cold and warm p50 of a no-op per runtime, Python's first, all interleaved."""
+    from runtime_packages import PACKAGES
+
+    lam = lambda_client(srv)
+    client = SignedClient(srv)
+    names = ["python", *[r for r in runtimes if r != "python"]]
+    packages = {name: PACKAGES[name]() for name in names}
+    for name, (runtime, handler, code) in packages.items():
+        for i in range(cold_n + 1):  # function 0 stays warm
+            lam.create_function(
+                FunctionName=f"{name}-{i}",
+                Runtime=runtime,
+                Handler=handler,
+                Role=ROLE,
+                Code={"ZipFile": code},
+            )
+
+    def invoke(function: str) -> float:
+        prepared = client.prepare("POST", f"/2015-03-31/functions/{function}/invocations", b"{}")
+        start = time.perf_counter()
+        status, _, body = client.send(prepared)
+        elapsed = (time.perf_counter() - start) * 1000
+        assert status == 200, (function, status, body)
+        return elapsed
+
+    cold: dict[str, list[float]] = {name: [] for name in names}
+    warm: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(1, cold_n + 1):
+        order = names if i % 2 else names[::-1]
+        for name in order:
+            cold[name].append(invoke(f"{name}-{i}"))
+    for name in names:
+        for _ in range(20):
+            invoke(f"{name}-0")
+    for _ in range(warm_n):
+        for name in names:
+            warm[name].append(invoke(f"{name}-0"))
+    rows = []
+    for name in names:
+        rows.append((f"cold Invoke, {packages[name][0]}", percentiles(cold[name])))
+        rows.append((f"warm Invoke, {packages[name][0]}", percentiles(warm[name])))
+    report("Runtimes: a no-op's cold and warm Invoke (sandbox, same run)", rows)
+    base_cold, base_warm = percentiles(cold["python"])["p50"], percentiles(warm["python"])["p50"]
+    for name in names[1:]:
+        print(
+            f"  {name}: cold p50 {percentiles(cold[name])['p50'] / base_cold:.2f}x python's, "
+            f"warm p50 {percentiles(warm[name])['p50'] / base_warm:.2f}x python's"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warm", type=int, default=1000)
     parser.add_argument("--cold", type=int, default=40)
     parser.add_argument("--docker", action="store_true")
+    parser.add_argument("--runtime", action="append", choices=["python", "ruby", "java", "go"])
     args = parser.parse_args()
     import os
     import sys
@@ -122,6 +178,9 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
     with server() as srv:
+        if args.runtime:
+            compare_runtimes(srv, args.runtime, min(args.warm, 300), min(args.cold, 15))
+            return
         lam = lambda_client(srv)
         code = hello_zip()
         lam.create_function(

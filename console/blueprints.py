@@ -10,6 +10,7 @@ from pathlib import Path
 
 from functions.package_files import EXECUTABLE, REGULAR
 from invocations import selectors as invocations
+from invocations.executor import javaruntime
 
 # The Go blueprint's source, and where setup builds its bootstrap (scripts/go-blueprint.sh):
 # nobody compiles Go in a browser, so the blueprint ships the binary prebuilt.
@@ -142,6 +143,25 @@ def _offered(blueprint: Blueprint) -> Blueprint:
     )
 
 
+def _java() -> list[Blueprint]:
+    """A compiled hello world (its source: invocations/executor/java/hello), when this host
+    could build it: a Java package is classes, not text to edit."""
+    classes = javaruntime.blueprint_files()
+    if not classes:
+        return []
+    return [
+        Blueprint(
+            "hello-java",
+            "Hello world (Java)",
+            "A RequestHandler that logs the event with the context's logger and returns a "
+            "greeting (a prebuilt class).",
+            "java17",
+            "example.Hello::handleRequest",
+            {name: (data, REGULAR) for name, data in classes.items()},
+        )
+    ]
+
+
 def all_blueprints() -> list[Blueprint]:
     """Every blueprint, those this host cannot offer included, with the reason."""
     return [_offered(blueprint) for blueprint in _blueprints()]
@@ -174,6 +194,7 @@ def _blueprints() -> list[Blueprint]:
             {"bootstrap": (_BOOTSTRAP, EXECUTABLE), "function.sh": (_BASH_HANDLER, EXECUTABLE)},
         ),
         _go_blueprint(),
+        *_java(),
     ]
 
 

@@ -9,6 +9,8 @@ scripts/system-deps.sh
 stamp="$VENV/.requirements.sha256"
 want="$(sha256sum requirements.txt | cut -d' ' -f1)"
 scripts/frontend.sh
+# The Java runtime's interface and client jars, compiled with the host's JDK (stdlib only).
+"$PYTHON" -m invocations.executor.javaruntime
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     PIP="$VENV/bin/pip" scripts/runtime-sdk.sh
     scripts/go-blueprint.sh

@@ -12,6 +12,8 @@ command -v node >/dev/null || missing+=(nodejs)
 # builds the platform's own runtime client and the com.amazonaws...runtime interfaces).
 [[ -x /usr/bin/ruby ]] || missing+=(ruby)
 [[ -x /usr/bin/javac ]] || missing+=(openjdk-17-jdk-headless)
+# Jackson: the Java runtime's POJO serializer (as AWS's runtime uses Jackson).
+[[ -f /usr/share/java/jackson-databind.jar ]] || missing+=(libjackson2-databind-java)
 [[ -x /usr/bin/curl ]] || missing+=(curl)
 [[ -x /usr/bin/setpriv ]] || missing+=(util-linux)
 [[ -x /usr/bin/bash ]] || missing+=(bash)

@@ -423,3 +423,16 @@ def test_posts_without_the_csrf_token_are_refused():
         headers={"X-CSRFToken": token},
     )
     assert ok.status_code == 201
+
+
+def test_the_java_blueprint_is_a_compiled_class_the_editor_does_not_offer_to_edit():
+    client = _client("111111111111", "owner")
+    response = client.post(
+        "/_console/functions", {"name": "j", "source": "blueprint", "blueprint": "hello-java"}
+    )
+    assert response.status_code == 201, response.content
+    latest = Function.objects.get(name="j").versions.get(number=0)
+    assert (latest.runtime, latest.handler) == ("java17", "example.Hello::handleRequest")
+    package = client.get("/_console/functions/j/code").json()
+    assert package["files"] == []
+    assert "binary file (example/Hello.class)" in package["reason"]

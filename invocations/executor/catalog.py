@@ -10,6 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from invocations.executor import javaruntime
+
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtimes"
 
 
@@ -56,6 +58,48 @@ def node_binary() -> str | None:
     return configured or shutil.which("node", path="/usr/bin:/usr/local/bin")
 
 
+# AWS's Java runtimes; each is served by the host's JDK of that major version.
+JAVA_RUNTIMES = {"java11": "11", "java17": "17", "java21": "21"}
+
+
+@functools.cache
+def java_binaries() -> dict[str, str]:
+    """``{"17": "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", ...}``: the JDKs on the host.
+
+    Debian's OpenJDK packages; ``FUNCTORY_JAVA_21=/path/to/bin/java`` adds or overrides one.
+    """
+    found: dict[str, str] = {}
+    for path in sorted(glob.glob("/usr/lib/jvm/java-*-openjdk-*/bin/java")):
+        match = re.search(r"/java-(\d+)-openjdk", path)
+        if match and os.access(path, os.X_OK):
+            found.setdefault(match[1], path)
+    for name, value in os.environ.items():
+        match = re.fullmatch(r"FUNCTORY_JAVA_(\d+)", name)
+        if match and os.access(value, os.X_OK):
+            found[match[1]] = value
+    return found
+
+
+def _java_command(runtime: str) -> RuntimeCommand:
+    version = JAVA_RUNTIMES[runtime]
+    binary = java_binaries().get(version)
+    if binary is None:
+        raise RuntimeUnavailable(
+            f"Runtime {runtime} is not available on this host: it has no Java {version} "
+            f"(install openjdk-{version}-jre-headless)."
+        )
+    if javaruntime.ensure_built() is None:
+        raise RuntimeUnavailable(
+            f"Runtime {runtime} is not available on this host: the platform's Java runtime "
+            "client could not be built (it needs javac and libjackson2-databind-java)."
+        )
+    return RuntimeCommand(
+        argv=("/usr/bin/bash", "/var/runtime/java/bootstrap", binary),
+        extra_mounts=_mounts_for(binary),
+        execution_env=f"AWS_Lambda_{runtime}",
+    )
+
+
 def _mounts_for(binary: str) -> tuple[str, ...]:
     if binary.startswith("/usr/"):
         return ()
@@ -84,6 +128,8 @@ def command_for(runtime: str) -> RuntimeCommand:
             extra_mounts=_mounts_for(binary),
             execution_env=f"AWS_Lambda_{runtime}",
         )
+    if runtime in JAVA_RUNTIMES:
+        return _java_command(runtime)
     if runtime.startswith("provided"):
         # Resolved by the backend, which can see whether the package or a layer has one.
         return RuntimeCommand(argv=(), execution_env="")
@@ -155,6 +201,9 @@ def availability(runtime: str) -> Availability:
 def _needed(runtime: str) -> str:
     if runtime.startswith("python3."):
         return f"Python {runtime.removeprefix('python')}"
+    java = re.match(r"java(\d+)", runtime)
+    if java:  # each version is its own JDK
+        return f"Java {java[1]}"
     for prefix, label in _FAMILIES:
         if runtime.startswith(prefix):
             return label

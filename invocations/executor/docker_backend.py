@@ -38,11 +38,18 @@ from invocations.executor import (
     docker_trees,
     egress,
     identity,
+    javaruntime,
     platform_proxy,
     seccomp,
     treeimages,
 )
-from invocations.executor.catalog import RUNTIME_DIR, SDK_MOUNT, command_for, runtime_sdk
+from invocations.executor.catalog import (
+    JAVA_RUNTIMES,
+    RUNTIME_DIR,
+    SDK_MOUNT,
+    command_for,
+    runtime_sdk,
+)
 from invocations.executor.docker_tmp import DockerTmp, TmpVolume
 from invocations.executor.docker_trees import DockerTrees
 from invocations.executor.environment import Environment, LogSink, log_stream_name
@@ -289,6 +296,7 @@ class DockerBackend(SandboxBackend):
         self._trees: DockerTrees | None = None
         self._runtime_images: Path | None = None
         self._images: Path | None = None
+        javaruntime.ensure_built()  # its jars are part of the runtime directory's image
         if treeimages.available():
             images = self._images = self.state_dir.resolve() / "images"
             self._trees = DockerTrees(self.client, images)
@@ -369,6 +377,8 @@ class DockerBackend(SandboxBackend):
             command, _ = self._command(spec)
         elif spec.runtime.startswith("python3."):
             command = ("python3", "-X", "utf8", "/var/runtime/python/bootstrap.py")
+        elif spec.runtime in JAVA_RUNTIMES:
+            command = command_for(spec.runtime).argv  # the image's JDK, at the host's path
         else:
             command = ("node", "/var/runtime/nodejs/bootstrap.js")
             command_for(spec.runtime)  # refuses runtimes we do not know

@@ -34,7 +34,7 @@ import uuid
 from collections import OrderedDict
 from pathlib import Path
 
-from invocations.executor import cgroups, egress, ephemeral, treeimages
+from invocations.executor import cgroups, egress, ephemeral, javaruntime, treeimages
 from invocations.executor.catalog import RUNTIME_DIR
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,10 @@ ETC_FILES = (
     "localtime",
     "nsswitch.conf",
     "mime.types",
+    # Debian's JDKs link their jvm.cfg, security policy and the like here.
+    "java-11-openjdk",
+    "java-17-openjdk",
+    "java-21-openjdk",
 )
 
 
@@ -156,6 +160,7 @@ class PlatformFs:
         _mount("functory", self.root, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755")
         try:
             write_etc(self.root / "etc")
+            javaruntime.ensure_built()  # its jars are part of the runtime directory
             shutil.copytree(
                 RUNTIME_DIR,
                 self.root / "runtime",

@@ -117,7 +117,7 @@ def test_a_fresh_sandbox_sees_its_code_and_layers_but_no_host_path(
     _assert_no_host_path(body["mountinfo"], tmp_path)
     assert body["task"] == body["cwd"] == ["app.py"]
     assert body["layer"] == "LAYER = 1\n"
-    assert body["runtime"] == ["nodejs", "python"]
+    assert body["runtime"] == ["java", "nodejs", "python"]
     assert _mounts_at(body["mountinfo"], "/var/task") == ["erofs"]
     assert _mounts_at(body["mountinfo"], "/opt") == ["erofs"]
 
