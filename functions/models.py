@@ -64,9 +64,21 @@ class FunctionVersion(models.Model):
     kms_key_arn = models.CharField(max_length=2048, blank=True)
     vpc_config = models.JSONField(default=dict)
     logging_config = models.JSONField(default=dict)
-    code = models.ForeignKey(CodeBlob, on_delete=models.PROTECT, related_name="+")
-    code_sha256 = models.CharField(max_length=44)
+    # None for a container-image function: its code is the image.
+    code = models.ForeignKey(
+        CodeBlob, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    code_sha256 = models.CharField(max_length=64)
     code_size = models.BigIntegerField()
+    package_type = models.CharField(max_length=8, default="Zip")
+    # Image functions: the ImageUri as given, the image it resolved to when set (a re-tag
+    # later changes nothing), the ImageConfig overrides and the image's own settings
+    # (Entrypoint, Cmd, WorkingDir, Env) read from the engine at that moment.
+    image_uri = models.CharField(max_length=1024, blank=True)
+    resolved_image_uri = models.CharField(max_length=1200, blank=True)
+    image_id = models.CharField(max_length=80, blank=True)
+    image_config = models.JSONField(default=dict)
+    image_settings = models.JSONField(default=dict)
     # A digest of everything a published version freezes; an unchanged $LATEST publishes
     # as the existing version instead of a new one.
     config_digest = models.CharField(max_length=64)

@@ -43,12 +43,17 @@ def function_configuration(
         "RevisionId": version.revision_id,
         "State": "Active",
         "LastUpdateStatus": "Successful",
-        "PackageType": "Zip",
+        "PackageType": version.package_type,
         "Architectures": version.architectures or ["x86_64"],
         "EphemeralStorage": {"Size": version.ephemeral_storage},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": logging_config.effective(version.logging_config, function.name).response(),
     }
+    if version.package_type == "Image":
+        # The image holds the runtime and the handler (its entrypoint and command).
+        del config["Runtime"], config["Handler"]
+        if version.image_config:
+            config["ImageConfigResponse"] = {"ImageConfig": dict(version.image_config)}
     if version.environment:
         config["Environment"] = {"Variables": dict(version.environment)}
     if version.dead_letter_target_arn:
@@ -61,6 +66,15 @@ def function_configuration(
     if layers:
         config["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in layers]
     return config
+
+
+def image_code_location(version: FunctionVersion) -> dict[str, Any]:
+    """GetFunction's ``Code`` of an image function: the URI as given and as resolved."""
+    return {
+        "RepositoryType": "ECR",
+        "ImageUri": version.image_uri,
+        "ResolvedImageUri": version.resolved_image_uri,
+    }
 
 
 def alias_configuration(alias: Alias) -> dict[str, Any]:

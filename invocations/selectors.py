@@ -69,20 +69,45 @@ class InvokeTarget:
         return target if (random.random() if draw is None else draw) < weight else self.primary
 
 
+def _image_fields(version: FunctionVersion) -> dict[str, Any]:
+    """How an image function starts: ImageConfig's members override the image's own."""
+    own, config = version.image_settings, version.image_config
+    entrypoint = config["EntryPoint"] if "EntryPoint" in config else own.get("Entrypoint", [])
+    command = config["Command"] if "Command" in config else own.get("Cmd", [])
+    env = [item.partition("=") for item in own.get("Env", [])]
+    return {
+        "code_dir": "",
+        "layers_dir": None,
+        # The runtime interface client takes the handler as its argument, as on AWS.
+        "handler": command[0] if command else "",
+        "image_id": version.image_id,
+        "image_command": tuple(str(part) for part in [*entrypoint, *command]),
+        "image_workdir": config.get("WorkingDirectory") or own.get("WorkingDir") or "/",
+        "image_env": tuple((key, value) for key, _, value in env if key),
+        "image_volumes": tuple(sorted(str(path) for path in own.get("Volumes", []))),
+    }
+
+
 def _spec(version: FunctionVersion) -> EnvironmentSpec:
     function = version.function
-    layers = list(version.layers.all())
+    if version.package_type == "Image":
+        fields = _image_fields(version)
+    else:
+        layers = list(version.layers.all())
+        fields = {
+            "handler": version.handler,
+            "code_dir": codecache.code_dir(version.code_id or ""),
+            "layers_dir": codecache.layers_dir([layer.code_id for layer in layers]),
+        }
     logs = logging_config.effective(version.logging_config, function.name)
     return EnvironmentSpec(
         function_arn=arns.function_arn(function.account_id, function.name),
         function_name=function.name,
         version=version.version,
         runtime=version.runtime,
-        handler=version.handler,
         memory_mb=version.memory_size,
         timeout_s=version.timeout,
-        code_dir=codecache.code_dir(version.code_id),
-        layers_dir=codecache.layers_dir([layer.code_id for layer in layers]),
+        **fields,
         environment=tuple(sorted(version.environment.items())),
         ephemeral_mb=version.ephemeral_storage,
         log_group=logs.log_group,

@@ -31,9 +31,25 @@ def _function(request: SignedInRequest, name: str) -> Function:
     return selectors.function_get_for_account(request.user.account, name)
 
 
+_IMAGE_CODE = (
+    "This function's code is a container image: build a new image and point the function "
+    "at it (UpdateFunctionCode with an ImageUri)."
+)
+
+
 def _properties(
     request: HttpRequest, function: Function, latest: FunctionVersion
 ) -> dict[str, Any]:
+    if latest.package_type == "Image" or latest.code_id is None:
+        return {
+            "runtime": None,
+            "handler": None,
+            "codeSha256": latest.code_sha256,
+            "codeSize": latest.code_size,
+            "revisionId": latest.revision_id,
+            "lastModified": latest.last_modified.isoformat(),
+            "downloadUrl": "",
+        }
     return {
         "runtime": latest.runtime,
         "handler": latest.handler,
@@ -49,6 +65,8 @@ def _properties(
 
 def _package(request: HttpRequest, function: Function) -> dict[str, Any]:
     latest = selectors.latest_version(function)
+    if latest.code_id is None:  # a container image: nothing to edit here
+        return {**_properties(request, function, latest), "reason": _IMAGE_CODE}
     package = package_files.read(codestore.read(latest.code_id))
     return {
         **_properties(request, function, latest),
@@ -169,6 +187,8 @@ class CodePackageView(APIView):
         """Deploy the posted files as the new code, through UpdateFunctionCode's service."""
         function = _function(request, name)
         require(request, Action.DEPLOY, FunctionName=function.name)
+        if selectors.latest_version(function).package_type == "Image":
+            raise FieldError("files", _IMAGE_CODE)
         data = DeployInput(data=request.data)
         data.is_valid(raise_exception=True)
         files, folders = _posted_files(data.validated_data)
@@ -202,6 +222,8 @@ class RuntimeSettingsView(APIView):
         """Runtime and handler, through UpdateFunctionConfiguration's service."""
         function = _function(request, name)
         require(request, Action.CONFIGURE, FunctionName=function.name)
+        if selectors.latest_version(function).package_type == "Image":
+            raise FieldError("runtime", "A container image function's image is its runtime.")
         data = RuntimeInput(data=request.data)
         data.is_valid(raise_exception=True)
         runtime = data.validated_data["runtime"]

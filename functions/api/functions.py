@@ -50,12 +50,14 @@ def get_function(req: ApiRequest, function_name: str) -> ApiResponse:
     version = resolved.version
     body: dict[str, Any] = {
         "Configuration": render.function_configuration(version, qualifier=resolved.qualifier),
-        "Code": {
+        "Code": render.image_code_location(version)
+        if version.package_type == "Image"
+        else {
             "RepositoryType": "S3",
             "Location": code_location.url_for(
                 req.http,
                 resolved.function.account_id,
-                version.code_id,
+                version.code_id or "",
                 f"{resolved.function.name}.zip",
             ),
         },

@@ -45,7 +45,9 @@ def decode_zip(value: Any) -> bytes:
 def read_code_source(params: dict[str, Any]) -> UploadedCode:
     """The zip from ``ZipFile``; S3 and image sources are answered clearly."""
     if params.get("ImageUri"):
-        raise InvalidParameterValue("Container image functions are not supported by this server.")
+        raise InvalidParameterValue(
+            "Please don't provide ImageUri when the intended function PackageType is Zip."
+        )
     has_s3 = any(params.get(k) for k in ("S3Bucket", "S3Key", "S3ObjectVersion"))
     if params.get("ZipFile") is not None and has_s3:
         raise InvalidParameterValue(

@@ -17,7 +17,7 @@ from awsapi.errors import (
     ResourceConflict,
 )
 from awsapi.service_models import service_model
-from functions import arns, codestore, logging_config, zips
+from functions import arns, codestore, images, logging_config, zips
 from functions.models import (
     Function,
     FunctionLayer,
@@ -102,7 +102,17 @@ _FROZEN_FIELDS = (
     "logging_config",
     "code_sha256",
     "code_size",
+    "package_type",
+    "image_uri",
+    "resolved_image_uri",
+    "image_id",
+    "image_config",
+    "image_settings",
     "description",
+)
+IMAGE_REFUSES = (
+    "Please don't provide Handler or Runtime or Layer when the intended function PackageType "
+    "is Image."
 )
 
 
@@ -234,11 +244,74 @@ def _apply(version: FunctionVersion, params: dict[str, Any]) -> None:
         version.logging_config = logging_config.merged(
             version.logging_config or {}, params["LoggingConfig"]
         )
-    if params.get("PackageType", "Zip") != "Zip":
-        raise InvalidParameterValue("Image package type is not supported by this server.")
+    if "ImageConfig" in params:
+        if version.package_type != "Image":
+            raise InvalidParameterValue(
+                "ImageConfig is not supported for functions with PackageType Zip."
+            )
+        version.image_config = _image_config(params["ImageConfig"])
     check_runtime(params.get("Runtime"))
     if params.get("FileSystemConfigs"):
         raise InvalidParameterValue("File system configurations are not supported by this server.")
+
+
+def _image_config(value: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``ImageConfig`` members set (an empty object clears them all, as on AWS)."""
+    config: dict[str, Any] = {}
+    for member in ("EntryPoint", "Command"):
+        if (value or {}).get(member) is not None:
+            config[member] = [str(part) for part in value[member]]  # type: ignore[index]
+    if (value or {}).get("WorkingDirectory"):
+        config["WorkingDirectory"] = str(value["WorkingDirectory"])  # type: ignore[index]
+    return config
+
+
+def _check_image_params(params: dict[str, Any]) -> None:
+    """Runtime, Handler and Layers belong to the image, not to the function."""
+    if params.get("Runtime") or params.get("Handler") or params.get("Layers"):
+        raise InvalidParameterValue(IMAGE_REFUSES)
+
+
+def _set_image(version: FunctionVersion, image: images.ResolvedImage) -> None:
+    version.image_uri = image.image_uri
+    version.resolved_image_uri = image.resolved_uri
+    version.image_id = image.image_id
+    version.image_settings = dict(image.settings)
+    # AWS reports the image's digest as the code's hash; an image stores no zip here.
+    version.code_sha256 = image.digest_hex
+    version.code_size = 0
+
+
+def _create_image(*, account: Account, name: str, params: dict[str, Any]) -> FunctionVersion:
+    _check_image_params(params)
+    code_params = params.get("Code") or {}
+    if code_params.get("ZipFile") is not None or code_params.get("S3Bucket"):
+        raise InvalidParameterValue(
+            "Please don't provide ZipFile or S3Bucket/S3Key when the intended function "
+            "PackageType is Image."
+        )
+    if not code_params.get("ImageUri"):
+        raise InvalidParameterValue("Please provide ImageUri when PackageType is Image.")
+    version = FunctionVersion(number=0, package_type="Image", runtime="", handler="")
+    _apply(version, params)
+    check_execution_role(account.id, name, params.get("Role"))
+    _set_image(version, images.resolve(str(code_params["ImageUri"])))
+    try:
+        with transaction.atomic():
+            function = Function.objects.create(
+                account=account, name=name, tags=dict(params.get("Tags") or {})
+            )
+            version.function = function
+            version.last_modified = timezone.now()
+            version.config_digest = ""
+            version.save()
+            version.config_digest = _digest(version, [])
+            version.save(update_fields=["config_digest"])
+            if params.get("Publish"):
+                return _publish(function, version, description=None)
+            return version
+    except IntegrityError as exc:
+        raise ResourceConflict(f"Function already exist: {name}") from exc
 
 
 def _digest(version: FunctionVersion, layer_arns: list[str]) -> str:
@@ -289,6 +362,16 @@ def _stamp(version: FunctionVersion) -> None:
 
 def function_create(*, account: Account, name: str, params: dict[str, Any]) -> FunctionVersion:
     """CreateFunction. Returns $LATEST, or the new version 1 when ``Publish`` is set."""
+    if params.get("PackageType") == "Image":
+        return _create_image(account=account, name=name, params=params)
+    if (params.get("Code") or {}).get("ImageUri"):
+        raise InvalidParameterValue(
+            "Please don't provide ImageUri when the intended function PackageType is Zip."
+        )
+    if "ImageConfig" in params:
+        raise InvalidParameterValue(
+            "ImageConfig is not supported for functions with PackageType Zip."
+        )
     if not params.get("Runtime") or not params.get("Handler"):
         raise InvalidParameterValue(
             "Runtime and Handler are mandatory parameters for functions created with "
@@ -332,6 +415,13 @@ def function_update_code(*, resolved: Resolved, params: dict[str, Any]) -> Funct
     """UpdateFunctionCode (with DryRun, Publish and RevisionId)."""
     if resolved.qualifier not in (None, FunctionVersion.LATEST):
         raise InvalidParameterValue("Only the $LATEST version of a function can be updated.")
+    package_type = resolved.function.versions.get(number=0).package_type
+    if package_type == "Image":
+        return _update_image(resolved=resolved, params=params)
+    if params.get("ImageUri"):
+        raise InvalidParameterValue(
+            "Please don't provide ImageUri when updating a function with packageType Zip."
+        )
     upload = code.read_code_source(params)
     digest = hashlib.sha256(upload.data).hexdigest()
     latest = resolved.function.versions.get(number=0)
@@ -356,9 +446,32 @@ def function_update_code(*, resolved: Resolved, params: dict[str, Any]) -> Funct
         _stamp(latest)
         latest.save()
         result = _publish(function, latest, description=None) if params.get("Publish") else latest
-    if old_digest != digest:
+    if old_digest is not None and old_digest != digest:
         codestore.release([old_digest])
     return result
+
+
+def _update_image(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVersion:
+    if not params.get("ImageUri") or params.get("ZipFile") is not None or params.get("S3Bucket"):
+        raise InvalidParameterValue(
+            "Please provide ImageUri when updating a function with packageType Image."
+        )
+    latest = resolved.function.versions.get(number=0)
+    check_revision(params.get("RevisionId"), latest.revision_id)
+    image = images.resolve(str(params["ImageUri"]))
+    if params.get("DryRun"):
+        _set_image(latest, image)
+        return latest
+    with transaction.atomic():
+        function = Function.objects.select_for_update().get(pk=resolved.function.pk)
+        latest = function.versions.select_for_update().get(number=0)
+        check_revision(params.get("RevisionId"), latest.revision_id)
+        _set_image(latest, image)
+        if params.get("Architectures"):
+            latest.architectures = list(params["Architectures"])
+        _stamp(latest)
+        latest.save()
+        return _publish(function, latest, description=None) if params.get("Publish") else latest
 
 
 def function_update_configuration(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVersion:
@@ -370,12 +483,14 @@ def function_update_configuration(*, resolved: Resolved, params: dict[str, Any])
         function = Function.objects.select_for_update().get(pk=resolved.function.pk)
         latest = function.versions.select_for_update().get(number=0)
         check_revision(params.get("RevisionId"), latest.revision_id)
+        if latest.package_type == "Image":
+            _check_image_params(params)
         _apply(latest, params)
         check_execution_role(function.account_id, function.name, params.get("Role"))
         if "Layers" in params:
             layer_arns = list(params.get("Layers") or [])
             layer_versions = layer_services.resolve_for_function(function.account, layer_arns)
-            _check_combined_size(latest.code.unzipped_size, layer_versions)
+            _check_combined_size(latest.code.unzipped_size if latest.code else 0, layer_versions)
             # Replaced layers may have held the last reference to a deleted layer's blob.
             dropped = list(latest.layers.values_list("code_id", flat=True))
             _set_layers(latest, layer_versions, layer_arns)
@@ -473,7 +588,7 @@ def function_delete(*, resolved: Resolved) -> None:
 
 
 def _digests(versions: Any) -> list[str]:
-    codes = list(versions.values_list("code_id", flat=True))
+    codes = [c for c in versions.values_list("code_id", flat=True) if c is not None]
     layers = list(
         FunctionLayer.objects.filter(function_version__in=versions).values_list(
             "code_id", flat=True

@@ -38,6 +38,7 @@ from invocations.executor import (
     docker_trees,
     egress,
     identity,
+    imageroot,
     javaruntime,
     platform_proxy,
     seccomp,
@@ -57,7 +58,9 @@ from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.sandbox import (
     CLONE_NEWNET,
+    NO_COMMAND,
     RUNTIME_API_PORT,
+    ImageUnavailable,
     SandboxBackend,
     _bring_up_loopback,
     _libc,
@@ -82,6 +85,10 @@ _warned_binds = False
 _WAIT_THEN_EXEC = (
     f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do sleep 0.005; "
     f'done; exec "$@" >{_IO_DIR}/out 2>&1'
+)
+_IMAGE_WAIT_THEN_EXEC = (
+    f"until (exec 3<>/dev/tcp/127.0.0.1/{RUNTIME_API_PORT}) 2>/dev/null; do :; done; "
+    f"exec >{_IO_DIR}/out 2>&1\n" + imageroot.LAUNCH_SCRIPT
 )
 
 
@@ -118,7 +125,7 @@ def sweep_orphan_containers(client: Any, tree_links: Path | None = None) -> None
                     with contextlib.suppress(OSError):
                         path.write_text("THAWED" if path.name == "freezer.state" else "0")
             with contextlib.suppress(Exception):
-                container.remove(force=True)
+                container.remove(force=True, v=True)
             _remove_io_dir(container.labels.get(IO_LABEL, ""))
     docker_trees.sweep_orphan_volumes(client, tree_links)
     docker_tmp.sweep_orphan_volumes(client)
@@ -262,7 +269,7 @@ class DockerProcess:
         if self.frozen:
             self.kill()
         with contextlib.suppress(Exception):
-            self.container.remove(force=True)
+            self.container.remove(force=True, v=True)
             # Reused only once the container and its processes are gone.
             self.user.release()
         if self._tmp is not None:
@@ -319,12 +326,16 @@ class DockerBackend(SandboxBackend):
         """Blocks (an image may be built): called from a thread."""
         from docker.types import Mount
 
-        trees: list[tuple[str, str, Path | None]] = [("/var/task", spec.code_dir, None)]
-        trees.append(("/var/runtime", str(RUNTIME_DIR), self._runtime_images))
-        sdk = runtime_sdk()
-        if sdk is not None:  # the AWS SDKs the runtimes carry, images named for their pins
-            images = self._images / f"sdk-{sdk.stamp}" if self._images is not None else None
-            trees.append((SDK_MOUNT, sdk.path, images))
+        trees: list[tuple[str, str, Path | None]]
+        if spec.image_id:  # the image is the code and the runtime; the kit starts it
+            trees = [(imageroot.KIT_MOUNT, imageroot.kit_dir(self.state_dir), None)]
+        else:
+            trees = [("/var/task", spec.code_dir, None)]
+            trees.append(("/var/runtime", str(RUNTIME_DIR), self._runtime_images))
+            sdk = runtime_sdk()
+            if sdk is not None:  # the AWS SDKs the runtimes carry, images named for their pins
+                images = self._images / f"sdk-{sdk.stamp}" if self._images is not None else None
+                trees.append((SDK_MOUNT, sdk.path, images))
         if spec.layers_dir:
             trees.append(("/opt", spec.layers_dir, None))
         if self._trees is None:
@@ -357,7 +368,7 @@ class DockerBackend(SandboxBackend):
         self, container: Any, volume: TmpVolume | None, user: identity.Identity
     ) -> None:
         with contextlib.suppress(Exception):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
             user.release()  # reused only once the container is gone
         if self._tmp is not None and volume is not None:
             self._tmp.release(volume)
@@ -373,7 +384,17 @@ class DockerBackend(SandboxBackend):
     ) -> Any:
         from docker.types import Mount
 
-        if spec.runtime.startswith("provided"):
+        image, working_dir = IMAGE, "/var/task"
+        entrypoint: list[str] | None = None
+        if spec.image_id:
+            # The function's own image, its argv as ImageConfig makes it; the wait and the
+            # launch script run in the kit's bash (the image may have none), busy-waiting
+            # (it may have no sleep); the script enters the working directory itself.
+            image, working_dir = spec.image_id, "/"
+            command = (spec.image_workdir or "/", *spec.image_command)
+            entrypoint = [*imageroot.kit_prefix("bash"), "-c", _IMAGE_WAIT_THEN_EXEC]
+            entrypoint.append("functory-wait")
+        elif spec.runtime.startswith("provided"):
             command, _ = self._command(spec)
         elif spec.runtime.startswith("python3."):
             command = ("python3", "-X", "utf8", "/var/runtime/python/bootstrap.py")
@@ -397,12 +418,22 @@ class DockerBackend(SandboxBackend):
             tmpfs["/tmp"] = f"size={spec.ephemeral_mb}m,mode=1777"
         if tmp is not None:
             mounts.append(tmp.mount())
+        # An image's VOLUMEs would be writable anonymous volumes beside /tmp, outside its
+        # EphemeralStorage: empty and read-only instead (AWS gives an image only /tmp).
+        for volume_path in spec.image_volumes:
+            if volume_path != "/tmp":
+                tmpfs[volume_path] = "ro,size=4k,mode=555"
         memory = f"{spec.memory_mb}m"
         environment = self.environment_variables(spec, log_stream, credentials)
-        environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+        if not spec.image_id:
+            environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+            argv = ["/bin/bash", "-c", _WAIT_THEN_EXEC, "functory-wait", *command]
+        else:
+            argv = list(command)
         return self.client.containers.create(
-            IMAGE,
-            command=["/bin/bash", "-c", _WAIT_THEN_EXEC, "functory-wait", *command],
+            image,
+            entrypoint=entrypoint,
+            command=argv,
             environment=environment,
             user=f"{user.uid}:{user.gid}",
             network_mode="none",
@@ -415,7 +446,7 @@ class DockerBackend(SandboxBackend):
             cpu_shares=cgroups.Limits(spec.memory_mb).cpu_shares,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
-            working_dir="/var/task",
+            working_dir=working_dir,
             cgroup_parent=self._cgroup_parent,
             labels={
                 "functory": "environment",
@@ -466,6 +497,8 @@ class DockerBackend(SandboxBackend):
     async def start(
         self, spec: EnvironmentSpec, credentials: Credentials | None = None
     ) -> Environment:
+        if spec.image_id and not spec.image_command:
+            raise ImageUnavailable(NO_COMMAND)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         log_stream = log_stream_name(spec)
@@ -491,11 +524,15 @@ class DockerBackend(SandboxBackend):
         try:
             # Shielded: if this start is cancelled, what is made all the same is undone.
             container, volume = await asyncio.shield(created)
-        except BaseException:
+        except BaseException as exc:
             created.add_done_callback(functools.partial(self._undo_created, user))
             os.close(read_fd)
             os.close(hold_fd)
             shutil.rmtree(io_dir, ignore_errors=True)
+            if spec.image_id and _image_missing(exc):  # removed from the engine since
+                raise ImageUnavailable(
+                    f"The function's image {spec.image_id} is not available from the engine."
+                ) from exc
             raise
         network: egress.Helper | None = None
         try:
@@ -545,6 +582,12 @@ class DockerBackend(SandboxBackend):
             started=started,
             credentials=credentials,
         )
+
+
+def _image_missing(exc: BaseException) -> bool:
+    import docker.errors
+
+    return isinstance(exc, docker.errors.ImageNotFound)
 
 
 def _warn_binds() -> None:

@@ -115,6 +115,12 @@ def _walk_to(root_fd: int, parts: list[str]) -> int:
     return fd
 
 
+def walk_to(root_fd: int, parts: list[str]) -> int:
+    """A new descriptor for the directory ``parts`` under ``root_fd``, made where missing
+    (a link or file in the way is replaced by a directory, never followed)."""
+    return _walk_to(root_fd, parts)
+
+
 def _is_link(info: zipfile.ZipInfo) -> bool:
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
@@ -183,6 +189,13 @@ def mirror(source: str, target: str) -> None:
     Nothing is followed on either side; other file types are skipped."""
     with open_root(source) as source_fd, open_root(target) as target_fd:
         os.fchmod(target_fd, 0o755)
+        _mirror(source_fd, target_fd, 0)
+
+
+def mirror_fd(source: str, target_fd: int) -> None:
+    """``mirror`` into the directory open at ``target_fd``."""
+    os.fchmod(target_fd, 0o755)
+    with open_root(source) as source_fd:
         _mirror(source_fd, target_fd, 0)
 
 

@@ -46,6 +46,7 @@ from invocations.executor import (
     egress,
     ephemeral,
     identity,
+    imageroot,
     platform_proxy,
     platformfs,
     safetree,
@@ -57,6 +58,7 @@ from invocations.executor.catalog import (
     SDK_MOUNT,
     SDK_NODE_PATH,
     RuntimeSdk,
+    RuntimeUnavailable,
     command_for,
     runtime_sdk,
 )
@@ -74,10 +76,21 @@ STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
 STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
 DEFAULT_EPHEMERAL_MB = 512
+_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
+DEFAULT_LD_LIBRARY_PATH = (
+    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+)
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ImageUnavailable(RuntimeUnavailable):
+    """A container image function's image cannot be run here (missing, or refused)."""
+
+
+NO_COMMAND = "The function's image sets no entrypoint and no command, and its ImageConfig none."
 
 
 def bwrap_path() -> str:
@@ -231,6 +244,8 @@ class SandboxBackend:
         extra: list[tuple[int, str]],
         user: identity.Identity,
     ) -> list[str]:
+        if launch.image_root is not None:
+            return self._image_argv(launch, fds, block_r, info_w, user)
         argv = [
             bwrap_path(),
             "--unshare-pid",
@@ -305,6 +320,7 @@ class SandboxBackend:
             for parent in reversed(Path(path).parents[:-1]):
                 argv += ["--perms", "0755", "--dir", str(parent)]
             argv += ["--ro-bind-fd", str(fd), path]
+        argv += _held_argv(launch.held)
         argv += [
             "--chdir",
             "/var/task",
@@ -324,9 +340,72 @@ class SandboxBackend:
             "--bounding-set=-all",
             "--no-new-privs",
             "--",
+            # Loader variables a function set were held back from bwrap and setpriv (both
+            # root); bash, as the function's uid, gives them back before the runtime runs.
+            *(("/usr/bin/bash", "-c", RESTORE_ENV, "functory-env") if launch.held else ()),
             *launch.command,
         ]
         return argv
+
+    def _image_argv(
+        self,
+        launch: _Launch,
+        fds: dict[str, int],
+        block_r: int,
+        info_w: int,
+        user: identity.Identity,
+    ) -> list[str]:
+        """A container image's sandbox: the image's unpacked tree is the read-only root
+        (its absolute links resolve inside it), with the platform's kit at /.functory, this
+        environment's user in /etc/passwd and /etc/group, and the same /proc, /dev, /tmp,
+        namespaces, seccomp filter, cgroup and unprivileged uid as any function."""
+        return [
+            bwrap_path(),
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "localhost",
+            "--ro-bind-fd",
+            str(fds["root"]),
+            "/",
+            "--ro-bind-fd",
+            str(fds["kit"]),
+            imageroot.KIT_MOUNT,
+            *(
+                arg
+                for name in ("passwd", "group", "resolv.conf", "hosts")
+                for arg in ("--perms", "0644", "--ro-bind-data", str(fds[name]), f"/etc/{name}")
+            ),
+            "--seccomp",
+            str(fds["seccomp"]),
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            *self._tmp_argv(launch),
+            *_held_argv(launch.held),  # given back by the launch script
+            "--chdir",
+            "/",  # the launch script enters the working directory, as AWS checks it
+            "--block-fd",
+            str(block_r),
+            "--info-fd",
+            str(info_w),
+            "--",
+            # The image may have no setpriv: the kit's runs through the kit's own loader.
+            *imageroot.kit_prefix("setpriv"),
+            f"--reuid={user.uid}",
+            f"--regid={user.gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+            *imageroot.launch_argv(launch.workdir, launch.command),
+        ]
 
     def _tmp_argv(self, launch: _Launch) -> list[str]:
         if launch.tmp_dir is not None:  # on disk, sized to EphemeralStorage (ephemeral.py)
@@ -355,11 +434,14 @@ class SandboxBackend:
     ) -> dict[str, str]:
         execution_env = (
             command_for(spec.runtime).execution_env
-            if not spec.runtime.startswith("provided")
+            if spec.runtime and not spec.runtime.startswith("provided")
             else ""
         )
-        # The platform's API for the SDK; the function's own variables may override them.
-        variables = egress.endpoint_variables() if spec.egress else {}
+        # An image's own variables first (none for a zip function); then the platform's API
+        # for the SDK; the function's own variables may override both.
+        variables = dict(spec.image_env)
+        if spec.egress:
+            variables.update(egress.endpoint_variables())
         variables.update(spec.environment)
         if credentials is not None:  # the execution role's session (none: no usable role)
             variables.update(credentials.variables())
@@ -389,11 +471,9 @@ class SandboxBackend:
             variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
             variables["AWS_LAMBDA_LOG_LEVEL"] = spec.application_log_level or "INFO"
         variables.setdefault("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin")
-        variables.setdefault(
-            "LD_LIBRARY_PATH",
-            "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:"
-            "/var/task/lib:/opt/lib",
-        )
+        if spec.image_id:  # the image sets its own library and module paths
+            return variables
+        variables.setdefault("LD_LIBRARY_PATH", DEFAULT_LD_LIBRARY_PATH)
         if spec.runtime.startswith("nodejs"):
             variables.setdefault(
                 "NODE_PATH",
@@ -404,14 +484,55 @@ class SandboxBackend:
             )
         return variables
 
+    def _image_root(self, image_id: str) -> tuple[str, str]:
+        """The image's unpacked root and the kit's directory (blocks: run on a thread)."""
+        import docker
+
+        def save(ref: str) -> Any:
+            return docker.from_env(timeout=600).api.get_image(ref, chunk_size=1 << 20)
+
+        try:
+            root = imageroot.root_for(image_id, self.state_dir / "image-roots", save)
+        except imageroot.UnsafeImage as exc:
+            raise ImageUnavailable(f"The function's image cannot be run: {exc}") from exc
+        except Exception as exc:  # the engine's errors, a broken stream, a full disk
+            logger.warning("reading image %s from the engine failed: %s", image_id, exc)
+            raise ImageUnavailable(
+                f"The function's image {image_id} is not available from the engine."
+            ) from exc
+        return root, imageroot.kit_dir(self.state_dir)
+
+    async def _image_launch(
+        self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
+    ) -> _Launch:
+        if not spec.image_command:
+            raise ImageUnavailable(NO_COMMAND)
+        loop = asyncio.get_running_loop()
+        root, kit = await loop.run_in_executor(None, self._image_root, spec.image_id)
+        env = self.environment_variables(spec, log_stream, credentials)
+        return _Launch(
+            command=spec.image_command,
+            extra_mounts=(),
+            env=env,
+            held=hold_loader_variables(env, {}),
+            task_dir=root,
+            opt_dir=kit,
+            ephemeral_mb=spec.ephemeral_mb,
+            egress=spec.egress,
+            image_root=root,
+            workdir=spec.image_workdir or "/",
+        )
+
     def _launch_for(
         self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
     ) -> _Launch:
         command, extra_mounts = self._command(spec)
+        env = self.environment_variables(spec, log_stream, credentials)
         return _Launch(
             command=command,
             extra_mounts=extra_mounts,
-            env=self.environment_variables(spec, log_stream, credentials),
+            env=env,
+            held=hold_loader_variables(env, {"LD_LIBRARY_PATH": DEFAULT_LD_LIBRARY_PATH}),
             task_dir=spec.code_dir,
             opt_dir=spec.layers_dir,
             ephemeral_mb=spec.ephemeral_mb,
@@ -443,20 +564,28 @@ class SandboxBackend:
                 else:
                     task = platform.tree(launch.task_dir)
                     opt = platform.tree(launch.opt_dir) if launch.opt_dir else None
-            fds["task"] = open_dir(task)
-            fds["runtime"] = open_dir(runtime)
-            sdk = runtime_sdk()
-            if sdk is not None:
-                fds["sdk"] = open_dir(
-                    sdk.path
-                    if platform is None
-                    else platform.runtime_sdk(sdk.path, _sdk_images(platform, sdk))
-                )
-            fds["etc"] = open_dir(etc)
-            if opt:
-                fds["opt"] = open_dir(opt)
+            if launch.image_root is not None:  # the image's root and the kit (task, opt)
+                fds["root"] = open_dir(task)
+                assert opt is not None
+                fds["kit"] = open_dir(opt)
+            else:
+                fds["task"] = open_dir(task)
+                fds["runtime"] = open_dir(runtime)
+                sdk = runtime_sdk()
+                if sdk is not None:  # the AWS SDKs the runtimes carry (not an image's)
+                    fds["sdk"] = open_dir(
+                        sdk.path
+                        if platform is None
+                        else platform.runtime_sdk(sdk.path, _sdk_images(platform, sdk))
+                    )
+                fds["etc"] = open_dir(etc)
+                if opt:
+                    fds["opt"] = open_dir(opt)
             extra = [(open_dir(path), path) for path in launch.extra_mounts]
-            for name, data in (("passwd", user.passwd()), ("group", user.group())):
+            files = [("passwd", user.passwd()), ("group", user.group())]
+            if launch.image_root is not None:
+                files += [("resolv.conf", egress.resolv_conf()), ("hosts", _HOSTS)]
+            for name, data in files:
                 fds[name] = _data_fd(data.encode())
                 opened.append(fds[name])
             fds["seccomp"] = seccomp.bpf_fd()
@@ -489,7 +618,7 @@ class SandboxBackend:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env=launch.env,
+                env=_host_env(launch.env, launch.held),
                 pass_fds=[*fds.values(), *(fd for fd, _ in extra), block_r, info_w, args_fd],
                 start_new_session=True,
             )
@@ -641,7 +770,10 @@ class SandboxBackend:
             if standby is not None:
                 return await self._adopt(standby, spec, credentials)
         log_stream = log_stream_name(spec)
-        launch = self._launch_for(spec, log_stream, credentials)
+        if spec.image_id:
+            launch = await self._image_launch(spec, log_stream, credentials)
+        else:
+            launch = self._launch_for(spec, log_stream, credentials)
         booted = await self._boot(launch, spec.memory_mb)
         return Environment(
             spec=spec,
@@ -833,6 +965,13 @@ class _Launch:
     tmp_dir: str | None = None  # a mounted /tmp image, else a tmpfs
     standby: bool = False  # /var/task and /opt filled on adoption
     egress: bool = False  # pasta attached to its namespace (egress.py)
+    # Variables the dynamic loader reads, as the function set them: never in the
+    # environment of bwrap or setpriv (root), handed over by ``--setenv`` under a
+    # harmless name and given back as the function's uid (``RESTORE_ENV``).
+    held: dict[str, str] = dataclasses.field(default_factory=dict)
+    # A container image's unpacked root (then task_dir is that root and opt_dir the kit).
+    image_root: str | None = None
+    workdir: str = "/var/task"
 
 
 @dataclass
@@ -841,6 +980,54 @@ class _Booted:
     server: RuntimeApiServer
     output_fd: int
     started: float
+
+
+# What glibc's loader and libc read from the environment of any program they start (its
+# list of variables dropped for setuid programs, with the tunables and malloc's): a
+# function's own value of one of them must not reach a program that runs as root.
+_LOADER_VARIABLES = frozenset(
+    {
+        "GCONV_PATH",
+        "GETCONF_DIR",
+        "GLIBC_TUNABLES",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "LOCPATH",
+        "MALLOC_TRACE",
+        "NIS_PATH",
+        "NLSPATH",
+        "RESOLV_HOST_CONF",
+        "RES_OPTIONS",
+        "TMPDIR",
+        "TZDIR",
+    }
+)
+HELD_PREFIX = imageroot.HELD_PREFIX
+RESTORE_ENV = (
+    f'for v in "${{!{HELD_PREFIX}@}}"; do export "${{v#{HELD_PREFIX}}}=${{!v}}"; unset "$v"; '
+    'done; exec "$@"'
+)
+
+
+def _dangerous(name: str) -> bool:
+    return name.startswith(("LD_", "MALLOC_")) or name in _LOADER_VARIABLES
+
+
+def hold_loader_variables(env: dict[str, str], defaults: dict[str, str]) -> dict[str, str]:
+    """The loader variables of ``env`` a tenant chose (the platform's own defaults kept)."""
+    return {
+        name: value
+        for name, value in env.items()
+        if _dangerous(name) and defaults.get(name) != value
+    }
+
+
+def _host_env(env: dict[str, str], held: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if name not in held}
+
+
+def _held_argv(held: dict[str, str]) -> list[str]:
+    return [arg for name, value in held.items() for arg in ("--setenv", HELD_PREFIX + name, value)]
 
 
 def _build_images(trees: list[str], images: Path) -> None:

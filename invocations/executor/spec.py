@@ -34,6 +34,14 @@ class EnvironmentSpec:
     revision: str = ""
     egress: bool = True  # outbound networking (egress.py); off by VpcConfig or the operator
     role_arn: str = ""  # the execution role: its credentials are given at start, not kept here
+    # A container-image function (code_dir and layers_dir unused): the image by digest, the
+    # argv its entrypoint and command make (ImageConfig applied), its working directory and
+    # the variables the image sets.
+    image_id: str = ""
+    image_command: tuple[str, ...] = ()
+    image_workdir: str = ""
+    image_env: tuple[tuple[str, str], ...] = ()
+    image_volumes: tuple[str, ...] = ()  # the image's VOLUMEs (kept read-only and empty)
     # LoggingConfig: "Text" or "JSON"; with JSON, the application and system levels.
     log_format: str = "Text"
     application_log_level: str = ""

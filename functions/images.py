@@ -1,0 +1,124 @@
+"""Container images as function code: an ``ImageUri`` resolved by the local Docker engine.
+
+No registry is reachable from the platform's machines, so an image must already be in the
+engine (built or loaded there). It is resolved once, when the function is created or its
+code updated, to the image's content digest (its id, ``sha256:<hex>``): the function keeps
+running that image whatever the tag names later, as AWS resolves a tag to a manifest digest.
+The image's own Entrypoint, Cmd, WorkingDir and Env are read at the same moment, so the
+executor needs only the digest to run it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from awsapi.errors import InvalidParameterValue
+
+# Docker's reference grammar, loosely: [registry/]path[:tag][@digest], lowercase path.
+_REFERENCE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+# Pinned so that removing or re-tagging the name leaves the function's image in the engine.
+PIN_REPOSITORY = "functory/pinned"
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    image_uri: str
+    image_id: str  # sha256:<hex>, the image's content digest
+    resolved_uri: str  # <repository>@sha256:<hex>
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def digest_hex(self) -> str:
+        return self.image_id.removeprefix("sha256:")
+
+
+def _not_valid(uri: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Source image {uri} is not valid. Provide a valid source image.")
+
+
+def _missing(uri: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Source image {uri} does not exist. Provide a valid source image."
+    )
+
+
+def repository_of(uri: str) -> str:
+    """``uri`` without its tag or digest."""
+    name = uri.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def _client() -> Any:
+    import docker
+
+    return docker.from_env(timeout=30)
+
+
+def _pull_allowed() -> bool:
+    return os.environ.get("FUNCTORY_IMAGE_PULL", "off").lower() in ("1", "true", "yes", "on")
+
+
+def _local_or_pulled(client: Any, uri: str) -> Any:
+    """The engine's image; with FUNCTORY_IMAGE_PULL on, pulled first if it has none."""
+    import docker.errors
+
+    try:
+        return client.images.get(uri)
+    except docker.errors.ImageNotFound:
+        if not _pull_allowed():
+            raise
+    try:
+        return client.images.pull(uri)
+    except docker.errors.APIError as exc:  # no such image there, or no registry reached
+        raise docker.errors.ImageNotFound(str(exc)) from exc
+
+
+def resolve(uri: str) -> ResolvedImage:
+    """The image ``uri`` names in the local engine, or AWS's InvalidParameterValueException."""
+    if not uri or len(uri) > 1024 or not _REFERENCE.match(uri):
+        raise _not_valid(uri)
+    import docker.errors
+
+    try:
+        client = _client()
+        image = _local_or_pulled(client, uri)
+    except docker.errors.ImageNotFound as exc:
+        raise _missing(uri) from exc
+    except docker.errors.APIError as exc:
+        if exc.status_code is not None and 400 <= exc.status_code < 500:
+            raise _not_valid(uri) from exc
+        raise _missing(uri) from exc
+    except docker.errors.DockerException as exc:  # no engine: nothing can exist
+        raise _missing(uri) from exc
+    image_id = str(image.id)
+    config = image.attrs.get("Config") or {}
+    settings = {
+        "Entrypoint": list(config.get("Entrypoint") or []),
+        "Cmd": list(config.get("Cmd") or []),
+        "WorkingDir": str(config.get("WorkingDir") or ""),
+        "Env": [str(v) for v in config.get("Env") or []],
+        "Volumes": sorted(str(path) for path in config.get("Volumes") or {}),
+        "Os": str(image.attrs.get("Os") or ""),
+        "Architecture": str(image.attrs.get("Architecture") or ""),
+    }
+    if settings["Os"] not in ("", "linux"):
+        raise _not_valid(uri)
+    hex_id = image_id.removeprefix("sha256:")
+    with contextlib.suppress(docker.errors.DockerException):  # a precaution, not a need
+        image.tag(PIN_REPOSITORY, hex_id[:64])
+    return ResolvedImage(
+        image_uri=uri,
+        image_id=image_id,
+        resolved_uri=f"{repository_of(uri)}@{image_id}",
+        settings=settings,
+    )
