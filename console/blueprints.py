@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import functools
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
 from functions.package_files import EXECUTABLE, REGULAR
 from invocations import selectors as invocations
 from invocations.executor import javaruntime
+
+# The Go blueprint's source, and where setup builds its bootstrap (scripts/go-blueprint.sh):
+# nobody compiles Go in a browser, so the blueprint ships the binary prebuilt.
+GO_SOURCE = Path(__file__).resolve().parent / "go_blueprint"
+GO_BUILD = Path(
+    os.environ.get("FUNCTORY_GO_BLUEPRINT_DIR")
+    or Path(__file__).resolve().parent.parent / "go-blueprint"
+)
+GO_MISSING = (
+    "Unavailable: Go is not installed on this host, so the blueprint's bootstrap could not be "
+    "built (install golang-go, then run scripts/go-blueprint.sh)."
+)
 
 _PYTHON = """import json
 
@@ -68,14 +84,15 @@ _BASH_HANDLER = """function handler () {
 """
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Blueprint:
     key: str
     title: str
     description: str
     runtime: str
     handler: str
-    files: dict[str, tuple[str | bytes, int]]  # path -> (content, mode)
+    files: Mapping[str, tuple[str | bytes, int]]  # path -> (content, mode)
+    unavailable: str = ""  # why this host cannot offer it ("" when it can)
 
 
 def _python_runtime() -> str:
@@ -85,6 +102,53 @@ def _python_runtime() -> str:
         if v in {"3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}
     ]
     return f"python{supported[-1]}" if supported else "python3.12"
+
+
+def _go_files() -> dict[str, tuple[str | bytes, int]] | None:
+    """The Go blueprint's package: the prebuilt bootstrap and its source, or None when this
+    host has not built it (no Go toolchain)."""
+    try:
+        built = (GO_BUILD / "bootstrap").stat()
+    except OSError:
+        return None
+    return _go_package(built.st_mtime_ns, built.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _go_package(mtime_ns: int, size: int) -> dict[str, tuple[str | bytes, int]]:
+    # Read once per build (its mtime and size name it), not on every page that lists it.
+    del mtime_ns, size
+    return {
+        "bootstrap": ((GO_BUILD / "bootstrap").read_bytes(), EXECUTABLE),
+        "main.go": ((GO_SOURCE / "main.go").read_text(), REGULAR),
+        "go.mod": ((GO_SOURCE / "go.mod").read_text(), REGULAR),
+    }
+
+
+def _go_blueprint() -> Blueprint:
+    files = _go_files()
+    return Blueprint(
+        "hello-go",
+        "Hello world (Go)",
+        "A Go bootstrap, prebuilt, that speaks the Runtime API and returns a greeting "
+        "(its source, main.go, is in the package).",
+        "provided.al2023",
+        "bootstrap",
+        files or {},
+        "" if files is not None else GO_MISSING,
+    )
+
+
+def _offered(blueprint: Blueprint) -> Blueprint:
+    """``blueprint``, marked unavailable if this host cannot run its runtime."""
+    if blueprint.unavailable:
+        return blueprint
+    availability = invocations.runtime_availability(blueprint.runtime)
+    if availability.available:
+        return blueprint
+    return dataclasses.replace(
+        blueprint, unavailable=f"Unavailable: {blueprint.runtime}: {availability.reason}."
+    )
 
 
 def _java() -> list[Blueprint]:
@@ -107,6 +171,11 @@ def _java() -> list[Blueprint]:
 
 
 def all_blueprints() -> list[Blueprint]:
+    """Every blueprint, those this host cannot offer included, with the reason."""
+    return [_offered(blueprint) for blueprint in _blueprints()]
+
+
+def _blueprints() -> list[Blueprint]:
     return [
         Blueprint(
             "hello-python",
@@ -140,6 +209,7 @@ def all_blueprints() -> list[Blueprint]:
             "function.handler",
             {"bootstrap": (_BOOTSTRAP, EXECUTABLE), "function.sh": (_BASH_HANDLER, EXECUTABLE)},
         ),
+        _go_blueprint(),
         *_java(),
     ]
 

@@ -223,6 +223,11 @@ def python_versions_installed() -> list[str]:
     return sorted(catalog.python_interpreters(), key=lambda v: tuple(map(int, v.split("."))))
 
 
+def runtime_availability(runtime: str) -> catalog.Availability:
+    """Whether this host can run ``runtime``, and if not why ("no .NET on this host")."""
+    return catalog.availability(runtime)
+
+
 # -- function URLs ------------------------------------------------------------------------
 
 URL_ID = re.compile(r"^[a-z0-9]{32}$")

@@ -12,6 +12,8 @@ scripts/frontend.sh
 # The Java runtime's interface and client jars, compiled with the host's JDK (stdlib only).
 "$PYTHON" -m invocations.executor.javaruntime
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    PIP="$VENV/bin/pip" scripts/runtime-sdk.sh
+    scripts/go-blueprint.sh
     exit 0
 fi
 if ! "$PYTHON" -m venv --help >/dev/null 2>&1 || ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
@@ -24,3 +26,6 @@ fi
 "$VENV/bin/pip" install -q --upgrade pip
 "$VENV/bin/pip" install -q -r requirements.txt
 echo "$want" > "$stamp"
+# The AWS SDKs the runtimes carry (boto3, the AWS SDK for JavaScript v3), with the venv's pip.
+PIP="$VENV/bin/pip" scripts/runtime-sdk.sh
+scripts/go-blueprint.sh

@@ -13,3 +13,14 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     npm ci --no-audit --no-fund --loglevel=error
     echo "$want" > "$stamp"
 fi
+# Go (issue 15, item 3): the live tests build Go functions (a bootstrap binary speaking the
+# Runtime API) with Debian's toolchain, and the console's Go blueprint is built with it.
+if ! command -v go >/dev/null; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+    else
+        echo "go is needed for the Go function tests (install golang-go)" >&2
+        exit 1
+    fi
+fi
+../../scripts/go-blueprint.sh

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from console.pages._forms import FieldError
 from console.pages._request import ConsoleRequest
-from console.pages.function_list import RUNTIMES
+from console.pages.function_list import runtimes_offered
 from console.permissions import Action, require
 from functions import code_location, codestore, package_files, selectors
 from functions.models import Function, FunctionVersion
@@ -228,7 +228,12 @@ class RuntimeSettingsView(APIView):
         data.is_valid(raise_exception=True)
         runtime = data.validated_data["runtime"]
         handler = data.validated_data["handler"]
-        if runtime not in RUNTIMES:
+        # The function's own runtime stays choosable (a handler change) even where this
+        # host cannot run it; another must be one the host runs.
+        if (
+            runtime not in runtimes_offered()
+            and runtime != selectors.latest_version(function).runtime
+        ):
             raise FieldError("runtime", "Choose a supported runtime.")
         if not handler or len(handler) > 128:
             raise FieldError("handler", "Enter a handler of at most 128 characters.")
@@ -254,6 +259,6 @@ def context(request: ConsoleRequest, function: Function) -> dict[str, Any]:
     return {
         "code_api": reverse("console-code", args=[function.name]),
         "runtime_api": reverse("console-runtime", args=[function.name]),
-        "code_runtimes": RUNTIMES,
+        "code_runtimes": runtimes_offered(),
         "code_editor_limit": package_files.EDITOR_LIMIT,
     }

@@ -25,27 +25,26 @@ from console.permissions import Action
 from functions import listing, package_files, zips
 from functions.services import functions as function_services
 from iam.models import Account
+from invocations import selectors as invocations
 from platformapi.parsers import StrictJSONParser
 from platformapi.views import SignedInRequest
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-RUNTIMES = [
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
-    "java17",
-    "ruby3.2",
-    "ruby3.3",
-    "ruby3.4",
-    "provided",
-    "provided.al2",
-    "provided.al2023",
-]
+
+
+def runtimes_offered() -> list[str]:
+    """The runtimes the console offers: those the API accepts that this host can run."""
+    return [
+        r
+        for r in function_services.runtimes_accepted()
+        if invocations.runtime_availability(r).available
+    ]
+
+
+def runtimes_unavailable() -> list[tuple[str, str]]:
+    """The runtimes the API accepts that this host cannot run, each with the reason."""
+    found = (invocations.runtime_availability(r) for r in function_services.runtimes_accepted())
+    return [(a.runtime, a.reason) for a in found if not a.available]
 
 
 def default_role(account: Account) -> str:
@@ -115,12 +114,16 @@ def _create_denial(request: ConsoleRequest) -> permissions.Denied | None:
 @login_required
 def function_new(request: ConsoleRequest) -> HttpResponse:
     account = request.user.account
+    offered = blueprints.all_blueprints()
     return render(
         request,
         "console/functions/create.html",
         {
-            "blueprints": blueprints.all_blueprints(),
-            "runtimes": RUNTIMES,
+            "blueprints": offered,
+            # The first blueprint this host can offer starts chosen.
+            "default_blueprint": next((b.key for b in offered if not b.unavailable), ""),
+            "runtimes": runtimes_offered(),
+            "runtimes_unavailable": runtimes_unavailable(),
             "default_role": default_role(account),
             "zipped_limit": zips.ZIPPED_LIMIT,
             "controls": {"create_function": _create_denial(request)},
@@ -195,6 +198,8 @@ class FunctionCreateView(APIView):
             blueprint = blueprints.blueprint_get(values["blueprint"])
             if blueprint is None:
                 raise FieldError("blueprint", "Choose a blueprint.")
+            if blueprint.unavailable:
+                raise FieldError("blueprint", blueprint.unavailable)
             data = package_files.build(blueprint.files)
             params.update(Runtime=blueprint.runtime, Handler=blueprint.handler)
         params["Code"] = {"ZipFile": base64.b64encode(data).decode()}
@@ -222,8 +227,11 @@ def _uploaded(values: dict[str, Any]) -> bytes:
     # Refused before reading: the size Django counted while it stored the upload.
     if upload.size is not None and upload.size > zips.ZIPPED_LIMIT:
         raise FieldError("file", f"Zipped size must be smaller than {zips.ZIPPED_LIMIT} bytes")
-    if values["runtime"] not in RUNTIMES:
-        raise FieldError("runtime", "Choose a runtime.")
+    if values["runtime"] not in runtimes_offered():
+        reason = dict(runtimes_unavailable()).get(values["runtime"])
+        raise FieldError(
+            "runtime", f"{values['runtime']}: {reason}." if reason else "Choose a runtime."
+        )
     if not values["handler"]:
         raise FieldError("handler", "Enter the handler, e.g. lambda_function.lambda_handler.")
     data: bytes = upload.read()

@@ -31,7 +31,9 @@ def _editor_text(console: Console) -> str:
     return text or console.page.inner_text("#code-editor .cm-content")
 
 
-def _create_from_blueprint(console: Console, name: str, blueprint: str) -> None:
+def _create_from_blueprint(
+    console: Console, name: str, blueprint: str, editable: bool = True
+) -> None:
     console.goto("/")
     console.page.click("text=Create function")
     console.page.wait_for_selector("h1:has-text('Create function')")
@@ -39,7 +41,10 @@ def _create_from_blueprint(console: Console, name: str, blueprint: str) -> None:
     console.page.fill("input[name=name]", name)
     console.page.click("button:has-text('Create function')")
     console.page.wait_for_url(f"**/functions/{name}/#code")
-    console.page.wait_for_selector("#code-editor .cm-content")
+    if editable:
+        console.page.wait_for_selector("#code-editor .cm-content")
+    else:  # a prebuilt binary (the Go blueprint): the tab says why it shows no editor
+        console.page.wait_for_selector("#code-too-large-reason:not(:empty)")
 
 
 def test_create_from_the_python_blueprint_edit_in_the_editor_deploy_and_invoke(
@@ -99,12 +104,16 @@ def test_create_from_the_python_blueprint_edit_in_the_editor_deploy_and_invoke(
 
 @pytest.mark.parametrize(
     ("blueprint", "expected"),
-    [("hello-bash", "Echoing request"), ("hello-nodejs", "Hello from Lambda!")],
+    [
+        ("hello-bash", "Echoing request"),
+        ("hello-nodejs", "Hello from Lambda!"),
+        ("hello-go", "Hello from Lambda!"),
+    ],
 )
-def test_the_bash_and_nodejs_blueprints_run(
+def test_the_bash_nodejs_and_go_blueprints_run(
     console: Console, blueprint: str, expected: str
 ) -> None:
-    _create_from_blueprint(console, "started", blueprint)
+    _create_from_blueprint(console, "started", blueprint, editable=blueprint != "hello-go")
     result = console.lam.invoke(FunctionName="started", Payload=b'{"x": 1}')
     body = result["Payload"].read().decode()
     assert "FunctionError" not in result, body

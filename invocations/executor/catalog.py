@@ -155,3 +155,77 @@ def command_for(runtime: str) -> RuntimeCommand:
         # Resolved by the backend, which can see whether the package or a layer has one.
         return RuntimeCommand(argv=(), execution_env="")
     raise RuntimeUnavailable(f"Runtime {runtime} is not supported by this executor.")
+
+
+# -- the AWS SDKs the runtimes carry (issue 15, item 6) -------------------------------------
+
+# Installed by scripts/runtime-sdk.sh at the versions the project pins; mounted read-only in
+# every environment, after the function's code and layers on the module search paths.
+SDK_DIR = Path(
+    os.environ.get("FUNCTORY_RUNTIME_SDK_DIR")
+    or Path(__file__).resolve().parents[2] / "runtime-sdk"
+)
+SDK_MOUNT = "/var/runtime-sdk"
+SDK_PYTHON_PATH = f"{SDK_MOUNT}/python"
+SDK_NODE_PATH = f"{SDK_MOUNT}/nodejs/node_modules"
+
+
+@dataclass(frozen=True)
+class RuntimeSdk:
+    path: str
+    # The digest of the pins it was installed from: names its images, which change with it.
+    stamp: str
+
+
+def runtime_sdk() -> RuntimeSdk | None:
+    """The installed SDK tree, or None where setup has not installed it (functions then
+    bundle their own, as they must for anything else)."""
+    try:
+        stamp = (SDK_DIR / ".installed").read_text().strip()
+    except OSError:
+        return None
+    if not re.fullmatch(r"[0-9a-f]{64}", stamp):
+        return None
+    return RuntimeSdk(str(SDK_DIR), stamp[:16])
+
+
+# -- which runtimes this host can run (issue 15, item 7) ------------------------------------
+
+_FAMILIES = (
+    ("python", "Python"),
+    ("nodejs", "Node.js"),
+    ("java", "Java"),
+    ("ruby", "Ruby"),
+    ("dotnet", ".NET"),
+    ("go", "Go"),
+)
+
+
+@dataclass(frozen=True)
+class Availability:
+    runtime: str
+    available: bool
+    reason: str = ""  # why not, e.g. "no .NET on this host"
+
+
+@functools.cache
+def availability(runtime: str) -> Availability:
+    """Whether this host can run ``runtime``, and if not why (cached: the host's
+    interpreters are found once per process, as ``command_for`` finds them)."""
+    try:
+        command_for(runtime)
+    except RuntimeUnavailable:
+        return Availability(runtime, False, f"no {_needed(runtime)} on this host")
+    return Availability(runtime, True)
+
+
+def _needed(runtime: str) -> str:
+    if runtime.startswith("python3."):
+        return f"Python {runtime.removeprefix('python')}"
+    java = re.match(r"java(\d+)", runtime)
+    if java:  # each version is its own JDK
+        return f"Java {java[1]}"
+    for prefix, label in _FAMILIES:
+        if runtime.startswith(prefix):
+            return label
+    return f"runtime for {runtime}"

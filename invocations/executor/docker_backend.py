@@ -44,7 +44,13 @@ from invocations.executor import (
     seccomp,
     treeimages,
 )
-from invocations.executor.catalog import JAVA_RUNTIMES, RUNTIME_DIR, command_for
+from invocations.executor.catalog import (
+    JAVA_RUNTIMES,
+    RUNTIME_DIR,
+    SDK_MOUNT,
+    command_for,
+    runtime_sdk,
+)
 from invocations.executor.docker_tmp import DockerTmp, TmpVolume
 from invocations.executor.docker_trees import DockerTrees
 from invocations.executor.environment import Environment, LogSink, log_stream_name
@@ -296,9 +302,10 @@ class DockerBackend(SandboxBackend):
         # Code, layers and runtimes as erofs volumes (none: binds of their host paths).
         self._trees: DockerTrees | None = None
         self._runtime_images: Path | None = None
+        self._images: Path | None = None
         javaruntime.ensure_built()  # its jars are part of the runtime directory's image
         if treeimages.available():
-            images = self.state_dir.resolve() / "images"
+            images = self._images = self.state_dir.resolve() / "images"
             self._trees = DockerTrees(self.client, images)
             self._runtime_images = docker_trees.runtime_images_dir(images, RUNTIME_DIR)
         else:
@@ -325,6 +332,10 @@ class DockerBackend(SandboxBackend):
         else:
             trees = [("/var/task", spec.code_dir, None)]
             trees.append(("/var/runtime", str(RUNTIME_DIR), self._runtime_images))
+            sdk = runtime_sdk()
+            if sdk is not None:  # the AWS SDKs the runtimes carry, images named for their pins
+                images = self._images / f"sdk-{sdk.stamp}" if self._images is not None else None
+                trees.append((SDK_MOUNT, sdk.path, images))
         if spec.layers_dir:
             trees.append(("/opt", spec.layers_dir, None))
         if self._trees is None:

@@ -107,6 +107,21 @@ def _mount(source: str, target: Path, fstype: str | None, flags: int, data: str 
         raise OSError(errno, f"mounting {source} on {target.name}: {os.strerror(errno)}")
 
 
+def _mount_image(image: Path, target: Path) -> bool:
+    """Mount the erofs ``image`` read-only at ``target``; False (logged) if it cannot be."""
+    try:
+        target.mkdir(exist_ok=True)
+        device = treeimages.attach(image)
+        try:
+            _mount(device, target, "erofs", MS_RDONLY | MS_NOSUID | MS_NODEV)
+        finally:
+            ephemeral.detach(device)  # frees itself with its last mount
+    except (OSError, subprocess.CalledProcessError) as exc:  # no loop device free
+        logger.warning("an image could not be mounted, bound as a directory: %s", exc)
+        return False
+    return True
+
+
 def _unmount(target: Path) -> None:
     if _libc.umount2(str(target).encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in {2, 22}:
         logger.warning("unmounting %s failed: errno %d", target, ctypes.get_errno())
@@ -124,6 +139,7 @@ class PlatformFs:
         self.trees = own / "trees"
         self.slots = own / "slots"
         self._mounted: OrderedDict[Path, tuple[Path, float]] = OrderedDict()
+        self._sdk: dict[Path, Path] = {}  # the runtime SDK's image -> its mount point
         self._prepared = False
 
     def _sweep(self) -> None:
@@ -178,20 +194,31 @@ class PlatformFs:
         known = self._mounted.pop(image, None)
         if known is None:
             target = self.trees / image.stem
-            try:
-                target.mkdir(exist_ok=True)
-                device = treeimages.attach(image)
-                try:
-                    _mount(device, target, "erofs", MS_RDONLY | MS_NOSUID | MS_NODEV)
-                finally:
-                    ephemeral.detach(device)  # frees itself with its last mount
-            except (OSError, subprocess.CalledProcessError) as exc:  # no loop device free
-                logger.warning("a code image could not be mounted, bound as a directory: %s", exc)
+            if not _mount_image(image, target):
                 return tree
             known = (target, 0.0)
         self._mounted[image] = (known[0], time.monotonic())
         self._evict_idle()
         return str(known[0])
+
+    def runtime_sdk(self, tree: str, images: Path) -> str:
+        """Where the image of the runtime SDK (``tree``, its images in ``images``, named for
+        its pins) is mounted: once, and kept, as every sandbox binds it (the tree itself
+        if it cannot be)."""
+        self._prepare()
+        try:
+            image = treeimages.image_for(tree, images)
+        except OSError as exc:
+            logger.warning("no image of the runtime SDK, bound as a directory: %s", exc)
+            return tree
+        target = self._sdk.get(image)
+        if target is None:
+            target = self.trees.parent / "sdk" / images.name
+            target.parent.mkdir(exist_ok=True)
+            if not _mount_image(image, target):
+                return tree
+            self._sdk[image] = target
+        return str(target)
 
     def _evict_idle(self) -> None:
         now = time.monotonic()

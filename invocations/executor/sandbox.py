@@ -56,8 +56,12 @@ from invocations.executor import (
 from invocations.executor.catalog import (
     RUBY_RUNTIMES,
     RUNTIME_DIR,
+    SDK_MOUNT,
+    SDK_NODE_PATH,
+    RuntimeSdk,
     RuntimeUnavailable,
     command_for,
+    runtime_sdk,
 )
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.platform_proxy import PlatformProxy
@@ -314,6 +318,8 @@ class SandboxBackend:
             str(fds["runtime"]),
             "/var/runtime",
         ]
+        if "sdk" in fds:  # the AWS SDKs the runtimes carry (catalog.runtime_sdk)
+            argv += ["--ro-bind-fd", str(fds["sdk"]), SDK_MOUNT]
         if "opt" in fds:
             argv += ["--ro-bind-fd", str(fds["opt"]), "/opt"]
         else:
@@ -472,7 +478,10 @@ class SandboxBackend:
         if spec.runtime.startswith("nodejs"):
             variables.setdefault(
                 "NODE_PATH",
-                "/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
+                # The runtime's AWS SDK after the layers' modules, as on AWS; a function's
+                # own node_modules comes first anyway (require looks there before NODE_PATH).
+                f"/opt/nodejs/node_modules:/var/runtime/node_modules:{SDK_NODE_PATH}:"
+                "/var/runtime:/var/task",
             )
         return variables
 
@@ -563,6 +572,13 @@ class SandboxBackend:
             else:
                 fds["task"] = open_dir(task)
                 fds["runtime"] = open_dir(runtime)
+                sdk = runtime_sdk()
+                if sdk is not None:  # the AWS SDKs the runtimes carry (not an image's)
+                    fds["sdk"] = open_dir(
+                        sdk.path
+                        if platform is None
+                        else platform.runtime_sdk(sdk.path, _sdk_images(platform, sdk))
+                    )
                 fds["etc"] = open_dir(etc)
                 if opt:
                     fds["opt"] = open_dir(opt)
@@ -636,6 +652,11 @@ class SandboxBackend:
             trees = [tree for tree in (launch.task_dir, launch.opt_dir) if tree]
             await asyncio.get_running_loop().run_in_executor(
                 None, _build_images, trees, platform.images
+            )
+        sdk = runtime_sdk()
+        if platform is not None and sdk is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                None, _build_images, [sdk.path], _sdk_images(platform, sdk)
             )
         if self._ephemeral is not None and _spawner().sees_mounts:
             store, size_mb = self._ephemeral, launch.ephemeral_mb
@@ -1018,6 +1039,12 @@ def _build_images(trees: list[str], images: Path) -> None:
     for tree in trees:
         with contextlib.suppress(OSError):  # bound as a directory (PlatformFs.tree logs it)
             treeimages.image_for(tree, images)
+
+
+def _sdk_images(platform: platformfs.PlatformFs, sdk: RuntimeSdk) -> Path:
+    # Named for the pins it was installed from: a re-install under the same path gets new
+    # images, never an old one.
+    return platform.images / f"sdk-{sdk.stamp}"
 
 
 def _release_slot(slot: Path) -> None:

@@ -76,9 +76,9 @@ def handler(event, context):
 
 
 def _boto3_layer() -> bytes:
-    """boto3 and what it needs, as a layer (``python/``): the runtime has no SDK of its own.
-    botocore keeps only STS's and Lambda's service models, enough for the handler and far
-    smaller."""
+    """boto3 and what it needs, as a layer (``python/``), so that these tests hold whatever
+    SDK the runtime carries (a layer's copy wins over it: test_runtime_sdk.py). botocore
+    keeps only STS's and Lambda's service models, enough for the handler and far smaller."""
     import botocore
     import dateutil
     import jmespath

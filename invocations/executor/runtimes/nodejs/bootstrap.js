@@ -263,6 +263,20 @@ class UserCodeError extends Error {
   }
 }
 
+// ES modules are resolved through NODE_PATH too, as on AWS's Node.js 18+ runtimes
+// (node-path-hooks.mjs): registered only for an ES module handler, before its import.
+let nodePathHooks = false;
+function searchNodePathForImports() {
+  const { register } = require("module");
+  if (nodePathHooks || typeof register !== "function") {
+    return;
+  }
+  nodePathHooks = true;
+  register(pathToFileURL(path.join(__dirname, "node-path-hooks.mjs")).href, {
+    data: { nodePath: process.env.NODE_PATH || "" },
+  });
+}
+
 async function loadHandler(handlerString) {
   const dot = handlerString.lastIndexOf(".");
   if (dot < 0) {
@@ -279,12 +293,14 @@ async function loadHandler(handlerString) {
       // Let require produce Node's own "Cannot find module" message (it searches NODE_PATH).
       module = require(modulePath);
     } else if (found.endsWith(".mjs")) {
+      searchNodePathForImports();
       module = await import(pathToFileURL(found).href);
     } else {
       try {
         module = require(found);
       } catch (err) {
         if (err && err.code === "ERR_REQUIRE_ESM") {
+          searchNodePathForImports();
           module = await import(pathToFileURL(found).href);
         } else {
           throw err;

@@ -179,6 +179,10 @@ def setup_paths():
         "/opt/python",
         f"/opt/python/lib/{version}/site-packages",
     ]
+    if sys.version_info >= (3, 9):  # what the pinned boto3 and urllib3 support
+        # The runtime's boto3 (catalog.SDK_PYTHON_PATH), last: as on AWS, a copy in the
+        # function's package or a layer is found first.
+        sys.path.append("/var/runtime-sdk/python")
 
 
 # Set from AWS_LAMBDA_LOG_FORMAT by setup_logging (after a standby's assignment).
