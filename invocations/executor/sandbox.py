@@ -515,7 +515,7 @@ class SandboxBackend:
             command=spec.image_command,
             extra_mounts=(),
             env=env,
-            held=hold_loader_variables(env, {}),
+            held=hold_loader_variables(env),
             task_dir=root,
             opt_dir=kit,
             ephemeral_mb=spec.ephemeral_mb,
@@ -533,7 +533,9 @@ class SandboxBackend:
             command=command,
             extra_mounts=extra_mounts,
             env=env,
-            held=hold_loader_variables(env, {"LD_LIBRARY_PATH": DEFAULT_LD_LIBRARY_PATH}),
+            # The default LD_LIBRARY_PATH too: it names /var/task and /opt/lib, the tenant's
+            # own folders, so it must not reach setpriv, which still runs as root.
+            held=hold_loader_variables(env),
             task_dir=spec.code_dir,
             opt_dir=spec.layers_dir,
             ephemeral_mb=spec.ephemeral_mb,
@@ -1015,16 +1017,20 @@ RESTORE_ENV = (
 
 
 def _dangerous(name: str) -> bool:
-    return name.startswith(("LD_", "MALLOC_")) or name in _LOADER_VARIABLES
+    # Locale variables too: bwrap and setpriv call setlocale(), and glibc takes a locale
+    # by absolute path from a program that is not setuid.
+    return (
+        name.startswith(("LD_", "MALLOC_", "LC_"))
+        or name in _LOADER_VARIABLES
+        or name in {"LANG", "LANGUAGE", "TZ"}
+    )
 
 
-def hold_loader_variables(env: dict[str, str], defaults: dict[str, str]) -> dict[str, str]:
-    """The loader variables of ``env`` a tenant chose (the platform's own defaults kept)."""
-    return {
-        name: value
-        for name, value in env.items()
-        if _dangerous(name) and defaults.get(name) != value
-    }
+def hold_loader_variables(env: dict[str, str]) -> dict[str, str]:
+    """The variables of ``env`` that glibc's loader or libc would act on in a program
+    running as root: held back until the function's process has dropped to its uid, even
+    the platform's own defaults (they name folders the tenant fills)."""
+    return {name: value for name, value in env.items() if _dangerous(name)}
 
 
 def _host_env(env: dict[str, str], held: dict[str, str]) -> dict[str, str]:
