@@ -65,7 +65,7 @@ def _platform_record(line: str) -> dict[str, Any] | None:
         return None
     try:
         document = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # a tenant's line: any nesting
         return None
     if not isinstance(document, dict) or not isinstance(document.get("record"), dict):
         return None

@@ -39,7 +39,7 @@ def level_of(line: str) -> str:
         return "INFO"
     try:
         document = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # a tenant's line: any nesting
         return "INFO"
     level = document.get("level") if isinstance(document, dict) else None
     if not isinstance(level, str):

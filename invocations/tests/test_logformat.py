@@ -136,3 +136,16 @@ def test_the_system_level_filters_platform_records(system_level, kinds):
         error_type=None,
     )
     assert [json.loads(line)["type"] for line in lines] == kinds
+
+
+def test_a_deeply_nested_line_is_an_info_line_not_a_crash():
+    # json.loads raises RecursionError (not ValueError) past Python's recursion limit.
+    line = '{"level": "ERROR", "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert logformat.level_of(line) == "INFO"
+
+
+def test_a_deeply_nested_line_is_not_a_platform_record():
+    from monitoring.invocation_logs import mark
+
+    line = '{"time": "x", "type": "platform.start", "record": ' + "[" * 100_000 + "]" * 100_000
+    assert mark(line + "}") is None
