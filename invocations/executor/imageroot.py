@@ -48,7 +48,17 @@ _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CL
 # Mount points the sandbox needs in the root (made real: a link there would be followed by
 # bubblewrap while it builds the sandbox, before the root is its root).
 MOUNT_DIRS = ("proc", "dev", "tmp", "etc", ".functory")
-MOUNT_FILES = ("etc/passwd", "etc/group", "etc/resolv.conf", "etc/hosts")
+# ld.so.preload and nsswitch.conf are the platform's too: the kit's setpriv still runs as
+# root inside the image's tree, and glibc's loader reads the first (a library to load into
+# every program), its NSS the second (modules to load to look up the uid).
+MOUNT_FILES = (
+    "etc/passwd",
+    "etc/group",
+    "etc/resolv.conf",
+    "etc/hosts",
+    "etc/ld.so.preload",
+    "etc/nsswitch.conf",
+)
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()

@@ -78,6 +78,11 @@ STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
 DEFAULT_EPHEMERAL_MB = 512
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
+# Unpacked images (a new name when what an unpacked root must hold changes).
+IMAGE_ROOTS = "image-roots-2"
+# An image function's /etc files that are the platform's (see imageroot.MOUNT_FILES).
+_IMAGE_ETC = ("passwd", "group", "resolv.conf", "hosts", "ld.so.preload", "nsswitch.conf")
+_NSSWITCH = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 DEFAULT_LD_LIBRARY_PATH = (
     "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 )
@@ -378,7 +383,7 @@ class SandboxBackend:
             imageroot.KIT_MOUNT,
             *(
                 arg
-                for name in ("passwd", "group", "resolv.conf", "hosts")
+                for name in _IMAGE_ETC
                 for arg in ("--perms", "0644", "--ro-bind-data", str(fds[name]), f"/etc/{name}")
             ),
             "--seccomp",
@@ -493,7 +498,7 @@ class SandboxBackend:
             return docker.from_env(timeout=600).api.get_image(ref, chunk_size=1 << 20)
 
         try:
-            root = imageroot.root_for(image_id, self.state_dir / "image-roots", save)
+            root = imageroot.root_for(image_id, self.state_dir / IMAGE_ROOTS, save)
         except imageroot.UnsafeImage as exc:
             raise ImageUnavailable(f"The function's image cannot be run: {exc}") from exc
         except Exception as exc:  # the engine's errors, a broken stream, a full disk
@@ -587,7 +592,12 @@ class SandboxBackend:
             extra = [(open_dir(path), path) for path in launch.extra_mounts]
             files = [("passwd", user.passwd()), ("group", user.group())]
             if launch.image_root is not None:
-                files += [("resolv.conf", egress.resolv_conf()), ("hosts", _HOSTS)]
+                files += [
+                    ("resolv.conf", egress.resolv_conf()),
+                    ("hosts", _HOSTS),
+                    ("ld.so.preload", ""),
+                    ("nsswitch.conf", _NSSWITCH),
+                ]
             for name, data in files:
                 fds[name] = _data_fd(data.encode())
                 opened.append(fds[name])

@@ -9,6 +9,7 @@ import io
 import re
 import stat
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +164,9 @@ def _hostile_layer() -> bytes:
         volume = tarfile.TarInfo("opt/probe/vol")
         volume.type, volume.mode = tarfile.DIRTYPE, 0o1777  # world-writable, as a VOLUME
         add(volume)
+        # What glibc's loader and NSS read in root programs (the sandbox's setpriv).
+        add(tarfile.TarInfo("etc/ld.so.preload"), b"/functory-preload-probe.so\n")
+        add(tarfile.TarInfo("etc/nsswitch.conf"), b"passwd: functoryprobe\ngroup: functoryprobe\n")
         task = tarfile.TarInfo("var/task")
         task.type, task.linkname = tarfile.SYMTYPE, str(Path(__file__).resolve().parent)
         add(task)
@@ -466,6 +470,31 @@ def test_a_hostile_image_is_neutralised_on_both_backends(backend, images):
     # A VOLUME is no writable space beside /tmp (outside EphemeralStorage).
     assert probes["write:/opt/probe/vol/x"] in ("OSError", "PermissionError")
     assert probes["read:/opt/probe/mem"] in ("FileNotFoundError", "PermissionError")
+
+
+def test_the_sandbox_gives_an_images_root_programs_no_preload_or_nss_module_of_its_own(
+    functory, images
+):
+    """The kit's setpriv runs as root inside the image's tree: a library the image names
+    in /etc/ld.so.preload or an NSS module in /etc/nsswitch.conf would run as root there."""
+    creds = create_user(functory)
+    lam = client_for(functory, creds)
+    _create(lam, "preload", images["hostile"])
+    probes = invoke(lam, "preload", {"read": ["/etc/ld.so.preload", "/etc/nsswitch.conf"]})["Body"][
+        "probes"
+    ]
+    assert probes["read:/etc/ld.so.preload"] == ""
+    assert probes["read:/etc/nsswitch.conf"].startswith("passwd: files")
+    logs = client_for(functory, creds, "logs")
+    text = ""
+    deadline = time.monotonic() + 10
+    while "probe saw" not in text and time.monotonic() < deadline:
+        time.sleep(0.5)
+        events = logs.filter_log_events(logGroupName="/aws/lambda/preload")["events"]
+        text = "\n".join(event["message"] for event in events)
+    assert "probe saw" in text
+    # The loader would have said it could not preload the library the image named.
+    assert "functory-preload-probe" not in text
 
 
 def test_the_sandbox_drops_device_nodes_fifos_and_setuid_bits_from_images(functory, images):
