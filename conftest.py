@@ -247,6 +247,9 @@ def run_server(
         # The schema fuzzing sends thousands of platform-API calls a minute as one user;
         # the throttle itself is tested in process (test_platform_api_shell.py).
         FUNCTORY_API_RATE="100000/min",
+        # The image-function tests build their images under this repository; any account
+        # may name them (an operator's shared base images are the same).
+        FUNCTORY_IMAGE_REPOSITORIES="functory-test/",
         # Dozens of servers share one PostgreSQL (100 connections by default): idle
         # connections are closed rather than kept by every thread of every server.
         FUNCTORY_DB_CONN_MAX_AGE="0",

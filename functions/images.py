@@ -26,6 +26,8 @@ _REFERENCE = re.compile(
 )
 # Pinned so that removing or re-tagging the name leaves the function's image in the engine.
 PIN_REPOSITORY = "functory/pinned"
+# An account's own images are named as on AWS, by its ECR registry.
+_ECR = re.compile(r"^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/")
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,37 @@ def _local_or_pulled(client: Any, uri: str) -> Any:
         raise docker.errors.ImageNotFound(str(exc)) from exc
 
 
-def resolve(uri: str) -> ResolvedImage:
-    """The image ``uri`` names in the local engine, or AWS's InvalidParameterValueException."""
+def shared_repositories() -> tuple[str, ...]:
+    """Repository prefixes the operator shares with every account (comma-separated in
+    ``FUNCTORY_IMAGE_REPOSITORIES``, e.g. ``base/,public/``); none by default."""
+    value = os.environ.get("FUNCTORY_IMAGE_REPOSITORIES", "")
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def check_reference(uri: str, account_id: str) -> None:
+    """An account may name its own registry's images (``<its id>.dkr.ecr.<region>.
+    amazonaws.com/<repo>``, as on AWS) and the repositories the operator shares: never
+    another account's, the platform's own (``functory/…``, where pins live) or an image by
+    its id (the engine would match any image's id prefix)."""
     if not uri or len(uri) > 1024 or not _REFERENCE.match(uri):
         raise _not_valid(uri)
+    repository = repository_of(uri)
+    owner = _ECR.match(uri)
+    if owner is not None:
+        if owner.group(1) != account_id:
+            raise _not_valid(uri)
+        return
+    if repository.startswith("functory/") or repository in ("sha256", "functory"):
+        raise _not_valid(uri)
+    if re.fullmatch(r"[0-9a-f]{12,64}", repository):  # an id (prefix), not a name
+        raise _not_valid(uri)
+    if not any(repository.startswith(prefix) for prefix in shared_repositories()):
+        raise _not_valid(uri)
+
+
+def resolve(uri: str, account_id: str) -> ResolvedImage:
+    """The image ``uri`` names in the local engine, or AWS's InvalidParameterValueException."""
+    check_reference(uri, account_id)
     import docker.errors
 
     try:

@@ -295,7 +295,7 @@ def _create_image(*, account: Account, name: str, params: dict[str, Any]) -> Fun
     version = FunctionVersion(number=0, package_type="Image", runtime="", handler="")
     _apply(version, params)
     check_execution_role(account.id, name, params.get("Role"))
-    _set_image(version, images.resolve(str(code_params["ImageUri"])))
+    _set_image(version, images.resolve(str(code_params["ImageUri"]), account.id))
     try:
         with transaction.atomic():
             function = Function.objects.create(
@@ -458,7 +458,7 @@ def _update_image(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVers
         )
     latest = resolved.function.versions.get(number=0)
     check_revision(params.get("RevisionId"), latest.revision_id)
-    image = images.resolve(str(params["ImageUri"]))
+    image = images.resolve(str(params["ImageUri"]), resolved.function.account_id)
     if params.get("DryRun"):
         _set_image(latest, image)
         return latest

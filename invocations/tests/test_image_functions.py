@@ -472,6 +472,41 @@ def test_a_hostile_image_is_neutralised_on_both_backends(backend, images):
     assert probes["read:/opt/probe/mem"] in ("FileNotFoundError", "PermissionError")
 
 
+def test_an_account_runs_its_own_registrys_image_and_no_other_accounts(functory, images):
+    import docker
+
+    owner_creds, other_creds = create_user(functory), create_user(functory)
+    owner, other = client_for(functory, owner_creds), client_for(functory, other_creds)
+    uri = f"{owner_creds.account_id}.dkr.ecr.us-east-1.amazonaws.com/probe:{uuid.uuid4().hex[:8]}"
+    client = docker.from_env()
+    client.images.get(images["probe"]).tag(uri)
+    try:
+        _create(owner, "own", uri)
+        assert invoke(owner, "own", {})["Body"]["argv"] == ["first", "second"]
+        code, message, status = _error(
+            other.create_function,
+            FunctionName="theirs",
+            PackageType="Image",
+            Role=ROLE,
+            Code={"ImageUri": uri},
+        )
+        assert (code, status) == ("InvalidParameterValueException", 400)
+        assert message == f"Source image {uri} is not valid. Provide a valid source image."
+        pinned = owner.get_function(FunctionName="own")["Code"]["ResolvedImageUri"]
+        digest = pinned.split("@sha256:")[1]
+        for reference in (f"functory/pinned:{digest}", digest[:12], "functory/runtime:latest"):
+            code, _, _ = _error(
+                other.create_function,
+                FunctionName="theirs",
+                PackageType="Image",
+                Role=ROLE,
+                Code={"ImageUri": reference},
+            )
+            assert code == "InvalidParameterValueException", reference
+    finally:
+        client.images.remove(uri)
+
+
 def test_the_sandbox_gives_an_images_root_programs_no_preload_or_nss_module_of_its_own(
     functory, images
 ):
