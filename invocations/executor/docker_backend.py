@@ -450,6 +450,9 @@ class DockerBackend(SandboxBackend):
             cap_drop=["ALL"],
             security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
             working_dir=working_dir,
+            # An image's HEALTHCHECK would run commands in the environment between
+            # invocations, outside any of them (and outside its freeze).
+            healthcheck={"test": ["NONE"]},
             cgroup_parent=self._cgroup_parent,
             labels={
                 "functory": "environment",
