@@ -8,14 +8,16 @@ reach the services, not only the 404 of a function that does not exist.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
-import schemathesis.wfc.escalation  # imported early: see below
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -31,10 +33,26 @@ from conftest import Credentials, LiveServer, client_for, create_function
 
 pytestmark = [pytest.mark.live, pytest.mark.sandbox]
 
-# schemathesis imports that module lazily, deep inside a Hypothesis run; pytest rewrites it
-# (schemathesis is a pytest plugin) and CPython 3.11.7's compile() at that stack depth can fail
-# with "AST constructor recursion depth mismatch" (a CPython bug). Importing
-# it here, at a shallow depth, keeps the fuzz run from tripping over it.
+
+def _import_all(package: str, skip: tuple[str, ...]) -> None:
+    """Import every module of ``package`` now. Hypothesis and schemathesis import some of
+    theirs lazily, inside a test, where Hypothesis has raised the recursion limit; pytest
+    rewrites their modules (both are pytest plugins) and CPython 3.11.7's compile() then
+    fails with "AST constructor recursion depth mismatch" (a CPython bug). Imported here,
+    nothing is compiled inside the test."""
+    root = Path(importlib.import_module(package).__file__ or "").parent
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if any(part in skip for part in parts):
+            continue
+        with contextlib.suppress(Exception):  # optional extras whose packages are absent
+            importlib.import_module(".".join(parts))
+
+
+_import_all("hypothesis", skip=("extra", "__main__"))
+_import_all("schemathesis", skip=("cli", "reporting", "__main__"))
 
 FUNCTION = "fuzzed"
 CHECKS = [
