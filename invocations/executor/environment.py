@@ -114,6 +114,7 @@ class Environment:
         self._gate = logcaps.OutputGate(spec.account_id)
         self._capture: logcaps.Tail | None = logcaps.Tail()
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._freeze_timer: asyncio.TimerHandle | None = None
         flags = fcntl.fcntl(output_fd, fcntl.F_GETFL)
         fcntl.fcntl(output_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         asyncio.get_running_loop().add_reader(output_fd, self._read_output)
@@ -384,6 +385,23 @@ class Environment:
                 waiter.cancel()
         return self._exited.done() and not asked.is_set()
 
+    def freeze_when_idle(self) -> None:
+        """Freeze once the runtime has asked for its next invocation (at the latest after
+        ``NEXT_GRACE_S``). Frozen any sooner, a runtime that answers and then exits would be
+        caught mid-exit, and every warm invocation would first thaw it and wait for its
+        ``/next`` (``runtime_ended``) instead of finding it already asked."""
+        if self.server.next_asked.is_set():
+            self.freeze()
+            return
+        self.server.on_next = self._asked_while_idle
+        self._freeze_timer = asyncio.get_running_loop().call_later(NEXT_GRACE_S, self.freeze)
+
+    def _asked_while_idle(self) -> None:
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
+        self.freeze()
+
     def freeze(self) -> None:
         """Idle now: nothing of this environment runs until the next invocation thaws it.
 
@@ -397,6 +415,10 @@ class Environment:
             logger.warning("freezing an environment failed: %s", exc)
 
     def thaw(self) -> None:
+        self.server.on_next = None
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         self.process.thaw()
 
     async def stop(self) -> None:

@@ -205,7 +205,7 @@ class EnvironmentPool:
             return
         self._idle[environment.spec.key].append(environment)
         # After the response is on its way: an idle environment must not run (or burn CPU).
-        asyncio.get_running_loop().call_soon(environment.freeze)
+        environment.freeze_when_idle()
 
     def _stop_later(self, environment: Environment) -> None:
         task = asyncio.get_running_loop().create_task(environment.stop())

@@ -150,6 +150,8 @@ class RuntimeApiServer:
         # Set by each /next, cleared by each submit: whether the runtime came back for more
         # after its last invocation (one that ends instead is replaced, see Environment).
         self.next_asked = asyncio.Event()
+        # Called once at the next /next (an idle environment freezes then, see Environment).
+        self.on_next: Callable[[], None] | None = None
         self._outcome: asyncio.Future[RuntimeOutcome] | None = None
         self._outcome_of: str | None = None  # the request id ``_outcome`` waits for
         self.first_next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -396,6 +398,9 @@ class RuntimeApiServer:
 
     async def _next(self) -> Reply:
         self.next_asked.set()
+        callback, self.on_next = self.on_next, None
+        if callback is not None:
+            callback()
         if not self.first_next.done():
             self.first_next.set_result(None)
         while self._queued is None:
