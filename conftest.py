@@ -163,6 +163,17 @@ def _fresh_cache() -> None:
         cache.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_events_stored_only_when_flushed() -> None:
+    """In this process audit events are stored only by an explicit ``flush()``: the
+    background flush writes on its own connection, outside the test's transaction, so a
+    row it stored would be committed for good and show up in a later test's lookups
+    (live servers keep their own background flush)."""
+    from audit.recorder import recorder as audit_recorder
+
+    audit_recorder._background = False
+
+
 @pytest.fixture(autouse=True)
 def _settle_background_writers() -> Iterator[None]:
     """Before the test database is rolled back or flushed (this teardown runs first):

@@ -1,6 +1,6 @@
 """FilterLogEvents over 1,000,000 events, and log ingest throughput.
 
-    python bench/logs_filter.py [--events N] [--repeat N]
+    python bench/logs_filter.py [--events N] [--repeat N] [--postgres URL]
 
 Starts a fresh embedded server, loads N events (1% of them containing ``ERROR``, spread
 over ten streams and the last ten days) straight into its database through
@@ -8,8 +8,13 @@ over ten streams and the last ten days) straight into its database through
 
 - FilterLogEvents, newest 100 matches of ``ERROR`` (target <= 200 ms at 1M events);
 - the same for a rarer term, a phrase, and newest 100 events with no pattern;
-- ingest: lines/s through ``log_batches_store`` and through PutLogEvents (10,000-line
+- ingest: lines/s through ``log_batches_store`` with the search index written and, as the
+  in-run baseline, with its writes left out (alternating 10,000-line batches, so both see
+  the same machine and the same database size); and through PutLogEvents (10,000-line
   batches signed by boto3).
+
+``--postgres postgres://user@host/db`` runs the server on that PostgreSQL server, in a
+database ``functory_bench_logs`` created (and dropped) for the run.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ DAY_MS = 86_400_000
 
 def _django(env: dict[str, str]) -> None:
     os.environ.update(FUNCTORY_DATA_DIR=env["FUNCTORY_DATA_DIR"])
+    if "DATABASE_URL" in env:
+        os.environ["DATABASE_URL"] = env["DATABASE_URL"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -37,29 +44,67 @@ def _django(env: dict[str, str]) -> None:
     django.setup()
 
 
-def load(account_id: str, total: int) -> float:
-    """Store ``total`` events in 10,000-line batches; returns lines per second."""
+def _batches(account_id: str, offset: int, total: int, start_ts: int, step: int) -> list[Any]:
+    from monitoring.batches import LogBatch
+
+    batches = []
+    for stream in range(10):
+        events = []
+        for i in range(offset + stream, min(offset + BATCH, total), 10):
+            kind = "ERROR" if i % 200 in (0, 1) else ("FATAL" if i % 10_000 == 5 else "INFO")
+            events.append((start_ts + i * step, _line(kind, i)))
+        if events:
+            batches.append(
+                LogBatch(account_id, GROUP, f"2024/01/01/[$LATEST]{stream:032x}", events)
+            )
+    return batches
+
+
+def _line(kind: str, i: int) -> str:
+    if i % 2:
+        return f"{kind} request {i} handled in {i % 97} ms"
+    return f'{{"level": "{kind}", "request": {i}, "ms": {i % 97}, "path": "/items/{i % 50}"}}'
+
+
+BATCH = 10_000
+
+
+def load(account_id: str, total: int) -> tuple[float, float]:
+    """Store ``total`` events in 10,000-line batches, and as many again into another group
+    with the search index's writes left out (alternating); lines per second of each."""
+    from monitoring import search_index
     from monitoring.batches import LogBatch
     from monitoring.services import log_batches_store
 
     now = int(time.time() * 1000)
     start_ts = now - 10 * DAY_MS
     step = max(1, (10 * DAY_MS) // total)
-    batch_size = 10_000
-    began = time.perf_counter()
-    for offset in range(0, total, batch_size):
-        batches = []
-        for stream in range(10):
-            events = []
-            for i in range(offset + stream, min(offset + batch_size, total), 10):
-                kind = "ERROR" if i % 100 == 0 else ("FATAL" if i % 10_000 == 5 else "INFO")
-                events.append((start_ts + i * step, f"{kind} request {i} handled in {i % 97} ms"))
-            if events:
-                batches.append(
-                    LogBatch(account_id, GROUP, f"2024/01/01/[$LATEST]{stream:032x}", events)
-                )
+    indexed = bare = 0.0
+    keep = search_index.blocks_store
+    for offset in range(0, total, BATCH):
+        batches = _batches(account_id, offset, total, start_ts, step)
+        began = time.perf_counter()
         log_batches_store(batches)
-    return total / (time.perf_counter() - began)
+        indexed += time.perf_counter() - began
+        elsewhere = [LogBatch(b.account_id, GROUP + "-bare", b.stream, b.events) for b in batches]
+        search_index.blocks_store = lambda *args: None
+        try:
+            began = time.perf_counter()
+            log_batches_store(elsewhere)
+            bare += time.perf_counter() - began
+        finally:
+            search_index.blocks_store = keep
+    return total / indexed, total / bare
+
+
+def _database(url: str, create: bool) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS functory_bench_logs WITH (FORCE)")
+        if create:
+            admin.execute("CREATE DATABASE functory_bench_logs")
+    return url.rsplit("/", 1)[0] + "/functory_bench_logs"
 
 
 def logs_client(srv: Any) -> Any:
@@ -89,11 +134,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--postgres", help="a PostgreSQL server's URL (default: SQLite)")
     args = parser.parse_args()
-    with server() as srv:
+    extra = {"DATABASE_URL": _database(args.postgres, True)} if args.postgres else {}
+    try:
+        run(args, extra)
+    finally:
+        if args.postgres:
+            _database(args.postgres, False)
+
+
+def run(args: Any, extra: dict[str, str]) -> None:
+    with server(extra) as srv:
         _django(srv.env)
-        rate = load(srv.account_id, args.events)
-        print(f"loaded {args.events:,} events via log_batches_store: {rate:,.0f} lines/s")
+        indexed, bare = load(srv.account_id, args.events)
+        print(
+            f"loaded {args.events:,} events via log_batches_store: {indexed:,.0f} lines/s with "
+            f"the search index, {bare:,.0f} without ({indexed / bare:.2f}x)"
+        )
         logs = logs_client(srv)
 
         def newest(pattern: str | None, limit: int = 100) -> Any:
@@ -109,6 +167,7 @@ def main() -> None:
             ("newest 100 matches of ERROR (1%)", "ERROR"),
             ("newest 100 matches of FATAL (0.01%)", "FATAL"),
             ('newest 100 of "ERROR request" -7', '"ERROR request" -7'),
+            ("newest 100 of a 0.001% request id", '"request 424243 "'),
             ("newest 100 events, no pattern", None),
         ):
             newest(pattern)  # warm the page cache

@@ -59,3 +59,24 @@ class LogEvent(models.Model):
 
     def __str__(self) -> str:
         return self.message[:80]
+
+
+class LogSearchBlock(models.Model):
+    """Up to a few dozen consecutive events of one stored batch, their messages joined: the
+    unit the text search index (SQLite FTS5 trigram / PostgreSQL pg_trgm, see
+    ``monitoring.search``) points at. Indexing blocks instead of events keeps ingest cheap;
+    a search reads only the events of the blocks whose text matches."""
+
+    group = models.ForeignKey(LogGroup, on_delete=models.CASCADE, related_name="+")
+    stream = models.ForeignKey(LogStream, on_delete=models.CASCADE, related_name="+")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    min_timestamp = models.BigIntegerField()
+    max_timestamp = models.BigIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        indexes = [models.Index(fields=["group", "max_timestamp"], name="search_block_group")]
+
+    def __str__(self) -> str:
+        return f"{self.first_id}..{self.last_id}"

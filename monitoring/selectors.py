@@ -18,11 +18,16 @@ from django.db.models.functions import Coalesce, Left
 
 from awsapi.errors import AWSError
 from iam.models import Account
-from monitoring import errors, filter_patterns
+from monitoring import errors, filter_patterns, search_index
 from monitoring.models import LogEvent, LogGroup, LogStream
 
 # FilterLogEvents and GetLogEvents answer at most 10,000 events or 1 MB, whichever is less.
 MAX_EVENTS = 10_000
+# A pattern whose terms the search index finds in more blocks than this is common enough
+# that walking the time index finds its newest (or oldest) matches sooner.
+MAX_CANDIDATE_BLOCKS = 1_000
+MAX_CANDIDATE_EVENTS = 64_000
+CANDIDATE_IDS_PER_QUERY = 5_000
 MAX_RESPONSE_BYTES = 1_048_576
 EVENT_OVERHEAD_BYTES = 26
 
@@ -296,26 +301,45 @@ def log_events_filter(
     position = decode_token(token, "events")
     forward = start_from_head if position is None else position.get("d") == "f"
 
-    queryset = LogEvent.objects.filter(group=group)
+    streams: QuerySet[LogStream] | None = None
     if stream_names:
-        queryset = queryset.filter(
-            stream__in=LogStream.objects.filter(group=group, name__in=stream_names)
-        )
+        streams = LogStream.objects.filter(group=group, name__in=stream_names)
     elif stream_prefix:
-        queryset = queryset.filter(
-            stream__in=starts_with(LogStream.objects.filter(group=group), "name", stream_prefix)
-        )
+        streams = starts_with(LogStream.objects.filter(group=group), "name", stream_prefix)
+    conditions = Q()
     if start is not None:
-        queryset = queryset.filter(timestamp__gte=start)
+        conditions &= Q(timestamp__gte=start)
     if end is not None:
-        queryset = queryset.filter(timestamp__lte=end)
+        conditions &= Q(timestamp__lte=end)
     if not parsed.matches_all:
-        queryset = queryset.filter(parsed.q())
+        conditions &= parsed.q()
     if position is not None:
         mark = (int(position["t"]), int(position["i"]))
-        queryset = queryset.filter(_after(mark) if forward else _before(mark))
-    ordering = ("timestamp", "id") if forward else ("-timestamp", "-id")
-    rows = queryset.order_by(*ordering).values_list(*_EVENT_FIELDS, "stream__name")[: limit + 1]
+        conditions &= _after(mark) if forward else _before(mark)
+    ranges = (
+        None
+        if parsed.matches_all
+        else search_index.candidate_ranges(
+            group.pk,
+            all_of=parsed.required,
+            any_of=parsed.any_of,
+            start=start,
+            end=end,
+            limit=MAX_CANDIDATE_BLOCKS,
+        )
+    )
+    if ranges is not None and sum(last - first + 1 for first, last in ranges) > (
+        MAX_CANDIDATE_EVENTS
+    ):
+        ranges = None  # blocks whose ids interleave with other streams' writes
+    if ranges is not None:
+        rows: Any = _candidate_rows(group, streams, ranges, conditions, forward, limit + 1)
+    else:
+        queryset = LogEvent.objects.filter(conditions, group=group)
+        if streams is not None:
+            queryset = queryset.filter(stream__in=streams)
+        ordering = ("timestamp", "id") if forward else ("-timestamp", "-id")
+        rows = queryset.order_by(*ordering).values_list(*_EVENT_FIELDS, "stream__name")[: limit + 1]
     events, more = _take(rows, limit)
     next_token = None
     if more and events:
@@ -324,6 +348,34 @@ def log_events_filter(
             {"k": "events", "d": "f" if forward else "b", "t": last.timestamp, "i": last.id}
         )
     return events, next_token
+
+
+def _candidate_rows(
+    group: LogGroup,
+    streams: QuerySet[LogStream] | None,
+    ranges: list[tuple[int, int]],
+    conditions: Q,
+    forward: bool,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """The first ``limit`` events in order among the search index's candidate blocks.
+
+    The query names the candidates' ids and nothing the planner could prefer to walk
+    instead (the group's time index would read every event of the group); the group and
+    streams are checked here, on the few rows that come back.
+    """
+    ids = sorted({event_id for first, last in ranges for event_id in range(first, last + 1)})
+    wanted_streams = None if streams is None else set(streams.values_list("id", flat=True))
+    rows: list[tuple[Any, ...]] = []
+    for offset in range(0, len(ids), CANDIDATE_IDS_PER_QUERY):
+        chunk = ids[offset : offset + CANDIDATE_IDS_PER_QUERY]
+        for row in LogEvent.objects.filter(conditions, id__in=chunk).values_list(
+            *_EVENT_FIELDS, "stream__name", "group_id", "stream_id"
+        ):
+            if row[5] == group.pk and (wanted_streams is None or row[6] in wanted_streams):
+                rows.append(row[:5])
+    rows.sort(key=lambda row: (row[1], row[0]), reverse=not forward)
+    return rows[:limit]
 
 
 def log_group_id_for_live_tail(account_id: str, name: str) -> int | None:

@@ -14,9 +14,9 @@ from django.db.models.functions import Coalesce, Greatest, Least
 
 from awsapi.transactions import commit_without_waiting_for_disk
 from iam.models import Account
-from monitoring import errors, live
+from monitoring import errors, live, search_index
 from monitoring.batches import LogBatch, StoredBatch
-from monitoring.models import LogEvent, LogGroup, LogStream
+from monitoring.models import LogEvent, LogGroup, LogSearchBlock, LogStream
 from monitoring.selectors import log_group_get_for_account, log_stream_get
 
 # PutRetentionPolicy accepts only these (the model's ``Days`` documentation).
@@ -56,7 +56,7 @@ def _stream_marks_move(
 def _events_create(
     group_id: int, stream_id: int, events: Sequence[tuple[int, str]], now: int
 ) -> list[LogEvent]:
-    return LogEvent.objects.bulk_create(
+    created = LogEvent.objects.bulk_create(
         (
             LogEvent(
                 group_id=group_id,
@@ -69,6 +69,10 @@ def _events_create(
         ),
         batch_size=2000,
     )
+    search_index.blocks_store(
+        group_id, stream_id, [(event.pk, event.timestamp, event.message) for event in created]
+    )
+    return created
 
 
 def _events_insert(
@@ -255,4 +259,7 @@ def log_events_expire(now: int | None = None, chunk: int = 10_000) -> int:
             if not ids:
                 break
             deleted += LogEvent.objects.filter(id__in=ids).delete()[0]
+        # Blocks whose every event has expired; one with a newer event stays until it too
+        # has (its expired events are simply no longer found when it is searched).
+        LogSearchBlock.objects.filter(group_id=group_id, max_timestamp__lt=cutoff).delete()
     return deleted
