@@ -167,7 +167,7 @@ def run(args: Any, extra: dict[str, str]) -> None:
             ("newest 100 matches of ERROR (1%)", "ERROR"),
             ("newest 100 matches of FATAL (0.01%)", "FATAL"),
             ('newest 100 of "ERROR request" -7', '"ERROR request" -7'),
-            ("newest 100 of a 0.001% request id", '"request 424243 "'),
+            ("newest 100 of a 0.0001% request id", '"request 4243 "'),
             ("newest 100 events, no pattern", None),
         ):
             newest(pattern)  # warm the page cache

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -190,6 +190,18 @@ def _indexable(terms: Sequence[str]) -> list[str]:
     return [term for term in terms if len(term) >= MIN_TERM_CHARS]
 
 
+_CANDIDATE = "b.first_id, b.last_id, b.min_timestamp, b.max_timestamp"
+
+
+class Candidate(NamedTuple):
+    """A block that may hold matching events: its id range and time span."""
+
+    first_id: int
+    last_id: int
+    min_timestamp: int
+    max_timestamp: int
+
+
 def candidate_ranges(
     group_id: int,
     *,
@@ -198,8 +210,8 @@ def candidate_ranges(
     start: int | None,
     end: int | None,
     limit: int,
-) -> list[tuple[int, int]] | None:
-    """``(first id, last id)`` of the group's blocks that hold every term of ``all_of`` and,
+) -> list[Candidate] | None:
+    """The group's blocks that hold every term of ``all_of`` and,
     if given, one of ``any_of``, within ``[start, end]``; ``None`` when the index cannot
     narrow the search (no index, no term long enough) or more than ``limit`` blocks match
     (a common term: scanning the time index finds its matches sooner)."""
@@ -223,8 +235,10 @@ def candidate_ranges(
             either = " OR ".join(_fts_phrase(term) for term in alternatives)
             expression = f"{expression} AND ({either})" if expression else either
         sql = (
-            f"SELECT b.first_id, b.last_id FROM {FTS} f JOIN {BLOCKS} b ON b.id = f.rowid "
-            f"WHERE f.text MATCH %s AND {' AND '.join(conditions)} LIMIT %s"
+            # CROSS JOIN keeps the FTS match the outer loop (SQLite never reorders it), so
+            # a common term stops at the limit instead of probing the index per block.
+            f"SELECT {_CANDIDATE} FROM {FTS} f CROSS JOIN {BLOCKS} b ON b.id = f.rowid WHERE"
+            f" f.text MATCH %s AND {' AND '.join(conditions)} LIMIT %s"
         )
         params = [expression, *params, limit + 1]
     else:
@@ -239,7 +253,7 @@ def candidate_ranges(
         # from the trigram index rather than walking the group's blocks and reading texts.
         sql = (
             f"WITH matched AS MATERIALIZED (SELECT b.id FROM {BLOCKS} b WHERE "
-            f"{' AND '.join(likes)}) SELECT b.first_id, b.last_id FROM matched m "
+            f"{' AND '.join(likes)}) SELECT {_CANDIDATE} FROM matched m "
             f"JOIN {BLOCKS} b ON b.id = m.id WHERE {' AND '.join(conditions)} LIMIT %s"
         )
         params = [*like_params, *params, limit + 1]
@@ -248,7 +262,7 @@ def candidate_ranges(
         rows = cursor.fetchall()
     if len(rows) > limit:
         return None
-    return [(int(first), int(last)) for first, last in rows]
+    return [Candidate(*map(int, row)) for row in rows]
 
 
 def _fts_phrase(term: str) -> str:

@@ -25,9 +25,9 @@ from monitoring.models import LogEvent, LogGroup, LogStream
 MAX_EVENTS = 10_000
 # A pattern whose terms the search index finds in more blocks than this is common enough
 # that walking the time index finds its newest (or oldest) matches sooner.
-MAX_CANDIDATE_BLOCKS = 1_000
-MAX_CANDIDATE_EVENTS = 64_000
-CANDIDATE_IDS_PER_QUERY = 5_000
+MAX_CANDIDATE_BLOCKS = 4_000
+MAX_CANDIDATE_EVENTS = 256_000
+CANDIDATE_BLOCKS_PER_QUERY = 32
 MAX_RESPONSE_BYTES = 1_048_576
 EVENT_OVERHEAD_BYTES = 26
 
@@ -328,7 +328,7 @@ def log_events_filter(
             limit=MAX_CANDIDATE_BLOCKS,
         )
     )
-    if ranges is not None and sum(last - first + 1 for first, last in ranges) > (
+    if ranges is not None and sum(block.last_id - block.first_id + 1 for block in ranges) > (
         MAX_CANDIDATE_EVENTS
     ):
         ranges = None  # blocks whose ids interleave with other streams' writes
@@ -353,28 +353,45 @@ def log_events_filter(
 def _candidate_rows(
     group: LogGroup,
     streams: QuerySet[LogStream] | None,
-    ranges: list[tuple[int, int]],
+    blocks: list[search_index.Candidate],
     conditions: Q,
     forward: bool,
     limit: int,
 ) -> list[tuple[Any, ...]]:
     """The first ``limit`` events in order among the search index's candidate blocks.
 
-    The query names the candidates' ids and nothing the planner could prefer to walk
-    instead (the group's time index would read every event of the group); the group and
-    streams are checked here, on the few rows that come back.
+    Blocks are read newest first (oldest first going forward), a few at a time, until no
+    unread block can hold an event before the ``limit``-th match found. Each query names
+    the blocks' id ranges and nothing the planner could prefer to walk instead (the group's
+    time index would read every event of the group); the group and streams are checked
+    here, on the few rows that come back.
     """
-    ids = sorted({event_id for first, last in ranges for event_id in range(first, last + 1)})
+    if forward:
+        blocks = sorted(blocks, key=lambda block: block.min_timestamp)
+    else:
+        blocks = sorted(blocks, key=lambda block: -block.max_timestamp)
     wanted_streams = None if streams is None else set(streams.values_list("id", flat=True))
     rows: list[tuple[Any, ...]] = []
-    for offset in range(0, len(ids), CANDIDATE_IDS_PER_QUERY):
-        chunk = ids[offset : offset + CANDIDATE_IDS_PER_QUERY]
-        for row in LogEvent.objects.filter(conditions, id__in=chunk).values_list(
+    read = 0
+    while read < len(blocks):
+        if len(rows) >= limit:
+            cutoff = rows[limit - 1][1]
+            upcoming = blocks[read]
+            if (forward and upcoming.min_timestamp > cutoff) or (
+                not forward and upcoming.max_timestamp < cutoff
+            ):
+                break
+        chunk = blocks[read : read + CANDIDATE_BLOCKS_PER_QUERY]
+        read += len(chunk)
+        ids = Q()
+        for block in chunk:
+            ids |= Q(id__gte=block.first_id, id__lte=block.last_id)
+        for row in LogEvent.objects.filter(ids, conditions).values_list(
             *_EVENT_FIELDS, "stream__name", "group_id", "stream_id"
         ):
             if row[5] == group.pk and (wanted_streams is None or row[6] in wanted_streams):
                 rows.append(row[:5])
-    rows.sort(key=lambda row: (row[1], row[0]), reverse=not forward)
+        rows.sort(key=lambda row: (row[1], row[0]), reverse=not forward)
     return rows[:limit]
 
 
