@@ -4,13 +4,14 @@ Events are indexed in *blocks*: each stored batch's events, up to ``BLOCK_EVENTS
 (and about ``BLOCK_BYTES`` of text) at a time, make one ``LogSearchBlock`` row holding their
 messages joined by newlines. The database indexes the block text for substring search:
 
-- SQLite: an FTS5 table with the case-sensitive trigram tokenizer, kept in step with the
-  block table by triggers (``external content``: the text is stored once, in the block);
+- SQLite: an FTS5 table with the case-sensitive trigram tokenizer and no positions
+  (``detail=none``: substring lookups go through ``GLOB``, which FTS5 answers from the
+  trigrams), kept in step with the block table by triggers (``external content``);
 - PostgreSQL: a GIN index with ``pg_trgm``'s ``gin_trgm_ops`` on the block text.
 
 Indexing per block rather than per event is what keeps ingest cheap (measured: one FTS row
-per event cut SQLite's raw insert rate twelvefold, one per 32 events halved it, which the
-ORM's own per-event cost hides); a search asks the index for the blocks whose text holds
+per event cut SQLite's raw insert rate twelvefold, one per 32 events halved it; the ORM's
+own per-event cost hides most of what is left); a search asks the index for the blocks whose text holds
 the pattern's literal terms, then reads and checks only those blocks' events. A block may
 match where no single event does (a term across two lines, two required terms in two
 events): the events are always checked, so that costs time, never correctness.
@@ -22,6 +23,7 @@ PostgreSQL role) the migration leaves it out and searches scan, as before.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -30,7 +32,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 logger = logging.getLogger(__name__)
 
-BLOCK_EVENTS = 32
+BLOCK_EVENTS = 64
 BLOCK_BYTES = 64 * 1024
 # The trigram index finds only terms of three characters or more.
 MIN_TERM_CHARS = 3
@@ -41,7 +43,7 @@ TRGM_INDEX = "monitoring_logsearch_trgm"
 
 _SQLITE_DDL = (
     f"CREATE VIRTUAL TABLE {FTS} USING fts5(text, content='{BLOCKS}', content_rowid='id', "
-    "tokenize='trigram case_sensitive 1')",
+    "tokenize='trigram case_sensitive 1', detail=none)",
     f"CREATE TRIGGER {FTS}_insert AFTER INSERT ON {BLOCKS} BEGIN "
     f"INSERT INTO {FTS}(rowid, text) VALUES (new.id, new.text); END",
     f"CREATE TRIGGER {FTS}_delete AFTER DELETE ON {BLOCKS} BEGIN "
@@ -186,10 +188,6 @@ def available() -> bool:
     return found
 
 
-def _indexable(terms: Sequence[str]) -> list[str]:
-    return [term for term in terms if len(term) >= MIN_TERM_CHARS]
-
-
 _CANDIDATE = "b.first_id, b.last_id, b.min_timestamp, b.max_timestamp"
 
 
@@ -215,11 +213,7 @@ def candidate_ranges(
     if given, one of ``any_of``, within ``[start, end]``; ``None`` when the index cannot
     narrow the search (no index, no term long enough) or more than ``limit`` blocks match
     (a common term: scanning the time index finds its matches sooner)."""
-    required = _indexable(all_of)
-    alternatives = _indexable(any_of)
-    if len(alternatives) < len(any_of):
-        alternatives = []  # one alternative the index cannot find makes the group unusable
-    if not (required or alternatives) or not available():
+    if not available():
         return None
     conditions = ["b.group_id = %s"]
     params: list[Any] = [group_id]
@@ -230,43 +224,89 @@ def candidate_ranges(
         conditions.append("b.min_timestamp <= %s")
         params.append(end)
     if connection.vendor == "sqlite":
-        expression = " AND ".join(_fts_phrase(term) for term in required)
-        if alternatives:
-            either = " OR ".join(_fts_phrase(term) for term in alternatives)
-            expression = f"{expression} AND ({either})" if expression else either
-        sql = (
-            # CROSS JOIN keeps the FTS match the outer loop (SQLite never reorders it), so
-            # a common term stops at the limit instead of probing the index per block.
-            f"SELECT {_CANDIDATE} FROM {FTS} f CROSS JOIN {BLOCKS} b ON b.id = f.rowid WHERE"
-            f" f.text MATCH %s AND {' AND '.join(conditions)} LIMIT %s"
-        )
-        params = [expression, *params, limit + 1]
+        queries = _sqlite_queries(all_of, any_of, conditions, params, limit)
     else:
-        likes = ["b.text LIKE %s ESCAPE '\\'" for _ in required]
-        like_params = [_like(term) for term in required]
-        if alternatives:
-            likes.append(
-                "(" + " OR ".join("b.text LIKE %s ESCAPE '\\'" for _ in alternatives) + ")"
-            )
-            like_params += [_like(term) for term in alternatives]
-        # The LIKEs first and alone in a materialised query, so the planner answers them
-        # from the trigram index rather than walking the group's blocks and reading texts.
-        sql = (
-            f"WITH matched AS MATERIALIZED (SELECT b.id FROM {BLOCKS} b WHERE "
-            f"{' AND '.join(likes)}) SELECT {_CANDIDATE} FROM matched m "
-            f"JOIN {BLOCKS} b ON b.id = m.id WHERE {' AND '.join(conditions)} LIMIT %s"
-        )
-        params = [*like_params, *params, limit + 1]
+        queries = _postgres_queries(all_of, any_of, conditions, params, limit)
+    if not queries:
+        return None  # no term the index can find
+    found: dict[int, Candidate] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if len(rows) > limit:
-        return None
-    return [Candidate(*map(int, row)) for row in rows]
+        for sql, query_params in queries:
+            cursor.execute(sql, query_params)
+            for row in cursor.fetchall():
+                found[int(row[0])] = Candidate(*map(int, row[1:]))
+            if len(found) > limit:
+                return None
+    return list(found.values())
 
 
-def _fts_phrase(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+Query = tuple[str, list[Any]]
+
+
+def _sqlite_queries(
+    all_of: Sequence[str],
+    any_of: Sequence[str],
+    conditions: list[str],
+    params: list[Any],
+    limit: int,
+) -> list[Query]:
+    """One query for the required terms, else one per alternative (FTS5 answers each GLOB
+    from the trigram index, but not an OR of them). A term's pieces between GLOB's special
+    characters are looked up, each as ``*piece*``."""
+
+    def query(pieces: list[str]) -> Query:
+        globs = " AND ".join("f.text GLOB %s" for _ in pieces)
+        # CROSS JOIN keeps the FTS lookup the outer loop (SQLite never reorders it), so a
+        # common term stops at the limit instead of probing the index once per block.
+        sql = (
+            f"SELECT b.id, {_CANDIDATE} FROM {FTS} f CROSS JOIN {BLOCKS} b ON b.id = f.rowid "
+            f"WHERE {globs} AND {' AND '.join(conditions)} LIMIT %s"
+        )
+        return sql, [*(f"*{piece}*" for piece in pieces), *params, limit + 1]
+
+    required = [piece for term in all_of for piece in _glob_pieces(term)]
+    if required:
+        return [query(required)]
+    alternatives = [_glob_pieces(term) for term in any_of]
+    if alternatives and all(alternatives):
+        return [query(pieces) for pieces in alternatives]
+    return []
+
+
+def _postgres_queries(
+    all_of: Sequence[str],
+    any_of: Sequence[str],
+    conditions: list[str],
+    params: list[Any],
+    limit: int,
+) -> list[Query]:
+    required = [term for term in all_of if len(term) >= MIN_TERM_CHARS]
+    alternatives = [term for term in any_of if len(term) >= MIN_TERM_CHARS]
+    if len(alternatives) < len(any_of):
+        alternatives = []  # one alternative the index cannot find makes the group unusable
+    if not (required or alternatives):
+        return []
+    like = "b.text LIKE %s ESCAPE '\\'"
+    likes = [like for _ in required]
+    like_params = [_like(term) for term in required]
+    if alternatives:
+        likes.append("(" + " OR ".join(like for _ in alternatives) + ")")
+        like_params += [_like(term) for term in alternatives]
+    # The LIKEs first and alone in a materialised query, so the planner answers them from
+    # the trigram index rather than walking the group's blocks and reading their texts.
+    sql = (
+        f"WITH matched AS MATERIALIZED (SELECT b.id FROM {BLOCKS} b WHERE "
+        f"{' AND '.join(likes)}) SELECT b.id, {_CANDIDATE} FROM matched m "
+        f"JOIN {BLOCKS} b ON b.id = m.id WHERE {' AND '.join(conditions)} LIMIT %s"
+    )
+    return [(sql, [*like_params, *params, limit + 1])]
+
+
+_GLOB_SPECIAL = re.compile(r"[*?\[\]]")
+
+
+def _glob_pieces(term: str) -> list[str]:
+    return [piece for piece in _GLOB_SPECIAL.split(term) if len(piece) >= MIN_TERM_CHARS]
 
 
 def _like(term: str) -> str:

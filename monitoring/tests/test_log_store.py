@@ -191,8 +191,8 @@ def test_quoted_phrases_may_escape_quotes():
 
 
 def test_newest_matches_of_a_common_term_walk_the_group_time_index(owner, monkeypatch):
-    # ERROR is in six of the seven blocks of 32 events: more than the index may narrow to.
-    monkeypatch.setattr(selectors, "MAX_CANDIDATE_BLOCKS", 5)
+    # ERROR is in three of the four blocks of 64 events: more than the index may narrow to.
+    monkeypatch.setattr(selectors, "MAX_CANDIDATE_BLOCKS", 2)
     _store(
         owner, "g", "s", [(NOW + i, f"line {i} ERROR" if i % 10 == 0 else "ok") for i in range(200)]
     )
