@@ -187,6 +187,29 @@ def _series_ids(account_id: str, names: set[SeriesName], now: int, limit: int) -
     return found
 
 
+def _sketches_merge(sketches: Mapping[tuple[int, str, int], QuantileSketch]) -> None:
+    """Add each new sketch into its stored row's. The upsert before left stored sketches
+    as they were and holds the rows' locks until commit, so one read and one write of them
+    all is safe (rather than a read and a write per row)."""
+    if not sketches:
+        return
+    rows = CustomPoint.objects.filter(
+        series_id__in={key[0] for key in sketches},
+        resolution=MINUTE,
+        timestamp__in={key[2] for key in sketches},
+    ).only("pk", "series_id", "unit", "timestamp", "sketch")
+    changed = []
+    for row in rows:
+        sketch = sketches.get((row.series_id, row.unit, row.timestamp))
+        if sketch is None:
+            continue
+        merged = QuantileSketch.from_json(row.sketch)
+        merged.merge(sketch)
+        row.sketch = merged.to_json()
+        changed.append(row)
+    CustomPoint.objects.bulk_update(changed, ["sketch"], batch_size=500)
+
+
 def custom_data_store(
     account_id: str,
     points: Mapping[PointKey, Aggregate],
@@ -225,20 +248,13 @@ def custom_data_store(
             )
         with connection.cursor() as cursor:
             cursor.executemany(_upsert_sql(), rows)
-        for series, unit, minute in ordered:
-            sketch = points[(series, unit, minute)].sketch
-            if not sketch.counts:
-                continue
-            # The upsert above holds this row's lock until commit: read-merge-write is safe.
-            pk, stored = (
-                CustomPoint.objects.select_for_update()
-                .filter(series_id=ids[series.key()], unit=unit, resolution=MINUTE, timestamp=minute)
-                .values_list("pk", "sketch")
-                .get()
-            )
-            merged = QuantileSketch.from_json(stored)
-            merged.merge(sketch)
-            CustomPoint.objects.filter(pk=pk).update(sketch=merged.to_json())
+        _sketches_merge(
+            {
+                (ids[series.key()], unit, minute): points[(series, unit, minute)].sketch
+                for series, unit, minute in ordered
+                if points[(series, unit, minute)].sketch.counts
+            }
+        )
         by_minute: dict[int, list[int]] = {}
         for series_id, minute in newest.items():
             by_minute.setdefault(minute, []).append(series_id)

@@ -3,7 +3,10 @@ rollups and retention, and how the reading API and metric math read them back.""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 
 from awsapi.errors import AWSError
 from iam import services as accounts
@@ -12,6 +15,7 @@ from monitoring.metrics.custom_services import Aggregate, SeriesName
 from monitoring.metrics.metric_data import DataQuery, MetricStat
 from monitoring.metrics.models import CustomMetric, CustomPoint
 from monitoring.metrics.services import DAY, FIVE_MINUTES, HOUR, MINUTE
+from monitoring.metrics.sketch import QuantileSketch
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +196,59 @@ def test_the_reading_api_evaluates_an_alarm_style_expression() -> None:
             member="Metrics",
         )
     assert "Metrics.member.1.Id" in excinfo.value.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_writers_of_the_same_minutes_and_new_series_lose_nothing() -> None:
+    """Several requests at once write the same minutes and create the same new series:
+    totals, extremes and sketches add up exactly, and each series exists once."""
+    account = accounts.account_get_or_create("720000000009")
+    writers, rounds = 4, 10
+    start = threading.Barrier(writers)
+    failures: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for round_ in range(rounds):
+                batch = {
+                    (
+                        SeriesName("Race", "m", (("Store", store),)),
+                        "Count",
+                        int(NOW) + minute,
+                    ): _aggregate(float(n * rounds + round_ + 1))
+                    for store in ("a", "b", f"only-{n}")
+                    for minute in (0, 60)
+                }
+                custom_services.custom_data_store(account.id, batch, now=NOW)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert CustomMetric.objects.filter(account=account).count() == 2 + writers
+    for store in ("a", "b"):
+        for point in _read(
+            account.id,
+            SeriesName("Race", "m", (("Store", store),)),
+            "Sum",
+            "SampleCount",
+            "Minimum",
+            "Maximum",
+            "p100",
+            start=NOW - 60,
+        ):
+            assert point.values["SampleCount"] == writers * rounds
+            assert point.values["Sum"] == sum(range(1, writers * rounds + 1))
+            assert (point.values["Minimum"], point.values["Maximum"]) == (1, writers * rounds)
+            assert point.values["p100"] == writers * rounds
+    sketches = CustomPoint.objects.filter(
+        series__account=account, series__dimensions__contains='"a"'
+    )
+    assert all(QuantileSketch.from_json(row.sketch).count == writers * rounds for row in sketches)
