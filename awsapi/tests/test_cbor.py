@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import struct
+from typing import Any
 
 import boto3
 import pytest
@@ -15,7 +16,7 @@ from awsapi import cbor
 from awsapi.cbor import CBORError
 
 
-def _operation(name: str):  # type: ignore[no-untyped-def]
+def _operation(name: str) -> Any:
     client = boto3.client(
         "cloudwatch", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
     )
