@@ -66,7 +66,7 @@ def _metric_stat(raw: Any, where: str) -> MetricStat:
         if member not in metric:
             raise p.missing(f"{where}.Metric.{member}")
     unit = raw.get("Unit")
-    if unit is not None and unit not in UNITS:
+    if unit is not None and (not isinstance(unit, str) or unit not in UNITS):
         raise p.invalid_value(unit, f"{where}.Unit")
     stat = raw["Stat"]
     if not isinstance(stat, str):

@@ -92,7 +92,7 @@ def _datum(
     unit = raw.get("Unit")
     if unit is None:
         unit = "None"
-    elif unit not in UNITS:
+    elif not isinstance(unit, str) or unit not in UNITS:
         raise p.invalid_value(unit, f"{where}.Unit")
     resolution = raw.get("StorageResolution")
     if resolution is not None and (isinstance(resolution, bool) or resolution not in (1, 60)):
