@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('iam', '0004_temporary_credential_without_user'),
-        ('monitoring', '0006_counter_points'),
+        ('monitoring', '0007_log_search_blocks'),
     ]
 
     operations = [
