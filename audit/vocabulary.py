@@ -12,6 +12,12 @@ DATA_EVENTS = frozenset(
         ("logs", "PutLogEvents"),
         ("logs", "GetLogEvents"),
         ("logs", "FilterLogEvents"),
+        # CloudWatch's metric reads and writes (CloudTrail's AWS::CloudWatch::Metric data
+        # events): a function may publish on every invocation, a dashboard reads each minute.
+        ("monitoring", "PutMetricData"),
+        ("monitoring", "GetMetricData"),
+        ("monitoring", "GetMetricStatistics"),
+        ("monitoring", "ListMetrics"),
     }
 )
 # Errors that refuse the caller (who they are, or what they may do), not their input.

@@ -50,9 +50,12 @@ def _depth_exceeds(document: Any, limit: int) -> bool:
     return False
 
 
-def loads(data: bytes | str, *, max_depth: int | None = MAX_DEPTH) -> Any:
+def loads(data: bytes | str, *, max_depth: int | None = MAX_DEPTH, non_finite: bool = False) -> Any:
     """Parse ``data`` strictly; ``max_depth=None`` only guards the parser's own recursion
-    (for payloads the server checks but does not walk, such as Invoke's)."""
+    (for payloads the server checks but does not walk, such as Invoke's). ``non_finite``
+    lets ``NaN``, ``Infinity`` and out-of-range numbers through as floats, for an API that
+    answers them with its own validation error (CloudWatch's PutMetricData: botocore sends
+    a NaN value as the token ``NaN``)."""
     if isinstance(data, bytes | bytearray):
         try:
             text = bytes(data).decode("utf-8")
@@ -61,7 +64,10 @@ def loads(data: bytes | str, *, max_depth: int | None = MAX_DEPTH) -> Any:
     else:
         text = data
     try:
-        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        if non_finite:
+            document = json.loads(text, parse_constant=float, parse_float=float)
+        else:
+            document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except JSONError:
         raise
     except RecursionError:

@@ -402,6 +402,12 @@ FUNCTORY_HTTP_HEAD_TIMEOUT_SECONDS = float(
 )
 # How often each process writes its in-memory metric points (one transaction per flush).
 FUNCTORY_METRICS_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_METRICS_FLUSH_SECONDS", "5"))
+# How many custom metrics (namespace, name, dimension set) one account may publish with
+# PutMetricData; past it new ones are refused with LimitExceeded (existing ones still take
+# data). Series unused for 455 days are forgotten.
+FUNCTORY_CUSTOM_METRICS_PER_ACCOUNT = int(
+    os.environ.get("FUNCTORY_CUSTOM_METRICS_PER_ACCOUNT", "10000")
+)
 # Asynchronous invocations: the first retry after a function error waits this long (then
 # twice as long, as AWS does); throttles and system errors start at the system base and
 # grow to the max; a claim outlives the function's timeout by the lease; an event due this

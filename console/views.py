@@ -46,7 +46,7 @@ class LogoutView(auth_views.LogoutView):
 @csrf_exempt
 def home(request: HttpRequest) -> HttpResponse:
     """``/``: the console's landing page; for JSON 1.1 calls (a ``POST`` carrying
-    ``X-Amz-Target``) the CloudWatch Logs API, CloudWatch's GetMetricStatistics, the
+    ``X-Amz-Target``) the CloudWatch Logs API, CloudWatch's metrics API (JSON 1.0), the
     EventBridge subset and CloudTrail's LookupEvents, which share the endpoint as on AWS;
     for query-protocol calls (a form ``POST`` with an ``Action``) IAM and STS."""
     if request.method == "POST" and "X-Amz-Target" in request.headers:

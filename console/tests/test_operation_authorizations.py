@@ -75,7 +75,7 @@ def _json_rpc_operations() -> set[tuple[str, str]]:
         found |= {(closure["service"], operation) for operation in closure["operations"]}
     cloudwatch = modules["cloudwatch"]
     # CloudWatch's dispatcher checks signatures scoped to "monitoring", its endpoint prefix.
-    assert 'service="monitoring"' in inspect.getsource(cloudwatch.dispatch)
+    assert 'service="monitoring"' in inspect.getsource(cloudwatch.api)
     found |= {("monitoring", operation) for operation in cloudwatch.OPERATIONS}
     return found
 

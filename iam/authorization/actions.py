@@ -598,8 +598,21 @@ def _create_log_group(params: Params, scope: Scope) -> tuple[Authorization, ...]
 # ---- Amazon CloudWatch (signed as "monitoring", IAM prefix "cloudwatch") -----------------
 
 _constant("monitoring", "GetMetricStatistics", "cloudwatch:GetMetricStatistics")
-# Not served by the CloudWatch API here; the console's charts are authorized as it.
+# Also what the console's charts are authorized as.
 _constant("monitoring", "GetMetricData", "cloudwatch:GetMetricData")
+_constant("monitoring", "ListMetrics", "cloudwatch:ListMetrics")
+
+
+@_register("monitoring", "PutMetricData")
+def _put_metric_data(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """No resource; ``cloudwatch:namespace`` is the namespace the data goes to (a policy
+    may limit a role to its own). A request without one gets no key (and is refused by the
+    operation itself)."""
+    namespace = params.get("Namespace")
+    conditions: dict[str, ConditionValue] = (
+        {"cloudwatch:namespace": namespace} if isinstance(namespace, str) else {}
+    )
+    return (Authorization("cloudwatch:PutMetricData", (ALL_RESOURCES,), conditions),)
 
 
 # ---- Amazon EventBridge ----------------------------------------------------------------------

@@ -884,6 +884,34 @@ CASES = [
         {"Namespace": "AWS/Lambda", "MetricName": "Invocations"},
         (auth("cloudwatch:GetMetricStatistics", "*"),),
     ),
+    Case(
+        "GetMetricData has no resource",
+        "monitoring",
+        "GetMetricData",
+        {"MetricDataQueries": [{"Id": "m1", "Expression": "1"}]},
+        (auth("cloudwatch:GetMetricData", "*"),),
+    ),
+    Case(
+        "ListMetrics has no resource",
+        "monitoring",
+        "ListMetrics",
+        {"Namespace": "MyApp"},
+        (auth("cloudwatch:ListMetrics", "*"),),
+    ),
+    Case(
+        "PutMetricData supplies the namespace as cloudwatch:namespace",
+        "monitoring",
+        "PutMetricData",
+        {"Namespace": "MyApp", "MetricData": [{"MetricName": "Orders", "Value": 1.0}]},
+        (auth("cloudwatch:PutMetricData", "*", conditions={"cloudwatch:namespace": "MyApp"}),),
+    ),
+    Case(
+        "PutMetricData without a namespace supplies no key",
+        "monitoring",
+        "PutMetricData",
+        {"MetricData": []},
+        (auth("cloudwatch:PutMetricData", "*"),),
+    ),
     # ---- EventBridge: rule/NAME on the default bus, rule/BUS/NAME on others ----
     Case(
         "PutRule on the default bus with a pattern and tags",

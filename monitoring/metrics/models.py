@@ -115,3 +115,61 @@ class CounterPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.namespace}/{self.series}/{self.metric}@{self.timestamp}"
+
+
+class CustomMetric(models.Model):
+    """One series of a custom namespace an account published with PutMetricData: a
+    (namespace, metric name, dimension set). ``dimensions`` is canonical JSON (pairs sorted
+    by name) and ``key`` its digest with the names, so a series is found by one indexed
+    lookup. ``last_timestamp`` (the newest datapoint's minute) answers ListMetrics' two
+    weeks and ``last_received`` (when data last arrived) its ``RecentlyActive``."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    namespace = models.CharField(max_length=255)
+    metric_name = models.CharField(max_length=255)
+    dimensions = models.TextField(default="[]")
+    last_timestamp = models.BigIntegerField()
+    last_received = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="custom_metric_unique")
+        ]
+        indexes = [
+            models.Index(fields=["account", "namespace", "metric_name"], name="custom_metric_name"),
+            models.Index(fields=["last_timestamp"], name="custom_metric_last"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.namespace}/{self.metric_name}{self.dimensions}"
+
+
+class CustomPoint(models.Model):
+    """What one custom series received in one period with one unit: count, sum, minimum,
+    maximum and a quantile sketch (JSON) of the values it could sketch. ``sketched`` below
+    ``sample_count`` means some samples came as statistic sets or were negative, and then
+    no percentile is answered, as CloudWatch does. Written by additive upserts; rolled up
+    and expired as :class:`MetricPoint` is."""
+
+    series = models.ForeignKey(CustomMetric, on_delete=models.CASCADE, related_name="+")
+    unit = models.CharField(max_length=32, default="None")
+    resolution = models.PositiveIntegerField(choices=MetricPoint.Resolution.choices)
+    timestamp = models.BigIntegerField()  # epoch seconds, a multiple of ``resolution``
+    sample_count = models.FloatField(default=0.0)
+    sum = models.FloatField(default=0.0)
+    minimum = models.FloatField()
+    maximum = models.FloatField()
+    sketched = models.FloatField(default=0.0)
+    sketch = models.TextField(default="{}")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "unit", "resolution", "timestamp"], name="custom_point_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["resolution", "timestamp"], name="custom_point_time")]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.timestamp}/{self.resolution}"

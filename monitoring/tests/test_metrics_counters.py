@@ -35,7 +35,7 @@ def _stats(account_id: str, metric: str, dimensions: list[dict], **extra) -> lis
         "Period": extra.pop("Period", 60),
         "Statistics": extra.pop("Statistics", ["Sum", "SampleCount", "Maximum"]),
     }
-    return cloudwatch.get_metric_statistics(account_id, params, now=NOW + 60)["Datapoints"]
+    return cloudwatch.get_metric_statistics(account_id, params, NOW + 60)["Datapoints"]
 
 
 def test_counts_of_several_processes_add_into_the_same_minute() -> None:
@@ -70,7 +70,7 @@ def test_get_metric_statistics_answers_a_mappings_counts_by_its_uuid_only() -> N
     assert point["Sum"] == point["SampleCount"] == 5
     assert point["Maximum"] == 1  # one value of 1 per event, as Lambda publishes counters
     assert point["Unit"] == "Count"
-    assert point["Timestamp"] == int(NOW)
+    assert point["Timestamp"] == dt.datetime.fromtimestamp(int(NOW), dt.UTC)
     # Another account, another metric, a function's dimension, another namespace: nothing.
     assert _stats(other.id, "InvokedEventCount", dimensions) == []
     assert _stats(account.id, "PolledEventCount", dimensions) == []
