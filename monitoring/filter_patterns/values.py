@@ -50,7 +50,7 @@ def name_char(char: str) -> bool:
 
 
 def to_number(text: str, grammar: re.Pattern[str] = EVENT_NUMBER) -> Decimal | None:
-    if len(text) > 400 or not grammar.fullmatch(text):
+    if not grammar.fullmatch(text):
         return None
     try:
         return Decimal(text)
@@ -98,8 +98,10 @@ def lex(text: str, *, selectors: bool = False) -> list[Token]:
             tokens.append(Token("regex", text[i + 1 : close]))
             i = close + 1
         elif selectors and char == "$":
+            # To the next operator or space: a selector that is not one is refused whole
+            # (``$."sc-status"``: Invalid character(s) in term '$."').
             start = i
-            while i < n and (value_char(text[i]) or text[i] in "$[]"):
+            while i < n and not text[i].isspace() and text[i] not in '=!<>()&|,%':
                 i += 1
             tokens.append(Token("word", text[start:i]))
         elif value_char(char):
