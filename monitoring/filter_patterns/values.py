@@ -101,7 +101,7 @@ def lex(text: str, *, selectors: bool = False) -> list[Token]:
             # To the next operator or space: a selector that is not one is refused whole
             # (``$."sc-status"``: Invalid character(s) in term '$."').
             start = i
-            while i < n and not text[i].isspace() and text[i] not in '=!<>()&|,%':
+            while i < n and not text[i].isspace() and text[i] not in "=!<>()&|,%":
                 i += 1
             tokens.append(Token("word", text[start:i]))
         elif value_char(char):
