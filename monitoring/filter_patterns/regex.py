@@ -40,9 +40,11 @@ OPERATORS = frozenset("^$?[]{}|\\*+.")
 # these only stop {1000}{1000}-style blow-ups.
 MAX_REPEAT = 1000
 MAX_POSITIONS = 4000
-# DFA states kept per pattern, and work (NFA positions visited while building new states)
-# allowed per line once that cache is full.
+# DFA states kept per pattern (and NFA positions in them all: a pattern may live long in a
+# metric filter, so its cache stays a few MB), and the work (NFA positions visited while
+# building new states) allowed per line once that cache is full.
 MAX_STATES = 4096
+MAX_CACHED_POSITIONS = 250_000
 WORK_BUDGET = 2_000_000
 
 ALL_CODES = frozenset(range(256))
@@ -285,6 +287,7 @@ class Regex:
         self._restart = self._closure(starts, at_start=False, at_end=False)
         # state -> ({class: next state}, accepting, waits on "$")
         self._dfa: dict[frozenset[int], tuple[dict[int, frozenset[int]], bool, bool]] = {}
+        self._cached_positions = 0
 
     # ---- what the pattern requires of a line ----
 
@@ -356,11 +359,15 @@ class Regex:
                 any(kind[p] == ACCEPT for p in state),
                 any(kind[p] == END for p in state),
             )
-            if len(self._dfa) < MAX_STATES:
+            if self._caching():
                 self._dfa[state] = entry
+                self._cached_positions += len(state)
             else:
                 self._spend(budget, len(state))
         return entry
+
+    def _caching(self) -> bool:
+        return len(self._dfa) < MAX_STATES and self._cached_positions < MAX_CACHED_POSITIONS
 
     def _spend(self, budget: list[int], amount: int) -> None:
         budget[0] -= amount
@@ -383,7 +390,7 @@ class Regex:
                 if repeat[p]:
                     ready.append(p)
         following = self._closure(ready, at_start=False, at_end=False)
-        if len(self._dfa) < MAX_STATES:
+        if self._caching():
             transitions[cls] = following
         else:
             self._spend(budget, len(ready))
