@@ -215,7 +215,7 @@ def latency_lines(logs: Any) -> list[float]:
     found: list[tuple[int, float]] = []
     try:
         for page in logs.get_paginator("filter_log_events").paginate(
-            logGroupName=f"/aws/lambda/{PROBE}", filterPattern="latency-ms"
+            logGroupName=f"/aws/lambda/{PROBE}", filterPattern='"latency-ms"'
         ):
             for event in page["events"]:
                 if event["message"].startswith("latency-ms"):

@@ -11,10 +11,10 @@ messages joined by newlines. The database indexes the block text for substring s
 
 Indexing per block rather than per event is what keeps ingest cheap (measured: one FTS row
 per event cut SQLite's raw insert rate twelvefold, one per 32 events halved it; the ORM's
-own per-event cost hides most of what is left); a search asks the index for the blocks whose text holds
-the pattern's literal terms, then reads and checks only those blocks' events. A block may
-match where no single event does (a term across two lines, two required terms in two
-events): the events are always checked, so that costs time, never correctness.
+own per-event cost hides most of what is left); a search asks the index for the blocks
+whose text holds the pattern's literal terms, then reads and checks only those blocks'
+events. A block may match where no single event does (a term across two lines, two
+required terms in two events): the events are always checked, so that costs time, never correctness.
 
 Where the index cannot be created (no FTS5 in this SQLite, no ``pg_trgm`` for this
 PostgreSQL role) the migration leaves it out and searches scan, as before.

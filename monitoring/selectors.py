@@ -3,12 +3,15 @@
 Every read of a user-named log group goes through :func:`log_group_get_for_account`, which
 only ever searches the caller's account; streams and events are then read within that group.
 Event queries walk the ``(group|stream, timestamp, id)`` indexes in either direction with
-keyset positions, and filter patterns are matched in SQL.
+keyset positions. Text filter patterns are matched in SQL; the others (JSON, space-delimited,
+regex) narrow the rows in SQL and are checked in Python, a bounded number of rows per call.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +33,13 @@ MAX_CANDIDATE_EVENTS = 256_000
 CANDIDATE_BLOCKS_PER_QUERY = 32
 MAX_RESPONSE_BYTES = 1_048_576
 EVENT_OVERHEAD_BYTES = 26
+# Patterns checked in Python: rows (and message bytes, and seconds) one FilterLogEvents call
+# examines before it answers with the matches so far and a token to go on from, as
+# CloudWatch answers a long search with a short page and a nextToken.
+SCAN_ROWS = 10_000
+SCAN_BYTES = 8 * 1_048_576
+SCAN_SECONDS = 2.0
+SCAN_CHUNK = 500
 
 _GROUP_ARN_RE = re.compile(
     r"^arn:aws[a-zA-Z-]*:logs:[a-z0-9-]+:(?P<account>\d{12}):log-group:(?P<name>[^:]+)(?::\*)?$"
@@ -283,12 +293,15 @@ def log_events_filter(
     limit: int | None,
     token: str | None,
     start_from_head: bool,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[list[Event], str | None]:
     """FilterLogEvents: matching events of a group, interleaved across streams.
 
     Walks the ``(group, timestamp, id)`` index from the oldest (or, with
-    ``start_from_head=False``, the newest) end and lets the database test the pattern, so
-    "the newest 100 matches" reads only as many rows as it must.
+    ``start_from_head=False``, the newest) end. The database tests text patterns itself,
+    so "the newest 100 matches" reads only as many rows as it must, and a rare term's
+    candidates come from the search index; other patterns are pre-filtered in SQL and
+    checked here (see :func:`_scan`).
     """
     if stream_names and stream_prefix:
         raise errors.InvalidParameter(
@@ -313,41 +326,53 @@ def log_events_filter(
         conditions &= Q(timestamp__lte=end)
     if not parsed.matches_all:
         conditions &= parsed.q()
-    if position is not None:
-        mark = (int(position["t"]), int(position["i"]))
-        conditions &= _after(mark) if forward else _before(mark)
-    ranges = (
-        None
-        if parsed.matches_all
-        else search_index.candidate_ranges(
-            group.pk,
-            all_of=parsed.required,
-            any_of=parsed.any_of,
-            start=start,
-            end=end,
-            limit=MAX_CANDIDATE_BLOCKS,
+    mark = None if position is None else (int(position["t"]), int(position["i"]))
+    ordering = ("timestamp", "id") if forward else ("-timestamp", "-id")
+    if not parsed.exact_in_sql:
+        events, resume = _scan(
+            _events_of(group, streams, conditions), parsed, ordering, forward, mark, limit, clock
         )
-    )
-    if ranges is not None and sum(block.last_id - block.first_id + 1 for block in ranges) > (
-        MAX_CANDIDATE_EVENTS
-    ):
-        ranges = None  # blocks whose ids interleave with other streams' writes
-    if ranges is not None:
-        rows: Any = _candidate_rows(group, streams, ranges, conditions, forward, limit + 1)
     else:
-        queryset = LogEvent.objects.filter(conditions, group=group)
-        if streams is not None:
-            queryset = queryset.filter(stream__in=streams)
-        ordering = ("timestamp", "id") if forward else ("-timestamp", "-id")
-        rows = queryset.order_by(*ordering).values_list(*_EVENT_FIELDS, "stream__name")[: limit + 1]
-    events, more = _take(rows, limit)
+        if mark is not None:
+            conditions &= _after(mark) if forward else _before(mark)
+        ranges = None
+        if isinstance(parsed, filter_patterns.TextPattern) and not parsed.matches_all:
+            ranges = search_index.candidate_ranges(
+                group.pk,
+                all_of=parsed.required,
+                any_of=parsed.any_of,
+                start=start,
+                end=end,
+                limit=MAX_CANDIDATE_BLOCKS,
+            )
+        if ranges is not None and sum(block.last_id - block.first_id + 1 for block in ranges) > (
+            MAX_CANDIDATE_EVENTS
+        ):
+            ranges = None  # blocks whose ids interleave with other streams' writes
+        rows: Any
+        if ranges is not None:
+            rows = _candidate_rows(group, streams, ranges, conditions, forward, limit + 1)
+        else:
+            rows = (
+                _events_of(group, streams, conditions)
+                .order_by(*ordering)
+                .values_list(*_EVENT_FIELDS, "stream__name")[: limit + 1]
+            )
+        events, more = _take(rows, limit)
+        resume = (events[-1].timestamp, events[-1].id) if more and events else None
     next_token = None
-    if more and events:
-        last = events[-1]
+    if resume is not None:
         next_token = encode_token(
-            {"k": "events", "d": "f" if forward else "b", "t": last.timestamp, "i": last.id}
+            {"k": "events", "d": "f" if forward else "b", "t": resume[0], "i": resume[1]}
         )
     return events, next_token
+
+
+def _events_of(
+    group: LogGroup, streams: QuerySet[LogStream] | None, conditions: Q
+) -> QuerySet[LogEvent]:
+    queryset = LogEvent.objects.filter(conditions, group=group)
+    return queryset if streams is None else queryset.filter(stream__in=streams)
 
 
 def _candidate_rows(
@@ -393,6 +418,49 @@ def _candidate_rows(
                 rows.append(row[:5])
         rows.sort(key=lambda row: (row[1], row[0]), reverse=not forward)
     return rows[:limit]
+
+
+def _scan(
+    queryset: QuerySet[LogEvent],
+    parsed: filter_patterns.FilterPattern,
+    ordering: tuple[str, str],
+    forward: bool,
+    mark: tuple[int, int] | None,
+    limit: int,
+    clock: Callable[[], float],
+) -> tuple[list[Event], tuple[int, int] | None]:
+    """Matches of ``parsed`` after ``mark``, checked in Python chunk by chunk, and where the
+    next page starts (None when the group has no more rows).
+
+    Stops at ``limit`` matches, at the response's byte budget, or when it has examined
+    ``SCAN_ROWS`` rows, ``SCAN_BYTES`` of messages or ``SCAN_SECONDS``: then the page may
+    be short, even empty, and the position after the last row examined goes on.
+    """
+    events: list[Event] = []
+    size = rows_seen = bytes_seen = 0
+    deadline = clock() + SCAN_SECONDS
+    while True:
+        chunk = queryset
+        if mark is not None:
+            chunk = chunk.filter(_after(mark) if forward else _before(mark))
+        rows = list(
+            chunk.order_by(*ordering).values_list(*_EVENT_FIELDS, "stream__name")[:SCAN_CHUNK]
+        )
+        for row in rows:
+            event = Event(*row)
+            if parsed.matches(event.message):
+                size += len(event.message.encode()) + EVENT_OVERHEAD_BYTES
+                if len(events) >= limit or (events and size > MAX_RESPONSE_BYTES):
+                    # A match past the page: the next one starts right after this page.
+                    return events, (events[-1].timestamp, events[-1].id)
+                events.append(event)
+            mark = (event.timestamp, event.id)
+            rows_seen += 1
+            bytes_seen += len(event.message)
+            if rows_seen >= SCAN_ROWS or bytes_seen >= SCAN_BYTES or clock() >= deadline:
+                return events, mark
+        if len(rows) < SCAN_CHUNK:
+            return events, None
 
 
 def log_group_id_for_live_tail(account_id: str, name: str) -> int | None:

@@ -103,11 +103,12 @@ def _corpus(owner: Account, seed: int) -> None:
         _store(owner, group, stream, events)
 
 
+# Terms with characters other than letters, digits and "_" are quoted, as CloudWatch needs.
 PATTERNS = [
     "FATAL", "ERROR", "INFO", "done", "ab", "x", "ERROR FATAL", "?FATAL ?done", "?FATAL ?ab",
-    "ERROR -FATAL", '"say \\"hi\\""', '"50%"', "a_b", "NEAR(x)", "AND", "*", "back\\slash",
-    "héllo", "naïve", "uest", "req", '"request req"', "-INFO", "WARN ?ERROR ?héllo",
-    "nothing-here", '"INFO INFO INFO"',
+    "ERROR -FATAL", '"say \\"hi\\""', '"50%"', "a_b", '"NEAR(x)"', "AND", '"*"',
+    '"back\\\\slash"', "héllo", "naïve", "uest", "req", '"request req"', "-INFO",
+    "WARN ?ERROR ?héllo", '"nothing-here"', "nothing-here", '"INFO INFO INFO"', '-"-dash"',
 ]  # fmt: skip
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from iam.models import Account
@@ -152,10 +155,11 @@ def test_remembered_streams_keep_their_first_and_last_event_marks(owner):
         ("?WARN ?error", ["error b", "WARN c"]),
         ("ERROR -Exiting", ["ERROR a"]),
         ("-ERROR -error", ["WARN c", "INFO [e] 50%_ok"]),
-        ("50%_ok", ["INFO [e] 50%_ok"]),
-        ("%_", ["INFO [e] 50%_ok"]),
+        # SQL LIKE's wildcards are plain characters (quoted: CloudWatch refuses them bare).
+        ('"50%_ok"', ["INFO [e] 50%_ok"]),
+        ('"%_"', ["INFO [e] 50%_ok"]),
         ('"[e]"', ["INFO [e] 50%_ok"]),
-        ('""', ["ERROR a", "error b", "WARN c", "ERROR d Exiting", "INFO [e] 50%_ok"]),
+        ("  ", ["ERROR a", "error b", "WARN c", "ERROR d Exiting", "INFO [e] 50%_ok"]),
     ],
 )
 def test_filter_patterns_match_in_sql_as_in_python(owner, pattern, expected):
@@ -178,14 +182,15 @@ def test_filter_patterns_match_in_sql_as_in_python(owner, pattern, expected):
     assert [e.message for e in events] == expected
 
 
-@pytest.mark.parametrize("pattern", ['"open', '{ $.level = "ERROR" }', "[ip, user]"])
-def test_unsupported_or_malformed_patterns_are_invalid_parameters(pattern):
+@pytest.mark.parametrize("pattern", ['"open', '{ $.level = "ERROR"', "[ip, user", "50%_ok", '""'])
+def test_malformed_patterns_are_invalid_parameters(pattern):
     with pytest.raises(errors.InvalidParameter):
         filter_patterns.parse(pattern)
 
 
 def test_quoted_phrases_may_escape_quotes():
-    parsed = filter_patterns.parse(r'"say \"hi\"" -?x')
+    parsed = filter_patterns.parse(r'"say \"hi\"" -"?x"')
+    assert isinstance(parsed, filter_patterns.TextPattern)
     assert parsed.required == ('say "hi"',)
     assert parsed.excluded == ("?x",)
 
@@ -218,3 +223,108 @@ def test_newest_matches_of_a_common_term_walk_the_group_time_index(owner, monkey
             cursor.execute("EXPLAIN QUERY PLAN " + query)
             plan = " ".join(str(row) for row in cursor.fetchall())
         assert "event_group_time" in plan and "TEMP B-TREE" not in plan
+
+
+def test_sql_prefilters_keep_every_line_a_pattern_matches(owner):
+    from monitoring.tests.test_filter_pattern_table import MATCHES
+
+    lines = sorted({line for _, line, _ in MATCHES if line and len(line) < 5_000})
+    _store(owner, "g", "s", [(NOW + i, line) for i, line in enumerate(lines)])
+    stored = dict(LogEvent.objects.values_list("id", "message"))
+    assert sorted(stored.values()) == lines
+    for pattern in sorted({pattern for pattern, _, _ in MATCHES}):
+        parsed = filter_patterns.parse(pattern)
+        in_sql = set(
+            LogEvent.objects.filter(parsed.q() if not parsed.matches_all else Q()).values_list(
+                "id", flat=True
+            )
+        )
+        in_python = {pk for pk, message in stored.items() if parsed.matches(message)}
+        assert in_python <= in_sql, pattern
+        if parsed.exact_in_sql:
+            assert in_python == in_sql, pattern
+
+
+def _filter(group, pattern, **kwargs):
+    params = {
+        "stream_names": None,
+        "stream_prefix": None,
+        "start": None,
+        "end": None,
+        "pattern": pattern,
+        "limit": None,
+        "token": None,
+        "start_from_head": True,
+    }
+    params.update(kwargs)
+    return selectors.log_events_filter(group, **params)
+
+
+def _all_pages(group, pattern, **kwargs):
+    pages, token = [], None
+    while True:
+        events, token = _filter(group, pattern, token=token, **kwargs)
+        pages.append([e.message for e in events])
+        if token is None:
+            return pages
+        assert len(pages) < 100, "the pages never end"
+
+
+JSON_LINES = [
+    json.dumps({"level": "ERROR" if i % 3 == 0 else "INFO", "latency": i, "n": i})
+    for i in range(40)
+] + ["ERROR not json", '{"level": "ERR\\u004fR", "latency": 99, "n": 99}']
+
+
+@pytest.mark.parametrize("head", [True, False])
+@pytest.mark.parametrize(
+    "pattern",
+    ['{ $.level = "ERROR" && $.latency > 5 }', "[level, ..., n > 30]", "%ERROR.*[0-9]%"],
+)
+def test_checked_patterns_page_through_every_match_once(owner, pattern, head):
+    lines = JSON_LINES + [f"INFO x {i}" for i in range(40)]
+    _store(owner, "g", "s", [(NOW + i, line) for i, line in enumerate(lines)])
+    group = LogGroup.objects.get()
+    parsed = filter_patterns.parse(pattern)
+    expected = [line for line in lines if parsed.matches(line)]
+    assert len(expected) >= 5
+    pages = _all_pages(group, pattern, limit=2, start_from_head=head)
+    seen = [message for page in pages for message in page]
+    assert seen == (expected if head else expected[::-1])
+    assert all(len(page) <= 2 for page in pages)
+
+
+def test_a_scan_stops_at_its_row_budget_with_a_token_to_go_on(owner, monkeypatch):
+    monkeypatch.setattr(selectors, "SCAN_ROWS", 7)
+    monkeypatch.setattr(selectors, "SCAN_CHUNK", 3)
+    # Every line has the pattern's literals, so SQL lets them all through to Python.
+    lines = [json.dumps({"hit": i % 10 == 9, "true": True, "i": i}) for i in range(50)]
+    _store(owner, "g", "s", [(NOW + i, line) for i, line in enumerate(lines)])
+    group = LogGroup.objects.get()
+    pages = _all_pages(group, "{ $.hit IS TRUE }")
+    assert [m for page in pages for m in page] == [lines[i] for i in (9, 19, 29, 39, 49)]
+    # Some pages come back empty yet carry a token, as CloudWatch's do mid-search.
+    assert [] in pages[:-1]
+    assert len(pages) == 8
+
+
+def test_a_scan_stops_at_its_time_budget_with_a_token_to_go_on(owner):
+    ticks = iter(range(10_000))
+    lines = [json.dumps({"hit": i % 4 == 0, "true": True, "i": i}) for i in range(12)]
+    _store(owner, "g", "s", [(NOW + i, line) for i, line in enumerate(lines)])
+    group = LogGroup.objects.get()
+    # Each look at the clock is a second later: a call examines two rows, then answers
+    # (the seventh finds the last row was the last).
+    pages = _all_pages(group, "{ $.hit IS TRUE }", clock=lambda: float(next(ticks)))
+    assert [m for page in pages for m in page] == [lines[i] for i in (0, 4, 8)]
+    assert [len(page) for page in pages] == [1, 0, 1, 0, 1, 0, 0]
+
+
+def test_a_scan_keeps_to_the_response_size_budget(owner, monkeypatch):
+    monkeypatch.setattr(selectors, "MAX_RESPONSE_BYTES", 250)
+    lines = [json.dumps({"hit": True, "pad": "x" * 60, "i": i}) for i in range(6)]
+    _store(owner, "g", "s", [(NOW + i, line) for i, line in enumerate(lines)])
+    group = LogGroup.objects.get()
+    pages = _all_pages(group, "{ $.hit IS TRUE }")
+    assert [m for page in pages for m in page] == lines
+    assert [len(page) for page in pages] == [2, 2, 2]

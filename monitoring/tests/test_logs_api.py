@@ -452,6 +452,63 @@ def test_filter_log_events_paginates_in_either_direction(logs):
     assert len([e for page in paginated for e in page["events"]]) == 7
 
 
+APACHE = '127.0.0.1 - frank [10/Oct/2000:13:55:{:02d} -0700] "GET /{} HTTP/1.0" {} {}'
+
+
+def test_filter_log_events_with_json_space_delimited_and_regex_patterns(logs):
+    base = _now() - 100_000
+    api = [
+        json.dumps({"level": "ERROR" if i % 3 == 0 else "INFO", "latency": i * 100, "i": i})
+        for i in range(12)
+    ]
+    web = [
+        APACHE.format(i, "index.html" if i % 2 else "logo.gif", 500 if i % 4 == 0 else 200, i)
+        for i in range(12)
+    ]
+    other = ["ERROR plain text", "user=bob;id=42 logged in", "user=eve;id=x logged in"]
+    lines = [line for trio in zip(api, web, other * 4, strict=True) for line in trio]
+    _group_with_events(
+        logs,
+        "g",
+        {
+            "s1": [(base + i, line) for i, line in enumerate(lines) if i % 2 == 0],
+            "s2": [(base + i, line) for i, line in enumerate(lines) if i % 2 == 1],
+        },
+    )
+
+    def paged(pattern: str, **kwargs) -> tuple[list[str], int]:
+        messages, pages, token = [], 0, None
+        while True:
+            more = {"nextToken": token} if token else kwargs
+            page = logs.filter_log_events(logGroupName="g", filterPattern=pattern, limit=2, **more)
+            messages += [event["message"] for event in page["events"]]
+            pages += 1
+            token = page.get("nextToken")
+            if not token:
+                return messages, pages
+
+    json_hits, pages = paged('{ $.level = "ERROR" && $.latency >= 300 }')
+    assert json_hits == [api[3], api[6], api[9]] and pages >= 2
+    newest, _ = paged('{ $.level = "ERROR" && $.latency >= 300 }', startFromHead=False)
+    assert newest == [api[9], api[6], api[3]]
+
+    web_hits, pages = paged(
+        "[ip, user, username, timestamp, request = *.html*, status = 2*, bytes]"
+    )
+    assert web_hits == [web[i] for i in (1, 3, 5, 7, 9, 11)] and pages >= 3
+    server_errors, pages = paged("[..., status >= 500, bytes]")
+    assert server_errors == [web[0], web[4], web[8]] and pages >= 2
+
+    regex_hits, pages = paged("%user=\\w+;id=\\d+%")
+    assert regex_hits == ["user=bob;id=42 logged in"] * 4 and pages >= 2
+
+    assert paged("%^ERROR%")[0] == ["ERROR plain text"] * 4
+    paginator = logs.get_paginator("filter_log_events").paginate(
+        logGroupName="g", filterPattern="{ $.i < 6 }", PaginationConfig={"PageSize": 2}
+    )
+    assert [e["message"] for page in paginator for e in page["events"]] == api[:6]
+
+
 def test_filter_log_events_errors(logs, raw_logs):
     logs.create_log_group(logGroupName="g")
     with pytest.raises(ClientError) as error:
@@ -470,6 +527,15 @@ def test_filter_log_events_errors(logs, raw_logs):
     with pytest.raises(ClientError) as error:
         logs.filter_log_events(logGroupName="g", filterPattern='"unterminated')
     assert client_error(error)[0] == "InvalidParameterException"
+    for pattern, message in (
+        ("Status: timeout", "Invalid character(s) in term ':'"),
+        ('{ $.level = "ERROR"', "If a filter pattern starts with '{' it must end with '}'"),
+        ("[a, b = 4* && c > 1]", "Invalid filter pattern"),
+        ("%(a|b)%", "Invalid character(s) in term '()'"),
+    ):
+        with pytest.raises(ClientError) as error:
+            logs.filter_log_events(logGroupName="g", filterPattern=pattern)
+        assert client_error(error) == ("InvalidParameterException", message, 400)
 
 
 def _raw_post(functory, target: str, body: bytes = b"{}") -> tuple[int, dict, dict]:
