@@ -168,6 +168,14 @@ def run(args: Any, extra: dict[str, str]) -> None:
             ("newest 100 matches of FATAL (0.01%)", "FATAL"),
             ('newest 100 of "ERROR request" -7', '"ERROR request" -7'),
             ("newest 100 of a 0.0001% request id", '"request 4243 "'),
+            (
+                'JSON { $.level = "ERROR" && $.ms > 50 } (0.2%)',
+                '{ $.level = "ERROR" && $.ms > 50 }',
+            ),
+            (
+                "space-delimited [level=ERROR, w, id, ..., ms>50, unit]",
+                "[level=ERROR, w, id, ..., ms>50, unit]",
+            ),
             ("newest 100 events, no pattern", None),
         ):
             newest(pattern)  # warm the page cache

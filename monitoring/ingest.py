@@ -1,9 +1,12 @@
 """Hands log lines from the executor to the database in batches, off the hot path.
 
 The executor calls :meth:`LogIngestor.submit` on the event loop (a list append); a
-background thread writes everything pending every ``interval`` seconds in one transaction
-(a busy function costs at most 1/interval transactions per second, never one per line),
-then publishes the stored events to live-tail subscribers.
+background thread writes everything pending in one transaction, then publishes the stored
+events to live-tail subscribers. It writes as lines come while it has writes in hand (a
+line printed by a quiet function reaches live tail in a few milliseconds) and otherwise
+keeps to one write every ``interval`` seconds (``BURST`` back to back at most: a busy
+function costs about 1/interval transactions per second, never one per line; what arrives
+while a batch is written waits for the next).
 
 What waits is bounded (``logcaps.IngestBudget``: 2 MiB of function output, half of it at
 most for one account, plus a reserve for the platform's essential lines): when the
@@ -28,10 +31,20 @@ from monitoring.services import log_batches_store
 
 logger = logging.getLogger(__name__)
 
+# Writes the log writer may make back to back before it keeps to one an interval.
+BURST = 4
+
 
 class LogIngestor:
-    def __init__(self, interval: float = 0.05, budget: IngestBudget | None = None) -> None:
+    def __init__(
+        self, interval: float = 0.05, budget: IngestBudget | None = None, *, eager: bool = True
+    ) -> None:
         self.interval = interval
+        # eager: a submit wakes the writer; else it only writes every interval (or on flush).
+        self.eager = eager
+        self._urgent = False
+        self._writes = float(BURST)
+        self._refilled = time.monotonic()
         self.budget = budget if budget is not None else IngestBudget()
         self._pending: list[LogBatch] = []
         self._lock = threading.Lock()
@@ -58,6 +71,8 @@ class LogIngestor:
             self._idle.clear()
         if self._thread is None:
             self._start()
+        if self.eager:
+            self._wake.set()
 
     def _start(self) -> None:
         with self._lock:
@@ -69,13 +84,29 @@ class LogIngestor:
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far is stored (tests, shutdown)."""
+        self._urgent = True
         self._wake.set()
         return self._idle.wait(timeout)
 
+    def _wait_for_a_write(self) -> None:
+        """Take one write from a bucket of ``BURST`` refilled one per ``interval``: an
+        invocation's few lines (START, output, END, REPORT, printed within milliseconds)
+        are written as they come, a steady stream once an interval."""
+        now = time.monotonic()
+        self._writes = min(BURST, self._writes + (now - self._refilled) / self.interval)
+        self._refilled = now
+        if self._writes < 1:
+            time.sleep((1 - self._writes) * self.interval)
+            self._writes, self._refilled = 1.0, time.monotonic()
+        self._writes -= 1
+
     def _run(self) -> None:
         while True:
-            self._wake.wait(self.interval)
+            self._wake.wait(None if self.eager else self.interval)
+            if not self._urgent:
+                self._wait_for_a_write()  # what arrives meanwhile joins this batch
             self._wake.clear()
+            self._urgent = False
             with self._lock:
                 batches, self._pending = self._pending, []
                 dropped = self.budget.take_dropped()
