@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 
 from awsapi.errors import AWSError
 from functions import arns
@@ -336,19 +336,21 @@ def outcome_apply(outcome: BatchOutcome) -> None:
     A failure here (the account is at its custom-metric series limit, the destination was
     deleted) is logged and never loses the stored events.
     """
+    # Anything may fail here (a destination's code that cannot be read, a database error):
+    # the savepoint undoes only this part, the events stay stored.
     for account_id, points in outcome.points.items():
         if not points:
             continue
         try:
             with transaction.atomic():
                 custom_data_store(account_id, points)
-        except (AWSError, DatabaseError):
+        except Exception:
             logger.exception("metric filters of account %s: datapoints not stored", account_id)
     if outcome.deliveries and delivery_hook is not None:
         try:
             with transaction.atomic():
                 delivery_hook(outcome.deliveries)
-        except (AWSError, DatabaseError):
+        except Exception:
             logger.exception("subscription deliveries not accepted")
 
 

@@ -18,7 +18,7 @@ from awsapi.errors import AWSError
 from functions import arns
 from iam.models import Account
 from invocations import acceptance
-from invocations.selectors import InvokeTarget, invoke_target_resolve
+from invocations.selectors import InvokeTarget, invoke_target_cached, invoke_target_resolve
 from monitoring.log_filters import Delivery
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ def _target(account: Account, destination_arn: str) -> InvokeTarget | None:
     ref = arns.parse_function_name(destination_arn)
     if ref is None or ref.account_id not in (None, account.id):
         return None
+    cached = invoke_target_cached(account.id, ref.name, ref.qualifier)
+    if cached is not None:
+        return cached
     try:
         return invoke_target_resolve(account, ref.name, ref.qualifier)
     except AWSError as error:
