@@ -26,12 +26,14 @@ import logging
 import math
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from awsapi.errors import AWSError
@@ -56,10 +58,15 @@ MAX_DIMENSION_VALUE = 255
 # Logs hands Lambda (gzip of incompressible text grows by well under 1%, base64 by 1/3).
 MAX_DELIVERY_BYTES = 190_000
 # A function subscribed to its own log group writes lines (START/END/REPORT, its prints)
-# for every delivery, which would be delivered again, forever. Such a subscription gets at
-# most this many deliveries a minute in a process; the rest of its batches are not
-# delivered (logged), so the loop stays bounded.
+# for every delivery, which would be delivered again, forever. So the lines of an
+# invocation that was itself such a delivery (from its START to its REPORT line, its
+# request id remembered in the cache for DELIVERY_MEMORY_SECONDS) are not delivered again;
+# and as a backstop (a cache that forgot, lines that never say START) such a subscription
+# gets at most SELF_DELIVERIES_PER_MINUTE deliveries a minute in a process, the rest of its
+# batches being left undelivered (logged).
 SELF_DELIVERIES_PER_MINUTE = 10
+DELIVERY_MEMORY_SECONDS = 6 * 3600 + 600  # the longest an async event may wait, and more
+_DELIVERY_KEY = "functory:logs-delivery:"
 LIMIT_EXCEEDED = "Resource limit exceeded."
 NO_PERMISSION = (
     "Could not execute the lambda function. Make sure you have given CloudWatch Logs "
@@ -186,6 +193,7 @@ class Delivery:
     destination_arn: str
     filter_name: str
     payload: bytes
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 # Installed by the triggers app: accepts the deliveries (asynchronous invocations) inside
@@ -281,10 +289,48 @@ def delivery_payloads(
 
 
 _self_deliveries: dict[tuple[int, str], tuple[int, int]] = {}
+# (group id, stream) -> request id of the delivery whose lines the stream is writing now.
+_delivery_streams: dict[tuple[int, str], str] = {}
+
+
+def _request_id(message: str, opener: str) -> str | None:
+    if not message.startswith(opener):
+        return None
+    rest = message[len(opener) :].split(None, 1)
+    return rest[0] if rest else None
+
+
+def _not_from_own_deliveries(
+    group_id: int, stream: str, events: Sequence[LogEvent]
+) -> list[LogEvent]:
+    """``events`` less the lines of invocations that were deliveries of a subscription to
+    the function writing the group (START through REPORT of such a request id)."""
+    key = (group_id, stream)
+    current = _delivery_streams.get(key)
+    kept: list[LogEvent] = []
+    for event in events:
+        started = _request_id(event.message, "START RequestId: ")
+        if started is not None:
+            current = started if cache.get(_DELIVERY_KEY + started) else None
+        if current is None:
+            kept.append(event)
+        elif _request_id(event.message, "REPORT RequestId: ") == current:
+            current = None
+    if current is None:
+        _delivery_streams.pop(key, None)
+    else:
+        if len(_delivery_streams) > 10_000:
+            _delivery_streams.clear()
+        _delivery_streams[key] = current
+    return kept
+
+
+# Injectable (tests): the self-subscription budget's clock.
+clock: Callable[[], float] = time.monotonic
 
 
 def _self_delivery_allowed(group_id: int, name: str) -> bool:
-    minute = int(time.monotonic() // 60)
+    minute = int(clock() // 60)
     key = (group_id, name)
     window, count = _self_deliveries.get(key, (minute, 0))
     if window != minute:
@@ -311,7 +357,10 @@ def batch_evaluate(
     for rule in filters.metrics:
         _metric_evaluate(rule, events, outcome.points[account_id])
     for subscription in filters.subscriptions:
-        matching = [event for event in events if subscription.pattern.matches(event.message)]
+        candidates = (
+            _not_from_own_deliveries(group_id, stream, events) if subscription.own_group else events
+        )
+        matching = [event for event in candidates if subscription.pattern.matches(event.message)]
         if not matching:
             continue
         if subscription.own_group and not _self_delivery_allowed(group_id, subscription.name):
@@ -324,10 +373,16 @@ def batch_evaluate(
                 SELF_DELIVERIES_PER_MINUTE,
             )
             continue
-        outcome.deliveries.extend(
+        deliveries = [
             Delivery(account_id, subscription.destination, subscription.name, payload)
             for payload in delivery_payloads(account_id, group, stream, subscription.name, matching)
-        )
+        ]
+        if subscription.own_group:
+            cache.set_many(
+                {_DELIVERY_KEY + d.request_id: 1 for d in deliveries},
+                timeout=DELIVERY_MEMORY_SECONDS,
+            )
+        outcome.deliveries.extend(deliveries)
 
 
 def outcome_apply(outcome: BatchOutcome) -> None:

@@ -11,7 +11,6 @@ an accepted batch is delivered at least once.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 
 from awsapi.errors import AWSError
@@ -56,8 +55,9 @@ def deliveries_accept(deliveries: Sequence[Delivery]) -> None:
         target = targets[key]
         if target is None:
             continue
+        # The request id monitoring chose: it knows the delivery's own lines by it.
         acceptance.async_invocation_create(
-            target, request_id=str(uuid.uuid4()), payload=delivery.payload
+            target, request_id=delivery.request_id, payload=delivery.payload
         )
 
 

@@ -33,6 +33,7 @@ def owner(db) -> Account:
     LogGroup.objects.create(account=account, name=GROUP, created=1)
     log_filters._cache.clear()
     log_filters._self_deliveries.clear()
+    log_filters._delivery_streams.clear()
     return account
 
 
@@ -283,14 +284,48 @@ def test_a_large_batch_is_split_under_the_payload_limit_and_nothing_is_lost(owne
     assert messages == lines
 
 
-def test_a_function_subscribed_to_its_own_log_group_is_bounded(owner):
+def _invocation_lines(request_id: str, *printed: str) -> list[str]:
+    return [
+        f"START RequestId: {request_id} Version: $LATEST",
+        *printed,
+        f"END RequestId: {request_id}",
+        f"REPORT RequestId: {request_id}\tDuration: 1.00 ms",
+    ]
+
+
+def test_a_function_subscribed_to_its_own_group_does_not_receive_its_deliveries_lines(owner):
+    _function(owner, "loop")
+    LogGroup.objects.create(account=owner, name="/aws/lambda/loop", created=1)
+    _subscribe(owner, "loop", group="/aws/lambda/loop")
+    _store(_invocation_lines("user-call", "hello"), group="/aws/lambda/loop")
+    (first,) = AsyncInvocation.objects.all()
+    assert [e["message"] for e in _delivered(first)["logEvents"]][:2] == [
+        "START RequestId: user-call Version: $LATEST",
+        "hello",
+    ]
+    # The delivery's own run writes its lines, over two batches: none goes round again.
+    lines = _invocation_lines(first.request_id, "hello again")
+    _store(lines[:2], group="/aws/lambda/loop")
+    _store(lines[2:], group="/aws/lambda/loop")
+    assert AsyncInvocation.objects.count() == 1
+    # What the function writes afterwards for someone else's call is delivered.
+    _store(_invocation_lines("another-call"), group="/aws/lambda/loop")
+    assert AsyncInvocation.objects.count() == 2
+
+
+def test_a_self_subscription_whose_lines_name_no_request_is_bounded(owner, monkeypatch):
+    minute = [600.0]
+    monkeypatch.setattr(log_filters, "clock", lambda: minute[0])
     _function(owner, "loop")
     LogGroup.objects.create(account=owner, name="/aws/lambda/loop", created=1)
     _subscribe(owner, "loop", group="/aws/lambda/loop")
     for i in range(50):
-        _store([f"START RequestId: {i}", "END", "REPORT"], group="/aws/lambda/loop")
+        _store([f"line {i}"], group="/aws/lambda/loop")
     assert AsyncInvocation.objects.count() == log_filters.SELF_DELIVERIES_PER_MINUTE
-    assert LogEvent.objects.count() == 150
+    assert LogEvent.objects.count() == 50
+    minute[0] += 60
+    _store(["next minute"], group="/aws/lambda/loop")
+    assert AsyncInvocation.objects.count() == log_filters.SELF_DELIVERIES_PER_MINUTE + 1
 
 
 def test_a_deleted_destination_loses_no_stored_event(owner):
