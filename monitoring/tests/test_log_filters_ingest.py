@@ -182,7 +182,7 @@ def test_hostile_values_publish_nothing_and_store_every_line(owner):
         json.dumps({"level": "INFO", "latency": 1, "region": {"nested": 1}}),
         json.dumps({"level": "INFO", "latency": [1, 2]}),
         '{"level": "INFO", "latency": 1' + "[" * 5000,
-        "\x00" * 1000,
+        "\x01\u202e\ud7ff" * 1000,
     ]
     _store(lines)
     assert _points("Latency") == {}
