@@ -405,3 +405,66 @@ def test_a_user_may_manage_filters_only_as_its_policy_says(functory, user, logs)
         with pytest.raises(ClientError) as excinfo:
             call()
         assert client_error(excinfo)[0] == "AccessDeniedException"
+
+
+def test_a_policy_may_allow_only_groups_with_a_tag(functory, user, logs):
+    logs.create_log_group(logGroupName="/untagged")
+    logs.tag_log_group(logGroupName=GROUP, tags={"team": "orders"})
+    member = create_member(functory, admin=user)
+    client_for(functory, user, "iam").put_user_policy(
+        UserName=member.user_name,
+        PolicyName="team",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "logs:PutMetricFilter",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:ResourceTag/team": "orders"}},
+                    }
+                ],
+            }
+        ),
+    )
+    member_logs = client_for(functory, member, "logs")
+    transformation = [_transformation(metricValue="1")]
+    member_logs.put_metric_filter(
+        logGroupName=GROUP, filterName="f", filterPattern="", metricTransformations=transformation
+    )
+    with pytest.raises(ClientError) as excinfo:
+        member_logs.put_metric_filter(
+            logGroupName="/untagged",
+            filterName="f",
+            filterPattern="",
+            metricTransformations=transformation,
+        )
+    assert client_error(excinfo)[0] == "AccessDeniedException"
+
+
+def test_ten_thousand_events_with_filters_present_are_stored_and_counted(functory, user, logs):
+    _put_metric_filter(logs, name="count", pattern="[ip, status=5*, size]", metricValue="$size")
+    _put_metric_filter(logs, name="hostile", pattern='{ $.a = "' + "*" * 900 + '" }')
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="big")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="big",
+        logEvents=[
+            {"timestamp": now, "message": f"10.0.0.1 {500 + i % 3} {i % 7}"} for i in range(10_000)
+        ],
+    )
+    cloudwatch = client_for(functory, user, "cloudwatch")
+    start = time.time() - 600
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="Orders",
+        MetricName="Latency",
+        StartTime=start,
+        EndTime=time.time() + 300,
+        Period=3600,
+        Statistics=["SampleCount", "Sum"],
+    )
+    (point,) = stats["Datapoints"]
+    expected = [i % 7 for i in range(10_000)]
+    assert (point["SampleCount"], point["Sum"]) == (len(expected), float(sum(expected)))
