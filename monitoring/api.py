@@ -14,8 +14,8 @@ from awsapi.apiview import ApiResponse
 from awsapi.errors import InvalidRequestContent, ValidationError
 from awsapi.validation import validate
 from iam.authentication import ApiRequest, json_rpc_api
-from monitoring import errors, selectors, services
-from monitoring.models import LogGroup, LogStream
+from monitoring import errors, log_filters, selectors, services
+from monitoring.models import LogFilter, LogGroup, LogStream
 
 TARGET_PREFIX = "Logs_20140328"
 # PutLogEvents carries up to 1 MB of messages; JSON escaping can grow that several-fold.
@@ -43,7 +43,7 @@ def _render_group(group: LogGroup) -> dict[str, Any]:
     body: dict[str, Any] = {
         "logGroupName": group.name,
         "creationTime": group.created,
-        "metricFilterCount": 0,
+        "metricFilterCount": int(getattr(group, "metric_filters", 0) or 0),
         "arn": f"{_group_arn(group)}:*",
         "storedBytes": int(getattr(group, "stored", 0) or 0),
         "logGroupClass": "STANDARD",
@@ -168,7 +168,7 @@ def filter_log_events(req: ApiRequest) -> ApiResponse:
 
 def create_log_group(req: ApiRequest) -> ApiResponse:
     params = _params(req, "CreateLogGroup")
-    services.log_group_create(req.account, params["logGroupName"])
+    services.log_group_create(req.account, params["logGroupName"], params.get("tags"))
     return ApiResponse()
 
 
@@ -212,6 +212,181 @@ def put_log_events(req: ApiRequest) -> ApiResponse:
     return ApiResponse(body)
 
 
+def delete_log_stream(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "DeleteLogStream")
+    services.log_stream_delete(req.account, params["logGroupName"], params["logStreamName"])
+    return ApiResponse()
+
+
+# ---- metric and subscription filters ----------------------------------------------------------
+
+
+def put_metric_filter(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "PutMetricFilter")
+    log_filters.metric_filter_put(
+        req.account,
+        params["logGroupName"],
+        params["filterName"],
+        params["filterPattern"],
+        params["metricTransformations"],
+    )
+    return ApiResponse()
+
+
+def _render_metric_filter(row: LogFilter) -> dict[str, Any]:
+    return {
+        "filterName": row.name,
+        "filterPattern": row.pattern,
+        "metricTransformations": row.spec.get("metricTransformations", []),
+        "creationTime": row.created,
+        "logGroupName": row.group.name,
+        "applyOnTransformedLogs": False,
+    }
+
+
+def describe_metric_filters(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "DescribeMetricFilters")
+    name, namespace = params.get("metricName"), params.get("metricNamespace")
+    if (name is None) != (namespace is None):
+        raise errors.InvalidParameter(
+            "If you specify a metric name, you must also specify a metric namespace, and "
+            "vice versa."
+        )
+    if params.get("filterNamePrefix") and not params.get("logGroupName"):
+        raise errors.InvalidParameter(
+            "If you specify filterNamePrefix, you must also specify logGroupName."
+        )
+    rows, token = log_filters.filters_list(
+        req.account,
+        LogFilter.Kind.METRIC,
+        group_name=params.get("logGroupName"),
+        prefix=params.get("filterNamePrefix"),
+        metric=None if name is None else (str(name), str(namespace)),
+        limit=params.get("limit") or 50,
+        token=params.get("nextToken"),
+    )
+    body: dict[str, Any] = {"metricFilters": [_render_metric_filter(row) for row in rows]}
+    if token:
+        body["nextToken"] = token
+    return ApiResponse(body)
+
+
+def delete_metric_filter(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "DeleteMetricFilter")
+    log_filters.metric_filter_delete(req.account, params["logGroupName"], params["filterName"])
+    return ApiResponse()
+
+
+def test_metric_filter(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "TestMetricFilter")
+    matches = log_filters.metric_filter_test(params["filterPattern"], params["logEventMessages"])
+    return ApiResponse({"matches": matches})
+
+
+def put_subscription_filter(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "PutSubscriptionFilter")
+    log_filters.subscription_filter_put(
+        req.account,
+        params["logGroupName"],
+        params["filterName"],
+        params["filterPattern"],
+        params["destinationArn"],
+        role_arn=params.get("roleArn"),
+        distribution=params.get("distribution"),
+    )
+    return ApiResponse()
+
+
+def describe_subscription_filters(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "DescribeSubscriptionFilters")
+    rows, token = log_filters.filters_list(
+        req.account,
+        LogFilter.Kind.SUBSCRIPTION,
+        group_name=params["logGroupName"],
+        prefix=params.get("filterNamePrefix"),
+        limit=params.get("limit") or 50,
+        token=params.get("nextToken"),
+    )
+    filters = []
+    for row in rows:
+        rendered = {
+            "filterName": row.name,
+            "logGroupName": row.group.name,
+            "filterPattern": row.pattern,
+            "destinationArn": row.spec["destinationArn"],
+            "distribution": row.spec.get("distribution", "ByLogStream"),
+            "applyOnTransformedLogs": False,
+            "creationTime": row.created,
+        }
+        if row.spec.get("roleArn"):
+            rendered["roleArn"] = row.spec["roleArn"]
+        filters.append(rendered)
+    body: dict[str, Any] = {"subscriptionFilters": filters}
+    if token:
+        body["nextToken"] = token
+    return ApiResponse(body)
+
+
+def delete_subscription_filter(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "DeleteSubscriptionFilter")
+    log_filters.subscription_filter_delete(
+        req.account, params["logGroupName"], params["filterName"]
+    )
+    return ApiResponse()
+
+
+# ---- tags -------------------------------------------------------------------------------------
+
+
+def _tagged_group(req: ApiRequest, arn: str) -> LogGroup:
+    if not arn.startswith("arn:") or ":log-group:" not in arn:
+        raise errors.InvalidParameter(f"Invalid resourceArn: {arn}")
+    try:
+        return selectors.log_group_get_for_account(req.account, identifier=arn)
+    except errors.ResourceNotFound:
+        raise errors.ResourceNotFound(f"The specified resource {arn} does not exist.") from None
+
+
+def tag_resource(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "TagResource")
+    group = _tagged_group(req, params["resourceArn"])
+    services.log_group_tags_add(group, params["tags"], too_many=services.TooManyTags)
+    return ApiResponse()
+
+
+def untag_resource(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "UntagResource")
+    group = _tagged_group(req, params["resourceArn"])
+    services.log_group_tags_remove(group, params["tagKeys"])
+    return ApiResponse()
+
+
+def list_tags_for_resource(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "ListTagsForResource")
+    group = _tagged_group(req, params["resourceArn"])
+    return ApiResponse({"tags": group.tags})
+
+
+def tag_log_group(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "TagLogGroup")
+    group = selectors.log_group_get_for_account(req.account, params["logGroupName"])
+    services.log_group_tags_add(group, params["tags"], too_many=errors.InvalidParameter)
+    return ApiResponse()
+
+
+def untag_log_group(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "UntagLogGroup")
+    group = selectors.log_group_get_for_account(req.account, params["logGroupName"])
+    services.log_group_tags_remove(group, params["tags"])
+    return ApiResponse()
+
+
+def list_tags_log_group(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "ListTagsLogGroup")
+    group = selectors.log_group_get_for_account(req.account, params["logGroupName"])
+    return ApiResponse({"tags": group.tags})
+
+
 dispatch = json_rpc_api(
     "logs",
     TARGET_PREFIX,
@@ -226,6 +401,20 @@ dispatch = json_rpc_api(
         "DeleteRetentionPolicy": delete_retention_policy,
         "CreateLogStream": create_log_stream,
         "PutLogEvents": put_log_events,
+        "DeleteLogStream": delete_log_stream,
+        "PutMetricFilter": put_metric_filter,
+        "DescribeMetricFilters": describe_metric_filters,
+        "DeleteMetricFilter": delete_metric_filter,
+        "TestMetricFilter": test_metric_filter,
+        "PutSubscriptionFilter": put_subscription_filter,
+        "DescribeSubscriptionFilters": describe_subscription_filters,
+        "DeleteSubscriptionFilter": delete_subscription_filter,
+        "TagResource": tag_resource,
+        "UntagResource": untag_resource,
+        "ListTagsForResource": list_tags_for_resource,
+        "TagLogGroup": tag_log_group,
+        "UntagLogGroup": untag_log_group,
+        "ListTagsLogGroup": list_tags_log_group,
     },
     max_body=MAX_BODY_BYTES,
 )

@@ -13,6 +13,7 @@ class LogGroup(models.Model):
     name = models.CharField(max_length=512)
     created = models.BigIntegerField()  # epoch ms, as the Logs API reports it
     retention_days = models.PositiveIntegerField(null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -80,3 +81,31 @@ class LogSearchBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_id}..{self.last_id}"
+
+
+class LogFilter(models.Model):
+    """A metric filter or a subscription filter of a log group.
+
+    One table for both kinds so the ingest path loads every filter of a group in one query
+    (:mod:`monitoring.log_filters`). ``spec`` holds what the kind needs: the metric
+    transformations, or the destination ARN, role ARN and distribution.
+    """
+
+    class Kind(models.TextChoices):
+        METRIC = "metric"
+        SUBSCRIPTION = "subscription"
+
+    group = models.ForeignKey(LogGroup, on_delete=models.CASCADE, related_name="filters")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=512)
+    pattern = models.CharField(max_length=1024, blank=True)
+    spec = models.JSONField(default=dict)
+    created = models.BigIntegerField()  # epoch ms
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "kind", "name"], name="log_filter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"

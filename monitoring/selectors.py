@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core import signing
-from django.db.models import Q, QuerySet, Sum, Value
+from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Left
 
 from awsapi.errors import AWSError
 from iam.models import Account
 from monitoring import errors, filter_patterns, search_index
-from monitoring.models import LogEvent, LogGroup, LogStream
+from monitoring.models import LogEvent, LogFilter, LogGroup, LogStream
 
 # FilterLogEvents and GetLogEvents answer at most 10,000 events or 1 MB, whichever is less.
 MAX_EVENTS = 10_000
@@ -125,6 +125,15 @@ def log_groups_list(
     if len(page) > limit:
         page = page[:limit]
         next_token = encode_token({"k": "groups", "n": page[-1].name})
+    # Counted apart: a join with the streams' sum would multiply both.
+    counts = dict(
+        LogFilter.objects.filter(group__in=page, kind=LogFilter.Kind.METRIC)
+        .values_list("group_id")
+        .annotate(n=Count("id"))
+        .values_list("group_id", "n")
+    )
+    for group in page:
+        group.metric_filters = counts.get(group.pk, 0)
     return page, next_token
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce, Greatest, Least
 
+from awsapi.errors import AWSError
 from awsapi.transactions import commit_without_waiting_for_disk
+from iam.access import resources
 from iam.models import Account
-from monitoring import errors, live, search_index
+from monitoring import errors, live, log_filters, search_index
 from monitoring.batches import LogBatch, StoredBatch
 from monitoring.models import LogEvent, LogGroup, LogSearchBlock, LogStream
 from monitoring.selectors import log_group_get_for_account, log_stream_get
@@ -97,6 +99,7 @@ def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
         return []
     now = _now_ms()
     stored: list[StoredBatch] = []
+    outcome = log_filters.BatchOutcome()
     with transaction.atomic():
         commit_without_waiting_for_disk()
         for key, events in merged.items():
@@ -130,18 +133,49 @@ def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
                 _stream_ids[key] = ids
             created = _events_create(ids[0], ids[1], events, now)
             stored.append(StoredBatch(account_id, group_name, stream_name, created))
+            _filters_evaluate(outcome, account_id, ids[0], group_name, stream_name, created)
+        log_filters.outcome_apply(outcome)
     return stored
+
+
+def _filters_evaluate(
+    outcome: log_filters.BatchOutcome,
+    account_id: str,
+    group_id: int,
+    group_name: str,
+    stream_name: str,
+    created: list[LogEvent],
+) -> None:
+    """The group's metric and subscription filters on a stored batch (nothing, and no
+    query but one per cache TTL, for a group without filters)."""
+    filters = log_filters.group_filters(group_id, group_name)
+    if filters:
+        log_filters.batch_evaluate(
+            outcome,
+            filters,
+            account_id=account_id,
+            group_id=group_id,
+            group=group_name,
+            stream=stream_name,
+            events=created,
+        )
 
 
 # ---- the Logs API's writes ------------------------------------------------------------
 
 
-def log_group_create(account: Account, name: str) -> LogGroup:
+def log_group_create(
+    account: Account, name: str, tags: Mapping[str, str] | None = None
+) -> LogGroup:
+    if tags:
+        tags_check(tags)
     try:
         with transaction.atomic():
             if LogGroup.objects.filter(account=account, name=name).exists():
                 raise errors.ResourceAlreadyExists("The specified log group already exists")
-            return LogGroup.objects.create(account=account, name=name, created=_now_ms())
+            return LogGroup.objects.create(
+                account=account, name=name, created=_now_ms(), tags=dict(tags or {})
+            )
     except IntegrityError:
         raise errors.ResourceAlreadyExists("The specified log group already exists") from None
 
@@ -172,6 +206,72 @@ def log_stream_create(account: Account, group_name: str, stream_name: str) -> Lo
             return LogStream.objects.create(group=group, name=stream_name, created=_now_ms())
     except IntegrityError:
         raise errors.ResourceAlreadyExists("The specified log stream already exists") from None
+
+
+def log_stream_delete(account: Account, group_name: str, stream_name: str) -> None:
+    """DeleteLogStream: the stream, its events and their search blocks."""
+    group = log_group_get_for_account(account, group_name)
+    stream = log_stream_get(group, stream_name)
+    with transaction.atomic():
+        # Bulk deletes (no rows fetched into Python): a stream may hold millions of events.
+        LogSearchBlock.objects.filter(stream=stream).delete()
+        LogEvent.objects.filter(stream=stream).delete()
+        stream.delete()
+    _stream_ids.clear()
+
+
+# ---- tags ----------------------------------------------------------------------------------
+
+MAX_TAGS = 50
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+
+
+class TooManyTags(AWSError):
+    code = "TooManyTagsException"
+    status = 400
+
+
+def tags_check(tags: Mapping[str, str]) -> None:
+    for key, value in tags.items():
+        if key.lower().startswith("aws:"):
+            raise errors.InvalidParameter("Tag keys prefixed with 'aws:' are reserved.")
+        if not 1 <= len(key) <= MAX_TAG_KEY:
+            raise errors.InvalidParameter(
+                f"1 validation error detected: Value '{key}' at 'tags' failed to satisfy "
+                f"constraint: Map keys must satisfy constraint: [Member must have length "
+                f"less than or equal to {MAX_TAG_KEY}, Member must have length greater than "
+                "or equal to 1]"
+            )
+        if len(value) > MAX_TAG_VALUE:
+            raise errors.InvalidParameter(
+                f"1 validation error detected: Value '{value}' at 'tags' failed to satisfy "
+                f"constraint: Map value must satisfy constraint: [Member must have length "
+                f"less than or equal to {MAX_TAG_VALUE}]"
+            )
+
+
+def log_group_tags_add(
+    group: LogGroup, tags: Mapping[str, str], *, too_many: type[AWSError]
+) -> None:
+    """Add or overwrite tags; ``too_many`` is what the operation raises past 50 tags
+    (TagResource: TooManyTagsException, TagLogGroup: InvalidParameterException)."""
+    tags_check(tags)
+    with transaction.atomic():
+        row = LogGroup.objects.select_for_update().get(pk=group.pk)
+        merged = {**row.tags, **tags}
+        if len(merged) > MAX_TAGS:
+            raise too_many(f"A resource can have no more than {MAX_TAGS} tags.")
+        LogGroup.objects.filter(pk=group.pk).update(tags=merged)
+    resources.changed(group.account_id)
+
+
+def log_group_tags_remove(group: LogGroup, keys: Iterable[str]) -> None:
+    with transaction.atomic():
+        row = LogGroup.objects.select_for_update().get(pk=group.pk)
+        remaining = {k: v for k, v in row.tags.items() if k not in set(keys)}
+        LogGroup.objects.filter(pk=group.pk).update(tags=remaining)
+    resources.changed(group.account_id)
 
 
 @dataclass(frozen=True)
@@ -228,6 +328,9 @@ def log_events_put(
         with transaction.atomic():
             created = _events_insert(group, stream, accepted, now)
             stored = [StoredBatch(account.id, group.name, stream.name, created)]
+            outcome = log_filters.BatchOutcome()
+            _filters_evaluate(outcome, account.id, group.pk, group.name, stream.name, created)
+            log_filters.outcome_apply(outcome)
             # Live-tail subscribers hear of them once they are committed.
             transaction.on_commit(lambda: live.publish(stored))
     # Sequence tokens are no longer checked by CloudWatch; one is still handed back.

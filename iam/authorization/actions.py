@@ -561,9 +561,15 @@ for _operation in (
     "DeleteLogGroup",
     "PutRetentionPolicy",
     "DeleteRetentionPolicy",
+    "PutMetricFilter",
+    "DeleteMetricFilter",
+    "PutSubscriptionFilter",
+    "DescribeSubscriptionFilters",
+    "DeleteSubscriptionFilter",
+    "ListTagsLogGroup",
 ):
     _RULES[("logs", _operation)] = _log_group_rule(f"logs:{_operation}")
-for _operation in ("GetLogEvents", "CreateLogStream", "PutLogEvents"):
+for _operation in ("GetLogEvents", "CreateLogStream", "PutLogEvents", "DeleteLogStream"):
     _RULES[("logs", _operation)] = _log_stream_rule(f"logs:{_operation}")
 
 
@@ -593,6 +599,45 @@ def _create_log_group(params: Params, scope: Scope) -> tuple[Authorization, ...]
         # "logs:TagResource" is required.").
         result.append(Authorization("logs:TagResource", (arn,), tags, dependent=True))
     return tuple(result)
+
+
+@_register("logs", "DescribeMetricFilters")
+def _describe_metric_filters(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """On the group it names, or (no group: every group's filters) on no group."""
+    if params.get("logGroupName") is None:
+        return (Authorization("logs:DescribeMetricFilters", (arns.any_log_group_arn(scope),)),)
+    return _log_group_rule("logs:DescribeMetricFilters")(params, scope)
+
+
+# TestMetricFilter reads no resource.
+_constant("logs", "TestMetricFilter", "logs:TestMetricFilter")
+
+
+@_register("logs", "TagResource", "TagLogGroup")
+def _logs_tag(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """The legacy TagLogGroup is authorized as logs:TagLogGroup, on the group it names."""
+    legacy = params.get("resourceArn") is None
+    arn = arns.log_group_arn(scope, params.get("logGroupName" if legacy else "resourceArn"))
+    action = "logs:TagLogGroup" if legacy else "logs:TagResource"
+    conditions = _tag_map_conditions(params.get("tags"))
+    return (Authorization(action, (arn,), conditions, resource_keys=(RESOURCE_TAG,)),)
+
+
+@_register("logs", "UntagResource", "UntagLogGroup")
+def _logs_untag(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    legacy = params.get("resourceArn") is None
+    arn = arns.log_group_arn(scope, params.get("logGroupName" if legacy else "resourceArn"))
+    action = "logs:UntagLogGroup" if legacy else "logs:UntagResource"
+    keys = params.get("tags" if legacy else "tagKeys")
+    return (
+        Authorization(action, (arn,), _tag_keys_condition(keys), resource_keys=(RESOURCE_TAG,)),
+    )
+
+
+@_register("logs", "ListTagsForResource")
+def _logs_list_tags(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    arn = arns.log_group_arn(scope, params.get("resourceArn"))
+    return (Authorization("logs:ListTagsForResource", (arn,), resource_keys=(RESOURCE_TAG,)),)
 
 
 # ---- Amazon CloudWatch (signed as "monitoring", IAM prefix "cloudwatch") -----------------

@@ -785,6 +785,144 @@ CASES = [
         ),
     ),
     Case(
+        "PutMetricFilter acts on the group",
+        "logs",
+        "PutMetricFilter",
+        {
+            "logGroupName": "app",
+            "filterName": "f",
+            "filterPattern": "",
+            "metricTransformations": [],
+        },
+        (auth("logs:PutMetricFilter", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
+        "DescribeMetricFilters of one group",
+        "logs",
+        "DescribeMetricFilters",
+        {"logGroupName": "app"},
+        (auth("logs:DescribeMetricFilters", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
+        "DescribeMetricFilters of every group",
+        "logs",
+        "DescribeMetricFilters",
+        {"metricName": "m", "metricNamespace": "n"},
+        (auth("logs:DescribeMetricFilters", f"{LOGS}::log-stream:"),),
+    ),
+    Case(
+        "DeleteMetricFilter",
+        "logs",
+        "DeleteMetricFilter",
+        {"logGroupName": "app", "filterName": "f"},
+        (auth("logs:DeleteMetricFilter", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
+        "TestMetricFilter names no resource",
+        "logs",
+        "TestMetricFilter",
+        {"filterPattern": "ERROR", "logEventMessages": ["x"]},
+        (auth("logs:TestMetricFilter", "*"),),
+    ),
+    Case(
+        "PutSubscriptionFilter",
+        "logs",
+        "PutSubscriptionFilter",
+        {"logGroupName": "app", "filterName": "f", "filterPattern": "", "destinationArn": FN},
+        (auth("logs:PutSubscriptionFilter", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
+        "DescribeSubscriptionFilters",
+        "logs",
+        "DescribeSubscriptionFilters",
+        {"logGroupName": "app"},
+        (auth("logs:DescribeSubscriptionFilters", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
+        "DeleteSubscriptionFilter",
+        "logs",
+        "DeleteSubscriptionFilter",
+        {"logGroupName": "app", "filterName": "f"},
+        (auth("logs:DeleteSubscriptionFilter", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
+        "DeleteLogStream acts on the stream",
+        "logs",
+        "DeleteLogStream",
+        {"logGroupName": "app", "logStreamName": "s"},
+        (auth("logs:DeleteLogStream", f"{LOGS}:app:log-stream:s", keys=TAGGED),),
+    ),
+    Case(
+        "TagResource on a group ARN, with its tags as request tags",
+        "logs",
+        "TagResource",
+        {"resourceArn": f"{LOGS}:app", "tags": {"team": "a"}},
+        (
+            auth(
+                "logs:TagResource",
+                f"{LOGS}:app:log-stream:",
+                conditions={"aws:RequestTag/team": "a", "aws:TagKeys": ("team",)},
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "UntagResource names the keys",
+        "logs",
+        "UntagResource",
+        {"resourceArn": f"{LOGS}:app", "tagKeys": ["team"]},
+        (
+            auth(
+                "logs:UntagResource",
+                f"{LOGS}:app:log-stream:",
+                conditions={"aws:TagKeys": ("team",)},
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "ListTagsForResource",
+        "logs",
+        "ListTagsForResource",
+        {"resourceArn": f"{LOGS}:app"},
+        (auth("logs:ListTagsForResource", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
+        "TagLogGroup (legacy) is its own action",
+        "logs",
+        "TagLogGroup",
+        {"logGroupName": "app", "tags": {"team": "a"}},
+        (
+            auth(
+                "logs:TagLogGroup",
+                f"{LOGS}:app:log-stream:",
+                conditions={"aws:RequestTag/team": "a", "aws:TagKeys": ("team",)},
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "UntagLogGroup (legacy)",
+        "logs",
+        "UntagLogGroup",
+        {"logGroupName": "app", "tags": ["team"]},
+        (
+            auth(
+                "logs:UntagLogGroup",
+                f"{LOGS}:app:log-stream:",
+                conditions={"aws:TagKeys": ("team",)},
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "ListTagsLogGroup (legacy)",
+        "logs",
+        "ListTagsLogGroup",
+        {"logGroupName": "app"},
+        (auth("logs:ListTagsLogGroup", f"{LOGS}:app:log-stream:", keys=TAGGED),),
+    ),
+    Case(
         "DeleteLogGroup",
         "logs",
         "DeleteLogGroup",
@@ -1235,9 +1373,9 @@ def test_an_unknown_operation_has_no_entry() -> None:
 
 
 def test_an_operation_of_another_service_is_unknown() -> None:
-    # Same name, other service: lambda's TagResource says nothing about logs'.
+    # Same name, other service: lambda's GetFunction says nothing about logs'.
     with pytest.raises(UnknownOperation):
-        authorizations("logs", "TagResource", {}, SCOPE)
+        authorizations("logs", "GetFunction", {}, SCOPE)
     with pytest.raises(UnknownOperation):
         authorizations("s3", "GetObject", {}, SCOPE)
 
