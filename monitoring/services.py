@@ -65,7 +65,10 @@ def _events_create(
                 stream_id=stream_id,
                 timestamp=ts,
                 ingestion_time=now,
-                message=msg,
+                # PostgreSQL's text cannot hold NUL, and one such line would fail the
+                # whole batch (other functions' and accounts' lines with it): both
+                # profiles store U+FFFD in its place.
+                message=msg.replace("\x00", "\ufffd") if "\x00" in msg else msg,
             )
             for ts, msg in events
         ),

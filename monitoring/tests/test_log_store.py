@@ -328,3 +328,17 @@ def test_a_scan_keeps_to_the_response_size_budget(owner, monkeypatch):
     pages = _all_pages(group, "{ $.hit IS TRUE }")
     assert [m for page in pages for m in page] == lines
     assert [len(page) for page in pages] == [2, 2, 2]
+
+
+def test_a_nul_in_one_line_neither_fails_the_batch_nor_loses_other_accounts_lines(owner):
+    other = Account.objects.create(id="444455556666", name="other")
+    log_batches_store(
+        [
+            LogBatch(owner.id, "g", "s", [(NOW, "before\x00after")]),
+            LogBatch(other.id, "h", "s", [(NOW, "innocent")]),
+        ]
+    )
+    assert sorted(LogEvent.objects.values_list("message", flat=True)) == [
+        "before\ufffdafter",
+        "innocent",
+    ]
