@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
+from iam.models import Account
 from invocations.executor import xray
 from monitoring.traces.models import TraceSegment
 
@@ -49,9 +50,18 @@ def segment_row(account_id: str, document: dict[str, Any], text: str, now: float
 def segment_batches_store(batches: Iterable[SegmentBatch], now: float | None = None) -> int:
     """Store the batches' documents in one transaction; returns how many."""
     stamp = time.time() if now is None else now
+    batches = list(batches)
+    # An account closed since its function ran takes its documents with it (one foreign key
+    # failing would lose everyone's batch).
+    existing = set(
+        Account.objects.filter(id__in={batch.account_id for batch in batches}).values_list(
+            "id", flat=True
+        )
+    )
     rows = [
         segment_row(batch.account_id, json.loads(text), text, stamp)
         for batch in batches
+        if batch.account_id in existing
         for text in batch.documents
     ]
     if rows:
