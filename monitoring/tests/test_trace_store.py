@@ -97,8 +97,8 @@ def test_summaries_are_filtered_by_service_response_time_and_flags() -> None:
 def test_summaries_page_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
     roots = [xray.new_root() for _ in range(5)]
-    for offset, root in enumerate(roots):
-        _store(OWNER, _doc(root, "f", NOW + offset, NOW + offset + 0.1))
+    for second, root in enumerate(roots):
+        _store(OWNER, _doc(root, "f", NOW + second, NOW + second + 0.1))
     seen: list[str] = []
     offset: int | None = 0
     while offset is not None:

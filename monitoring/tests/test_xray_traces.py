@@ -93,6 +93,7 @@ LIST_FUNCTIONS = {
 
 def _package_dir(name: str) -> Path:
     module = __import__(name)
+    assert module.__file__ is not None
     return Path(module.__file__).parent
 
 
