@@ -24,6 +24,9 @@ class TraceSegment(models.Model):
     fault = models.BooleanField(default=False)
     throttle = models.BooleanField(default=False)
     document = models.TextField()
+    # The Lambda request id the platform's segments name (aws.request_id): the console finds
+    # an invocation's trace by it.
+    request_id = models.CharField(max_length=64, blank=True)
     received = models.FloatField()  # epoch seconds: retention counts from here
 
     class Meta:
@@ -31,6 +34,7 @@ class TraceSegment(models.Model):
             models.Index(fields=["account", "trace_id"], name="trace_segment_trace"),
             models.Index(fields=["account", "start_time"], name="trace_segment_start"),
             models.Index(fields=["received"], name="trace_segment_received"),
+            models.Index(fields=["account", "request_id"], name="trace_segment_request"),
         ]
 
     def __str__(self) -> str:

@@ -203,3 +203,49 @@ def _term(text: str) -> Predicate:
         name = service.group(1)
         return lambda trace: any(doc.get("name") == name for doc in trace.segments)
     raise InvalidFilter(text)
+
+
+def trace_id_for_request(account_id: str, request_id: str) -> str | None:
+    """The trace of the invocation ``request_id`` (its platform segments name it)."""
+    if not request_id:
+        return None
+    row = (
+        TraceSegment.objects.filter(account_id=account_id, request_id=request_id)
+        .order_by("id")
+        .values_list("trace_id", flat=True)
+        .first()
+    )
+    return row
+
+
+def timeline(trace: Trace) -> list[dict[str, Any]]:
+    """Every segment and subsegment of ``trace`` as a row of a timeline: depth, offset and
+    duration from the trace's start (ms), and whether it failed."""
+    start = trace.start
+    rows: list[dict[str, Any]] = []
+
+    def visit(document: dict[str, Any], depth: int) -> None:
+        began = float(document["start_time"])
+        end = document.get("end_time")
+        rows.append(
+            {
+                "name": str(document.get("name")),
+                "origin": str(document.get("origin") or document.get("namespace") or ""),
+                "depth": depth,
+                "offset_ms": round((began - start) * 1000, 3),
+                "duration_ms": round((float(end) - began) * 1000, 3)
+                if isinstance(end, int | float)
+                else None,
+                "error": document.get("error") is True,
+                "fault": document.get("fault") is True,
+                "throttle": document.get("throttle") is True,
+            }
+        )
+        children = document.get("subsegments")
+        if isinstance(children, list) and depth < 16:
+            for child in sorted(children, key=lambda c: float(c["start_time"])):
+                visit(child, depth + 1)
+
+    for document in sorted(trace.segments, key=lambda d: float(d["start_time"])):
+        visit(document, 0)
+    return rows[:500]

@@ -29,6 +29,8 @@ class SegmentBatch:
 
 def segment_row(account_id: str, document: dict[str, Any], text: str, now: float) -> TraceSegment:
     end = document.get("end_time")
+    aws = document.get("aws")
+    request_id = aws.get("request_id") if isinstance(aws, dict) else None
     return TraceSegment(
         account_id=account_id,
         trace_id=document["trace_id"],
@@ -43,6 +45,7 @@ def segment_row(account_id: str, document: dict[str, Any], text: str, now: float
         fault=document.get("fault") is True,
         throttle=document.get("throttle") is True,
         document=text,
+        request_id=request_id[:64] if isinstance(request_id, str) else "",
         received=now,
     )
 
