@@ -127,7 +127,11 @@ async def invoke_with_response_stream(req: ApiRequest, function_name: str) -> Ap
     if params.get("InvocationType") == "DryRun":
         return ApiResponse(None, status=204)
     running = await services.invoke_stream(
-        target, request_id=req.request_id, payload=payload, client_context=client_context
+        target,
+        request_id=req.request_id,
+        payload=payload,
+        client_context=client_context,
+        trace_header=req.http.headers.get(TRACE_HEADER),
     )
     headers = {
         "Content-Type": "application/vnd.amazon.eventstream",

@@ -417,6 +417,7 @@ async def invoke_stream(
     payload: bytes,
     client_context: str | None = None,
     http_prelude: bool = False,
+    trace_header: str | None = None,
 ) -> StreamInvocation:
     """Start one invocation whose response is streamed (InvokeWithResponseStream, a
     RESPONSE_STREAM function URL), with ``invoke_sync``'s accounting: concurrency (a throttle
@@ -424,11 +425,14 @@ async def invoke_stream(
 
     ``http_prelude``: parse an ``HttpResponseStream.from`` prelude (for function URLs).
     """
+    started = time.time()
     chosen = target.choose()
+    trace = trace_for(chosen.spec, trace_header)
     series = metrics_series(target)
     lease = await concurrency_acquire(target, series)
     if lease is None:
         metrics.throttle(series)
+        _record_trace(trace, target, request_id, started, None, status=429)
         raise throttled(target)
     metrics.invocation_started(series, running=lease.running)
     stream = ResponseStream()
@@ -438,7 +442,15 @@ async def invoke_stream(
         invoked_arn=target.invoked_arn,
         client_context=client_context,
         stream=stream,
+        trace=trace,
     )
 
     task = asyncio.get_running_loop().create_task(_run_leased(chosen.spec, request, series, lease))
+    if trace is not None and trace.record:
+
+        def recorded(done: asyncio.Task[InvokeResult]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                _record_trace(trace, target, request_id, started, done.result())
+
+        task.add_done_callback(recorded)
     return StreamInvocation(task, stream, chosen.version, http_prelude=http_prelude)

@@ -140,12 +140,18 @@ def test_the_batch_writer_stores_what_the_executor_hands_it() -> None:
     from monitoring.traces.ingest import SegmentIngestor
 
     # A long interval: nothing is written before flush() (no race with the submits).
-    ingestor = SegmentIngestor(interval=60, max_pending=3)
+    ingestor = SegmentIngestor(interval=60, max_pending=12)
     root = xray.new_root()
-    documents = [json.dumps(_doc(root, name, time.time(), time.time())) for name in "abc"]
+    documents = [
+        json.dumps(_doc(root, str(number), time.time(), time.time())) for number in range(5)
+    ]
     ingestor.submit("999999999999", "gone", documents[:1])  # an account closed since
     ingestor.submit(OWNER, "f", documents)
-    assert ingestor.dropped == 1  # over its bound: dropped, never blocking the caller
+    # Over its account's share (a quarter): dropped, never blocking the caller ...
+    assert ingestor.dropped == 2
+    ingestor.submit(OTHER, "f", documents[:3])  # ... while another account still fits
+    assert ingestor.dropped == 2
     assert ingestor.flush()
-    assert TraceSegment.objects.filter(trace_id=root, account_id=OWNER).count() == 2
+    assert TraceSegment.objects.filter(trace_id=root, account_id=OWNER).count() == 3
+    assert TraceSegment.objects.filter(trace_id=root, account_id=OTHER).count() == 3
     assert not TraceSegment.objects.filter(account_id="999999999999").exists()

@@ -338,3 +338,31 @@ def test_put_trace_segments_stores_valid_documents_and_answers_the_others(
         xr.get_trace_summaries(
             StartTime=time.time() - 60, EndTime=time.time(), FilterExpression="bogus(("
         )
+
+
+def test_a_streamed_invoke_is_traced_under_the_callers_segment(functory: LiveServer) -> None:
+    admin = create_admin(functory)
+    lam = client_for(functory, admin)
+    _create(lam, "streamed", "arn:aws:iam::123456789012:role/none", sender_zip())
+    root = xray.new_root()
+    header = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1"
+
+    def add(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = header
+
+    lam.meta.events.register_first("before-sign.lambda.InvokeWithResponseStream", add)
+    events = list(lam.invoke_with_response_stream(FunctionName="streamed")["EventStream"])
+    body = json.loads(b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e))
+    assert body["root"] == root and body["sampled"] == "1"
+    xr = client_for(functory, admin, "xray")
+    documents = _trace(
+        xr,
+        root,
+        lambda docs: (
+            bool(_named(docs, "mine")) and any(d.get("origin") == "AWS::Lambda" for d in docs)
+        ),
+    )
+    (service,) = [d for d in documents if d.get("origin") == "AWS::Lambda"]
+    assert service["parent_id"] == "53995c3f42cd8ad8"
+    (function,) = [d for d in documents if d.get("origin") == "AWS::Lambda::Function"]
+    assert body["parent"] == function["id"]

@@ -3,7 +3,8 @@
 The executor's daemon endpoints and the invoke path call :meth:`SegmentIngestor.submit` on
 the event loop (a list append, no database); a background thread stores everything pending
 every ``interval`` seconds in one transaction. What waits is bounded: past ``max_pending``
-documents, new ones are dropped (traces are best effort, as the X-Ray daemon's buffer is).
+documents, or a quarter of that for one account (a flooding tenant cannot crowd out the
+others), new ones are dropped (traces are best effort, as the X-Ray daemon's buffer is).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class SegmentIngestor:
         self.dropped = 0
         self._pending: list[SegmentBatch] = []
         self._count = 0
+        self._per_account: dict[str, int] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -34,7 +36,8 @@ class SegmentIngestor:
     def submit(self, account_id: str, function_name: str, documents: list[str]) -> None:
         """The executor's ``SegmentSink`` (``function_name`` is in the documents)."""
         with self._lock:
-            room = self.max_pending - self._count
+            taken = self._per_account.get(account_id, 0)
+            room = min(self.max_pending - self._count, self.max_pending // 4 - taken)
             if room < len(documents):
                 self.dropped += len(documents) - max(room, 0)
                 documents = documents[: max(room, 0)]
@@ -42,6 +45,7 @@ class SegmentIngestor:
                 return
             self._pending.append(SegmentBatch(account_id, documents))
             self._count += len(documents)
+            self._per_account[account_id] = taken + len(documents)
             self._idle.clear()
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -61,6 +65,7 @@ class SegmentIngestor:
             with self._lock:
                 batches, self._pending = self._pending, []
                 self._count = 0
+                self._per_account.clear()
             if batches:
                 try:
                     close_old_connections()
