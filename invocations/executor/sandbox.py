@@ -452,6 +452,7 @@ class SandboxBackend:
         variables = dict(spec.image_env)
         if spec.egress:
             variables.update(egress.endpoint_variables())
+        variables.update(xray.CONTEXT_MISSING)
         variables.update(spec.environment)
         variables.update(xray.variables())
         if credentials is not None:  # the execution role's session (none: no usable role)

@@ -52,13 +52,17 @@ SegmentSink = Callable[[str, str, list[str]], None]
 
 
 def variables() -> dict[str, str]:
-    """What AWS sets in every function's environment for the X-Ray SDKs."""
+    """Where AWS tells every function's X-Ray SDK its daemon is (the function cannot move it:
+    nothing else would receive what it sends)."""
     return {
         "AWS_XRAY_DAEMON_ADDRESS": f"{DAEMON_HOST}:{DAEMON_PORT}",
         "_AWS_XRAY_DAEMON_ADDRESS": DAEMON_HOST,
         "_AWS_XRAY_DAEMON_PORT": str(DAEMON_PORT),
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
     }
+
+
+# AWS's default, which a function's own variables may change (IGNORE_ERROR is common).
+CONTEXT_MISSING = {"AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}
 
 
 # -- trace headers ---------------------------------------------------------------------------
@@ -141,19 +145,14 @@ class TraceContext:
             return TraceHeader(self.root, self.caller_parent, "0").render()
         return TraceHeader(self.root, self.function_id, "1").render()
 
-    def forward(self) -> str:
-        """The header to store with an asynchronous event: the next hop continues the trace
-        under this invocation's service segment."""
-        return TraceHeader(self.root, self.service_id, "1" if self.sampled else "0").render()
-
 
 def decide(mode: str, incoming: str | None, now: float | None = None) -> TraceContext:
     """The trace of one invocation of a function whose TracingConfig mode is ``mode``, given
     the caller's ``X-Amzn-Trace-Id`` (if any).
 
-    Active: every request without a decision is sampled (each invocation is traced, as the
-    brief of this platform asks, rather than AWS's 1 per second plus 5 %), a caller's
-    ``Sampled=0`` is respected. PassThrough: the caller's header is passed on unchanged
+    Active: every request without a decision is sampled (each invocation is traced, where
+    AWS's default rule samples 1 per second plus 5 %), a caller's ``Sampled=0`` is
+    respected. PassThrough: the caller's header is passed on unchanged
     and nothing is recorded by the platform; without one the function gets an unsampled root.
     """
     header = parse_header(incoming)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 import time
 import zipfile
@@ -366,3 +368,52 @@ def test_a_streamed_invoke_is_traced_under_the_callers_segment(functory: LiveSer
     assert service["parent_id"] == "53995c3f42cd8ad8"
     (function,) = [d for d in documents if d.get("origin") == "AWS::Lambda::Function"]
     assert body["parent"] == function["id"]
+
+
+def test_the_aws_cli_puts_segments_and_reads_them_back(
+    functory: LiveServer, tmp_path: Path
+) -> None:
+    admin = create_admin(functory)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ACCESS_KEY_ID": admin.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": admin.secret_access_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+    }
+
+    def cli(*args: str) -> dict[str, Any]:
+        aws = str(Path(sys.executable).with_name("aws"))
+        result = subprocess.run(
+            [aws, "xray", *args, "--endpoint-url", functory.url, "--output", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        answer: dict[str, Any] = json.loads(result.stdout)
+        return answer
+
+    root = xray.new_root()
+    now = time.time()
+    segment = {"id": "70de5b6f19ff9a0b", "trace_id": root, "name": "cli", "start_time": now,
+               "end_time": now + 0.25}  # fmt: skip
+    put = cli("put-trace-segments", "--trace-segment-documents", json.dumps(segment))
+    assert put["UnprocessedTraceSegments"] == []
+    (trace,) = cli("batch-get-traces", "--trace-ids", root)["Traces"]
+    assert json.loads(trace["Segments"][0]["Document"])["name"] == "cli"
+    summaries = cli(
+        "get-trace-summaries",
+        "--start-time",
+        str(int(now) - 60),
+        "--end-time",
+        str(int(now) + 60),
+        "--filter-expression",
+        'service("cli")',
+    )["TraceSummaries"]
+    assert [(s["Id"], s["Duration"]) for s in summaries] == [(root, 0.25)]
