@@ -329,14 +329,16 @@ class DaemonEndpoint:
         """The datagram's document (as JSON text) if it may be kept, else ``None``."""
         if not self._issued or len(datagram) > MAX_DATAGRAM_BYTES:
             return None
+        # Every datagram counts against the function's rate before it is parsed: a flood of
+        # any kind costs the event loop (every tenant's invocations) a bounded amount.
+        if not _bucket(self._function_key).take():
+            return None
         document = parse_datagram(datagram)
         if document is None:
             return None
         root = document["trace_id"]
         count = self._issued.get(root)
         if count is None or count >= MAX_DOCUMENTS_PER_TRACE:
-            return None
-        if not _bucket(self._function_key).take():
             return None
         self._issued[root] = count + 1
         return json.dumps(document, separators=(",", ":"))

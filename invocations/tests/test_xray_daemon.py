@@ -198,3 +198,15 @@ def test_a_trace_takes_at_most_its_cap_of_documents() -> None:
     flood = [HEADER + json.dumps(_subsegment(root)).encode() for _ in range(700)]
     kept = asyncio.run(_exchange([root], flood))
     assert len(kept) == xray.MAX_DOCUMENTS_PER_TRACE
+
+
+def test_a_flood_is_cut_at_the_functions_rate_before_it_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(xray, "BURST", 10.0)
+    monkeypatch.setattr(xray, "RATE_PER_SECOND", 0.001)
+    roots = [xray.new_root() for _ in range(3)]
+    garbage = [b"x" * 1000] * 20  # counted, though never a document
+    valid = [HEADER + json.dumps(_subsegment(root)).encode() for root in roots for _ in range(5)]
+    kept = asyncio.run(_exchange(roots, [*garbage, *valid]))
+    assert kept == []  # the burst went on the garbage
