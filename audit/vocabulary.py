@@ -18,6 +18,10 @@ DATA_EVENTS = frozenset(
         ("monitoring", "GetMetricData"),
         ("monitoring", "GetMetricStatistics"),
         ("monitoring", "ListMetrics"),
+        # X-Ray's trace writes and reads: an instrumented application sends on every request.
+        ("xray", "PutTraceSegments"),
+        ("xray", "GetTraceSummaries"),
+        ("xray", "BatchGetTraces"),
     }
 )
 # Errors that refuse the caller (who they are, or what they may do), not their input.
@@ -45,4 +49,5 @@ EVENT_SOURCES = {
     "iam": "iam.amazonaws.com",
     "sts": "sts.amazonaws.com",
     "cloudtrail": "cloudtrail.amazonaws.com",
+    "xray": "xray.amazonaws.com",
 }

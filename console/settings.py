@@ -275,6 +275,8 @@ CELERY_BEAT_SCHEDULE = {
     "metrics-retention": {"task": "monitoring.metrics.retention", "schedule": 3600.0},
     # Log groups' retention (PutRetentionPolicy); idempotent, hourly is plenty.
     "logs-retention": {"task": "monitoring.tasks.log_events_expire", "schedule": 3600.0},
+    # X-Ray traces: 30 days, and a bounded count per account.
+    "traces-retention": {"task": "monitoring.tasks.traces_expire", "schedule": 3600.0},
     # Asynchronous invocations left behind by a dead worker or a lost broker message.
     "async-invocations-sweep": {
         "task": "invocations.async_invocations_sweep",

@@ -25,6 +25,7 @@ urlpatterns = [
     ),
     path("_functory/internal/live", monitoring_views.live_forward, name="live-forward"),
     path("", include("monitoring.metrics.urls")),
+    path("", include("monitoring.traces.urls")),
     path("", include(schema.urlpatterns)),
     path("", include("invocations.urls")),
     path("", include("functions.urls")),

@@ -265,6 +265,13 @@ def lambda_api(operation: str, *, max_body: int = MAX_REQUEST_BYTES) -> Callable
     )
 
 
+def xray_api(operation: str) -> Callable[[ViewFunc], Any]:
+    """Wrap an X-Ray REST-JSON view (signing name and IAM prefix ``xray``)."""
+    return apiview.rest_json_api(
+        operation, service="xray", authenticate=_signed, authorize=_rest_authorizer("xray")
+    )
+
+
 def lambda_api_async(
     operation: str,
     *,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from awsapi.errors import AWSError
 from invocations import selectors, taskqueue
+from invocations.executor import xray
 from invocations.models import AsyncInvocation
 from monitoring.metrics.recorder import recorder as metrics
 from monitoring.metrics.recorder import series_keys
@@ -43,8 +44,12 @@ def async_invocation_create(
     request_id: str,
     payload: bytes,
     client_context: str | None = None,
+    trace_header: str | None = None,
 ) -> AsyncInvocation:
-    """Store an accepted event and hand it to a worker once it is committed."""
+    """Store an accepted event and hand it to a worker once it is committed.
+
+    Its trace header (the caller's, else a new sampled root when the function traces
+    actively) is stored with it: every attempt continues that one trace."""
     now = timezone.now()
     with transaction.atomic():
         invocation = AsyncInvocation.objects.create(
@@ -53,6 +58,7 @@ def async_invocation_create(
             qualifier=_invoked_qualifier(target),
             payload=payload,
             client_context=client_context or "",
+            trace_header=event_trace_header(target, trace_header),
             request_id=request_id,
             next_attempt_at=now,
             created=now,
@@ -64,16 +70,28 @@ def async_invocation_create(
     return invocation
 
 
+def event_trace_header(target: selectors.InvokeTarget, given: str | None) -> str:
+    header = xray.parse_header(given)
+    if header is None and target.primary.spec.tracing_mode == "Active":
+        header = xray.TraceHeader(xray.new_root(), None, "1")
+    return header.render() if header is not None else ""
+
+
 async def event_accept(
     target: selectors.InvokeTarget,
     *,
     request_id: str,
     payload: bytes,
     client_context: str | None = None,
+    trace_header: str | None = None,
 ) -> AsyncInvocation:
     """:func:`async_invocation_create` from the (async) Invoke API."""
     create = database_sync_to_async(async_invocation_create, thread_sensitive=False)
     invocation: AsyncInvocation = await create(
-        target, request_id=request_id, payload=payload, client_context=client_context
+        target,
+        request_id=request_id,
+        payload=payload,
+        client_context=client_context,
+        trace_header=trace_header,
     )
     return invocation

@@ -35,6 +35,9 @@ from platformapi.views import SignedInRequest
 
 logger = logging.getLogger(__name__)
 
+# X-Ray's trace header, as API Gateway and the SDKs pass it to Invoke.
+TRACE_HEADER = "X-Amzn-Trace-Id"
+
 
 def _params(request: HttpRequest, function_name: str) -> dict[str, Any]:
     params: dict[str, Any] = {"FunctionName": function_name}
@@ -72,11 +75,19 @@ async def invoke(req: ApiRequest, function_name: str) -> ApiResponse:
     if invocation_type == "Event":
         acceptance.check_event_payload(req.body)
         await acceptance.event_accept(
-            target, request_id=req.request_id, payload=payload, client_context=client_context
+            target,
+            request_id=req.request_id,
+            payload=payload,
+            client_context=client_context,
+            trace_header=req.http.headers.get(TRACE_HEADER),
         )
         return ApiResponse(None, status=202)
     done = await services.invoke_sync(
-        target, request_id=req.request_id, payload=payload, client_context=client_context
+        target,
+        request_id=req.request_id,
+        payload=payload,
+        client_context=client_context,
+        trace_header=req.http.headers.get(TRACE_HEADER),
     )
     headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": done.executed_version}
     if done.result.function_error:
@@ -116,7 +127,11 @@ async def invoke_with_response_stream(req: ApiRequest, function_name: str) -> Ap
     if params.get("InvocationType") == "DryRun":
         return ApiResponse(None, status=204)
     running = await services.invoke_stream(
-        target, request_id=req.request_id, payload=payload, client_context=client_context
+        target,
+        request_id=req.request_id,
+        payload=payload,
+        client_context=client_context,
+        trace_header=req.http.headers.get(TRACE_HEADER),
     )
     headers = {
         "Content-Type": "application/vnd.amazon.eventstream",
@@ -154,7 +169,12 @@ async def invoke_async(req: ApiRequest, function_name: str) -> ApiResponse:
     payload = services.check_payload(req.body)
     acceptance.check_event_payload(req.body)
     target = await services.invoke_target(req.resource_account, function_name, None)
-    await acceptance.event_accept(target, request_id=req.request_id, payload=payload)
+    await acceptance.event_accept(
+        target,
+        request_id=req.request_id,
+        payload=payload,
+        trace_header=req.http.headers.get(TRACE_HEADER),
+    )
     return ApiResponse(b'{"Status": 202}', status=202, headers={"Content-Type": "application/json"})
 
 
@@ -176,6 +196,10 @@ async def internal_invoke(request: HttpRequest) -> HttpResponse:
             request_id=attempt["RequestId"],
             payload=base64.b64decode(attempt["Payload"]),
             client_context=attempt["ClientContext"],
+            trace_header=attempt.get("TraceHeader") or None,
+            queued=services.Queued(attempt["QueuedAt"], attempt["Attempt"])
+            if attempt.get("QueuedAt") is not None
+            else None,
         )
     except Account.DoesNotExist:
         missing = {"code": "ResourceNotFoundException", "message": "The account does not exist."}

@@ -265,6 +265,8 @@ def _attempt(invocation: AsyncInvocation, target: selectors.InvokeTarget) -> rem
             request_id=invocation.request_id,
             payload=bytes(invocation.payload),
             client_context=invocation.client_context or None,
+            trace_header=invocation.trace_header or None,
+            queued=services.Queued(invocation.created.timestamp(), invocation.attempts),
         )
     )
     # The attempt's log lines are stored before the attempt is: a worker killed in between

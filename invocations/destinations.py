@@ -262,13 +262,16 @@ def _s3_put(arn: str, invocation: AsyncInvocation, body: str) -> None:
     )
 
 
-def _function_invoke(account: Account, arn: str, record: bytes) -> None:
-    """A function destination is invoked asynchronously with the record as its event."""
+def _function_invoke(account: Account, arn: str, record: bytes, trace_header: str = "") -> None:
+    """A function destination is invoked asynchronously with the record as its event (in the
+    source event's X-Ray trace, if it had one: the next hop of the same request)."""
     ref = arns.parse_function_name(arn)
     if ref is None or ref.account_id != account.id:
         raise DeliveryError(f"The destination ARN {arn} is invalid.")
     target = selectors.invoke_target_resolve(account, ref.name, ref.qualifier)
-    acceptance.async_invocation_create(target, request_id=str(uuid.uuid4()), payload=record)
+    acceptance.async_invocation_create(
+        target, request_id=str(uuid.uuid4()), payload=record, trace_header=trace_header or None
+    )
 
 
 def _check_target_account(arn: str) -> None:
@@ -308,7 +311,7 @@ def send(invocation: AsyncInvocation, kind: str, arn: str) -> None:
         raise DeliveryError(f"A dead-letter target must be an SQS queue or SNS topic: {arn}")
     record = json.dumps(invocation_record(invocation), separators=(",", ":"))
     if service == "lambda":
-        return _function_invoke(invocation.account, arn, record.encode())
+        return _function_invoke(invocation.account, arn, record.encode(), invocation.trace_header)
     if service == "sqs":
         return _sqs_send(arn, record, None)
     if service == "sns":

@@ -26,6 +26,9 @@ class AsyncInvocation(models.Model):
     qualifier = models.CharField(max_length=128, blank=True)
     payload = models.BinaryField()
     client_context = models.TextField(blank=True)
+    # The X-Ray trace header the event was accepted with (``Root=...;Parent=...;Sampled=...``):
+    # its attempts continue that trace.
+    trace_header = models.CharField(max_length=256, blank=True, default="")
     request_id = models.CharField(max_length=36, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # Every run of the function (also those that ended in a system error) ...

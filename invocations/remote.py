@@ -45,6 +45,9 @@ def request_body(invocation: AsyncInvocation) -> bytes:
             "RequestId": invocation.request_id,
             "Payload": base64.b64encode(bytes(invocation.payload)).decode(),
             "ClientContext": invocation.client_context or None,
+            "TraceHeader": invocation.trace_header or None,
+            "QueuedAt": invocation.created.timestamp(),
+            "Attempt": invocation.attempts,
         }
     ).encode()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
@@ -16,6 +17,10 @@ from invocations.executor.environment import LogSink
 from invocations.executor.pool import Backend, EnvironmentPool
 from invocations.executor.spec import EnvironmentSpec
 from monitoring.ingest import ingestor
+from monitoring.traces.ingest import ingestor as traces
+
+if TYPE_CHECKING:
+    from invocations.executor.sandbox import SandboxBackend
 
 _pools: dict[asyncio.AbstractEventLoop, EnvironmentPool] = {}
 
@@ -35,10 +40,15 @@ def make_backend(name: str, log_sink: LogSink) -> Backend:
     if name == "docker":
         from invocations.executor.docker_backend import DockerBackend
 
-        return DockerBackend(state_dir, log_sink)
-    from invocations.executor.sandbox import SandboxBackend
+        backend: SandboxBackend = DockerBackend(state_dir, log_sink)
+    else:
+        from invocations.executor.sandbox import SandboxBackend
 
-    return SandboxBackend(state_dir, log_sink)
+        backend = SandboxBackend(state_dir, log_sink)
+    # Functions' X-Ray SDKs send to a daemon in each environment; what it accepts is stored
+    # in batches (monitoring.traces.ingest).
+    backend.segment_sink = traces.submit
+    return backend
 
 
 def pool() -> EnvironmentPool:

@@ -119,6 +119,7 @@ def _spec(version: FunctionVersion) -> EnvironmentSpec:
         log_format=logs.log_format,
         application_log_level=logs.application_level or "",
         system_log_level=logs.system_level or "",
+        tracing_mode=version.tracing_mode,
     )
 
 

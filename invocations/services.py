@@ -10,6 +10,7 @@ import base64
 import binascii
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -21,13 +22,16 @@ from awsapi.apiview import INVOKE_MAX_BYTES
 from awsapi.errors import AWSError, InvalidParameterValue, InvalidRequestContent
 from iam.models import Account
 from invocations import concurrency, runner, selectors
+from invocations.executor import xray
 from invocations.executor.catalog import RuntimeUnavailable
 from invocations.executor.environment import tail
 from invocations.executor.ephemeral import EphemeralStorageExhausted
 from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
 from invocations.executor.streaming import ResponseStream
+from invocations.executor.xray import TraceContext
 from monitoring.metrics.recorder import SeriesKey, series_keys
 from monitoring.metrics.recorder import recorder as metrics
+from monitoring.traces.ingest import ingestor as traces
 
 MAX_PAYLOAD_BYTES = INVOKE_MAX_BYTES
 MAX_CLIENT_CONTEXT_BYTES = 3583
@@ -160,19 +164,75 @@ async def _run_leased(
     return result
 
 
+@dataclass(frozen=True)
+class Queued:
+    """An asynchronous attempt's place in its trace: when the event was queued, which try."""
+
+    at: float  # epoch seconds
+    attempt: int
+
+
+def trace_for(spec: EnvironmentSpec, trace_header: str | None) -> TraceContext | None:
+    """The invocation's X-Ray trace; None (nothing to do, nothing to record) for a function
+    without Active tracing that was given no trace header."""
+    if spec.tracing_mode != "Active" and not trace_header:
+        return None
+    return xray.decide(spec.tracing_mode, trace_header)
+
+
+def _record_trace(
+    trace: TraceContext | None,
+    target: selectors.InvokeTarget,
+    request_id: str,
+    started: float,
+    result: InvokeResult | None,
+    *,
+    status: int = 200,
+    queued: Queued | None = None,
+) -> None:
+    """Hand the platform's segments of a recorded trace to the trace store (a list append)."""
+    if trace is None or not trace.record:
+        return
+    documents = [
+        xray.service_segment(
+            trace,
+            name=target.function_name,
+            resource_arn=target.invoked_arn,
+            request_id=request_id,
+            start=started,
+            end=time.time(),
+            status=status,
+            throttle=status == 429,
+            queued_at=queued.at if queued is not None else None,
+            attempt=queued.attempt if queued is not None else None,
+        )
+    ]
+    if result is not None:
+        documents += result.segments
+    traces.submit(target.account_id, target.function_name, documents)
+
+
 async def invoke_sync(
     target: selectors.InvokeTarget,
     *,
     request_id: str,
     payload: bytes,
     client_context: str | None = None,
+    trace_header: str | None = None,
+    queued: Queued | None = None,
 ) -> SyncInvocation:
-    """Run one RequestResponse invocation (alias weights applied) and wait for it."""
+    """Run one RequestResponse invocation (alias weights applied) and wait for it.
+
+    ``trace_header``: the caller's ``X-Amzn-Trace-Id`` (or an asynchronous event's stored one).
+    """
+    started = time.time()
     chosen = target.choose()
+    trace = trace_for(chosen.spec, trace_header)
     series = metrics_series(target)
     lease = await concurrency_acquire(target, series)
     if lease is None:
         metrics.throttle(series)
+        _record_trace(trace, target, request_id, started, None, status=429, queued=queued)
         raise throttled(target)
     metrics.invocation_started(series, running=lease.running)
     request = InvokeRequest(
@@ -180,8 +240,10 @@ async def invoke_sync(
         payload=payload,
         invoked_arn=target.invoked_arn,
         client_context=client_context,
+        trace=trace,
     )
     result = await _run_leased(chosen.spec, request, series, lease)
+    _record_trace(trace, target, request_id, started, result, queued=queued)
     return SyncInvocation(
         result=result, executed_version=chosen.version, log_tail=tail(result.log_lines)
     )
@@ -355,6 +417,7 @@ async def invoke_stream(
     payload: bytes,
     client_context: str | None = None,
     http_prelude: bool = False,
+    trace_header: str | None = None,
 ) -> StreamInvocation:
     """Start one invocation whose response is streamed (InvokeWithResponseStream, a
     RESPONSE_STREAM function URL), with ``invoke_sync``'s accounting: concurrency (a throttle
@@ -362,11 +425,14 @@ async def invoke_stream(
 
     ``http_prelude``: parse an ``HttpResponseStream.from`` prelude (for function URLs).
     """
+    started = time.time()
     chosen = target.choose()
+    trace = trace_for(chosen.spec, trace_header)
     series = metrics_series(target)
     lease = await concurrency_acquire(target, series)
     if lease is None:
         metrics.throttle(series)
+        _record_trace(trace, target, request_id, started, None, status=429)
         raise throttled(target)
     metrics.invocation_started(series, running=lease.running)
     stream = ResponseStream()
@@ -376,7 +442,15 @@ async def invoke_stream(
         invoked_arn=target.invoked_arn,
         client_context=client_context,
         stream=stream,
+        trace=trace,
     )
 
     task = asyncio.get_running_loop().create_task(_run_leased(chosen.spec, request, series, lease))
+    if trace is not None and trace.record:
+
+        def recorded(done: asyncio.Task[InvokeResult]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                _record_trace(trace, target, request_id, started, done.result())
+
+        task.add_done_callback(recorded)
     return StreamInvocation(task, stream, chosen.version, http_prelude=http_prelude)

@@ -289,13 +289,22 @@ def _facts(scope: dict[str, Any], route_: UrlRoute, body: bytes) -> urlhttp.Requ
 
 
 async def _stream(
-    invoke_target: Any, request_id: str, payload: bytes, cors: dict[str, Any], origin: str | None
+    invoke_target: Any,
+    request_id: str,
+    payload: bytes,
+    cors: dict[str, Any],
+    origin: str | None,
+    trace_header: str | None = None,
 ) -> HttpAnswer | _Streaming:
     """Start a RESPONSE_STREAM invocation and read up to its first body piece: until then a
     failure is still an ordinary error answer; after it, the head is sent and the body
     follows as written."""
     invocation = await services.invoke_stream(
-        invoke_target, request_id=request_id, payload=payload, http_prelude=True
+        invoke_target,
+        request_id=request_id,
+        payload=payload,
+        http_prelude=True,
+        trace_header=trace_header,
     )
     items = aiter(invocation)
     prelude: services.HttpPrelude | None = None
@@ -382,10 +391,21 @@ async def _answer(
         )
         if target.invoke_mode == "RESPONSE_STREAM":
             streaming = await _stream(
-                invoke_target, request_id, payload, target.cors, lower.get("origin")
+                invoke_target,
+                request_id,
+                payload,
+                target.cors,
+                lower.get("origin"),
+                lower.get("x-amzn-trace-id"),
             )
             return streaming, target
-        done = await services.invoke_sync(invoke_target, request_id=request_id, payload=payload)
+        # A caller's X-Ray header continues its trace, as through API Gateway.
+        done = await services.invoke_sync(
+            invoke_target,
+            request_id=request_id,
+            payload=payload,
+            trace_header=lower.get("x-amzn-trace-id"),
+        )
     except AWSError as error:
         if error.status == 429:
             return _json_answer(429, "Rate Exceeded.", "TooManyRequestsException"), target

@@ -6,6 +6,7 @@ from django.db import models
 
 from iam.models import Account
 from monitoring.metrics.models import MetricPoint  # noqa: F401  (registers the metrics model)
+from monitoring.traces.models import TraceSegment  # noqa: F401  (registers the traces model)
 
 
 class LogGroup(models.Model):

@@ -59,6 +59,7 @@ class Action(Enum):
     # AWS's Lambda console draws its charts with GetMetricData (AWSLambda_ReadOnlyAccess
     # allows it, not GetMetricStatistics).
     READ_METRICS = Operation("monitoring", "GetMetricData", "see metrics")
+    READ_TRACES = Operation("xray", "BatchGetTraces", "see X-Ray traces")
     LIST_LAYERS = Operation("lambda", "ListLayers", "see the account's layers")
     # Functions
     CREATE_FUNCTION = Operation("lambda", "CreateFunction", "create functions")

@@ -21,6 +21,7 @@ from functions import selectors
 from functions.models import Function
 from iam.models import User
 from monitoring import invocation_logs
+from monitoring.traces import selectors as trace_selectors
 from platformapi.views import SignedInRequest
 from triggers import selectors as triggers
 from triggers.pollers.config import event_count_enabled
@@ -100,6 +101,48 @@ class InvocationView(APIView):
         return Response({"request_id": request_id, "lines": lines})
 
 
+class TraceRowOutput(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    origin = serializers.CharField(allow_blank=True)
+    depth = serializers.IntegerField()
+    offset_ms = serializers.FloatField(help_text="From the trace's start.")
+    duration_ms = serializers.FloatField(allow_null=True)
+    error = serializers.BooleanField()
+    fault = serializers.BooleanField()
+    throttle = serializers.BooleanField()
+
+
+class InvocationTraceOutput(serializers.Serializer[Any]):
+    request_id = serializers.CharField()
+    trace_id = serializers.CharField(allow_null=True)
+    duration_ms = serializers.FloatField(allow_null=True)
+    rows = TraceRowOutput(many=True, help_text="Segments and subsegments, depth first.")
+
+
+class InvocationTraceView(APIView):
+    @extend_schema(responses=InvocationTraceOutput)
+    def get(self, request: SignedInRequest, name: str, request_id: str) -> Response:
+        """The X-Ray trace of one invocation as a timeline (none when it was not traced)."""
+        user = request.user
+        _function(user, name)
+        require(request, Action.READ_TRACES)
+        trace_id = trace_selectors.trace_id_for_request(user.account.id, request_id)
+        traces = trace_selectors.traces_get(user.account.id, [trace_id]) if trace_id else []
+        if not traces:
+            return Response(
+                {"request_id": request_id, "trace_id": None, "duration_ms": None, "rows": []}
+            )
+        (trace,) = traces
+        return Response(
+            {
+                "request_id": request_id,
+                "trace_id": trace.id,
+                "duration_ms": round(trace.duration * 1000, 3),
+                "rows": trace_selectors.timeline(trace),
+            }
+        )
+
+
 urlpatterns = [
     path(
         "functions/<str:name>/monitor/invocations",
@@ -110,6 +153,11 @@ urlpatterns = [
         "functions/<str:name>/monitor/invocations/<str:request_id>",
         InvocationView.as_view(),
         name="monitor-invocation",
+    ),
+    path(
+        "functions/<str:name>/monitor/invocations/<str:request_id>/trace",
+        InvocationTraceView.as_view(),
+        name="monitor-invocation-trace",
     ),
 ]
 

@@ -259,6 +259,8 @@ function matches(text) {
   return !needle || text.toLowerCase().includes(needle);
 }
 
+const REQUEST_ID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/;
+
 function appendEvents(events) {
   const stick = lines.scrollTop + lines.clientHeight >= lines.scrollHeight - 20;
   for (const event of events) {
@@ -267,6 +269,14 @@ function appendEvents(events) {
     time.dateTime = new Date(event.timestamp).toISOString();
     time.textContent = new Date(event.timestamp).toLocaleTimeString();
     item.append(time, ...logMessageNodes(event.message));
+    // A line naming its invocation (START/END/REPORT, the runtimes' own prefix) opens it:
+    // its log lines and, when it was traced, its X-Ray timeline.
+    const requestId = (event.message.match(REQUEST_ID) || [])[0];
+    if (requestId) {
+      item.classList.add("has-request");
+      item.title = `Open invocation ${requestId}`;
+      item.addEventListener("click", () => openInvocation(requestId));
+    }
     item.dataset.text = event.message;
     item.hidden = !matches(event.message);
     lines.append(item);
@@ -383,6 +393,49 @@ async function openInvocation(requestId) {
   } catch (error) {
     $("mon-detail-lines").textContent = `${error.code}: ${error.message}`;
   }
+  await showTrace(requestId);
+}
+
+// ---- an invocation's X-Ray trace ----------------------------------------------------------
+
+async function showTrace(requestId) {
+  const box = $("mon-trace");
+  box.replaceChildren();
+  box.hidden = true;
+  let data;
+  try {
+    data = await api("GET", `${base}/${encodeURIComponent(requestId)}/trace`);
+  } catch (error) {
+    return; // no access to traces: the panel stays hidden
+  }
+  if (selected !== requestId || !data.trace_id) return;
+  const heading = document.createElement("h5");
+  heading.textContent = `Trace ${data.trace_id} · ${data.duration_ms.toFixed(2)} ms`;
+  const list = document.createElement("ol");
+  list.className = "mon-trace-rows";
+  const total = Math.max(data.duration_ms, 0.001);
+  for (const row of data.rows) {
+    const item = document.createElement("li");
+    if (row.fault || row.error || row.throttle) item.classList.add("failed");
+    const name = document.createElement("span");
+    name.className = "mon-trace-name";
+    name.style.paddingLeft = `${row.depth}rem`;
+    name.textContent = row.origin ? `${row.name} (${row.origin})` : row.name;
+    const lane = document.createElement("span");
+    lane.className = "mon-trace-lane";
+    const bar = document.createElement("span");
+    bar.className = "mon-trace-bar";
+    bar.style.left = `${(100 * row.offset_ms) / total}%`;
+    bar.style.width = `${Math.max(0.5, (100 * (row.duration_ms ?? 0)) / total)}%`;
+    lane.append(bar);
+    const took = document.createElement("span");
+    took.className = "mon-trace-took";
+    took.textContent = row.duration_ms === null ? "in progress" : `${row.duration_ms.toFixed(2)} ms`;
+    item.append(name, lane, took);
+    list.append(item);
+  }
+  box.append(heading, list);
+  box.hidden = false;
 }
 
 // ---- open / close with the tab ------------------------------------------------------------

@@ -62,7 +62,7 @@ class Authorization:
 Rule = Callable[[Params, Scope], tuple[Authorization, ...]]
 
 # (service as the SigV4 scope names it, operation) -> rule. Services: lambda, logs,
-# monitoring (CloudWatch, IAM prefix "cloudwatch"), events, sts.
+# monitoring (CloudWatch, IAM prefix "cloudwatch"), events, sts, xray.
 _RULES: dict[tuple[str, str], Rule] = {}
 
 
@@ -658,6 +658,13 @@ def _put_metric_data(params: Params, scope: Scope) -> tuple[Authorization, ...]:
         {"cloudwatch:namespace": namespace} if isinstance(namespace, str) else {}
     )
     return (Authorization("cloudwatch:PutMetricData", (ALL_RESOURCES,), conditions),)
+
+
+# ---- AWS X-Ray (no resource types: every action is on "*") ----------------------------------
+
+_constant("xray", "GetTraceSummaries", "xray:GetTraceSummaries")
+_constant("xray", "BatchGetTraces", "xray:BatchGetTraces")
+_constant("xray", "PutTraceSegments", "xray:PutTraceSegments")
 
 
 # ---- Amazon EventBridge ----------------------------------------------------------------------

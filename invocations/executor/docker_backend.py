@@ -43,6 +43,7 @@ from invocations.executor import (
     platform_proxy,
     seccomp,
     treeimages,
+    xray,
 )
 from invocations.executor.catalog import (
     JAVA_RUNTIMES,
@@ -475,7 +476,7 @@ class DockerBackend(SandboxBackend):
 
     def _listen_inside(
         self, pid: int, platform: bool
-    ) -> tuple[socket.socket, socket.socket | None]:
+    ) -> tuple[socket.socket, socket.socket | None, socket.socket]:
         """Runs on the spawner thread: bind the Runtime API in the container's namespace,
         and the platform's relay (``platform_proxy.py``) if the function has egress."""
         fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -488,17 +489,20 @@ class DockerBackend(SandboxBackend):
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         relay = None
+        daemon = None
         try:
             if platform:  # first: the runtime starts once the Runtime API's port opens
                 relay = platform_proxy.bind_inside()
+            daemon = xray.bind_inside()
             listener.bind(("127.0.0.1", RUNTIME_API_PORT))
             listener.listen(16)
         except BaseException:
             listener.close()
-            if relay is not None:
-                relay.close()
+            for other in (relay, daemon):
+                if other is not None:
+                    other.close()
             raise
-        return listener, relay
+        return listener, relay, daemon
 
     async def start(
         self, spec: EnvironmentSpec, credentials: Credentials | None = None
@@ -546,7 +550,7 @@ class DockerBackend(SandboxBackend):
             pid = int(container.attrs["State"]["Pid"])
             if spec.egress:  # up before the Runtime API's port lets the runtime start
                 network = await loop.run_in_executor(None, egress.attach, pid, user.uid)
-            future: asyncio.Future[tuple[socket.socket, socket.socket | None]] = (
+            future: asyncio.Future[tuple[socket.socket, socket.socket | None, socket.socket]] = (
                 loop.create_future()
             )
             address = egress.platform_address() if spec.egress else None
@@ -560,7 +564,7 @@ class DockerBackend(SandboxBackend):
                     loop.call_soon_threadsafe(future.set_result, sockets)
 
             _spawner().submit(run)
-            listener, relay = await future
+            listener, relay, daemon = await future
         except BaseException:
             if network is not None:
                 network.stop()
@@ -587,6 +591,8 @@ class DockerBackend(SandboxBackend):
             log_stream=log_stream,
             started=started,
             credentials=credentials,
+            xray_socket=daemon,
+            segment_sink=self.segment_sink,
         )
 
 

@@ -131,7 +131,15 @@ def endpoint_url() -> str | None:
 
 
 # The services this platform serves, by the SDKs' AWS_ENDPOINT_URL_<SERVICE> names.
-SERVED_SERVICES = ("LAMBDA", "CLOUDWATCH_LOGS", "CLOUDWATCH", "EVENTBRIDGE", "IAM", "STS")
+SERVED_SERVICES = (
+    "LAMBDA",
+    "CLOUDWATCH_LOGS",
+    "CLOUDWATCH",
+    "EVENTBRIDGE",
+    "IAM",
+    "STS",
+    "XRAY",
+)
 
 
 def endpoint_variables() -> dict[str, str]:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from invocations.executor import logcaps, logformat
+from invocations.executor import logcaps, logformat, xray
 from invocations.executor.runtime_api import Invocation, RuntimeApiServer, RuntimeOutcome
 from invocations.executor.spec import Credentials, EnvironmentSpec, InvokeRequest, InvokeResult
 
@@ -93,6 +93,8 @@ class Environment:
         log_stream: str,
         started: float,
         credentials: Credentials | None = None,
+        xray_socket: Any = None,
+        segment_sink: xray.SegmentSink | None = None,
     ) -> None:
         self.spec = spec
         # When its execution role's credentials expire (None: it has none), on time.time().
@@ -118,6 +120,20 @@ class Environment:
         flags = fcntl.fcntl(output_fd, fcntl.F_GETFL)
         fcntl.fcntl(output_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         asyncio.get_running_loop().add_reader(output_fd, self._read_output)
+        # The X-Ray daemon endpoint inside (xray.py): read only when the backend gave it a
+        # socket and someone takes what it accepts.
+        self.xray: xray.DaemonEndpoint | None = None
+        if xray_socket is not None and segment_sink is not None:
+            self.xray = xray.DaemonEndpoint(
+                xray_socket,
+                account_id=spec.account_id,
+                function_name=spec.function_name,
+                function_key=spec.function_key,
+                sink=segment_sink,
+            )
+            self.xray.start(asyncio.get_running_loop())
+        elif xray_socket is not None:
+            xray_socket.close()
 
     def credentials_last(self, seconds: float, now: float | None = None) -> bool:
         """Whether its credentials (if any) are still valid ``seconds`` from ``now``."""
@@ -269,6 +285,8 @@ class Environment:
         self._capture = capture
         start = time.monotonic()
         started_ms = now_ms()
+        trace = request.trace
+        invoked_at = time.time()
         opening = logformat.start(spec, request.request_id, started_ms)
         if cold:
             init_ms = started_ms - int((start - self.started) * 1000)
@@ -281,12 +299,16 @@ class Environment:
             kill = True
         else:
             deadline_ms = now_ms() + spec.timeout_s * 1000
+            if trace is not None and trace.sampled and self.xray is not None:
+                self.xray.issue(trace.root)
             invocation = Invocation(
                 request_id=request.request_id,
                 payload=request.payload,
                 deadline_ms=deadline_ms,
                 invoked_arn=request.invoked_arn,
-                trace_id=request.trace_id
+                trace_id=trace.header()
+                if trace is not None
+                else request.trace_id
                 or f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0",
                 client_context=request.client_context,
                 cognito_identity=request.cognito_identity,
@@ -326,6 +348,7 @@ class Environment:
                 outcome = _outcome_of(self._exit_document(request.request_id))
                 kill = True
         duration_ms = (time.monotonic() - start) * 1000
+        answered_at = invoked_at + duration_ms / 1000
         max_memory_mb = math.ceil(self.process.memory_peak_bytes() / (1024 * 1024))
         if kill:
             await self.stop()
@@ -351,6 +374,23 @@ class Environment:
         )
         self._capture = None
         self.last_used = time.monotonic()
+        segments: list[str] = []
+        if trace is not None and trace.record:
+            init = None
+            if cold:  # from the environment's start to the invocation's (wall clock)
+                init = (invoked_at - (start - self.started), invoked_at)
+            segments.append(
+                xray.function_segment(
+                    trace,
+                    name=spec.function_name,
+                    function_arn=request.invoked_arn,
+                    request_id=request.request_id,
+                    init=init,
+                    invocation=(invoked_at, answered_at),
+                    end=time.time(),
+                    fault=outcome.error_type is not None,
+                )
+            )
         return InvokeResult(
             request_id=request.request_id,
             payload=outcome.payload,
@@ -364,6 +404,7 @@ class Environment:
             log_stream=self.log_stream,
             cold=cold,
             streamed=outcome.streamed,
+            segments=segments,
         )
 
     async def runtime_ended(self) -> bool:
@@ -426,6 +467,8 @@ class Environment:
             return
         self.dead = True
         self.server.close()
+        if self.xray is not None:
+            self.xray.close()
         self.process.kill()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._exited), timeout=2)

@@ -52,6 +52,7 @@ from invocations.executor import (
     safetree,
     seccomp,
     treeimages,
+    xray,
 )
 from invocations.executor.catalog import (
     RUBY_RUNTIMES,
@@ -141,6 +142,7 @@ class _Spawned:
     info_r: int
     slot: Path | None = None  # a standby's, on a tmpfs (PlatformFs)
     platform: socket.socket | None = None  # 127.0.0.1:9002 inside (platform_proxy.py)
+    daemon: socket.socket | None = None  # X-Ray's UDP 127.0.0.1:2000 inside (xray.py)
 
 
 class SandboxProcess:
@@ -236,6 +238,8 @@ class SandboxBackend:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_sink = log_sink
+        # Where environments' X-Ray daemons hand accepted documents (None: they read nothing).
+        self.segment_sink: xray.SegmentSink | None = None
         identity.sweep()  # uids held by a process that crashed
         seccomp.bpf_program()  # compiled once (~40 ms), not on the first cold start
         cgroups.prepare()  # parent ceilings; frozen leftovers of dead executors removed
@@ -448,7 +452,9 @@ class SandboxBackend:
         variables = dict(spec.image_env)
         if spec.egress:
             variables.update(egress.endpoint_variables())
+        variables.update(xray.CONTEXT_MISSING)
         variables.update(spec.environment)
+        variables.update(xray.variables())
         if credentials is not None:  # the execution role's session (none: no usable role)
             variables.update(credentials.variables())
         variables.update(
@@ -553,6 +559,7 @@ class SandboxBackend:
         opened: list[int] = []
         slot: Path | None = None
         platform_listener: socket.socket | None = None
+        daemon: socket.socket | None = None
 
         def open_dir(path: str) -> int:
             fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -614,6 +621,7 @@ class SandboxBackend:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", RUNTIME_API_PORT))
             listener.listen(16)
+            daemon = xray.bind_inside()
             platform_listener = (
                 platform_proxy.bind_inside()
                 if launch.egress and egress.platform_address() is not None
@@ -642,8 +650,11 @@ class SandboxBackend:
                 info_r=info_r,
                 slot=slot,
                 platform=platform_listener,
+                daemon=daemon,
             )
         except BaseException:
+            if daemon is not None:
+                daemon.close()
             if slot is not None:
                 platformfs.PlatformFs.drop_slot(slot)
             if platform_listener is not None:
@@ -743,6 +754,8 @@ class SandboxBackend:
             spawned.listener.close()
             if spawned.platform is not None:
                 spawned.platform.close()
+            if spawned.daemon is not None:
+                spawned.daemon.close()
             if cgroup is not None:
                 cgroup.remove()
             if spawned.slot is not None:
@@ -772,7 +785,7 @@ class SandboxBackend:
             await process.proxy.start()
         elif spawned.platform is not None:
             spawned.platform.close()
-        return _Booted(process, server, output_fd, started)
+        return _Booted(process, server, output_fd, started, spawned.daemon)
 
     async def start(
         self, spec: EnvironmentSpec, credentials: Credentials | None = None
@@ -797,6 +810,8 @@ class SandboxBackend:
             log_stream=log_stream,
             started=booted.started,
             credentials=credentials,
+            xray_socket=booted.take_daemon(),
+            segment_sink=self.segment_sink,
         )
 
     # -- standby environments ---------------------------------------------------------------
@@ -943,6 +958,8 @@ class SandboxBackend:
             log_stream=log_stream,
             started=started,
             credentials=credentials,
+            xray_socket=booted.take_daemon(),
+            segment_sink=self.segment_sink,
         )
         # The function's variables, its role's credentials among them: a standby booted
         # before any function chose it has none.
@@ -951,6 +968,9 @@ class SandboxBackend:
         return environment
 
     def _discard(self, booted: _Booted) -> None:
+        daemon = booted.take_daemon()
+        if daemon is not None:
+            daemon.close()
         booted.server.close()
         booted.process.kill()
         with contextlib.suppress(OSError):
@@ -997,6 +1017,11 @@ class _Booted:
     server: RuntimeApiServer
     output_fd: int
     started: float
+    daemon: socket.socket | None = None  # X-Ray's, handed to the Environment
+
+    def take_daemon(self) -> socket.socket | None:
+        daemon, self.daemon = self.daemon, None
+        return daemon
 
 
 # What glibc's loader and libc read from the environment of any program they start (its
@@ -1253,6 +1278,8 @@ def _abandon(spawned: _Spawned, user: identity.Identity) -> None:
     spawned.listener.close()
     if spawned.platform is not None:
         spawned.platform.close()
+    if spawned.daemon is not None:
+        spawned.daemon.close()
     for fd in (spawned.block_w, spawned.info_r):
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from invocations.executor.streaming import ResponseStream
+from invocations.executor.xray import TraceContext
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class EnvironmentSpec:
     log_format: str = "Text"
     application_log_level: str = ""
     system_log_level: str = ""
+    # TracingConfig: "Active" (the platform records sampled invocations) or "PassThrough".
+    tracing_mode: str = "PassThrough"
 
     @property
     def key(self) -> str:
@@ -94,6 +97,8 @@ class InvokeRequest:
     client_context: str | None = None  # base64 JSON, passed through as AWS does
     cognito_identity: str | None = None
     trace_id: str | None = None
+    # The invocation's X-Ray trace (then ``trace_id`` is unused): see ``xray.decide``.
+    trace: TraceContext | None = None
     tail_logs: bool = False
     # Set for InvokeWithResponseStream: a streamed response is passed on here as it comes.
     stream: ResponseStream | None = None
@@ -120,3 +125,5 @@ class InvokeResult:
     cold: bool = False
     # The runtime sent its response in streaming mode (to ``InvokeRequest.stream``, if any).
     streamed: bool = False
+    # The platform's AWS::Lambda::Function segment (JSON) of a recorded trace.
+    segments: list[str] = field(default_factory=list)

@@ -6,6 +6,7 @@ is an answer, not an exception to the poller), its logs and metrics, aliases and
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,6 +38,24 @@ class Invoker(Protocol):
     async def __call__(self, config: MappingConfig, payload: bytes) -> Outcome: ...
 
 
+def record_trace_header(payload: bytes) -> str | None:
+    """The X-Ray header a producer gave the batch's first traced record (SQS's
+    ``attributes.AWSTraceHeader``): the invocation continues that trace, as on AWS. Looked
+    for only when the batch mentions one (no parse of every batch)."""
+    if b"AWSTraceHeader" not in payload:
+        return None
+    try:
+        records = json.loads(payload).get("Records", [])
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    for record in records if isinstance(records, list) else []:
+        attributes = record.get("attributes") if isinstance(record, dict) else None
+        header = attributes.get("AWSTraceHeader") if isinstance(attributes, dict) else None
+        if isinstance(header, str):
+            return header
+    return None
+
+
 async def invoke(config: MappingConfig, payload: bytes) -> Outcome:
     """Invoke the mapping's function with ``payload`` and wait for its answer."""
     try:
@@ -44,7 +63,10 @@ async def invoke(config: MappingConfig, payload: bytes) -> Outcome:
             config.account, config.function_name, config.qualifier
         )
         invocation = await services.invoke_sync(
-            target, request_id=str(uuid.uuid4()), payload=payload
+            target,
+            request_id=str(uuid.uuid4()),
+            payload=payload,
+            trace_header=record_trace_header(payload),
         )
     except AWSError as error:
         if error.code == "TooManyRequestsException":
