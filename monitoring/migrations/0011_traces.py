@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('iam', '0004_temporary_credential_without_user'),
-        ('monitoring', '0007_custom_metrics'),
+        ('monitoring', '0008_log_filters'),
     ]
 
     operations = [
