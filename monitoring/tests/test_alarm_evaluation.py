@@ -185,12 +185,18 @@ def test_a_math_alarm_evaluates_its_expression(account_id: str) -> None:
         account_id,
         AlarmName="error-rate",
         Metrics=[
-            {"Id": "e", "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Errors"},
-                                       **stat}, "ReturnData": False},
-            {"Id": "l", "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Latency"},
-                                       **stat}, "ReturnData": False},
+            {
+                "Id": "e",
+                "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Errors"}, **stat},
+                "ReturnData": False,
+            },
+            {
+                "Id": "l",
+                "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Latency"}, **stat},
+                "ReturnData": False,
+            },
             {"Id": "rate", "Expression": "100 * e / l", "Label": "rate"},
-        ],  # fmt: skip
+        ],
         EvaluationPeriods=1,
         Threshold=10.0,
         ComparisonOperator="GreaterThanThreshold",
@@ -211,10 +217,12 @@ def test_a_threshold_metric_gives_the_band_the_alarm_compares_with(account_id: s
         account_id,
         AlarmName="band",
         Metrics=[
-            {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Latency"},
-                                        **stat}},
+            {
+                "Id": "m1",
+                "MetricStat": {"Metric": {"Namespace": "Shop", "MetricName": "Latency"}, **stat},
+            },
             {"Id": "t1", "Expression": "[m1 * 0 + 10, m1 * 0 + 20]"},
-        ],  # fmt: skip
+        ],
         ThresholdMetricId="t1",
         EvaluationPeriods=1,
         ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",

@@ -308,9 +308,7 @@ def _actions_run(
             summary = f"Failed to execute action {action_arn}. Received error: Internal error"
         else:
             summary = f"Successfully executed action {action_arn}"
-        _history(
-            alarm.account_id, alarm.name, AlarmHistory.ItemType.ACTION, summary, data, time.time()
-        )
+        _history(alarm.account_id, alarm.name, AlarmHistory.ItemType.ACTION, summary, data, now)
 
 
 def alarm_state_set(
