@@ -5,9 +5,11 @@ two evaluators making one transition, actions recorded in the history, hostile i
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from awsapi.errors import AWSError
 from iam import services as accounts
@@ -351,3 +353,42 @@ def test_an_account_stops_at_its_alarm_limit(account_id: str, settings: Any) -> 
     _latency_alarm(account_id, AlarmName="b")
     _latency_alarm(account_id, AlarmName="b", Threshold=5.0)  # an update is no new alarm
     assert _refused(account_id, AlarmName="c").code == "LimitExceededFault"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_evaluators_racing_on_every_alarm_fire_each_once() -> None:
+    """Four workers run the same tick at once over ten alarms: each alarm moves once, its
+    action runs once."""
+    account_id = str(accounts.account_get_or_create("720000000011").id)
+    for index in range(10):
+        _latency_alarm(
+            account_id,
+            AlarmName=f"race-{index}",
+            AlarmActions=["arn:aws:sns:us-east-1:123456789012:t"],
+        )
+    _publish(account_id, LATENCY, NOW, 500.0)
+    workers = 4
+    start = threading.Barrier(workers)
+    failures: list[BaseException] = []
+    changed: list[int] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            changed.append(services.alarms_evaluate(NOW + 60))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sum(changed) == 10
+    history = AlarmHistory.objects.filter(account_id=account_id)
+    assert history.filter(item_type="StateUpdate").count() == 10
+    assert history.filter(item_type="Action").count() == 10
+    assert set(MetricAlarm.objects.values_list("state", flat=True)) == {"ALARM"}

@@ -387,7 +387,8 @@ def test_an_errors_alarm_fires_after_a_failing_invoke_and_invokes_its_target(
     data = event["alarmData"]
     assert data["alarmName"] == "flaky-errors"
     assert data["state"]["value"] == "ALARM"
-    assert data["previousState"]["value"] == "INSUFFICIENT_DATA"
+    # The server's own beat may have evaluated the quiet minute before (notBreaching: OK).
+    assert data["previousState"]["value"] in ("INSUFFICIENT_DATA", "OK")
     assert json.loads(data["state"]["reasonData"])["threshold"] == 1.0
     [metric] = data["configuration"]["metrics"]
     assert metric["metricStat"]["metric"] == {

@@ -193,13 +193,12 @@ def _single_metric(params: dict[str, Any], config: dict[str, Any]) -> None:
             raise p.invalid_value(statistic, "Statistic")
         config["Statistic"] = statistic
     else:
+        # A percentile (p99, p99.9) and the like: not one of the five basic statistics.
         if (
             not isinstance(extended, str)
-            or statistic in STATISTICS
+            or extended in STATISTICS
             or not reading.valid_stat(extended)
         ):
-            raise p.invalid_value(extended, "ExtendedStatistic")
-        if extended in STATISTICS:
             raise p.invalid_value(extended, "ExtendedStatistic")
         config["ExtendedStatistic"] = extended
     dimensions = p.dimensions(params.get("Dimensions"), "Dimensions")
