@@ -277,7 +277,8 @@ def test_two_evaluators_of_one_alarm_make_one_transition_and_run_its_actions_onc
 def test_actions_no_runner_takes_are_recorded_as_failed_not_dropped(account_id: str) -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:ops"
     missing = f"arn:aws:lambda:us-east-1:{account_id}:function:nothing-here"
-    _latency_alarm(account_id, EvaluationPeriods=1, AlarmActions=[topic, missing])
+    stop = "arn:aws:automate:us-east-1:ec2:stop"
+    _latency_alarm(account_id, EvaluationPeriods=1, AlarmActions=[topic, missing, stop])
     api.set_alarm_state(
         account_id, {"AlarmName": "slow", "StateValue": "ALARM", "StateReason": "test"}, NOW
     )
@@ -285,7 +286,8 @@ def test_actions_no_runner_takes_are_recorded_as_failed_not_dropped(account_id: 
         json.loads(item.data)["notificationResource"]: item
         for item in AlarmHistory.objects.filter(account_id=account_id, item_type="Action")
     }
-    assert set(actions) == {topic, missing}
+    assert set(actions) == {topic, missing, stop}
+    assert json.loads(actions[stop].data)["actionState"] == "Failed"
     assert actions[topic].summary.startswith(f"Failed to execute action {topic}.")
     assert "not supported" in json.loads(actions[topic].data)["error"]
     assert json.loads(actions[missing].data)["actionState"] == "Failed"

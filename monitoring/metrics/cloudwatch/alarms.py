@@ -51,7 +51,9 @@ HISTORY_TYPES = (
     "AlarmContributorAction",
 )
 ACTION_MEMBERS = ("OKActions", "AlarmActions", "InsufficientDataActions")
-_ARN = re.compile(r"^arn:aws[a-z-]*:([a-z0-9-]+):([a-z0-9-]*):(\d{12})?:(.+)$")
+# arn:partition:service:region:account:resource (EC2 actions name no account:
+# arn:aws:automate:us-east-1:ec2:stop).
+_ARN = re.compile(r"^arn:aws[a-z-]*:([a-z0-9-]+):([a-z0-9-]*):([^:]*):(.+)$")
 _TAG_KEY = re.compile(r"^[\w\s.:/=+\-@]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
 
