@@ -394,3 +394,11 @@ def test_evaluators_racing_on_every_alarm_fire_each_once() -> None:
     assert history.filter(item_type="StateUpdate").count() == 10
     assert history.filter(item_type="Action").count() == 10
     assert set(MetricAlarm.objects.values_list("state", flat=True)) == {"ALARM"}
+
+
+def test_a_day_of_breaching_minutes_fits_the_reason_and_its_data() -> None:
+    rule = Rule("GreaterThanThreshold", 1440, 1440, threshold=1.0)
+    verdict = evaluation.decide(rule, [Datapoint(60 * i, 1e300) for i in range(1440)], now=NOW)
+    assert verdict.state == "ALARM"
+    assert len(verdict.reason) <= 1023
+    assert len(verdict.reason_data) <= 4000

@@ -262,6 +262,9 @@ def test_bad_alarm_requests_get_cloudwatchs_errors(raw_cloudwatch: Any) -> None:
     )
     assert code == "InvalidFormat"
     assert _refused(raw_cloudwatch.describe_alarms, MaxRecords=101)[0] == "ValidationError"
+    many = [f"a{i}" for i in range(101)]
+    assert _refused(raw_cloudwatch.describe_alarms, AlarmNames=many)[0] == "ValidationError"
+    assert _refused(raw_cloudwatch.delete_alarms, AlarmNames=many)[0] == "ValidationError"
 
 
 # ---- the check ---------------------------------------------------------------------

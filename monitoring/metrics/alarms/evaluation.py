@@ -35,6 +35,9 @@ BAND_OPERATORS = {
     "LessThanLowerThreshold": "less than the lower threshold",
     "GreaterThanUpperThreshold": "greater than the upper threshold",
 }
+# How many datapoints a reason and its data show (StateReason holds 1,023 characters and
+# StateReasonData 4,000).
+SHOWN_DATAPOINTS = 10
 TREAT_MISSING = ("missing", "ignore", "breaching", "notBreaching")
 
 BREACHING = "breaching"
@@ -109,6 +112,13 @@ def iso(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
+def _listed(points: Sequence[Datapoint]) -> str:
+    """The newest datapoints a reason shows (a day of minutes would not fit AWS's 1,023
+    characters of StateReason)."""
+    shown = ", ".join(_shown(point) for point in points[:SHOWN_DATAPOINTS])
+    return shown + (", ..." if len(points) > SHOWN_DATAPOINTS else "")
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -144,7 +154,7 @@ def decide(rule: Rule, points: Sequence[Datapoint], *, now: float) -> Verdict:
             for point, kind in zip(reversed(points), reversed(kinds), strict=True)
             if kind == BREACHING and point.value is not None
         ]
-        shown = ", ".join(_shown(point) for point in crossed_points)
+        shown = _listed(crossed_points)
         verb = "was" if breaching == 1 else "were"
         return Verdict(
             ALARM,
@@ -158,7 +168,7 @@ def decide(rule: Rule, points: Sequence[Datapoint], *, now: float) -> Verdict:
         reason = f"Insufficient Data: {_plural(count, 'datapoint')} {verb} unknown."
         state = INSUFFICIENT_DATA if rule.treat_missing_data == "missing" else None
         return Verdict(state, reason, data)
-    shown = ", ".join(_shown(point) for point in present)
+    shown = _listed(present)
     verb = "was" if len(present) == 1 else "were"
     return Verdict(
         OK,
@@ -168,14 +178,16 @@ def decide(rule: Rule, points: Sequence[Datapoint], *, now: float) -> Verdict:
 
 
 def _reason_data(rule: Rule, points: Sequence[Datapoint], *, now: float) -> str:
-    newest_first = list(reversed(points))
+    newest_first = list(reversed(points))[:SHOWN_DATAPOINTS]
     document: dict[str, object] = {"version": "1.0", "queryDate": iso(now)}
     if points:
         document["startDate"] = iso(points[0].timestamp)
     if rule.statistic is not None:
         document["statistic"] = rule.statistic
     document["period"] = rule.period
-    document["recentDatapoints"] = [point.value for point in points if point.value is not None]
+    document["recentDatapoints"] = [
+        point.value for point in points[-SHOWN_DATAPOINTS:] if point.value is not None
+    ]
     if rule.threshold is not None:
         document["threshold"] = rule.threshold
     document["evaluatedDatapoints"] = [
