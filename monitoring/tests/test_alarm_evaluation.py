@@ -402,3 +402,31 @@ def test_a_day_of_breaching_minutes_fits_the_reason_and_its_data() -> None:
     assert verdict.state == "ALARM"
     assert len(verdict.reason) <= 1023
     assert len(verdict.reason_data) <= 4000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_puts_of_one_new_alarm_make_one_alarm() -> None:
+    account_id = str(accounts.account_get_or_create("720000000012").id)
+    workers = 4
+    start = threading.Barrier(workers)
+    failures: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            start.wait()
+            _latency_alarm(account_id, AlarmName="same", Threshold=float(n))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert MetricAlarm.objects.filter(account_id=account_id).count() == 1
+    history = AlarmHistory.objects.filter(account_id=account_id, item_type="ConfigurationUpdate")
+    assert history.filter(summary='Alarm "same" created').count() == 1
+    assert history.count() == workers

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from functions import arns
@@ -72,6 +72,16 @@ def alarm_put(
 ) -> MetricAlarm:
     """Create the alarm (INSUFFICIENT_DATA) or replace its definition (keeping its state);
     either way it is evaluated at the next tick."""
+    try:
+        return _alarm_put(account_id, name, config, tags, now=now)
+    except IntegrityError:
+        # Two requests created the same alarm at once: this one updates the other's.
+        return _alarm_put(account_id, name, config, tags, now=now)
+
+
+def _alarm_put(
+    account_id: str, name: str, config: dict[str, Any], tags: dict[str, str], *, now: float
+) -> MetricAlarm:
     single = "Metrics" not in config
     fields = {
         "config": config,
