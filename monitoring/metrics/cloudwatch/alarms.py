@@ -281,7 +281,9 @@ def put_metric_alarm(account_id: str, params: dict[str, Any], now: float) -> dic
     operator = params.get("ComparisonOperator")
     if operator is None:
         raise p.missing("ComparisonOperator")
-    if operator not in evaluation.STATIC_OPERATORS and operator not in evaluation.BAND_OPERATORS:
+    if not isinstance(operator, str) or (
+        operator not in evaluation.STATIC_OPERATORS and operator not in evaluation.BAND_OPERATORS
+    ):
         raise p.invalid_value(operator, "ComparisonOperator")
     config["ComparisonOperator"] = operator
     if operator in evaluation.STATIC_OPERATORS:
