@@ -430,3 +430,17 @@ def test_simultaneous_puts_of_one_new_alarm_make_one_alarm() -> None:
     history = AlarmHistory.objects.filter(account_id=account_id, item_type="ConfigurationUpdate")
     assert history.filter(summary='Alarm "same" created').count() == 1
     assert history.count() == workers
+
+
+def test_beat_runs_the_evaluation_every_minute(settings: Any) -> None:
+    """What ``serve``'s embedded worker (and any scaled beat) schedules."""
+    from monitoring.metrics.alarms import tasks
+
+    assert "monitoring.metrics.alarms.tasks" in settings.CELERY_IMPORTS
+    [entry] = [
+        entry
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == tasks.ALARMS_EVALUATE
+    ]
+    assert entry["schedule"] <= services.EVALUATE_EVERY_S
+    assert tasks.alarms_evaluate.name == tasks.ALARMS_EVALUATE
