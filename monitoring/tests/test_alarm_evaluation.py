@@ -336,6 +336,8 @@ def test_hostile_alarms_are_refused_with_cloudwatchs_errors(account_id: str) -> 
         == "ValidationException"
     )
     assert _refused(account_id, DatapointsToAlarm=4).code == "ValidationException"
+    assert _refused(account_id, Period=5).code == "ValidationException"
+    assert _refused(account_id, Period=90).code == "ValidationException"
     assert _refused(account_id, Period=60, EvaluationPeriods=1441).code == "ValidationException"
     assert _refused(account_id, TreatMissingData="sometimes").code == "ValidationException"
     assert _refused(account_id, Threshold=None).code == "ValidationException"

@@ -206,7 +206,8 @@ def _single_metric(params: dict[str, Any], config: dict[str, Any]) -> None:
     dimensions = p.dimensions(params.get("Dimensions"), "Dimensions")
     config["Dimensions"] = [{"Name": n, "Value": v} for n, v in dimensions]
     period = _positive(params["Period"], "Period")
-    if not metric_data.valid_period(period):
+    # An alarm's period: 10, 20, 30 or a multiple of 60 (not GetMetricData's 1 and 5).
+    if not (period in (10, 20, 30) or period % 60 == 0):
         raise p.validation(
             f"The value {period} for parameter Period is invalid: it must be 10, 20, 30 or a "
             "multiple of 60."
