@@ -446,3 +446,51 @@ def test_beat_runs_the_evaluation_every_minute(settings: Any) -> None:
     ]
     assert entry["schedule"] <= services.EVALUATE_EVERY_S
     assert tasks.alarms_evaluate.name == tasks.ALARMS_EVALUATE
+
+
+def test_a_percentile_alarm_reads_its_extended_statistic(account_id: str) -> None:
+    _latency_alarm(account_id, AlarmName="p90", Statistic=None, ExtendedStatistic="p90")
+    aggregate = Aggregate()
+    for value in range(1, 101):
+        aggregate.add(float(value))
+    custom_services.custom_data_store(account_id, {(LATENCY, "None", int(NOW)): aggregate}, now=NOW)
+    services.alarms_evaluate(NOW + 60)
+    alarm = MetricAlarm.objects.get(account_id=account_id, name="p90")
+    assert alarm.state == "OK"  # p90 of 1..100 is about 90, under 100
+    assert json.loads(alarm.state_reason_data)["statistic"] == "p90"
+
+
+def test_a_math_alarms_event_lists_its_metrics_and_expression(account_id: str) -> None:
+    metric = {"Namespace": "Shop", "MetricName": "Errors"}
+    alarm = _put(
+        account_id,
+        AlarmName="math-event",
+        AlarmDescription="errors doubled",
+        Metrics=[
+            {
+                "Id": "e",
+                "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"},
+                "ReturnData": False,
+            },
+            {"Id": "twice", "Expression": "e * 2", "Label": "doubled"},
+        ],
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    event = services.alarm_event(alarm, {"value": "OK"}, {"value": "ALARM"}, NOW)
+    configuration = event["alarmData"]["configuration"]
+    assert configuration["description"] == "errors doubled"
+    assert configuration["metrics"] == [
+        {
+            "id": "e",
+            "metricStat": {
+                "metric": {"namespace": "Shop", "name": "Errors", "dimensions": {}},
+                "period": 60,
+                "stat": "Sum",
+            },
+            "returnData": False,
+        },
+        {"id": "twice", "expression": "e * 2", "label": "doubled", "returnData": True},
+    ]
+    assert event["time"] == "2023-11-14T23:00:00.000+0000"
