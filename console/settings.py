@@ -269,10 +269,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if CELERY_BROKER_URL == "filesystem://" el
 # per task.
 CELERY_DB_REUSE_MAX = 10**9
 # Task modules outside an app's tasks.py, and the periodic tasks (run by celery beat).
-CELERY_IMPORTS = ["monitoring.metrics.tasks", "triggers.rules.tasks"]
+CELERY_IMPORTS = [
+    "monitoring.metrics.tasks",
+    "monitoring.metrics.alarms.tasks",
+    "triggers.rules.tasks",
+]
 CELERY_BEAT_SCHEDULE = {
     "metrics-rollup": {"task": "monitoring.metrics.rollup", "schedule": 300.0},
     "metrics-retention": {"task": "monitoring.metrics.retention", "schedule": 3600.0},
+    # CloudWatch alarms: each claimed in the database once a minute, so any number of beats
+    # and workers may run this.
+    "alarms-evaluate": {
+        "task": "monitoring.alarms.evaluate",
+        "schedule": float(os.environ.get("FUNCTORY_ALARMS_TICK_SECONDS", "60")),
+    },
     # Log groups' retention (PutRetentionPolicy); idempotent, hourly is plenty.
     "logs-retention": {"task": "monitoring.tasks.log_events_expire", "schedule": 3600.0},
     # X-Ray traces: 30 days, and a bounded count per account.
@@ -332,6 +342,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024
 
 FUNCTORY_REGION = os.environ.get("FUNCTORY_REGION", "us-east-1")
+# CloudWatch alarms: how many one account may have, and how many one evaluation tick (a
+# minute) evaluates; the rest wait for the next tick, least recently evaluated first.
+FUNCTORY_MAX_ALARMS_PER_ACCOUNT = int(os.environ.get("FUNCTORY_MAX_ALARMS_PER_ACCOUNT", "5000"))
+FUNCTORY_ALARMS_PER_TICK = int(os.environ.get("FUNCTORY_ALARMS_PER_TICK", "2000"))
 
 # The audit trail (audit/): how long events are kept (CloudTrail's event history keeps 90
 # days); whether data events (Invoke, log events' reads and writes) are recorded too, off as

@@ -24,6 +24,9 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from iam.access import resources
         from monitoring import revocation
+        from monitoring.metrics.alarms import selectors
 
         revocation.connect()
         resources.register_tags("logs:log-group", _log_group_tags)
+        # aws:ResourceTag/<key> of alarms, for the policies that ask.
+        resources.register_tags("cloudwatch:alarm", selectors.alarm_tags)

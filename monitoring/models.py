@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from iam.models import Account
+from monitoring.metrics.alarms.models import MetricAlarm  # noqa: F401  (registers the alarms)
 from monitoring.metrics.models import MetricPoint  # noqa: F401  (registers the metrics model)
 from monitoring.traces.models import TraceSegment  # noqa: F401  (registers the traces model)
 

@@ -666,6 +666,109 @@ _constant("xray", "GetTraceSummaries", "xray:GetTraceSummaries")
 _constant("xray", "BatchGetTraces", "xray:BatchGetTraces")
 _constant("xray", "PutTraceSegments", "xray:PutTraceSegments")
 
+_constant("monitoring", "DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmsForMetric")
+
+
+def _alarm_arn(scope: Scope, name: object) -> str:
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise UnparsableResource("AlarmName is not a name of 1 to 255 characters")
+    return f"arn:{scope.partition}:cloudwatch:{scope.region}:{scope.account}:alarm:{name}"
+
+
+def _alarm_names_rule(action: str) -> Rule:
+    """An operation on the alarms ``AlarmNames`` lists (each one's ARN a resource)."""
+
+    def rule(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+        names = params.get("AlarmNames")
+        if not isinstance(names, list) or not names:
+            raise UnparsableResource("AlarmNames names no alarm")
+        found = dict.fromkeys(_alarm_arn(scope, name) for name in names[:_MAX_VALUES])
+        return (Authorization(action, tuple(found), resource_keys=(RESOURCE_TAG,)),)
+
+    return rule
+
+
+for _operation in ("DeleteAlarms", "EnableAlarmActions", "DisableAlarmActions"):
+    _RULES[("monitoring", _operation)] = _alarm_names_rule(f"cloudwatch:{_operation}")
+
+
+@_register("monitoring", "PutMetricAlarm")
+def _put_metric_alarm(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """The alarm's ARN; tags given also need cloudwatch:TagResource, as on AWS."""
+    arn = _alarm_arn(scope, params.get("AlarmName"))
+    tags = _tag_list_conditions(params.get("Tags"))
+    result = [Authorization("cloudwatch:PutMetricAlarm", (arn,), tags)]
+    if tags:
+        result.append(Authorization("cloudwatch:TagResource", (arn,), tags, dependent=True))
+    return tuple(result)
+
+
+@_register("monitoring", "SetAlarmState")
+def _set_alarm_state(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    arn = _alarm_arn(scope, params.get("AlarmName"))
+    return (Authorization("cloudwatch:SetAlarmState", (arn,), resource_keys=(RESOURCE_TAG,)),)
+
+
+@_register("monitoring", "DescribeAlarms")
+def _describe_alarms(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """Every alarm of the account (``alarm:*``): the filters narrow the answer, not the ask."""
+    arn = f"arn:{scope.partition}:cloudwatch:{scope.region}:{scope.account}:alarm:*"
+    return (Authorization("cloudwatch:DescribeAlarms", (arn,)),)
+
+
+@_register("monitoring", "DescribeAlarmHistory")
+def _describe_alarm_history(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """The named alarm's ARN, else every alarm's (``alarm:*``)."""
+    name = params.get("AlarmName")
+    arn = (
+        _alarm_arn(scope, name)
+        if name is not None
+        else f"arn:{scope.partition}:cloudwatch:{scope.region}:{scope.account}:alarm:*"
+    )
+    return (Authorization("cloudwatch:DescribeAlarmHistory", (arn,)),)
+
+
+def _cloudwatch_resource(params: Params) -> str:
+    arn = params.get("ResourceARN")
+    if not isinstance(arn, str) or not 1 <= len(arn) <= 1024:
+        raise UnparsableResource("ResourceARN is not an ARN of at most 1024 characters")
+    return arn
+
+
+@_register("monitoring", "TagResource")
+def _cloudwatch_tag_resource(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    return (
+        Authorization(
+            "cloudwatch:TagResource",
+            (_cloudwatch_resource(params),),
+            _tag_list_conditions(params.get("Tags")),
+            resource_keys=(RESOURCE_TAG,),
+        ),
+    )
+
+
+@_register("monitoring", "UntagResource")
+def _cloudwatch_untag_resource(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    return (
+        Authorization(
+            "cloudwatch:UntagResource",
+            (_cloudwatch_resource(params),),
+            _tag_keys_condition(params.get("TagKeys")),
+            resource_keys=(RESOURCE_TAG,),
+        ),
+    )
+
+
+@_register("monitoring", "ListTagsForResource")
+def _cloudwatch_list_tags(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    return (
+        Authorization(
+            "cloudwatch:ListTagsForResource",
+            (_cloudwatch_resource(params),),
+            resource_keys=(RESOURCE_TAG,),
+        ),
+    )
+
 
 # ---- Amazon EventBridge ----------------------------------------------------------------------
 

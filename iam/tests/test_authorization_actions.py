@@ -28,6 +28,7 @@ ESM = "arn:aws:lambda:us-east-1:111122223333:event-source-mapping"
 LOGS = "arn:aws:logs:us-east-1:111122223333:log-group"
 EVENTS = "arn:aws:events:us-east-1:111122223333"
 ROLE = "arn:aws:iam::111122223333:role/lambda-role"
+ALARM = "arn:aws:cloudwatch:us-east-1:111122223333:alarm"
 CSC = "arn:aws:lambda:us-east-1:111122223333:code-signing-config:csc-1"
 TAGGED = (RESOURCE_TAG,)
 
@@ -1050,6 +1051,123 @@ CASES = [
         {"MetricData": []},
         (auth("cloudwatch:PutMetricData", "*"),),
     ),
+    Case(
+        "PutMetricAlarm acts on the alarm",
+        "monitoring",
+        "PutMetricAlarm",
+        {"AlarmName": "slow", "MetricName": "Errors", "Namespace": "AWS/Lambda"},
+        (auth("cloudwatch:PutMetricAlarm", f"{ALARM}:slow"),),
+    ),
+    Case(
+        "PutMetricAlarm with tags also needs cloudwatch:TagResource",
+        "monitoring",
+        "PutMetricAlarm",
+        {"AlarmName": "slow", "Tags": [{"Key": "team", "Value": "web"}]},
+        (
+            auth(
+                "cloudwatch:PutMetricAlarm",
+                f"{ALARM}:slow",
+                conditions={"aws:RequestTag/team": "web", "aws:TagKeys": ("team",)},
+            ),
+            auth(
+                "cloudwatch:TagResource",
+                f"{ALARM}:slow",
+                conditions={"aws:RequestTag/team": "web", "aws:TagKeys": ("team",)},
+                dependent=True,
+            ),
+        ),
+    ),
+    Case(
+        "DescribeAlarms acts on every alarm of the account",
+        "monitoring",
+        "DescribeAlarms",
+        {"AlarmNamePrefix": "s"},
+        (auth("cloudwatch:DescribeAlarms", f"{ALARM}:*"),),
+    ),
+    Case(
+        "DescribeAlarmsForMetric has no resource",
+        "monitoring",
+        "DescribeAlarmsForMetric",
+        {"MetricName": "Errors", "Namespace": "AWS/Lambda"},
+        (auth("cloudwatch:DescribeAlarmsForMetric", "*"),),
+    ),
+    Case(
+        "DescribeAlarmHistory of one alarm",
+        "monitoring",
+        "DescribeAlarmHistory",
+        {"AlarmName": "slow"},
+        (auth("cloudwatch:DescribeAlarmHistory", f"{ALARM}:slow"),),
+    ),
+    Case(
+        "DescribeAlarmHistory of every alarm",
+        "monitoring",
+        "DescribeAlarmHistory",
+        {},
+        (auth("cloudwatch:DescribeAlarmHistory", f"{ALARM}:*"),),
+    ),
+    Case(
+        "DeleteAlarms acts on each alarm named",
+        "monitoring",
+        "DeleteAlarms",
+        {"AlarmNames": ["a", "b", "a"]},
+        (auth("cloudwatch:DeleteAlarms", f"{ALARM}:a", f"{ALARM}:b", keys=TAGGED),),
+    ),
+    Case(
+        "EnableAlarmActions acts on each alarm named",
+        "monitoring",
+        "EnableAlarmActions",
+        {"AlarmNames": ["a"]},
+        (auth("cloudwatch:EnableAlarmActions", f"{ALARM}:a", keys=TAGGED),),
+    ),
+    Case(
+        "DisableAlarmActions acts on each alarm named",
+        "monitoring",
+        "DisableAlarmActions",
+        {"AlarmNames": ["a"]},
+        (auth("cloudwatch:DisableAlarmActions", f"{ALARM}:a", keys=TAGGED),),
+    ),
+    Case(
+        "SetAlarmState acts on the alarm",
+        "monitoring",
+        "SetAlarmState",
+        {"AlarmName": "slow", "StateValue": "OK", "StateReason": "x"},
+        (auth("cloudwatch:SetAlarmState", f"{ALARM}:slow", keys=TAGGED),),
+    ),
+    Case(
+        "CloudWatch TagResource supplies the tags",
+        "monitoring",
+        "TagResource",
+        {"ResourceARN": f"{ALARM}:slow", "Tags": [{"Key": "team", "Value": "web"}]},
+        (
+            auth(
+                "cloudwatch:TagResource",
+                f"{ALARM}:slow",
+                conditions={"aws:RequestTag/team": "web", "aws:TagKeys": ("team",)},
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "CloudWatch UntagResource supplies the keys",
+        "monitoring",
+        "UntagResource",
+        {"ResourceARN": f"{ALARM}:slow", "TagKeys": ["team"]},
+        (
+            auth(
+                "cloudwatch:UntagResource",
+                f"{ALARM}:slow",
+                conditions={"aws:TagKeys": ("team",)},
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "CloudWatch ListTagsForResource",
+        "monitoring",
+        "ListTagsForResource",
+        {"ResourceARN": f"{ALARM}:slow"},
+        (auth("cloudwatch:ListTagsForResource", f"{ALARM}:slow", keys=TAGGED),),
+    ),
     # ---- EventBridge: rule/NAME on the default bus, rule/BUS/NAME on others ----
     Case(
         "PutRule on the default bus with a pattern and tags",
@@ -1413,6 +1531,12 @@ def test_an_operation_of_another_service_is_unknown() -> None:
         ("events", "PutEvents", {"Entries": [{"Source": "a"}] * 201}),
         ("events", "PutTargets", {"Rule": "r", "Targets": [{"Id": "1", "Arn": 5}]}),
         ("sts", "AssumeRole", {"RoleArn": f"{FN}:f"}),
+        ("monitoring", "PutMetricAlarm", {}),
+        ("monitoring", "PutMetricAlarm", {"AlarmName": "a" * 256}),
+        ("monitoring", "SetAlarmState", {"AlarmName": 7}),
+        ("monitoring", "DeleteAlarms", {"AlarmNames": []}),
+        ("monitoring", "DeleteAlarms", {"AlarmNames": "a"}),
+        ("monitoring", "TagResource", {"ResourceARN": "x" * 1025}),
     ],
 )
 def test_a_request_naming_no_resource_is_left_to_the_operation(

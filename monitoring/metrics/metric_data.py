@@ -146,6 +146,12 @@ def _checked(
     return trees, order
 
 
+def queries_check(queries: Sequence[DataQuery], member: str) -> None:
+    """Check queries as :func:`metric_data_evaluate` does, without reading any data (what
+    PutMetricAlarm checks of a math alarm's ``Metrics``)."""
+    _checked(queries, member)
+
+
 class _Context:
     """What expressions are evaluated against: the request's values so far."""
 

@@ -1,8 +1,9 @@
-"""CloudWatch's metrics API: GetMetricStatistics, GetMetricData, ListMetrics, PutMetricData,
-in AWS JSON 1.0 (``POST /`` with ``X-Amz-Target``) and Smithy RPC v2 CBOR (``POST
+"""CloudWatch's metrics API: GetMetricStatistics, GetMetricData, ListMetrics, PutMetricData
+and the metric alarm operations (``alarms``), in AWS JSON 1.0 (``POST /`` with
+``X-Amz-Target``) and Smithy RPC v2 CBOR (``POST
 /service/GraniteServiceVersion20100801/operation/<Op>``). Views in ``api``, the wire forms
 in ``wire``, one module per operation; the logic lives in ``monitoring.metrics``'s
-selectors and services (``reading``, ``metric_data``, ``custom_services``)."""
+selectors and services (``reading``, ``metric_data``, ``custom_services``, ``alarms``)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from awsapi import observe
 from awsapi.errors import AWSError, new_request_id
 from iam import access, authentication
 from iam.models import TemporaryCredential
-from monitoring.metrics.cloudwatch import data, listing, put, statistics, wire
+from monitoring.metrics.cloudwatch import alarms, data, listing, put, statistics, wire
 from monitoring.metrics.recorder import recorder
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,17 @@ OPERATIONS: dict[str, Handler] = {
     "GetMetricData": data.get_metric_data,
     "ListMetrics": listing.list_metrics,
     "PutMetricData": put.put_metric_data,
+    "PutMetricAlarm": alarms.put_metric_alarm,
+    "DescribeAlarms": alarms.describe_alarms,
+    "DescribeAlarmsForMetric": alarms.describe_alarms_for_metric,
+    "DeleteAlarms": alarms.delete_alarms,
+    "SetAlarmState": alarms.set_alarm_state,
+    "DescribeAlarmHistory": alarms.describe_alarm_history,
+    "EnableAlarmActions": alarms.enable_alarm_actions,
+    "DisableAlarmActions": alarms.disable_alarm_actions,
+    "TagResource": alarms.tag_resource,
+    "UntagResource": alarms.untag_resource,
+    "ListTagsForResource": alarms.list_tags_for_resource,
 }
 # Reads see what this process recorded but has not flushed yet.
 _READS = {"GetMetricStatistics", "GetMetricData", "ListMetrics"}

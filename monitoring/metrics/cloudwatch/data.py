@@ -20,7 +20,7 @@ MAX_DATAPOINTS = 100_800
 SCAN_ORDERS = ("TimestampDescending", "TimestampAscending")
 
 
-def _query(raw: Any, where: str) -> DataQuery:
+def query_parse(raw: Any, where: str) -> DataQuery:
     if not isinstance(raw, dict):
         raise p.validation(f"The parameter {where} must be a structure.")
     if "Id" not in raw:
@@ -149,7 +149,8 @@ def get_metric_data(account_id: str, params: dict[str, Any], now: float) -> dict
             f"{metric_data.MAX_QUERIES}."
         )
     queries = [
-        _query(raw, f"MetricDataQueries.member.{index}") for index, raw in enumerate(raw_queries, 1)
+        query_parse(raw, f"MetricDataQueries.member.{index}")
+        for index, raw in enumerate(raw_queries, 1)
     ]
     digest = p.request_digest(params)
     offset = 0

@@ -38,6 +38,9 @@ QUERY_CODES = {
     "ValidationException": "ValidationError",
     "InvalidNextToken": "InvalidNextToken",
     "LimitExceededFault": "LimitExceeded",
+    "InvalidFormatFault": "InvalidFormat",
+    "ResourceNotFound": "ResourceNotFound",
+    "ResourceNotFoundException": "ResourceNotFoundException",
 }
 
 
