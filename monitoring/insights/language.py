@@ -22,6 +22,9 @@ import regex
 MAX_QUERY_CHARS = 10_000  # the model's bound on queryString
 MAX_TOKENS = 4_000
 MAX_DEPTH = 32
+# Operators in a chain (a + b + c ...) nest the tree without nesting the parser: bounded
+# separately, so evaluating never recurses deeper than this.
+MAX_TREE_DEPTH = 200
 MAX_COMMANDS = 50
 MAX_REGEX_CHARS = 1_000
 
@@ -599,20 +602,28 @@ class _Parser:
     def expression(self) -> Any:
         self.enter()
         try:
-            left = self.conjunction()
-            while self.is_word("or") or self.is_op("||"):
+            operands = [self.conjunction()]
+            while self.is_word("or"):
                 self.advance()
-                left = Binary("or", left, self.conjunction())
-            return left
+                operands.append(self.conjunction())
+            expr = _balanced("or", operands)
+            if _depth(expr) > MAX_TREE_DEPTH:
+                raise QuerySyntaxError(
+                    f"Expression is more than {MAX_TREE_DEPTH} operators deep "
+                    f"{_position(self.query, self.token.start)}",
+                    self.token.start,
+                    self.token.end,
+                )
+            return expr
         finally:
             self.depth -= 1
 
     def conjunction(self) -> Any:
-        left = self.negation()
+        operands = [self.negation()]
         while self.is_word("and"):
             self.advance()
-            left = Binary("and", left, self.negation())
-        return left
+            operands.append(self.negation())
+        return _balanced("and", operands)
 
     def negation(self) -> Any:
         if self.is_word("not") or self.is_op("!"):
@@ -760,6 +771,34 @@ class _Parser:
         if name in AGGREGATES and any(_has_aggregate(arg) for arg in args):
             raise QuerySyntaxError("Aggregate functions cannot be nested", token.start)
         return Call(name, tuple(args))
+
+
+def _balanced(op: str, operands: list[Any]) -> Any:
+    """``a op b op c ...`` for an associative ``op``, as a tree of logarithmic depth."""
+    if len(operands) == 1:
+        return operands[0]
+    middle = len(operands) // 2
+    return Binary(op, _balanced(op, operands[:middle]), _balanced(op, operands[middle:]))
+
+
+def _depth(expr: Any) -> int:
+    """The tree's depth, without recursion (the tree may be deep: that is what is checked)."""
+    deepest = 0
+    stack = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_TREE_DEPTH:
+            return level
+        if isinstance(node, Binary):
+            stack += [(node.left, level + 1), (node.right, level + 1)]
+        elif isinstance(node, Unary | Like):
+            stack.append((node.operand, level + 1))
+        elif isinstance(node, Call):
+            stack += [(arg, level + 1) for arg in node.args]
+        elif isinstance(node, In):
+            stack += [(value, level + 1) for value in (node.operand, *node.values)]
+    return deepest
 
 
 def _has_aggregate(expr: Any) -> bool:

@@ -230,6 +230,7 @@ ERRORS = [
     ("fields a" + " | fields a" * 60, "more than 50 commands"),
     ("fields " + ", ".join(["a"] * 3000), "more than 4000 tokens"),
     ("filter x not 3", "mismatched input"),
+    ("fields " + " + ".join(["1"] * 300), "more than 200 operators deep"),
     ("stats count(*) | stats count(*) | stats count(*)", "at most two stats"),
 ]
 
@@ -263,6 +264,11 @@ def test_stats_rows_carry_no_ptr() -> None:
 
 def test_limit_parameter_caps_the_rows() -> None:
     assert len(run("fields @message", limit=4)) == 4
+
+
+def test_a_long_or_chain_runs_without_deep_recursion() -> None:
+    query = "filter " + " or ".join(["@message like 'nope'"] * 400) + " | stats count(*) as n"
+    assert run(query) == [{"n": "0"}]
 
 
 def test_catastrophic_regex_fails_the_query_instead_of_hanging() -> None:
