@@ -246,3 +246,22 @@ def test_hostile_queries_are_refused_or_bounded(logs):
             assert error.response["Error"]["Code"] == "MalformedQueryException"
     slow = _results(logs, start("filter @message like /(x+x+)+y/"))
     assert slow["status"] == "Failed"
+
+
+def test_a_query_started_on_one_replica_is_polled_and_stopped_on_another(functory_pair):
+    first, second = functory_pair
+    creds = create_user(first)
+    starter, poller = client_for(first, creds, "logs"), client_for(second, creds, "logs")
+    _seed(starter, "/q/replicas", [f"m{i}" for i in range(50)], (_now_s() - 3500) * 1000)
+    now = _now_s()
+    query_id = starter.start_query(
+        logGroupName="/q/replicas",
+        startTime=now - 3600,
+        endTime=now,
+        queryString="stats count(*) as n",
+    )["queryId"]
+    answer = _results(poller, query_id)
+    assert (answer["status"], _rows(answer)) == ("Complete", [{"n": "50"}])
+    assert poller.stop_query(queryId=query_id)["success"] is False
+    listed = poller.describe_queries()["queries"]
+    assert [q["queryId"] for q in listed] == [query_id]
