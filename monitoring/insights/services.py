@@ -146,11 +146,15 @@ def _run_in_thread(query_pk: int) -> None:
 
 
 def query_stop(account: Account, query_id: str) -> bool:
+    """Cancel a scheduled or running query; one that already ended is an error, as AWS
+    documents ("the specified query is not running")."""
     query = selectors.log_query_get(account, query_id)
     changed = LogQuery.objects.filter(pk=query.pk, status__in=ACTIVE).update(
         status=LogQuery.CANCELLED, finished=_now_ms()
     )
-    return bool(changed)
+    if not changed:
+        raise errors.InvalidParameter(f"Query {query_id} is not running")
+    return True
 
 
 def _ptr(group_id: int, event_id: int) -> str:

@@ -61,7 +61,9 @@ def test_a_stopped_query_is_never_run(owner):
     assert services.query_stop(owner, query.query_id) is True
     assert services.query_run(query.pk) == ""
     assert selectors.log_query_results(owner, query.query_id)["status"] == "Cancelled"
-    assert services.query_stop(owner, query.query_id) is False
+    with pytest.raises(errors.InvalidParameter) as error:
+        services.query_stop(owner, query.query_id)
+    assert error.value.message == f"Query {query.query_id} is not running"
 
 
 def test_a_query_whose_runner_died_reports_timeout(owner):

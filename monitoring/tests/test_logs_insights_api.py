@@ -147,11 +147,20 @@ def test_stop_query_cancels_and_describe_queries_lists(logs):
     started = logs.start_query(
         logGroupName="/q/stop", startTime=now - 600, endTime=now, queryString="fields @message"
     )
-    stopped = logs.stop_query(queryId=started["queryId"])["success"]
+    try:
+        stopped = logs.stop_query(queryId=started["queryId"])["success"]
+    except ClientError as error:  # it finished before the stop arrived
+        assert error.response["Error"]["Code"] == "InvalidParameterException"
+        stopped = False
     answer = _results(logs, started["queryId"])
-    # The query may finish before the stop arrives; either way it ended.
     assert (stopped, answer["status"]) in ((True, "Cancelled"), (False, "Complete"))
-    assert logs.stop_query(queryId=started["queryId"])["success"] is False
+    with pytest.raises(ClientError) as ended:
+        logs.stop_query(queryId=started["queryId"])
+    assert client_error(ended) == (
+        "InvalidParameterException",
+        f"Query {started['queryId']} is not running",
+        400,
+    )
     queries = logs.describe_queries(logGroupName="/q/stop")["queries"]
     assert queries[0]["queryId"] == started["queryId"]
     assert queries[0]["queryString"] == "fields @message"
@@ -262,6 +271,8 @@ def test_a_query_started_on_one_replica_is_polled_and_stopped_on_another(functor
     )["queryId"]
     answer = _results(poller, query_id)
     assert (answer["status"], _rows(answer)) == ("Complete", [{"n": "50"}])
-    assert poller.stop_query(queryId=query_id)["success"] is False
+    with pytest.raises(ClientError) as ended:
+        poller.stop_query(queryId=query_id)
+    assert client_error(ended)[0] == "InvalidParameterException"
     listed = poller.describe_queries()["queries"]
     assert [q["queryId"] for q in listed] == [query_id]
