@@ -753,7 +753,9 @@ def _shown_fields(query: lang.Query) -> list[str] | None:
             seen_fields = True
             shown += [item.name for item in command.items if item.name not in shown]
         elif isinstance(command, lang.StatsCommand):
+            # Rows after stats are its groups: an earlier display names nothing in them.
             seen_fields = True
+            display = None
             shown = [item.name for item in (*command.by, *command.aggregates)]
         elif isinstance(command, lang.ParseCommand) and seen_fields:
             shown += [name for name in command.names if name not in shown]

@@ -27,6 +27,9 @@ MAX_DEPTH = 32
 MAX_TREE_DEPTH = 200
 MAX_COMMANDS = 50
 MAX_REGEX_CHARS = 1_000
+# The regex module expands counted repetitions when it compiles: ((a{1000}){1000}){1000}
+# would take gigabytes before any match could time out. Patterns are refused past this size.
+MAX_REGEX_SIZE = 10_000
 
 COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "parse")
 _EXPECTED_COMMAND = "{" + ", ".join(f"K_{name.upper()}" for name in COMMANDS) + "}"
@@ -366,6 +369,13 @@ def compile_regex(source: str, flags: str = "", start: int = 0, end: int = 0) ->
         raise QuerySyntaxError(
             f"Regular expression is longer than {MAX_REGEX_CHARS} characters.", start, end
         )
+    if _expanded_size(source) > MAX_REGEX_SIZE:
+        raise QuerySyntaxError(
+            f"Regular expression /{source}/ repeats too much (at most {MAX_REGEX_SIZE} "
+            "characters once its counted repetitions are expanded)",
+            start,
+            end,
+        )
     options = regex.VERSION0
     for flag, value in (("i", regex.IGNORECASE), ("m", regex.MULTILINE), ("s", regex.DOTALL)):
         if flag in flags:
@@ -376,6 +386,59 @@ def compile_regex(source: str, flags: str = "", start: int = 0, end: int = 0) ->
         raise QuerySyntaxError(
             f"Invalid regular expression /{source}/: {error}", start, end
         ) from None
+
+
+_QUANTIFIER = re.compile(r"\{(\d{1,9})(?:(,)(\d{0,9}))?\}")
+
+
+def _expanded_size(source: str) -> int:
+    """About how many items ``source`` compiles to with its ``{n,m}`` repetitions expanded:
+    atoms count one, a group its contents, a counted repetition multiplies by its bound."""
+    stack = [0]
+    last = 0  # the weight of the atom or group just read (what a quantifier repeats)
+    i, n = 0, len(source)
+    while i < n:
+        char = source[i]
+        if char == "\\":
+            i += 2
+            stack[-1] += 1
+            last = 1
+            continue
+        if char == "[":
+            i += 1
+            if i < n and source[i] == "^":
+                i += 1
+            if i < n and source[i] == "]":
+                i += 1
+            while i < n and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+            i += 1
+            stack[-1] += 1
+            last = 1
+            continue
+        if char == "(":
+            stack.append(0)
+            i += 1
+            continue
+        if char == ")" and len(stack) > 1:
+            last = max(stack.pop(), 1)
+            stack[-1] += last
+            i += 1
+            continue
+        if char == "{":
+            match = _QUANTIFIER.match(source, i)
+            if match is not None:
+                low = int(match.group(1))
+                high = match.group(3)
+                bound = int(high) if high else (low + 1 if match.group(2) else low)
+                stack[-1] += last * max(bound - 1, 0)
+                last = last * max(bound, 1)
+                i = match.end()
+                continue
+        stack[-1] += 1
+        last = 1
+        i += 1
+    return sum(stack)
 
 
 class _Parser:

@@ -187,6 +187,7 @@ CASES: list[tuple[str, str, list[str | None]]] = [
         "n",
         ["2"],
     ),
+    ("display level | stats count(*) as n", "n", ["10"]),
     ("limit 3 | fields @message", "@message", [MESSAGES[0], MESSAGES[1], MESSAGES[2]]),
     ("fields isempty(level) as e | filter status = 200", "e", ["false"]),
     ("filter isblank(level) | stats count(*) as n", "n", ["7"]),
@@ -230,6 +231,8 @@ ERRORS = [
     ("fields a" + " | fields a" * 60, "more than 50 commands"),
     ("fields " + ", ".join(["a"] * 3000), "more than 4000 tokens"),
     ("filter x not 3", "mismatched input"),
+    ("filter @message like /((a{1000}){1000}){1000}/", "repeats too much"),
+    ("parse @message /(?<x>.{20000})/", "repeats too much"),
     ("fields " + " + ".join(["1"] * 300), "more than 200 operators deep"),
     ("stats count(*) | stats count(*) | stats count(*)", "at most two stats"),
 ]
