@@ -31,6 +31,10 @@ Record = dict[str, Any]
 
 MAX_GROUPS = 10_000
 MAX_BUFFERED = 100_000
+# Bytes of field values a query may hold at once (rows waiting to be sorted or returned,
+# stats group keys) and values kept for pct() across all groups.
+MAX_HELD_BYTES = 64 * 1024 * 1024
+MAX_KEPT_VALUES = 1_000_000
 MAX_DISCOVERED_FIELDS = 200
 MAX_JSON_CHARS = 256 * 1024
 REGEX_TIMEOUT = 0.25  # seconds per match: a catastrophic pattern fails the query instead
@@ -53,6 +57,11 @@ class Event:
     log: str  # "account:group"
     ingestion_time: int
     ptr: str
+
+
+def record_size(record: Record) -> int:
+    """About the bytes a record holds (its text values, and a little per field)."""
+    return sum(len(value) + 16 if isinstance(value, str) else 16 for value in record.values())
 
 
 def record_of(event: Event) -> Record:
@@ -362,7 +371,7 @@ class _Accumulator:
     low: Any = None
     high: Any = None
     values: list[float] | None = None
-    distinct: set[str] | None = None
+    distinct: set[int] | None = None  # hashes: values may be long
 
 
 def _aggregate_calls(expr: Any, out: list[lang.Call]) -> None:
@@ -398,7 +407,7 @@ def _accumulate(call: lang.Call, acc: _Accumulator, record: Record, budget: list
         if acc.distinct is None:
             acc.distinct = set()
         if len(acc.distinct) < MAX_DISTINCT:
-            acc.distinct.add(to_text(value))
+            acc.distinct.add(hash(to_text(value)))
         return
     if call.name in ("min", "max"):
         acc.count += 1
@@ -485,6 +494,7 @@ class _Stats:
             _aggregate_calls(item.expr, self.calls)
         self.groups: dict[tuple[Any, ...], tuple[Record, _Group]] = {}
         self.budget = budget
+        self.held = 0
 
     def add(self, record: Record) -> None:
         keys: list[Any] = []
@@ -498,6 +508,9 @@ class _Stats:
         if entry is None:
             if len(self.groups) >= MAX_GROUPS:
                 return  # AWS answers at most 10,000 groups, too
+            self.held += record_size(by_values)
+            if self.held > MAX_HELD_BYTES:
+                raise BudgetExceeded("The stats groups hold too much.")
             entry = (by_values, _Group(self.calls))
             self.groups[key] = entry
         for call, acc in zip(self.calls, entry[1].accumulators, strict=True):
@@ -617,7 +630,8 @@ class Execution:
     limit: int
     matched: int = 0
     _stages: list[Any] = field(default_factory=list)
-    _pct_budget: list[int] = field(default_factory=lambda: [5_000_000])
+    _pct_budget: list[int] = field(default_factory=lambda: [MAX_KEPT_VALUES])
+    _held: int = 0
 
     def __post_init__(self) -> None:
         # The commands up to the first blocking one (stats or sort) run per record.
@@ -648,9 +662,10 @@ class Execution:
     def wants_more(self) -> bool:
         """False once more records cannot change the result (a plain ``limit`` reached)."""
         if self._blocking is None:
-            return len(self._buffer) < self.limit
+            return len(self._buffer) < self.limit and self._held < MAX_HELD_BYTES
         if isinstance(self._blocking, lang.LimitCommand):
-            return self._top is None or len(self._buffer) < self._top
+            full = self._top is not None and len(self._buffer) >= self._top
+            return not full and self._held < MAX_HELD_BYTES
         return True
 
     def feed(self, record: Record) -> None:
@@ -673,14 +688,24 @@ class Execution:
             if self._top is not None:
                 if len(self._buffer) < self._top:
                     heapq.heappush(self._buffer, _Reverse(entry))
+                    self._hold(record)
                 elif _Reverse(entry) > self._buffer[0]:
-                    heapq.heapreplace(self._buffer, _Reverse(entry))
+                    dropped = heapq.heapreplace(self._buffer, _Reverse(entry))
+                    self._held -= record_size(dropped.entry[2])
+                    self._hold(record)
                 return
             self._buffer.append(entry)
+            self._hold(record)
         elif self.wants_more():
             self._buffer.append(record)
+            self._held += record_size(record)
         if len(self._buffer) > MAX_BUFFERED:
             raise BudgetExceeded(f"More than {MAX_BUFFERED} records to sort.")
+
+    def _hold(self, record: Record) -> None:
+        self._held += record_size(record)
+        if self._held > MAX_HELD_BYTES:
+            raise BudgetExceeded("The records to sort hold too much.")
 
     def finish(self) -> Result:
         rows: list[Record]

@@ -279,3 +279,30 @@ def test_catastrophic_regex_fails_the_query_instead_of_hanging() -> None:
     query = lang.parse(r"filter @message like /(x+x+)+y/")
     with pytest.raises(engine.QueryFailed):
         engine.run(query, events, 10)
+
+
+def test_rows_held_for_sorting_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_HELD_BYTES", 2_000)
+    events = [engine.Event(T0 + i, "x" * 500, "s", "l", 0, "p") for i in range(10)]
+    with pytest.raises(engine.BudgetExceeded):
+        engine.run(lang.parse("fields @message | sort @timestamp desc | filter 1 = 1"), events, 10)
+
+
+def test_rows_returned_unsorted_stop_at_the_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_HELD_BYTES", 2_000)
+    events = [engine.Event(T0 + i, "x" * 500, "s", "l", 0, "p") for i in range(10)]
+    assert len(engine.run(lang.parse("fields @message"), events, 10).rows) == 4
+
+
+def test_stats_groups_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_HELD_BYTES", 2_000)
+    events = [engine.Event(T0, f"{i}" + "x" * 500, "s", "l", 0, "p") for i in range(10)]
+    with pytest.raises(engine.BudgetExceeded):
+        engine.run(lang.parse("stats count(*) by @message"), events, 10)
+
+
+def test_top_rows_of_a_sort_keep_only_the_limit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_HELD_BYTES", 2_000)
+    events = [engine.Event(T0 + i, f"{i:03d}" + "x" * 500, "s", "l", 0, "p") for i in range(100)]
+    result = engine.run(lang.parse("sort @timestamp desc | limit 2"), events, 10)
+    assert [row["@message"][:3] for row in result.rows] == ["099", "098"]
