@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -117,13 +118,18 @@ def query_start(account: Account, params: dict[str, Any], *, background: bool = 
             end_time=end,
             limit=int(params.get("limit") or DEFAULT_LIMIT),
             created=now,
-            # A little past the run's own budget: the runner ends it itself before then.
-            deadline=now + int((settings.FUNCTORY_LOGS_QUERY_SECONDS + 30) * 1000),
+            deadline=now + _deadline_ms(),
         )
         if background:
             query_pk = query.pk
             transaction.on_commit(lambda: _run_in_thread(query_pk))
     return query
+
+
+def _deadline_ms() -> int:
+    # A little past the run's own budget: the runner ends the query itself before then, so
+    # a query still unfinished at its deadline lost its runner.
+    return int((settings.FUNCTORY_LOGS_QUERY_SECONDS + 30) * 1000)
 
 
 def _purge(now: int) -> None:
@@ -132,17 +138,33 @@ def _purge(now: int) -> None:
     LogQuery.objects.filter(created__lt=horizon).delete()
 
 
-def _run_in_thread(query_pk: int) -> None:
-    def target() -> None:
-        try:
-            query_run(query_pk)
-        except Exception:  # the query row says Failed; the server goes on
-            logger.exception("log query %s failed", query_pk)
-        finally:
-            close_old_connections()
-            connection.close()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
-    threading.Thread(target=target, name=f"log-query-{query_pk}", daemon=True).start()
+
+def _run_in_thread(query_pk: int) -> None:
+    """Run the query on this process's small pool of query threads (queries past its size
+    wait, Scheduled, for a free one)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=settings.FUNCTORY_LOGS_QUERY_THREADS, thread_name_prefix="log-query"
+            )
+    _pool.submit(_run_logged, query_pk)
+
+
+def _run_logged(query_pk: int) -> None:
+    try:
+        query_run(query_pk)
+    except Exception as error:  # a fault of ours: the query says Failed, the server goes on
+        logger.exception("log query %s failed", query_pk)
+        LogQuery.objects.filter(pk=query_pk, status__in=ACTIVE).update(
+            status=LogQuery.FAILED, finished=_now_ms(), error=str(error)[:1000]
+        )
+    finally:
+        close_old_connections()
+        connection.close()
 
 
 def query_stop(account: Account, query_id: str) -> bool:
@@ -238,9 +260,12 @@ def _event_rows(
 
 def query_run(query_pk: int, clock: Callable[[], float] = time.monotonic) -> str:
     """Run a scheduled query to its end; the status it ended with."""
-    claimed = LogQuery.objects.filter(pk=query_pk, status=LogQuery.SCHEDULED).update(
-        status=LogQuery.RUNNING
-    )
+    # Claimed once, and only while still in time: a query that waited past its deadline
+    # for a thread already reads as Timeout, and stays so.
+    now = _now_ms()
+    claimed = LogQuery.objects.filter(
+        pk=query_pk, status=LogQuery.SCHEDULED, deadline__gt=now
+    ).update(status=LogQuery.RUNNING, deadline=now + _deadline_ms())
     if not claimed:
         return ""
     query = LogQuery.objects.get(pk=query_pk)

@@ -137,3 +137,23 @@ def test_describe_lists_newest_first_with_status_filter(owner):
     complete = selectors.log_queries_list(owner, group_name=None, status="Complete", limit=10)
     assert [item["queryId"] for item in complete] == [second.query_id]
     assert selectors.log_queries_list(owner, group_name="/other", status=None, limit=10) == []
+
+
+def test_a_query_that_waited_past_its_deadline_is_never_run(owner):
+    query = _start(owner, "fields @message")
+    LogQuery.objects.filter(pk=query.pk).update(deadline=T0)
+    assert services.query_run(query.pk) == ""
+    assert selectors.log_query_results(owner, query.query_id)["status"] == "Timeout"
+
+
+def test_a_fault_while_running_leaves_the_query_failed(owner, monkeypatch):
+    query = _start(owner, "fields @message")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "_event_rows", broken)
+    monkeypatch.setattr(services.connection, "close", lambda: None)  # the test's connection
+    services._run_logged(query.pk)
+    stored = LogQuery.objects.get(pk=query.pk)
+    assert (stored.status, stored.error) == ("Failed", "the database went away")
