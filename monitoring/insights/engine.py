@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -565,19 +566,32 @@ class _Descending:
         return isinstance(other, _Descending) and self.key == other.key
 
 
+_CHUNKS = re.compile(r"\d+|\D+")
+
+
+def natural_key(text: str) -> tuple[tuple[Any, ...], ...]:
+    """AWS's sort order for values that are not numbers: runs of digits and of other
+    characters compared chunk by chunk, other characters by code point, digit runs by
+    length and then value (``5A`` < ``111A`` < ``2345_`` < ``@``)."""
+    return tuple(
+        ("0", len(chunk), chunk) if chunk[0].isdigit() else (chunk,)
+        for chunk in _CHUNKS.findall(text)
+    )
+
+
 def _sort_key(keys: tuple[tuple[Any, bool], ...], record: Record) -> tuple[Any, ...]:
-    """Missing values last whatever the direction; numbers before text."""
+    """As AWS sorts ascending: every value that is not a number (in natural order) before
+    every number; missing values last whatever the direction."""
     parts: list[Any] = []
     for expr, descending in keys:
         value = evaluate(expr, record)
         if isinstance(value, TimeBin):
             value = value.ms
-        number = to_number(value)
         if value is None:
-            key: tuple[Any, ...] = (2, 0.0, "")
-            parts.append(key)
+            parts.append((2, 0.0, ()))
             continue
-        key = (0, number, "") if number is not None else (1, 0.0, to_text(value))
+        number = to_number(value)
+        key = (1, number, ()) if number is not None else (0, 0.0, natural_key(to_text(value)))
         parts.append(_Descending(key) if descending else key)
     return tuple(parts)
 

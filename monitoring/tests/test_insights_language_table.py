@@ -306,3 +306,24 @@ def test_top_rows_of_a_sort_keep_only_the_limit_in_memory(monkeypatch: pytest.Mo
     events = [engine.Event(T0 + i, f"{i:03d}" + "x" * 500, "s", "l", 0, "p") for i in range(100)]
     result = engine.run(lang.parse("sort @timestamp desc | limit 2"), events, 10)
     assert [row["@message"][:3] for row in result.rows] == ["099", "098"]
+
+
+def test_sort_follows_awss_natural_order() -> None:
+    values = ["3", "A", "111A", "@", "5A", "0#", "01", "*%04", "2345_", "a12345hfh", "A9876fghj"]
+    events = [engine.Event(T0 + i, v, "s", "l", 0, "p") for i, v in enumerate(values)]
+    result = engine.run(lang.parse("sort @message asc"), events, 100)
+    assert [row["@message"] for row in result.rows] == [
+        "*%04",
+        "0#",
+        "5A",
+        "111A",
+        "2345_",
+        "@",
+        "A",
+        "A9876fghj",
+        "a12345hfh",
+        "01",
+        "3",
+    ]
+    result = engine.run(lang.parse("sort @message desc | limit 3"), events, 100)
+    assert [row["@message"] for row in result.rows] == ["3", "01", "a12345hfh"]
