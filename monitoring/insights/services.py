@@ -191,7 +191,7 @@ def _literal_terms(query: lang.Query) -> list[str]:
     for command in query.commands:
         if isinstance(command, lang.FilterCommand):
             _conjunct_terms(command.condition, terms)
-        elif isinstance(command, lang.ParseCommand):
+        elif isinstance(command, lang.ParseCommand) and "@message" not in command.names:
             continue
         else:
             break
@@ -212,6 +212,30 @@ def _conjunct_terms(expr: Any, terms: list[str]) -> None:
         terms.append(expr.pattern.value)
 
 
+def _candidates(
+    group_ids: list[int], terms: list[str], start_ms: int, end_ms: int
+) -> list[search_index.Candidate] | None:
+    """The search index's blocks that may hold events with every term, in all the groups;
+    None when it cannot narrow the search (no index, a term too short or too common, or
+    blocks whose id ranges interleave with other streams' writes so far that reading them
+    would cost more than walking the time index)."""
+    ranges: list[search_index.Candidate] = []
+    for group_id in group_ids:
+        found = search_index.candidate_ranges(
+            group_id,
+            all_of=terms,
+            any_of=[],
+            start=start_ms,
+            end=end_ms,
+            limit=log_selectors.MAX_CANDIDATE_BLOCKS,
+        )
+        if found is None:
+            return None
+        ranges += found
+    spanned = sum(block.last_id - block.first_id + 1 for block in ranges)
+    return None if spanned > log_selectors.MAX_CANDIDATE_EVENTS else ranges
+
+
 def _event_rows(
     group_ids: list[int], start_ms: int, end_ms: int, terms: list[str]
 ) -> Iterator[tuple[Any, ...]]:
@@ -221,31 +245,17 @@ def _event_rows(
     base = LogEvent.objects.filter(
         group_id__in=group_ids, timestamp__gte=start_ms, timestamp__lte=end_ms
     )
-    if terms:
-        ranges: list[search_index.Candidate] = []
-        for group_id in group_ids:
-            found = search_index.candidate_ranges(
-                group_id,
-                all_of=terms,
-                any_of=[],
-                start=start_ms,
-                end=end_ms,
-                limit=log_selectors.MAX_CANDIDATE_BLOCKS,
-            )
-            if found is None:
-                ranges = []
-                break
-            ranges += found
-        else:
-            ranges.sort(key=lambda block: -block.max_timestamp)
-            for index in range(0, len(ranges), 32):
-                ids = Q()
-                for block in ranges[index : index + 32]:
-                    ids |= Q(id__gte=block.first_id, id__lte=block.last_id)
-                rows = list(base.filter(ids).values_list(*fields))
-                rows.sort(key=lambda row: (-row[1], -row[0]))
-                yield from rows
-            return
+    ranges = _candidates(group_ids, terms, start_ms, end_ms) if terms else None
+    if ranges is not None:
+        ranges.sort(key=lambda block: -block.max_timestamp)
+        for index in range(0, len(ranges), 32):
+            ids = Q()
+            for block in ranges[index : index + 32]:
+                ids |= Q(id__gte=block.first_id, id__lte=block.last_id)
+            rows = list(base.filter(ids).values_list(*fields))
+            rows.sort(key=lambda row: (-row[1], -row[0]))
+            yield from rows
+        return
     mark: tuple[int, int] | None = None
     while True:
         chunk = base

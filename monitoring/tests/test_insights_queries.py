@@ -157,3 +157,23 @@ def test_a_fault_while_running_leaves_the_query_failed(owner, monkeypatch):
     services._run_logged(query.pk)
     stored = LogQuery.objects.get(pk=query.pk)
     assert (stored.status, stored.error) == ("Failed", "the database went away")
+
+
+def test_a_literal_no_event_holds_reads_no_event(owner):
+    if not search_index.available():
+        pytest.skip("this database has no search index")
+    query = _start(owner, 'filter @message like "absent-everywhere" | stats count(*) as n')
+    services.query_run(query.pk)
+    answer = selectors.log_query_results(owner, query.query_id)
+    assert answer["statistics"]["recordsScanned"] == 0.0
+    assert _rows(owner, query) == [{"n": "0"}]
+
+
+def test_a_parse_that_rewrites_the_message_reads_every_event(owner):
+    query = _start(
+        owner, 'parse @message "line * *" as n, @message | filter @message like "rare-term"'
+    )
+    services.query_run(query.pk)
+    answer = selectors.log_query_results(owner, query.query_id)
+    assert answer["statistics"]["recordsScanned"] == 2000.0
+    assert [row["n"] for row in _rows(owner, query)] == ["777"]
