@@ -689,7 +689,7 @@ class _Parser:
         return _balanced("and", operands)
 
     def negation(self) -> Any:
-        if self.is_word("not") or self.is_op("!"):
+        if self.is_word("not"):
             self.advance()
             self.enter()
             try:
