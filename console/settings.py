@@ -418,6 +418,21 @@ FUNCTORY_HTTP_HEAD_TIMEOUT_SECONDS = float(
 )
 # How often each process writes its in-memory metric points (one transaction per flush).
 FUNCTORY_METRICS_FLUSH_SECONDS = float(os.environ.get("FUNCTORY_METRICS_FLUSH_SECONDS", "5"))
+# Logs Insights (StartQuery): queries running at once per account (AWS: 30), how long one
+# may run and how many events it may read before it ends as Timeout, and how long finished
+# queries and their results are kept (AWS keeps them 7 days; results here are at most
+# FUNCTORY_LOGS_QUERY_RESULT_BYTES of rendered values and 10,000 rows).
+FUNCTORY_LOGS_QUERY_CONCURRENCY = int(os.environ.get("FUNCTORY_LOGS_QUERY_CONCURRENCY", "30"))
+FUNCTORY_LOGS_QUERY_SECONDS = float(os.environ.get("FUNCTORY_LOGS_QUERY_SECONDS", "60"))
+# Threads per process that run queries (more queries wait, Scheduled, for one).
+FUNCTORY_LOGS_QUERY_THREADS = int(os.environ.get("FUNCTORY_LOGS_QUERY_THREADS", "4"))
+FUNCTORY_LOGS_QUERY_MAX_EVENTS = int(os.environ.get("FUNCTORY_LOGS_QUERY_MAX_EVENTS", "2000000"))
+FUNCTORY_LOGS_QUERY_RETENTION_SECONDS = float(
+    os.environ.get("FUNCTORY_LOGS_QUERY_RETENTION_SECONDS", str(24 * 3600))
+)
+FUNCTORY_LOGS_QUERY_RESULT_BYTES = int(
+    os.environ.get("FUNCTORY_LOGS_QUERY_RESULT_BYTES", str(8 * 1024 * 1024))
+)
 # How many custom metrics (namespace, name, dimension set) one account may publish with
 # PutMetricData; past it new ones are refused with LimitExceeded (existing ones still take
 # data). Series unused for 455 days are forgotten.

@@ -15,6 +15,8 @@ from awsapi.errors import InvalidRequestContent, ValidationError
 from awsapi.validation import validate
 from iam.authentication import ApiRequest, json_rpc_api
 from monitoring import errors, log_filters, selectors, services
+from monitoring.insights import selectors as query_selectors
+from monitoring.insights import services as query_services
 from monitoring.models import LogFilter, LogGroup, LogStream
 
 TARGET_PREFIX = "Logs_20140328"
@@ -387,6 +389,33 @@ def list_tags_log_group(req: ApiRequest) -> ApiResponse:
     return ApiResponse({"tags": group.tags})
 
 
+def start_query(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "StartQuery")
+    query = query_services.query_start(req.account, params)
+    return ApiResponse({"queryId": query.query_id})
+
+
+def get_query_results(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "GetQueryResults")
+    return ApiResponse(query_selectors.log_query_results(req.account, params["queryId"]))
+
+
+def stop_query(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "StopQuery")
+    return ApiResponse({"success": query_services.query_stop(req.account, params["queryId"])})
+
+
+def describe_queries(req: ApiRequest) -> ApiResponse:
+    params = _params(req, "DescribeQueries")
+    queries = query_selectors.log_queries_list(
+        req.account,
+        group_name=params.get("logGroupName"),
+        status=params.get("status"),
+        limit=params.get("maxResults") or 1000,
+    )
+    return ApiResponse({"queries": queries})
+
+
 dispatch = json_rpc_api(
     "logs",
     TARGET_PREFIX,
@@ -415,6 +444,10 @@ dispatch = json_rpc_api(
         "TagLogGroup": tag_log_group,
         "UntagLogGroup": untag_log_group,
         "ListTagsLogGroup": list_tags_log_group,
+        "StartQuery": start_query,
+        "GetQueryResults": get_query_results,
+        "StopQuery": stop_query,
+        "DescribeQueries": describe_queries,
     },
     max_body=MAX_BODY_BYTES,
 )

@@ -25,6 +25,16 @@ class SerializationError(AWSError):
     status = 400
 
 
+class MalformedQuery(AWSError):
+    code = "MalformedQueryException"
+    status = 400
+
+
+class LimitExceeded(AWSError):
+    code = "LimitExceededException"
+    status = 400
+
+
 def group_not_found() -> ResourceNotFound:
     return ResourceNotFound("The specified log group does not exist.")
 

@@ -111,3 +111,39 @@ class LogFilter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+class LogQuery(models.Model):
+    """A Logs Insights query (StartQuery): its request, where it stands and, once finished,
+    its rendered results. Kept in the database so any web process answers GetQueryResults
+    and StopQuery for a query another process runs."""
+
+    SCHEDULED, RUNNING, COMPLETE = "Scheduled", "Running", "Complete"
+    FAILED, CANCELLED, TIMEOUT = "Failed", "Cancelled", "Timeout"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    query_id = models.CharField(max_length=64, unique=True)
+    query_string = models.TextField()
+    group_ids = models.JSONField(default=list)
+    group_names = models.JSONField(default=list)
+    start_time = models.BigIntegerField()  # epoch seconds, as the request gave them
+    end_time = models.BigIntegerField()
+    limit = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, default=SCHEDULED)
+    created = models.BigIntegerField()  # epoch ms
+    deadline = models.BigIntegerField()  # epoch ms: still running then means timed out
+    finished = models.BigIntegerField(null=True, blank=True)
+    results = models.JSONField(default=list)
+    records_matched = models.BigIntegerField(default=0)
+    records_scanned = models.BigIntegerField(default=0)
+    bytes_scanned = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "status"], name="log_query_account_status"),
+            models.Index(fields=["created"], name="log_query_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.query_id

@@ -56,6 +56,10 @@ class Action(Enum):
     VIEW_FUNCTION = Operation("lambda", "GetFunction", "see this function")
     READ_LOGS = Operation("logs", "FilterLogEvents", "read the function's logs")
     LIVE_TAIL = Operation("logs", "StartLiveTail", "follow the logs live")
+    LIST_LOG_GROUPS = Operation("logs", "DescribeLogGroups", "see the account's log groups")
+    START_QUERY = Operation("logs", "StartQuery", "run Logs Insights queries")
+    QUERY_RESULTS = Operation("logs", "GetQueryResults", "read Logs Insights results")
+    STOP_QUERY = Operation("logs", "StopQuery", "stop Logs Insights queries")
     # AWS's Lambda console draws its charts with GetMetricData (AWSLambda_ReadOnlyAccess
     # allows it, not GetMetricStatistics).
     READ_METRICS = Operation("monitoring", "GetMetricData", "see metrics")

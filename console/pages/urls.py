@@ -13,6 +13,7 @@ from console.pages import (
     functions,
     identities,
     layers,
+    logs_insights,
     monitor,
     testing,
     triggers,
@@ -34,4 +35,5 @@ urlpatterns = [
     *identities.urlpatterns,
     *async_invocations.urlpatterns,
     *audit.urlpatterns,
+    *logs_insights.urlpatterns,
 ]

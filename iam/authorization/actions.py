@@ -583,6 +583,28 @@ def _start_live_tail(params: Params, scope: Scope) -> tuple[Authorization, ...]:
     return (Authorization("logs:StartLiveTail", tuple(found), resource_keys=(RESOURCE_TAG,)),)
 
 
+@_register("logs", "StartQuery")
+def _start_query(params: Params, scope: Scope) -> tuple[Authorization, ...]:
+    """StartQuery acts on every log group it names (by name, names or identifiers)."""
+    groups: list[Any] = []
+    for key in ("logGroupName", "logGroupNames", "logGroupIdentifiers"):
+        value = params.get(key)
+        if isinstance(value, list):
+            groups += value[:_MAX_VALUES]
+        elif value is not None:
+            groups.append(value)
+    if not groups:
+        raise UnparsableResource("StartQuery names no log group")
+    found = dict.fromkeys(arns.log_group_arn(scope, group) for group in groups[:_MAX_VALUES])
+    return (Authorization("logs:StartQuery", tuple(found), resource_keys=(RESOURCE_TAG,)),)
+
+
+# The query operations name no resource: AWS authorizes them on "*".
+_constant("logs", "GetQueryResults", "logs:GetQueryResults")
+_constant("logs", "StopQuery", "logs:StopQuery")
+_constant("logs", "DescribeQueries", "logs:DescribeQueries")
+
+
 @_register("logs", "DescribeLogGroups")
 def _describe_log_groups(params: Params, scope: Scope) -> tuple[Authorization, ...]:
     return (Authorization("logs:DescribeLogGroups", (arns.any_log_group_arn(scope),)),)

@@ -1002,6 +1002,59 @@ CASES = [
         (auth("logs:FilterLogEvents", f"{LOGS}:/aws/lambda/f:log-stream:", keys=TAGGED),),
     ),
     Case(
+        "StartQuery acts on every group it names",
+        "logs",
+        "StartQuery",
+        {
+            "logGroupNames": ["/aws/lambda/f", "app", "app"],
+            "startTime": 0,
+            "endTime": 1,
+            "queryString": "fields @message",
+        },
+        (
+            auth(
+                "logs:StartQuery",
+                f"{LOGS}:/aws/lambda/f:log-stream:",
+                f"{LOGS}:app:log-stream:",
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "StartQuery by group identifiers",
+        "logs",
+        "StartQuery",
+        {"logGroupIdentifiers": ["arn:aws:logs:us-east-1:444455556666:log-group:shared"]},
+        (
+            auth(
+                "logs:StartQuery",
+                "arn:aws:logs:us-east-1:444455556666:log-group:shared:log-stream:",
+                keys=TAGGED,
+            ),
+        ),
+    ),
+    Case(
+        "GetQueryResults names no resource",
+        "logs",
+        "GetQueryResults",
+        {"queryId": "q"},
+        (auth("logs:GetQueryResults", "*"),),
+    ),
+    Case(
+        "StopQuery names no resource",
+        "logs",
+        "StopQuery",
+        {"queryId": "q"},
+        (auth("logs:StopQuery", "*"),),
+    ),
+    Case(
+        "DescribeQueries names no resource",
+        "logs",
+        "DescribeQueries",
+        {},
+        (auth("logs:DescribeQueries", "*"),),
+    ),
+    Case(
         "CreateLogStream",
         "logs",
         "CreateLogStream",

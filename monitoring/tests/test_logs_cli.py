@@ -169,3 +169,58 @@ def test_tail_follow_polling_shows_each_new_line_once(functory, lam, credentials
     assert second[0].startswith("START RequestId:")
     assert second[1:3] == ["ERROR widget 2 failed", "INFO widget 2 fine"]
     assert not any("widget 1" in line for line in second)
+
+
+def test_logs_insights_through_the_aws_cli_reads_a_functions_reports(
+    functory, lam, credentials, tmp_path
+):
+    create_function(lam, "insighted", Code={"ZipFile": make_zip({"app.py": APP})})
+    for n in range(3):
+        lam.invoke(FunctionName="insighted", Payload=json.dumps({"n": n}).encode())
+    now = int(time.time())
+
+    def query(text: str) -> list[dict[str, str]]:
+        started = _aws(
+            functory,
+            credentials,
+            tmp_path,
+            "start-query",
+            "--log-group-name",
+            "/aws/lambda/insighted",
+            "--start-time",
+            str(now - 600),
+            "--end-time",
+            str(now + 60),
+            "--query-string",
+            text,
+        )
+
+        def finished():
+            answer = _aws(
+                functory,
+                credentials,
+                tmp_path,
+                "get-query-results",
+                "--query-id",
+                started["queryId"],
+            )
+            return answer if answer["status"] == "Complete" else None
+
+        answer = _wait_for(finished)
+        assert answer, "the query never completed"
+        return [{c["field"]: c["value"] for c in row} for row in answer["results"]]
+
+    def reports() -> list[dict[str, str]]:
+        rows = query(
+            'filter @type = "REPORT" | stats count(*) as n, max(@memorySize) as memory, '
+            "count(@duration) as timed"
+        )
+        return rows if rows and rows[0].get("n") == "3" else []
+
+    rows = _wait_for(reports, timeout=20)
+    assert rows == [{"n": "3", "memory": "128000000", "timed": "3"}]
+    errors = query(
+        'filter @message like "ERROR" | parse @message "widget * failed" as n | sort n asc '
+        "| display n"
+    )
+    assert [row["n"] for row in errors] == ["0", "1", "2"]
