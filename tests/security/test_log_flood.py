@@ -165,7 +165,8 @@ def test_a_100_mb_print_is_capped_and_the_server_stays_flat(
 
     # The other tenant's invocations during the flood kept every one of their lines.
     _wait_for(logs_b, "/aws/lambda/quiet", f"tenant-b {tags[-1]} 49")
-    quiet = _events(logs_b, "/aws/lambda/quiet", "tenant-b")
+    # Quoted: unquoted, CloudWatch reads tenant-b as "tenant, but not b".
+    quiet = _events(logs_b, "/aws/lambda/quiet", '"tenant-b"')
     for tag in tags:
         assert [m for m in quiet if m.startswith(f"tenant-b {tag} ")] == [
             f"tenant-b {tag} {i}" for i in range(50)
