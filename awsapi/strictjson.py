@@ -83,3 +83,17 @@ def loads(data: bytes | str, *, max_depth: int | None = MAX_DEPTH, non_finite: b
     ):
         raise JSONError(f"Document nesting depth exceeds the maximum of {max_depth}")
     return document
+
+
+def nul_replaced(document: Any) -> Any:
+    """``document`` with every NUL in its strings (keys too) replaced by U+FFFD, as stored
+    log lines have it: PostgreSQL's text cannot hold NUL, so an API that stores or looks up
+    what a caller sends hands it on this way (``document`` is parsed, so its depth is
+    already bounded)."""
+    if isinstance(document, str):
+        return document.replace("\x00", "\ufffd") if "\x00" in document else document
+    if isinstance(document, dict):
+        return {nul_replaced(key): nul_replaced(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [nul_replaced(item) for item in document]
+    return document

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
+from awsapi import strictjson
 from awsapi.apiview import ApiResponse
 from awsapi.errors import InvalidRequestContent, ValidationError
 from awsapi.validation import validate
@@ -28,7 +29,7 @@ def _params(req: ApiRequest, operation: str) -> dict[str, Any]:
     """The request's members, checked against the model. CloudWatch Logs reports model
     violations as InvalidParameterException and malformed JSON as SerializationException."""
     try:
-        params = req.json()
+        params = strictjson.nul_replaced(req.json())
         validate("logs", operation, params)
     except ValidationError as error:
         raise errors.InvalidParameter(error.message) from None

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from awsapi import strictjson
 from awsapi.apiview import ApiResponse
 from awsapi.errors import AWSError
 from awsapi.validation import validate
@@ -25,7 +26,7 @@ def invalid(message: str) -> AWSError:
 
 @xray_api("GetTraceSummaries")
 def get_trace_summaries(req: ApiRequest) -> ApiResponse:
-    params = req.json()
+    params = strictjson.nul_replaced(req.json())
     validate("xray", "GetTraceSummaries", params)
     start, end = _seconds(params["StartTime"]), _seconds(params["EndTime"])
     if end < start:
@@ -54,7 +55,7 @@ def get_trace_summaries(req: ApiRequest) -> ApiResponse:
 
 @xray_api("BatchGetTraces")
 def batch_get_traces(req: ApiRequest) -> ApiResponse:
-    params = req.json()
+    params = strictjson.nul_replaced(req.json())
     validate("xray", "BatchGetTraces", params)
     ids = list(dict.fromkeys(params["TraceIds"]))
     if len(ids) > MAX_TRACE_IDS:
@@ -82,7 +83,7 @@ def batch_get_traces(req: ApiRequest) -> ApiResponse:
 
 @xray_api("PutTraceSegments")
 def put_trace_segments(req: ApiRequest) -> ApiResponse:
-    params = req.json()
+    params = strictjson.nul_replaced(req.json())
     validate("xray", "PutTraceSegments", params)
     documents = params["TraceSegmentDocuments"]
     if len(documents) > MAX_DOCUMENTS:

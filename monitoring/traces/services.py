@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
+from awsapi import strictjson
 from iam.models import Account
 from invocations.executor import xray
 from monitoring.traces.models import TraceSegment
@@ -28,6 +29,8 @@ class SegmentBatch:
 
 
 def segment_row(account_id: str, document: dict[str, Any], text: str, now: float) -> TraceSegment:
+    # Columns copied from the document are text: NUL (kept escaped in ``text``) cannot be.
+    document = strictjson.nul_replaced(document)
     end = document.get("end_time")
     aws = document.get("aws")
     request_id = aws.get("request_id") if isinstance(aws, dict) else None

@@ -64,7 +64,7 @@ def parse(body: bytes, form: Form) -> dict[str, Any]:
         raise AWSError(
             "The request body must be an object.", code="SerializationException", status=400
         )
-    return params
+    return dict(strictjson.nul_replaced(params))
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
