@@ -7,6 +7,16 @@ backfill and drops live events the backfill already carried. A consumer that can
 up is closed with code 4008 rather than silently losing events; it can reconnect with
 ``after_id`` to resume.
 
+With ``early=1`` (the console) a subscriber also gets lines the moment a function prints
+them, before they are stored: ``{"type": "early", "events": [{key, timestamp, stream,
+message, ...}]}`` without ids. When those lines are stored it gets ``{"type": "stored",
+"events": [{key, id}]}`` instead of the lines again; a stored line it never saw early comes
+as usual in ``events``, with its ``key`` when it had one. Lines that had been stored by the
+time the backfill was read are not sent early as well (matched by stream, timestamp and
+message). A client resuming with ``after_id`` (the highest id it was given) should drop,
+once each, the stored lines equal to lines it showed early without getting their ids: the
+console's client does (``frontend/src/_livetail.js``).
+
 Authority is not only checked once: a token names its user and access key, both checked
 against the database on connect, and every socket joins revocation groups (its user, its
 key, its session) that ``monitoring.revocation`` signals when they are withdrawn; a
@@ -17,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +41,13 @@ from monitoring import live, selectors
 from platformapi.permissions import Action, denial
 
 BACKFILL_LIMIT = 10_000
+# Keys of lines a socket was sent (early or in full) that it remembers, oldest forgotten
+# first: a line forgotten before it is stored is sent again in full, which the client
+# recognises by its key.
+SEEN_KEYS_LIMIT = 20_000
+# How long early lines are checked against the backfill: an early line can only repeat a
+# backfilled one if it was published before the backfill was read.
+BACKFILL_MATCH_SECONDS = 30.0
 
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -85,6 +104,10 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
             return
         self.stream = params.get("stream")
         self.version = params.get("version")
+        self.early = params.get("early") == "1"
+        self.seen_keys: dict[str, None] = {}
+        self.backfill_lines: Counter[int] = Counter()
+        self.backfill_read = time.monotonic()
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(
             maxsize=settings.FUNCTORY_LIVE_TAIL_QUEUE_LIMIT
         )
@@ -102,6 +125,9 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
             )
             events = [e for e in events if self._wanted(e)]
             self.backfilled = {e["id"] for e in events}
+            if self.early:
+                self.backfill_read = time.monotonic()
+                self.backfill_lines = Counter(_content(e) for e in events)
             if events:
                 self._enqueue({"type": "events", "events": events})
 
@@ -190,11 +216,49 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
                 )
 
     async def log_events(self, message: dict[str, Any]) -> None:
+        """Stored events: in full, or only their ids for lines this socket had early."""
         events = [
             e for e in message["events"] if e["id"] not in self.backfilled and self._wanted(e)
         ]
+        if not self.early:
+            events = [_without_key(e) for e in events]
+        else:
+            confirmed = [
+                {"key": e["key"], "id": e["id"]} for e in events if e.get("key") in self.seen_keys
+            ]
+            events = [e for e in events if e.get("key") not in self.seen_keys]
+            self._remember(e["key"] for e in events if "key" in e)
+            if confirmed:
+                self._enqueue({"type": "stored", "events": confirmed})
         if events:
             self._enqueue({"type": "events", "events": events})
+
+    async def log_early(self, message: dict[str, Any]) -> None:
+        """Lines just printed, not yet stored (only for ``early=1`` sockets)."""
+        if not self.early:
+            return
+        matching = time.monotonic() - self.backfill_read < BACKFILL_MATCH_SECONDS
+        events = []
+        for event in message["events"]:
+            if event["key"] in self.seen_keys or not self._wanted(event):
+                continue
+            content = _content(event)
+            if matching and self.backfill_lines[content] > 0:
+                # Stored before the backfill was read, and sent in it.
+                self.backfill_lines[content] -= 1
+                continue
+            events.append(event)
+        if not matching:
+            self.backfill_lines.clear()
+        self._remember(e["key"] for e in events)
+        if events:
+            self._enqueue({"type": "early", "events": events})
+
+    def _remember(self, keys: Any) -> None:
+        for key in keys:
+            self.seen_keys[key] = None
+        while len(self.seen_keys) > SEEN_KEYS_LIMIT:
+            del self.seen_keys[next(iter(self.seen_keys))]
 
     async def _send_forever(self) -> None:
         while True:
@@ -219,3 +283,14 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+
+def _content(event: dict[str, Any]) -> int:
+    """A line's stream, timestamp and message, hashed (a backfill can hold 10,000 lines)."""
+    return hash((event["stream"], event["timestamp"], event["message"]))
+
+
+def _without_key(event: dict[str, Any]) -> dict[str, Any]:
+    if "key" not in event:
+        return event
+    return {name: value for name, value in event.items() if name != "key"}

@@ -1,12 +1,13 @@
 """Hands log lines from the executor to the database in batches, off the hot path.
 
-The executor calls :meth:`LogIngestor.submit` on the event loop (a list append); a
-background thread writes everything pending in one transaction, then publishes the stored
-events to live-tail subscribers. It writes as lines come while it has writes in hand (a
-line printed by a quiet function reaches live tail in a few milliseconds) and otherwise
-keeps to one write every ``interval`` seconds (``BURST`` back to back at most: a busy
-function costs about 1/interval transactions per second, never one per line; what arrives
-while a batch is written waits for the next).
+The executor calls :meth:`LogIngestor.submit` on the event loop (a list append, and the
+lines published at once to the group's live-tail subscribers, if it has any, keyed so that
+the stored copies can be recognised: ``monitoring.live``); a background thread writes
+everything pending in one transaction, then publishes the stored events with their ids.
+It writes as lines come while it has writes in hand (a quiet function's lines are stored
+within milliseconds) and otherwise keeps to one write every ``interval`` seconds (``BURST``
+back to back at most: a busy function costs about 1/interval transactions per second,
+never one per line; what arrives while a batch is written waits for the next).
 
 What waits is bounded (``logcaps.IngestBudget``: 2 MiB of function output, half of it at
 most for one account, plus a reserve for the platform's essential lines): when the
@@ -53,6 +54,7 @@ class LogIngestor:
         self._idle.set()
         self._thread: threading.Thread | None = None
         self._listeners: list[Any] = []
+        self._next_key = 0
 
     def submit(
         self,
@@ -67,8 +69,11 @@ class LogIngestor:
             events = self.budget.take((account_id, group, stream), events, essential)
             if not events:
                 return
-            self._pending.append(LogBatch(account_id, group, stream, events))
+            first_key = self._next_key
+            self._next_key += len(events)
+            self._pending.append(LogBatch(account_id, group, stream, events, first_key))
             self._idle.clear()
+        live.publish_early(account_id, group, stream, events, first_key)
         if self._thread is None:
             self._start()
         if self.eager:

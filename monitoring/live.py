@@ -1,9 +1,16 @@
-"""Live tail plumbing: channel-layer groups per log group, and publishing stored events.
+"""Live tail plumbing: channel-layer groups per log group, and publishing log lines.
 
-Events are published after they are stored, with their database ids, so a subscriber can
-backfill from the database and then follow live without gaps or duplicates. With the
-in-memory channel layer (embedded profile) sends are scheduled on the event loop the
-consumers run on; with ``channels_redis`` (scaled) any process publishes directly.
+Lines are published twice. *Early*, by the executor on its event loop the moment a function
+prints them (``publish_early``), with a key unique to this process's ingestor but no id:
+subscribers that asked for them (the console) see a line in milliseconds. *Stored*, after
+the log writer's transaction (``publish``), with their database ids and the same keys: a
+subscriber that saw a line early gets only its id, and one that did not gets the line.
+Resuming with ``after_id`` is exact because ids only come from the store; a client that
+reconnects drops the lines it already showed (by key, or by stream, timestamp and message
+for lines it saw early but whose ids it never got: ``monitoring.consumers`` explains).
+
+With the in-memory channel layer (embedded profile) sends are scheduled on the event loop
+the consumers run on; with ``channels_redis`` (scaled) any process publishes directly.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import secrets
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -44,14 +52,25 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
     _consumer_loop = loop
 
 
-def event_payload(event: Any, stream: str) -> dict[str, Any]:
-    return {
+# Keys of lines published early: this process's nonce and the ingestor's line counter.
+_NONCE = secrets.token_hex(6)
+
+
+def line_key(seq: int) -> str:
+    return f"{_NONCE}.{seq:x}"
+
+
+def event_payload(event: Any, stream: str, key: int | None = None) -> dict[str, Any]:
+    payload = {
         "id": event.pk,
         "timestamp": event.timestamp,
         "ingestionTime": event.ingestion_time,
         "stream": stream,
         "message": event.message,
     }
+    if key is not None:
+        payload["key"] = line_key(key)
+    return payload
 
 
 def publish(stored: list[StoredBatch]) -> None:
@@ -64,12 +83,102 @@ def publish(stored: list[StoredBatch]) -> None:
                 group_name(batch.account_id, batch.group),
                 {
                     "type": "log.events",
-                    "events": [event_payload(event, batch.stream) for event in batch.events],
+                    "events": [
+                        event_payload(event, batch.stream, key)
+                        for event, key in zip(
+                            batch.events, batch.keys or [None] * len(batch.events), strict=True
+                        )
+                    ],
                 },
             )
             for batch in stored
         ]
     )
+
+
+# Early sends in flight (the loop keeps only weak references to tasks).
+_early_sends: set[asyncio.Task[None]] = set()
+# channels_redis: group name -> (checked at, has members); refreshed at most once a second,
+# so a function nobody tails costs no Redis round trip per line.
+_members_seen: dict[str, tuple[float, bool]] = {}
+_MEMBERS_TTL = 1.0
+
+
+def publish_early(
+    account_id: str, group: str, stream: str, events: list[tuple[int, str]], first_key: int
+) -> None:
+    """Send lines just printed to the group's subscribers, before they are stored.
+
+    Called by the executor on its event loop; cheap when nobody tails the group (a dict
+    lookup in-process, a cached answer with Redis). Off an event loop, and in a process
+    whose in-memory layer has no subscribers (the embedded profile's worker), it sends
+    nothing: the stored publish carries those lines a moment later."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    name = group_name(account_id, group)
+    if isinstance(layer, InMemoryChannelLayer):
+        if loop is not _consumer_loop or not layer.groups.get(name):
+            return
+    elif not _has_members(layer, name, loop):
+        return
+    ingested = int(time.time() * 1000)
+    message = {
+        "type": "log.early",
+        "events": [
+            {
+                "key": line_key(first_key + offset),
+                "timestamp": timestamp,
+                "ingestionTime": ingested,
+                "stream": stream,
+                # As the store keeps it (PostgreSQL's text has no NUL), so that a client
+                # can recognise the stored line by its content.
+                "message": text.replace("\x00", "\ufffd") if "\x00" in text else text,
+            }
+            for offset, (timestamp, text) in enumerate(events)
+        ],
+    }
+    task = loop.create_task(_send_early(layer, name, message))
+    _early_sends.add(task)
+    task.add_done_callback(_early_sends.discard)
+
+
+async def _send_early(layer: Any, name: str, message: dict[str, Any]) -> None:
+    try:
+        await layer.group_send(name, message)
+    except Exception:
+        logger.exception("publishing early live log events failed")
+
+
+def _has_members(layer: Any, name: str, loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``name`` had members when last asked (channels_redis); a stale answer is
+    refreshed in the background. A layer we cannot ask is assumed to have members."""
+    if not hasattr(layer, "_group_key") or not hasattr(layer, "consistent_hash"):
+        return True
+    now = time.monotonic()
+    checked, members = _members_seen.get(name, (-_MEMBERS_TTL, False))
+    if now - checked >= _MEMBERS_TTL:
+        if len(_members_seen) > 10_000:
+            _members_seen.clear()
+        _members_seen[name] = (now, members)  # one refresh at a time
+        task = loop.create_task(_members_refresh(layer, name))
+        _early_sends.add(task)
+        task.add_done_callback(_early_sends.discard)
+    return members
+
+
+async def _members_refresh(layer: Any, name: str) -> None:
+    try:
+        connection = layer.connection(layer.consistent_hash(name))
+        count = await connection.zcard(layer._group_key(name))
+    except Exception:
+        logger.exception("asking Redis for live-tail subscribers failed")
+        return
+    _members_seen[name] = (time.monotonic(), bool(count))
 
 
 def publish_messages(messages: list[tuple[str, dict[str, Any]]], *, forward: bool = True) -> None:

@@ -96,8 +96,10 @@ _stream_ids: dict[tuple[str, str, str], tuple[int, int]] = {}
 def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
     """Store many batches in one transaction; groups and streams are created on first use."""
     merged: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
+    keys: dict[tuple[str, str, str], list[int | None]] = defaultdict(list)
     for batch in batches:
         merged[(batch.account_id, batch.group, batch.stream)].extend(batch.events)
+        keys[(batch.account_id, batch.group, batch.stream)].extend(batch.keys())
     if not merged:
         return []
     now = _now_ms()
@@ -135,7 +137,7 @@ def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
                     _stream_ids.clear()
                 _stream_ids[key] = ids
             created = _events_create(ids[0], ids[1], events, now)
-            stored.append(StoredBatch(account_id, group_name, stream_name, created))
+            stored.append(StoredBatch(account_id, group_name, stream_name, created, keys[key]))
             _filters_evaluate(outcome, account_id, ids[0], group_name, stream_name, created)
         log_filters.outcome_apply(outcome)
     return stored

@@ -5,6 +5,7 @@ import "./_monitor.css";
 import uPlot from "uplot";
 import { api } from "./_http.js";
 import { logMessageNodes } from "./_logrecord.js";
+import { LiveTailLines } from "./_livetail.mjs";
 
 const root = document.getElementById("monitor-app");
 const panel = root.closest('[role="tabpanel"]');
@@ -249,7 +250,7 @@ const filterInput = $("mon-filter");
 const pauseButton = $("mon-pause");
 const logState = $("mon-logstate");
 let socket = null;
-let lastId = 0;
+const tail = new LiveTailLines();
 let paused = false;
 let held = [];
 let retryTimer = null;
@@ -289,22 +290,22 @@ function connect() {
   clearTimeout(retryTimer);
   if (socket || panel.hidden) return;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const params = new URLSearchParams({ group: logGroup });
-  if (lastId) params.set("after_id", String(lastId));
-  else params.set("since", String(Date.now() - 3600_000));
+  // early=1: lines as they are printed, before they are stored (see _livetail.mjs).
+  const params = new URLSearchParams({ group: logGroup, ...tail.resumeParams(Date.now() - 3600_000) });
   socket = new WebSocket(`${scheme}://${location.host}/ws/logs/?${params}`);
   socket.addEventListener("message", (message) => {
     const data = JSON.parse(message.data);
     if (data.type === "ready") logState.textContent = paused ? "Paused" : "Live";
-    if (data.type !== "events") return;
-    lastId = Math.max(lastId, ...data.events.map((e) => e.id));
-    if (paused) held.push(...data.events);
-    else appendEvents(data.events);
+    const { show, stored } = tail.receive(data);
+    if (paused) held.push(...show);
+    else if (show.length) appendEvents(show);
+    // The invocations list is read from stored lines: refresh once a REPORT line is stored.
     const reported = (e) => e.message.startsWith("REPORT ") || e.message.includes('"type":"platform.report"');
-    if (data.events.some(reported)) refreshInvocations().catch(() => {});
+    if (stored.some(reported)) refreshInvocations().catch(() => {});
   });
   socket.addEventListener("close", (event) => {
     socket = null;
+    tail.disconnected();
     // 4404: the log group does not exist until the function first logs; keep trying.
     logState.textContent = event.code === 4404 ? "Waiting for the first log lines…" : "Reconnecting…";
     if (!panel.hidden) retryTimer = setTimeout(connect, 3000);
