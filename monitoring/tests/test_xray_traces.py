@@ -120,11 +120,20 @@ def sender_zip() -> bytes:
     return buffer.getvalue()
 
 
-def _create(lam: Any, name: str, role: str, code: bytes, mode: str = "Active") -> None:
+def _create(
+    lam: Any,
+    name: str,
+    role: str,
+    code: bytes,
+    mode: str = "Active",
+    *,
+    runtime: str = f"python{sys.version_info.major}.{sys.version_info.minor}",
+    handler: str = "app.handler",
+) -> None:
     lam.create_function(
         FunctionName=name,
-        Runtime=f"python{sys.version_info.major}.{sys.version_info.minor}",
-        Handler="app.handler",
+        Runtime=runtime,
+        Handler=handler,
         Role=role,
         Code={"ZipFile": code},
         Timeout=30,
