@@ -3,10 +3,12 @@ npm, installed from ``tests/js/xray-function``'s lockfile by ``scripts/sdk-clien
 the Lambda facade segment in ``_X_AMZN_TRACE_ID``, and the subsegments it sends to the
 environment's daemon (its own, nested ones, and the runtime SDK's calls it captures) are
 nested under the platform's ``AWS::Lambda::Function`` segment of that invocation's trace, a
-warm environment's next invocation under its own."""
+warm environment's next invocation under its own. Untraced, the SDK records nothing and
+logs no complaint about the trace header it is given."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -20,7 +22,7 @@ import pytest
 from conftest import LiveServer, client_for, zip_entry
 from iam.tests.test_iam_api import create_admin
 from invocations.executor import xray
-from monitoring.tests.test_xray_traces import _create, _named, _role, _trace
+from monitoring.tests.test_xray_traces import _assert_no_traces, _create, _named, _role, _trace
 
 pytestmark = [pytest.mark.live, pytest.mark.sandbox]
 
@@ -138,3 +140,33 @@ def test_the_nodejs_sdks_subsegments_nest_under_the_platforms_function_segment(
     )["TraceSummaries"]
     assert sorted(summary["Id"] for summary in summaries) == sorted(roots)
     assert not any(summary["HasFault"] or summary["HasError"] for summary in summaries)
+
+
+def test_an_untraced_nodejs_functions_sdk_records_nothing_and_logs_no_error(
+    functory: LiveServer,
+) -> None:
+    admin = create_admin(functory)
+    lam = client_for(functory, admin)
+    code = nodejs_zip()
+    _create(
+        lam,
+        "plain",
+        _role(functory, admin),
+        code,
+        "PassThrough",
+        runtime="nodejs20.x",
+        handler="index.handler",
+    )
+    for round_ in (1, 2):
+        response = lam.invoke(
+            FunctionName="plain", Payload=json.dumps({"round": round_}), LogType="Tail"
+        )
+        body = json.loads(response["Payload"].read())
+        assert "FunctionError" not in response, body
+        # A root alone, as AWS's PassThrough gives: the SDK takes it for "not traced here"
+        # (a Sampled without a Parent it would log as malformed, at every segment lookup).
+        header = xray.parse_header(body["trace"])
+        assert header is not None and body["trace"] == f"Root={header.root}"
+        log = base64.b64decode(response["LogResult"]).decode()
+        assert "_X_AMZN_TRACE_ID" not in log and "X-Ray" not in log, log
+    _assert_no_traces(functory, admin)
