@@ -308,8 +308,7 @@ class Environment:
                 invoked_arn=request.invoked_arn,
                 trace_id=trace.header()
                 if trace is not None
-                else request.trace_id
-                or f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=0",
+                else request.trace_id or xray.untraced_header(),
                 client_context=request.client_context,
                 cognito_identity=request.cognito_identity,
                 stream=request.stream,

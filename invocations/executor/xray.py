@@ -142,8 +142,19 @@ class TraceContext:
     def header(self) -> str:
         """What the function receives as ``Lambda-Runtime-Trace-Id`` / ``_X_AMZN_TRACE_ID``."""
         if not self.sampled:
+            if self.caller_parent is None:
+                return TraceHeader(self.root).render()
             return TraceHeader(self.root, self.caller_parent, "0").render()
         return TraceHeader(self.root, self.function_id, "1").render()
+
+
+def untraced_header(now: float | None = None) -> str:
+    """What a function that is not traced and was given no trace header sees: a root alone,
+    as AWS's PassThrough gives. The X-Ray SDKs read it as "not traced here" (no segment to
+    send, none to propagate); to them a ``Sampled`` without a ``Parent`` is malformed (the
+    Node.js SDK logs an error at every segment lookup), so the two go together or not at all.
+    """
+    return TraceHeader(new_root(now)).render()
 
 
 def decide(mode: str, incoming: str | None, now: float | None = None) -> TraceContext:

@@ -47,6 +47,25 @@ def test_active_tracing_respects_a_callers_sampled_0() -> None:
     assert trace.header() == f"Root={root};Parent=1111111111111111;Sampled=0"
 
 
+@pytest.mark.parametrize(
+    ("mode", "incoming"),
+    [("PassThrough", None), ("PassThrough", "Sampled=?"), ("Active", "Sampled=0")],
+)
+def test_an_unsampled_invocation_without_a_callers_parent_sees_the_root_alone(
+    mode: str, incoming: str | None
+) -> None:
+    # As AWS's PassThrough gives it: the X-Ray SDKs take a root alone for "not traced here",
+    # and a Sampled without a Parent for a malformed header (the Node.js SDK logs errors).
+    root = xray.new_root()
+    trace = xray.decide(mode, f"Root={root};{incoming}" if incoming else None)
+    assert not trace.sampled and not trace.record
+    assert trace.header() == f"Root={trace.root}"
+    assert incoming is None or trace.root == root
+    # And so does an untraced function's invocation that came with no header at all.
+    untraced = xray.parse_header(xray.untraced_header())
+    assert untraced is not None and (untraced.parent, untraced.sampled) == (None, None)
+
+
 def test_active_tracing_continues_a_callers_sampled_trace_under_its_parent() -> None:
     root = xray.new_root()
     trace = xray.decide("Active", f"Root={root};Parent=1111111111111111;Sampled=1")

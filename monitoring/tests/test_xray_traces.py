@@ -120,11 +120,20 @@ def sender_zip() -> bytes:
     return buffer.getvalue()
 
 
-def _create(lam: Any, name: str, role: str, code: bytes, mode: str = "Active") -> None:
+def _create(
+    lam: Any,
+    name: str,
+    role: str,
+    code: bytes,
+    mode: str = "Active",
+    *,
+    runtime: str = f"python{sys.version_info.major}.{sys.version_info.minor}",
+    handler: str = "app.handler",
+) -> None:
     lam.create_function(
         FunctionName=name,
-        Runtime=f"python{sys.version_info.major}.{sys.version_info.minor}",
-        Handler="app.handler",
+        Runtime=runtime,
+        Handler=handler,
         Role=role,
         Code={"ZipFile": code},
         Timeout=30,
@@ -265,7 +274,9 @@ def test_an_untraced_function_records_nothing(functory: LiveServer) -> None:
     lam = client_for(functory, admin)
     _create(lam, "plain", "arn:aws:iam::123456789012:role/none", sender_zip(), "PassThrough")
     body = json.loads(lam.invoke(FunctionName="plain", Payload=b"{}")["Payload"].read())
-    assert body["sampled"] == "0"
+    # A root alone, as AWS's PassThrough gives: no Parent, no Sampled (the SDKs' "not here").
+    assert xray.valid_root(body["root"]) and body["sampled"] is None
+    assert body["parent"] == "0" * 16  # the sender's stand-in for a missing Parent
     _assert_no_traces(functory, admin)
 
 
