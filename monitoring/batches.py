@@ -19,14 +19,19 @@ class LogBatch:
     group: str
     stream: str
     events: list[tuple[int, str]]  # (timestamp ms, message)
-    # The live-tail key of the first event (``live.line_key``; the others follow on), when
-    # the lines were published to live tail before being stored.
-    first_key: int | None = None
+    # When the lines were published to live tail before being stored: the random prefix of
+    # their keys (``line_key``).
+    key_prefix: str | None = None
 
-    def keys(self) -> list[int | None]:
-        if self.first_key is None:
+    def keys(self) -> list[str | None]:
+        if self.key_prefix is None:
             return [None] * len(self.events)
-        return list(range(self.first_key, self.first_key + len(self.events)))
+        return [line_key(self.key_prefix, offset) for offset in range(len(self.events))]
+
+
+def line_key(prefix: str, offset: int) -> str:
+    """The live-tail key of the line at ``offset`` of a submitted batch."""
+    return f"{prefix}.{offset:x}"
 
 
 @dataclass(frozen=True)
@@ -38,4 +43,4 @@ class StoredBatch:
     group: str
     stream: str
     events: list[LogEvent]
-    keys: list[int | None] | None = None
+    keys: list[str | None] | None = None

@@ -54,7 +54,6 @@ class LogIngestor:
         self._idle.set()
         self._thread: threading.Thread | None = None
         self._listeners: list[Any] = []
-        self._next_key = 0
 
     def submit(
         self,
@@ -69,11 +68,11 @@ class LogIngestor:
             events = self.budget.take((account_id, group, stream), events, essential)
             if not events:
                 return
-            first_key = self._next_key
-            self._next_key += len(events)
-            self._pending.append(LogBatch(account_id, group, stream, events, first_key))
+            # Sent before the batch is queued, so before it can be stored (a non-blocking
+            # send; nothing at all when nobody tails the group).
+            prefix = live.publish_early(account_id, group, stream, events)
+            self._pending.append(LogBatch(account_id, group, stream, events, prefix))
             self._idle.clear()
-        live.publish_early(account_id, group, stream, events, first_key)
         if self._thread is None:
             self._start()
         if self.eager:

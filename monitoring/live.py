@@ -1,10 +1,11 @@
 """Live tail plumbing: channel-layer groups per log group, and publishing log lines.
 
 Lines are published twice. *Early*, by the executor on its event loop the moment a function
-prints them (``publish_early``), with a key unique to this process's ingestor but no id:
-subscribers that asked for them (the console) see a line in milliseconds. *Stored*, after
-the log writer's transaction (``publish``), with their database ids and the same keys: a
-subscriber that saw a line early gets only its id, and one that did not gets the line.
+prints them (``publish_early``), with a random key but no id: subscribers that asked for
+them (the console) see a line in milliseconds (sent only when someone tails the group).
+*Stored*, after the log writer's transaction (``publish``), with their database ids and the
+same keys: a subscriber that saw a line early gets only its id, and one that did not gets
+the line.
 Resuming with ``after_id`` is exact because ids only come from the store; a client that
 reconnects drops the lines it already showed (by key, or by stream, timestamp and message
 for lines it saw early but whose ids it never got: ``monitoring.consumers`` explains).
@@ -31,7 +32,7 @@ from django.conf import settings
 from django.core import signing
 
 from awsapi import internal
-from monitoring.batches import StoredBatch
+from monitoring.batches import StoredBatch, line_key
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +53,7 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
     _consumer_loop = loop
 
 
-# Keys of lines published early: this process's nonce and the ingestor's line counter.
-_NONCE = secrets.token_hex(6)
-
-
-def line_key(seq: int) -> str:
-    return f"{_NONCE}.{seq:x}"
-
-
-def event_payload(event: Any, stream: str, key: int | None = None) -> dict[str, Any]:
+def event_payload(event: Any, stream: str, key: str | None = None) -> dict[str, Any]:
     payload = {
         "id": event.pk,
         "timestamp": event.timestamp,
@@ -69,7 +62,7 @@ def event_payload(event: Any, stream: str, key: int | None = None) -> dict[str, 
         "message": event.message,
     }
     if key is not None:
-        payload["key"] = line_key(key)
+        payload["key"] = key
     return payload
 
 
@@ -105,33 +98,36 @@ _MEMBERS_TTL = 1.0
 
 
 def publish_early(
-    account_id: str, group: str, stream: str, events: list[tuple[int, str]], first_key: int
-) -> None:
-    """Send lines just printed to the group's subscribers, before they are stored.
+    account_id: str, group: str, stream: str, events: list[tuple[int, str]]
+) -> str | None:
+    """Send lines just printed to the group's subscribers, before they are stored; the
+    prefix of their keys if they were sent.
 
     Called by the executor on its event loop; cheap when nobody tails the group (a dict
     lookup in-process, a cached answer with Redis). Off an event loop, and in a process
     whose in-memory layer has no subscribers (the embedded profile's worker), it sends
-    nothing: the stored publish carries those lines a moment later."""
+    nothing: the stored publish carries those lines a moment later. The prefix is random
+    per batch: a counter would tell a tenant how much other tenants log."""
     layer = get_channel_layer()
     if layer is None:
-        return
+        return None
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        return
+        return None
     name = group_name(account_id, group)
     if isinstance(layer, InMemoryChannelLayer):
         if loop is not _consumer_loop or not layer.groups.get(name):
-            return
+            return None
     elif not _has_members(layer, name, loop):
-        return
+        return None
+    prefix = secrets.token_hex(8)
     ingested = int(time.time() * 1000)
     message = {
         "type": "log.early",
         "events": [
             {
-                "key": line_key(first_key + offset),
+                "key": line_key(prefix, offset),
                 "timestamp": timestamp,
                 "ingestionTime": ingested,
                 "stream": stream,
@@ -145,6 +141,7 @@ def publish_early(
     task = loop.create_task(_send_early(layer, name, message))
     _early_sends.add(task)
     task.add_done_callback(_early_sends.discard)
+    return prefix
 
 
 async def _send_early(layer: Any, name: str, message: dict[str, Any]) -> None:

@@ -96,7 +96,7 @@ _stream_ids: dict[tuple[str, str, str], tuple[int, int]] = {}
 def log_batches_store(batches: Iterable[LogBatch]) -> list[StoredBatch]:
     """Store many batches in one transaction; groups and streams are created on first use."""
     merged: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
-    keys: dict[tuple[str, str, str], list[int | None]] = defaultdict(list)
+    keys: dict[tuple[str, str, str], list[str | None]] = defaultdict(list)
     for batch in batches:
         merged[(batch.account_id, batch.group, batch.stream)].extend(batch.events)
         keys[(batch.account_id, batch.group, batch.stream)].extend(batch.keys())

@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from conftest import client_for, create_function, create_user, make_zip
 from iam import services as accounts
 from monitoring import live
-from monitoring.batches import LogBatch
+from monitoring.batches import LogBatch, line_key
 from monitoring.ingest import LogIngestor
 from monitoring.models import LogEvent
 from monitoring.services import log_batches_store
@@ -116,6 +116,13 @@ def test_a_printed_line_reaches_an_early_socket_before_it_is_stored_then_its_id_
         assert full["type"] == "events"
         assert [(e["id"], e["message"]) for e in full["events"]] == [(row.pk, "printed\ufffdnow")]
         assert "key" not in full["events"][0]  # sockets without early=1 see what they saw
+        # Keys are random per batch: a counter would tell how much other tenants log.
+        writer.submit(account.id, GROUP, "s", [(now + 2, "next")])
+        (following,) = (await early.receive_json_from(timeout=5))["events"]
+        assert following["key"].split(".")[0] != line["key"].split(".")[0]
+        assert await database_sync_to_async(writer.flush)()
+        assert (await early.receive_json_from(timeout=5))["type"] == "stored"
+        assert (await plain.receive_json_from(timeout=5))["type"] == "events"
         for socket in (early, plain):
             assert await socket.receive_nothing(timeout=0.2)
             await socket.disconnect()
@@ -132,11 +139,11 @@ def test_a_line_already_in_the_backfill_is_not_sent_again_early_nor_stored():
     now = int(time.time() * 1000)
     # Printed (and published early) just before the socket joined, stored just before the
     # backfill was read: the early send and the stored send both reach the socket after it.
-    (batch,) = log_batches_store([LogBatch(account.id, GROUP, "s", [(now, "once")], 900)])
+    (batch,) = log_batches_store([LogBatch(account.id, GROUP, "s", [(now, "once")], "b4tch")])
     (event,) = batch.events
     name = live.group_name(account.id, GROUP)
     early_line = {
-        "key": live.line_key(900),
+        "key": line_key("b4tch", 0),
         "timestamp": now,
         "ingestionTime": now,
         "stream": "s",
@@ -151,11 +158,10 @@ def test_a_line_already_in_the_backfill_is_not_sent_again_early_nor_stored():
         assert [(e["id"], e["message"]) for e in backfill["events"]] == [(event.pk, "once")]
         layer = get_channel_layer()
         await layer.group_send(name, {"type": "log.early", "events": [early_line]})
-        await layer.group_send(
-            name, {"type": "log.events", "events": [live.event_payload(event, "s", 900)]}
-        )
+        stored = live.event_payload(event, "s", line_key("b4tch", 0))
+        await layer.group_send(name, {"type": "log.events", "events": [stored]})
         # The same text printed again later is a new line, and is sent.
-        again = {**early_line, "key": live.line_key(901), "timestamp": now + 1}
+        again = {**early_line, "key": line_key("l4ter", 0), "timestamp": now + 1}
         await layer.group_send(name, {"type": "log.early", "events": [again]})
         following = await socket.receive_json_from(timeout=5)
         assert following == {"type": "early", "events": [again]}
