@@ -187,15 +187,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Capacity: messages waiting per channel before the layer drops new ones without a word. A
+# live-tail socket gets its lines early and again once stored, and with Redis all of a
+# process's sockets share one channel: 100 (the default) is too few for a busy moment.
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
 
 # The cache holds short-lived counters (the platform API's request rates): shared by every
 # replica in Redis on the scaled profile, per process on the embedded one.

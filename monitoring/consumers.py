@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -74,7 +74,18 @@ def _user_still_active(user_id: int) -> bool:
 
 class LogTailConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    early_group: str | None = None
     revoke_groups: tuple[str, ...] = ()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every handler, a thread hop
+        # each; log lines, the bulk of what a socket gets, touch no database.
+        if message.get("type") == "log.events":
+            await self.log_events(message)
+        elif message.get("type") == "log.early":
+            await self.log_early(message)
+        else:
+            await super().dispatch(message)
 
     async def connect(self) -> None:
         params = {k: v[-1] for k, v in parse_qs(self.scope["query_string"].decode()).items()}
@@ -105,7 +116,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         self.stream = params.get("stream")
         self.version = params.get("version")
         self.early = params.get("early") == "1"
-        self.seen_keys: dict[str, None] = {}
+        self.seen_keys: OrderedDict[str, None] = OrderedDict()
         self.backfill_lines: Counter[int] = Counter()
         self.backfill_read = time.monotonic()
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(
@@ -118,6 +129,9 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         self.group = live.group_name(account_id, log_group)
         # Join first, then read the backfill: nothing stored in between can be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        if self.early:
+            self.early_group = live.early_group_name(account_id, log_group)
+            await self.channel_layer.group_add(self.early_group, self.channel_name)
         self._enqueue({"type": "ready", "group": log_group})
         if since is not None or after_id:
             events = await database_sync_to_async(selectors.log_events_since)(
@@ -222,16 +236,27 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         ]
         if not self.early:
             events = [_without_key(e) for e in events]
-        else:
-            confirmed = [
-                {"key": e["key"], "id": e["id"]} for e in events if e.get("key") in self.seen_keys
-            ]
-            events = [e for e in events if e.get("key") not in self.seen_keys]
-            self._remember(e["key"] for e in events if "key" in e)
-            if confirmed:
-                self._enqueue({"type": "stored", "events": confirmed})
-        if events:
-            self._enqueue({"type": "events", "events": events})
+            if events:
+                self._enqueue({"type": "events", "events": events})
+            return
+        confirmed = []
+        full = []
+        for event in events:
+            key = event.get("key")
+            if key in self.seen_keys:
+                # Sent early: its id is all the client needs, and its key is done with.
+                del self.seen_keys[key]
+                confirmed.append({"key": key, "id": event["id"]})
+            else:
+                full.append(event)
+        # Kept: an early copy still on its way (sends are coalesced) is then dropped.
+        self._remember(e["key"] for e in full if "key" in e)
+        # Lines before ids: a client that stops between the two frames has shown every
+        # line, and resumes from ids it was given (ids only move its resume point on).
+        if full:
+            self._enqueue({"type": "events", "events": full})
+        if confirmed:
+            self._enqueue({"type": "stored", "events": confirmed})
 
     async def log_early(self, message: dict[str, Any]) -> None:
         """Lines just printed, not yet stored (only for ``early=1`` sockets)."""
@@ -258,7 +283,7 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
         for key in keys:
             self.seen_keys[key] = None
         while len(self.seen_keys) > SEEN_KEYS_LIMIT:
-            del self.seen_keys[next(iter(self.seen_keys))]
+            self.seen_keys.popitem(last=False)
 
     async def _send_forever(self) -> None:
         while True:
@@ -274,8 +299,9 @@ class LogTailConsumer(AsyncJsonWebsocketConsumer):
                 return
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for name in (self.group, self.early_group):
+            if name is not None:
+                await self.channel_layer.group_discard(name, self.channel_name)
         for name in self.revoke_groups:
             await self.channel_layer.group_discard(name, self.channel_name)
         for task in (getattr(self, "sender", None), getattr(self, "rechecker", None)):

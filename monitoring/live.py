@@ -17,6 +17,7 @@ the consumers run on; with ``channels_redis`` (scaled) any process publishes dir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core import signing
@@ -89,6 +91,19 @@ def publish(stored: list[StoredBatch]) -> None:
     )
 
 
+def early_group_name(account_id: str, log_group: str) -> str:
+    """The group of a log group's ``early=1`` sockets (they are in ``group_name`` too): early
+    lines reach only sockets that asked for them."""
+    return f"{group_name(account_id, log_group)}.early"
+
+
+# Early lines wait at most this long to be sent with the ones that follow: a busy function
+# costs its tailing sockets one message per group every few milliseconds, not one per
+# chunk of output it writes (each message is work on the event loop and a slot in every
+# receiving channel, whose capacity is bounded).
+EARLY_INTERVAL_S = 0.005
+_early_pending: dict[str, list[dict[str, Any]]] = {}
+_early_sent_at: dict[str, float] = {}
 # Early sends in flight (the loop keeps only weak references to tasks).
 _early_sends: set[asyncio.Task[None]] = set()
 # channels_redis: group name -> (checked at, has members); refreshed at most once a second,
@@ -100,8 +115,8 @@ _MEMBERS_TTL = 1.0
 def publish_early(
     account_id: str, group: str, stream: str, events: list[tuple[int, str]]
 ) -> str | None:
-    """Send lines just printed to the group's subscribers, before they are stored; the
-    prefix of their keys if they were sent.
+    """Send lines just printed to the group's ``early=1`` subscribers, before they are
+    stored; the prefix of their keys if they were sent.
 
     Called by the executor on its event loop; cheap when nobody tails the group (a dict
     lookup in-process, a cached answer with Redis). Off an event loop, and in a process
@@ -115,7 +130,7 @@ def publish_early(
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
-    name = group_name(account_id, group)
+    name = early_group_name(account_id, group)
     if isinstance(layer, InMemoryChannelLayer):
         if loop is not _consumer_loop or not layer.groups.get(name):
             return None
@@ -123,39 +138,65 @@ def publish_early(
         return None
     prefix = secrets.token_hex(8)
     ingested = int(time.time() * 1000)
-    message = {
-        "type": "log.early",
-        "events": [
-            {
-                "key": line_key(prefix, offset),
-                "timestamp": timestamp,
-                "ingestionTime": ingested,
-                "stream": stream,
-                # As the store keeps it (PostgreSQL's text has no NUL), so that a client
-                # can recognise the stored line by its content.
-                "message": text.replace("\x00", "\ufffd") if "\x00" in text else text,
-            }
-            for offset, (timestamp, text) in enumerate(events)
-        ],
-    }
-    task = loop.create_task(_send_early(layer, name, message))
+    lines = [
+        {
+            "key": line_key(prefix, offset),
+            "timestamp": timestamp,
+            "ingestionTime": ingested,
+            "stream": stream,
+            # As the store keeps it (PostgreSQL's text has no NUL), so that a client can
+            # recognise the stored line by its content.
+            "message": text.replace("\x00", "\ufffd") if "\x00" in text else text,
+        }
+        for offset, (timestamp, text) in enumerate(events)
+    ]
+    pending = _early_pending.get(name)
+    if pending is not None:  # a send is due: these lines go with it
+        pending.extend(lines)
+        return prefix
+    _early_pending[name] = lines
+    wait = _early_sent_at.get(name, -EARLY_INTERVAL_S) + EARLY_INTERVAL_S - time.monotonic()
+    if wait > 0:
+        loop.call_later(wait, _early_flush, layer, name)
+    else:
+        _early_flush(layer, name)
+    return prefix
+
+
+def _early_flush(layer: Any, name: str) -> None:
+    lines = _early_pending.pop(name, None)
+    if not lines:
+        return
+    if len(_early_sent_at) > 10_000:
+        _early_sent_at.clear()
+    _early_sent_at[name] = time.monotonic()
+    task = asyncio.get_running_loop().create_task(
+        _send_early(layer, name, {"type": "log.early", "events": lines})
+    )
     _early_sends.add(task)
     task.add_done_callback(_early_sends.discard)
-    return prefix
 
 
 async def _send_early(layer: Any, name: str, message: dict[str, Any]) -> None:
     try:
-        await layer.group_send(name, message)
+        if isinstance(layer, InMemoryChannelLayer):
+            # Straight to the members: group_send first sweeps every channel and group of
+            # the process for expired entries, a cost per message that grows with sockets.
+            for channel in list(layer.groups.get(name, ())):
+                with contextlib.suppress(ChannelFull):  # that socket gets them once stored
+                    await layer.send(channel, message)
+        else:
+            await layer.group_send(name, message)
     except Exception:
         logger.exception("publishing early live log events failed")
 
 
 def _has_members(layer: Any, name: str, loop: asyncio.AbstractEventLoop) -> bool:
     """Whether ``name`` had members when last asked (channels_redis); a stale answer is
-    refreshed in the background. A layer we cannot ask is assumed to have members."""
+    refreshed in the background. For a layer we cannot ask, no: its sockets get lines once
+    stored, and no send per line is made on the chance that someone listens."""
     if not hasattr(layer, "_group_key") or not hasattr(layer, "consistent_hash"):
-        return True
+        return False
     now = time.monotonic()
     checked, members = _members_seen.get(name, (-_MEMBERS_TTL, False))
     if now - checked >= _MEMBERS_TTL:

@@ -32,6 +32,11 @@ export class LiveTailLines {
   receive(data) {
     if (data.type === "early") {
       for (const event of data.events) this.unconfirmed.set(event.key, event);
+      // Ids that never come (the server lost a message) must not pile up for good.
+      for (const key of this.unconfirmed.keys()) {
+        if (this.unconfirmed.size <= this.carriedLimit) break;
+        this.unconfirmed.delete(key);
+      }
       return { show: data.events, stored: [] };
     }
     if (data.type === "stored") {

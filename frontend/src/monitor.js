@@ -292,8 +292,11 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   // early=1: lines as they are printed, before they are stored (see _livetail.mjs).
   const params = new URLSearchParams({ group: logGroup, ...tail.resumeParams(Date.now() - 3600_000) });
-  socket = new WebSocket(`${scheme}://${location.host}/ws/logs/?${params}`);
-  socket.addEventListener("message", (message) => {
+  const current = new WebSocket(`${scheme}://${location.host}/ws/logs/?${params}`);
+  socket = current;
+  // A socket replaced meanwhile (the tab hidden and shown again) is no longer listened to.
+  current.addEventListener("message", (message) => {
+    if (socket !== current) return;
     const data = JSON.parse(message.data);
     if (data.type === "ready") logState.textContent = paused ? "Paused" : "Live";
     const { show, stored } = tail.receive(data);
@@ -303,7 +306,8 @@ function connect() {
     const reported = (e) => e.message.startsWith("REPORT ") || e.message.includes('"type":"platform.report"');
     if (stored.some(reported)) refreshInvocations().catch(() => {});
   });
-  socket.addEventListener("close", (event) => {
+  current.addEventListener("close", (event) => {
+    if (socket !== current) return;
     socket = null;
     tail.disconnected();
     // 4404: the log group does not exist until the function first logs; keep trying.
@@ -317,6 +321,7 @@ function disconnect() {
   if (socket) {
     const closing = socket;
     socket = null;
+    tail.disconnected();
     closing.close();
   }
 }

@@ -65,3 +65,9 @@ test("lines the server never stored are forgotten beyond the limit", () => {
 test("a first connection asks for the recent past, with early lines", () => {
   assert.deepEqual(new LiveTailLines().resumeParams(42), { early: "1", since: "42" });
 });
+
+test("early lines whose ids never come are forgotten beyond the limit", () => {
+  const tail = new LiveTailLines(2);
+  tail.receive({ type: "early", events: [line("n.1", "a"), line("n.2", "b"), line("n.3", "c")] });
+  assert.deepEqual([...tail.unconfirmed.keys()], ["n.2", "n.3"]);
+});

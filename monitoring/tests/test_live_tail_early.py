@@ -4,6 +4,7 @@ shown exactly once by a client that reconnects with ``after_id`` (``early=1`` so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import threading
@@ -170,6 +171,83 @@ def test_a_line_already_in_the_backfill_is_not_sent_again_early_nor_stored():
     asyncio.run(scenario())
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_line_stored_before_its_early_copy_arrives_is_sent_once():
+    account = accounts.account_get_or_create("111122223333")
+    user = accounts.user_create(
+        username="early", account=account, password="pw-1234567890", is_admin=True
+    )
+    now = int(time.time() * 1000)
+    (batch,) = log_batches_store([LogBatch(account.id, GROUP, "s", [(now, "raced")], "r4ce")])
+    (event,) = batch.events
+    layer = get_channel_layer()
+
+    async def scenario() -> None:
+        socket = _communicator(f"group={quote(GROUP)}&early=1", user)
+        assert await socket.connect()
+        assert (await socket.receive_json_from(timeout=5))["type"] == "ready"
+        stored = live.event_payload(event, "s", line_key("r4ce", 0))
+        await layer.group_send(
+            live.group_name(account.id, GROUP), {"type": "log.events", "events": [stored]}
+        )
+        full = await socket.receive_json_from(timeout=5)
+        assert [(e["id"], e["key"]) for e in full["events"]] == [(event.pk, "r4ce.0")]
+        late = {k: v for k, v in stored.items() if k != "id"}
+        await layer.group_send(
+            live.early_group_name(account.id, GROUP), {"type": "log.early", "events": [late]}
+        )
+        assert await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_a_flood_of_lines_plain_and_early_sockets_both_get_every_line_once():
+    account = accounts.account_get_or_create("111122223333")
+    user = accounts.user_create(
+        username="early", account=account, password="pw-1234567890", is_admin=True
+    )
+    now = int(time.time() * 1000)
+    log_batches_store([LogBatch(account.id, GROUP, "s0", [(now, "made the group")])])
+    writer = LogIngestor()
+    rounds, streams = 600, 4  # each round: a chunk of output on each of 4 streams
+
+    async def scenario() -> None:
+        early = _communicator(f"group={quote(GROUP)}&early=1", user)
+        plain = _communicator(f"group={quote(GROUP)}", user)
+        for socket in (early, plain):
+            assert await socket.connect()
+            assert (await socket.receive_json_from(timeout=5))["type"] == "ready"
+        for n in range(rounds):
+            for stream in range(streams):
+                writer.submit(account.id, GROUP, f"s{stream}", [(now + n, f"l{stream}-{n}")])
+            await asyncio.sleep(0.001)
+        assert await asyncio.get_running_loop().run_in_executor(None, writer.flush)
+        client = LiveTailLines()
+        shown: list[str] = []
+        kinds: Counter[str] = Counter()
+        while not await early.receive_nothing(timeout=1):
+            data = await early.receive_json_from(timeout=1)
+            kinds[data["type"]] += 1
+            shown += [e["message"] for e in client.receive(data)]
+        got: list[str] = []
+        while not await plain.receive_nothing(timeout=0.5):
+            data = await plain.receive_json_from(timeout=1)
+            assert data["type"] == "events"
+            got += [e["message"] for e in data["events"]]
+        expected = sorted(f"l{stream}-{n}" for n in range(rounds) for stream in range(streams))
+        assert sorted(got) == expected
+        assert sorted(shown) == expected
+        assert client.unconfirmed == {}
+        # Early lines were sent together: far fewer messages than chunks of output.
+        assert 0 < kinds["early"] < rounds * streams / 2
+        for socket in (early, plain):
+            await socket.disconnect()
+
+    asyncio.run(scenario())
+
+
 PRINTER = """
 import time
 
@@ -268,8 +346,7 @@ def test_lines_printed_in_another_process_arrive_early_through_redis(functory_pa
     port = urlsplit(first.url).port
     url = f"ws://127.0.0.1:{port}/ws/logs/?group={quote(GROUP)}&token={quote(token)}&early=1"
 
-    async def tail() -> set[str]:
-        kinds: set[str] = set()
+    async def tail() -> list[dict[str, Any]]:
         async with websockets.connect(url) as socket:
             assert json.loads(await socket.recv())["type"] == "ready"
             loop = asyncio.get_running_loop()
@@ -278,16 +355,32 @@ def test_lines_printed_in_another_process_arrive_early_through_redis(functory_pa
             for run in range(1, 30):
                 payload = json.dumps({"run": run, "lines": 1}).encode()
                 await loop.run_in_executor(None, _invoker(via_second, payload))
-                end = time.monotonic() + 5
-                while time.monotonic() < end:
-                    data = json.loads(await asyncio.wait_for(socket.recv(), 5))
-                    messages = [e.get("message", "") for e in data.get("events", [])]
-                    if f"line {run}-0" in messages:
-                        kinds.add(data["type"])
+                wanted = f"line {run}-0"
+                frames: list[dict[str, Any]] = []
+                key = None
+                # Until the line is stored: its id for an early copy, or the line itself.
+                while True:
+                    data = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                    frames.append(data)
+                    lines = {e.get("message"): e for e in data.get("events", [])}
+                    if data["type"] == "early" and wanted in lines:
+                        key = lines[wanted]["key"]
+                    if data["type"] == "events" and wanted in lines:
                         break
-                if "early" in kinds:
-                    return kinds
+                    if data["type"] == "stored" and key in {e["key"] for e in data["events"]}:
+                        break
+                if key is not None:
+                    # A moment more: a second copy of the line would come now.
+                    with contextlib.suppress(TimeoutError):
+                        while True:
+                            frames.append(json.loads(await asyncio.wait_for(socket.recv(), 0.5)))
+                    return [f for f in frames if _mentions(f, wanted, key)]
                 await asyncio.sleep(0.3)
-        return kinds
+        return []
 
-    assert "early" in asyncio.run(tail())
+    frames = asyncio.run(tail())
+    assert [f["type"] for f in frames] == ["early", "stored"]
+
+
+def _mentions(frame: dict[str, Any], line: str, key: str) -> bool:
+    return any(e.get("message") == line or e.get("key") == key for e in frame.get("events", []))
