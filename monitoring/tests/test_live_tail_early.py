@@ -384,3 +384,15 @@ def test_lines_printed_in_another_process_arrive_early_through_redis(functory_pa
 
 def _mentions(frame: dict[str, Any], line: str, key: str) -> bool:
     return any(e.get("message") == line or e.get("key") == key for e in frame.get("events", []))
+
+
+def test_nothing_is_sent_early_when_nobody_tails_the_group_or_off_the_event_loop():
+    # Off any event loop (a thread, a worker's sync code): the stored publish carries them.
+    assert live.publish_early("111122223333", GROUP, "s", [(1, "x")]) is None
+
+    async def on_the_loop() -> str | None:
+        live.bind_loop(asyncio.get_running_loop())
+        return live.publish_early("111122223333", "/nobody/tails/this", "s", [(1, "x")])
+
+    assert asyncio.run(on_the_loop()) is None
+    assert live._early_pending == {}
