@@ -145,12 +145,12 @@ def report(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
         print(f"  {name:<44} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   n={n}")
 
 
-def lambda_client(srv: Server) -> Any:
+def lambda_client(srv: Server, service: str = "lambda") -> Any:
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "lambda",
+        service,
         endpoint_url=srv.url,
         region_name="us-east-1",
         aws_access_key_id=srv.credentials.access_key,

@@ -7,7 +7,11 @@
   JSON view (``/healthz``) of the same server over the same kind of connection;
 - cold: p50/p99 of first invokes (a new environment each), beside ``bwrap … python3 -c
   pass`` and, with ``--docker``, ``docker run --rm <runtime image> python3 -c pass``;
-- throughput: warm invokes/s from 4 client threads beside the no-op view's requests/s.
+- throughput: warm invokes/s from 4 client threads beside the no-op view's requests/s;
+- burst (``--burst 10,50,200``): for each count of concurrent clients, a fresh function gets
+  ``--burst-requests`` invokes from that many client threads at once, cold at first (the
+  storm case): p50/p99 and p99/p50 (target <= 10x), errors, and how many environments the
+  server started (its REPORT lines with an ``Init Duration``).
 
 With ``--runtime``, only cold and warm p50/p99 of a no-op in each named runtime beside
 Python's, interleaved in one run (``bench/runtime_packages.py`` builds them).
@@ -164,12 +168,84 @@ def compare_runtimes(srv, runtimes: list[str], warm_n: int, cold_n: int) -> None
         )
 
 
+def burst(srv, code: bytes, clients: int, requests: int) -> tuple[dict[str, float], int, int]:  # type: ignore[no-untyped-def]
+    """``requests`` invokes of a new function from ``clients`` threads started together:
+    their latencies, the errors, and the environments started for them."""
+    import threading
+
+    lam = lambda_client(srv)
+    name = f"burst-{clients}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": code},
+    )
+    path = f"/2015-03-31/functions/{name}/invocations"
+    latencies: list[float] = []
+    errors = [0]
+    left = [requests]
+    lock = threading.Lock()
+    gate = threading.Barrier(clients)
+
+    def run() -> None:
+        local = SignedClient(srv)
+        gate.wait()
+        while True:
+            with lock:
+                if not left[0]:
+                    return
+                left[0] -= 1
+            prepared = local.prepare("POST", path, b"{}")
+            start = time.perf_counter()
+            try:
+                status = local.send(prepared)[0]
+            except OSError:
+                status = 0
+                local = SignedClient(srv)
+            elapsed = (time.perf_counter() - start) * 1000
+            with lock:
+                latencies.append(elapsed)
+                errors[0] += status != 200
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    logs = lambda_client(srv, "logs")
+    started = 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the last REPORT lines are stored a moment later
+        token = None
+        counted = 0
+        while True:
+            page = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{name}",
+                filterPattern='"Init Duration"',
+                **({"nextToken": token} if token else {}),
+            )
+            counted += len(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                break
+        if counted == started and counted:
+            break
+        started = counted
+        time.sleep(0.5)
+    return percentiles(latencies), errors[0], started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warm", type=int, default=1000)
     parser.add_argument("--cold", type=int, default=40)
     parser.add_argument("--docker", action="store_true")
     parser.add_argument("--runtime", action="append", choices=["python", "ruby", "java", "go"])
+    parser.add_argument("--burst", default="10,50,200", help="client counts ('' for none)")
+    parser.add_argument("--burst-requests", type=int, default=2000)
+    parser.add_argument("--burst-only", action="store_true")
     args = parser.parse_args()
     import os
     import sys
@@ -183,6 +259,9 @@ def main() -> None:
             return
         lam = lambda_client(srv)
         code = hello_zip()
+        if args.burst_only:
+            burst_curve(srv, code, args)
+            return
         lam.create_function(
             FunctionName="warm",
             Runtime="python3.11",
@@ -303,6 +382,26 @@ def main() -> None:
         print(
             f"  no-op view: {noop_rps:8.0f} req/s   warm Invoke: {invoke_rps:8.0f} req/s   "
             f"ratio {invoke_rps / noop_rps:.0%} (target >= 60%)"
+        )
+        burst_curve(srv, code, args)
+
+
+def burst_curve(srv, code: bytes, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    counts = [int(n) for n in args.burst.split(",") if n.strip()]
+    if not counts:
+        return
+    print(
+        f"\nBurst: {args.burst_requests} invokes of a cold no-op from N clients at once "
+        f"({os.cpu_count()} CPUs; target p99 <= 10x p50, no errors)"
+    )
+    for clients in counts:
+        stats, errors, started = burst(srv, code, clients, args.burst_requests)
+        print(
+            f"  {clients:4d} clients  p50 {stats['p50']:8.1f} ms  p99 {stats['p99']:8.1f} ms  "
+            f"p99/p50 {stats['p99'] / stats['p50']:5.1f}x  errors {errors}  "
+            f"environments started {started}"
         )
 
 

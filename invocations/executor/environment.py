@@ -107,6 +107,7 @@ class Environment:
         self.last_used = time.monotonic()
         self.invocations = 0
         self.busy = False
+        self.held_since = 0.0  # when the pool last handed it an invocation (monotonic)
         self.dead = False
         self.retired = False
         self.init_duration_ms: float | None = None

@@ -2,9 +2,22 @@
 
 Environments are keyed by their spec (code + configuration). An invocation takes an idle
 environment of its key (the most recently used, so the pool shrinks naturally under lower
-load) or starts a new one; one invocation at a time per environment. When a function
-version's spec changes, environments of the old spec are retired: idle ones at once, busy
-ones as soon as they finish.
+load); one invocation at a time per environment. When a function version's spec changes,
+environments of the old spec are retired: idle ones at once, busy ones as soon as they
+finish.
+
+Scale-out without storms: an invocation that finds no idle environment waits in its key's
+queue (first come, first served), and the pool starts a new environment for it only when
+that would serve it sooner than the key's busy environments finishing their invocations:
+when the time until a busy environment of the key would be free for it (from how long the
+key's invocations hold one, a moving average, and how long the busy ones have run) is
+longer than a start takes (measured too). A function that sleeps or waits on I/O gets an
+environment per concurrent invocation, as on AWS; a burst of short invocations on a busy
+host is served by the environments it has, instead of booting one per request while the
+CPUs are saturated. Starts run at most ``MAX_CONCURRENT_STARTS`` at a time (more only
+slow each other), and a start whose invocations were served meanwhile is not made. An
+environment that finishes is handed to the next waiting invocation at once; a started one
+too (so it serves whoever waited longest).
 
 Execution-role credentials: a new environment gets its function's role credentials from the
 pool's ``credentials`` source (at its start, or a standby's adoption). An environment is
@@ -19,8 +32,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -54,6 +68,14 @@ CREDENTIALS_MARGIN_S = 10.0
 EVICTION_ATTEMPTS = 40
 EVICTION_PAUSE_S = 0.05
 
+# Environment starts in progress at once (each is mostly CPU: a sandbox and an interpreter).
+MAX_CONCURRENT_STARTS = max(2, 2 * (os.cpu_count() or 1))
+# What a start is assumed to take before one was measured, and the moving averages' weight.
+DEFAULT_START_S = 0.1
+AVERAGE_WEIGHT = 0.2
+
+Handed = tuple[Environment, RuntimeOutcome | None]
+
 
 class EnvironmentPool:
     def __init__(
@@ -71,6 +93,17 @@ class EnvironmentPool:
         self._current: dict[str, str] = {}  # function_key -> live spec key
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
+        # Per spec key: invocations waiting for an environment, starts in progress, the
+        # moving average of how long an environment is held per invocation; per runtime,
+        # of how long a start takes.
+        self._waiting: dict[str, deque[asyncio.Future[Handed]]] = defaultdict(deque)
+        self._starting: dict[str, int] = defaultdict(int)
+        self._held_s: dict[str, float] = {}
+        self._start_s: dict[str, float] = {}
+        self._start_slots: asyncio.Semaphore | None = None
+        self._rechecks: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.started = 0  # environments started, in all (the benchmarks report it)
 
     # -- public -------------------------------------------------------------------------
 
@@ -78,6 +111,7 @@ class EnvironmentPool:
         self._ensure_reaper()
         self._note_spec(spec)
         environment, init_error = await self._acquire(spec)
+        held_from = time.monotonic()
         try:
             return await environment.invoke(request, init_error)
         except asyncio.CancelledError:
@@ -87,6 +121,9 @@ class EnvironmentPool:
             environment.retired = True
             raise
         finally:
+            held = time.monotonic() - held_from
+            previous = self._held_s.get(spec.key, held)
+            self._held_s[spec.key] = previous + AVERAGE_WEIGHT * (held - previous)
             self._release(environment)
 
     def retire(self, function_key_prefix: str) -> None:
@@ -112,10 +149,25 @@ class EnvironmentPool:
             "busy": len(self._busy),
         }
 
+    def load(self) -> dict[str, int]:
+        """Besides ``stats``: invocations waiting for an environment, starts in progress,
+        and environments started since the pool was made."""
+        return {
+            **self.stats(),
+            "waiting": sum(len(v) for v in self._waiting.values()),
+            "starting": sum(self._starting.values()),
+            "started": self.started,
+        }
+
     async def close(self) -> None:
         self._closed = True
         if self._reaper is not None:
             self._reaper.cancel()
+        for timer in self._rechecks.values():
+            timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         environments = [env for envs in self._idle.values() for env in envs] + list(self._busy)
         self._idle.clear()
         await asyncio.gather(*(env.stop() for env in environments), return_exceptions=True)
@@ -135,43 +187,182 @@ class EnvironmentPool:
                 if environment.spec.key == previous:
                     environment.retired = True
 
-    async def _acquire(self, spec: EnvironmentSpec) -> tuple[Environment, RuntimeOutcome | None]:
+    async def _acquire(self, spec: EnvironmentSpec) -> Handed:
+        while True:
+            environment = await self._take_idle(spec)
+            if environment is not None:
+                return environment, None
+            environment, init_error = await self._wait_for_one(spec)
+            if init_error is not None or not await self._runtime_ended(environment):
+                return environment, init_error
+
+    async def _take_idle(self, spec: EnvironmentSpec) -> Environment | None:
         idle = self._idle.get(spec.key)
         while idle:
             environment = idle.pop()
-            if (
-                not environment.dead
-                and environment.process.poll() is None
-                and _credentials_last_one_invocation(environment)
-            ):
+            if self._usable(environment):
                 environment.thaw()
-                environment.busy = True
-                self._busy.add(environment)
-                try:
-                    ended = await environment.runtime_ended()
-                except BaseException:  # its caller went away: nobody will give it back
-                    ended = True
-                    raise
-                finally:
-                    if ended:
-                        self._busy.discard(environment)
-                        environment.busy = False
-                        self._stop_later(environment)
-                if not ended:
-                    return environment, None
+                self._mark_busy(environment)
+                if not await self._runtime_ended(environment):
+                    return environment
                 continue
             self._stop_later(environment)
-        credentials = await self.credentials(spec) if self.credentials is not None else None
-        environment = await self._start(spec, credentials)
-        environment.busy = True
-        self._busy.add(environment)
+        return None
+
+    async def _runtime_ended(self, environment: Environment) -> bool:
+        """Whether the busy ``environment`` turned out to have no runtime waiting for an
+        invocation (it is then stopped)."""
         try:
-            init_error = await environment.wait_ready()
-        except BaseException:
-            self._busy.discard(environment)
-            await environment.stop()
+            ended = await environment.runtime_ended()
+        except BaseException:  # its caller went away: nobody will give it back
+            ended = True
             raise
-        return environment, init_error
+        finally:
+            if ended:
+                self._busy.discard(environment)
+                environment.busy = False
+                self._stop_later(environment)
+                self._scale(environment.spec)
+        return ended
+
+    async def _wait_for_one(self, spec: EnvironmentSpec) -> Handed:
+        """Queue for the next environment of ``spec`` that finishes or starts."""
+        handed: asyncio.Future[Handed] = asyncio.get_running_loop().create_future()
+        self._waiting[spec.key].append(handed)
+        self._scale(spec)
+        try:
+            return await handed
+        except BaseException:
+            if handed.done() and not handed.cancelled() and handed.exception() is None:
+                # Handed over just as its caller left: the next one in line takes it.
+                environment, init_error = handed.result()
+                self._busy.discard(environment)
+                environment.busy = False
+                self._offer(environment, init_error)
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiting[spec.key].remove(handed)
+            raise
+
+    def _usable(self, environment: Environment) -> bool:
+        return (
+            not environment.dead
+            and environment.process.poll() is None
+            and _credentials_last_one_invocation(environment)
+        )
+
+    def _mark_busy(self, environment: Environment) -> None:
+        environment.busy = True
+        environment.held_since = time.monotonic()
+        self._busy.add(environment)
+
+    def _offer(self, environment: Environment, init_error: RuntimeOutcome | None = None) -> None:
+        """Hand a free environment to the invocation that waited longest, or keep it idle."""
+        waiting = self._waiting.get(environment.spec.key)
+        while waiting:
+            handed = waiting.popleft()
+            if not handed.done():
+                self._mark_busy(environment)
+                handed.set_result((environment, init_error))
+                return
+        self._idle[environment.spec.key].append(environment)
+        # After the response is on its way: an idle environment must not run (or burn CPU).
+        environment.freeze_when_idle()
+
+    def _scale(self, spec: EnvironmentSpec) -> None:
+        """Start environments for the invocations waiting on ``spec`` that one would serve
+        sooner than the busy ones; look again a start's time later while any still wait."""
+        waiting = self._waiting.get(spec.key)
+        if not waiting:
+            return
+        while waiting and waiting[0].done():
+            waiting.popleft()
+        unserved = sum(1 for handed in waiting if not handed.done()) - self._starting[spec.key]
+        while unserved > 0 and self._worth_starting(spec, unserved, self._starting[spec.key]):
+            self._starting[spec.key] += 1
+            unserved -= 1
+            task = asyncio.get_running_loop().create_task(self._start_for_waiting(spec))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if waiting and spec.key not in self._rechecks and not self._closed:
+            self._rechecks[spec.key] = asyncio.get_running_loop().call_later(
+                self._start_estimate(spec), self._recheck, spec
+            )
+
+    def _recheck(self, spec: EnvironmentSpec) -> None:
+        self._rechecks.pop(spec.key, None)
+        self._scale(spec)
+
+    def _start_estimate(self, spec: EnvironmentSpec) -> float:
+        return self._start_s.get(spec.runtime, DEFAULT_START_S)
+
+    def _worth_starting(self, spec: EnvironmentSpec, unserved: int, starting: int) -> bool:
+        """Whether the ``unserved``-th waiting invocation beyond those the ``starting``
+        environments will take would wait longer for a busy environment than a start
+        takes."""
+        held = self._held_s.get(spec.key)
+        if held is None:
+            return True  # nothing measured yet: one per invocation, as AWS scales
+        now = time.monotonic()
+        ages = [now - env.held_since for env in self._busy if env.spec.key == spec.key]
+        if not ages:
+            return True  # none busy: nothing else will serve it
+        # When each busy one is free: what its function's average leaves of it, or, once
+        # past the average, as long again as it has run (it waits on something, or hangs).
+        frees = sorted(max(held - age, age) for age in ages)
+        if unserved <= len(frees):
+            wait = frees[unserved - 1]
+        else:  # then each takes the next waiting invocation, held like the longest so far
+            per_round = max([held, *ages]) / len(frees)
+            wait = frees[-1] + (unserved - len(frees)) * per_round
+        return wait > self._start_estimate(spec)
+
+    async def _start_for_waiting(self, spec: EnvironmentSpec) -> None:
+        environment: Environment | None = None
+        init_error: RuntimeOutcome | None = None
+        skipped = False
+        try:
+            if self._start_slots is None:
+                self._start_slots = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
+            async with self._start_slots:
+                # Served meanwhile by environments that finished, or no longer worth it?
+                # (Judged as ``_scale`` judges, this start left out: it then starts none.)
+                waiting = sum(1 for h in self._waiting.get(spec.key, ()) if not h.done())
+                others = self._starting[spec.key] - 1
+                if waiting <= others or not self._worth_starting(spec, waiting - others, others):
+                    skipped = True
+                    return
+                began = time.monotonic()
+                credentials = await self.credentials(spec) if self.credentials else None
+                environment = await self._start(spec, credentials)
+                self.started += 1
+                try:
+                    init_error = await environment.wait_ready()
+                except BaseException:
+                    await environment.stop()
+                    environment = None
+                    raise
+                took = time.monotonic() - began
+                previous = self._start_s.get(spec.runtime, took)
+                self._start_s[spec.runtime] = previous + AVERAGE_WEIGHT * (took - previous)
+        except Exception as exc:
+            # The invocation that waited longest fails with it, as if it had started the
+            # environment itself (an unavailable runtime, no room for its /tmp, ...).
+            for handed in self._waiting.get(spec.key, ()):
+                if not handed.done():
+                    handed.set_exception(exc)
+                    break
+            else:
+                logger.warning("starting an environment nobody waits for failed: %r", exc)
+        finally:
+            self._starting[spec.key] -= 1
+            if environment is not None:
+                if self._closed:
+                    await environment.stop()
+                else:
+                    self._offer(environment, init_error)
+            if not self._closed and not skipped:
+                self._scale(spec)
 
     async def _start(self, spec: EnvironmentSpec, credentials: Credentials | None) -> Environment:
         """A new environment; when the /tmp budget is spent, idle environments (least
@@ -200,12 +391,12 @@ class EnvironmentPool:
         self._busy.discard(environment)
         retired = environment.retired
         stale = self._current.get(environment.spec.function_key) != environment.spec.key
-        if environment.dead or retired or stale or self._closed:
+        if retired or stale or self._closed or not self._usable(environment):
             self._stop_later(environment)
+            if not self._closed:
+                self._scale(environment.spec)  # whoever waited for it needs another
             return
-        self._idle[environment.spec.key].append(environment)
-        # After the response is on its way: an idle environment must not run (or burn CPU).
-        environment.freeze_when_idle()
+        self._offer(environment)
 
     def _stop_later(self, environment: Environment) -> None:
         task = asyncio.get_running_loop().create_task(environment.stop())
@@ -240,6 +431,15 @@ class EnvironmentPool:
                 self._idle[key] = keep
             else:
                 del self._idle[key]
+        # What is known of specs no environment or invocation is left for.
+        live = set(self._idle) | {env.spec.key for env in self._busy}
+        for key in list(self._waiting):
+            if not self._waiting[key] and not self._starting.get(key):
+                del self._waiting[key]
+                self._starting.pop(key, None)
+        for key in list(self._held_s):
+            if key not in live and key not in self._waiting:
+                del self._held_s[key]
 
 
 def _credentials_last_one_invocation(environment: Environment) -> bool:

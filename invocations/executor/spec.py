@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -50,9 +52,11 @@ class EnvironmentSpec:
     # TracingConfig: "Active" (the platform records sampled invocations) or "PassThrough".
     tracing_mode: str = "PassThrough"
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        raw = json.dumps(self.__dict__, sort_keys=True, default=list)
+        # Cached (the pool asks for it several times per invocation); from the fields only.
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        raw = json.dumps(values, sort_keys=True, default=list)
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @property
