@@ -1,0 +1,105 @@
+"""The control plane's ASGI handler (in-process): API calls keep the browser-hardening
+headers without the console's middleware, and a pool thread keeps its database connection
+from one call to the next instead of opening one per call."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from django.db import connection
+
+from console.api_handler import ApiHandler
+from iam import services as iam_services
+
+HOST = "testserver"
+
+
+def _scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": (HOST, 80),
+    }
+
+
+async def _call(app: Any, scope: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    messages: list[dict[str, Any]] = []
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # no disconnect while the call runs
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    start = messages[0]
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], headers, b"".join(m.get("body", b"") for m in messages[1:])
+
+
+def _signed_get(path: str, credentials: Credentials) -> dict[str, Any]:
+    request = AWSRequest(method="GET", url=f"http://{HOST}{path}")
+    SigV4Auth(credentials, "lambda", "us-east-1").add_auth(request)
+    return _scope("GET", path, {"Host": HOST, **dict(request.headers.items())})
+
+
+def test_api_answers_carry_the_browser_hardening_headers() -> None:
+    from console.asgi import application
+
+    status, headers, _ = asyncio.run(
+        _call(application, _scope("GET", "/2015-03-31/functions", {"Host": HOST}))
+    )
+    assert status == 403
+    assert headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_thread_keeps_its_database_connection_between_calls(
+    settings: Any,
+) -> None:
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+    account = iam_services.account_get_or_create("111111111111")
+    user = iam_services.user_create(username="u", account=account, password=None, is_admin=True)
+    key = iam_services.access_key_create(user=user)
+    credentials = Credentials(key.access_key_id, key.secret_access_key)
+    handler = ApiHandler(threads=1)
+
+    def pool_connection() -> object:
+        return handler._executor.submit(lambda: connection.connection).result()
+
+    try:
+        seen = []
+        for _ in range(2):
+            status, _, body = asyncio.run(
+                _call(handler, _signed_get("/2015-03-31/functions", credentials))
+            )
+            assert status == 200, body
+            seen.append(pool_connection())
+        assert seen[0] is not None
+        assert seen[1] is seen[0]
+    finally:
+        handler._executor.submit(lambda: connection.close()).result()
+        handler._executor.shutdown()
