@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from functions import arns, logging_config
+from functions import arns, logging_config, selectors
 from functions.models import (
     Alias,
     EventInvokeConfig,
@@ -73,7 +73,7 @@ def function_configuration(
     if version.vpc_config:
         config["VpcConfig"] = dict(version.vpc_config)
     if layers is None:
-        layers = list(version.layers.all())
+        layers = selectors.version_layers(version)
     if layers:
         config["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in layers]
     return config

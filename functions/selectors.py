@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from awsapi.errors import InvalidParameterValue, ResourceNotFound
+from awsapi.prepared import PreparedQuery
 from functions import arns, pagination
 from functions.models import (
     Alias,
@@ -75,19 +76,24 @@ def _function_in_account(
     return function
 
 
+# Most control-plane calls name a function without a qualifier: compiled once.
+_LATEST = PreparedQuery(
+    lambda account_id, name: FunctionVersion.objects.select_related("function").filter(
+        function__account_id=account_id, function__name=name, number=0
+    )[:1],
+    kinds=(str, str),
+)
+
+
 def _latest_in_account(account: Account, ref: arns.FunctionRef, qualifier: str | None) -> Resolved:
     """:func:`_function_in_account` and the function's $LATEST in one query (the version
     joined to its function, scoped to ``account`` the same way)."""
     if ref.account_id not in (None, account.id):
         raise function_not_found(ref.account_id or account.id, ref.name, qualifier)
-    rows = list(
-        FunctionVersion.objects.select_related("function").filter(
-            function__account=account, function__name=ref.name, number=0
-        )[:1]
-    )
-    if not rows:
+    latest = _LATEST.first(account.id, ref.name)
+    if latest is None:
         raise function_not_found(account.id, ref.name, qualifier)
-    return Resolved(rows[0].function, qualifier, rows[0], None)
+    return Resolved(latest.function, qualifier, latest, None)
 
 
 def function_get_for_account(account: Account, function_name: str) -> Function:
@@ -280,6 +286,19 @@ def layers_of(versions: list[FunctionVersion]) -> dict[int, list[FunctionLayer]]
         for layer in rows:
             found[layer.function_version_id].append(layer)
     return found
+
+
+_LAYERS = PreparedQuery(
+    lambda version_id: FunctionLayer.objects.filter(function_version_id=version_id).order_by(
+        "position"
+    ),
+    kinds=(int,),
+)
+
+
+def version_layers(version: FunctionVersion) -> list[FunctionLayer]:
+    """A version's layers in order (compiled once: every rendered configuration reads them)."""
+    return _LAYERS.rows(version.pk)
 
 
 def latest_version(function: Function) -> FunctionVersion:
