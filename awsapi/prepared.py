@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
@@ -34,6 +35,7 @@ class _Compiled:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[int, ...]  # where each value goes in params
+    locking: bool  # SELECT ... FOR UPDATE (only inside a transaction)
     compiler: Any
     converters: dict[int, Any]
     model: type[Model]
@@ -69,6 +71,7 @@ class PreparedQuery(Generic[M]):
             sql=sql,
             params=tuple(params),
             slots=tuple(slots),
+            locking=bool(queryset.query.select_for_update),
             compiler=compiler,
             converters=compiler.get_converters([column[0] for column in select]),
             model=klass_info["model"],
@@ -85,10 +88,16 @@ class PreparedQuery(Generic[M]):
             with self._lock:
                 compiled = self._compiled.get(using) or self._compile(using)
                 self._compiled[using] = compiled
+        connection = connections[using]
+        if compiled.locking and connection.get_autocommit():
+            # As the ORM refuses it when compiling, which happens here only once.
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
         params = list(compiled.params)
         for slot, value in zip(compiled.slots, values, strict=True):
             params[slot] = value
-        with connections[using].cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched: Sequence[Any] = cursor.fetchall()
         if compiled.converters:

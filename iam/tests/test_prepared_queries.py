@@ -4,7 +4,8 @@ fresh on every call, from a statement compiled once."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from awsapi.prepared import PreparedQuery
@@ -64,3 +65,16 @@ def test_a_value_the_query_would_transform_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="used once, as given"):
         startswith.rows("u")
+
+
+# Without the test's own transaction around it: autocommit, as a view outside atomic() runs.
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_outside_a_transaction_is_refused(key: AccessKey) -> None:
+    locked = PreparedQuery(
+        lambda key_id: AccessKey.objects.select_for_update().filter(access_key_id=key_id),
+        kinds=(str,),
+    )
+    with transaction.atomic():
+        assert locked.first(key.access_key_id) == key
+    with pytest.raises(TransactionManagementError):
+        locked.first(key.access_key_id)
