@@ -26,7 +26,9 @@ M = TypeVar("M", bound=Model)
 # parameters unchanged (an exact lookup on a text or integer column), which compiling checks.
 _PLACEHOLDERS: dict[type, Callable[[int], Any]] = {
     str: "\x00prepared-parameter-{}".format,
-    int: lambda i: -(2**62) - i,
+    # Within every integer field's range (Django drops a lookup no value of the field can
+    # fail, such as "> a huge negative"), and unlike the constants of the queries here.
+    int: lambda i: 31_991 + i,
 }
 
 

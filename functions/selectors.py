@@ -6,6 +6,8 @@ only ever searches the caller's account.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,21 +241,69 @@ def function_url_configs_page(
     return list(configs[: limit + 1])
 
 
+# What a listed configuration never shows (kept out of ListFunctions' rows).
+_NOT_LISTED = (
+    "code",
+    "config_digest",
+    "image_id",
+    "image_settings",
+    "image_uri",
+    "resolved_image_uri",
+    "function__created",
+    "function__tags",
+    "function__reserved_concurrency",
+    "function__last_version_number",
+)
+# ListFunctions' statements by (all versions, after a marker, page size), compiled once each;
+# the least recently used go first, so odd page sizes cannot grow it without bound.
+_LISTINGS: OrderedDict[tuple[bool, bool, int], PreparedQuery[FunctionVersion]] = OrderedDict()
+_LISTINGS_LOCK = threading.Lock()
+
+
+def _listing(all_versions: bool, after: bool, limit: int) -> PreparedQuery[FunctionVersion]:
+    key = (all_versions, after, limit)
+    with _LISTINGS_LOCK:
+        listing = _LISTINGS.get(key)
+        if listing is not None:
+            _LISTINGS.move_to_end(key)
+            return listing
+
+    def build(account_id: str, *position: Any) -> Any:
+        versions = (
+            FunctionVersion.objects.filter(function__account_id=account_id)
+            .select_related("function")
+            .defer(*_NOT_LISTED)
+        )
+        if not all_versions:
+            versions = versions.filter(number=0)
+        if after:
+            name_after, name, number_after = position
+            versions = versions.filter(
+                Q(function__name__gt=name_after) | Q(function__name=name, number__gt=number_after)
+            )
+        return versions.order_by("function__name", "number")[:limit]
+
+    listing = PreparedQuery(build, kinds=(str, str, str, int) if after else (str,))
+    with _LISTINGS_LOCK:
+        _LISTINGS[key] = listing
+        while len(_LISTINGS) > 64:
+            _LISTINGS.popitem(last=False)
+    return listing
+
+
 def function_list(
     account: Account, *, marker: str | None, max_items: int, all_versions: bool = False
 ) -> tuple[list[FunctionVersion], str | None]:
     """ListFunctions: a page of the account's $LATEST versions (every version with
-    ``all_versions``) by name then number, after ``marker``, and the next page's marker."""
+    ``all_versions``) by name then number, after ``marker``, and the next page's marker.
+    The versions carry what a configuration shows, no more (see ``_NOT_LISTED``)."""
     position = pagination.decode(marker, "functions")
-    versions = FunctionVersion.objects.filter(function__account=account).select_related("function")
-    if not all_versions:
-        versions = versions.filter(number=0)
-    if position is not None:
+    listing = _listing(all_versions, position is not None, max_items + 1)
+    if position is None:
+        page = listing.rows(account.id)
+    else:
         name, number = position
-        versions = versions.filter(
-            Q(function__name__gt=name) | Q(function__name=name, number__gt=number)
-        )
-    page = list(versions.order_by("function__name", "number")[: max_items + 1])
+        page = listing.rows(account.id, str(name), str(name), int(number))
     if len(page) <= max_items:
         return page, None
     last = page[max_items - 1]
