@@ -97,3 +97,19 @@ def test_an_unqualified_read_finds_the_function_and_latest_in_one_query(
     # The signing key, the function with $LATEST, $LATEST's layers.
     body, queries = _get(credentials, "/2015-03-31/functions/fn/configuration")
     assert (body["FunctionName"], body["Version"], queries) == ("fn", "$LATEST", 3)
+
+
+def test_a_page_of_more_than_sixty_four_shows_each_ones_layers_in_as_many_queries(
+    caller: tuple[Account, Credentials],
+) -> None:
+    account, credentials = caller
+    for i in range(70):
+        function = function_row(account, f"f{i:02d}")
+        if i in (0, 63, 64, 69):
+            _with_a_layer(function.versions.get(number=0))
+    _, short = _get(credentials, "/2015-03-31/functions?MaxItems=10")
+    body, long = _get(credentials, "/2015-03-31/functions?MaxItems=70")
+    assert len(body["Functions"]) == 70
+    assert long == short
+    with_layers = [f["FunctionName"] for f in body["Functions"] if "Layers" in f]
+    assert with_layers == ["f00", "f63", "f64", "f69"]
