@@ -159,9 +159,10 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-# How long a thread keeps its database connection (each of a process's threads holds one;
-# the API threads of console.api_handler live as long as the process): seconds, 0 to close
-# after each request.
+# How long a thread keeps its database connection (each of a process's threads holds one:
+# the API threads of console.api_handler, the worker's; the thread Django's ASGI handler
+# makes for one request closes its own at the request's end): seconds, 0 to close after
+# each request.
 DB_CONN_MAX_AGE = int(os.environ.get("FUNCTORY_DB_CONN_MAX_AGE", "60"))
 if DATABASE_URL:
     DATABASES = {

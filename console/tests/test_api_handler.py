@@ -1,6 +1,7 @@
 """The control plane's ASGI handler (in-process): API calls keep the browser-hardening
-headers without the console's middleware, and a pool thread keeps its database connection
-from one call to the next instead of opening one per call."""
+headers without the console's middleware, a pool thread keeps its database connection from
+one call to the next instead of opening one per call, and the thread Django's own handler
+makes for one request closes its connection when the request ends."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def _scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
     }
 
 
-async def _call(app: Any, scope: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+async def _call(
+    app: Any, scope: dict[str, Any], body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
     messages: list[dict[str, Any]] = []
     requested = False
 
@@ -44,7 +47,7 @@ async def _call(app: Any, scope: dict[str, Any]) -> tuple[int, dict[str, str], b
         nonlocal requested
         if not requested:
             requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.Event().wait()  # no disconnect while the call runs
         raise AssertionError
 
@@ -103,3 +106,43 @@ def test_a_pool_thread_keeps_its_database_connection_between_calls(
     finally:
         handler._executor.submit(lambda: connection.close()).result()
         handler._executor.shutdown()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_console_request_thread_closes_its_database_connection(settings: Any) -> None:
+    """Django's handler makes a thread per request: with connections kept for a minute,
+    each dead thread's would stay open until the garbage collector found it."""
+    from django.db.backends.signals import connection_created
+
+    from console.asgi import application
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+    account = iam_services.account_get_or_create("111111111111")
+    user = iam_services.user_create(username="u", account=account, password=None, is_admin=True)
+    key = iam_services.access_key_create(user=user)
+    credentials = Credentials(key.access_key_id, key.secret_access_key)
+    opened: list[Any] = []
+
+    def record(connection: Any, **kwargs: Any) -> None:
+        opened.append(connection)
+
+    connection_created.connect(record)
+    try:
+        for _ in range(3):
+            request = AWSRequest(
+                method="POST",
+                url=f"http://{HOST}/",
+                data=b"{}",
+                headers={
+                    "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+                    "Content-Type": "application/x-amz-json-1.1",
+                },
+            )
+            SigV4Auth(credentials, "logs", "us-east-1").add_auth(request)
+            scope = _scope("POST", "/", {"Host": HOST, **dict(request.headers.items())})
+            status, _, body = asyncio.run(_call(application, scope, b"{}"))
+            assert status == 200, body
+    finally:
+        connection_created.disconnect(record)
+    assert len(opened) == 3
+    assert [wrapper.connection for wrapper in opened] == [None, None, None]
