@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # might open an answer, and HTTPS redirects. Sessions, CSRF, sign-in, messages, the console
 # audit and static files concern the console's pages only (the audit of API calls is
 # their shells', ``awsapi.observe``).
+API_URLCONF = "console.api_urls"
 API_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -85,6 +86,8 @@ class ApiHandler(ASGIHandler):
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body_file)
+        if request is not None:
+            request.urlconf = API_URLCONF
         response = error_response if request is None else self.get_response(request)
         assert response is not None
         response._handler_class = self.__class__  # type: ignore[attr-defined]

@@ -146,3 +146,28 @@ def test_a_console_request_thread_closes_its_database_connection(settings: Any) 
         connection_created.disconnect(record)
     assert len(opened) == 3
     assert [wrapper.connection for wrapper in opened] == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/2015-03-31/functions",
+        "/2015-03-31/functions/fn/configuration/",
+        "/2015-03-31/functions/fn/invocations",
+        "/2014-11-13/functions/fn/invoke-async/",
+        "/2017-03-31/tags/arn:aws:lambda:us-east-1:111111111111:function:fn",
+        "/2018-10-31/layers",
+        "/2015-03-31/event-source-mappings/",
+        "/2021-10-31/functions/fn/url",
+        "/2099-01-01/no-such-operation",
+    ],
+)
+def test_the_api_routes_give_a_dated_path_the_view_the_root_routes_give_it(path: str) -> None:
+    from django.urls import resolve
+
+    from console.api_handler import API_URLCONF
+
+    api, root = resolve(path, urlconf=API_URLCONF), resolve(path)
+    # The same pattern (the included apps' own, or the catch-all's regex) with the same values.
+    assert (api.route, api.kwargs) == (root.route, root.kwargs)
+    assert api.func is root.func or api.route == r"^\d{4}-\d{2}-\d{2}/"
