@@ -3,7 +3,10 @@ through :mod:`invocations.urlserver` (before Django resolves anything).
 
 Invoke requests (the hot path) skip Django's middleware: every middleware in the stack is
 sync-only or mixin-based, and under ASGI each one costs a hop to the sync thread and back,
-which the Invoke view (SigV4-signed, CSRF-exempt, no session) has no use for.
+which the Invoke view (SigV4-signed, CSRF-exempt, no session) has no use for. The other
+calls under an AWS API's date prefix (the control plane: sync views) go to
+:class:`console.api_handler.ApiHandler`: their sync part in one hop to a pool of threads
+that keep their database connections.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
-from django.db import close_old_connections  # noqa: E402
+from django.core.signals import request_finished  # noqa: E402
+from django.db import close_old_connections, connections  # noqa: E402
 
 from audit.recorder import recorder as audit_recorder  # noqa: E402
 from awsapi.apiview import RequestBodyLimit  # noqa: E402
+from console.api_handler import ApiHandler  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
 from invocations import urlserver  # noqa: E402
 from triggers import pollers  # noqa: E402
@@ -38,9 +44,11 @@ from triggers import pollers  # noqa: E402
 logger = logging.getLogger(__name__)
 
 INVOKE_PATH = re.compile(
-    r"^/(?:2015-03-31/functions/[^/]+/invocations"
+    r"^/(?:2015-03-31/functions/[^/]+/invocations|2014-11-13/functions/[^/]+/invoke-async"
     r"|2021-11-15/functions/[^/]+/response-streaming-invocations)/?$"
 )
+# The REST APIs' paths (Lambda's and its dated siblings): console pages never start so.
+API_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/")
 
 
 class WithoutMiddleware(ASGIHandler):
@@ -63,14 +71,38 @@ class WithoutMiddleware(ASGIHandler):
 invoke_app = WithoutMiddleware()
 
 
+def _close_request_thread_connections(**kwargs: Any) -> None:
+    """Django's ASGI handler runs a request's sync code in a thread made for that request,
+    which ends with it: its database connections are closed now, whatever CONN_MAX_AGE
+    says (that is for threads that live on, as the API handler's), instead of when the
+    garbage collector next finds the dead thread's (a cycle: until then its files stay open)."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+for _handler_class in (ASGIHandler, WithoutMiddleware):
+    request_finished.connect(
+        _close_request_thread_connections,
+        sender=_handler_class,
+        dispatch_uid=f"close-request-thread-connections-{_handler_class.__name__}",
+    )
+api_app = ApiHandler(threads=settings.FUNCTORY_API_THREADS)
+
+
 async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     # Function URLs first: a host under the URL domain never reaches Django's URLs.
     url_route = urlserver.route(scope)
     if url_route is not None:
         await urlserver.serve(url_route, scope, receive, send)
         return
-    app = invoke_app if INVOKE_PATH.match(scope["path"]) else django_asgi_app
-    await app(scope, receive, send)
+    path = scope["path"]
+    if INVOKE_PATH.match(path):
+        await invoke_app(scope, receive, send)
+    elif API_PATH.match(path):
+        await api_app(scope, receive, send)
+    else:
+        await django_asgi_app(scope, receive, send)
 
 
 def _store_audit_events() -> None:

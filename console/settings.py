@@ -159,13 +159,16 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# How long a thread keeps its database connection (each of a process's threads holds one:
+# the API threads of console.api_handler, the worker's; the thread Django's ASGI handler
+# makes for one request closes its own at the request's end): seconds, 0 to close after
+# each request.
+DB_CONN_MAX_AGE = int(os.environ.get("FUNCTORY_DB_CONN_MAX_AGE", "60"))
 if DATABASE_URL:
     DATABASES = {
-        # How long a thread keeps its PostgreSQL connection (each of a process's threads
-        # holds one): FUNCTORY_DB_CONN_MAX_AGE seconds, 0 to close after each use.
         "default": dj_database_url.parse(
             DATABASE_URL,
-            conn_max_age=int(os.environ.get("FUNCTORY_DB_CONN_MAX_AGE", "60")),
+            conn_max_age=DB_CONN_MAX_AGE,
             conn_health_checks=True,
         )
     }
@@ -176,6 +179,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "functory.sqlite3"),
+            # Opening one (and its PRAGMAs) cost more than a control-plane call's queries.
+            "CONN_MAX_AGE": DB_CONN_MAX_AGE,
             "OPTIONS": {
                 # IMMEDIATE makes writers queue on the lock instead of failing mid-transaction.
                 "transaction_mode": "IMMEDIATE",
@@ -378,6 +383,9 @@ FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox
 FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS", "300"))
 # How long a process may reuse a resolved function configuration it did not change itself.
 FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
+# Threads per process that run the AWS APIs' sync views (console.api_handler); each holds a
+# database connection. A call waits for a free one when all are busy.
+FUNCTORY_API_THREADS = int(os.environ.get("FUNCTORY_API_THREADS", "8"))
 # How long a process may reuse an access key on the Invoke path (a deactivation elsewhere
 # takes effect within this time).
 FUNCTORY_ACCESS_KEY_CACHE_SECONDS = float(os.environ.get("FUNCTORY_ACCESS_KEY_CACHE_SECONDS", "5"))

@@ -5,8 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from functions import arns, logging_config
-from functions.models import Alias, EventInvokeConfig, FunctionUrlConfig, FunctionVersion
+from functions import arns, logging_config, selectors
+from functions.models import (
+    Alias,
+    EventInvokeConfig,
+    FunctionLayer,
+    FunctionUrlConfig,
+    FunctionVersion,
+)
 
 
 def aws_timestamp(value: dt.datetime) -> str:
@@ -16,12 +22,16 @@ def aws_timestamp(value: dt.datetime) -> str:
 
 
 def function_configuration(
-    version: FunctionVersion, *, qualifier: str | None = None
+    version: FunctionVersion,
+    *,
+    qualifier: str | None = None,
+    layers: list[FunctionLayer] | None = None,
 ) -> dict[str, Any]:
     """The ``FunctionConfiguration`` shape for one version.
 
     ``$LATEST`` reports the unqualified ARN unless it was asked for by qualifier; published
     versions report their number, and a lookup through an alias reports the alias.
+    ``layers`` are the version's when already read (a page of versions), else read here.
     """
     function = version.function
     if qualifier is None and version.number != 0:
@@ -62,7 +72,8 @@ def function_configuration(
         config["KMSKeyArn"] = version.kms_key_arn
     if version.vpc_config:
         config["VpcConfig"] = dict(version.vpc_config)
-    layers = list(version.layers.all())
+    if layers is None:
+        layers = selectors.version_layers(version)
     if layers:
         config["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in layers]
     return config

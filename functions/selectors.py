@@ -6,6 +6,8 @@ only ever searches the caller's account.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +15,13 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from awsapi.errors import InvalidParameterValue, ResourceNotFound
+from awsapi.prepared import PreparedQuery
 from functions import arns, pagination
 from functions.models import (
     Alias,
     EventInvokeConfig,
     Function,
+    FunctionLayer,
     FunctionUrlConfig,
     FunctionVersion,
     LayerVersion,
@@ -74,6 +78,26 @@ def _function_in_account(
     return function
 
 
+# Most control-plane calls name a function without a qualifier: compiled once.
+_LATEST = PreparedQuery(
+    lambda account_id, name: FunctionVersion.objects.select_related("function").filter(
+        function__account_id=account_id, function__name=name, number=0
+    )[:1],
+    kinds=(str, str),
+)
+
+
+def _latest_in_account(account: Account, ref: arns.FunctionRef, qualifier: str | None) -> Resolved:
+    """:func:`_function_in_account` and the function's $LATEST in one query (the version
+    joined to its function, scoped to ``account`` the same way)."""
+    if ref.account_id not in (None, account.id):
+        raise function_not_found(ref.account_id or account.id, ref.name, qualifier)
+    latest = _LATEST.first(account.id, ref.name)
+    if latest is None:
+        raise function_not_found(account.id, ref.name, qualifier)
+    return Resolved(latest.function, qualifier, latest, None)
+
+
 def function_get_for_account(account: Account, function_name: str) -> Function:
     """The unqualified function ``function_name`` names, in ``account`` only."""
     ref, qualifier = function_ref(account, function_name)
@@ -89,10 +113,9 @@ def function_resolve(
 ) -> Resolved:
     """Resolve name + qualifier to the version it means ($LATEST when unqualified)."""
     ref, qualifier = function_ref(account, function_name, qualifier)
-    function = _function_in_account(account, ref, qualifier)
     if qualifier is None or qualifier == FunctionVersion.LATEST:
-        latest = function.versions.get(number=0)
-        return Resolved(function, qualifier, latest, None)
+        return _latest_in_account(account, ref, qualifier)
+    function = _function_in_account(account, ref, qualifier)
     if qualifier.isdigit():
         version = function.versions.filter(number=int(qualifier)).first()
         if version is None or version.number == 0:
@@ -218,25 +241,69 @@ def function_url_configs_page(
     return list(configs[: limit + 1])
 
 
+# What a listed configuration never shows (kept out of ListFunctions' rows).
+_NOT_LISTED = (
+    "code",
+    "config_digest",
+    "image_id",
+    "image_settings",
+    "image_uri",
+    "resolved_image_uri",
+    "function__created",
+    "function__tags",
+    "function__reserved_concurrency",
+    "function__last_version_number",
+)
+# ListFunctions' statements by (all versions, after a marker, page size), compiled once each;
+# the least recently used go first, so odd page sizes cannot grow it without bound.
+_LISTINGS: OrderedDict[tuple[bool, bool, int], PreparedQuery[FunctionVersion]] = OrderedDict()
+_LISTINGS_LOCK = threading.Lock()
+
+
+def _listing(all_versions: bool, after: bool, limit: int) -> PreparedQuery[FunctionVersion]:
+    key = (all_versions, after, limit)
+    with _LISTINGS_LOCK:
+        listing = _LISTINGS.get(key)
+        if listing is not None:
+            _LISTINGS.move_to_end(key)
+            return listing
+
+    def build(account_id: str, *position: Any) -> Any:
+        versions = (
+            FunctionVersion.objects.filter(function__account_id=account_id)
+            .select_related("function")
+            .defer(*_NOT_LISTED)
+        )
+        if not all_versions:
+            versions = versions.filter(number=0)
+        if after:
+            name_after, name, number_after = position
+            versions = versions.filter(
+                Q(function__name__gt=name_after) | Q(function__name=name, number__gt=number_after)
+            )
+        return versions.order_by("function__name", "number")[:limit]
+
+    listing = PreparedQuery(build, kinds=(str, str, str, int) if after else (str,))
+    with _LISTINGS_LOCK:
+        _LISTINGS[key] = listing
+        while len(_LISTINGS) > 64:
+            _LISTINGS.popitem(last=False)
+    return listing
+
+
 def function_list(
     account: Account, *, marker: str | None, max_items: int, all_versions: bool = False
 ) -> tuple[list[FunctionVersion], str | None]:
     """ListFunctions: a page of the account's $LATEST versions (every version with
-    ``all_versions``) by name then number, after ``marker``, and the next page's marker."""
+    ``all_versions``) by name then number, after ``marker``, and the next page's marker.
+    The versions carry what a configuration shows, no more (see ``_NOT_LISTED``)."""
     position = pagination.decode(marker, "functions")
-    versions = (
-        FunctionVersion.objects.filter(function__account=account)
-        .select_related("function")
-        .prefetch_related("layers")
-    )
-    if not all_versions:
-        versions = versions.filter(number=0)
-    if position is not None:
+    listing = _listing(all_versions, position is not None, max_items + 1)
+    if position is None:
+        page = listing.rows(account.id)
+    else:
         name, number = position
-        versions = versions.filter(
-            Q(function__name__gt=name) | Q(function__name=name, number__gt=number)
-        )
-    page = list(versions.order_by("function__name", "number")[: max_items + 1])
+        page = listing.rows(account.id, str(name), str(name), int(number))
     if len(page) <= max_items:
         return page, None
     last = page[max_items - 1]
@@ -249,13 +316,57 @@ def version_list(
     """ListVersionsByFunction: a page of the function's versions by number, after
     ``marker``, and the next page's marker."""
     position = pagination.decode(marker, "versions")
-    versions = function.versions.prefetch_related("layers").order_by("number")
+    versions = function.versions.order_by("number")
     if position is not None:
         versions = versions.filter(number__gt=int(position))
     page = list(versions[: max_items + 1])
     if len(page) <= max_items:
         return page, None
     return page[:max_items], pagination.encode(page[max_items - 1].number, "versions")
+
+
+# A page's layers in one statement compiled once: the page's version ids, padded to this
+# many (a longer page, up to ListFunctions' 10,000, has its statement built each time).
+_PAGE_LAYERS_IDS = 64
+_PAGE_LAYERS = PreparedQuery(
+    lambda *version_ids: FunctionLayer.objects.filter(function_version_id__in=version_ids).order_by(
+        "function_version_id", "position"
+    ),
+    kinds=(int,) * _PAGE_LAYERS_IDS,
+)
+
+
+def layers_of(versions: list[FunctionVersion]) -> dict[int, list[FunctionLayer]]:
+    """The layers of each of ``versions`` (by version id, in order) in one query, for
+    rendering a page of them: Django's prefetch costs more per row than the query itself."""
+    found: dict[int, list[FunctionLayer]] = {version.pk: [] for version in versions}
+    if not found:
+        return found
+    ids = list(found)
+    if len(ids) <= _PAGE_LAYERS_IDS:
+        rows = _PAGE_LAYERS.rows(*ids, *[ids[0]] * (_PAGE_LAYERS_IDS - len(ids)))
+    else:
+        rows = list(
+            FunctionLayer.objects.filter(function_version_id__in=ids).order_by(
+                "function_version_id", "position"
+            )
+        )
+    for layer in rows:
+        found[layer.function_version_id].append(layer)
+    return found
+
+
+_LAYERS = PreparedQuery(
+    lambda version_id: FunctionLayer.objects.filter(function_version_id=version_id).order_by(
+        "position"
+    ),
+    kinds=(int,),
+)
+
+
+def version_layers(version: FunctionVersion) -> list[FunctionLayer]:
+    """A version's layers in order (compiled once: every rendered configuration reads them)."""
+    return _LAYERS.rows(version.pk)
 
 
 def latest_version(function: Function) -> FunctionVersion:

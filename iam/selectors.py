@@ -5,16 +5,21 @@ from __future__ import annotations
 from django.db.models import Q
 
 from awsapi.errors import ResourceNotFound
+from awsapi.prepared import PreparedQuery
 from iam.models import AccessKey, TemporaryCredential, User
+
+# Every signed call but Invoke's runs it: compiled once (see awsapi.prepared).
+_ACTIVE_KEY = PreparedQuery(
+    lambda access_key_id: AccessKey.objects.select_related("user", "user__account").filter(
+        access_key_id=access_key_id, status=AccessKey.Status.ACTIVE, user__is_active=True
+    )[:1],
+    kinds=(str,),
+)
 
 
 def access_key_get_active(access_key_id: str) -> AccessKey | None:
-    """The active key with this id, with its user and account, or None."""
-    return (
-        AccessKey.objects.select_related("user", "user__account")
-        .filter(access_key_id=access_key_id, status=AccessKey.Status.ACTIVE, user__is_active=True)
-        .first()
-    )
+    """The active key with this id, with its user and account, or None (read fresh)."""
+    return _ACTIVE_KEY.first(access_key_id)
 
 
 def temporary_credential_get(access_key_id: str) -> TemporaryCredential | None:

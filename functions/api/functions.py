@@ -118,7 +118,10 @@ def list_functions(req: ApiRequest) -> ApiResponse:
         max_items=max_items(params),
         all_versions=params.get("FunctionVersion") == "ALL",
     )
-    body: dict[str, Any] = {"Functions": [render.function_configuration(v) for v in page]}
+    layers = selectors.layers_of(page)
+    body: dict[str, Any] = {
+        "Functions": [render.function_configuration(v, layers=layers[v.pk]) for v in page]
+    }
     if next_marker is not None:
         body["NextMarker"] = next_marker
     return ApiResponse(body)
@@ -141,8 +144,11 @@ def list_versions_by_function(req: ApiRequest, function_name: str) -> ApiRespons
     page, next_marker = selectors.version_list(
         function, marker=params.get("Marker"), max_items=max_items(params)
     )
+    layers = selectors.layers_of(page)
     body: dict[str, Any] = {
-        "Versions": [render.function_configuration(v, qualifier=v.version) for v in page]
+        "Versions": [
+            render.function_configuration(v, qualifier=v.version, layers=layers[v.pk]) for v in page
+        ]
     }
     if next_marker is not None:
         body["NextMarker"] = next_marker

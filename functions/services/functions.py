@@ -3,6 +3,7 @@ delete. Each public function runs in one transaction; a failing call changes not
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any
@@ -16,6 +17,7 @@ from awsapi.errors import (
     PreconditionFailed,
     ResourceConflict,
 )
+from awsapi.prepared import PreparedQuery
 from awsapi.service_models import service_model
 from functions import arns, codestore, images, logging_config, zips
 from functions.models import (
@@ -25,7 +27,7 @@ from functions.models import (
     LayerVersion,
     new_revision_id,
 )
-from functions.selectors import Resolved, function_not_found
+from functions.selectors import Resolved, function_not_found, version_layers
 from functions.services import code
 from functions.services import layers as layer_services
 from iam import sts
@@ -351,7 +353,7 @@ def _set_layers(
 
 
 def _layer_arns(version: FunctionVersion) -> list[str]:
-    return [layer.arn for layer in version.layers.all()]
+    return [layer.arn for layer in version_layers(version)]
 
 
 def _stamp(version: FunctionVersion) -> None:
@@ -474,15 +476,39 @@ def _update_image(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVers
         return _publish(function, latest, description=None) if params.get("Publish") else latest
 
 
+# The function's row, then its $LATEST's, locked in that order as every writer of a
+# function's versions locks them; compiled once (UpdateFunctionConfiguration is frequent).
+_LOCKED_FUNCTION = PreparedQuery(
+    lambda pk: Function.objects.select_for_update().filter(pk=pk), kinds=(int,)
+)
+_LOCKED_LATEST = PreparedQuery(
+    lambda function_id: FunctionVersion.objects.select_for_update().filter(
+        function_id=function_id, number=0
+    ),
+    kinds=(int,),
+)
+
+
+def _locked_latest(function_id: int) -> tuple[Function, FunctionVersion]:
+    """The function and its $LATEST, locked for this transaction (a function deleted
+    meanwhile is not found)."""
+    function = _LOCKED_FUNCTION.first(function_id)
+    latest = _LOCKED_LATEST.first(function_id) if function is not None else None
+    if function is None or latest is None:
+        raise Function.DoesNotExist
+    latest.function = function
+    return function, latest
+
+
 def function_update_configuration(*, resolved: Resolved, params: dict[str, Any]) -> FunctionVersion:
     """UpdateFunctionConfiguration (RevisionId honoured)."""
     if resolved.qualifier not in (None, FunctionVersion.LATEST):
         raise InvalidParameterValue("Only the $LATEST version of a function can be updated.")
     dropped: list[str] = []
     with transaction.atomic():
-        function = Function.objects.select_for_update().get(pk=resolved.function.pk)
-        latest = function.versions.select_for_update().get(number=0)
+        function, latest = _locked_latest(resolved.function.pk)
         check_revision(params.get("RevisionId"), latest.revision_id)
+        before = _stored_values(latest)
         if latest.package_type == "Image":
             _check_image_params(params)
         _apply(latest, params)
@@ -495,9 +521,24 @@ def function_update_configuration(*, resolved: Resolved, params: dict[str, Any])
             dropped = list(latest.layers.values_list("code_id", flat=True))
             _set_layers(latest, layer_versions, layer_arns)
         _stamp(latest)
-        latest.save()
+        latest.save(update_fields=_changed_since(latest, before))
     codestore.release(dropped)
     return latest
+
+
+def _stored_values(version: FunctionVersion) -> dict[str, Any]:
+    """A copy of the version's columns (JSON values deep-copied: an edit in place shows)."""
+    return {
+        field.attname: copy.deepcopy(getattr(version, field.attname))
+        for field in FunctionVersion._meta.concrete_fields
+        if not field.primary_key
+    }
+
+
+def _changed_since(version: FunctionVersion, before: dict[str, Any]) -> list[str]:
+    """The columns whose values differ from ``before``: an UPDATE of those alone costs
+    less to build than one of every column (the stamp always changes a few)."""
+    return [name for name, value in before.items() if getattr(version, name) != value]
 
 
 def _publish(
