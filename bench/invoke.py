@@ -8,6 +8,9 @@
 - cold: p50/p99 of first invokes (a new environment each), beside ``bwrap … python3 -c
   pass`` and, with ``--docker``, ``docker run --rm <runtime image> python3 -c pass``;
 - throughput: warm invokes/s from 4 client threads beside the no-op view's requests/s;
+- density (``--density N``): N functions invoked once each, so N idle warm environments;
+  each one's proportional set size (PSS: shared pages counted by share, the sum of
+  ``/proc/PID/smaps_rollup`` over its cgroup's processes) and how many fit in 4 GB;
 - burst (``--burst 10,50,200``): for each count of concurrent clients, a fresh function gets
   ``--burst-requests`` invokes from that many client threads at once, cold at first (the
   storm case): p50/p99 and p99/p50 (target <= 10x), errors, and how many environments the
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import time
+from pathlib import Path
 
 from common import (
     Credentials,
@@ -237,6 +241,62 @@ def burst(srv, code: bytes, clients: int, requests: int) -> tuple[dict[str, floa
     return percentiles(latencies), errors[0], started
 
 
+def _environment_cgroups(server_pid: int) -> list[Path]:
+    """The memory cgroups of the environments the server at ``server_pid`` owns."""
+    from invocations.executor import cgroups
+
+    token = cgroups.owner_token(server_pid)
+    base = Path("/sys/fs/cgroup/memory/functory")  # v1
+    if not base.is_dir():
+        base = Path("/sys/fs/cgroup/functory")  # v2
+    return sorted(path for path in base.glob(f"o{token}-*") if path.is_dir())
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def density(srv, code: bytes, count: int) -> None:  # type: ignore[no-untyped-def]
+    lam = lambda_client(srv)
+    for i in range(count):
+        name = f"idle-{i}"
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Handler="app.handler",
+            Role=ROLE,
+            Code={"ZipFile": code},
+        )
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    time.sleep(1)  # frozen once idle
+    # Each environment has a cgroup (bwrap, the runtime) and, with egress, one for its
+    # network helper (pasta): an environment's share is the sum over both kinds.
+    cgroups = _environment_cgroups(srv.pid)
+    environments = [c for c in cgroups if "-env-" in c.name]
+    sizes = {}
+    for cgroup in cgroups:
+        pids = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
+        sizes[cgroup.name] = sum(_pss_kb(pid) for pid in pids) / 1024
+    if not environments:
+        print("\nDensity: no environment cgroups found (is the sandbox backend in use?)")
+        return
+    runtimes = [sizes[c.name] for c in environments]
+    mean = sum(sizes.values()) / len(environments)
+    print(
+        f"\nDensity: {len(environments)} idle warm Python environments (standbys included): "
+        f"PSS per environment {mean:.1f} MB with its network helper (the runtime's cgroup "
+        f"alone: mean {sum(runtimes) / len(runtimes):.1f} MB, min {min(runtimes):.1f}, "
+        f"max {max(runtimes):.1f}); {int(4096 // mean)} fit in 4 GB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warm", type=int, default=1000)
@@ -246,6 +306,8 @@ def main() -> None:
     parser.add_argument("--burst", default="10,50,200", help="client counts ('' for none)")
     parser.add_argument("--burst-requests", type=int, default=2000)
     parser.add_argument("--burst-only", action="store_true")
+    parser.add_argument("--density", type=int, default=20, help="idle environments (0: none)")
+    parser.add_argument("--density-only", action="store_true")
     args = parser.parse_args()
     import os
     import sys
@@ -261,6 +323,9 @@ def main() -> None:
         code = hello_zip()
         if args.burst_only:
             burst_curve(srv, code, args)
+            return
+        if args.density_only:
+            density(srv, code, args.density)
             return
         lam.create_function(
             FunctionName="warm",
@@ -383,6 +448,8 @@ def main() -> None:
             f"  no-op view: {noop_rps:8.0f} req/s   warm Invoke: {invoke_rps:8.0f} req/s   "
             f"ratio {invoke_rps / noop_rps:.0%} (target >= 60%)"
         )
+        if args.density:
+            density(srv, code, args.density)
         burst_curve(srv, code, args)
 
 

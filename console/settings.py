@@ -381,6 +381,10 @@ FUNCTORY_ACCOUNT_CONCURRENCY = int(os.environ.get("FUNCTORY_ACCOUNT_CONCURRENCY"
 FUNCTORY_CODE_STORAGE_LIMIT = int(os.environ.get("FUNCTORY_CODE_STORAGE_LIMIT", str(75 * 1024**3)))
 FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox")
 FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS", "300"))
+# Below this much available memory (MB) idle environments are stopped before their
+# keep-alive ends (unset: 10 % of the host's memory, at least 512 MB).
+_FLOOR = os.environ.get("FUNCTORY_REAP_MEMORY_FLOOR_MB", "")
+FUNCTORY_REAP_MEMORY_FLOOR_MB: float | None = float(_FLOOR) if _FLOOR else None
 # How long a process may reuse a resolved function configuration it did not change itself.
 FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
 # Threads per process that run the AWS APIs' sync views (console.api_handler); each holds a

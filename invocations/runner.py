@@ -60,6 +60,7 @@ def pool() -> EnvironmentPool:
         existing = EnvironmentPool(
             backend,
             keep_alive_s=settings.FUNCTORY_KEEP_ALIVE_SECONDS,
+            memory_floor_mb=settings.FUNCTORY_REAP_MEMORY_FLOOR_MB,
             credentials=execution_credentials.for_spec,
         )
         _pools[loop] = existing

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from collections import defaultdict, deque
@@ -70,6 +71,34 @@ EVICTION_PAUSE_S = 0.05
 
 # Environment starts in progress at once (each is mostly CPU: a sandbox and an interpreter).
 MAX_CONCURRENT_STARTS = max(2, 2 * (os.cpu_count() or 1))
+# Memory: below this much available on the host, idle environments are stopped, least
+# recently used first, an estimated ``IDLE_ENVIRONMENT_MB`` each (an idle Python
+# environment's PSS with its network helper, ``bench/invoke.py --density``: 35 MB), before
+# the keep-alive would. A cache must not push the host into swapping or the OOM killer.
+IDLE_ENVIRONMENT_MB = 36.0
+
+
+def memory_available_mb() -> float:
+    """The host's MemAvailable (``/proc/meminfo``), in MB; infinite if unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def default_memory_floor_mb() -> float:
+    """10 % of the host's memory, at least 512 MB."""
+    try:
+        total_kb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1024
+    except (ValueError, OSError):
+        return 512.0
+    return max(512.0, total_kb / 1024 * 0.10)
+
+
 # What a start is assumed to take before one was measured, and the moving averages' weight.
 DEFAULT_START_S = 0.1
 AVERAGE_WEIGHT = 0.2
@@ -84,10 +113,16 @@ class EnvironmentPool:
         *,
         keep_alive_s: float = 300.0,
         credentials: CredentialSource | None = None,
+        memory_floor_mb: float | None = None,
+        memory_available: Callable[[], float] = memory_available_mb,
     ) -> None:
         self.backend = backend
         self.keep_alive_s = keep_alive_s
         self.credentials = credentials
+        self.memory_floor_mb = (
+            default_memory_floor_mb() if memory_floor_mb is None else memory_floor_mb
+        )
+        self.memory_available = memory_available
         self._idle: dict[str, list[Environment]] = defaultdict(list)
         self._busy: set[Environment] = set()
         self._current: dict[str, str] = {}  # function_key -> live spec key
@@ -411,10 +446,23 @@ class EnvironmentPool:
             await asyncio.sleep(min(1.0, self.keep_alive_s / 2))
             self.reap()
 
+    def _reap_for_memory(self) -> None:
+        deficit = self.memory_floor_mb - self.memory_available()
+        if deficit <= 0:
+            return
+        for _ in range(max(1, math.ceil(deficit / IDLE_ENVIRONMENT_MB))):
+            victim = self._least_recently_used_idle()
+            if victim is None:
+                return
+            logger.info("memory low (%.0f MB short): stopping an idle environment", deficit)
+            self._stop_later(victim)
+
     def reap(self, now: float | None = None) -> None:
         """Stop the environments idle for longer than the keep-alive (as of ``now``, on the
-        monotonic clock: the current time unless given), and those whose credentials would
-        not last another invocation."""
+        monotonic clock: the current time unless given), those whose credentials would
+        not last another invocation, and, while the host's available memory is below the
+        floor, enough of the least recently used idle ones to make it up."""
+        self._reap_for_memory()
         cutoff = (time.monotonic() if now is None else now) - self.keep_alive_s
         for key, environments in list(self._idle.items()):
             keep = [

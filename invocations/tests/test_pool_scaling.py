@@ -129,3 +129,33 @@ def test_every_waiting_invocation_gets_the_error_of_a_runtime_that_cannot_start(
             await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_idle_environments_make_way_when_the_host_runs_short_of_memory(tmp_path, code_dir):
+    available = [10_000.0]
+
+    async def scenario() -> None:
+        pool = EnvironmentPool(
+            SandboxBackend(str(tmp_path / "state"), lambda *a: None),
+            memory_floor_mb=1_000,
+            memory_available=lambda: available[0],
+        )
+        try:
+            spec = _spec(code_dir)
+            tokens = await asyncio.gather(*(_token(pool, spec, 1.0) for _ in range(3)))
+            assert pool.stats()["idle"] == 3
+            newest = await _token(pool, spec)  # the most recently used one
+            pool.reap()
+            assert pool.stats()["idle"] == 3  # plenty of memory: the keep-alive decides
+            available[0] = 950.0  # 50 MB short: two idle environments' worth
+            pool.reap()
+            assert pool.stats()["idle"] == 1
+            assert await _token(pool, spec) == newest  # the least recently used went
+            available[0] = 10_000.0
+            pool.reap()
+            assert pool.stats()["idle"] == 1
+            assert newest in tokens
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
