@@ -454,6 +454,10 @@ FUNCTORY_ASYNC_LEASE_SECONDS = float(os.environ.get("FUNCTORY_ASYNC_LEASE_SECOND
 FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS = float(
     os.environ.get("FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS", "120")
 )
+# A worker that takes an event also claims up to this many due events of the same function
+# and qualifier in all (fewer under a lower reserved concurrency) and runs them side by
+# side: one claim, one log flush and one outcome transaction per batch. 1: one at a time.
+FUNCTORY_ASYNC_BATCH = max(1, int(os.environ.get("FUNCTORY_ASYNC_BATCH", "8")))
 # Ended events are kept this long (the console's and API's list), then deleted.
 FUNCTORY_ASYNC_RETENTION_SECONDS = float(
     os.environ.get("FUNCTORY_ASYNC_RETENTION_SECONDS", str(7 * 24 * 3600))

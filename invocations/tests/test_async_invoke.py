@@ -402,7 +402,7 @@ def test_a_failing_event_is_retried_twice_at_the_spacing_of_retry_delay(
 
     failed = remote.Attempt(b'{"errorMessage": "nope"}', "Unhandled", "$LATEST")
     monkeypatch.setattr(asynchronous.services, "invoke_target", invoke_target)
-    monkeypatch.setattr(asynchronous, "_attempt", lambda invocation, target: failed)
+    monkeypatch.setattr(asynchronous, "_attempts", lambda batch, target: [failed] * len(batch))
     event = async_invocation_row(account)
     for retry in (1, 2):
         before = timezone.now()
@@ -421,3 +421,135 @@ def test_a_failing_event_is_retried_twice_at_the_spacing_of_retry_delay(
     assert [delay for _, delay in enqueued] == [60, 120]
     event.refresh_from_db()
     assert (event.attempts, event.function_errors, event.condition) == (3, 3, "RetriesExhausted")
+
+
+def _claimed_pks(claimed: list[AsyncInvocation]) -> set[int]:
+    return {invocation.pk for invocation in claimed}
+
+
+def test_a_batch_claims_the_due_events_of_the_same_function_and_qualifier_only(
+    account: Account,
+) -> None:
+    head = async_invocation_row(account)
+    due = [async_invocation_row(account) for _ in range(2)]
+    async_invocation_row(account, next_attempt_at=timezone.now() + timedelta(minutes=1))
+    async_invocation_row(account, "other")
+    async_invocation_row(account, qualifier="prod")
+    held = async_invocation_row(account)
+    assert asynchronous.async_invocation_claim(held.pk) is not None
+    claimed = asynchronous.async_invocation_claim(head.pk)
+    assert claimed is not None
+    more = asynchronous.async_invocations_claim_more(claimed, limit=10)
+    assert _claimed_pks(more) == {event.pk for event in due}
+    for event in more:  # claimed as a single claim claims: the attempt number is the token
+        assert event.status == AsyncInvocation.Status.RUNNING and event.attempts == 1
+        assert asynchronous.async_invocation_claim(event.pk) is None
+    assert asynchronous.async_invocations_claim_more(claimed, limit=10) == []
+
+
+def test_a_batch_claim_takes_at_most_its_limit_oldest_first(account: Account) -> None:
+    now = timezone.now()
+    head = async_invocation_row(account)
+    events = [
+        async_invocation_row(account, next_attempt_at=now - timedelta(seconds=s)) for s in (1, 3, 2)
+    ]
+    claimed = asynchronous.async_invocation_claim(head.pk)
+    assert claimed is not None
+    more = asynchronous.async_invocations_claim_more(claimed, limit=2)
+    assert [event.pk for event in more] == [events[1].pk, events[2].pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batch_claims_never_take_the_same_event() -> None:
+    from django.db import connection
+
+    account = Account.objects.create(id="123456789012")
+    heads = [async_invocation_row(account) for _ in range(4)]
+    events = [async_invocation_row(account) for _ in range(40)]
+    taken: list[set[int]] = []
+    barrier = threading.Barrier(len(heads))
+
+    def claim(head: AsyncInvocation) -> None:
+        try:
+            barrier.wait()
+            seen: set[int] = set()
+            while more := asynchronous.async_invocations_claim_more(head, limit=3):
+                seen |= _claimed_pks(more)
+            taken.append(seen)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(head,)) for head in heads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [pk for seen in taken for pk in seen]
+    assert len(claimed) == len(set(claimed))
+    assert set(claimed) | {head.pk for head in heads} == {e.pk for e in [*heads, *events]}
+    assert set(
+        AsyncInvocation.objects.filter(pk__in=claimed).values_list("attempts", flat=True)
+    ) == {1}
+
+
+def test_a_killed_workers_whole_batch_is_handed_out_again(
+    account: Account, enqueued: list[tuple[int, float | None]]
+) -> None:
+    head = async_invocation_row(account)
+    others = [async_invocation_row(account) for _ in range(3)]
+    claimed = asynchronous.async_invocation_claim(head.pk)
+    assert claimed is not None
+    assert len(asynchronous.async_invocations_claim_more(claimed, limit=10)) == 3
+    assert asynchronous.async_invocations_sweep() == 0
+    # The worker dies mid-batch: every lease of the batch runs out.
+    later = timezone.now() + timedelta(hours=1)
+    assert asynchronous.async_invocations_sweep(now=later) == 4
+    assert sorted(pk for pk, _ in enqueued) == sorted(e.pk for e in [head, *others])
+    for event in [head, *others]:
+        again = asynchronous.async_invocation_claim(event.pk, now=later)
+        assert again is not None and again.attempts == 2
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """Every batch of attempts (``batches``, by event id) of a ``target`` whose attempts
+    all succeed (no function runs)."""
+    batches: list[list[int]] = []
+    target = SimpleNamespace(timeout_s=3.0, reserved_concurrency=None)
+
+    async def invoke_target(*args: Any) -> SimpleNamespace:
+        return target
+
+    def attempts(batch: list[AsyncInvocation], target: Any) -> list[remote.Attempt]:
+        batches.append([invocation.pk for invocation in batch])
+        return [remote.Attempt(b"1", None, "$LATEST") for _ in batch]
+
+    monkeypatch.setattr(asynchronous.services, "invoke_target", invoke_target)
+    monkeypatch.setattr(asynchronous, "_attempts", attempts)
+    return SimpleNamespace(batches=batches, target=target)
+
+
+def test_a_worker_runs_its_functions_due_events_as_one_batch_each_once(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 3
+    events = [async_invocation_row(account) for _ in range(5)]
+    assert asynchronous.async_invocation_run(events[0].pk) == AsyncInvocation.Status.SUCCEEDED
+    assert ran.batches == [[events[0].pk, events[1].pk, events[2].pk]]
+    # Their own messages find them done; the rest make the next batch.
+    assert asynchronous.async_invocation_run(events[1].pk) == "skipped"
+    assert asynchronous.async_invocation_run(events[3].pk) == AsyncInvocation.Status.SUCCEEDED
+    assert ran.batches[1] == [events[3].pk, events[4].pk]
+    for event in events:
+        event.refresh_from_db()
+        assert event.status == AsyncInvocation.Status.SUCCEEDED and event.attempts == 1
+
+
+def test_a_batch_is_no_larger_than_the_functions_reserved_concurrency(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 8
+    ran.target.reserved_concurrency = 2
+    events = [async_invocation_row(account) for _ in range(4)]
+    asynchronous.async_invocation_run(events[0].pk)
+    assert ran.batches == [[events[0].pk, events[1].pk]]
