@@ -455,9 +455,13 @@ FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS = float(
     os.environ.get("FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS", "120")
 )
 # A worker that takes an event also claims up to this many due events of the same function
-# and qualifier in all (fewer under a lower reserved concurrency) and runs them side by
-# side: one claim, one log flush and one outcome transaction per batch. 1: one at a time.
-FUNCTORY_ASYNC_BATCH = max(1, int(os.environ.get("FUNCTORY_ASYNC_BATCH", "8")))
+# and qualifier in all (fewer under a lower reserved concurrency) and runs them, at most
+# FUNCTORY_ASYNC_BATCH_CONCURRENCY at a time (so a batch doesn't boot an environment per
+# event on a small host): one claim, one log flush and one outcome transaction per batch.
+FUNCTORY_ASYNC_BATCH = max(1, int(os.environ.get("FUNCTORY_ASYNC_BATCH", "16")))
+FUNCTORY_ASYNC_BATCH_CONCURRENCY = max(
+    1, int(os.environ.get("FUNCTORY_ASYNC_BATCH_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
+)
 # Ended events are kept this long (the console's and API's list), then deleted.
 FUNCTORY_ASYNC_RETENTION_SECONDS = float(
     os.environ.get("FUNCTORY_ASYNC_RETENTION_SECONDS", str(7 * 24 * 3600))

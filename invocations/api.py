@@ -6,7 +6,6 @@ are served from per-process caches, and the pool runs on the server's own event 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -14,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -27,7 +27,7 @@ from awsapi.errors import AWSError
 from awsapi.validation import validate
 from iam.authentication import ApiRequest, lambda_api_async
 from iam.models import Account
-from invocations import acceptance, selectors, services
+from invocations import acceptance, eventloop, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
 from platformapi.authentication import ConsoleSessionAuthentication, SigV4Authentication
@@ -182,7 +182,8 @@ async def invoke_async(req: ApiRequest, function_name: str) -> ApiResponse:
 @csrf_exempt
 async def internal_invoke(request: HttpRequest) -> HttpResponse:
     """A batch of asynchronous attempts for this server's own worker (the embedded profile's
-    single executor, see :mod:`invocations.remote`), run side by side; signed, never public.
+    single executor, see :mod:`invocations.remote`), run side by side (as many at a time as
+    the worker would itself); signed, never public.
     Each attempt is answered with its result or its AWS error."""
     body = request.body
     if request.method != "POST" or not internal.signed(request):
@@ -191,9 +192,13 @@ async def internal_invoke(request: HttpRequest) -> HttpResponse:
     accounts: dict[str, Account | None] = {}
     for account_id in {attempt["AccountId"] for attempt in attempts}:
         accounts[account_id] = await Account.objects.filter(pk=account_id).afirst()
-    outcomes = await asyncio.gather(
-        *(_internal_attempt(accounts[attempt["AccountId"]], attempt) for attempt in attempts)
+    outcomes = await eventloop.gather_limited(
+        [_internal_attempt(accounts[attempt["AccountId"]], attempt) for attempt in attempts],
+        settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY,
     )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     # The attempts' log lines are stored before they are answered (and so before they are done).
     await sync_to_async(ingestor.flush, thread_sensitive=False)()
     return JsonResponse({"Outcomes": outcomes})

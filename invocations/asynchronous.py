@@ -16,7 +16,6 @@ if the first one died before sending them all).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from dataclasses import dataclass
@@ -274,8 +273,9 @@ def async_invocation_run(invocation_id: int) -> str:
         batch += async_invocations_claim_more(invocation, size - 1)
     ended: dict[int, str] = {}
     runnable: list[AsyncInvocation] = []
+    budget = _budget_s(target, len(batch))
     for claimed in batch:
-        status = _before_attempt(claimed, event, target, error)
+        status = _before_attempt(claimed, event, target, error, budget)
         if status is None:
             runnable.append(claimed)
         else:
@@ -283,7 +283,7 @@ def async_invocation_run(invocation_id: int) -> str:
     if runnable:
         assert target is not None  # an event runs only once its target is known
         started = timezone.now()
-        outcomes = _attempts(runnable, target)
+        outcomes = _attempts(runnable, target, _budget_s(target, len(runnable)))
         sends: list[int] = []
         with transaction.atomic():
             # One commit (on disk: these are the events' outcomes) for the whole batch.
@@ -297,6 +297,14 @@ def async_invocation_run(invocation_id: int) -> str:
     return ended[invocation.pk]
 
 
+def _budget_s(target: selectors.InvokeTarget | None, size: int) -> float:
+    """The longest a batch of ``size`` attempts may run: the function's timeout for each
+    round of FUNCTORY_ASYNC_BATCH_CONCURRENCY attempts side by side."""
+    if target is None:
+        return 0.0
+    return -(-size // settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY) * target.timeout_s
+
+
 def _expires(invocation: AsyncInvocation, event: EventSettings) -> datetime:
     return invocation.created + timedelta(seconds=event.maximum_event_age)
 
@@ -306,6 +314,7 @@ def _before_attempt(
     event: EventSettings,
     target: selectors.InvokeTarget | None,
     error: Exception | None,
+    budget_s: float,
 ) -> str | None:
     """The status a claimed event ends its turn in without running, or None to run it."""
     expires = _expires(invocation, event)
@@ -320,11 +329,12 @@ def _before_attempt(
     try:
         if target is None:
             raise error or RuntimeError("no invoke target")
-        # The lease must outlive the function's timeout, whichever version runs: the claim's
-        # own lease covers short functions; longer ones get theirs extended (one UPDATE).
-        needed = target.timeout_s + LEASE_MARGIN_SECONDS
+        # The lease must outlive the batch's run (the function's timeout, whichever version
+        # runs, per round of the batch): the claim's own lease covers short functions and
+        # small batches; others get theirs extended (one UPDATE).
+        needed = budget_s + LEASE_MARGIN_SECONDS
         if needed > settings.FUNCTORY_ASYNC_LEASE_SECONDS:
-            lease = target.timeout_s + settings.FUNCTORY_ASYNC_LEASE_SECONDS
+            lease = budget_s + settings.FUNCTORY_ASYNC_LEASE_SECONDS
             _record(invocation, claimed_until=timezone.now() + timedelta(seconds=lease))
     except Exception as exc:
         return _system_error(invocation, exc, expires, event)
@@ -389,14 +399,15 @@ def _after_attempt(
 
 
 def _attempts(
-    batch: list[AsyncInvocation], target: selectors.InvokeTarget
+    batch: list[AsyncInvocation], target: selectors.InvokeTarget, budget_s: float
 ) -> list[remote.Attempt | Exception]:
-    """Run the function once for each event, side by side: in the server process when this
-    worker has one to hand them to (the embedded profile), else in this process's own pool.
-    An attempt that could not run (a throttle, a system error) gives its exception."""
+    """Run the function once for each event, side by side (FUNCTORY_ASYNC_BATCH_CONCURRENCY
+    at a time, all within ``budget_s``): in the server process when this worker has one to
+    hand them to (the embedded profile), else in this process's own pool. An attempt that
+    could not run (a throttle, a system error) gives its exception."""
     if settings.FUNCTORY_EXECUTOR_URL:
         try:
-            return list(remote.invoke(batch, target.timeout_s))
+            return list(remote.invoke(batch, budget_s))
         except Exception as exc:
             return [exc] * len(batch)
     outcomes = eventloop.run(_local_attempts(batch, target))
@@ -414,8 +425,9 @@ def _attempts(
 async def _local_attempts(
     batch: list[AsyncInvocation], target: selectors.InvokeTarget
 ) -> list[remote.Attempt | BaseException]:
-    return await asyncio.gather(
-        *(_local_attempt(invocation, target) for invocation in batch), return_exceptions=True
+    return await eventloop.gather_limited(
+        [_local_attempt(invocation, target) for invocation in batch],
+        settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY,
     )
 
 

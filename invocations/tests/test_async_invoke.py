@@ -402,7 +402,9 @@ def test_a_failing_event_is_retried_twice_at_the_spacing_of_retry_delay(
 
     failed = remote.Attempt(b'{"errorMessage": "nope"}', "Unhandled", "$LATEST")
     monkeypatch.setattr(asynchronous.services, "invoke_target", invoke_target)
-    monkeypatch.setattr(asynchronous, "_attempts", lambda batch, target: [failed] * len(batch))
+    monkeypatch.setattr(
+        asynchronous, "_attempts", lambda batch, target, budget: [failed] * len(batch)
+    )
     event = async_invocation_row(account)
     for retry in (1, 2):
         before = timezone.now()
@@ -520,7 +522,7 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     async def invoke_target(*args: Any) -> SimpleNamespace:
         return target
 
-    def attempts(batch: list[AsyncInvocation], target: Any) -> list[remote.Attempt]:
+    def attempts(batch: list[AsyncInvocation], target: Any, *budget: float) -> list[remote.Attempt]:
         batches.append([invocation.pk for invocation in batch])
         return [remote.Attempt(b"1", None, "$LATEST") for _ in batch]
 
@@ -553,3 +555,52 @@ def test_a_batch_is_no_larger_than_the_functions_reserved_concurrency(
     events = [async_invocation_row(account) for _ in range(4)]
     asynchronous.async_invocation_run(events[0].pk)
     assert ran.batches == [[events[0].pk, events[1].pk]]
+
+
+def test_a_batchs_leases_outlast_every_round_of_its_attempts(
+    account: Account, ran: SimpleNamespace, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 5
+    settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 2
+    settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
+    ran.target.timeout_s = 25.0  # 3 rounds of 2: up to 75 s
+    events = [async_invocation_row(account) for _ in range(5)]
+    leases: list[Any] = []
+    succeed = asynchronous._attempts
+
+    def attempts(batch: list[AsyncInvocation], target: Any, budget_s: float) -> Any:
+        leases.extend(
+            AsyncInvocation.objects.filter(pk__in=[e.pk for e in batch]).values_list(
+                "claimed_until", flat=True
+            )
+        )
+        return succeed(batch, target, budget_s)
+
+    monkeypatch.setattr(asynchronous, "_attempts", attempts)
+    began = timezone.now()
+    asynchronous.async_invocation_run(events[0].pk)
+    assert len(leases) == 5
+    assert all(lease >= began + timedelta(seconds=75 + 60) for lease in leases)
+
+
+def test_gather_limited_runs_no_more_than_its_limit_at_once() -> None:
+    import asyncio
+
+    from invocations import eventloop
+
+    running: list[int] = [0]
+    most: list[int] = [0]
+
+    async def one(n: int) -> int:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await asyncio.sleep(0)
+        running[0] -= 1
+        if n == 3:
+            raise ValueError(n)
+        return n
+
+    results = asyncio.run(eventloop.gather_limited([one(n) for n in range(7)], 2))
+    assert most[0] == 2
+    assert results[:3] == [0, 1, 2] and isinstance(results[3], ValueError)
+    assert results[4:] == [4, 5, 6]
