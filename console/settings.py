@@ -457,8 +457,9 @@ FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS = float(
 # A worker that takes an event also claims up to this many due events of the same function
 # and qualifier in all (fewer under a lower reserved concurrency) and runs them, at most
 # FUNCTORY_ASYNC_BATCH_CONCURRENCY at a time (so a batch doesn't boot an environment per
-# event on a small host): one claim, one log flush and one outcome transaction per batch.
-FUNCTORY_ASYNC_BATCH = max(1, int(os.environ.get("FUNCTORY_ASYNC_BATCH", "16")))
+# event on a small host), in no more rounds than fit in FUNCTORY_ASYNC_LEASE_SECONDS: one
+# claim, one log flush and one outcome transaction per batch.
+FUNCTORY_ASYNC_BATCH = max(1, int(os.environ.get("FUNCTORY_ASYNC_BATCH", "32")))
 FUNCTORY_ASYNC_BATCH_CONCURRENCY = max(
     1, int(os.environ.get("FUNCTORY_ASYNC_BATCH_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
 )

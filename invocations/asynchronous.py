@@ -267,10 +267,7 @@ def async_invocation_run(invocation_id: int) -> str:
         target, error = None, exc
     batch = [invocation]
     if target is not None:
-        size = settings.FUNCTORY_ASYNC_BATCH
-        if target.reserved_concurrency is not None:
-            size = min(size, target.reserved_concurrency)  # beyond it they'd be throttled
-        batch += async_invocations_claim_more(invocation, size - 1)
+        batch += async_invocations_claim_more(invocation, _batch_size(target) - 1)
     ended: dict[int, str] = {}
     runnable: list[AsyncInvocation] = []
     budget = _budget_s(target, len(batch))
@@ -295,6 +292,19 @@ def async_invocation_run(invocation_id: int) -> str:
             except Exception:  # the row keeps delivery_pending: the sweeper sends it later
                 logger.exception("async invocation %s: sending its records failed", pk)
     return ended[invocation.pk]
+
+
+def _batch_size(target: selectors.InvokeTarget) -> int:
+    """How many events of ``target`` one worker takes at once: FUNCTORY_ASYNC_BATCH, no
+    more than its reserved concurrency (beyond it they would be throttled), and no more
+    rounds of FUNCTORY_ASYNC_BATCH_CONCURRENCY than fit in a lease: a killed worker's batch
+    runs again no later than one event of a long-running function would."""
+    width = settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY
+    rounds = max(1, int(settings.FUNCTORY_ASYNC_LEASE_SECONDS // max(target.timeout_s, 1.0)))
+    size = min(settings.FUNCTORY_ASYNC_BATCH, width * rounds)
+    if target.reserved_concurrency is not None:
+        size = min(size, target.reserved_concurrency)
+    return max(size, 1)
 
 
 def _budget_s(target: selectors.InvokeTarget | None, size: int) -> float:

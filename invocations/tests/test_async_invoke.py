@@ -563,7 +563,7 @@ def test_a_batchs_leases_outlast_every_round_of_its_attempts(
     settings.FUNCTORY_ASYNC_BATCH = 5
     settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 2
     settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
-    ran.target.timeout_s = 25.0  # 3 rounds of 2: up to 75 s
+    ran.target.timeout_s = 15.0  # 3 rounds of 2: up to 45 s
     events = [async_invocation_row(account) for _ in range(5)]
     leases: list[Any] = []
     succeed = asynchronous._attempts
@@ -580,7 +580,7 @@ def test_a_batchs_leases_outlast_every_round_of_its_attempts(
     began = timezone.now()
     asynchronous.async_invocation_run(events[0].pk)
     assert len(leases) == 5
-    assert all(lease >= began + timedelta(seconds=75 + 60) for lease in leases)
+    assert all(lease >= began + timedelta(seconds=45 + 60) for lease in leases)
 
 
 def test_gather_limited_runs_no_more_than_its_limit_at_once() -> None:
@@ -604,3 +604,23 @@ def test_gather_limited_runs_no_more_than_its_limit_at_once() -> None:
     assert most[0] == 2
     assert results[:3] == [0, 1, 2] and isinstance(results[3], ValueError)
     assert results[4:] == [4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "reserved", "size"),
+    [
+        (3.0, None, 32),  # 8 rounds of 4 fit in the 60 s lease
+        (3.0, 5, 5),  # no more than the function may run at once
+        (20.0, None, 12),  # 3 rounds of 4
+        (60.0, None, 4),  # one round: a long function's batch is no slower to recover
+        (900.0, None, 4),
+    ],
+)
+def test_a_batch_is_as_large_as_its_lease_and_reserved_concurrency_allow(
+    settings: Any, timeout_s: float, reserved: int | None, size: int
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 32
+    settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 4
+    settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
+    target = SimpleNamespace(timeout_s=timeout_s, reserved_concurrency=reserved)
+    assert asynchronous._batch_size(target) == size  # type: ignore[arg-type]
