@@ -297,10 +297,12 @@ def async_invocation_run(invocation_id: int) -> str:
 def _batch_size(target: selectors.InvokeTarget) -> int:
     """How many events of ``target`` one worker takes at once: FUNCTORY_ASYNC_BATCH, no
     more than its reserved concurrency (beyond it they would be throttled), and no more
-    rounds of FUNCTORY_ASYNC_BATCH_CONCURRENCY than fit in a lease: a killed worker's batch
-    runs again no later than one event of a long-running function would."""
+    rounds of FUNCTORY_ASYNC_BATCH_CONCURRENCY than fit in the claim's lease: a short
+    function's batch needs no lease extension, a killed worker's batch runs again no later
+    than one event of a long-running function would."""
     width = settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY
-    rounds = max(1, int(settings.FUNCTORY_ASYNC_LEASE_SECONDS // max(target.timeout_s, 1.0)))
+    usable = settings.FUNCTORY_ASYNC_LEASE_SECONDS - LEASE_MARGIN_SECONDS
+    rounds = max(1, int(usable // max(target.timeout_s, 1.0)))
     size = min(settings.FUNCTORY_ASYNC_BATCH, width * rounds)
     if target.reserved_concurrency is not None:
         size = min(size, target.reserved_concurrency)

@@ -563,7 +563,7 @@ def test_a_batchs_leases_outlast_every_round_of_its_attempts(
     settings.FUNCTORY_ASYNC_BATCH = 5
     settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 2
     settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
-    ran.target.timeout_s = 15.0  # 3 rounds of 2: up to 45 s
+    ran.target.timeout_s = 10.0  # 3 rounds of 2: up to 30 s
     events = [async_invocation_row(account) for _ in range(5)]
     leases: list[Any] = []
     succeed = asynchronous._attempts
@@ -580,7 +580,20 @@ def test_a_batchs_leases_outlast_every_round_of_its_attempts(
     began = timezone.now()
     asynchronous.async_invocation_run(events[0].pk)
     assert len(leases) == 5
-    assert all(lease >= began + timedelta(seconds=45 + 60) for lease in leases)
+    margin = asynchronous.LEASE_MARGIN_SECONDS
+    assert all(lease >= began + timedelta(seconds=30 + margin) for lease in leases)
+
+
+def test_a_batch_of_a_long_running_function_is_a_single_round(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 5
+    settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 2
+    settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
+    ran.target.timeout_s = 300.0
+    events = [async_invocation_row(account) for _ in range(5)]
+    asynchronous.async_invocation_run(events[0].pk)
+    assert ran.batches == [[events[0].pk, events[1].pk]]
 
 
 def test_gather_limited_runs_no_more_than_its_limit_at_once() -> None:
@@ -609,9 +622,10 @@ def test_gather_limited_runs_no_more_than_its_limit_at_once() -> None:
 @pytest.mark.parametrize(
     ("timeout_s", "reserved", "size"),
     [
-        (3.0, None, 32),  # 8 rounds of 4 fit in the 60 s lease
+        (3.0, None, 32),  # 8 rounds of 4 fit in the 60 s lease (less the 30 s margin)
         (3.0, 5, 5),  # no more than the function may run at once
-        (20.0, None, 12),  # 3 rounds of 4
+        (10.0, None, 12),  # 3 rounds of 4
+        (20.0, None, 4),
         (60.0, None, 4),  # one round: a long function's batch is no slower to recover
         (900.0, None, 4),
     ],
