@@ -46,6 +46,18 @@ LEASE_MARGIN_SECONDS = 30.0
 Status = AsyncInvocation.Status
 WAITING = (Status.QUEUED, Status.RETRYING)
 
+# Events this process ended (their final state committed), newest last: their messages,
+# which mostly come after a batch ran them, are dropped without a query. An ended event
+# never waits again, so this only ever answers what the database would.
+ENDED_HERE_LIMIT = 65536
+_ended_here: dict[int, None] = {}
+
+
+def _ended_here_add(invocation_id: int) -> None:
+    _ended_here[invocation_id] = None
+    if len(_ended_here) > ENDED_HERE_LIMIT:
+        del _ended_here[next(iter(_ended_here))]
+
 
 def retry_delay(retry: int, *, base: float, cap: float = math.inf) -> float:
     """Seconds to wait before retry number ``retry`` (1 for the first): ``base``, doubled
@@ -200,6 +212,9 @@ def _end(
         response_payload=response if plan else None,
         **fields,
     )
+    if ended:
+        pk = invocation.pk
+        transaction.on_commit(lambda: _ended_here_add(pk))
     if ended and status == Status.FAILED:
         metrics.async_event_dropped(_series(invocation))
     if ended and plan:
@@ -252,6 +267,8 @@ def async_invocation_run(invocation_id: int) -> str:
     The batch's attempts run side by side; their log lines are stored with one flush, their
     outcomes with one transaction. Returns the status this event's attempt left it in.
     """
+    if invocation_id in _ended_here:
+        return "skipped"
     invocation = async_invocation_claim(invocation_id)
     if invocation is None:
         return "skipped"

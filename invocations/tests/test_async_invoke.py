@@ -303,6 +303,13 @@ def account(db: None) -> Account:
     return Account.objects.create(id="123456789012")
 
 
+@pytest.fixture(autouse=True)
+def _nothing_ended_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test transactions roll back, so event ids come again: each test starts with an empty
+    memo of the events this process ended."""
+    monkeypatch.setattr(asynchronous, "_ended_here", {})
+
+
 def test_a_second_claim_of_the_same_event_loses(account: Account) -> None:
     event = async_invocation_row(account)
     first = asynchronous.async_invocation_claim(event.pk)
@@ -638,3 +645,39 @@ def test_a_batch_is_as_large_as_its_lease_and_reserved_concurrency_allow(
     settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
     target = SimpleNamespace(timeout_s=timeout_s, reserved_concurrency=reserved)
     assert asynchronous._batch_size(target) == size  # type: ignore[arg-type]
+
+
+def test_a_message_for_an_event_this_process_ended_is_dropped_without_a_query(
+    account: Account,
+    ran: SimpleNamespace,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 3
+    events = [async_invocation_row(account) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        asynchronous.async_invocation_run(events[0].pk)
+    with django_assert_num_queries(0):
+        assert asynchronous.async_invocation_run(events[2].pk) == "skipped"
+
+
+def test_a_message_for_an_event_this_process_will_retry_is_not_dropped(
+    account: Account,
+    ran: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    enqueued: list[tuple[int, float | None]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    failed = remote.Attempt(b'{"errorMessage": "nope"}', "Unhandled", "$LATEST")
+    monkeypatch.setattr(
+        asynchronous, "_attempts", lambda batch, target, budget: [failed] * len(batch)
+    )
+    event = async_invocation_row(account)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.RETRYING
+    AsyncInvocation.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.RETRYING
+    event.refresh_from_db()
+    assert event.attempts == 2
