@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,12 +52,14 @@ WAITING = (Status.QUEUED, Status.RETRYING)
 # never waits again, so this only ever answers what the database would.
 ENDED_HERE_LIMIT = 65536
 _ended_here: dict[int, None] = {}
+_ended_here_lock = threading.Lock()  # a worker may run tasks in threads
 
 
 def _ended_here_add(invocation_id: int) -> None:
-    _ended_here[invocation_id] = None
-    if len(_ended_here) > ENDED_HERE_LIMIT:
-        del _ended_here[next(iter(_ended_here))]
+    with _ended_here_lock:
+        _ended_here[invocation_id] = None
+        if len(_ended_here) > ENDED_HERE_LIMIT:
+            del _ended_here[next(iter(_ended_here))]
 
 
 def retry_delay(retry: int, *, base: float, cap: float = math.inf) -> float:

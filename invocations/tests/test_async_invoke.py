@@ -681,3 +681,10 @@ def test_a_message_for_an_event_this_process_will_retry_is_not_dropped(
         assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.RETRYING
     event.refresh_from_db()
     assert event.attempts == 2
+
+
+def test_the_memo_of_ended_events_keeps_only_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(asynchronous, "ENDED_HERE_LIMIT", 3)
+    for pk in range(1, 6):
+        asynchronous._ended_here_add(pk)
+    assert list(asynchronous._ended_here) == [3, 4, 5]
