@@ -688,3 +688,50 @@ def test_the_memo_of_ended_events_keeps_only_the_newest(monkeypatch: pytest.Monk
     for pk in range(1, 6):
         asynchronous._ended_here_add(pk)
     assert list(asynchronous._ended_here) == [3, 4, 5]
+
+
+def _queries_to_run_a_batch(account: Account, size: int, settings: Any) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.FUNCTORY_ASYNC_BATCH = size
+    events = [async_invocation_row(account) for _ in range(size)]
+    with CaptureQueriesContext(connection) as queries:
+        asynchronous.async_invocation_run(events[0].pk)
+    for event in events:
+        event.refresh_from_db()
+        assert event.status == AsyncInvocation.Status.SUCCEEDED and event.finished is not None
+        assert event.executed_version == "$LATEST" and event.claimed_until is None
+    return len(queries)
+
+
+def test_a_batch_of_successes_is_recorded_with_as_many_queries_as_a_pair(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    assert _queries_to_run_a_batch(account, 8, settings) == _queries_to_run_a_batch(
+        account, 2, settings
+    )
+
+
+def test_a_success_whose_claim_was_taken_over_is_not_recorded(
+    account: Account, ran: SimpleNamespace, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 3
+    events = [async_invocation_row(account) for _ in range(3)]
+    succeed = asynchronous._attempts
+
+    def slow(batch: list[AsyncInvocation], target: Any, budget_s: float) -> Any:
+        # Meanwhile the second event's lease ran out and another attempt took it.
+        later = timezone.now() + timedelta(hours=1)
+        assert asynchronous.async_invocation_claim(events[1].pk, now=later) is not None
+        return succeed(batch, target, budget_s)
+
+    monkeypatch.setattr(asynchronous, "_attempts", slow)
+    asynchronous.async_invocation_run(events[0].pk)
+    statuses = [AsyncInvocation.objects.get(pk=e.pk).status for e in events]
+    assert statuses == [
+        AsyncInvocation.Status.SUCCEEDED,
+        AsyncInvocation.Status.RUNNING,
+        AsyncInvocation.Status.SUCCEEDED,
+    ]
+    assert AsyncInvocation.objects.get(pk=events[1].pk).attempts == 2
