@@ -161,7 +161,7 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {
-        # How long a thread keeps its PostgreSQL connection (each of a process's threads
+        # How long a thread keeps its database connection (each of a process's threads
         # holds one): FUNCTORY_DB_CONN_MAX_AGE seconds, 0 to close after each use.
         "default": dj_database_url.parse(
             DATABASE_URL,
@@ -176,6 +176,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "functory.sqlite3"),
+            # Kept per thread as on PostgreSQL: opening one (with its PRAGMAs and Django's
+            # SQL functions) cost more than the Invoke API's whole Event accept.
+            "CONN_MAX_AGE": int(os.environ.get("FUNCTORY_DB_CONN_MAX_AGE", "60")),
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 # IMMEDIATE makes writers queue on the lock instead of failing mid-transaction.
                 "transaction_mode": "IMMEDIATE",
