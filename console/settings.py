@@ -179,8 +179,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "functory.sqlite3"),
-            # Opening one (and its PRAGMAs) cost more than a control-plane call's queries.
+            # Kept per thread as on PostgreSQL: opening one (with its PRAGMAs and Django's
+            # SQL functions) cost more than a control-plane call's queries or the Invoke
+            # API's whole Event accept.
             "CONN_MAX_AGE": DB_CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 # IMMEDIATE makes writers queue on the lock instead of failing mid-transaction.
                 "transaction_mode": "IMMEDIATE",
@@ -470,6 +473,15 @@ FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS = float(
 FUNCTORY_ASYNC_LEASE_SECONDS = float(os.environ.get("FUNCTORY_ASYNC_LEASE_SECONDS", "60"))
 FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS = float(
     os.environ.get("FUNCTORY_ASYNC_REQUEUE_AFTER_SECONDS", "120")
+)
+# A worker that takes an event also claims up to this many due events of the same function
+# and qualifier in all (fewer under a lower reserved concurrency) and runs them, at most
+# FUNCTORY_ASYNC_BATCH_CONCURRENCY at a time (so a batch doesn't boot an environment per
+# event on a small host), in no more rounds than fit in FUNCTORY_ASYNC_LEASE_SECONDS: one
+# claim, one log flush and one outcome transaction per batch.
+FUNCTORY_ASYNC_BATCH = max(1, int(os.environ.get("FUNCTORY_ASYNC_BATCH", "32")))
+FUNCTORY_ASYNC_BATCH_CONCURRENCY = max(
+    1, int(os.environ.get("FUNCTORY_ASYNC_BATCH_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
 )
 # Ended events are kept this long (the console's and API's list), then deleted.
 FUNCTORY_ASYNC_RETENTION_SECONDS = float(

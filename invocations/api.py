@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -26,7 +27,7 @@ from awsapi.errors import AWSError
 from awsapi.validation import validate
 from iam.authentication import ApiRequest, lambda_api_async
 from iam.models import Account
-from invocations import acceptance, selectors, services
+from invocations import acceptance, eventloop, selectors, services
 from invocations.models import AsyncInvocation
 from monitoring.ingest import ingestor
 from platformapi.authentication import ConsoleSessionAuthentication, SigV4Authentication
@@ -180,14 +181,34 @@ async def invoke_async(req: ApiRequest, function_name: str) -> ApiResponse:
 
 @csrf_exempt
 async def internal_invoke(request: HttpRequest) -> HttpResponse:
-    """One attempt of an asynchronous invocation for this server's own worker (the embedded
-    profile's single executor, see :mod:`invocations.remote`); signed, never public."""
+    """A batch of asynchronous attempts for this server's own worker (the embedded profile's
+    single executor, see :mod:`invocations.remote`), run side by side (as many at a time as
+    the worker would itself); signed, never public.
+    Each attempt is answered with its result or its AWS error."""
     body = request.body
     if request.method != "POST" or not internal.signed(request):
         return HttpResponse(status=403)
-    attempt = json.loads(body)
+    attempts: list[dict[str, Any]] = json.loads(body)["Attempts"]
+    accounts: dict[str, Account | None] = {}
+    for account_id in {attempt["AccountId"] for attempt in attempts}:
+        accounts[account_id] = await Account.objects.filter(pk=account_id).afirst()
+    outcomes = await eventloop.gather_limited(
+        [_internal_attempt(accounts[attempt["AccountId"]], attempt) for attempt in attempts],
+        settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    # The attempts' log lines are stored before they are answered (and so before they are done).
+    await sync_to_async(ingestor.flush, thread_sensitive=False)()
+    return JsonResponse({"Outcomes": outcomes})
+
+
+async def _internal_attempt(account: Account | None, attempt: dict[str, Any]) -> dict[str, Any]:
+    if account is None:
+        missing = {"code": "ResourceNotFoundException", "message": "The account does not exist."}
+        return {"Error": {**missing, "status": 404}}
     try:
-        account = await Account.objects.aget(pk=attempt["AccountId"])
         target = await services.invoke_target(
             account, attempt["FunctionName"], attempt["Qualifier"]
         )
@@ -201,20 +222,13 @@ async def internal_invoke(request: HttpRequest) -> HttpResponse:
             if attempt.get("QueuedAt") is not None
             else None,
         )
-    except Account.DoesNotExist:
-        missing = {"code": "ResourceNotFoundException", "message": "The account does not exist."}
-        return JsonResponse(missing, status=404)
     except AWSError as error:
-        return JsonResponse({"code": error.code, "message": error.message}, status=error.status)
-    # The attempt's log lines are stored before it is answered (and so before it is done).
-    await sync_to_async(ingestor.flush, thread_sensitive=False)()
-    return JsonResponse(
-        {
-            "Payload": base64.b64encode(done.result.payload).decode(),
-            "FunctionError": done.result.function_error,
-            "ExecutedVersion": done.executed_version,
-        }
-    )
+        return {"Error": {"code": error.code, "message": error.message, "status": error.status}}
+    return {
+        "Payload": base64.b64encode(done.result.payload).decode(),
+        "FunctionError": done.result.function_error,
+        "ExecutedVersion": done.executed_version,
+    }
 
 
 class AsyncInvocationsInput(serializers.Serializer[Any]):

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +47,25 @@ LEASE_MARGIN_SECONDS = 30.0
 
 Status = AsyncInvocation.Status
 WAITING = (Status.QUEUED, Status.RETRYING)
+
+# Events this process ended (their final state committed), newest last: their messages,
+# which mostly come after a batch ran them, are dropped without a query. An ended event
+# never waits again, so this only ever answers what the database would.
+ENDED_HERE_LIMIT = 65536
+_ended_here: dict[int, None] = {}
+_ended_here_lock = threading.Lock()  # a worker may run tasks in threads
+
+
+def _ended_here_many(invocation_ids: list[int]) -> None:
+    for invocation_id in invocation_ids:
+        _ended_here_add(invocation_id)
+
+
+def _ended_here_add(invocation_id: int) -> None:
+    with _ended_here_lock:
+        _ended_here[invocation_id] = None
+        if len(_ended_here) > ENDED_HERE_LIMIT:
+            del _ended_here[next(iter(_ended_here))]
 
 
 def retry_delay(retry: int, *, base: float, cap: float = math.inf) -> float:
@@ -82,6 +103,13 @@ def event_invoke_settings(invocation: AsyncInvocation) -> EventSettings:
     return EventSettings(config, config.retry_attempts, config.event_age)
 
 
+def _claimable(now: datetime) -> Q:
+    """Due and waiting, or running under a claim that expired (its worker died or hung)."""
+    return Q(status__in=WAITING, next_attempt_at__lte=now) | Q(
+        status=Status.RUNNING, claimed_until__lt=now
+    )
+
+
 def async_invocation_claim(
     invocation_id: int, now: datetime | None = None
 ) -> AsyncInvocation | None:
@@ -92,18 +120,59 @@ def async_invocation_claim(
     """
     now = now or timezone.now()
     lease = now + timedelta(seconds=settings.FUNCTORY_ASYNC_LEASE_SECONDS)
-    claimable = Q(status__in=WAITING, next_attempt_at__lte=now) | Q(
-        status=Status.RUNNING, claimed_until__lt=now
-    )
+    # Most messages of batched events find them taken: a read tells, without the write
+    # lock SQLite's claim would take (and hold up the Invoke API's inserts with).
+    if not AsyncInvocation.objects.filter(_claimable(now), pk=invocation_id).exists():
+        return None
     with transaction.atomic():
         # A claim lost in a database crash only means the event is claimed again.
         commit_without_waiting_for_disk()
-        claimed = AsyncInvocation.objects.filter(claimable, pk=invocation_id).update(
+        claimed = AsyncInvocation.objects.filter(_claimable(now), pk=invocation_id).update(
             status=Status.RUNNING, claimed_until=lease, attempts=F("attempts") + 1
         )
     if not claimed:
         return None
     return AsyncInvocation.objects.select_related("account").get(pk=invocation_id)
+
+
+def async_invocations_claim_more(
+    head: AsyncInvocation, limit: int, now: datetime | None = None
+) -> list[AsyncInvocation]:
+    """Claim up to ``limit`` further claimable events of ``head``'s function and qualifier
+    (the oldest first), to run beside it: one transaction for the lot.
+
+    Each is claimed as :func:`async_invocation_claim` claims one (same lease, same attempt
+    token), so a killed worker's whole batch runs again. Two workers never take the same
+    event: PostgreSQL skips rows another claim has locked, SQLite's write lock serialises
+    the claims, and the UPDATE checks every row is still claimable either way; what this
+    claim took is read back by its lease, a timestamp no other claim shares.
+    """
+    if limit <= 0:
+        return []
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=settings.FUNCTORY_ASYNC_LEASE_SECONDS)
+    claimable = AsyncInvocation.objects.filter(
+        _claimable(now),
+        account_id=head.account_id,
+        function_name=head.function_name,
+        qualifier=head.qualifier,
+    ).exclude(pk=head.pk)
+    with transaction.atomic():
+        commit_without_waiting_for_disk()  # as a single claim: a lost one is claimed again
+        due = list(
+            claimable.select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not due or not claimable.filter(pk__in=due).update(
+            status=Status.RUNNING, claimed_until=lease, attempts=F("attempts") + 1
+        ):
+            return []
+        return list(
+            AsyncInvocation.objects.select_related("account")
+            .filter(pk__in=due, status=Status.RUNNING, claimed_until=lease)
+            .order_by("next_attempt_at", "pk")
+        )
 
 
 def _record(invocation: AsyncInvocation, attempt: int | None = None, **fields: object) -> bool:
@@ -124,9 +193,12 @@ def _end(
     condition: str,
     event: EventSettings,
     response: bytes | None,
+    *,
+    sends: list[int] | None = None,
     **fields: Any,
 ) -> str:
-    """Store the event's final state with the records it owes, then send them."""
+    """Store the event's final state with the records it owes, then send them (or, given
+    ``sends``, add the event to it: the caller sends them once its transaction commits)."""
     now = timezone.now()
     attempt = invocation.attempts  # the claim's token, before ``fields`` may change it
     for name, value in fields.items():
@@ -149,10 +221,16 @@ def _end(
         response_payload=response if plan else None,
         **fields,
     )
+    if ended:
+        pk = invocation.pk
+        transaction.on_commit(lambda: _ended_here_add(pk))
     if ended and status == Status.FAILED:
         metrics.async_event_dropped(_series(invocation))
     if ended and plan:
-        destinations.deliveries_send(invocation.pk)
+        if sends is None:
+            destinations.deliveries_send(invocation.pk)
+        else:
+            sends.append(invocation.pk)  # sent once the batch's outcomes are committed
     return status
 
 
@@ -163,9 +241,19 @@ def _fail(
     *,
     condition: str = destinations.RETRIES_EXHAUSTED,
     response: bytes | None = None,
+    sends: list[int] | None = None,
     **fields: Any,
 ) -> str:
-    return _end(invocation, Status.FAILED, condition, event, response, last_error=error, **fields)
+    return _end(
+        invocation,
+        Status.FAILED,
+        condition,
+        event,
+        response,
+        sends=sends,
+        last_error=error,
+        **fields,
+    )
 
 
 def _retry(invocation: AsyncInvocation, error: str, delay: float, **fields: Any) -> str:
@@ -182,14 +270,149 @@ def _retry(invocation: AsyncInvocation, error: str, delay: float, **fields: Any)
 
 
 def async_invocation_run(invocation_id: int) -> str:
-    """One attempt of an asynchronous invocation (safe to run twice: the claim decides)."""
+    """One attempt of an asynchronous invocation (safe to run twice: the claim decides),
+    with a batch of its function's other due events beside it (``FUNCTORY_ASYNC_BATCH``).
+
+    The batch's attempts run side by side; their log lines are stored with one flush, their
+    outcomes with one transaction. Returns the status this event's attempt left it in.
+    """
+    if invocation_id in _ended_here:
+        return "skipped"
     invocation = async_invocation_claim(invocation_id)
     if invocation is None:
         return "skipped"
     event = event_invoke_settings(invocation)
-    expires = invocation.created + timedelta(seconds=event.maximum_event_age)
+    try:
+        target: selectors.InvokeTarget | None = eventloop.run(
+            services.invoke_target(
+                invocation.account, invocation.function_name, invocation.qualifier or None
+            )
+        )
+        error: Exception | None = None
+    except Exception as exc:
+        target, error = None, exc
+    batch = [invocation]
+    if target is not None:
+        batch += async_invocations_claim_more(invocation, _batch_size(target) - 1)
+    ended: dict[int, str] = {}
+    runnable: list[AsyncInvocation] = []
+    budget = _budget_s(target, len(batch))
+    for claimed in batch:
+        status = _before_attempt(claimed, event, target, error, budget)
+        if status is None:
+            runnable.append(claimed)
+        else:
+            ended[claimed.pk] = status
+    if runnable:
+        assert target is not None  # an event runs only once its target is known
+        started = timezone.now()
+        outcomes = _attempts(runnable, target, _budget_s(target, len(runnable)))
+        sends: list[int] = []
+        with transaction.atomic():
+            # One commit (on disk: these are the events' outcomes) for the whole batch.
+            owes_nothing = event.config is None or not event.config.on_success
+            succeeded = [
+                (claimed, outcome)
+                for claimed, outcome in zip(runnable, outcomes, strict=True)
+                if owes_nothing
+                and isinstance(outcome, remote.Attempt)
+                and outcome.function_error is None
+            ]
+            ended.update(_end_succeeded(succeeded, started))
+            for claimed, outcome in zip(runnable, outcomes, strict=True):
+                if claimed.pk not in ended:
+                    ended[claimed.pk] = _after_attempt(claimed, event, outcome, started, sends)
+        for pk in sends:
+            try:
+                destinations.deliveries_send(pk)
+            except Exception:  # the row keeps delivery_pending: the sweeper sends it later
+                logger.exception("async invocation %s: sending its records failed", pk)
+    return ended[invocation.pk]
+
+
+def _end_succeeded(
+    done: list[tuple[AsyncInvocation, remote.Attempt]], started: datetime
+) -> dict[int, str]:
+    """Record a batch's successes that owe no records as :func:`_end` would, in one UPDATE
+    per version run, conditional on each event's attempt token as :func:`_record` is."""
     now = timezone.now()
-    if now >= expires:
+    versions: dict[str, list[AsyncInvocation]] = {}
+    for invocation, outcome in done:
+        versions.setdefault(outcome.executed_version, []).append(invocation)
+        # AsyncEventAge: from acceptance to this attempt, counted once the function ran.
+        age_ms = (started - invocation.created).total_seconds() * 1000
+        metrics.async_event_age(_series(invocation), age_ms)
+    for version, group in versions.items():
+        held = Q()
+        for invocation in group:
+            held |= Q(pk=invocation.pk, attempts=invocation.attempts)
+        updated = AsyncInvocation.objects.filter(held, status=Status.RUNNING).update(
+            status=Status.SUCCEEDED,
+            condition=destinations.SUCCESS,
+            finished=now,
+            deliveries=[],
+            delivery_pending=False,
+            claimed_until=None,
+            response_payload=None,
+            executed_version=version,
+            last_error="",
+            error_code=200,
+            function_error="",
+        )
+        recorded = [invocation.pk for invocation in group]
+        if updated != len(group):
+            # Some lost their claim (it expired and another attempt took them): ``finished``
+            # tells which were recorded here.
+            recorded = list(
+                AsyncInvocation.objects.filter(
+                    pk__in=recorded, status=Status.SUCCEEDED, finished=now
+                ).values_list("pk", flat=True)
+            )
+            logger.warning(
+                "async invocations %s: lost their claims before recording",
+                sorted({invocation.pk for invocation in group} - set(recorded)),
+            )
+        transaction.on_commit(partial(_ended_here_many, recorded))
+    return {invocation.pk: Status.SUCCEEDED for invocation, _ in done}
+
+
+def _batch_size(target: selectors.InvokeTarget) -> int:
+    """How many events of ``target`` one worker takes at once: FUNCTORY_ASYNC_BATCH, no
+    more than its reserved concurrency (beyond it they would be throttled), and no more
+    rounds of FUNCTORY_ASYNC_BATCH_CONCURRENCY than fit in the claim's lease: a short
+    function's batch needs no lease extension, a killed worker's batch runs again no later
+    than one event of a long-running function would."""
+    width = settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY
+    usable = settings.FUNCTORY_ASYNC_LEASE_SECONDS - LEASE_MARGIN_SECONDS
+    rounds = max(1, int(usable // max(target.timeout_s, 1.0)))
+    size = min(settings.FUNCTORY_ASYNC_BATCH, width * rounds)
+    if target.reserved_concurrency is not None:
+        size = min(size, target.reserved_concurrency)
+    return max(size, 1)
+
+
+def _budget_s(target: selectors.InvokeTarget | None, size: int) -> float:
+    """The longest a batch of ``size`` attempts may run: the function's timeout for each
+    round of FUNCTORY_ASYNC_BATCH_CONCURRENCY attempts side by side."""
+    if target is None:
+        return 0.0
+    return -(-size // settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY) * target.timeout_s
+
+
+def _expires(invocation: AsyncInvocation, event: EventSettings) -> datetime:
+    return invocation.created + timedelta(seconds=event.maximum_event_age)
+
+
+def _before_attempt(
+    invocation: AsyncInvocation,
+    event: EventSettings,
+    target: selectors.InvokeTarget | None,
+    error: Exception | None,
+    budget_s: float,
+) -> str | None:
+    """The status a claimed event ends its turn in without running, or None to run it."""
+    expires = _expires(invocation, event)
+    if timezone.now() >= expires:
         return _fail(
             invocation,
             "EventAgeExceeded",
@@ -197,51 +420,65 @@ def async_invocation_run(invocation_id: int) -> str:
             condition=destinations.EVENT_AGE_EXCEEDED,
             attempts=invocation.attempts - 1,
         )
-    # AsyncEventAge: from acceptance to this attempt, counted once the function ran.
-    age_ms = (now - invocation.created).total_seconds() * 1000
     try:
-        target = eventloop.run(
-            services.invoke_target(
-                invocation.account, invocation.function_name, invocation.qualifier or None
-            )
-        )
-        # The lease must outlive the function's timeout, whichever version runs: the claim's
-        # own lease covers short functions; longer ones get theirs extended (one UPDATE).
-        needed = target.timeout_s + LEASE_MARGIN_SECONDS
+        if target is None:
+            raise error or RuntimeError("no invoke target")
+        # The lease must outlive the batch's run (the function's timeout, whichever version
+        # runs, per round of the batch): the claim's own lease covers short functions and
+        # small batches; others get theirs extended (one UPDATE).
+        needed = budget_s + LEASE_MARGIN_SECONDS
         if needed > settings.FUNCTORY_ASYNC_LEASE_SECONDS:
-            lease = target.timeout_s + settings.FUNCTORY_ASYNC_LEASE_SECONDS
+            lease = budget_s + settings.FUNCTORY_ASYNC_LEASE_SECONDS
             _record(invocation, claimed_until=timezone.now() + timedelta(seconds=lease))
-        if target.reserved_concurrency == 0:
-            return _stopped(invocation, event)
-        done = _attempt(invocation, target)
     except Exception as exc:
         return _system_error(invocation, exc, expires, event)
-    metrics.async_event_age(_series(invocation), age_ms)
+    if target.reserved_concurrency == 0:
+        return _stopped(invocation, event)
+    return None
+
+
+def _after_attempt(
+    invocation: AsyncInvocation,
+    event: EventSettings,
+    outcome: remote.Attempt | Exception,
+    started: datetime,
+    sends: list[int],
+) -> str:
+    """Record how the attempt went: done, failed for good, or to be retried (the records
+    an ended event owes are added to ``sends``)."""
+    expires = _expires(invocation, event)
+    if isinstance(outcome, Exception):
+        return _system_error(invocation, outcome, expires, event, sends)
+    # AsyncEventAge: from acceptance to this attempt, counted once the function ran.
+    metrics.async_event_age(
+        _series(invocation), (started - invocation.created).total_seconds() * 1000
+    )
     now = timezone.now()
-    response = done.payload
-    if done.function_error is None:
+    response = outcome.payload
+    if outcome.function_error is None:
         return _end(
             invocation,
             Status.SUCCEEDED,
             destinations.SUCCESS,
             event,
             response,
-            executed_version=done.executed_version,
+            sends=sends,
+            executed_version=outcome.executed_version,
             last_error="",
             error_code=200,
             function_error="",
         )
-    error = f"{done.function_error}: {response[:1000].decode(errors='replace')}"
+    error = f"{outcome.function_error}: {response[:1000].decode(errors='replace')}"
     errors = invocation.function_errors + 1
     fields: dict[str, Any] = {
         "function_errors": errors,
-        "executed_version": done.executed_version,
+        "executed_version": outcome.executed_version,
         "error_code": 200,
-        "function_error": done.function_error,
+        "function_error": outcome.function_error,
     }
     delay = retry_delay(errors, base=settings.FUNCTORY_ASYNC_RETRY_BASE_SECONDS)
     if errors > event.maximum_retry_attempts:
-        return _fail(invocation, error, event, response=response, **fields)
+        return _fail(invocation, error, event, response=response, sends=sends, **fields)
     if now + timedelta(seconds=delay) >= expires:
         return _fail(
             invocation,
@@ -249,29 +486,56 @@ def async_invocation_run(invocation_id: int) -> str:
             event,
             condition=destinations.EVENT_AGE_EXCEEDED,
             response=response,
+            sends=sends,
             **fields,
         )
     return _retry(invocation, error, delay, **fields)
 
 
-def _attempt(invocation: AsyncInvocation, target: selectors.InvokeTarget) -> remote.Attempt:
-    """Run the function once: in the server process when this worker has one to hand it to
-    (the embedded profile), else in this process's own pool."""
+def _attempts(
+    batch: list[AsyncInvocation], target: selectors.InvokeTarget, budget_s: float
+) -> list[remote.Attempt | Exception]:
+    """Run the function once for each event, side by side (FUNCTORY_ASYNC_BATCH_CONCURRENCY
+    at a time, all within ``budget_s``): in the server process when this worker has one to
+    hand them to (the embedded profile), else in this process's own pool. An attempt that
+    could not run (a throttle, a system error) gives its exception."""
     if settings.FUNCTORY_EXECUTOR_URL:
-        return remote.invoke(invocation, target.timeout_s)
-    done = eventloop.run(
-        services.invoke_sync(
-            target,
-            request_id=invocation.request_id,
-            payload=bytes(invocation.payload),
-            client_context=invocation.client_context or None,
-            trace_header=invocation.trace_header or None,
-            queued=services.Queued(invocation.created.timestamp(), invocation.attempts),
-        )
-    )
-    # The attempt's log lines are stored before the attempt is: a worker killed in between
-    # leaves the event to be run again rather than done without its logs.
+        try:
+            return list(remote.invoke(batch, budget_s))
+        except Exception as exc:
+            return [exc] * len(batch)
+    outcomes = eventloop.run(_local_attempts(batch, target))
+    # The attempts' log lines are stored before the attempts are: a worker killed in between
+    # leaves the events to be run again rather than done without their logs.
     ingestor.flush()
+    results: list[remote.Attempt | Exception] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+            raise outcome
+        results.append(outcome)
+    return results
+
+
+async def _local_attempts(
+    batch: list[AsyncInvocation], target: selectors.InvokeTarget
+) -> list[remote.Attempt | BaseException]:
+    return await eventloop.gather_limited(
+        [_local_attempt(invocation, target) for invocation in batch],
+        settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY,
+    )
+
+
+async def _local_attempt(
+    invocation: AsyncInvocation, target: selectors.InvokeTarget
+) -> remote.Attempt:
+    done = await services.invoke_sync(
+        target,
+        request_id=invocation.request_id,
+        payload=bytes(invocation.payload),
+        client_context=invocation.client_context or None,
+        trace_header=invocation.trace_header or None,
+        queued=services.Queued(invocation.created.timestamp(), invocation.attempts),
+    )
     return remote.Attempt(
         bytes(done.result.payload), done.result.function_error, done.executed_version
     )
@@ -291,7 +555,11 @@ def _stopped(invocation: AsyncInvocation, event: EventSettings) -> str:
 
 
 def _system_error(
-    invocation: AsyncInvocation, exc: Exception, expires: datetime, event: EventSettings
+    invocation: AsyncInvocation,
+    exc: Exception,
+    expires: datetime,
+    event: EventSettings,
+    sends: list[int] | None = None,
 ) -> str:
     """Throttles and system errors: retried with growing delays until the event expires;
     errors of the request itself (e.g. the function is gone) give the event up."""
@@ -311,13 +579,14 @@ def _system_error(
         cap=settings.FUNCTORY_ASYNC_SYSTEM_RETRY_MAX_SECONDS,
     )
     if not retriable:
-        return _fail(invocation, error, event, error_code=status, function_error="")
+        return _fail(invocation, error, event, sends=sends, error_code=status, function_error="")
     if now + timedelta(seconds=delay) >= expires:
         return _fail(
             invocation,
             error,
             event,
             condition=destinations.EVENT_AGE_EXCEEDED,
+            sends=sends,
             error_code=status,
             function_error="",
         )

@@ -44,6 +44,19 @@ def loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+async def gather_limited(
+    coroutines: list[Coroutine[Any, Any, T]], limit: int
+) -> list[T | BaseException]:
+    """``asyncio.gather(..., return_exceptions=True)`` running at most ``limit`` at once."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def limited(coroutine: Coroutine[Any, Any, T]) -> T:
+        async with semaphore:
+            return await coroutine
+
+    return await asyncio.gather(*(limited(c) for c in coroutines), return_exceptions=True)
+
+
 def run(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run ``coroutine`` on the process's loop and wait for its result (from any thread)."""
     return asyncio.run_coroutine_threadsafe(coroutine, loop()).result(timeout)

@@ -50,6 +50,8 @@ class LogIngestor:
         self._pending: list[LogBatch] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        # Set by flush: a writer pacing itself writes at once instead (someone waits on it).
+        self._hurry = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
@@ -87,8 +89,11 @@ class LogIngestor:
                 self._thread.start()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything submitted so far is stored (tests, shutdown)."""
+        """Wait until everything submitted so far is stored (tests, shutdown, and an
+        asynchronous attempt, whose lines are stored before it is recorded as done): the
+        next write comes at once, even when the writer was keeping to its interval."""
         self._urgent = True
+        self._hurry.set()
         self._wake.set()
         return self._idle.wait(timeout)
 
@@ -100,7 +105,7 @@ class LogIngestor:
         self._writes = min(BURST, self._writes + (now - self._refilled) / self.interval)
         self._refilled = now
         if self._writes < 1:
-            time.sleep((1 - self._writes) * self.interval)
+            self._hurry.wait((1 - self._writes) * self.interval)
             self._writes, self._refilled = 1.0, time.monotonic()
         self._writes -= 1
 
@@ -110,6 +115,7 @@ class LogIngestor:
             if not self._urgent:
                 self._wait_for_a_write()  # what arrives meanwhile joins this batch
             self._wake.clear()
+            self._hurry.clear()
             self._urgent = False
             with self._lock:
                 batches, self._pending = self._pending, []

@@ -303,6 +303,13 @@ def account(db: None) -> Account:
     return Account.objects.create(id="123456789012")
 
 
+@pytest.fixture(autouse=True)
+def _nothing_ended_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test transactions roll back, so event ids come again: each test starts with an empty
+    memo of the events this process ended."""
+    monkeypatch.setattr(asynchronous, "_ended_here", {})
+
+
 def test_a_second_claim_of_the_same_event_loses(account: Account) -> None:
     event = async_invocation_row(account)
     first = asynchronous.async_invocation_claim(event.pk)
@@ -402,7 +409,9 @@ def test_a_failing_event_is_retried_twice_at_the_spacing_of_retry_delay(
 
     failed = remote.Attempt(b'{"errorMessage": "nope"}', "Unhandled", "$LATEST")
     monkeypatch.setattr(asynchronous.services, "invoke_target", invoke_target)
-    monkeypatch.setattr(asynchronous, "_attempt", lambda invocation, target: failed)
+    monkeypatch.setattr(
+        asynchronous, "_attempts", lambda batch, target, budget: [failed] * len(batch)
+    )
     event = async_invocation_row(account)
     for retry in (1, 2):
         before = timezone.now()
@@ -421,3 +430,308 @@ def test_a_failing_event_is_retried_twice_at_the_spacing_of_retry_delay(
     assert [delay for _, delay in enqueued] == [60, 120]
     event.refresh_from_db()
     assert (event.attempts, event.function_errors, event.condition) == (3, 3, "RetriesExhausted")
+
+
+def _claimed_pks(claimed: list[AsyncInvocation]) -> set[int]:
+    return {invocation.pk for invocation in claimed}
+
+
+def test_a_batch_claims_the_due_events_of_the_same_function_and_qualifier_only(
+    account: Account,
+) -> None:
+    head = async_invocation_row(account)
+    due = [async_invocation_row(account) for _ in range(2)]
+    async_invocation_row(account, next_attempt_at=timezone.now() + timedelta(minutes=1))
+    async_invocation_row(account, "other")
+    async_invocation_row(account, qualifier="prod")
+    held = async_invocation_row(account)
+    assert asynchronous.async_invocation_claim(held.pk) is not None
+    claimed = asynchronous.async_invocation_claim(head.pk)
+    assert claimed is not None
+    more = asynchronous.async_invocations_claim_more(claimed, limit=10)
+    assert _claimed_pks(more) == {event.pk for event in due}
+    for event in more:  # claimed as a single claim claims: the attempt number is the token
+        assert event.status == AsyncInvocation.Status.RUNNING and event.attempts == 1
+        assert asynchronous.async_invocation_claim(event.pk) is None
+    assert asynchronous.async_invocations_claim_more(claimed, limit=10) == []
+
+
+def test_a_batch_claim_takes_at_most_its_limit_oldest_first(account: Account) -> None:
+    now = timezone.now()
+    head = async_invocation_row(account)
+    events = [
+        async_invocation_row(account, next_attempt_at=now - timedelta(seconds=s)) for s in (1, 3, 2)
+    ]
+    claimed = asynchronous.async_invocation_claim(head.pk)
+    assert claimed is not None
+    more = asynchronous.async_invocations_claim_more(claimed, limit=2)
+    assert [event.pk for event in more] == [events[1].pk, events[2].pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batch_claims_never_take_the_same_event() -> None:
+    from django.db import connection
+
+    account = Account.objects.create(id="123456789012")
+    heads = [async_invocation_row(account) for _ in range(4)]
+    events = [async_invocation_row(account) for _ in range(40)]
+    taken: list[set[int]] = []
+    barrier = threading.Barrier(len(heads))
+
+    def claim(head: AsyncInvocation) -> None:
+        try:
+            barrier.wait()
+            seen: set[int] = set()
+            while more := asynchronous.async_invocations_claim_more(head, limit=3):
+                seen |= _claimed_pks(more)
+            taken.append(seen)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(head,)) for head in heads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [pk for seen in taken for pk in seen]
+    assert len(claimed) == len(set(claimed))
+    assert set(claimed) | {head.pk for head in heads} == {e.pk for e in [*heads, *events]}
+    assert set(
+        AsyncInvocation.objects.filter(pk__in=claimed).values_list("attempts", flat=True)
+    ) == {1}
+
+
+def test_a_killed_workers_whole_batch_is_handed_out_again(
+    account: Account, enqueued: list[tuple[int, float | None]]
+) -> None:
+    head = async_invocation_row(account)
+    others = [async_invocation_row(account) for _ in range(3)]
+    claimed = asynchronous.async_invocation_claim(head.pk)
+    assert claimed is not None
+    assert len(asynchronous.async_invocations_claim_more(claimed, limit=10)) == 3
+    assert asynchronous.async_invocations_sweep() == 0
+    # The worker dies mid-batch: every lease of the batch runs out.
+    later = timezone.now() + timedelta(hours=1)
+    assert asynchronous.async_invocations_sweep(now=later) == 4
+    assert sorted(pk for pk, _ in enqueued) == sorted(e.pk for e in [head, *others])
+    for event in [head, *others]:
+        again = asynchronous.async_invocation_claim(event.pk, now=later)
+        assert again is not None and again.attempts == 2
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """Every batch of attempts (``batches``, by event id) of a ``target`` whose attempts
+    all succeed (no function runs)."""
+    batches: list[list[int]] = []
+    target = SimpleNamespace(timeout_s=3.0, reserved_concurrency=None)
+
+    async def invoke_target(*args: Any) -> SimpleNamespace:
+        return target
+
+    def attempts(batch: list[AsyncInvocation], target: Any, *budget: float) -> list[remote.Attempt]:
+        batches.append([invocation.pk for invocation in batch])
+        return [remote.Attempt(b"1", None, "$LATEST") for _ in batch]
+
+    monkeypatch.setattr(asynchronous.services, "invoke_target", invoke_target)
+    monkeypatch.setattr(asynchronous, "_attempts", attempts)
+    return SimpleNamespace(batches=batches, target=target)
+
+
+def test_a_worker_runs_its_functions_due_events_as_one_batch_each_once(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 3
+    events = [async_invocation_row(account) for _ in range(5)]
+    assert asynchronous.async_invocation_run(events[0].pk) == AsyncInvocation.Status.SUCCEEDED
+    assert ran.batches == [[events[0].pk, events[1].pk, events[2].pk]]
+    # Their own messages find them done; the rest make the next batch.
+    assert asynchronous.async_invocation_run(events[1].pk) == "skipped"
+    assert asynchronous.async_invocation_run(events[3].pk) == AsyncInvocation.Status.SUCCEEDED
+    assert ran.batches[1] == [events[3].pk, events[4].pk]
+    for event in events:
+        event.refresh_from_db()
+        assert event.status == AsyncInvocation.Status.SUCCEEDED and event.attempts == 1
+
+
+def test_a_batch_is_no_larger_than_the_functions_reserved_concurrency(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 8
+    ran.target.reserved_concurrency = 2
+    events = [async_invocation_row(account) for _ in range(4)]
+    asynchronous.async_invocation_run(events[0].pk)
+    assert ran.batches == [[events[0].pk, events[1].pk]]
+
+
+def test_a_batchs_leases_outlast_every_round_of_its_attempts(
+    account: Account, ran: SimpleNamespace, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 5
+    settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 2
+    settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
+    ran.target.timeout_s = 10.0  # 3 rounds of 2: up to 30 s
+    events = [async_invocation_row(account) for _ in range(5)]
+    leases: list[Any] = []
+    succeed = asynchronous._attempts
+
+    def attempts(batch: list[AsyncInvocation], target: Any, budget_s: float) -> Any:
+        leases.extend(
+            AsyncInvocation.objects.filter(pk__in=[e.pk for e in batch]).values_list(
+                "claimed_until", flat=True
+            )
+        )
+        return succeed(batch, target, budget_s)
+
+    monkeypatch.setattr(asynchronous, "_attempts", attempts)
+    began = timezone.now()
+    asynchronous.async_invocation_run(events[0].pk)
+    assert len(leases) == 5
+    margin = asynchronous.LEASE_MARGIN_SECONDS
+    assert all(lease >= began + timedelta(seconds=30 + margin) for lease in leases)
+
+
+def test_a_batch_of_a_long_running_function_is_a_single_round(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 5
+    settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 2
+    settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
+    ran.target.timeout_s = 300.0
+    events = [async_invocation_row(account) for _ in range(5)]
+    asynchronous.async_invocation_run(events[0].pk)
+    assert ran.batches == [[events[0].pk, events[1].pk]]
+
+
+def test_gather_limited_runs_no_more_than_its_limit_at_once() -> None:
+    import asyncio
+
+    from invocations import eventloop
+
+    running: list[int] = [0]
+    most: list[int] = [0]
+
+    async def one(n: int) -> int:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await asyncio.sleep(0)
+        running[0] -= 1
+        if n == 3:
+            raise ValueError(n)
+        return n
+
+    results = asyncio.run(eventloop.gather_limited([one(n) for n in range(7)], 2))
+    assert most[0] == 2
+    assert results[:3] == [0, 1, 2] and isinstance(results[3], ValueError)
+    assert results[4:] == [4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "reserved", "size"),
+    [
+        (3.0, None, 32),  # 8 rounds of 4 fit in the 60 s lease (less the 30 s margin)
+        (3.0, 5, 5),  # no more than the function may run at once
+        (10.0, None, 12),  # 3 rounds of 4
+        (20.0, None, 4),
+        (60.0, None, 4),  # one round: a long function's batch is no slower to recover
+        (900.0, None, 4),
+    ],
+)
+def test_a_batch_is_as_large_as_its_lease_and_reserved_concurrency_allow(
+    settings: Any, timeout_s: float, reserved: int | None, size: int
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 32
+    settings.FUNCTORY_ASYNC_BATCH_CONCURRENCY = 4
+    settings.FUNCTORY_ASYNC_LEASE_SECONDS = 60.0
+    target = SimpleNamespace(timeout_s=timeout_s, reserved_concurrency=reserved)
+    assert asynchronous._batch_size(target) == size  # type: ignore[arg-type]
+
+
+def test_a_message_for_an_event_this_process_ended_is_dropped_without_a_query(
+    account: Account,
+    ran: SimpleNamespace,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 3
+    events = [async_invocation_row(account) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        asynchronous.async_invocation_run(events[0].pk)
+    with django_assert_num_queries(0):
+        assert asynchronous.async_invocation_run(events[2].pk) == "skipped"
+
+
+def test_a_message_for_an_event_this_process_will_retry_is_not_dropped(
+    account: Account,
+    ran: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    enqueued: list[tuple[int, float | None]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    failed = remote.Attempt(b'{"errorMessage": "nope"}', "Unhandled", "$LATEST")
+    monkeypatch.setattr(
+        asynchronous, "_attempts", lambda batch, target, budget: [failed] * len(batch)
+    )
+    event = async_invocation_row(account)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.RETRYING
+    AsyncInvocation.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert asynchronous.async_invocation_run(event.pk) == AsyncInvocation.Status.RETRYING
+    event.refresh_from_db()
+    assert event.attempts == 2
+
+
+def test_the_memo_of_ended_events_keeps_only_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(asynchronous, "ENDED_HERE_LIMIT", 3)
+    for pk in range(1, 6):
+        asynchronous._ended_here_add(pk)
+    assert list(asynchronous._ended_here) == [3, 4, 5]
+
+
+def _queries_to_run_a_batch(account: Account, size: int, settings: Any) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.FUNCTORY_ASYNC_BATCH = size
+    events = [async_invocation_row(account) for _ in range(size)]
+    with CaptureQueriesContext(connection) as queries:
+        asynchronous.async_invocation_run(events[0].pk)
+    for event in events:
+        event.refresh_from_db()
+        assert event.status == AsyncInvocation.Status.SUCCEEDED and event.finished is not None
+        assert event.executed_version == "$LATEST" and event.claimed_until is None
+    return len(queries)
+
+
+def test_a_batch_of_successes_is_recorded_with_as_many_queries_as_a_pair(
+    account: Account, ran: SimpleNamespace, settings: Any
+) -> None:
+    assert _queries_to_run_a_batch(account, 8, settings) == _queries_to_run_a_batch(
+        account, 2, settings
+    )
+
+
+def test_a_success_whose_claim_was_taken_over_is_not_recorded(
+    account: Account, ran: SimpleNamespace, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.FUNCTORY_ASYNC_BATCH = 3
+    events = [async_invocation_row(account) for _ in range(3)]
+    succeed = asynchronous._attempts
+
+    def slow(batch: list[AsyncInvocation], target: Any, budget_s: float) -> Any:
+        # Meanwhile the second event's lease ran out and another attempt took it.
+        later = timezone.now() + timedelta(hours=1)
+        assert asynchronous.async_invocation_claim(events[1].pk, now=later) is not None
+        return succeed(batch, target, budget_s)
+
+    monkeypatch.setattr(asynchronous, "_attempts", slow)
+    asynchronous.async_invocation_run(events[0].pk)
+    statuses = [AsyncInvocation.objects.get(pk=e.pk).status for e in events]
+    assert statuses == [
+        AsyncInvocation.Status.SUCCEEDED,
+        AsyncInvocation.Status.RUNNING,
+        AsyncInvocation.Status.SUCCEEDED,
+    ]
+    assert AsyncInvocation.objects.get(pk=events[1].pk).attempts == 2

@@ -79,3 +79,21 @@ def test_a_busy_stream_is_written_about_once_an_interval(monkeypatch) -> None:
     elapsed = time.monotonic() - began
     assert LogEvent.objects.filter(group__name=GROUP).count() == 200
     assert len(writes) <= elapsed / 0.25 + ingest_module.BURST + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_writes_at_once_even_while_the_writer_keeps_to_its_interval() -> None:
+    """An asynchronous attempt flushes before it is recorded as done: a busy writer's
+    pacing must not hold every attempt back by up to an interval."""
+    Account.objects.create(id=ACCOUNT)
+    ingestor = LogIngestor(interval=600)
+    for i in range(ingest_module.BURST):  # the writer's burst, used up line by line
+        ingestor.submit(ACCOUNT, GROUP, "s", [(NOW + i, f"line {i}")])
+        deadline = time.monotonic() + 30
+        while not LogEvent.objects.filter(message=f"line {i}").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    ingestor.submit(ACCOUNT, GROUP, "s", [(NOW + 100, "paced")])  # would wait ~600 s
+    time.sleep(0.2)  # lets the writer start that wait (else the flush comes first)
+    assert ingestor.flush(10)
+    assert LogEvent.objects.filter(message="paced").exists()
