@@ -14,7 +14,7 @@ from django.conf import settings
 
 from invocations.credentials import execution_credentials
 from invocations.executor.environment import LogSink
-from invocations.executor.pool import Backend, EnvironmentPool
+from invocations.executor.pool import Backend, EnvironmentPool, default_memory_floor_mb
 from invocations.executor.spec import EnvironmentSpec
 from monitoring.ingest import ingestor
 from monitoring.traces.ingest import ingestor as traces
@@ -60,7 +60,11 @@ def pool() -> EnvironmentPool:
         existing = EnvironmentPool(
             backend,
             keep_alive_s=settings.FUNCTORY_KEEP_ALIVE_SECONDS,
-            memory_floor_mb=settings.FUNCTORY_REAP_MEMORY_FLOOR_MB,
+            memory_floor_mb=(
+                settings.FUNCTORY_REAP_MEMORY_FLOOR_MB
+                if settings.FUNCTORY_REAP_MEMORY_FLOOR_MB is not None
+                else default_memory_floor_mb()
+            ),
             credentials=execution_credentials.for_spec,
         )
         _pools[loop] = existing

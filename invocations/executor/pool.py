@@ -76,6 +76,7 @@ MAX_CONCURRENT_STARTS = max(2, 2 * (os.cpu_count() or 1))
 # environment's PSS with its network helper, ``bench/invoke.py --density``: 35 MB), before
 # the keep-alive would. A cache must not push the host into swapping or the OOM killer.
 IDLE_ENVIRONMENT_MB = 36.0
+MEMORY_REAP_PAUSE_S = 5.0
 
 
 def memory_available_mb() -> float:
@@ -102,8 +103,14 @@ def default_memory_floor_mb() -> float:
 # What a start is assumed to take before one was measured, and the moving averages' weight.
 DEFAULT_START_S = 0.1
 AVERAGE_WEIGHT = 0.2
+# While invocations wait, the decision to start is looked at again at least this often.
+MAX_RECHECK_S = 0.25
 
 Handed = tuple[Environment, RuntimeOutcome | None]
+
+
+class PoolClosed(RuntimeError):
+    """An invocation waited for an environment of a pool that was closed meanwhile."""
 
 
 class EnvironmentPool:
@@ -113,16 +120,15 @@ class EnvironmentPool:
         *,
         keep_alive_s: float = 300.0,
         credentials: CredentialSource | None = None,
-        memory_floor_mb: float | None = None,
+        memory_floor_mb: float = 0.0,
         memory_available: Callable[[], float] = memory_available_mb,
     ) -> None:
         self.backend = backend
         self.keep_alive_s = keep_alive_s
         self.credentials = credentials
-        self.memory_floor_mb = (
-            default_memory_floor_mb() if memory_floor_mb is None else memory_floor_mb
-        )
+        self.memory_floor_mb = memory_floor_mb  # 0: only the keep-alive reaps
         self.memory_available = memory_available
+        self._memory_reaped_at = -math.inf
         self._idle: dict[str, list[Environment]] = defaultdict(list)
         self._busy: set[Environment] = set()
         self._current: dict[str, str] = {}  # function_key -> live spec key
@@ -203,6 +209,11 @@ class EnvironmentPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for waiting in self._waiting.values():
+            for handed in waiting:
+                if not handed.done():
+                    handed.set_exception(PoolClosed("the environment pool was closed"))
+        self._waiting.clear()
         environments = [env for envs in self._idle.values() for env in envs] + list(self._busy)
         self._idle.clear()
         await asyncio.gather(*(env.stop() for env in environments), return_exceptions=True)
@@ -223,13 +234,15 @@ class EnvironmentPool:
                     environment.retired = True
 
     async def _acquire(self, spec: EnvironmentSpec) -> Handed:
+        handed_dead = False
         while True:
             environment = await self._take_idle(spec)
             if environment is not None:
                 return environment, None
-            environment, init_error = await self._wait_for_one(spec)
+            environment, init_error = await self._wait_for_one(spec, front=handed_dead)
             if init_error is not None or not await self._runtime_ended(environment):
                 return environment, init_error
+            handed_dead = True  # its runtime had exited: keep this invocation's turn
 
     async def _take_idle(self, spec: EnvironmentSpec) -> Environment | None:
         idle = self._idle.get(spec.key)
@@ -260,10 +273,16 @@ class EnvironmentPool:
                 self._scale(environment.spec)
         return ended
 
-    async def _wait_for_one(self, spec: EnvironmentSpec) -> Handed:
-        """Queue for the next environment of ``spec`` that finishes or starts."""
+    async def _wait_for_one(self, spec: EnvironmentSpec, *, front: bool = False) -> Handed:
+        """Queue (at the back, or at the ``front``) for the next environment of ``spec``
+        that finishes or starts."""
+        if self._closed:
+            raise PoolClosed("the environment pool was closed")
         handed: asyncio.Future[Handed] = asyncio.get_running_loop().create_future()
-        self._waiting[spec.key].append(handed)
+        if front:
+            self._waiting[spec.key].appendleft(handed)
+        else:
+            self._waiting[spec.key].append(handed)
         self._scale(spec)
         try:
             return await handed
@@ -300,6 +319,12 @@ class EnvironmentPool:
                 self._mark_busy(environment)
                 handed.set_result((environment, init_error))
                 return
+        stale = self._current.get(environment.spec.function_key) != environment.spec.key
+        if environment.retired or stale or self._closed or init_error is not None:
+            # Nobody waits for it, and nobody may later: a retired or superseded function's,
+            # or one whose init failed (an init timeout leaves its runtime half-started).
+            self._stop_later(environment)
+            return
         self._idle[environment.spec.key].append(environment)
         # After the response is on its way: an idle environment must not run (or burn CPU).
         environment.freeze_when_idle()
@@ -308,7 +333,7 @@ class EnvironmentPool:
         """Start environments for the invocations waiting on ``spec`` that one would serve
         sooner than the busy ones; look again a start's time later while any still wait."""
         waiting = self._waiting.get(spec.key)
-        if not waiting:
+        if not waiting or self._closed:
             return
         while waiting and waiting[0].done():
             waiting.popleft()
@@ -321,7 +346,7 @@ class EnvironmentPool:
             task.add_done_callback(self._tasks.discard)
         if waiting and spec.key not in self._rechecks and not self._closed:
             self._rechecks[spec.key] = asyncio.get_running_loop().call_later(
-                self._start_estimate(spec), self._recheck, spec
+                min(self._start_estimate(spec), MAX_RECHECK_S), self._recheck, spec
             )
 
     def _recheck(self, spec: EnvironmentSpec) -> None:
@@ -329,7 +354,14 @@ class EnvironmentPool:
         self._scale(spec)
 
     def _start_estimate(self, spec: EnvironmentSpec) -> float:
-        return self._start_s.get(spec.runtime, DEFAULT_START_S)
+        """How long a start of ``spec`` takes: its own, else its runtime's, moving average."""
+        known = self._start_s.get(spec.key)
+        return known if known is not None else self._start_s.get(spec.runtime, DEFAULT_START_S)
+
+    def _start_measured(self, spec: EnvironmentSpec, took: float) -> None:
+        for key in (spec.key, spec.runtime):
+            previous = self._start_s.get(key, took)
+            self._start_s[key] = previous + AVERAGE_WEIGHT * (took - previous)
 
     def _worth_starting(self, spec: EnvironmentSpec, unserved: int, starting: int) -> bool:
         """Whether the ``unserved``-th waiting invocation beyond those the ``starting``
@@ -359,7 +391,9 @@ class EnvironmentPool:
         try:
             if self._start_slots is None:
                 self._start_slots = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
-            async with self._start_slots:
+            await self._start_slots.acquire()
+            slot_held = True
+            try:
                 # Served meanwhile by environments that finished, or no longer worth it?
                 # (Judged as ``_scale`` judges, this start left out: it then starts none.)
                 waiting = sum(1 for h in self._waiting.get(spec.key, ()) if not h.done())
@@ -371,15 +405,26 @@ class EnvironmentPool:
                 credentials = await self.credentials(spec) if self.credentials else None
                 environment = await self._start(spec, credentials)
                 self.started += 1
+                ready = asyncio.ensure_future(environment.wait_ready())
                 try:
-                    init_error = await environment.wait_ready()
+                    # The slot covers the start's own work (the sandbox, the interpreter),
+                    # not an init that sleeps or waits on the network: past twice a start,
+                    # other starts may go ahead.
+                    await asyncio.wait({ready}, timeout=2 * self._start_estimate(spec))
+                    if not ready.done():
+                        self._start_slots.release()
+                        slot_held = False
+                    init_error = await ready
                 except BaseException:
+                    ready.cancel()
                     await environment.stop()
                     environment = None
                     raise
-                took = time.monotonic() - began
-                previous = self._start_s.get(spec.runtime, took)
-                self._start_s[spec.runtime] = previous + AVERAGE_WEIGHT * (took - previous)
+                if init_error is None:
+                    self._start_measured(spec, time.monotonic() - began)
+            finally:
+                if slot_held:
+                    self._start_slots.release()
         except Exception as exc:
             # The invocation that waited longest fails with it, as if it had started the
             # environment itself (an unavailable runtime, no room for its /tmp, ...).
@@ -447,9 +492,15 @@ class EnvironmentPool:
             self.reap()
 
     def _reap_for_memory(self) -> None:
+        if self.memory_floor_mb <= 0:
+            return
+        # What the last stops free takes a moment to show: look again only after that.
+        if time.monotonic() - self._memory_reaped_at < MEMORY_REAP_PAUSE_S:
+            return
         deficit = self.memory_floor_mb - self.memory_available()
         if deficit <= 0:
             return
+        self._memory_reaped_at = time.monotonic()
         for _ in range(max(1, math.ceil(deficit / IDLE_ENVIRONMENT_MB))):
             victim = self._least_recently_used_idle()
             if victim is None:

@@ -159,3 +159,44 @@ def test_idle_environments_make_way_when_the_host_runs_short_of_memory(tmp_path,
             await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_closing_the_pool_leaves_no_invocation_waiting(tmp_path, code_dir):
+    async def scenario() -> None:
+        pool = _pool(tmp_path)
+        spec = _spec(code_dir)
+        for _ in range(3):
+            await _token(pool, spec)
+        calls = [asyncio.ensure_future(_token(pool, spec, 2)) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        await pool.close()
+        # Each ends (answered, or failed because the pool went away); none waits forever.
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 30)
+        assert len(outcomes) == 4
+        assert pool.load()["waiting"] == 0
+
+    asyncio.run(scenario())
+
+
+def test_an_environment_started_for_a_function_retired_meanwhile_is_not_kept(tmp_path, code_dir):
+    async def scenario() -> None:
+        pool = _pool(tmp_path)
+        try:
+            spec = _spec(code_dir)
+            caller = asyncio.ensure_future(_token(pool, spec))
+            await asyncio.sleep(0.01)  # its environment is starting
+            assert pool.load()["starting"] == 1
+            caller.cancel()
+            pool.retire(spec.function_arn)  # the function is deleted
+            with pytest.raises(asyncio.CancelledError):
+                await caller
+            for _ in range(600):
+                if not pool.load()["starting"]:
+                    break
+                await asyncio.sleep(0.05)
+            # Started for nobody, and for a function that is gone: stopped, not kept warm.
+            assert pool.stats() == {"idle": 0, "busy": 0}
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
