@@ -61,6 +61,10 @@ class PreparedQuery(Generic[M]):
         queryset = self._build(*placeholders)
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
+        if " LIKE " in sql.upper():
+            # A pattern lookup's values are escaped by the ORM per call, which a prepared
+            # query skips: only lookups that bind a value as it is may be prepared.
+            raise ValueError(f"a prepared query may not use pattern lookups: {sql}")
         slots = []
         for placeholder in placeholders:
             found = [i for i, param in enumerate(params) if param == placeholder]
@@ -97,7 +101,9 @@ class PreparedQuery(Generic[M]):
                 "select_for_update cannot be used outside of a transaction."
             )
         params = list(compiled.params)
-        for slot, value in zip(compiled.slots, values, strict=True):
+        for slot, value, kind in zip(compiled.slots, values, self._kinds, strict=True):
+            if not isinstance(value, kind):  # what the ORM would convert is not prepared
+                raise TypeError(f"a prepared {kind.__name__} value, not {type(value).__name__}")
             params[slot] = value
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)

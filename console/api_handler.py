@@ -14,16 +14,18 @@ response) in one hop to a fixed pool of threads, each keeping its database conne
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core.exceptions import DisallowedHost, RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpResponseBase
+from django.db import connections
+from django.http import HttpResponseBadRequest, HttpResponseBase
 from django.urls import set_script_prefix
 from django.utils.module_loading import import_string
 
@@ -42,10 +44,17 @@ API_MIDDLEWARE = (
 
 
 class ApiHandler(ASGIHandler):
-    """Django's ASGI handler for sync API views: no middleware, a pool of ``threads``."""
+    """Django's ASGI handler for sync API views: no middleware, a pool of ``threads``.
 
-    def __init__(self, threads: int) -> None:
+    When every thread is taken (calls waiting on a lock, a long upload being stored), a
+    further call goes to ``overflow`` (Django's own handler, a thread of its own) instead
+    of queueing behind them: one tenant's slow calls cannot hold up everyone's."""
+
+    def __init__(self, threads: int, overflow: Any) -> None:
         super().__init__()
+        self._threads = threads
+        self._in_flight = 0
+        self._overflow = overflow
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="api")
         # The whole sync part of a request in one hop; its thread's locals and asgiref's
         # way back to the event loop (async_to_sync in a view) as sync_to_async sets them.
@@ -66,6 +75,16 @@ class ApiHandler(ASGIHandler):
         self._middleware_chain = handler
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self._in_flight >= self._threads:
+            await self._overflow(scope, receive, send)
+            return
+        self._in_flight += 1
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            self._in_flight -= 1
+
+    async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -83,17 +102,39 @@ class ApiHandler(ASGIHandler):
     def _serve(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
         """The request's response, already closed unless it streams (closing it sends
         ``request_finished``, which keeps or closes the thread's database connection)."""
-        set_script_prefix(get_script_prefix(scope))
-        signals.request_started.send(sender=self.__class__, scope=scope)
-        request, error_response = self.create_request(scope, body_file)
-        if request is not None:
-            request.urlconf = API_URLCONF
-        response = error_response if request is None else self.get_response(request)
-        assert response is not None
-        response._handler_class = self.__class__  # type: ignore[attr-defined]
-        if not response.streaming:
-            response.close()
-        return response
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, error_response = self.create_request(scope, body_file)
+            if request is not None:
+                request.urlconf = API_URLCONF
+                try:
+                    request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
+                except DisallowedHost:
+                    request, error_response = None, HttpResponseBadRequest()
+            response = error_response if request is None else self.get_response(request)
+            assert response is not None
+            response._handler_class = self.__class__  # type: ignore[attr-defined]
+            if not response.streaming:
+                response.close()
+            return response
+        finally:
+            _connections_reset()
+
+
+def _connections_reset() -> None:
+    """A pooled thread's connections serve other tenants' calls next: one a call left in a
+    transaction (a bug, but one must not break the thread for good, nor carry that
+    transaction into someone else's call) is thrown away and replaced."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            continue
+        logger.error("an API call left a transaction open on %s: discarded", connection.alias)
+        raw = connection.connection
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.close()
+        connections[connection.alias] = connections.create_connection(connection.alias)
 
 
 async def _send(response: HttpResponseBase, send: Any) -> None:
@@ -107,5 +148,8 @@ async def _send(response: HttpResponseBase, send: Any) -> None:
     ]
     for cookie in response.cookies.values():
         headers.append((b"Set-Cookie", cookie.OutputString().encode("ascii").strip()))
+    body = response.content  # type: ignore[attr-defined]
+    if not response.has_header("Content-Length"):
+        headers.append((b"Content-Length", str(len(body)).encode("ascii")))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": response.content})  # type: ignore[attr-defined]
+    await send({"type": "http.response.body", "body": body})

@@ -48,7 +48,7 @@ INVOKE_PATH = re.compile(
     r"|2021-11-15/functions/[^/]+/response-streaming-invocations)/?$"
 )
 # The REST APIs' paths (Lambda's and its dated siblings): console pages never start so.
-API_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/")
+API_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/", re.ASCII)
 
 
 class WithoutMiddleware(ASGIHandler):
@@ -87,7 +87,7 @@ for _handler_class in (ASGIHandler, WithoutMiddleware):
         sender=_handler_class,
         dispatch_uid=f"close-request-thread-connections-{_handler_class.__name__}",
     )
-api_app = ApiHandler(threads=settings.FUNCTORY_API_THREADS)
+api_app = ApiHandler(threads=settings.FUNCTORY_API_THREADS, overflow=django_asgi_app)
 
 
 async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -391,8 +391,8 @@ FUNCTORY_REAP_MEMORY_FLOOR_MB: float | None = float(_FLOOR) if _FLOOR else None
 # How long a process may reuse a resolved function configuration it did not change itself.
 FUNCTORY_CONFIG_CACHE_SECONDS = float(os.environ.get("FUNCTORY_CONFIG_CACHE_SECONDS", "1"))
 # Threads per process that run the AWS APIs' sync views (console.api_handler); each holds a
-# database connection. A call waits for a free one when all are busy.
-FUNCTORY_API_THREADS = int(os.environ.get("FUNCTORY_API_THREADS", "8"))
+# database connection. When all are busy a call gets a thread of its own (Django's handler).
+FUNCTORY_API_THREADS = int(os.environ.get("FUNCTORY_API_THREADS", "4"))
 # How long a process may reuse an access key on the Invoke path (a deactivation elsewhere
 # takes effect within this time).
 FUNCTORY_ACCESS_KEY_CACHE_SECONDS = float(os.environ.get("FUNCTORY_ACCESS_KEY_CACHE_SECONDS", "5"))

@@ -88,7 +88,7 @@ def test_a_pool_thread_keeps_its_database_connection_between_calls(
     user = iam_services.user_create(username="u", account=account, password=None, is_admin=True)
     key = iam_services.access_key_create(user=user)
     credentials = Credentials(key.access_key_id, key.secret_access_key)
-    handler = ApiHandler(threads=1)
+    handler = ApiHandler(threads=1, overflow=None)
 
     def pool_connection() -> object:
         return handler._executor.submit(lambda: connection.connection).result()
@@ -171,3 +171,74 @@ def test_the_api_routes_give_a_dated_path_the_view_the_root_routes_give_it(path:
     # The same pattern (the included apps' own, or the catch-all's regex) with the same values.
     assert (api.route, api.kwargs) == (root.route, root.kwargs)
     assert api.func is root.func or api.route == r"^\d{4}-\d{2}-\d{2}/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_every_pool_thread_is_taken_a_call_gets_a_thread_of_its_own() -> None:
+    from console.asgi import django_asgi_app
+
+    account = iam_services.account_get_or_create("111111111111")
+    user = iam_services.user_create(username="u", account=account, password=None, is_admin=True)
+    key = iam_services.access_key_create(user=user)
+    credentials = Credentials(key.access_key_id, key.secret_access_key)
+    handler = ApiHandler(threads=1, overflow=django_asgi_app)
+    release = __import__("threading").Event()
+    held = handler._executor.submit(release.wait, 30)  # the only thread, held (a slow call)
+
+    async def scenario() -> tuple[int, bytes]:
+        handler._in_flight = 1  # as the held call counts itself
+        status, _, body = await asyncio.wait_for(
+            _call(handler, _signed_get("/2015-03-31/functions", credentials)), 20
+        )
+        return status, body
+
+    try:
+        status, body = asyncio.run(scenario())
+        assert status == 200, body  # answered while the pool's thread was still held
+        assert not held.done()
+    finally:
+        release.set()
+        handler._executor.shutdown()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_left_open_on_a_pool_thread_is_not_carried_into_the_next_call() -> None:
+    from django.db import transaction
+
+    account = iam_services.account_get_or_create("111111111111")
+    user = iam_services.user_create(username="u", account=account, password=None, is_admin=True)
+    key = iam_services.access_key_create(user=user)
+    credentials = Credentials(key.access_key_id, key.secret_access_key)
+    handler = ApiHandler(threads=1, overflow=None)
+    original = handler.get_response
+
+    def leaky(request: Any) -> Any:  # a view with a bug: enters a transaction, never leaves
+        transaction.atomic().__enter__()
+        return original(request)
+
+    try:
+        handler.get_response = leaky  # type: ignore[method-assign]
+        asyncio.run(_call(handler, _signed_get("/2015-03-31/functions", credentials)))
+        handler.get_response = original  # type: ignore[method-assign]
+        for _ in range(2):
+            status, _, body = asyncio.run(
+                _call(handler, _signed_get("/2015-03-31/functions", credentials))
+            )
+            assert status == 200, body
+        assert not handler._executor.submit(lambda: connection.in_atomic_block).result()
+    finally:
+        handler._executor.submit(lambda: connection.close()).result()
+        handler._executor.shutdown()
+
+
+def test_an_api_call_for_a_host_not_allowed_is_a_bad_request(settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["good.example"]
+    handler = ApiHandler(threads=1, overflow=None)
+    try:
+        status, headers, _ = asyncio.run(
+            _call(handler, _scope("GET", "/2015-03-31/functions", {"Host": "evil.example"}))
+        )
+        assert status == 400
+        assert headers["content-length"] == "0" or int(headers["content-length"]) >= 0
+    finally:
+        handler._executor.shutdown()

@@ -63,8 +63,21 @@ def test_a_value_the_query_would_transform_is_refused() -> None:
     startswith = PreparedQuery(
         lambda name: User.objects.filter(username__startswith=name), kinds=(str,)
     )
-    with pytest.raises(ValueError, match="used once, as given"):
+    with pytest.raises(ValueError, match=r"used once, as given|pattern lookups"):
         startswith.rows("u")
+
+
+def test_a_pattern_lookup_is_refused_even_when_its_value_passes_unchanged() -> None:
+    # iexact compiles to LIKE with the value as given: a % in it would match anyone.
+    iexact = PreparedQuery(lambda name: User.objects.filter(username__iexact=name), kinds=(str,))
+    with pytest.raises(ValueError, match="pattern lookups"):
+        iexact.rows("%")
+
+
+def test_a_value_of_another_type_than_prepared_is_refused() -> None:
+    by_name = PreparedQuery(lambda name: User.objects.filter(username=name), kinds=(str,))
+    with pytest.raises(TypeError):
+        by_name.rows(12)
 
 
 # Without the test's own transaction around it: autocommit, as a view outside atomic() runs.
