@@ -190,3 +190,42 @@ def throughput(fn_factory, seconds: float = 5.0, threads: int = 4) -> float:  # 
     for worker in workers:
         worker.join()
     return sum(counts) / seconds
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on a free local port (a peer for SQS/SNS/EventBridge, or the control
+    plane's baseline), stopped on exit."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the moto server did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def noop_function(lam: Any, name: str, code: bytes, role: str, **extra: Any) -> str:
+    """Create a Python 3.11 function ``name`` (``app.handler`` in ``code``); its name."""
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=role,
+        Code={"ZipFile": code},
+        **extra,
+    )
+    return name

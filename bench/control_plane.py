@@ -18,15 +18,11 @@ Only control-plane calls: moto would want Docker for an Invoke.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from common import _free_port, hello_zip, lambda_client, percentiles, report, server
+from common import hello_zip, lambda_client, moto_server, noop_function, percentiles, report, server
 
 MOTO_CREDENTIALS = {
     "aws_access_key_id": "bench",
@@ -39,30 +35,6 @@ TRUST_POLICY = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
     '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
 )
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the moto server did not start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def moto_clients(url: str) -> tuple[Any, str]:
@@ -80,12 +52,11 @@ def create_functions(client: Any, role: str, count: int) -> list[str]:
     code = hello_zip()
     names = [f"bench-{i:02d}" for i in range(count)]
     for name in names:
-        client.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Handler="app.handler",
-            Role=role,
-            Code={"ZipFile": code},
+        noop_function(
+            client,
+            name,
+            code,
+            role,
             Environment={"Variables": {"STAGE": "bench", "NAME": name}},
             Tags={"team": "bench"},
         )

@@ -24,17 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from async_events import fan_out, invoke_event, invoke_sync, wait_done
-from common import ROOT, _free_port, hello_zip, lambda_client, server
+from common import ROOT, hello_zip, lambda_client, moto_server, server
 
 ROLE = "arn:aws:iam::123456789012:role/bench"
 FUNCTION = "noop"  # the name async_events' listing waits on
@@ -47,28 +43,6 @@ def handler(event, context):
         print("latency-ms", (now - float(record["body"])) * 1000)
 """
 PEER = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
-
-
-@contextmanager
-def moto() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def sqs_client(url: str) -> Any:
@@ -238,7 +212,7 @@ def main() -> None:
     if not 1 <= args.events <= 1000:
         parser.error("--events must be between 1 and 1000 (the listing's limit)")
 
-    with moto() as peer_url:
+    with moto_server() as peer_url:
         env = {
             "FUNCTORY_AWS_ENDPOINT_URL": peer_url,
             "FUNCTORY_AWS_ACCESS_KEY_ID": "bench",

@@ -32,6 +32,7 @@ from common import (
     SignedClient,
     hello_zip,
     lambda_client,
+    noop_function,
     percentiles,
     report,
     server,
@@ -178,14 +179,7 @@ def burst(srv, code: bytes, clients: int, requests: int) -> tuple[dict[str, floa
     import threading
 
     lam = lambda_client(srv)
-    name = f"burst-{clients}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Handler="app.handler",
-        Role=ROLE,
-        Code={"ZipFile": code},
-    )
+    name = noop_function(lam, f"burst-{clients}", code, ROLE)
     path = f"/2015-03-31/functions/{name}/invocations"
     latencies: list[float] = []
     errors = [0]
@@ -266,15 +260,7 @@ def _pss_kb(pid: int) -> int:
 def density(srv, code: bytes, count: int) -> None:  # type: ignore[no-untyped-def]
     lam = lambda_client(srv)
     for i in range(count):
-        name = f"idle-{i}"
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Handler="app.handler",
-            Role=ROLE,
-            Code={"ZipFile": code},
-        )
-        lam.invoke(FunctionName=name, Payload=b"{}")
+        lam.invoke(FunctionName=noop_function(lam, f"idle-{i}", code, ROLE), Payload=b"{}")
     time.sleep(1)  # frozen once idle
     # Each environment has a cgroup (bwrap, the runtime) and, with egress, one for its
     # network helper (pasta): an environment's share is the sum over both kinds.

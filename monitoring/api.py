@@ -249,22 +249,12 @@ def _render_metric_filter(row: LogFilter) -> dict[str, Any]:
 
 def describe_metric_filters(req: ApiRequest) -> ApiResponse:
     params = _params(req, "DescribeMetricFilters")
-    name, namespace = params.get("metricName"), params.get("metricNamespace")
-    if (name is None) != (namespace is None):
-        raise errors.InvalidParameter(
-            "If you specify a metric name, you must also specify a metric namespace, and "
-            "vice versa."
-        )
-    if params.get("filterNamePrefix") and not params.get("logGroupName"):
-        raise errors.InvalidParameter(
-            "If you specify filterNamePrefix, you must also specify logGroupName."
-        )
-    rows, token = log_filters.filters_list(
+    rows, token = log_filters.metric_filters_list(
         req.account,
-        LogFilter.Kind.METRIC,
         group_name=params.get("logGroupName"),
         prefix=params.get("filterNamePrefix"),
-        metric=None if name is None else (str(name), str(namespace)),
+        metric_name=params.get("metricName"),
+        metric_namespace=params.get("metricNamespace"),
         limit=params.get("limit") or 50,
         token=params.get("nextToken"),
     )

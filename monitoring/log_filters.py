@@ -564,6 +564,38 @@ def group_arn(group: LogGroup) -> str:
     return f"arn:aws:logs:{settings.FUNCTORY_REGION}:{group.account_id}:log-group:{group.name}:*"
 
 
+def metric_filters_list(
+    account: Account,
+    *,
+    group_name: str | None,
+    prefix: str | None,
+    metric_name: str | None,
+    metric_namespace: str | None,
+    limit: int,
+    token: str | None,
+) -> tuple[list[LogFilter], str | None]:
+    """DescribeMetricFilters: a page of metric filters, with AWS's parameter pairings."""
+    if (metric_name is None) != (metric_namespace is None):
+        raise errors.InvalidParameter(
+            "If you specify a metric name, you must also specify a metric namespace, and "
+            "vice versa."
+        )
+    if prefix and not group_name:
+        raise errors.InvalidParameter(
+            "If you specify filterNamePrefix, you must also specify logGroupName."
+        )
+    metric = None if metric_name is None else (str(metric_name), str(metric_namespace))
+    return filters_list(
+        account,
+        LogFilter.Kind.METRIC,
+        group_name=group_name,
+        prefix=prefix,
+        metric=metric,
+        limit=limit,
+        token=token,
+    )
+
+
 def filters_list(
     account: Account,
     kind: str,

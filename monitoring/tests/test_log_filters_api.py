@@ -468,3 +468,19 @@ def test_ten_thousand_events_with_filters_present_are_stored_and_counted(functor
     (point,) = stats["Datapoints"]
     expected = [i % 7 for i in range(10_000)]
     assert (point["SampleCount"], point["Sum"]) == (len(expected), float(sum(expected)))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"metricName": "M0"}, "you must also specify a metric namespace"),
+        ({"metricNamespace": "Orders"}, "you must also specify a metric namespace"),
+        ({"filterNamePrefix": "f-"}, "you must also specify logGroupName"),
+    ],
+)
+def test_describe_metric_filters_refuses_half_a_pair_of_parameters(logs, params, message):
+    with pytest.raises(ClientError) as error:
+        logs.describe_metric_filters(**params)
+    code, text, status = client_error(error)
+    assert (code, status) == ("InvalidParameterException", 400)
+    assert message in text
