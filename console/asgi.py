@@ -38,7 +38,7 @@ from audit.recorder import recorder as audit_recorder  # noqa: E402
 from awsapi.apiview import RequestBodyLimit  # noqa: E402
 from console.api_handler import ApiHandler  # noqa: E402
 from console.routing import websocket_urlpatterns  # noqa: E402
-from invocations import urlserver  # noqa: E402
+from invocations import provisioning, urlserver  # noqa: E402
 from triggers import pollers  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -122,8 +122,10 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             pollers.start()
+            provisioning.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await provisioning.stop()
             await pollers.stop()
             # uvicorn ends a SIGTERM'd server by raising the signal again, so atexit never
             # runs: the audit events still buffered are stored here, after the last request.

@@ -381,6 +381,11 @@ FUNCTORY_AUDIT_EVENTS_PER_ACCOUNT_PER_MINUTE = int(
 FUNCTORY_URL_DOMAIN = os.environ.get("FUNCTORY_URL_DOMAIN", "")
 FUNCTORY_URL_SCHEME = os.environ.get("FUNCTORY_URL_SCHEME", "https")
 FUNCTORY_ACCOUNT_CONCURRENCY = int(os.environ.get("FUNCTORY_ACCOUNT_CONCURRENCY", "1000"))
+# Provisioned environments an account may ask for: each is a process every web replica
+# keeps running (invocations/provisioning.py).
+FUNCTORY_ACCOUNT_PROVISIONED_CONCURRENCY = int(
+    os.environ.get("FUNCTORY_ACCOUNT_PROVISIONED_CONCURRENCY", "20")
+)
 FUNCTORY_CODE_STORAGE_LIMIT = int(os.environ.get("FUNCTORY_CODE_STORAGE_LIMIT", str(75 * 1024**3)))
 FUNCTORY_EXECUTOR_BACKEND = os.environ.get("FUNCTORY_EXECUTOR_BACKEND", "sandbox")
 FUNCTORY_KEEP_ALIVE_SECONDS = float(os.environ.get("FUNCTORY_KEEP_ALIVE_SECONDS", "300"))

@@ -300,3 +300,37 @@ class FunctionUrlConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.function}:{self.qualifier} url"
+
+
+class ProvisionedConcurrencyConfig(models.Model):
+    """Environments kept initialised and ready for a published version or an alias.
+
+    ``requested`` is what the API was asked for; ``allocated``, ``status`` and
+    ``status_reason`` are what the executors report (``invocations.provisioning``).
+    """
+
+    IN_PROGRESS = "IN_PROGRESS"
+    READY = "READY"
+    FAILED = "FAILED"
+
+    function = models.ForeignKey(
+        Function, on_delete=models.CASCADE, related_name="provisioned_configs"
+    )
+    # A published version number or an alias name ($LATEST cannot have one).
+    qualifier = models.CharField(max_length=128)
+    requested = models.PositiveIntegerField()
+    allocated = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, default=IN_PROGRESS)
+    status_reason = models.CharField(max_length=1024, blank=True)
+    last_modified = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["function", "qualifier"], name="provisioned_config_unique_qualifier"
+            )
+        ]
+        ordering = ["qualifier"]
+
+    def __str__(self) -> str:
+        return f"{self.function}:{self.qualifier} provisioned {self.requested}"

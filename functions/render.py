@@ -12,6 +12,7 @@ from functions.models import (
     FunctionLayer,
     FunctionUrlConfig,
     FunctionVersion,
+    ProvisionedConcurrencyConfig,
 )
 
 
@@ -124,6 +125,32 @@ def event_invoke_config(config: EventInvokeConfig) -> dict[str, Any]:
         "OnSuccess": {"Destination": config.on_success} if config.on_success else {},
         "OnFailure": {"Destination": config.on_failure} if config.on_failure else {},
     }
+    return body
+
+
+def provisioned_config(config: ProvisionedConcurrencyConfig, *, listed: bool) -> dict[str, Any]:
+    """A provisioned concurrency configuration; in a list, with the alias or version ARN.
+    ``LastModified`` is when it was last put, in the form AWS answers it here."""
+    allocated = min(config.allocated, config.requested)
+    body: dict[str, Any] = {}
+    if listed:
+        function = config.function
+        body["FunctionArn"] = arns.function_arn(
+            function.account_id, function.name, config.qualifier
+        )
+    body.update(
+        {
+            "RequestedProvisionedConcurrentExecutions": config.requested,
+            "AvailableProvisionedConcurrentExecutions": allocated,
+            "AllocatedProvisionedConcurrentExecutions": allocated,
+            "Status": config.status,
+            "LastModified": config.last_modified.astimezone(dt.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S+0000"
+            ),
+        }
+    )
+    if config.status_reason:
+        body["StatusReason"] = config.status_reason
     return body
 
 

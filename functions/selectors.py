@@ -26,6 +26,7 @@ from functions.models import (
     FunctionVersion,
     LayerVersion,
     PolicyStatement,
+    ProvisionedConcurrencyConfig,
     TestEvent,
 )
 from iam.models import Account, User
@@ -179,6 +180,56 @@ def event_invoke_configs_page(
     if after is not None:
         configs = configs.filter(qualifier__gt=after)
     return list(configs[: limit + 1])
+
+
+# Provisioned concurrency: kept per published version or alias, never $LATEST.
+
+PROVISIONED_TARGET_TEXT = "The function resource provided must be an alias or a published version."
+
+
+def provisioned_resolve(account: Account, function_name: str, qualifier: str) -> Resolved:
+    """The version or alias a provisioned-concurrency call names, with AWS's texts: a
+    missing alias is "Cannot find alias arn", a missing version "Function not found"."""
+    ref, wanted = function_ref(account, function_name, qualifier)
+    if wanted is None or wanted == FunctionVersion.LATEST:
+        raise InvalidParameterValue(PROVISIONED_TARGET_TEXT)
+    try:
+        return function_resolve(account, function_name, qualifier)
+    except ResourceNotFound:
+        if wanted.isdigit():
+            raise
+        arn = arns.function_arn(account.id, ref.name, wanted)
+        raise ResourceNotFound(f"Cannot find alias arn: {arn}") from None
+
+
+def provisioned_config_get(resolved: Resolved) -> ProvisionedConcurrencyConfig:
+    assert resolved.qualifier is not None
+    config = resolved.function.provisioned_configs.filter(qualifier=resolved.qualifier).first()
+    if config is None:
+        raise ResourceNotFound(
+            "No Provisioned Concurrency Config found for this function",
+            code="ProvisionedConcurrencyConfigNotFoundException",
+        )
+    return config
+
+
+def provisioned_configs_page(
+    function: Function, after: str | None, limit: int
+) -> list[ProvisionedConcurrencyConfig]:
+    """Up to ``limit + 1`` configurations ordered by qualifier, after ``after``."""
+    configs = function.provisioned_configs.order_by("qualifier")
+    if after is not None:
+        configs = configs.filter(qualifier__gt=after)
+    return list(configs[: limit + 1])
+
+
+def provisioned_total(account: Account, *, unreserved_only: bool = False) -> int:
+    """Provisioned concurrency requested in the account (of functions without reserved
+    concurrency only: theirs comes out of the unreserved pool)."""
+    configs = ProvisionedConcurrencyConfig.objects.filter(function__account=account)
+    if unreserved_only:
+        configs = configs.filter(function__reserved_concurrency__isnull=True)
+    return int(configs.aggregate(total=Sum("requested"))["total"] or 0)
 
 
 # Function URLs: one per $LATEST or alias; the texts are AWS's, which differ by operation.

@@ -15,6 +15,7 @@ from functions.api import function_urls as fu
 from functions.api import functions as fn
 from functions.api import layers as ly
 from functions.api import policies as pol
+from functions.api import provisioned as pc
 from functions.api import tags as tg
 
 FN = r"(?P<function_name>[^/]+)"
@@ -86,6 +87,12 @@ urlpatterns = [
     ),
     api(rf"2019-09-30/functions/{FN}/concurrency", GET=cc.get_function_concurrency),
     api(r"2016-08-19/account-settings", GET=cc.get_account_settings),
+    api(
+        rf"2019-09-30/functions/{FN}/provisioned-concurrency",
+        GET=pc.get_or_list,
+        PUT=pc.put_provisioned_concurrency_config,
+        DELETE=pc.delete_provisioned_concurrency_config,
+    ),
     api(
         rf"2019-09-25/functions/{FN}/event-invoke-config",
         GET=ei.get_function_event_invoke_config,

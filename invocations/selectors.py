@@ -88,7 +88,8 @@ def _image_fields(version: FunctionVersion) -> dict[str, Any]:
     }
 
 
-def _spec(version: FunctionVersion) -> EnvironmentSpec:
+def environment_spec(version: FunctionVersion) -> EnvironmentSpec:
+    """What environments of ``version`` are made from (their pool key)."""
     function = version.function
     if version.package_type == "Image":
         fields = _image_fields(version)
@@ -126,14 +127,14 @@ def _spec(version: FunctionVersion) -> EnvironmentSpec:
 def _target(resolved: Resolved) -> InvokeTarget:
     function = resolved.function
     assert resolved.version is not None
-    primary = VersionTarget(resolved.version.version, _spec(resolved.version))
+    primary = VersionTarget(resolved.version.version, environment_spec(resolved.version))
     secondary = None
     if resolved.alias is not None and resolved.alias.routing_weights:
         ((number, weight),) = resolved.alias.routing_weights.items()
         other = function.versions.filter(number=int(number)).first()
         if other is None:
             raise function_not_found(function.account_id, function.name, number)
-        secondary = (VersionTarget(other.version, _spec(other)), float(weight))
+        secondary = (VersionTarget(other.version, environment_spec(other)), float(weight))
     return InvokeTarget(
         account_id=function.account_id,
         function_name=function.name,

@@ -14,9 +14,10 @@ from functions.models import (
     FunctionUrlConfig,
     FunctionVersion,
     PolicyStatement,
+    ProvisionedConcurrencyConfig,
 )
 from iam.models import Role
-from invocations import runner
+from invocations import provisioning, runner
 from invocations.credentials import execution_credentials
 from invocations.selectors import target_cache, url_cache
 
@@ -33,7 +34,8 @@ def _url_changed(sender: Any, **kwargs: Any) -> None:
 def _function_deleted(sender: Any, instance: Function, **kwargs: Any) -> None:
     target_cache.clear()
     url_cache.clear()
-    runner.retire(arns.function_arn(instance.account_id, instance.name))
+    # The trailing colon: "f" must not retire "f2"'s environments.
+    runner.retire(arns.function_arn(instance.account_id, instance.name) + ":")
 
 
 def connect() -> None:
@@ -49,6 +51,11 @@ def connect() -> None:
             _url_changed, sender=url_model, dispatch_uid=f"url-cache-del-{url_model}"
         )
     post_delete.connect(_function_deleted, sender=Function, dispatch_uid="invoke-retire")
+    # Provisioned environments follow their configuration, and an alias to its version.
+    for provisioned in (ProvisionedConcurrencyConfig, Alias):
+        uid = f"provision-{provisioned.__name__}"
+        post_save.connect(provisioning.wake, sender=provisioned, dispatch_uid=f"{uid}-save")
+        post_delete.connect(provisioning.wake, sender=provisioned, dispatch_uid=f"{uid}-del")
     # A role changed here (its trust policy) or removed: new environments look at it again.
     post_save.connect(execution_credentials.clear, sender=Role, dispatch_uid="exec-role-save")
     post_delete.connect(execution_credentials.clear, sender=Role, dispatch_uid="exec-role-del")

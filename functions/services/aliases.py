@@ -112,7 +112,8 @@ def alias_update(*, function: Function, name: str, params: dict[str, Any]) -> Al
 
 
 def alias_delete(*, function: Function, name: str) -> None:
-    """DeleteAlias, with the alias's own resource policy and function URL."""
+    """DeleteAlias, with the alias's own resource policy, function URL and provisioned
+    concurrency."""
     with transaction.atomic():
         function = Function.objects.select_for_update().get(pk=function.pk)
         alias = function.aliases.filter(name=name).first()
@@ -121,4 +122,5 @@ def alias_delete(*, function: Function, name: str) -> None:
         function.statements.filter(qualifier=name).delete()
         function.event_invoke_configs.filter(qualifier=name).delete()
         function.url_configs.filter(qualifier=name).delete()
+        function.provisioned_configs.filter(qualifier=name).delete()
         alias.delete()

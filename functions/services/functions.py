@@ -625,6 +625,7 @@ def function_delete(*, resolved: Resolved) -> None:
             version.delete()
             function.statements.filter(qualifier=qualifier).delete()
             function.event_invoke_configs.filter(qualifier=qualifier).delete()
+            function.provisioned_configs.filter(qualifier=qualifier).delete()
     codestore.release(digests)
 
 

@@ -186,6 +186,9 @@ _LAMBDA_QUALIFIED = {
     "UpdateFunctionEventInvokeConfig": "lambda:UpdateFunctionEventInvokeConfig",
     "GetFunctionEventInvokeConfig": "lambda:GetFunctionEventInvokeConfig",
     "DeleteFunctionEventInvokeConfig": "lambda:DeleteFunctionEventInvokeConfig",
+    "PutProvisionedConcurrencyConfig": "lambda:PutProvisionedConcurrencyConfig",
+    "GetProvisionedConcurrencyConfig": "lambda:GetProvisionedConcurrencyConfig",
+    "DeleteProvisionedConcurrencyConfig": "lambda:DeleteProvisionedConcurrencyConfig",
 }
 _LAMBDA_UNQUALIFIED = {
     "UpdateFunctionCode": "lambda:UpdateFunctionCode",
@@ -200,6 +203,7 @@ _LAMBDA_UNQUALIFIED = {
     "DeleteFunctionConcurrency": "lambda:DeleteFunctionConcurrency",
     "GetFunctionConcurrency": "lambda:GetFunctionConcurrency",
     "ListFunctionEventInvokeConfigs": "lambda:ListFunctionEventInvokeConfigs",
+    "ListProvisionedConcurrencyConfigs": "lambda:ListProvisionedConcurrencyConfigs",
 }
 
 

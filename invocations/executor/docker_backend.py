@@ -67,7 +67,7 @@ from invocations.executor.sandbox import (
     _libc,
     _spawner,
 )
-from invocations.executor.spec import Credentials, EnvironmentSpec
+from invocations.executor.spec import ON_DEMAND, Credentials, EnvironmentSpec
 
 logger = logging.getLogger(__name__)
 
@@ -350,10 +350,14 @@ class DockerBackend(SandboxBackend):
         io_dir: Path,
         user: identity.Identity,
         credentials: Credentials | None,
+        initialization_type: str = ON_DEMAND,
     ) -> tuple[Any, TmpVolume | None]:
         volume = self._tmp.acquire(spec.ephemeral_mb) if self._tmp is not None else None
         try:
-            return self._create(spec, log_stream, io_dir, user, volume, credentials), volume
+            container = self._create(
+                spec, log_stream, io_dir, user, volume, credentials, initialization_type
+            )
+            return container, volume
         except BaseException:
             if self._tmp is not None and volume is not None:
                 self._tmp.release(volume)
@@ -382,6 +386,7 @@ class DockerBackend(SandboxBackend):
         user: identity.Identity,
         tmp: TmpVolume | None,
         credentials: Credentials | None = None,
+        initialization_type: str = ON_DEMAND,
     ) -> Any:
         from docker.types import Mount
 
@@ -428,7 +433,7 @@ class DockerBackend(SandboxBackend):
             if volume_path != "/tmp":
                 tmpfs[volume_path] = "ro,size=4k,mode=555"
         memory = f"{spec.memory_mb}m"
-        environment = self.environment_variables(spec, log_stream, credentials)
+        environment = self.environment_variables(spec, log_stream, credentials, initialization_type)
         if not spec.image_id:
             environment["PATH"] = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
             argv = ["/bin/bash", "-c", _WAIT_THEN_EXEC, "functory-wait", *command]
@@ -505,7 +510,11 @@ class DockerBackend(SandboxBackend):
         return listener, relay, daemon
 
     async def start(
-        self, spec: EnvironmentSpec, credentials: Credentials | None = None
+        self,
+        spec: EnvironmentSpec,
+        credentials: Credentials | None = None,
+        *,
+        initialization_type: str = ON_DEMAND,
     ) -> Environment:
         if spec.image_id and not spec.image_command:
             raise ImageUnavailable(NO_COMMAND)
@@ -529,7 +538,14 @@ class DockerBackend(SandboxBackend):
         # Held until the runtime has opened its end, so an early read sees no false EOF.
         hold_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         created = loop.run_in_executor(
-            None, self._create_with_tmp, spec, log_stream, io_dir, user, credentials
+            None,
+            self._create_with_tmp,
+            spec,
+            log_stream,
+            io_dir,
+            user,
+            credentials,
+            initialization_type,
         )
         try:
             # Shielded: if this start is cancelled, what is made all the same is undone.

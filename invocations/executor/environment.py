@@ -111,6 +111,9 @@ class Environment:
         self.dead = False
         self.retired = False
         self.init_duration_ms: float | None = None
+        # Started ahead of any invocation (provisioned concurrency): its first invocation
+        # is not a cold start, and the pool keeps it however long it stays idle.
+        self.provisioned = False
         self._output_fd = output_fd
         self._splitter = logcaps.LineSplitter()
         # Init output counts toward the first invocation's cap, and is in its tail.
@@ -276,9 +279,10 @@ class Environment:
     ) -> InvokeResult:
         """Run one invocation; the caller holds this environment exclusively."""
         spec = self.spec
-        cold = self.invocations == 0
+        first = self.invocations == 0
+        cold = first and not self.provisioned
         self.invocations += 1
-        if cold and self._capture is not None:
+        if first and self._capture is not None:
             capture = self._capture
         else:
             capture = logcaps.Tail()

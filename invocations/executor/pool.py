@@ -31,18 +31,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
+from invocations.executor.catalog import RuntimeUnavailable
 from invocations.executor.environment import Environment
 from invocations.executor.ephemeral import EphemeralStorageExhausted
 from invocations.executor.runtime_api import RuntimeOutcome
-from invocations.executor.spec import Credentials, EnvironmentSpec, InvokeRequest, InvokeResult
+from invocations.executor.spec import (
+    ON_DEMAND,
+    PROVISIONED,
+    Credentials,
+    EnvironmentSpec,
+    InvokeRequest,
+    InvokeResult,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +61,11 @@ class Backend(Protocol):
     name: str
 
     async def start(
-        self, spec: EnvironmentSpec, credentials: Credentials | None = None
+        self,
+        spec: EnvironmentSpec,
+        credentials: Credentials | None = None,
+        *,
+        initialization_type: str = ON_DEMAND,
     ) -> Environment: ...
 
     async def close(self) -> None: ...
@@ -109,6 +123,22 @@ MAX_RECHECK_S = 0.25
 Handed = tuple[Environment, RuntimeOutcome | None]
 
 
+@dataclass(frozen=True)
+class ProvisionTarget:
+    """Environments of ``spec`` to keep started and initialised (provisioned concurrency).
+    ``token`` changes when the configuration is put again: one that failed is tried again."""
+
+    spec: EnvironmentSpec
+    count: int
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class ProvisionState:
+    ready: int  # environments of the target's spec initialised and kept
+    failure: str = ""  # why one could not be started or initialised (then none is retried)
+
+
 class PoolClosed(RuntimeError):
     """An invocation waited for an environment of a pool that was closed meanwhile."""
 
@@ -144,6 +174,11 @@ class EnvironmentPool:
         self._start_slots: asyncio.Semaphore | None = None
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Provisioned concurrency, per spec key: the target, starts in progress for it, and
+        # a failure (with the token it happened under).
+        self._targets: dict[str, ProvisionTarget] = {}
+        self._provisioning: dict[str, int] = defaultdict(int)
+        self._provision_failed: dict[str, tuple[str, str]] = {}
         self.started = 0  # environments started, in all (the benchmarks report it)
 
     # -- public -------------------------------------------------------------------------
@@ -183,6 +218,33 @@ class EnvironmentPool:
         for function_key in list(self._current):
             if function_key.startswith(function_key_prefix):
                 del self._current[function_key]
+        for key, target in list(self._targets.items()):
+            if target.spec.function_key.startswith(function_key_prefix):
+                del self._targets[key]
+
+    def provision(self, targets: list[ProvisionTarget]) -> dict[str, ProvisionState]:
+        """Keep each target's count of environments of its spec started and initialised,
+        never reaped for age or memory; specs no longer named go back to on demand (the
+        keep-alive reaps their environments). Returns each target's state by spec key."""
+        self._ensure_reaper()
+        self._targets = {target.spec.key: target for target in targets if target.count > 0}
+        for key, (token, _) in list(self._provision_failed.items()):
+            target = self._targets.get(key)
+            if target is None or target.token != token:
+                del self._provision_failed[key]
+        for target in self._targets.values():
+            self._note_spec(target.spec)
+            self._top_up(target)
+        return {key: self.provision_state(key) for key in self._targets}
+
+    def provision_state(self, key: str) -> ProvisionState:
+        target = self._targets.get(key)
+        if target is None:
+            return ProvisionState(0)
+        failed = self._provision_failed.get(key)
+        return ProvisionState(
+            min(target.count, self._live(key)), failed[1] if failed is not None else ""
+        )
 
     def stats(self) -> dict[str, int]:
         return {
@@ -444,22 +506,95 @@ class EnvironmentPool:
             if not self._closed and not skipped:
                 self._scale(spec)
 
-    async def _start(self, spec: EnvironmentSpec, credentials: Credentials | None) -> Environment:
+    async def _start(
+        self,
+        spec: EnvironmentSpec,
+        credentials: Credentials | None,
+        initialization_type: str = ON_DEMAND,
+    ) -> Environment:
         """A new environment; when the /tmp budget is spent, idle environments (least
         recently used first) make room: they are a cache, a cold start is not."""
         for _ in range(EVICTION_ATTEMPTS):
             try:
-                return await self.backend.start(spec, credentials)
+                return await self.backend.start(
+                    spec, credentials, initialization_type=initialization_type
+                )
             except EphemeralStorageExhausted:
                 victim = self._least_recently_used_idle()
                 if victim is not None:
                     await victim.stop()
                 # Its /tmp is released on the unmounter thread, a moment after the stop.
                 await asyncio.sleep(EVICTION_PAUSE_S)
-        return await self.backend.start(spec, credentials)
+        return await self.backend.start(spec, credentials, initialization_type=initialization_type)
+
+    # -- provisioned concurrency ----------------------------------------------------------
+
+    def _live(self, key: str) -> int:
+        """Environments of a spec started and initialised: idle or serving an invocation."""
+        busy = sum(1 for env in self._busy if env.spec.key == key and not env.retired)
+        return sum(1 for env in self._idle.get(key, ()) if self._usable(env)) + busy
+
+    def _kept(self, key: str, idle: list[Environment]) -> list[Environment]:
+        """The idle environments of ``key`` a provisioned target keeps, whatever their age
+        (the most recently used; those serving an invocation count toward it first)."""
+        target = self._targets.get(key)
+        if target is None:
+            return []
+        busy = sum(1 for env in self._busy if env.spec.key == key)
+        room = max(0, target.count - busy)
+        return sorted(idle, key=lambda env: env.last_used, reverse=True)[:room]
+
+    def _top_up(self, target: ProvisionTarget) -> None:
+        key = target.spec.key
+        if self._closed or key in self._provision_failed:
+            return
+        if self.memory_floor_mb > 0 and self.memory_available() < self.memory_floor_mb:
+            return  # not while the keep-alive is stopping environments for memory
+        for _ in range(target.count - self._live(key) - self._provisioning[key]):
+            self._provisioning[key] += 1
+            task = asyncio.get_running_loop().create_task(self._start_provisioned(target))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _start_provisioned(self, target: ProvisionTarget) -> None:
+        spec = target.spec
+        environment: Environment | None = None
+        try:
+            if self._start_slots is None:
+                self._start_slots = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
+            async with self._start_slots:
+                credentials = await self.credentials(spec) if self.credentials else None
+                environment = await self._start(spec, credentials, PROVISIONED)
+            environment.provisioned = True
+            self.started += 1
+            init_error = await environment.wait_ready()
+            if init_error is not None:
+                await environment.stop()
+                environment = None
+                self._provision_failed[spec.key] = (target.token, _init_failure(init_error))
+        except RuntimeUnavailable as exc:
+            self._provision_failed[spec.key] = (target.token, str(exc))
+        except Exception:
+            logger.exception("starting a provisioned environment failed")
+            self._provision_failed[spec.key] = (
+                target.token,
+                "Starting an environment for the provisioned concurrency failed.",
+            )
+        finally:
+            self._provisioning[spec.key] -= 1
+            if environment is not None:
+                if self._closed:
+                    await environment.stop()
+                else:
+                    self._offer(environment)
 
     def _least_recently_used_idle(self) -> Environment | None:
-        candidates = [env for envs in self._idle.values() for env in envs]
+        candidates = [
+            env
+            for key, envs in self._idle.items()
+            for env in envs
+            if env not in self._kept(key, envs)
+        ]
         if not candidates:
             return None
         victim = min(candidates, key=lambda env: env.last_used)
@@ -510,18 +645,19 @@ class EnvironmentPool:
 
     def reap(self, now: float | None = None) -> None:
         """Stop the environments idle for longer than the keep-alive (as of ``now``, on the
-        monotonic clock: the current time unless given), those whose credentials would
-        not last another invocation, and, while the host's available memory is below the
-        floor, enough of the least recently used idle ones to make it up."""
+        monotonic clock: the current time unless given), those that ended or whose
+        credentials would not last another invocation, and, while the host's available
+        memory is below the floor, enough of the least recently used idle ones to make it
+        up. Provisioned targets keep their count whatever the age or the memory, and get
+        new environments for those that ended."""
         self._reap_for_memory()
         cutoff = (time.monotonic() if now is None else now) - self.keep_alive_s
         for key, environments in list(self._idle.items()):
+            kept = self._kept(key, environments)
             keep = [
                 env
                 for env in environments
-                if env.last_used >= cutoff
-                and not env.dead
-                and _credentials_last_one_invocation(env)
+                if (env.last_used >= cutoff or env in kept) and self._usable(env)
             ]
             for env in environments:
                 if env not in keep:
@@ -539,10 +675,24 @@ class EnvironmentPool:
         for key in list(self._held_s):
             if key not in live and key not in self._waiting:
                 del self._held_s[key]
+        # Provisioned environments that ended (a crash, credentials running out) are
+        # replaced.
+        for target in list(self._targets.values()):
+            self._top_up(target)
 
 
 def _credentials_last_one_invocation(environment: Environment) -> bool:
     return environment.credentials_last(environment.spec.timeout_s + CREDENTIALS_MARGIN_S)
+
+
+def _init_failure(outcome: RuntimeOutcome) -> str:
+    """A provisioned environment's failed init, for the configuration's StatusReason."""
+    try:
+        message = str(json.loads(outcome.payload).get("errorMessage", ""))
+    except (ValueError, AttributeError):
+        message = ""
+    reason = f"Function initialization failed ({outcome.error_type or 'Runtime.Unknown'})"
+    return f"{reason}: {message[:400]}" if message else f"{reason}."
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -67,7 +67,7 @@ from invocations.executor.catalog import (
 from invocations.executor.environment import Environment, LogSink, log_stream_name
 from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
-from invocations.executor.spec import Credentials, EnvironmentSpec
+from invocations.executor.spec import ON_DEMAND, Credentials, EnvironmentSpec
 
 logger = logging.getLogger(__name__)
 
@@ -440,7 +440,11 @@ class SandboxBackend:
         return command.argv, command.extra_mounts
 
     def environment_variables(
-        self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None = None
+        self,
+        spec: EnvironmentSpec,
+        log_stream: str,
+        credentials: Credentials | None = None,
+        initialization_type: str = ON_DEMAND,
     ) -> dict[str, str]:
         execution_env = (
             command_for(spec.runtime).execution_env
@@ -465,7 +469,7 @@ class SandboxBackend:
                 "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
                 "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
                 "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{RUNTIME_API_PORT}",
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
                 "AWS_REGION": spec.region,
                 "AWS_DEFAULT_REGION": spec.region,
                 "LAMBDA_TASK_ROOT": "/var/task",
@@ -515,13 +519,17 @@ class SandboxBackend:
         return root, imageroot.kit_dir(self.state_dir)
 
     async def _image_launch(
-        self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
+        self,
+        spec: EnvironmentSpec,
+        log_stream: str,
+        credentials: Credentials | None,
+        initialization_type: str,
     ) -> _Launch:
         if not spec.image_command:
             raise ImageUnavailable(NO_COMMAND)
         loop = asyncio.get_running_loop()
         root, kit = await loop.run_in_executor(None, self._image_root, spec.image_id)
-        env = self.environment_variables(spec, log_stream, credentials)
+        env = self.environment_variables(spec, log_stream, credentials, initialization_type)
         return _Launch(
             command=spec.image_command,
             extra_mounts=(),
@@ -536,10 +544,14 @@ class SandboxBackend:
         )
 
     def _launch_for(
-        self, spec: EnvironmentSpec, log_stream: str, credentials: Credentials | None
+        self,
+        spec: EnvironmentSpec,
+        log_stream: str,
+        credentials: Credentials | None,
+        initialization_type: str,
     ) -> _Launch:
         command, extra_mounts = self._command(spec)
-        env = self.environment_variables(spec, log_stream, credentials)
+        env = self.environment_variables(spec, log_stream, credentials, initialization_type)
         return _Launch(
             command=command,
             extra_mounts=extra_mounts,
@@ -788,18 +800,22 @@ class SandboxBackend:
         return _Booted(process, server, output_fd, started, spawned.daemon)
 
     async def start(
-        self, spec: EnvironmentSpec, credentials: Credentials | None = None
+        self,
+        spec: EnvironmentSpec,
+        credentials: Credentials | None = None,
+        *,
+        initialization_type: str = ON_DEMAND,
     ) -> Environment:
         if self._standby_eligible(spec):
             self._replenish_later(spec.runtime)
             standby = self._take_standby(spec.runtime)
             if standby is not None:
-                return await self._adopt(standby, spec, credentials)
+                return await self._adopt(standby, spec, credentials, initialization_type)
         log_stream = log_stream_name(spec)
         if spec.image_id:
-            launch = await self._image_launch(spec, log_stream, credentials)
+            launch = await self._image_launch(spec, log_stream, credentials, initialization_type)
         else:
-            launch = self._launch_for(spec, log_stream, credentials)
+            launch = self._launch_for(spec, log_stream, credentials, initialization_type)
         booted = await self._boot(launch, spec.memory_mb)
         return Environment(
             spec=spec,
@@ -910,7 +926,11 @@ class SandboxBackend:
             raise
 
     async def _adopt(
-        self, booted: _Booted, spec: EnvironmentSpec, credentials: Credentials | None
+        self,
+        booted: _Booted,
+        spec: EnvironmentSpec,
+        credentials: Credentials | None,
+        initialization_type: str,
     ) -> Environment:
         started = time.monotonic()
         slot = booted.process.slot
@@ -963,7 +983,7 @@ class SandboxBackend:
         )
         # The function's variables, its role's credentials among them: a standby booted
         # before any function chose it has none.
-        variables = self.environment_variables(spec, log_stream, credentials)
+        variables = self.environment_variables(spec, log_stream, credentials, initialization_type)
         booted.server.assign(json.dumps({"env": variables}).encode())
         return environment
 

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from invocations.executor.streaming import ResponseStream
 from invocations.executor.xray import TraceContext
 
+# AWS_LAMBDA_INITIALIZATION_TYPE: started for an invocation, or ahead of any (provisioned
+# concurrency).
+ON_DEMAND = "on-demand"
+PROVISIONED = "provisioned-concurrency"
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
