@@ -25,6 +25,7 @@ import ctypes
 import dataclasses
 import fcntl
 import functools
+import itertools
 import json
 import logging
 import os
@@ -731,7 +732,8 @@ class SandboxBackend:
             except RuntimeError:  # its loop is closed: nobody is waiting any more
                 orphaned()
 
-        _spawner().submit(run)
+        # A standby's boot waits behind any start an invocation waits for.
+        _spawner().submit(run, BACKGROUND if launch.standby or slot is not None else SPAWN)
         try:
             spawned = await future
         except BaseException:
@@ -807,10 +809,14 @@ class SandboxBackend:
         initialization_type: str = ON_DEMAND,
     ) -> Environment:
         if self._standby_eligible(spec):
-            self._replenish_later(spec.runtime)
             standby = self._take_standby(spec.runtime)
             if standby is not None:
-                return await self._adopt(standby, spec, credentials, initialization_type)
+                try:
+                    return await self._adopt(standby, spec, credentials, initialization_type)
+                finally:
+                    # Not sooner: its boot would hold the spawner thread the adoption needs.
+                    self._replenish_later(spec.runtime)
+            self._replenish_later(spec.runtime)
         log_stream = log_stream_name(spec)
         if spec.image_id:
             launch = await self._image_launch(spec, log_stream, credentials, initialization_type)
@@ -1120,17 +1126,24 @@ def _link_tree_pair(code_dir: str, layers_dir: str | None, slot: Path) -> None:
         safetree.mirror(layers_dir, str(slot / "opt"))
 
 
+# The spawner's job priorities: an adoption's few milliseconds first (its invocation waits
+# and its sandbox is already up), then starts an invocation waits for, then standby boots.
+URGENT, SPAWN, BACKGROUND = 0, 1, 2
+
+
 class _Spawner:
     """One long-lived thread that starts every sandbox.
 
     Per-sandbox network namespaces are made by ``unshare`` in this thread, which then
     returns to the host namespace. The thread lives as long as the process because
-    bwrap's ``--die-with-parent`` watches the *thread* that started it.
+    bwrap's ``--die-with-parent`` watches the *thread* that started it. Jobs run by
+    priority, then in order.
     """
 
     def __init__(self) -> None:
         self._host_netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._jobs: queue.PriorityQueue[tuple[int, int, Callable[[], None]]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self.sees_mounts = False  # in the mount namespace of the /tmp images and PlatformFs
         joined = threading.Event()
         threading.Thread(
@@ -1138,8 +1151,8 @@ class _Spawner:
         ).start()
         joined.wait()
 
-    def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
+    def submit(self, job: Callable[[], None], priority: int = SPAWN) -> None:
+        self._jobs.put((priority, next(self._order), job))
 
     def _run(self, joined: threading.Event) -> None:
         try:
@@ -1151,7 +1164,7 @@ class _Spawner:
         finally:
             joined.set()
         while True:
-            job = self._jobs.get()
+            _, _, job = self._jobs.get()
             try:
                 job()
             except BaseException:  # this thread must outlive any one job
@@ -1188,7 +1201,8 @@ async def _ready_for_assignment(booted: _Booted) -> bool:
 
 
 async def _on_spawner(job: Callable[[], None]) -> None:
-    """Run ``job`` on the spawner thread (in the mount namespace of the PlatformFs)."""
+    """Run ``job`` on the spawner thread (in the mount namespace of the PlatformFs) before
+    any start waiting there: it is an adoption's."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[None] = loop.create_future()
 
@@ -1202,7 +1216,7 @@ async def _on_spawner(job: Callable[[], None]) -> None:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_set_result, future, None)
 
-    _spawner().submit(run)
+    _spawner().submit(run, URGENT)
     await future
 
 

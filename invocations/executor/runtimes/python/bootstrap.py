@@ -2,10 +2,13 @@
 
 It runs inside the sandbox as the environment's main process. Startup is kept lean (no
 ``http.client``; ``traceback`` only on errors) because every import is cold-start time.
+``logging`` is set up for every function: imported here, a standby environment has it
+(about 8 ms) before its function is assigned.
 """
 
 import importlib
 import json
+import logging
 import os
 import socket
 import sys
@@ -251,8 +254,6 @@ def json_formatter(logging):
 
 
 def setup_logging():
-    import logging
-
     global JSON_LOGS
     JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 
