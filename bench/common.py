@@ -129,6 +129,17 @@ class SignedClient:
         return response.status
 
 
+def timed_invoke(client: SignedClient, function: str, body: bytes = b"{}") -> float:
+    """Milliseconds of one Invoke of ``function`` (signed before the clock starts), which
+    must answer 200."""
+    prepared = client.prepare("POST", f"/2015-03-31/functions/{function}/invocations", body)
+    start = time.perf_counter()
+    status, _, answer = client.send(prepared)
+    elapsed = (time.perf_counter() - start) * 1000
+    assert status == 200, (function, status, answer)
+    return elapsed
+
+
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
     return {

@@ -1,12 +1,17 @@
 """Warm and cold invoke latency, each next to its baseline measured in the same run.
 
-    python bench/invoke.py [--warm N] [--cold N] [--docker]
+    python bench/invoke.py [--warm N] [--cold N] [--docker | --docker-only]
     python bench/invoke.py --runtime ruby --runtime java --runtime go [--warm N] [--cold N]
 
 - warm: p50/p99 of a signed Invoke of a Python no-op through the HTTP API, beside a no-op
   JSON view (``/healthz``) of the same server over the same kind of connection;
 - cold: p50/p99 of first invokes (a new environment each), beside ``bwrap … python3 -c
-  pass`` and, with ``--docker``, ``docker run --rm <runtime image> python3 -c pass``;
+  pass``;
+- Docker backend (``--docker``; ``--docker-only`` runs just this section): a second server
+  with ``FUNCTORY_EXECUTOR_BACKEND=docker``; warm Invoke p50/p99 of the same no-op on each
+  server, then cold Invokes (a new function each, at most 15) on each beside ``docker run
+  --rm <runtime image> python3 -c pass``, all interleaved; ratios docker/sandbox (warm:
+  target ~1x, the Runtime API is the same) and ``docker run``/sandbox cold (target >= 15x);
 - throughput: warm invokes/s from 4 client threads beside the no-op view's requests/s;
 - density (``--density N``): N functions invoked once each, so N idle warm environments;
   each one's proportional set size (PSS: shared pages counted by share, the sum of
@@ -37,6 +42,7 @@ from common import (
     report,
     server,
     throughput,
+    timed_invoke,
 )
 
 ROLE = "arn:aws:iam::123456789012:role/bench"
@@ -140,26 +146,18 @@ def compare_runtimes(srv, runtimes: list[str], warm_n: int, cold_n: int) -> None
                 Code={"ZipFile": code},
             )
 
-    def invoke(function: str) -> float:
-        prepared = client.prepare("POST", f"/2015-03-31/functions/{function}/invocations", b"{}")
-        start = time.perf_counter()
-        status, _, body = client.send(prepared)
-        elapsed = (time.perf_counter() - start) * 1000
-        assert status == 200, (function, status, body)
-        return elapsed
-
     cold: dict[str, list[float]] = {name: [] for name in names}
     warm: dict[str, list[float]] = {name: [] for name in names}
     for i in range(1, cold_n + 1):
         order = names if i % 2 else names[::-1]
         for name in order:
-            cold[name].append(invoke(f"{name}-{i}"))
+            cold[name].append(timed_invoke(client, f"{name}-{i}"))
     for name in names:
         for _ in range(20):
-            invoke(f"{name}-0")
+            timed_invoke(client, f"{name}-0")
     for _ in range(warm_n):
         for name in names:
-            warm[name].append(invoke(f"{name}-0"))
+            warm[name].append(timed_invoke(client, f"{name}-0"))
     rows = []
     for name in names:
         rows.append((f"cold Invoke, {packages[name][0]}", percentiles(cold[name])))
@@ -171,6 +169,67 @@ def compare_runtimes(srv, runtimes: list[str], warm_n: int, cold_n: int) -> None
             f"  {name}: cold p50 {percentiles(cold[name])['p50'] / base_cold:.2f}x python's, "
             f"warm p50 {percentiles(warm[name])['p50'] / base_warm:.2f}x python's"
         )
+
+
+def docker_backend(srv, code: bytes, warm_n: int, cold_n: int) -> None:  # type: ignore[no-untyped-def]
+    """Warm and cold Invoke of a no-op on a Docker-backend server beside the same on
+    ``srv`` (sandbox), and ``docker run --rm``, interleaved so all see the same noise."""
+    import os
+
+    image = os.environ.get("FUNCTORY_DOCKER_IMAGE", "functory/runtime:latest")
+    docker_run = ["docker", "run", "--rm", "--network", "none", image, "python3", "-c", "pass"]
+    with server(extra_env={"FUNCTORY_EXECUTOR_BACKEND": "docker"}) as docker_srv:
+        clients = {"sandbox": SignedClient(srv), "docker": SignedClient(docker_srv)}
+        for backend_srv in (srv, docker_srv):
+            lam = lambda_client(backend_srv)
+            for i in range(cold_n + 1):  # backend-0 stays warm
+                noop_function(lam, f"backend-{i}", code, ROLE)
+        # backend-0's first invoke extracts the shared package (so the cold runs measure
+        # environments); the rest warm every path up.
+        for _ in range(20):
+            for client in clients.values():
+                timed_invoke(client, "backend-0")
+        warm: dict[str, list[float]] = {name: [] for name in clients}
+        cold: dict[str, list[float]] = {name: [] for name in clients}
+        docker: list[float] = []
+        names = list(clients)
+        for i in range(warm_n):
+            for name in names if i % 2 else names[::-1]:  # each goes first half the time
+                warm[name].append(timed_invoke(clients[name], "backend-0"))
+        for i in range(1, cold_n + 1):
+            for name in names if i % 2 else names[::-1]:
+                cold[name].append(timed_invoke(clients[name], f"backend-{i}"))
+            docker += timed(lambda: subprocess.run(docker_run, check=True), 1)
+    stats = {f"warm {name}": percentiles(warm[name]) for name in names}
+    stats |= {f"cold {name}": percentiles(cold[name]) for name in names}
+    report(
+        "Docker backend vs sandbox backend (two servers, same no-op, same run, interleaved)",
+        [
+            ("warm Invoke (python3.11, sandbox)", stats["warm sandbox"]),
+            ("warm Invoke (python3.11, docker)", stats["warm docker"]),
+            ("cold Invoke (python3.11, sandbox)", stats["cold sandbox"]),
+            ("cold Invoke (python3.11, docker)", stats["cold docker"]),
+            ("docker run --rm <image> python3 -c pass", percentiles(docker)),
+        ],
+    )
+
+    def ratio(a: str, b: str, key: str = "p50") -> float:
+        return stats[a][key] / stats[b][key]
+
+    run_p50 = percentiles(docker)["p50"]
+    print(
+        f"  warm docker / sandbox: p50 {ratio('warm docker', 'warm sandbox'):.2f}x, "
+        f"p99 {ratio('warm docker', 'warm sandbox', 'p99'):.2f}x  (target ~1x: same Runtime API)"
+    )
+    print(
+        f"  cold docker / sandbox: p50 {ratio('cold docker', 'cold sandbox'):.2f}x, "
+        f"p99 {ratio('cold docker', 'cold sandbox', 'p99'):.2f}x"
+    )
+    print(f"  cold docker Invoke / docker run p50: {stats['cold docker']['p50'] / run_p50:.2f}x")
+    print(
+        f"  docker run / cold sandbox Invoke p50: {run_p50 / stats['cold sandbox']['p50']:.1f}x "
+        "(target >= 15x)"
+    )
 
 
 def burst(srv, code: bytes, clients: int, requests: int) -> tuple[dict[str, float], int, int]:  # type: ignore[no-untyped-def]
@@ -288,6 +347,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=1000)
     parser.add_argument("--cold", type=int, default=40)
     parser.add_argument("--docker", action="store_true")
+    parser.add_argument("--docker-only", action="store_true")
     parser.add_argument("--runtime", action="append", choices=["python", "ruby", "java", "go"])
     parser.add_argument("--burst", default="10,50,200", help="client counts ('' for none)")
     parser.add_argument("--burst-requests", type=int, default=2000)
@@ -312,6 +372,9 @@ def main() -> None:
             return
         if args.density_only:
             density(srv, code, args.density)
+            return
+        if args.docker_only:
+            docker_backend(srv, code, args.warm, min(args.cold, 15))
             return
         lam.create_function(
             FunctionName="warm",
@@ -360,23 +423,11 @@ def main() -> None:
             "  (target <= 1.1x)"
         )
 
+        offline_vpc = {"SubnetIds": ["subnet-noegress"], "SecurityGroupIds": []}
         for i in range(args.cold):
-            lam.create_function(
-                FunctionName=f"cold-{i}",
-                Runtime="python3.11",
-                Handler="app.handler",
-                Role=ROLE,
-                Code={"ZipFile": code},
-            )
+            noop_function(lam, f"cold-{i}", code, ROLE)
             # The same, without outbound networking (no pasta to attach: egress.py).
-            lam.create_function(
-                FunctionName=f"cold-offline-{i}",
-                Runtime="python3.11",
-                Handler="app.handler",
-                Role=ROLE,
-                Code={"ZipFile": code},
-                VpcConfig={"SubnetIds": ["subnet-noegress"], "SecurityGroupIds": []},
-            )
+            noop_function(lam, f"cold-offline-{i}", code, ROLE, VpcConfig=offline_vpc)
         # One invoke extracts the shared package, so the cold runs measure environments.
         client.send(client.prepare("POST", "/2015-03-31/functions/cold-0/invocations", b"{}"))
         cold: list[float] = []
@@ -385,39 +436,19 @@ def main() -> None:
         for i in range(1, args.cold):  # interleaved: with and without egress, bare bwrap
             pair = [(f"cold-{i}", cold), (f"cold-offline-{i}", offline)]
             for name, series in pair if i % 2 else pair[::-1]:  # each goes first half the time
-                prepared = client.prepare(
-                    "POST", f"/2015-03-31/functions/{name}/invocations", b"{}"
-                )
-                start = time.perf_counter()
-                status, _, _ = client.send(prepared)
-                series.append((time.perf_counter() - start) * 1000)
-                assert status == 200
+                series.append(timed_invoke(client, name))
             bwrap += timed(bare_bwrap, 1)
         rows = [
             ("bwrap ... python3 -c pass", percentiles(bwrap)),
             ("cold Invoke (python3.11, sandbox)", percentiles(cold)),
             ("cold Invoke, no egress (VpcConfig subnet-noegress)", percentiles(offline)),
         ]
-        docker: list[float] = []
-        if args.docker:
-            image = os.environ.get("FUNCTORY_DOCKER_IMAGE", "functory/runtime:latest")
-            docker = timed(
-                lambda: subprocess.run(
-                    ["docker", "run", "--rm", "--network", "none", image, "python3", "-c", "pass"],
-                    check=True,
-                ),
-                min(args.cold, 15),
-            )
-            rows.append(("docker run --rm <image> python3 -c pass", percentiles(docker)))
         report("Cold start vs bare sandbox start (same run)", rows)
         cold_p50 = percentiles(cold)["p50"]
         print(f"  ratio p50: {cold_p50 / percentiles(bwrap)['p50']:.2f}x  (target <= 3x)")
         print(f"  egress costs a cold start: {cold_p50 - percentiles(offline)['p50']:+.1f} ms p50")
-        if docker:
-            print(
-                f"  docker run / cold invoke p50: {percentiles(docker)['p50'] / cold_p50:.1f}x "
-                "(target >= 15x)"
-            )
+        if args.docker:
+            docker_backend(srv, code, args.warm, min(args.cold, 15))
 
         def invoker():  # type: ignore[no-untyped-def]
             local = SignedClient(srv)
