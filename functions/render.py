@@ -128,10 +128,13 @@ def event_invoke_config(config: EventInvokeConfig) -> dict[str, Any]:
     return body
 
 
-def provisioned_config(config: ProvisionedConcurrencyConfig, *, listed: bool) -> dict[str, Any]:
+def provisioned_config(
+    config: ProvisionedConcurrencyConfig, *, listed: bool = False, just_put: bool = False
+) -> dict[str, Any]:
     """A provisioned concurrency configuration; in a list, with the alias or version ARN.
-    ``LastModified`` is when it was last put, in the form AWS answers it here."""
-    allocated = min(config.allocated, config.requested)
+    ``LastModified`` is when it was last put, in the form AWS answers it here. Put answers
+    nothing allocated yet, as AWS does."""
+    allocated = 0 if just_put else min(config.allocated, config.requested)
     body: dict[str, Any] = {}
     if listed:
         function = config.function

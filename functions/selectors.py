@@ -6,6 +6,7 @@ only ever searches the caller's account.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -194,12 +195,15 @@ def provisioned_resolve(account: Account, function_name: str, qualifier: str) ->
     if wanted is None or wanted == FunctionVersion.LATEST:
         raise InvalidParameterValue(PROVISIONED_TARGET_TEXT)
     try:
-        return function_resolve(account, function_name, qualifier)
+        resolved = function_resolve(account, function_name, qualifier)
     except ResourceNotFound:
         if wanted.isdigit():
             raise
         arn = arns.function_arn(account.id, ref.name, wanted)
         raise ResourceNotFound(f"Cannot find alias arn: {arn}") from None
+    if wanted.isdigit():  # "01" is version 1, kept (and checked for conflicts) as "1"
+        return dataclasses.replace(resolved, qualifier=str(int(wanted)))
+    return resolved
 
 
 def provisioned_config_get(resolved: Resolved) -> ProvisionedConcurrencyConfig:

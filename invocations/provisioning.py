@@ -7,10 +7,15 @@ configuration or an alias changes in this process) it reads the configurations o
 accounts, resolves each to the version it runs (an alias: the version it points to) and
 hands the pool its targets (``EnvironmentPool.provision``): environments of that version
 started with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``, initialised, and
-never reaped for age or memory. Then it records each configuration's state as AWS reports
-it: ``IN_PROGRESS`` until all are ready, ``READY``, or ``FAILED`` with the reason when one
-could not be started or initialised (nothing is retried until the configuration is put
-again). Each web replica keeps its own set (a load balancer may send a call to any).
+never reaped for age (memory pressure takes them last). Then it records each
+configuration's state as AWS reports it: ``IN_PROGRESS`` until all are ready, ``READY``, or
+``FAILED`` with the reason when the function's init failed, its environments kept exiting,
+or its runtime or code is unavailable (nothing is retried until the configuration is put
+again, or its alias moves). A start that failed for a passing reason is tried again.
+
+Each web replica keeps its own set (a load balancer may send a call to any) and writes
+the state it sees: on the scaled profile a replica short of memory may show
+``IN_PROGRESS`` while another shows ``READY``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CHECK_S = 2.0
+CODE_UNAVAILABLE = "The function's code could not be prepared for its environments."
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,13 @@ def _plan() -> tuple[list[Planned], list[ProvisionTarget]]:
         if version is None or version.number == 0:
             planned.append(dataclasses.replace(read, problem=UNPUBLISHED))
             continue
-        spec = environment_spec(version)
+        try:
+            spec = environment_spec(version)  # may extract the code
+        except Exception:
+            # One function's code (a deleted blob, a full disk) holds up nobody else's.
+            logger.exception("preparing provisioned environments of %s failed", function)
+            planned.append(dataclasses.replace(read, problem=CODE_UNAVAILABLE))
+            continue
         counts[spec.key] += row.requested
         specs[spec.key] = spec
         tokens[spec.key].append(row.last_modified.isoformat())
@@ -155,8 +167,10 @@ class Provisioner:
             self._wake.clear()
 
     async def check(self) -> None:
+        pool = runner.pool()
+        since = pool.retirement  # a function deleted while the plan is read stays deleted
         planned, targets = await self._in_db(_plan)
-        states = runner.pool().provision(targets)
+        states = pool.provision(targets, since)
         changes = _record(planned, states)
         if changes:
             await self._in_db(_save, changes)

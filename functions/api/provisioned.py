@@ -24,7 +24,7 @@ def put_provisioned_concurrency_config(req: ApiRequest, function_name: str) -> A
     config = services.provisioned_config_put(
         resolved=resolved, requested=int(params["ProvisionedConcurrentExecutions"])
     )
-    return ApiResponse(render.provisioned_config(config, listed=False), status=202)
+    return ApiResponse(render.provisioned_config(config, just_put=True), status=202)
 
 
 def get_or_list(request: HttpRequest, function_name: str) -> HttpResponse:

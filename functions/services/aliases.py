@@ -14,6 +14,7 @@ from functions import arns
 from functions.models import Alias, Function, FunctionVersion, new_revision_id
 from functions.selectors import function_not_found
 from functions.services.functions import check_revision
+from functions.services.provisioned import provisioned_alias_moved
 
 MAX_ADDITIONAL_VERSIONS = 1
 
@@ -102,8 +103,14 @@ def alias_update(*, function: Function, name: str, params: dict[str, Any]) -> Al
             routing: dict[str, Any] | None = params["RoutingConfig"]
         else:
             routing = {"AdditionalVersionWeights": alias.routing_weights}
+        moved = (primary, _routing_weights(function, primary, routing)) != (
+            alias.function_version,
+            alias.routing_weights,
+        )
         alias.routing_weights = _routing_weights(function, primary, routing)
         alias.function_version = primary
+        if moved:
+            provisioned_alias_moved(function=function, alias=alias)
         if params.get("Description") is not None:
             alias.description = params["Description"]
         alias.revision_id = new_revision_id()

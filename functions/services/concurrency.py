@@ -27,6 +27,12 @@ def concurrency_put(*, function: Function, reserved: int) -> int:
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
             )
+        provisioned = sum(function.provisioned_configs.values_list("requested", flat=True))
+        if reserved < provisioned:
+            raise InvalidParameterValue(
+                "Specified ReservedConcurrentExecutions for function is less than the "
+                f"function's provisioned concurrency [{provisioned}]."
+            )
         function.reserved_concurrency = reserved
         function.save(update_fields=["reserved_concurrency"])
         return reserved

@@ -113,6 +113,23 @@ def provisioned_config_put(*, resolved: Resolved, requested: int) -> Provisioned
         return config
 
 
+def provisioned_alias_moved(*, function: Function, alias: Alias) -> None:
+    """UpdateAlias moved a provisioned alias (in its transaction, the function locked): it
+    must still point to a published version no other configuration provisions, and its
+    configuration starts over for the version it points to now."""
+    config = function.provisioned_configs.filter(qualifier=alias.name).first()
+    if config is None:
+        return
+    if alias.function_version == FunctionVersion.LATEST:
+        raise InvalidParameterValue(UNPUBLISHED)
+    _check_conflicts(function, alias.name, alias)
+    config.status = ProvisionedConcurrencyConfig.IN_PROGRESS
+    config.status_reason = ""
+    config.allocated = 0
+    config.last_modified = timezone.now()
+    config.save(update_fields=["status", "status_reason", "allocated", "last_modified"])
+
+
 def provisioned_config_delete(*, resolved: Resolved) -> None:
     """DeleteProvisionedConcurrencyConfig: deleting one that is not there is no error."""
     with transaction.atomic():

@@ -53,7 +53,8 @@ def test_a_version_gets_its_environments_ready_and_they_serve_it_warm(lam):
     )
     assert put["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert put["RequestedProvisionedConcurrentExecutions"] == 2
-    assert put["Status"] in {"IN_PROGRESS", "READY"}
+    assert put["Status"] == "IN_PROGRESS"
+    assert put["AllocatedProvisionedConcurrentExecutions"] == 0
     got = _settled(lam, "fn", version)
     assert got["Status"] == "READY", got
     assert got["AllocatedProvisionedConcurrentExecutions"] == 2
@@ -263,3 +264,59 @@ def test_the_list_pages_by_qualifier(lam):
     assert "NextMarker" not in second
     assert _settled(lam, "fn", "a")["Status"] == "READY"
     assert _settled(lam, "fn", "b")["Status"] == "READY"
+
+
+def test_reserved_concurrency_cannot_go_below_what_is_provisioned(lam):
+    version = _published(lam, "fn")
+    lam.put_provisioned_concurrency_config(
+        FunctionName="fn", Qualifier=version, ProvisionedConcurrentExecutions=3
+    )
+    with pytest.raises(Exception) as excinfo:
+        lam.put_function_concurrency(FunctionName="fn", ReservedConcurrentExecutions=2)
+    code, message, status = _error(excinfo)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert "[3]" in message
+    assert (
+        lam.put_function_concurrency(FunctionName="fn", ReservedConcurrentExecutions=3)[
+            "ReservedConcurrentExecutions"
+        ]
+        == 3
+    )
+
+
+def test_a_provisioned_alias_moves_with_its_configuration(lam):
+    first = _published(lam, "fn")
+    lam.update_function_configuration(FunctionName="fn", Description="second")
+    lam.get_waiter("function_updated_v2").wait(FunctionName="fn")
+    second = lam.publish_version(FunctionName="fn")["Version"]
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion=first)
+    lam.put_provisioned_concurrency_config(
+        FunctionName="fn", Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    assert _settled(lam, "fn", "live")["Status"] == "READY"
+    # Not onto $LATEST, nor onto a version provisioned directly.
+    with pytest.raises(Exception) as excinfo:
+        lam.update_alias(FunctionName="fn", Name="live", FunctionVersion="$LATEST")
+    assert _error(excinfo)[1] == (
+        "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+    )
+    lam.update_alias(FunctionName="fn", Name="live", FunctionVersion=second)
+    moved = lam.get_provisioned_concurrency_config(FunctionName="fn", Qualifier="live")
+    assert moved["Status"] in {"IN_PROGRESS", "READY"}
+    assert _settled(lam, "fn", "live")["Status"] == "READY"
+    answer = lam.invoke(FunctionName="fn", Qualifier="live", LogType="Tail")
+    assert answer["ExecutedVersion"] == second
+    assert json.loads(answer["Payload"].read()) == "provisioned-concurrency"
+
+
+def test_a_version_with_leading_zeros_is_that_version(lam):
+    version = _published(lam, "fn")
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion=version)
+    lam.put_provisioned_concurrency_config(
+        FunctionName="fn", Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    with pytest.raises(Exception) as excinfo:
+        lam.put_provisioned_concurrency_config(
+            FunctionName="fn", Qualifier=f"0{version}", ProvisionedConcurrentExecutions=1
+        )
+    assert _error(excinfo)[0] == "ResourceConflictException"

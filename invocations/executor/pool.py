@@ -91,6 +91,9 @@ MAX_CONCURRENT_STARTS = max(2, 2 * (os.cpu_count() or 1))
 # the keep-alive would. A cache must not push the host into swapping or the OOM killer.
 IDLE_ENVIRONMENT_MB = 36.0
 MEMORY_REAP_PAUSE_S = 5.0
+# Provisioned concurrency: a target whose environments were started more than twice its
+# count (and two) times in this window is failed (they exit, or cannot start).
+PROVISION_WINDOW_S = 60.0
 
 
 def memory_available_mb() -> float:
@@ -179,6 +182,11 @@ class EnvironmentPool:
         self._targets: dict[str, ProvisionTarget] = {}
         self._provisioning: dict[str, int] = defaultdict(int)
         self._provision_failed: dict[str, tuple[str, str]] = {}
+        self._provision_attempts: dict[str, deque[float]] = defaultdict(deque)
+        # Function ARN prefixes retired (deleted), numbered: a plan read before a deletion
+        # must not bring its targets back (``provision``'s ``since``).
+        self._retirements: deque[tuple[int, str]] = deque(maxlen=1000)
+        self.retirement = 0
         self.started = 0  # environments started, in all (the benchmarks report it)
 
     # -- public -------------------------------------------------------------------------
@@ -221,21 +229,47 @@ class EnvironmentPool:
         for key, target in list(self._targets.items()):
             if target.spec.function_key.startswith(function_key_prefix):
                 del self._targets[key]
+        self.retirement += 1
+        self._retirements.append((self.retirement, function_key_prefix))
 
-    def provision(self, targets: list[ProvisionTarget]) -> dict[str, ProvisionState]:
+    def provision(
+        self, targets: list[ProvisionTarget], since: int | None = None
+    ) -> dict[str, ProvisionState]:
         """Keep each target's count of environments of its spec started and initialised,
-        never reaped for age or memory; specs no longer named go back to on demand (the
-        keep-alive reaps their environments). Returns each target's state by spec key."""
+        never reaped for age (memory pressure takes them last); the provisioned
+        environments beyond what is still named are stopped at once. Targets of functions
+        retired after ``since`` (a ``retirement`` number read before the targets were) are
+        left out. Returns each target's state by spec key."""
         self._ensure_reaper()
-        self._targets = {target.spec.key: target for target in targets if target.count > 0}
+        gone = [
+            prefix for number, prefix in self._retirements if since is not None and number > since
+        ]
+        self._targets = {
+            target.spec.key: target
+            for target in targets
+            if target.count > 0 and not target.spec.function_key.startswith(tuple(gone))
+        }
         for key, (token, _) in list(self._provision_failed.items()):
             target = self._targets.get(key)
             if target is None or target.token != token:
                 del self._provision_failed[key]
+                self._provision_attempts.pop(key, None)
+        self._stop_unprovisioned()
         for target in self._targets.values():
             self._note_spec(target.spec)
             self._top_up(target)
         return {key: self.provision_state(key) for key in self._targets}
+
+    def _stop_unprovisioned(self) -> None:
+        """Idle environments started for provisioned concurrency that no target keeps any
+        more: stopped now, not left for the keep-alive (a tenant moving its configuration
+        around would otherwise keep many times its share running)."""
+        for key, environments in list(self._idle.items()):
+            kept = self._kept(key, environments)
+            surplus = [env for env in environments if env.provisioned and env not in kept]
+            for env in surplus:
+                environments.remove(env)
+                self._stop_later(env)
 
     def provision_state(self, key: str) -> ProvisionState:
         target = self._targets.get(key)
@@ -540,17 +574,32 @@ class EnvironmentPool:
         target = self._targets.get(key)
         if target is None:
             return []
-        busy = sum(1 for env in self._busy if env.spec.key == key)
+        busy = sum(1 for env in self._busy if env.spec.key == key and not env.retired)
         room = max(0, target.count - busy)
-        return sorted(idle, key=lambda env: env.last_used, reverse=True)[:room]
+        usable = [env for env in idle if self._usable(env)]
+        return sorted(usable, key=lambda env: env.last_used, reverse=True)[:room]
 
     def _top_up(self, target: ProvisionTarget) -> None:
         key = target.spec.key
         if self._closed or key in self._provision_failed:
             return
-        if self.memory_floor_mb > 0 and self.memory_available() < self.memory_floor_mb:
+        if self._memory_short():
             return  # not while the keep-alive is stopping environments for memory
+        attempts = self._provision_attempts[key]
+        now = time.monotonic()
+        while attempts and attempts[0] < now - PROVISION_WINDOW_S:
+            attempts.popleft()
         for _ in range(target.count - self._live(key) - self._provisioning[key]):
+            if len(attempts) >= 2 * target.count + 2:
+                # Environments that exit once ready (or never start) would otherwise be
+                # started again on every check, taking start slots from everyone.
+                self._provision_failed[key] = (
+                    target.token,
+                    f"Environments of the function kept exiting or failing to start "
+                    f"({len(attempts)} started in {PROVISION_WINDOW_S:.0f} s).",
+                )
+                return
+            attempts.append(now)
             self._provisioning[key] += 1
             task = asyncio.get_running_loop().create_task(self._start_provisioned(target))
             self._tasks.add(task)
@@ -563,6 +612,8 @@ class EnvironmentPool:
             if self._start_slots is None:
                 self._start_slots = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
             async with self._start_slots:
+                if self._memory_short() or spec.key not in self._targets:
+                    return  # looked at again on the next check
                 credentials = await self.credentials(spec) if self.credentials else None
                 environment = await self._start(spec, credentials, PROVISIONED)
             environment.provisioned = True
@@ -575,11 +626,9 @@ class EnvironmentPool:
         except RuntimeUnavailable as exc:
             self._provision_failed[spec.key] = (target.token, str(exc))
         except Exception:
+            # Maybe passing (the /tmp budget, the host): tried again on the next checks,
+            # as many times as the crash-loop guard in ``_top_up`` allows.
             logger.exception("starting a provisioned environment failed")
-            self._provision_failed[spec.key] = (
-                target.token,
-                "Starting an environment for the provisioned concurrency failed.",
-            )
         finally:
             self._provisioning[spec.key] -= 1
             if environment is not None:
@@ -588,13 +637,18 @@ class EnvironmentPool:
                 else:
                     self._offer(environment)
 
-    def _least_recently_used_idle(self) -> Environment | None:
-        candidates = [
-            env
-            for key, envs in self._idle.items()
-            for env in envs
-            if env not in self._kept(key, envs)
-        ]
+    def _memory_short(self) -> bool:
+        return self.memory_floor_mb > 0 and self.memory_available() < self.memory_floor_mb
+
+    def _least_recently_used_idle(self, *, kept_too: bool = False) -> Environment | None:
+        """The idle environment used longest ago: one no provisioned target keeps, or, with
+        ``kept_too`` and none such left, a kept one."""
+        candidates = []
+        for key, envs in self._idle.items():
+            kept = self._kept(key, envs)
+            candidates += [env for env in envs if env not in kept]
+        if not candidates and kept_too:
+            candidates = [env for envs in self._idle.values() for env in envs]
         if not candidates:
             return None
         victim = min(candidates, key=lambda env: env.last_used)
@@ -637,7 +691,7 @@ class EnvironmentPool:
             return
         self._memory_reaped_at = time.monotonic()
         for _ in range(max(1, math.ceil(deficit / IDLE_ENVIRONMENT_MB))):
-            victim = self._least_recently_used_idle()
+            victim = self._least_recently_used_idle(kept_too=True)
             if victim is None:
                 return
             logger.info("memory low (%.0f MB short): stopping an idle environment", deficit)

@@ -221,27 +221,19 @@ def test_provisioned_environments_outlive_the_keep_alive_and_are_replaced_when_t
     tmp_path, code_dir
 ):
     async def scenario() -> None:
-        available = [10_000.0]
         pool = EnvironmentPool(
-            SandboxBackend(str(tmp_path / "state"), lambda *a: None),
-            keep_alive_s=0.0,
-            memory_floor_mb=1_000.0,
-            memory_available=lambda: available[0],
+            SandboxBackend(str(tmp_path / "state"), lambda *a: None), keep_alive_s=0.0
         )
         try:
             spec = _spec(code_dir)
-            target = ProvisionTarget(spec, 2, "t1")
-            assert pool.provision([target])[spec.key].ready == 0
+            assert pool.provision([ProvisionTarget(spec, 2, "t1")])[spec.key].ready == 0
             await _until(lambda: pool.provision_state(spec.key).ready == 2)
             assert pool.started == 2
-            # Idle past a keep-alive of zero, and the host short of memory: kept.
-            available[0] = 10.0
-            pool._memory_reaped_at = -1e9
+            # Idle past a keep-alive of zero: kept.
             pool.reap(now=time.monotonic() + 3600)
             await asyncio.sleep(0.3)
             assert pool.stats()["idle"] == 2
-            available[0] = 10_000.0
-            # Both serve invocations, and are not cold starts.
+            # Both serve invocations at once; nothing else is started.
             tokens = await asyncio.gather(*(_token(pool, spec, 0.3) for _ in range(2)))
             assert len(set(tokens)) == 2 and pool.started == 2
             # One dies: the next check starts another.
@@ -251,10 +243,87 @@ def test_provisioned_environments_outlive_the_keep_alive_and_are_replaced_when_t
             await _until(lambda: victim.process.poll() is not None)
             pool.reap()
             await _until(lambda: pool.started == 3 and pool.provision_state(spec.key).ready == 2)
-            # Left out of the targets: back to on demand, and the keep-alive takes them.
+            # Fewer asked for: the surplus is stopped at once, not left to the keep-alive.
+            pool.provision([ProvisionTarget(spec, 1, "t2")])
+            assert pool.stats()["idle"] == 1
             pool.provision([])
-            pool.reap(now=time.monotonic() + 3600)
+            assert pool.stats()["idle"] == 0
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_memory_pressure_takes_on_demand_environments_before_provisioned_ones(tmp_path, code_dir):
+    async def scenario() -> None:
+        available = [10_000.0]
+        pool = EnvironmentPool(
+            SandboxBackend(str(tmp_path / "state"), lambda *a: None),
+            memory_floor_mb=1_000.0,
+            memory_available=lambda: available[0],
+        )
+        try:
+            provisioned = _spec(code_dir)
+            pool.provision([ProvisionTarget(provisioned, 1, "t1")])
+            await _until(lambda: pool.provision_state(provisioned.key).ready == 1)
+            on_demand = dataclasses.replace(provisioned, function_name="other", version="1")
+            await _token(pool, on_demand)
+            available[0] = 990.0  # one environment short
+            pool.reap()
+            await _until(lambda: not pool._idle.get(on_demand.key))
+            assert pool.provision_state(provisioned.key).ready == 1
+            # Still short, and only provisioned ones left: they go too (last), and none is
+            # started again while memory stays short.
+            pool._memory_reaped_at = -1e9
+            pool.reap()
             await _until(lambda: pool.stats()["idle"] == 0)
+            pool.reap()
+            await asyncio.sleep(0.3)
+            assert pool.load()["starting"] == 0 and pool.stats()["idle"] == 0
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_provisioned_environments_that_keep_exiting_fail_the_target(tmp_path, code_dir):
+    async def scenario() -> None:
+        pool = _pool(tmp_path)
+        try:
+            spec = _spec(code_dir)
+            pool.provision([ProvisionTarget(spec, 1, "t1")])
+            for _ in range(10):
+                await _until(
+                    lambda: (
+                        pool.provision_state(spec.key).ready == 1
+                        or pool.provision_state(spec.key).failure != ""
+                    )
+                )
+                if pool.provision_state(spec.key).failure:
+                    break
+                (victim,) = pool._idle[spec.key]
+                await _until(victim.server.next_asked.is_set)
+                victim.process.kill()  # it exits once ready, again and again
+                await _until(lambda v=victim: v.process.poll() is not None)
+                pool.reap()
+            assert "kept exiting" in pool.provision_state(spec.key).failure
+            assert pool.started == 4  # twice the count and two, then no more
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_function_deleted_while_the_targets_were_read_is_not_provisioned(tmp_path, code_dir):
+    async def scenario() -> None:
+        pool = _pool(tmp_path)
+        try:
+            spec = _spec(code_dir)
+            since = pool.retirement  # the reconciler reads this, then the configurations
+            pool.retire(spec.function_arn + ":")  # meanwhile the function is deleted
+            assert pool.provision([ProvisionTarget(spec, 1, "t1")], since) == {}
+            await asyncio.sleep(0.3)
+            assert pool.started == 0 and pool.load()["starting"] == 0
         finally:
             await pool.close()
 
