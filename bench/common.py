@@ -171,13 +171,14 @@ def lambda_client(srv: Server, service: str = "lambda") -> Any:
     )
 
 
-def hello_zip() -> bytes:
+def hello_zip(source: str = "def handler(event, context):\n    return {'ok': True}\n") -> bytes:
+    """A zip of ``app.py`` (a no-op handler unless ``source`` is given)."""
     import io
     import zipfile
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return {'ok': True}\n")
+        archive.writestr("app.py", source)
     return buffer.getvalue()
 
 

@@ -1,6 +1,7 @@
 """Warm and cold invoke latency, each next to its baseline measured in the same run.
 
-    python bench/invoke.py [--warm N] [--cold N] [--docker | --docker-only]
+    python bench/invoke.py [--warm N] [--cold N] [--docker | --docker-only] [--recreate N]
+    python bench/invoke.py --recreate-only [--recreate N]
     python bench/invoke.py --runtime ruby --runtime java --runtime go [--warm N] [--cold N]
 
 - warm: p50/p99 of a signed Invoke of a Python no-op through the HTTP API, beside a no-op
@@ -19,7 +20,11 @@
 - burst (``--burst 10,50,200``): for each count of concurrent clients, a fresh function gets
   ``--burst-requests`` invokes from that many client threads at once, cold at first (the
   storm case): p50/p99 and p99/p50 (target <= 10x), errors, and how many environments the
-  server started (its REPORT lines with an ``Init Duration``).
+  server started (its REPORT lines with an ``Init Duration``);
+- re-created (``--recreate N``, 15; ``--recreate-only``): on a server with a 0.3 s
+  keep-alive, cold starts of functions already invoked once (their environment reaped in
+  between: configuration, code and role known), a no-op's and one importing boto3 at init,
+  beside ``bwrap … python3 -c pass`` (target <= 0.5x).
 
 With ``--runtime``, only cold and warm p50/p99 of a no-op in each named runtime beside
 Python's, interleaved in one run (``bench/runtime_packages.py`` builds them).
@@ -342,6 +347,36 @@ def density(srv, code: bytes, count: int) -> None:  # type: ignore[no-untyped-de
     )
 
 
+def recreated(n: int) -> None:
+    """Cold starts of an environment re-created for a function already invoked (after the
+    keep-alive reaped its last one: its configuration, code and role are known), beside a
+    bare sandbox start; and the same for a function that imports boto3 at init, the part
+    a template fork of an initialised environment would also skip."""
+    heavy = hello_zip("import boto3\n\ndef handler(event, context):\n    return 1\n")
+    with server({"FUNCTORY_KEEP_ALIVE_SECONDS": "0.3"}) as srv:
+        lam = lambda_client(srv)
+        client = SignedClient(srv)
+        names = [noop_function(lam, "again", hello_zip(), ROLE)]
+        names.append(noop_function(lam, "again-boto3", heavy, ROLE))
+        series: dict[str, list[float]] = {name: [] for name in names}
+        bwrap: list[float] = []
+        for i in range(n + 1):
+            for name in names:
+                time.sleep(1.0)  # reaped (the reaper looks every 0.15 s)
+                took = timed_invoke(client, name)
+                if i:  # the first extracts the code and checks the role
+                    series[name].append(took)
+            bwrap += timed(bare_bwrap, 1)
+    rows = [
+        ("bwrap ... python3 -c pass", percentiles(bwrap[1:])),
+        ("re-created environment, no-op", percentiles(series["again"])),
+        ("re-created environment, imports boto3", percentiles(series["again-boto3"])),
+    ]
+    report("Cold start of a function already known (re-created after reaping)", rows)
+    ratio = percentiles(series["again"])["p50"] / percentiles(bwrap[1:])["p50"]
+    print(f"  ratio p50: {ratio:.2f}x  (target <= 0.5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warm", type=int, default=1000)
@@ -354,6 +389,8 @@ def main() -> None:
     parser.add_argument("--burst-only", action="store_true")
     parser.add_argument("--density", type=int, default=20, help="idle environments (0: none)")
     parser.add_argument("--density-only", action="store_true")
+    parser.add_argument("--recreate", type=int, default=15, help="re-created cold starts")
+    parser.add_argument("--recreate-only", action="store_true")
     args = parser.parse_args()
     import os
     import sys
@@ -361,6 +398,9 @@ def main() -> None:
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
+    if args.recreate_only:
+        recreated(args.recreate)
+        return
     with server() as srv:
         if args.runtime:
             compare_runtimes(srv, args.runtime, min(args.warm, 300), min(args.cold, 15))
@@ -468,6 +508,8 @@ def main() -> None:
         if args.density:
             density(srv, code, args.density)
         burst_curve(srv, code, args)
+    if args.recreate:
+        recreated(args.recreate)
 
 
 def burst_curve(srv, code: bytes, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]

@@ -78,6 +78,8 @@ RUNTIME_API_PORT = 9001
 STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
 STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
+# After an adoption, how long its replacement's boot waits (its invocation runs meanwhile).
+REPLENISH_DELAY_S = 0.05
 DEFAULT_EPHEMERAL_MB = 512
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
 # Unpacked images (a new name when what an unpacked root must hold changes).
@@ -814,8 +816,11 @@ class SandboxBackend:
                 try:
                     return await self._adopt(standby, spec, credentials, initialization_type)
                 finally:
-                    # Not sooner: its boot would hold the spawner thread the adoption needs.
-                    self._replenish_later(spec.runtime)
+                    # Not sooner: its boot would take the spawner thread the adoption needs,
+                    # and the CPU its invocation is about to need.
+                    asyncio.get_running_loop().call_later(
+                        REPLENISH_DELAY_S, self._replenish_later, spec.runtime
+                    )
             self._replenish_later(spec.runtime)
         log_stream = log_stream_name(spec)
         if spec.image_id:
@@ -875,19 +880,21 @@ class SandboxBackend:
 
     async def _replenish(self, runtime: str) -> None:
         try:
-            while not self._closed and len(self._standby.get(runtime, [])) < STANDBY_PER_RUNTIME:
-                booted = await self._boot_standby(runtime)
-                try:
-                    ready = await _ready_for_assignment(booted)
-                except BaseException:  # the backend closing: the standby goes with it
-                    self._discard(booted)
-                    raise
-                if self._closed or not ready:
-                    self._discard(booted)
-                    if not ready:
-                        logger.warning("a standby %s environment never got ready", runtime)
+            while not self._closed:
+                missing = STANDBY_PER_RUNTIME - len(self._standby.get(runtime, []))
+                if missing <= 0:
                     return
-                self._standby.setdefault(runtime, []).append(booted)
+                # Side by side: the spawner starts them one after the other, and their
+                # runtimes load at once (two cold starts in a row find two ready sooner).
+                outcomes = await asyncio.gather(
+                    *(self._add_standby(runtime) for _ in range(missing)),
+                    return_exceptions=True,
+                )
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                if not all(outcomes):
+                    return
         except ephemeral.EphemeralStorageExhausted:
             # Standbys are an optimisation: with the /tmp budget spent, none is kept ready.
             logger.info("no standby %s environment: the ephemeral storage budget is spent", runtime)
@@ -895,6 +902,22 @@ class SandboxBackend:
             logger.exception("starting a standby %s environment failed", runtime)
         finally:
             self._replenishing.discard(runtime)
+
+    async def _add_standby(self, runtime: str) -> bool:
+        """Boot one standby and keep it once its runtime asks for a function."""
+        booted = await self._boot_standby(runtime)
+        try:
+            ready = await _ready_for_assignment(booted)
+        except BaseException:  # the backend closing: the standby goes with it
+            self._discard(booted)
+            raise
+        if self._closed or not ready:
+            self._discard(booted)
+            if not ready:
+                logger.warning("a standby %s environment never got ready", runtime)
+            return False
+        self._standby.setdefault(runtime, []).append(booted)
+        return True
 
     async def _boot_standby(self, runtime: str) -> _Booted:
         slot = None
