@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from functions import arns, logging_config, selectors
@@ -18,8 +20,46 @@ from functions.models import (
 
 def aws_timestamp(value: dt.datetime) -> str:
     """``2019-03-01T12:00:00.000+0000``, the format of ``LastModified``."""
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    v = value.astimezone(dt.UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}."
+        f"{v.microsecond // 1000:03d}+0000"
+    )
+
+
+# ListFunctions' configurations, rendered once per version and write: keyed by what every
+# write of a version changes (selectors.LISTING_KEY_FIELDS), so an entry is never stale;
+# the least recently used go first. Entries are shared: never mutated.
+_LISTED: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_LISTED_LOCK = threading.Lock()
+LISTED_ENTRIES = 20_000
+
+
+def listed_configurations(page: list[FunctionVersion]) -> list[dict[str, Any]]:
+    """``FunctionConfiguration``s of a ListFunctions page (``selectors.function_list``'s
+    versions, which carry only what identifies each): rendered before, or read and rendered
+    now. A version deleted in between is left out."""
+    keys = {v.pk: (v.pk, v.revision_id, v.last_modified) for v in page}
+    found: dict[int, dict[str, Any]] = {}
+    with _LISTED_LOCK:
+        for pk, key in keys.items():
+            rendered = _LISTED.get(key)
+            if rendered is not None:
+                _LISTED.move_to_end(key)
+                found[pk] = rendered
+    missing = [pk for pk in keys if pk not in found]
+    if missing:
+        versions = selectors.versions_listed(missing)
+        layers = selectors.layers_of(versions)
+        made = {v.pk: (v, function_configuration(v, layers=layers[v.pk])) for v in versions}
+        with _LISTED_LOCK:
+            for pk, (version, rendered) in made.items():
+                found[pk] = rendered
+                key = (pk, version.revision_id, version.last_modified)
+                _LISTED[key] = rendered
+            while len(_LISTED) > LISTED_ENTRIES:
+                _LISTED.popitem(last=False)
+    return [found[v.pk] for v in page if v.pk in found]
 
 
 def function_configuration(

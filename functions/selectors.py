@@ -312,6 +312,9 @@ _NOT_LISTED = (
 # ListFunctions' statements by (all versions, after a marker, page size), compiled once each;
 # the least recently used go first, so odd page sizes cannot grow it without bound.
 _LISTINGS: OrderedDict[tuple[bool, bool, int], PreparedQuery[FunctionVersion]] = OrderedDict()
+# What identifies a version's rendered configuration: every write stamps a new RevisionId
+# and LastModified (functions/services/functions.py ``_stamp``).
+LISTING_KEY_FIELDS = ("revision_id", "last_modified", "number", "function__name")
 _LISTINGS_LOCK = threading.Lock()
 
 
@@ -327,7 +330,7 @@ def _listing(all_versions: bool, after: bool, limit: int) -> PreparedQuery[Funct
         versions = (
             FunctionVersion.objects.filter(function__account_id=account_id)
             .select_related("function")
-            .defer(*_NOT_LISTED)
+            .only(*LISTING_KEY_FIELDS)
         )
         if not all_versions:
             versions = versions.filter(number=0)
@@ -351,7 +354,8 @@ def function_list(
 ) -> tuple[list[FunctionVersion], str | None]:
     """ListFunctions: a page of the account's $LATEST versions (every version with
     ``all_versions``) by name then number, after ``marker``, and the next page's marker.
-    The versions carry what a configuration shows, no more (see ``_NOT_LISTED``)."""
+    The versions carry only what identifies their configuration (``LISTING_KEY_FIELDS``):
+    ``versions_listed`` reads the rest of those not rendered before."""
     position = pagination.decode(marker, "functions")
     listing = _listing(all_versions, position is not None, max_items + 1)
     if position is None:
@@ -363,6 +367,22 @@ def function_list(
         return page, None
     last = page[max_items - 1]
     return page[:max_items], pagination.encode([last.function.name, last.number], "functions")
+
+
+_LISTED_ONE = PreparedQuery(
+    lambda pk: FunctionVersion.objects.filter(pk=pk).select_related("function").defer(*_NOT_LISTED),
+    kinds=(int,),
+)
+
+
+def versions_listed(ids: list[int]) -> list[FunctionVersion]:
+    """The versions of these ids with what a configuration shows, no more (one is the
+    common case: a listing again after a write)."""
+    if len(ids) == 1:
+        return _LISTED_ONE.rows(ids[0])
+    return list(
+        FunctionVersion.objects.filter(pk__in=ids).select_related("function").defer(*_NOT_LISTED)
+    )
 
 
 def version_list(

@@ -118,10 +118,7 @@ def list_functions(req: ApiRequest) -> ApiResponse:
         max_items=max_items(params),
         all_versions=params.get("FunctionVersion") == "ALL",
     )
-    layers = selectors.layers_of(page)
-    body: dict[str, Any] = {
-        "Functions": [render.function_configuration(v, layers=layers[v.pk]) for v in page]
-    }
+    body: dict[str, Any] = {"Functions": render.listed_configurations(page)}
     if next_marker is not None:
         body["NextMarker"] = next_marker
     return ApiResponse(body)

@@ -82,3 +82,23 @@ def test_a_marker_of_another_list_is_refused(account: Account) -> None:
     _, versions_marker = selectors.version_list(function, marker=None, max_items=1)
     with pytest.raises(InvalidParameterValue):
         selectors.function_list(account, marker=versions_marker, max_items=1)
+
+
+def test_a_listed_configuration_is_rendered_once_per_write(account: Account) -> None:
+    from functions import render
+    from functions.models import new_revision_id
+
+    function_row(account, "a")
+    page, _ = selectors.function_list(account, marker=None, max_items=10)
+    (first,) = render.listed_configurations(page)
+    page, _ = selectors.function_list(account, marker=None, max_items=10)
+    assert render.listed_configurations(page)[0] is first  # not read or rendered again
+    latest = selectors.latest_version(Function.objects.get(account=account, name="a"))
+    latest.description = "changed"
+    latest.revision_id = new_revision_id()
+    latest.last_modified = timezone.now()
+    latest.save()
+    page, _ = selectors.function_list(account, marker=None, max_items=10)
+    (second,) = render.listed_configurations(page)
+    assert second["Description"] == "changed"
+    assert second["RevisionId"] == latest.revision_id != first["RevisionId"]
