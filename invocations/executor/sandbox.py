@@ -966,21 +966,26 @@ class SandboxBackend:
         assert slot is not None
         loop = asyncio.get_running_loop()
         platform = self._platform_fs()
-        if platform is not None and booted.process.release_slot is not None:
-            trees = [tree for tree in (spec.code_dir, spec.layers_dir) if tree]
-            await loop.run_in_executor(None, _build_images, trees, platform.images)
-            await _on_spawner(
-                functools.partial(platform.fill_slot, slot, spec.code_dir, spec.layers_dir)
-            )
-        else:
-            await loop.run_in_executor(None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot)
-        if booted.process.cgroup is not None:
-            booted.process.cgroup.set_limits(cgroups.Limits(spec.memory_mb))
-        # Standbys boot with a network when egress is the default (no function code has run
-        # in them yet): a function without egress has it taken away before its code runs.
-        user = booted.process.user
-        network = booted.process.network
+        # Taken off the standby list: whatever fails (a tree refused, the disk full, the
+        # caller gone) from here on, it is stopped, not left waiting for a function.
         try:
+            if platform is not None and booted.process.release_slot is not None:
+                trees = [tree for tree in (spec.code_dir, spec.layers_dir) if tree]
+                await loop.run_in_executor(None, _build_images, trees, platform.images)
+                await _on_spawner(
+                    functools.partial(platform.fill_slot, slot, spec.code_dir, spec.layers_dir)
+                )
+            else:
+                await loop.run_in_executor(
+                    None, _link_tree_pair, spec.code_dir, spec.layers_dir, slot
+                )
+            if booted.process.cgroup is not None:
+                booted.process.cgroup.set_limits(cgroups.Limits(spec.memory_mb))
+            # Standbys boot with a network when egress is the default (no function code has
+            # run in them yet): a function without egress has it taken away before its code
+            # runs.
+            user = booted.process.user
+            network = booted.process.network
             if not spec.egress:
                 booted.process.close_proxy()
             if network is not None and not spec.egress:
@@ -1032,10 +1037,11 @@ class SandboxBackend:
             self._ephemeral.close()
         for task in list(self._tasks):
             task.cancel()
-        for ready in self._standby.values():
-            for booted in ready:
-                await asyncio.get_running_loop().run_in_executor(None, self._discard, booted)
+        # A copy: a start still running may take one from the lists meanwhile.
+        standbys = [booted for ready in self._standby.values() for booted in ready]
         self._standby.clear()
+        for booted in standbys:
+            await asyncio.get_running_loop().run_in_executor(None, self._discard, booted)
 
 
 @dataclass

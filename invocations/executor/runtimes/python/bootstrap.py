@@ -1,9 +1,10 @@
 """Functory's Python runtime: a Lambda Runtime API client that runs ``module.function``.
 
 It runs inside the sandbox as the environment's main process. Startup is kept lean (no
-``http.client``; ``traceback`` only on errors) because every import is cold-start time.
-``logging`` is set up for every function: imported here, a standby environment has it
-(about 8 ms) before its function is assigned.
+``http.client``) because every import is cold-start time. ``logging`` (which brings
+``traceback``) is set up for every function: imported here, a standby environment has it
+(about 8 ms) before its function is assigned, and it is the standard library's whatever
+the function's package holds, as on AWS.
 """
 
 import importlib
