@@ -785,7 +785,6 @@ class SandboxBackend:
             # stale read took that sandbox's info: it failed to start.
             os.close(spawned.block_w)
         server = RuntimeApiServer(spawned.listener)
-        await server.start()
         assert spawned.process.stdout is not None
         output_fd = os.dup(spawned.process.stdout.fileno())
         spawned.process.stdout.close()
@@ -795,12 +794,21 @@ class SandboxBackend:
             release_slot = functools.partial(_release_slot, slot)
         process = SandboxProcess(spawned.process, cgroup, slot, user, release_tmp, release_slot)
         process.network = network
-        address = egress.platform_address()
-        if spawned.platform is not None and address is not None:
-            process.proxy = PlatformProxy(spawned.platform, address)
-            await process.proxy.start()
-        elif spawned.platform is not None:
-            spawned.platform.close()
+        try:
+            await server.start()
+            address = egress.platform_address()
+            if spawned.platform is not None and address is not None:
+                process.proxy = PlatformProxy(spawned.platform, address)
+                await process.proxy.start()
+            elif spawned.platform is not None:
+                spawned.platform.close()
+        except BaseException:  # cancelled (the backend closing) or failed: nothing kept
+            if process.proxy is None and spawned.platform is not None:
+                spawned.platform.close()
+            server.close()
+            # The rest waits for the sandbox to end: off the event loop.
+            loop.run_in_executor(None, _discard_parts, server, process, output_fd, spawned.daemon)
+            raise
         return _Booted(process, server, output_fd, started, spawned.daemon)
 
     async def start(
@@ -1022,14 +1030,7 @@ class SandboxBackend:
         return environment
 
     def _discard(self, booted: _Booted) -> None:
-        daemon = booted.take_daemon()
-        if daemon is not None:
-            daemon.close()
-        booted.server.close()
-        booted.process.kill()
-        with contextlib.suppress(OSError):
-            os.close(booted.output_fd)
-        booted.process.cleanup()
+        _discard_parts(booted.server, booted.process, booted.output_fd, booted.take_daemon())
 
     async def close(self) -> None:
         self._closed = True
@@ -1104,6 +1105,22 @@ RESTORE_ENV = (
     f'for v in "${{!{HELD_PREFIX}@}}"; do export "${{v#{HELD_PREFIX}}}=${{!v}}"; unset "$v"; '
     'done; exec "$@"'
 )
+
+
+def _discard_parts(
+    server: RuntimeApiServer,
+    process: SandboxProcess,
+    output_fd: int,
+    daemon: socket.socket | None,
+) -> None:
+    """Stop a booted sandbox nobody will use, and release what it held."""
+    if daemon is not None:
+        daemon.close()
+    server.close()
+    process.kill()
+    with contextlib.suppress(OSError):
+        os.close(output_fd)
+    process.cleanup()
 
 
 def _dangerous(name: str) -> bool:
