@@ -167,10 +167,15 @@ class Provisioner:
             self._wake.clear()
 
     async def check(self) -> None:
-        pool = runner.pool()
-        since = pool.retirement  # a function deleted while the plan is read stays deleted
+        existing = runner.existing_pool()
+        # A function deleted while the plan is read stays deleted.
+        since = existing.retirement if existing is not None else 0
         planned, targets = await self._in_db(_plan)
-        states = pool.provision(targets, since)
+        states: dict[str, ProvisionState] = {}
+        # No pool is made (its backend set up: seccomp, cgroups, the fence) for nothing.
+        if existing is not None or targets:
+            pool = existing or runner.pool()
+            states = pool.provision(targets, since if existing is not None else None)
         changes = _record(planned, states)
         if changes:
             await self._in_db(_save, changes)

@@ -71,6 +71,12 @@ def pool() -> EnvironmentPool:
     return existing
 
 
+def existing_pool() -> EnvironmentPool | None:
+    """The running event loop's pool if something made it (making one sets up the
+    backend: seccomp, cgroups, the egress fence, /tmp images)."""
+    return _pools.get(asyncio.get_running_loop())
+
+
 def retire(function_arn_prefix: str) -> None:
     """Retire environments of a function in every pool of this process (thread-safe)."""
     for loop, existing in list(_pools.items()):

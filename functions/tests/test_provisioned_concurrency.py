@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +22,19 @@ INIT_TYPE = (
     "def handler(event, context):\n"
     "    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def _unprovisioned(lam: Any) -> Iterator[None]:
+    """The session's server keeps provisioned environments until their configuration goes:
+    each test's go with it."""
+    yield
+    for function in lam.list_functions()["Functions"]:
+        name = function["FunctionName"]
+        listed = lam.list_provisioned_concurrency_configs(FunctionName=name)
+        for config in listed["ProvisionedConcurrencyConfigs"]:
+            qualifier = config["FunctionArn"].rsplit(":", 1)[1]
+            lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
 
 
 def _published(lam: Any, name: str, code: str = INIT_TYPE) -> str:
