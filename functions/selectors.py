@@ -10,10 +10,10 @@ import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Model, Q, QuerySet, Sum
 
 from awsapi.errors import InvalidParameterValue, ResourceNotFound
 from awsapi.prepared import PreparedQuery
@@ -31,6 +31,8 @@ from functions.models import (
     TestEvent,
 )
 from iam.models import Account, User
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -173,14 +175,19 @@ def event_invoke_config_get(resolved: Resolved) -> EventInvokeConfig:
     return config
 
 
-def event_invoke_configs_page(
-    function: Function, after: str | None, limit: int
-) -> list[EventInvokeConfig]:
-    """Up to ``limit + 1`` configurations ordered by qualifier, after ``after``."""
-    configs = function.event_invoke_configs.order_by("qualifier")
+def _qualifier_page(configs: QuerySet[M], after: str | None, limit: int) -> list[M]:
+    """Up to ``limit + 1`` per-qualifier configurations ordered by qualifier, after
+    ``after`` (a List operation's page and whether another follows)."""
+    configs = configs.order_by("qualifier")
     if after is not None:
         configs = configs.filter(qualifier__gt=after)
     return list(configs[: limit + 1])
+
+
+def event_invoke_configs_page(
+    function: Function, after: str | None, limit: int
+) -> list[EventInvokeConfig]:
+    return _qualifier_page(function.event_invoke_configs.all(), after, limit)
 
 
 # Provisioned concurrency: kept per published version or alias, never $LATEST.
@@ -220,11 +227,7 @@ def provisioned_config_get(resolved: Resolved) -> ProvisionedConcurrencyConfig:
 def provisioned_configs_page(
     function: Function, after: str | None, limit: int
 ) -> list[ProvisionedConcurrencyConfig]:
-    """Up to ``limit + 1`` configurations ordered by qualifier, after ``after``."""
-    configs = function.provisioned_configs.order_by("qualifier")
-    if after is not None:
-        configs = configs.filter(qualifier__gt=after)
-    return list(configs[: limit + 1])
+    return _qualifier_page(function.provisioned_configs.all(), after, limit)
 
 
 def provisioned_total(account: Account, *, unreserved_only: bool = False) -> int:
