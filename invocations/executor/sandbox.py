@@ -52,6 +52,7 @@ from invocations.executor import (
     platformfs,
     safetree,
     seccomp,
+    templates,
     treeimages,
     xray,
 )
@@ -78,6 +79,7 @@ RUNTIME_API_PORT = 9001
 STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
 STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
+TEMPLATE_RETRY_S = 60.0  # after a SnapStart template's init failed: fresh starts meanwhile
 # After an adoption, how long its replacement's boot waits (its invocation runs meanwhile).
 REPLENISH_DELAY_S = 0.05
 DEFAULT_EPHEMERAL_MB = 512
@@ -254,6 +256,9 @@ class SandboxBackend:
         platformfs.write_etc(self._etc)
         self._platform = platformfs.platform_for(self.state_dir) if treeimages.available() else None
         self._standby: dict[str, list[_Booted]] = {}
+        self._templates: dict[str, _TemplateEnvironment] = {}
+        self._template_locks: dict[str, asyncio.Lock] = {}
+        self._template_failed: dict[str, float] = {}  # spec key: when its init last failed
         self._replenishing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -623,7 +628,7 @@ class SandboxBackend:
             for name, data in files:
                 fds[name] = _data_fd(data.encode())
                 opened.append(fds[name])
-            fds["seccomp"] = seccomp.bpf_fd()
+            fds["seccomp"] = seccomp.bpf_fd(template=bool(launch.template))
             opened.append(fds["seccomp"])
             block_r, block_w = os.pipe()
             info_r, info_w = os.pipe()
@@ -818,6 +823,10 @@ class SandboxBackend:
         *,
         initialization_type: str = ON_DEMAND,
     ) -> Environment:
+        if spec.snap_start and spec.runtime.startswith("python3.") and not spec.image_id:
+            forked = await self._from_template(spec, credentials, initialization_type)
+            if forked is not None:
+                return forked
         if self._standby_eligible(spec):
             standby = self._take_standby(spec.runtime)
             if standby is not None:
@@ -1032,8 +1041,141 @@ class SandboxBackend:
     def _discard(self, booted: _Booted) -> None:
         _discard_parts(booted.server, booted.process, booted.output_fd, booted.take_daemon())
 
+    # -- SnapStart templates (templates.py) ---------------------------------------------------
+
+    async def _from_template(
+        self, spec: EnvironmentSpec, credentials: Credentials | None, initialization_type: str
+    ) -> Environment | None:
+        """An environment forked from the spec's template (made first if need be), or None."""
+        await self._reap_templates()
+        key = spec.key
+        if time.monotonic() - self._template_failed.get(key, -TEMPLATE_RETRY_S) < TEMPLATE_RETRY_S:
+            return None  # its init failed lately: fresh starts report why
+        async with self._template_locks.setdefault(key, asyncio.Lock()):
+            template = self._templates.get(key)
+            if template is None or template.forker.ended:
+                if template is not None:
+                    self._templates.pop(key, None)
+                    await template.stop()
+                template = await self._make_template(spec, credentials)
+                if template is None:
+                    self._template_failed[key] = time.monotonic()
+                    return None
+                self._templates[key] = template
+        started = time.monotonic()
+        log_stream = log_stream_name(spec)
+
+        def variables(runtime_api: str) -> dict[str, str]:
+            env = self.environment_variables(spec, log_stream, credentials, initialization_type)
+            env["AWS_LAMBDA_RUNTIME_API"] = runtime_api
+            return env
+
+        loop = asyncio.get_running_loop()
+        try:
+            process, listener, output_fd = await loop.run_in_executor(
+                None,
+                template.forker.fork,
+                spec.memory_mb,
+                spec.ephemeral_mb * 1024 * 1024,
+                variables,
+            )
+        except templates.TemplateUnavailable as exc:
+            logger.warning("forking a SnapStart environment failed: %s", exc)
+            return None
+        # The next one, forked once this one has started (not competing with it).
+        loop.call_later(REPLENISH_DELAY_S, self._prepare_fork, template.forker, spec)
+        server = RuntimeApiServer(listener)
+        try:
+            await server.start()
+        except BaseException:
+            server.close()
+            os.close(output_fd)
+            await loop.run_in_executor(None, process.cleanup)
+            raise
+        return Environment(
+            spec=spec,
+            process=process,
+            server=server,
+            output_fd=output_fd,
+            log_sink=self.log_sink,
+            log_stream=log_stream,
+            started=started,
+            credentials=credentials,
+            segment_sink=self.segment_sink,
+        )
+
+    def _prepare_fork(self, forker: templates.Template, spec: EnvironmentSpec) -> None:
+        if self._closed or forker.ended:
+            return
+        preparing = asyncio.get_running_loop().run_in_executor(
+            None, forker.prepare, spec.memory_mb, spec.ephemeral_mb * 1024 * 1024
+        )
+        preparing.add_done_callback(_log_failure)
+
+    async def _make_template(
+        self, spec: EnvironmentSpec, credentials: Credentials | None
+    ) -> _TemplateEnvironment | None:
+        """Boot the template and wait for its init; None if it failed (logged as it ran)."""
+        name = f"functory-template-{uuid.uuid4().hex}"
+        log_stream = log_stream_name(spec)
+        launch = self._launch_for(spec, log_stream, credentials, ON_DEMAND)
+        env = {**launch.env, "_FUNCTORY_TEMPLATE": name}
+        launch = dataclasses.replace(launch, template=name, env=env)
+        booted = await self._boot(launch, spec.memory_mb)
+        user = booted.process.user
+        assert user is not None
+        # Its init's output goes to the function's log group like any environment's.
+        environment = Environment(
+            spec=spec,
+            process=booted.process,
+            server=booted.server,
+            output_fd=booted.output_fd,
+            log_sink=self.log_sink,
+            log_stream=log_stream,
+            started=booted.started,
+            credentials=credentials,
+            xray_socket=booted.take_daemon(),
+            segment_sink=self.segment_sink,
+        )
+        loop = asyncio.get_running_loop()
+        listener = None
+        failed = asyncio.ensure_future(environment.wait_ready())
+        try:
+            listener = await loop.run_in_executor(
+                None,
+                templates.bind_in_namespace_of,
+                booted.process.pid,
+                functools.partial(templates.abstract_listener, name),
+            )
+            forker = await templates.accept_template(listener, user.uid, failed)
+            await loop.run_in_executor(
+                None, forker.prepare, spec.memory_mb, spec.ephemeral_mb * 1024 * 1024
+            )
+        except templates.TemplateUnavailable as exc:
+            logger.info("the SnapStart template of %s failed: %s", spec.function_key, exc)
+            await environment.stop()
+            return None
+        except BaseException:
+            await environment.stop()
+            raise
+        finally:
+            failed.cancel()
+            if listener is not None:
+                listener.close()
+        return _TemplateEnvironment(environment, forker)
+
+    async def _reap_templates(self, everything: bool = False) -> None:
+        """Stop templates idle past their keep-alive with nothing forked from them alive."""
+        now = time.monotonic()
+        for key, template in list(self._templates.items()):
+            idle = now - template.forker.last_fork > templates.IDLE_S
+            if everything or template.forker.ended or (idle and not template.forker.children):
+                self._templates.pop(key, None)
+                await template.stop()
+
     async def close(self) -> None:
         self._closed = True
+        await self._reap_templates(everything=True)
         if self._ephemeral is not None:
             self._ephemeral.close()
         for task in list(self._tasks):
@@ -1065,6 +1207,20 @@ class _Launch:
     # A container image's unpacked root (then task_dir is that root and opt_dir the kit).
     image_root: str | None = None
     workdir: str = "/var/task"
+    # A SnapStart template's abstract socket name (templates.py): its laxer seccomp filter.
+    template: str = ""
+
+
+@dataclass
+class _TemplateEnvironment:
+    """A SnapStart template: its environment (never invoked) and the way to fork it."""
+
+    environment: Environment
+    forker: templates.Template
+
+    async def stop(self) -> None:
+        self.forker.close()
+        await self.environment.stop()
 
 
 @dataclass
@@ -1272,6 +1428,11 @@ def _stop_helper(future: asyncio.Future[egress.Helper | None]) -> None:
         helper = future.result()
         if helper is not None:
             helper.stop()
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("background work of the sandbox failed", exc_info=future.exception())
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -120,10 +120,21 @@ class Rule:
     mask: tuple[int, int, int] | None = None  # (argument index, mask, value)
 
 
-def rules() -> list[Rule]:
+_CLONE_NEWUSER, _CLONE_NEWNS = 0x10000000, 0x00020000
+# A SnapStart template's forked environments each make a user and a mount namespace (for a
+# /tmp of their own): with mounts, setns and every other namespace still denied, the
+# capabilities that gives reach only that empty namespace pair.
+_FORK_PAIR = _CLONE_NEWUSER | _CLONE_NEWNS
+
+
+def rules(template: bool = False) -> list[Rule]:
     table = [Rule(name) for name in DENIED]
     table += [Rule("clone", (0, flag, flag)) for flag in _NAMESPACE_FLAGS]
-    table += [Rule("unshare", (0, flag, flag)) for flag in (*_NAMESPACE_FLAGS, _CLONE_NEWTIME)]
+    unshared: tuple[int, ...] = (*_NAMESPACE_FLAGS, _CLONE_NEWTIME)
+    if template:  # both or neither of the pair
+        unshared = tuple(flag for flag in unshared if not flag & _FORK_PAIR)
+        table += [Rule("unshare", (0, _FORK_PAIR, flag)) for flag in (_CLONE_NEWUSER, _CLONE_NEWNS)]
+    table += [Rule("unshare", (0, flag, flag)) for flag in unshared]
     # personality(0xffffffff) only reads it; no real persona has bit 31 set.
     table += [Rule("personality", (0, flag | 1 << 31, flag)) for flag in _PERSONALITY_FLAGS]
     return table
@@ -140,22 +151,26 @@ def _architectures() -> tuple[str, ...]:
 
 
 @functools.cache
-def bpf_program() -> bytes:
-    """The filter as classic BPF, what ``bwrap --seccomp FD`` loads."""
+def bpf_program(template: bool = False) -> bytes:
+    """The filter as classic BPF, what ``bwrap --seccomp FD`` loads.
+
+    ``template``: a SnapStart template's, which lets its forked environments make their
+    user and mount namespace pair; each stacks the full filter on it once it has.
+    """
     import pyseccomp as seccomp
 
     native, *others = _architectures()
     # Filters per ABI group, merged: libseccomp would refuse the raw numbers for others.
-    scmp = _filter(seccomp, [native], numbers=True)
+    scmp = _filter(seccomp, [native], numbers=True, template=template)
     if others:
-        scmp.merge(_filter(seccomp, others, numbers=False))
+        scmp.merge(_filter(seccomp, others, numbers=False, template=template))
     with tempfile.TemporaryFile() as handle:
         scmp.export_bpf(handle)
         handle.seek(0)
         return handle.read()
 
 
-def _filter(seccomp: Any, arches: list[str], numbers: bool) -> Any:
+def _filter(seccomp: Any, arches: list[str], numbers: bool, template: bool) -> Any:
     scmp = seccomp.SyscallFilter(seccomp.ALLOW)
     # Every ABI the host runs gets the same rules; a call by any other ABI kills.
     scmp.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
@@ -165,7 +180,7 @@ def _filter(seccomp: Any, arches: list[str], numbers: bool) -> Any:
     if not numbers:
         scmp.remove_arch(seccomp.Arch.NATIVE)
     eperm = seccomp.ERRNO(errno.EPERM)
-    for rule in rules():
+    for rule in rules(template):
         args = []
         if rule.mask is not None:
             index, mask, value = rule.mask
@@ -188,10 +203,10 @@ def _add(scmp: Any, action: int, name: str, args: list[Any]) -> None:
             raise
 
 
-def bpf_fd() -> int:
+def bpf_fd(template: bool = False) -> int:
     """A sealed memfd holding the BPF program, positioned at its start."""
     fd = os.memfd_create("seccomp", os.MFD_CLOEXEC)
-    os.write(fd, bpf_program())
+    os.write(fd, bpf_program(template))
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 

@@ -56,6 +56,8 @@ class EnvironmentSpec:
     system_log_level: str = ""
     # TracingConfig: "Active" (the platform records sampled invocations) or "PassThrough".
     tracing_mode: str = "PassThrough"
+    # SnapStart (a published version's): environments forked from an initialised template.
+    snap_start: bool = False
 
     @functools.cached_property
     def key(self) -> str:

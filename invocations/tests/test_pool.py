@@ -76,7 +76,9 @@ def test_busy_environments_make_the_pool_start_more_then_reuse_them(tmp_path, co
         pool = EnvironmentPool(SandboxBackend(str(tmp_path / "state"), lambda *a: None))
         try:
             spec = _spec(code_dir)
-            parallel = await asyncio.gather(*(_token(pool, spec, 0.5) for _ in range(3)))
+            # Long enough that no environment comes free before the third has started,
+            # even on a loaded host (0.5 s was not, in CI).
+            parallel = await asyncio.gather(*(_token(pool, spec, 3) for _ in range(3)))
             assert len(set(parallel)) == 3
             assert pool.stats() == {"idle": 3, "busy": 0}
             again = [await _token(pool, spec) for _ in range(3)]

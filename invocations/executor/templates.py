@@ -1,0 +1,409 @@
+"""SnapStart on the sandbox backend: a function version initialised once, then forked.
+
+A template is a sandbox like any other (its own uid, cgroup, network namespace) whose
+Python runtime, once the function's init has run and its ``before_snapshot`` hooks with
+it, does not ask for invocations: it connects to the abstract socket the executor bound
+in its network namespace and forks whenever asked. Each fork becomes an environment:
+
+1. the executor hands the template a pipe for the new environment's output and one end of
+   a socket pair; the template forks, and the child makes a user and a mount namespace
+   (the only namespaces the template's seccomp filter lets it make, ``seccomp.py``);
+2. on the socket pair the child's pid reaches the executor as the kernel states it
+   (``SCM_CREDENTIALS``); the executor checks it is the template's child in the
+   template's pid namespace, then maps the template's uid inside that user namespace to
+   a new host uid of its own (``identity.py``), moves it into a new cgroup with the
+   function's limits, mounts a new size-limited tmpfs on its ``/tmp`` (``nsmount.py``)
+   and binds a Runtime API socket for it in the network namespace;
+3. the child takes that uid, drops the capabilities its namespace gave it, stacks the full
+   seccomp filter, reseeds ``random``, runs the ``after_restore`` hooks and asks its own
+   Runtime API for its first invocation: no interpreter start, no imports, no init.
+
+What the forked environments share with the template (the function's own, as in AWS's
+snapshot): the network namespace and its egress, the pid, IPC and UTS namespaces, and
+the memory pages the template had at the fork, copied on write. See the README's
+"SnapStart" section for what differs from a fresh start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from invocations.executor import cgroups, identity, seccomp
+
+logger = logging.getLogger(__name__)
+
+CLONE_NEWNET = 0x40000000
+# How long a template with no environment of its own is kept after its last fork.
+IDLE_S = float(os.environ.get("FUNCTORY_TEMPLATE_IDLE_S", "600"))
+FORK_TIMEOUT_S = 10.0
+_UCRED = struct.Struct("iII")  # struct ucred: pid, uid, gid
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class TemplateUnavailable(RuntimeError):
+    """The template ended or misbehaved: start the environment the ordinary way."""
+
+
+class ForkedProcess:
+    """An environment forked from a template: a process of the host's, not our child."""
+
+    def __init__(self, pid: int, cgroup: cgroups.Cgroup | None, user: identity.Identity) -> None:
+        self.pid = pid
+        self.cgroup = cgroup
+        self.user = user
+        self.returncode: int | None = None
+        self._pidfd = os.pidfd_open(pid)
+        self._ended_at: float | None = None
+
+    def exited(self, code: int) -> None:
+        """The template reaped it: its exit code, as ``Popen.returncode`` gives one."""
+        self.returncode = code
+
+    def poll(self) -> int | None:
+        if self.returncode is not None:
+            return self.returncode
+        if self._pidfd < 0 or not select.select([self._pidfd], [], [], 0)[0]:
+            return None
+        # Gone; the template reports how in a moment (or never, if it died first).
+        now = time.monotonic()
+        if self._ended_at is None:
+            self._ended_at = now
+        if now - self._ended_at > 0.5:
+            self.returncode = -9
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        if self._pidfd >= 0:
+            with contextlib.suppress(OSError):
+                signal_pidfd(self._pidfd, 9)
+
+    def memory_peak_bytes(self) -> int:
+        return self.cgroup.max_memory_bytes() if self.cgroup is not None else 0
+
+    def oom_killed(self) -> bool:
+        return self.cgroup.oom_killed() if self.cgroup is not None else False
+
+    def freeze(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.freeze()
+
+    def thaw(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.thaw()
+
+    def cleanup(self) -> None:
+        self.kill()
+        gone = False
+        if self._pidfd >= 0:
+            gone = bool(select.select([self._pidfd], [], [], 2)[0])
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+            self.cgroup.remove()
+        if gone:  # reused only once nothing runs as it
+            self.user.release()
+
+
+def signal_pidfd(pidfd: int, number: int) -> None:
+    if _libc.syscall(424, pidfd, number, None, 0) != 0:  # pidfd_send_signal
+        raise OSError(ctypes.get_errno(), "pidfd_send_signal")
+
+
+class _MountHelper:
+    """The ``nsmount`` process, started on first use and shared by every template."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+
+    def mount_tmp(self, pid: int, size: int) -> None:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-I", str(Path(__file__).with_name("nsmount.py"))],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            assert self._process.stdin is not None and self._process.stdout is not None
+            self._process.stdin.write(json.dumps({"pid": pid, "size": size}) + "\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline().strip()
+        if answer != "ok":
+            answer = answer or "the helper ended"
+            raise TemplateUnavailable(f"no /tmp for a forked environment: {answer}")
+
+
+_helper = _MountHelper()
+
+
+def bind_in_namespace_of(pid: int, bind: Callable[[], socket.socket]) -> socket.socket:
+    """``bind()`` run in the network namespace of ``pid``, on a thread of its own."""
+    result: list[socket.socket | BaseException] = []
+
+    def run() -> None:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    number = ctypes.get_errno()
+                    raise OSError(number, f"setns: {os.strerror(number)}")
+            finally:
+                os.close(fd)
+            result.append(bind())
+        except BaseException as exc:  # handed to the caller
+            result.append(exc)
+
+    # A thread that ends with the namespace: never one that serves anything else after.
+    thread = threading.Thread(target=run, name="template-netns")
+    thread.start()
+    thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
+
+
+def abstract_listener(name: str) -> socket.socket:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    listener.bind("\0" + name)
+    listener.listen(1)
+    return listener
+
+
+def runtime_api_listener() -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    return listener
+
+
+@dataclass
+class _Spare:
+    """A forked environment isolated ahead of need, waiting for its variables."""
+
+    process: ForkedProcess
+    listener: socket.socket
+    output_r: int
+    control: socket.socket
+    memory_mb: int
+    tmp_bytes: int
+
+    def discard(self) -> None:
+        self.control.close()
+        self.listener.close()
+        os.close(self.output_r)
+        self.process.cleanup()
+
+
+class Template:
+    """One initialised template and the environments forked from it."""
+
+    def __init__(self, connection: socket.socket, template_pid: int, uid: int) -> None:
+        self._connection = connection  # to the template's runtime (SOCK_SEQPACKET)
+        self.pid = template_pid  # the runtime's, on the host
+        self.uid = uid  # the template's host uid, each fork's uid inside its namespace
+        self._pid_namespace = os.readlink(f"/proc/{template_pid}/ns/pid")
+        self._lock = threading.Lock()
+        self._children: dict[int, ForkedProcess] = {}  # by pid inside
+        self.last_fork = time.monotonic()
+        self.ended = False
+        self._spare: _Spare | None = None  # forked ahead, waiting for its variables
+        self._reader = threading.Thread(target=self._read_reports, daemon=True)
+        self._reader.start()
+
+    @property
+    def children(self) -> int:
+        return sum(1 for child in self._children.values() if child.returncode is None)
+
+    def _read_reports(self) -> None:
+        """Exit codes of forked environments, as the template reaps them."""
+        while True:
+            try:
+                message = self._connection.recv(256)
+            except OSError:
+                message = b""
+            if not message:
+                self.ended = True
+                return
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                report = json.loads(message)
+                child = self._children.pop(int(report["exited"]), None)
+                if child is not None:
+                    child.exited(int(report["code"]))
+
+    def fork(
+        self, memory_mb: int, tmp_bytes: int, variables: Callable[[str], dict[str, str]]
+    ) -> tuple[ForkedProcess, socket.socket, int]:
+        """A new environment (blocking: run it off the event loop).
+
+        The one ``prepare`` forked ahead if it fits, else one forked now. ``variables
+        (runtime_api)`` gives its environment variables. Returns its process, its Runtime
+        API's listening socket and the read end of its output.
+        """
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and (spare.memory_mb, spare.tmp_bytes) != (memory_mb, tmp_bytes):
+            spare.discard()
+            spare = None
+        if spare is None or spare.process.poll() is not None:
+            if spare is not None:
+                spare.discard()
+            spare = self._fork_isolated(memory_mb, tmp_bytes)
+        try:
+            document = {
+                "uid": self.uid,
+                "gid": self.uid,
+                "seccomp": seccomp.bpf_program().hex(),
+                "env": variables(f"127.0.0.1:{spare.listener.getsockname()[1]}"),
+            }
+            spare.control.send(json.dumps(document).encode())
+        except BaseException as exc:
+            spare.discard()
+            if isinstance(exc, OSError):
+                raise TemplateUnavailable(f"the forked environment ended: {exc}") from exc
+            raise
+        spare.control.close()
+        self.last_fork = time.monotonic()
+        return spare.process, spare.listener, spare.output_r
+
+    def prepare(self, memory_mb: int, tmp_bytes: int) -> None:
+        """Fork the next environment now, isolated, to wait for its variables (blocking).
+
+        Moving a process into cgroup v1 controllers waits for an RCU grace period (~6 ms),
+        which a cold start should not.
+        """
+        with self._lock:
+            if self._spare is not None or self.ended:
+                return
+        made: _Spare | None = self._fork_isolated(memory_mb, tmp_bytes)
+        with self._lock:
+            if self._spare is None and not self.ended:
+                self._spare, made = made, None
+        if made is not None:
+            made.discard()
+
+    def _fork_isolated(self, memory_mb: int, tmp_bytes: int) -> _Spare:
+        if self.ended:
+            raise TemplateUnavailable("the template ended")
+        output_r, output_w = os.pipe2(os.O_CLOEXEC)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        ours.settimeout(FORK_TIMEOUT_S)
+        process: ForkedProcess | None = None
+        listener: socket.socket | None = None
+        try:
+            with self._lock:
+                try:
+                    socket.send_fds(self._connection, [b"fork"], [output_w, theirs.fileno()])
+                except OSError as exc:
+                    self.ended = True
+                    raise TemplateUnavailable(f"the template ended: {exc}") from exc
+            os.close(output_w)
+            output_w = -1
+            theirs.close()
+            pid, inside = self._child_pid(ours)
+            process = ForkedProcess(pid, None, identity.allocate())
+            for name in ("uid_map", "gid_map"):
+                Path(f"/proc/{pid}/{name}").write_text(f"{self.uid} {process.user.uid} 1\n")
+            limits = cgroups.Limits(memory_mb)
+            process.cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", limits)
+            if process.cgroup is not None:
+                process.cgroup.add(pid)
+            _helper.mount_tmp(pid, tmp_bytes)
+            listener = bind_in_namespace_of(self.pid, runtime_api_listener)
+            self._children[inside] = process
+            return _Spare(process, listener, output_r, ours, memory_mb, tmp_bytes)
+        except BaseException as exc:
+            ours.close()
+            os.close(output_r)
+            if output_w >= 0:
+                os.close(output_w)
+            if listener is not None:
+                listener.close()
+            if process is not None:
+                # Killed before its uid is freed: it may have taken it already.
+                process.cleanup()
+            if isinstance(exc, OSError):  # a map refused, a cgroup or socket not made
+                raise TemplateUnavailable(f"a forked environment failed: {exc}") from exc
+            raise
+
+    def _child_pid(self, ours: socket.socket) -> tuple[int, int]:
+        """The forked child's host pid, checked to be the template's own child."""
+        try:
+            message, ancillary, _flags, _address = ours.recvmsg(4096, socket.CMSG_SPACE(12))
+        except (OSError, TimeoutError) as exc:
+            raise TemplateUnavailable(f"the template did not fork: {exc}") from exc
+        pid = None
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                pid = _UCRED.unpack(data[: _UCRED.size])[0]
+        try:
+            report = json.loads(message)
+            inside = int(report["pid"])
+        except (ValueError, KeyError, TypeError):
+            raise TemplateUnavailable(f"the forked environment failed: {message[:200]!r}") from None
+        if pid is None or not self._is_child(pid):
+            raise TemplateUnavailable("the forked environment is not the template's child")
+        return pid, inside
+
+    def _is_child(self, pid: int) -> bool:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            namespace = os.readlink(f"/proc/{pid}/ns/pid")
+        except OSError:
+            return False
+        lines = status.splitlines()
+        parent = next((line.split()[1] for line in lines if line.startswith("PPid:")), "")
+        return parent == str(self.pid) and namespace == self._pid_namespace
+
+    def close(self) -> None:
+        with self._lock:
+            self.ended = True
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
+        with contextlib.suppress(OSError):
+            self._connection.shutdown(socket.SHUT_RDWR)
+        self._connection.close()
+
+
+async def accept_template(
+    listener: socket.socket, uid: int, failed: asyncio.Future[Any]
+) -> Template:
+    """The template's connection once its init is done, or TemplateUnavailable."""
+    loop = asyncio.get_running_loop()
+    listener.setblocking(False)
+    accepting: asyncio.Future[Any] = asyncio.ensure_future(loop.sock_accept(listener))
+    done, _ = await asyncio.wait({accepting, failed}, return_when=asyncio.FIRST_COMPLETED)
+    if accepting not in done:
+        accepting.cancel()
+        raise TemplateUnavailable("the template's init did not finish")
+    connection, _address = accepting.result()
+    connection.setblocking(True)
+    creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    pid = _UCRED.unpack(creds)[0]
+    ready = await loop.run_in_executor(None, connection.recv, 256)
+    if ready != b'{"ready": true}':
+        connection.close()
+        raise TemplateUnavailable("the template's runtime did not get ready")
+    return Template(connection, pid, uid)
