@@ -64,6 +64,8 @@ class FunctionVersion(models.Model):
     kms_key_arn = models.CharField(max_length=2048, blank=True)
     vpc_config = models.JSONField(default=dict)
     logging_config = models.JSONField(default=dict)
+    # SnapStart's ApplyOn ("PublishedVersions" or "None"); on for the published versions.
+    snap_start = models.CharField(max_length=24, default="None")
     # None for a container-image function: its code is the image.
     code = models.ForeignKey(
         CodeBlob, on_delete=models.PROTECT, related_name="+", null=True, blank=True
@@ -97,6 +99,11 @@ class FunctionVersion(models.Model):
     @property
     def version(self) -> str:
         return self.LATEST if self.number == 0 else str(self.number)
+
+    @property
+    def snap_start_on(self) -> bool:
+        """Whether its environments start from a SnapStart snapshot (published only)."""
+        return self.number > 0 and self.snap_start == "PublishedVersions"
 
 
 class FunctionLayer(models.Model):

@@ -97,7 +97,11 @@ def function_configuration(
         "PackageType": version.package_type,
         "Architectures": version.architectures or ["x86_64"],
         "EphemeralStorage": {"Size": version.ephemeral_storage},
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "SnapStart": {
+            "ApplyOn": version.snap_start,
+            # On for the published versions of a function with it, as AWS reports it.
+            "OptimizationStatus": "On" if version.snap_start_on else "Off",
+        },
         "LoggingConfig": logging_config.effective(version.logging_config, function.name).response(),
     }
     if version.package_type == "Image":

@@ -121,6 +121,8 @@ def environment_spec(version: FunctionVersion) -> EnvironmentSpec:
         application_log_level=logs.application_level or "",
         system_log_level=logs.system_level or "",
         tracing_mode=version.tracing_mode,
+        # Forked from an initialised template: the Python runtimes (templates.py).
+        snap_start=version.snap_start_on and version.runtime.startswith("python3."),
     )
 
 
