@@ -3,6 +3,7 @@ refusals, and published versions' environments really forked from one init."""
 
 from __future__ import annotations
 
+import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -78,10 +79,14 @@ def test_a_runtime_without_snap_start_is_refused_with_awss_text(lam):
 def _two_at_once(lam: Any, qualifier: str) -> list[dict[str, Any]]:
     def invoke(_: int) -> dict[str, Any]:
         answer = lam.invoke(
-            FunctionName="snap", Qualifier=qualifier, Payload=json.dumps({"sleep": 1.5})
+            FunctionName="snap",
+            Qualifier=qualifier,
+            Payload=json.dumps({"sleep": 1.5}),
+            LogType="Tail",
         )
         assert "FunctionError" not in answer
         result: dict[str, Any] = json.loads(answer["Payload"].read())
+        result["log"] = base64.b64decode(answer["LogResult"]).decode()
         return result
 
     with ThreadPoolExecutor(2) as pool:
@@ -101,6 +106,10 @@ def test_a_published_versions_environments_are_forked_from_one_init(lam):
     # Two environments (busy at once), one init: the module state of the template.
     assert one["pid"] != two["pid"]
     assert one["token"] == two["token"]
+    # Each reports its restore, as AWS's SnapStart environments do, and no init.
+    for result in (one, two):
+        assert "Restore Duration: " in result["log"] and "Init Duration" not in result["log"]
     # $LATEST is never SnapStart's: each environment runs its own init.
     one, two = _two_at_once(lam, "$LATEST")
     assert one["token"] != two["token"]
+    assert "Init Duration: " in one["log"] and "Restore Duration" not in one["log"]

@@ -114,6 +114,8 @@ class Environment:
         # Started ahead of any invocation (provisioned concurrency): its first invocation
         # is not a cold start, and the pool keeps it however long it stays idle.
         self.provisioned = False
+        # Forked from a SnapStart template: its first invocation reports a restore, no init.
+        self.restored = False
         self._output_fd = output_fd
         self._splitter = logcaps.LineSplitter()
         # Init output counts toward the first invocation's cap, and is in its tail.
@@ -293,7 +295,7 @@ class Environment:
         trace = request.trace
         invoked_at = time.time()
         opening = logformat.start(spec, request.request_id, started_ms)
-        if cold:
+        if cold and not self.restored:
             init_ms = started_ms - int((start - self.started) * 1000)
             opening = logformat.init_start(spec, init_ms) + opening
         self._log(opening)
@@ -371,9 +373,10 @@ class Environment:
                 duration_ms=duration_ms,
                 billed_ms=billed_ms,
                 max_memory_mb=max_memory_mb,
-                init_duration_ms=self.init_duration_ms if cold else None,
+                init_duration_ms=self.init_duration_ms if cold and not self.restored else None,
                 error_type=outcome.error_type,
                 closing=self._gate.closing(),
+                restore_duration_ms=self.init_duration_ms if cold and self.restored else None,
             )
         )
         self._capture = None

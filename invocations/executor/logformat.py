@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable, Mapping
 
 from invocations.executor.spec import EnvironmentSpec
@@ -112,6 +113,7 @@ def finish(
     init_duration_ms: float | None,
     error_type: str | None,
     closing: Iterable[str] = (),
+    restore_duration_ms: float | None = None,
 ) -> list[str]:
     """The lines that close an invocation: END and REPORT, or runtimeDone and report."""
     if not spec.json_logs:
@@ -122,6 +124,11 @@ def finish(
         )
         if init_duration_ms is not None:
             report += f"Init Duration: {init_duration_ms:.2f} ms\t"
+        if restore_duration_ms is not None:  # SnapStart's first invocation, as on AWS
+            report += (
+                f"Restore Duration: {restore_duration_ms:.2f} ms\t"
+                f"Billed Restore Duration: {math.ceil(restore_duration_ms)} ms\t"
+            )
         return [*closing, f"END RequestId: {request_id}", report]
     status = _status(error_type)
     done: dict[str, object] = {
@@ -137,6 +144,9 @@ def finish(
     }
     if init_duration_ms is not None:
         metrics["initDurationMs"] = round(init_duration_ms, 2)
+    if restore_duration_ms is not None:
+        metrics["restoreDurationMs"] = round(restore_duration_ms, 2)
+        metrics["billedRestoreDurationMs"] = math.ceil(restore_duration_ms)
     report_record: dict[str, object] = {"requestId": request_id, "metrics": metrics}
     report_record["status"] = status
     if error_type is not None:

@@ -1092,7 +1092,7 @@ class SandboxBackend:
             os.close(output_fd)
             await loop.run_in_executor(None, process.cleanup)
             raise
-        return Environment(
+        environment = Environment(
             spec=spec,
             process=process,
             server=server,
@@ -1103,6 +1103,8 @@ class SandboxBackend:
             credentials=credentials,
             segment_sink=self.segment_sink,
         )
+        environment.restored = True
+        return environment
 
     def _prepare_fork(self, forker: templates.Template, spec: EnvironmentSpec) -> None:
         if self._closed or forker.ended:
