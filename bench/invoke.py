@@ -24,7 +24,8 @@
 - re-created (``--recreate N``, 15; ``--recreate-only``): on a server with a 0.3 s
   keep-alive, cold starts of functions already invoked once (their environment reaped in
   between: configuration, code and role known), a no-op's and one importing boto3 at init,
-  beside ``bwrap … python3 -c pass`` (target <= 0.5x).
+  then the same two as SnapStart versions (forked from their template), beside ``bwrap …
+  python3 -c pass`` (target <= 0.5x).
 
 With ``--runtime``, only cold and warm p50/p99 of a no-op in each named runtime beside
 Python's, interleaved in one run (``bench/runtime_packages.py`` builds them).
@@ -358,23 +359,49 @@ def recreated(n: int) -> None:
         client = SignedClient(srv)
         names = [noop_function(lam, "again", hello_zip(), ROLE)]
         names.append(noop_function(lam, "again-boto3", heavy, ROLE))
+        for name, code in (("snap", hello_zip()), ("snap-boto3", heavy)):
+            # SnapStart: a published version's environments forked from its template.
+            lam.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Handler="app.handler",
+                Role=ROLE,
+                Code={"ZipFile": code},
+                SnapStart={"ApplyOn": "PublishedVersions"},
+            )
+            names.append(f"{name}:{lam.publish_version(FunctionName=name)['Version']}")
         series: dict[str, list[float]] = {name: [] for name in names}
+        warm: dict[str, list[float]] = {name: [] for name in names}
         bwrap: list[float] = []
         for i in range(n + 1):
             for name in names:
                 time.sleep(1.0)  # reaped (the reaper looks every 0.15 s)
                 took = timed_invoke(client, name)
+                again = timed_invoke(client, name)  # the same environment, warm
                 if i:  # the first extracts the code and checks the role
                     series[name].append(took)
+                    warm[name].append(again)
             bwrap += timed(bare_bwrap, 1)
     rows = [
         ("bwrap ... python3 -c pass", percentiles(bwrap[1:])),
         ("re-created environment, no-op", percentiles(series["again"])),
         ("re-created environment, imports boto3", percentiles(series["again-boto3"])),
+        ("SnapStart (forked from its template), no-op", percentiles(series["snap:1"])),
+        ("SnapStart, imports boto3", percentiles(series["snap-boto3:1"])),
     ]
     report("Cold start of a function already known (re-created after reaping)", rows)
-    ratio = percentiles(series["again"])["p50"] / percentiles(bwrap[1:])["p50"]
-    print(f"  ratio p50: {ratio:.2f}x  (target <= 0.5x)")
+    bare = percentiles(bwrap[1:])["p50"]
+    ratio = percentiles(series["again"])["p50"] / bare
+    print(f"  ratio p50, re-created: {ratio:.2f}x  (target <= 0.5x)")
+    ratio = percentiles(series["snap:1"])["p50"] / bare
+    print(f"  ratio p50, SnapStart: {ratio:.2f}x  (target <= 0.5x)")
+    ratio = percentiles(series["snap-boto3:1"])["p50"] / bare
+    print(f"  ratio p50, SnapStart importing boto3: {ratio:.2f}x")
+    # What the start itself adds: each cold Invoke less the warm one right after it.
+    for name, label in (("again", "re-created"), ("snap:1", "SnapStart")):
+        added = [cold - hot for cold, hot in zip(series[name], warm[name], strict=True)]
+        p50 = percentiles(added)["p50"]
+        print(f"  {label}: cold - warm Invoke p50 {p50:.2f} ms = {p50 / bare:.2f}x bare bwrap")
 
 
 def main() -> None:
