@@ -80,6 +80,7 @@ STANDBY_PER_RUNTIME = int(os.environ.get("FUNCTORY_STANDBY_ENVIRONMENTS", "2"))
 STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
 TEMPLATE_RETRY_S = 60.0  # after a SnapStart template's init failed: fresh starts meanwhile
+TEMPLATE_CREDENTIALS_MARGIN_S = 60.0  # beyond a fork's timeout, its init credentials' life
 # After an adoption, how long its replacement's boot waits (its invocation runs meanwhile).
 REPLENISH_DELAY_S = 0.05
 DEFAULT_EPHEMERAL_MB = 512
@@ -1053,7 +1054,12 @@ class SandboxBackend:
             return None  # its init failed lately: fresh starts report why
         async with self._template_locks.setdefault(key, asyncio.Lock()):
             template = self._templates.get(key)
-            if template is None or template.forker.ended:
+            # Its init's credentials are every fork's (its SDK clients keep them): a
+            # template whose would not outlast an invocation is replaced.
+            lasts = template is not None and template.environment.credentials_last(
+                spec.timeout_s + TEMPLATE_CREDENTIALS_MARGIN_S
+            )
+            if template is None or template.forker.ended or not lasts:
                 if template is not None:
                     self._templates.pop(key, None)
                     await template.stop()
@@ -1064,6 +1070,7 @@ class SandboxBackend:
                 self._templates[key] = template
         started = time.monotonic()
         log_stream = log_stream_name(spec)
+        credentials = template.credentials
 
         def variables(runtime_api: str) -> dict[str, str]:
             env = self.environment_variables(spec, log_stream, credentials, initialization_type)
@@ -1164,7 +1171,7 @@ class SandboxBackend:
             failed.cancel()
             if listener is not None:
                 listener.close()
-        return _TemplateEnvironment(environment, forker)
+        return _TemplateEnvironment(environment, forker, credentials)
 
     async def _reap_templates(self, everything: bool = False) -> None:
         """Stop templates idle past their keep-alive with nothing forked from them alive."""
@@ -1219,6 +1226,7 @@ class _TemplateEnvironment:
 
     environment: Environment
     forker: templates.Template
+    credentials: Credentials | None  # its init's, and so every fork's
 
     async def stop(self) -> None:
         self.forker.close()

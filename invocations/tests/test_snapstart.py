@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 
 from invocations.executor.environment import Environment
 from invocations.executor.sandbox import SandboxBackend
-from invocations.executor.spec import EnvironmentSpec, InvokeRequest, InvokeResult
+from invocations.executor.spec import Credentials, EnvironmentSpec, InvokeRequest, InvokeResult
 from invocations.executor.templates import ForkedProcess
 
 pytestmark = pytest.mark.sandbox
@@ -104,6 +105,7 @@ def handler(event, context):
         "init_probe": INIT_PROBE,
         "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"],
         "template_variable": os.environ.get("_FUNCTORY_TEMPLATE"),
+        "key": os.environ.get("AWS_ACCESS_KEY_ID"),
     }
 """
 
@@ -262,6 +264,45 @@ def test_a_failing_init_falls_back_to_a_fresh_start_that_reports_it(tmp_path):
             outcome = await environment.wait_ready()
             assert outcome is not None and b"no config" in outcome.payload
             await environment.stop()
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())
+
+
+def _credentials(key: str, lifetime_s: float) -> Credentials:
+    return Credentials(key, "secret", "token", time.time() + lifetime_s)
+
+
+def test_forks_get_their_templates_credentials_until_those_would_not_last(tmp_path):
+    async def scenario() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        spec = _spec(_code(tmp_path, APP))
+
+        async def seen(credentials: Credentials) -> dict[str, Any]:
+            environment = await backend.start(spec, credentials)
+            assert isinstance(environment.process, ForkedProcess)
+            try:
+                return dict(json.loads((await _invoke(environment, {})).payload))
+            finally:
+                await environment.stop()
+
+        try:
+            first = await seen(_credentials("AKIAFIRST", 3600))
+            # Its init's SDK clients hold the first: every fork gets those, not newer ones.
+            second = await seen(_credentials("AKIASECOND", 3600))
+            assert second["key"] == first["key"] == "AKIAFIRST"
+            assert second["token"] == first["token"]
+        finally:
+            await backend.close()
+        backend = SandboxBackend(str(tmp_path / "state2"), lambda *a: None)
+        try:
+            # Credentials that would not outlast an invocation (and a margin): a new
+            # template, initialised with the newer ones.
+            first = await seen(_credentials("AKIASHORT", spec.timeout_s + 30))
+            second = await seen(_credentials("AKIALONG", 3600))
+            assert (first["key"], second["key"]) == ("AKIASHORT", "AKIALONG")
+            assert first["token"] != second["token"]
         finally:
             await backend.close()
 
