@@ -68,6 +68,9 @@ class Backend(Protocol):
         initialization_type: str = ON_DEMAND,
     ) -> Environment: ...
 
+    def retire(self, function_key_prefix: str) -> None:
+        """Drop what the backend keeps for those function versions (SnapStart templates)."""
+
     async def close(self) -> None: ...
 
 
@@ -229,6 +232,7 @@ class EnvironmentPool:
         for key, target in list(self._targets.items()):
             if target.spec.function_key.startswith(function_key_prefix):
                 del self._targets[key]
+        self.backend.retire(function_key_prefix)
         self.retirement += 1
         self._retirements.append((self.retirement, function_key_prefix))
 

@@ -260,6 +260,7 @@ class SandboxBackend:
         self._templates: dict[str, _TemplateEnvironment] = {}
         self._template_locks: dict[str, asyncio.Lock] = {}
         self._template_failed: dict[str, float] = {}  # spec key: when its init last failed
+        self._template_sweep: asyncio.Task[None] | None = None
         self._replenishing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -1068,6 +1069,7 @@ class SandboxBackend:
                     self._template_failed[key] = time.monotonic()
                     return None
                 self._templates[key] = template
+                self._reap_templates_later()
         started = time.monotonic()
         log_stream = log_stream_name(spec)
         credentials = template.credentials
@@ -1173,6 +1175,33 @@ class SandboxBackend:
                 listener.close()
         return _TemplateEnvironment(environment, forker, credentials)
 
+    def retire(self, function_key_prefix: str) -> None:
+        """Stop the templates of those function versions (updated or deleted): once their
+        forks are gone, their pid namespace goes with them."""
+        for key, template in list(self._templates.items()):
+            if template.environment.spec.function_key.startswith(function_key_prefix):
+                self._templates.pop(key, None)
+                task = asyncio.get_running_loop().create_task(template.stop_when_unused())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _reap_templates_later(self) -> None:
+        """A sweep of idle templates while any is kept (none runs on an idle server)."""
+        if self._template_sweep is not None or self._closed:
+            return
+
+        async def sweep() -> None:
+            try:
+                while self._templates and not self._closed:
+                    await asyncio.sleep(min(templates.IDLE_S, 30.0))
+                    await self._reap_templates()
+            finally:
+                self._template_sweep = None
+
+        self._template_sweep = asyncio.get_running_loop().create_task(sweep())
+        self._tasks.add(self._template_sweep)
+        self._template_sweep.add_done_callback(self._tasks.discard)
+
     async def _reap_templates(self, everything: bool = False) -> None:
         """Stop templates idle past their keep-alive with nothing forked from them alive."""
         now = time.monotonic()
@@ -1231,6 +1260,12 @@ class _TemplateEnvironment:
     async def stop(self) -> None:
         self.forker.close()
         await self.environment.stop()
+
+    async def stop_when_unused(self) -> None:
+        """Stop once nothing forked from it runs (its pid namespace would take them)."""
+        while self.forker.children and not self.forker.ended:
+            await asyncio.sleep(1.0)
+        await self.stop()
 
 
 @dataclass

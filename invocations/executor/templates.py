@@ -79,7 +79,10 @@ class ForkedProcess:
     def poll(self) -> int | None:
         if self.returncode is not None:
             return self.returncode
-        if self._pidfd < 0 or not select.select([self._pidfd], [], [], 0)[0]:
+        if self._pidfd < 0:  # cleaned up: killed, however it ended
+            self.returncode = -9
+            return self.returncode
+        if not select.select([self._pidfd], [], [], 0)[0]:
             return None
         # Gone; the template reports how in a moment (or never, if it died first).
         now = time.monotonic()
@@ -233,7 +236,15 @@ class Template:
 
     @property
     def children(self) -> int:
-        return sum(1 for child in self._children.values() if child.returncode is None)
+        """How many forked environments still run, the spare aside (those that ended are
+        forgotten)."""
+        for inside, child in list(self._children.items()):
+            if child.poll() is not None:
+                self._children.pop(inside, None)
+        spare = self._spare
+        return sum(
+            1 for child in self._children.values() if spare is None or child is not spare.process
+        )
 
     def _read_reports(self) -> None:
         """Exit codes of forked environments, as the template reaps them."""

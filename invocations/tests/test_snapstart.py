@@ -307,3 +307,56 @@ def test_forks_get_their_templates_credentials_until_those_would_not_last(tmp_pa
             await backend.close()
 
     asyncio.run(scenario())
+
+
+async def _gone(process: Any, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def test_a_retired_versions_template_outlives_its_forks_then_stops(tmp_path):
+    async def scenario() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        spec = _spec(_code(tmp_path, APP))
+        try:
+            environment = await _started(backend, spec)
+            template = backend._templates[spec.key]
+            backend.retire(spec.function_arn + ":")
+            # Its fork still serves: the template's pid namespace must live on for it.
+            await asyncio.sleep(1.5)
+            assert template.environment.process.poll() is None
+            assert (await _invoke(environment, {})).function_error is None
+            await environment.stop()
+            assert await _gone(template.environment.process)
+            # The next start makes a new template.
+            again = await _started(backend, spec)
+            assert backend._templates[spec.key] is not template
+            await again.stop()
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_idle_template_is_stopped_after_its_keep_alive(tmp_path, monkeypatch):
+    monkeypatch.setattr("invocations.executor.templates.IDLE_S", 0.2)
+
+    async def scenario() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        spec = _spec(_code(tmp_path, APP))
+        try:
+            environment = await _started(backend, spec)
+            template = backend._templates[spec.key]
+            await asyncio.sleep(1)
+            assert template.environment.process.poll() is None  # a fork still runs
+            await environment.stop()
+            assert await _gone(template.environment.process)
+            assert spec.key not in backend._templates
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())
