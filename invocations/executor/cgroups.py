@@ -106,6 +106,7 @@ class CgroupV1:
 
     def __init__(self, name: str, limits: Limits) -> None:
         controllers = self.CONTROLLERS + tuple(c for c in self.OPTIONAL if (ROOT / c).is_dir())
+        self.name = name
         self.paths = {c: ROOT / c / PARENT / name for c in controllers}
         self._freezer: int | None = None
         self.frozen = False
@@ -200,6 +201,7 @@ class CgroupV2:
             _write(ROOT / "cgroup.subtree_control", "+memory +pids +cpu")
         with contextlib.suppress(OSError):
             _write(parent / "cgroup.subtree_control", "+memory +pids +cpu")
+        self.name = name
         self.path = parent / name
         self.path.mkdir(exist_ok=True)
         self._freezer: int | None = None

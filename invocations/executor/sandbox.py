@@ -66,7 +66,12 @@ from invocations.executor.catalog import (
     command_for,
     runtime_sdk,
 )
-from invocations.executor.environment import Environment, LogSink, log_stream_name
+from invocations.executor.environment import (
+    INIT_TIMEOUT_S,
+    Environment,
+    LogSink,
+    log_stream_name,
+)
 from invocations.executor.platform_proxy import PlatformProxy
 from invocations.executor.runtime_api import RuntimeApiServer
 from invocations.executor.spec import ON_DEMAND, Credentials, EnvironmentSpec
@@ -1049,7 +1054,6 @@ class SandboxBackend:
         self, spec: EnvironmentSpec, credentials: Credentials | None, initialization_type: str
     ) -> Environment | None:
         """An environment forked from the spec's template (made first if need be), or None."""
-        await self._reap_templates()
         key = spec.key
         if time.monotonic() - self._template_failed.get(key, -TEMPLATE_RETRY_S) < TEMPLATE_RETRY_S:
             return None  # its init failed lately: fresh starts report why
@@ -1060,10 +1064,10 @@ class SandboxBackend:
             lasts = template is not None and template.environment.credentials_last(
                 spec.timeout_s + TEMPLATE_CREDENTIALS_MARGIN_S
             )
-            if template is None or template.forker.ended or not lasts:
+            if template is None or template.forker.exhausted or not lasts:
                 if template is not None:
                     self._templates.pop(key, None)
-                    await template.stop()
+                    self._stop_template_when_unused(template)
                 template = await self._make_template(spec, credentials)
                 if template is None:
                     self._template_failed[key] = time.monotonic()
@@ -1082,14 +1086,16 @@ class SandboxBackend:
         loop = asyncio.get_running_loop()
         try:
             process, listener, output_fd = await loop.run_in_executor(
-                None,
+                templates.EXECUTOR,
                 template.forker.fork,
                 spec.memory_mb,
                 spec.ephemeral_mb * 1024 * 1024,
                 variables,
             )
-        except templates.TemplateUnavailable as exc:
+        except Exception as exc:
             logger.warning("forking a SnapStart environment failed: %s", exc)
+            if template.forker.ended:
+                self._template_failed[key] = time.monotonic()
             return None
         # The next one, forked once this one has started (not competing with it).
         loop.call_later(REPLENISH_DELAY_S, self._prepare_fork, template.forker, spec)
@@ -1119,7 +1125,7 @@ class SandboxBackend:
         if self._closed or forker.ended:
             return
         preparing = asyncio.get_running_loop().run_in_executor(
-            None, forker.prepare, spec.memory_mb, spec.ephemeral_mb * 1024 * 1024
+            templates.EXECUTOR, forker.prepare, spec.memory_mb, spec.ephemeral_mb * 1024 * 1024
         )
         preparing.add_done_callback(_log_failure)
 
@@ -1133,7 +1139,7 @@ class SandboxBackend:
         env = {**launch.env, "_FUNCTORY_TEMPLATE": name}
         launch = dataclasses.replace(launch, template=name, env=env)
         booted = await self._boot(launch, spec.memory_mb)
-        user = booted.process.user
+        user, cgroup = booted.process.user, booted.process.cgroup
         assert user is not None
         # Its init's output goes to the function's log group like any environment's.
         environment = Environment(
@@ -1158,11 +1164,18 @@ class SandboxBackend:
                 booted.process.pid,
                 functools.partial(templates.abstract_listener, name),
             )
-            forker = await templates.accept_template(listener, user.uid, failed)
-            await loop.run_in_executor(
-                None, forker.prepare, spec.memory_mb, spec.ephemeral_mb * 1024 * 1024
+            if cgroup is None:  # what tells its processes from others (templates.py)
+                raise templates.TemplateUnavailable("no cgroups on this host")
+            forker = await templates.accept_template(
+                listener, user.uid, booted.process.pid, cgroup, failed, INIT_TIMEOUT_S
             )
-        except templates.TemplateUnavailable as exc:
+            await loop.run_in_executor(
+                templates.EXECUTOR,
+                forker.prepare,
+                spec.memory_mb,
+                spec.ephemeral_mb * 1024 * 1024,
+            )
+        except (templates.TemplateUnavailable, OSError) as exc:
             logger.info("the SnapStart template of %s failed: %s", spec.function_key, exc)
             await environment.stop()
             return None
@@ -1181,9 +1194,12 @@ class SandboxBackend:
         for key, template in list(self._templates.items()):
             if template.environment.spec.function_key.startswith(function_key_prefix):
                 self._templates.pop(key, None)
-                task = asyncio.get_running_loop().create_task(template.stop_when_unused())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._stop_template_when_unused(template)
+
+    def _stop_template_when_unused(self, template: _TemplateEnvironment) -> None:
+        task = asyncio.get_running_loop().create_task(template.stop_when_unused())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _reap_templates_later(self) -> None:
         """A sweep of idle templates while any is kept (none runs on an idle server)."""
@@ -1210,6 +1226,12 @@ class SandboxBackend:
             if everything or template.forker.ended or (idle and not template.forker.children):
                 self._templates.pop(key, None)
                 await template.stop()
+        for key, failed_at in list(self._template_failed.items()):
+            if now - failed_at > TEMPLATE_RETRY_S:
+                del self._template_failed[key]
+        for key, lock in list(self._template_locks.items()):
+            if key not in self._templates and not lock.locked():
+                del self._template_locks[key]
 
     async def close(self) -> None:
         self._closed = True
@@ -1258,8 +1280,13 @@ class _TemplateEnvironment:
     credentials: Credentials | None  # its init's, and so every fork's
 
     async def stop(self) -> None:
-        self.forker.close()
+        await asyncio.get_running_loop().run_in_executor(templates.EXECUTOR, self.forker.close)
         await self.environment.stop()
+        if self.environment.process.poll() is not None:
+            # Its bwrap reaped: its pid namespace, every process forked from it, are gone.
+            self.forker.release_users()
+        else:
+            logger.warning("a SnapStart template outlived its stop: its forks' uids are kept")
 
     async def stop_when_unused(self) -> None:
         """Stop once nothing forked from it runs (its pid namespace would take them)."""

@@ -9,18 +9,28 @@ in its network namespace and forks whenever asked. Each fork becomes an environm
    a socket pair; the template forks, and the child makes a user and a mount namespace
    (the only namespaces the template's seccomp filter lets it make, ``seccomp.py``);
 2. on the socket pair the child's pid reaches the executor as the kernel states it
-   (``SCM_CREDENTIALS``); the executor checks it is the template's child in the
-   template's pid namespace, then maps the template's uid inside that user namespace to
-   a new host uid of its own (``identity.py``), moves it into a new cgroup with the
-   function's limits, mounts a new size-limited tmpfs on its ``/tmp`` (``nsmount.py``)
-   and binds a Runtime API socket for it in the network namespace;
+   (``SCM_CREDENTIALS``); the executor pins that process (a pidfd and its ``/proc``
+   directory, opened before the checks, so a reused pid cannot stand in for it), checks
+   it is in the template's cgroup, then maps the template's uid inside that user
+   namespace to a new host uid of its own (``identity.py``), moves it into a new cgroup
+   with the function's limits, mounts a new size-limited tmpfs on its ``/tmp``
+   (``nsmount.py``, handed the namespace by file descriptor) and binds a Runtime API
+   socket for it in the network namespace;
 3. the child takes that uid, drops the capabilities its namespace gave it, stacks the full
    seccomp filter, reseeds ``random``, runs the ``after_restore`` hooks and asks its own
    Runtime API for its first invocation: no interpreter start, no imports, no init.
 
+Everything after the fork is the tenant's code, which may skip step 3 or fork before step
+2 ends: the template's filter is what holds a forked environment (mounts, ``setns`` and
+every namespace but the user and mount pair are refused by it too), and a forked uid is
+released only when the template's pid namespace is gone, as any process that could still
+take it is in there. So a template forks at most ``MAX_FORKS`` environments; the next
+start makes a new one.
+
 What the forked environments share with the template (the function's own, as in AWS's
-snapshot): the network namespace and its egress, the pid, IPC and UTS namespaces, and
-the memory pages the template had at the fork, copied on write. See the README's
+snapshot): the network namespace and its egress (and so each other's Runtime API port),
+the pid, IPC and UTS namespaces, and the memory pages the template had at the fork,
+copied on write. See the README's
 "SnapStart" section for what differs from a fresh start.
 """
 
@@ -41,6 +51,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +63,15 @@ logger = logging.getLogger(__name__)
 CLONE_NEWNET = 0x40000000
 # How long a template with no environment of its own is kept after its last fork.
 IDLE_S = float(os.environ.get("FUNCTORY_TEMPLATE_IDLE_S", "600"))
-FORK_TIMEOUT_S = 10.0
+# Forks per template: each holds its uid until the template ends (see above).
+MAX_FORKS = int(os.environ.get("FUNCTORY_TEMPLATE_MAX_FORKS", "64"))
+FORK_TIMEOUT_S = 5.0
+HELPER_TIMEOUT_S = 5.0
 _UCRED = struct.Struct("iII")  # struct ucred: pid, uid, gid
 _libc = ctypes.CDLL(None, use_errno=True)
+# Template work blocks on the tenant's processes (bounded by timeouts): on threads of its
+# own, never the default executor's, which every sandbox start needs.
+EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="template")
 
 
 class TemplateUnavailable(RuntimeError):
@@ -62,19 +79,25 @@ class TemplateUnavailable(RuntimeError):
 
 
 class ForkedProcess:
-    """An environment forked from a template: a process of the host's, not our child."""
+    """An environment forked from a template: a process of the host's, not our child.
 
-    def __init__(self, pid: int, cgroup: cgroups.Cgroup | None, user: identity.Identity) -> None:
+    Its uid is the template's to release (``Template.release_users``), not its own.
+    """
+
+    def __init__(self, pid: int, pidfd: int, user: identity.Identity) -> None:
         self.pid = pid
-        self.cgroup = cgroup
+        self.cgroup: cgroups.Cgroup | None = None
         self.user = user
         self.returncode: int | None = None
-        self._pidfd = os.pidfd_open(pid)
+        self._pidfd = pidfd
         self._ended_at: float | None = None
 
     def exited(self, code: int) -> None:
         """The template reaped it: its exit code, as ``Popen.returncode`` gives one."""
         self.returncode = code
+
+    def alive(self) -> bool:
+        return self._pidfd >= 0 and not select.select([self._pidfd], [], [], 0)[0]
 
     def poll(self) -> int | None:
         if self.returncode is not None:
@@ -82,7 +105,7 @@ class ForkedProcess:
         if self._pidfd < 0:  # cleaned up: killed, however it ended
             self.returncode = -9
             return self.returncode
-        if not select.select([self._pidfd], [], [], 0)[0]:
+        if self.alive():
             return None
         # Gone; the template reports how in a moment (or never, if it died first).
         now = time.monotonic()
@@ -115,16 +138,13 @@ class ForkedProcess:
 
     def cleanup(self) -> None:
         self.kill()
-        gone = False
         if self._pidfd >= 0:
-            gone = bool(select.select([self._pidfd], [], [], 2)[0])
+            select.select([self._pidfd], [], [], 1)
             os.close(self._pidfd)
             self._pidfd = -1
         if self.cgroup is not None:
             self.cgroup.kill_all()
             self.cgroup.remove()
-        if gone:  # reused only once nothing runs as it
-            self.user.release()
 
 
 def signal_pidfd(pidfd: int, number: int) -> None:
@@ -137,31 +157,53 @@ class _MountHelper:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
 
-    def mount_tmp(self, pid: int, size: int) -> None:
+    def _start(self) -> socket.socket:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", str(Path(__file__).with_name("nsmount.py"))],
+                stdin=theirs.fileno(),
+            )
+        ours.settimeout(HELPER_TIMEOUT_S)
+        self._socket = ours
+        return ours
+
+    def _stop(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def mount_tmp(self, namespace_fd: int, size: int) -> None:
+        """A tmpfs of ``size`` bytes on ``/tmp`` in the mount namespace ``namespace_fd``."""
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                self._process = subprocess.Popen(
-                    [sys.executable, "-I", str(Path(__file__).with_name("nsmount.py"))],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            assert self._process.stdin is not None and self._process.stdout is not None
-            self._process.stdin.write(json.dumps({"pid": pid, "size": size}) + "\n")
-            self._process.stdin.flush()
-            answer = self._process.stdout.readline().strip()
+            alive = self._process is not None and self._process.poll() is None
+            helper = self._socket if alive and self._socket is not None else None
+            if helper is None:
+                self._stop()
+                helper = self._start()
+            try:
+                socket.send_fds(helper, [json.dumps({"size": size}).encode()], [namespace_fd])
+                answer = helper.recv(512).decode(errors="replace")
+            except OSError as exc:  # timed out or gone: a new helper next time
+                self._stop()
+                answer = f"the helper failed: {exc}"
         if answer != "ok":
-            answer = answer or "the helper ended"
-            raise TemplateUnavailable(f"no /tmp for a forked environment: {answer}")
+            raise TemplateUnavailable(f"no /tmp for a forked environment: {answer or 'none'}")
 
 
 _helper = _MountHelper()
 
 
 def bind_in_namespace_of(pid: int, bind: Callable[[], socket.socket]) -> socket.socket:
-    """``bind()`` run in the network namespace of ``pid``, on a thread of its own."""
+    """``bind()`` run in the network namespace of ``pid`` (the executor's own child, whose
+    pid nobody else can take), on a thread of its own."""
     result: list[socket.socket | BaseException] = []
 
     def run() -> None:
@@ -221,13 +263,22 @@ class _Spare:
 class Template:
     """One initialised template and the environments forked from it."""
 
-    def __init__(self, connection: socket.socket, template_pid: int, uid: int) -> None:
+    def __init__(
+        self,
+        connection: socket.socket,
+        uid: int,
+        sandbox_pid: int,
+        cgroup: cgroups.Cgroup | None,
+    ) -> None:
         self._connection = connection  # to the template's runtime (SOCK_SEQPACKET)
-        self.pid = template_pid  # the runtime's, on the host
         self.uid = uid  # the template's host uid, each fork's uid inside its namespace
-        self._pid_namespace = os.readlink(f"/proc/{template_pid}/ns/pid")
+        self._sandbox_pid = sandbox_pid  # bwrap's: in the template's network namespace
+        self._cgroup = cgroup  # every process of the template's sandbox starts in it
         self._lock = threading.Lock()
-        self._children: dict[int, ForkedProcess] = {}  # by pid inside
+        self._children: dict[int, ForkedProcess] = {}  # by host pid
+        self._inside: dict[int, int] = {}  # pid inside (as the template reports it): host pid
+        self._users: list[identity.Identity] = []  # every fork's, released when it ends
+        self.forks = 0
         self.last_fork = time.monotonic()
         self.ended = False
         self._spare: _Spare | None = None  # forked ahead, waiting for its variables
@@ -235,16 +286,19 @@ class Template:
         self._reader.start()
 
     @property
+    def exhausted(self) -> bool:
+        """Ended, or forked its share (its last spare, if any, still to be taken)."""
+        return self.ended or (self.forks >= MAX_FORKS and self._spare is None)
+
+    @property
     def children(self) -> int:
         """How many forked environments still run, the spare aside (those that ended are
         forgotten)."""
-        for inside, child in list(self._children.items()):
+        for pid, child in list(self._children.items()):
             if child.poll() is not None:
-                self._children.pop(inside, None)
+                self._children.pop(pid, None)
         spare = self._spare
-        return sum(
-            1 for child in self._children.values() if spare is None or child is not spare.process
-        )
+        return sum(1 for c in self._children.values() if spare is None or c is not spare.process)
 
     def _read_reports(self) -> None:
         """Exit codes of forked environments, as the template reaps them."""
@@ -256,16 +310,19 @@ class Template:
             if not message:
                 self.ended = True
                 return
-            with contextlib.suppress(ValueError, KeyError, TypeError):
+            try:
                 report = json.loads(message)
-                child = self._children.pop(int(report["exited"]), None)
+                host = self._inside.pop(int(report["exited"]), None)
+                child = self._children.get(host) if host is not None else None
                 if child is not None:
                     child.exited(int(report["code"]))
+            except Exception:
+                continue
 
     def fork(
         self, memory_mb: int, tmp_bytes: int, variables: Callable[[str], dict[str, str]]
     ) -> tuple[ForkedProcess, socket.socket, int]:
-        """A new environment (blocking: run it off the event loop).
+        """A new environment (blocking: run it on ``EXECUTOR``).
 
         The one ``prepare`` forked ahead if it fits, else one forked now. ``variables
         (runtime_api)`` gives its environment variables. Returns its process, its Runtime
@@ -304,7 +361,7 @@ class Template:
         which a cold start should not.
         """
         with self._lock:
-            if self._spare is not None or self.ended:
+            if self._spare is not None or self.ended or self.forks >= MAX_FORKS:
                 return
         made: _Spare | None = self._fork_isolated(memory_mb, tmp_bytes)
         with self._lock:
@@ -314,14 +371,16 @@ class Template:
             made.discard()
 
     def _fork_isolated(self, memory_mb: int, tmp_bytes: int) -> _Spare:
-        if self.ended:
-            raise TemplateUnavailable("the template ended")
+        if self.ended or self.forks >= MAX_FORKS:
+            raise TemplateUnavailable("the template ended or forked its share")
+        self.forks += 1
         output_r, output_w = os.pipe2(os.O_CLOEXEC)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         ours.settimeout(FORK_TIMEOUT_S)
         process: ForkedProcess | None = None
         listener: socket.socket | None = None
+        proc = -1
         try:
             with self._lock:
                 try:
@@ -333,16 +392,33 @@ class Template:
             output_w = -1
             theirs.close()
             pid, inside = self._child_pid(ours)
-            process = ForkedProcess(pid, None, identity.allocate())
+            try:
+                pidfd = os.pidfd_open(pid)
+                proc = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise TemplateUnavailable(f"the forked environment ended: {exc}") from exc
+            user = identity.allocate()
+            self._users.append(user)  # its to keep until the template's end
+            process = ForkedProcess(pid, pidfd, user)
+            # Pinned (pidfd and /proc directory open) while alive: this pid is that process.
+            if not process.alive() or not self._in_sandbox(proc):
+                raise TemplateUnavailable("the forked environment is not the template's")
             for name in ("uid_map", "gid_map"):
-                Path(f"/proc/{pid}/{name}").write_text(f"{self.uid} {process.user.uid} 1\n")
+                _write_at(proc, name, f"{self.uid} {user.uid} 1\n")
             limits = cgroups.Limits(memory_mb)
             process.cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", limits)
             if process.cgroup is not None:
                 process.cgroup.add(pid)
-            _helper.mount_tmp(pid, tmp_bytes)
-            listener = bind_in_namespace_of(self.pid, runtime_api_listener)
-            self._children[inside] = process
+            namespace = os.open("ns/mnt", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)
+            try:
+                _helper.mount_tmp(namespace, tmp_bytes)
+            finally:
+                os.close(namespace)
+            if not process.alive():  # so the cgroup took that process, not a new one
+                raise TemplateUnavailable("the forked environment ended while set up")
+            listener = bind_in_namespace_of(self._sandbox_pid, runtime_api_listener)
+            self._children[pid] = process
+            self._inside[inside] = pid
             return _Spare(process, listener, output_r, ours, memory_mb, tmp_bytes)
         except BaseException as exc:
             ours.close()
@@ -352,14 +428,18 @@ class Template:
             if listener is not None:
                 listener.close()
             if process is not None:
-                # Killed before its uid is freed: it may have taken it already.
                 process.cleanup()
+            if isinstance(exc, TemplateUnavailable) and "did not fork" in str(exc):
+                self.ended = True  # a template that stops forking is not asked again
             if isinstance(exc, OSError):  # a map refused, a cgroup or socket not made
                 raise TemplateUnavailable(f"a forked environment failed: {exc}") from exc
             raise
+        finally:
+            if proc >= 0:
+                os.close(proc)
 
     def _child_pid(self, ours: socket.socket) -> tuple[int, int]:
-        """The forked child's host pid, checked to be the template's own child."""
+        """The forked child's host pid (the kernel's word) and its pid inside (its own)."""
         try:
             message, ancillary, _flags, _address = ours.recvmsg(4096, socket.CMSG_SPACE(12))
         except (OSError, TimeoutError) as exc:
@@ -369,52 +449,76 @@ class Template:
             if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
                 pid = _UCRED.unpack(data[: _UCRED.size])[0]
         try:
-            report = json.loads(message)
-            inside = int(report["pid"])
-        except (ValueError, KeyError, TypeError):
+            inside = int(json.loads(message)["pid"])
+        except Exception:
             raise TemplateUnavailable(f"the forked environment failed: {message[:200]!r}") from None
-        if pid is None or not self._is_child(pid):
-            raise TemplateUnavailable("the forked environment is not the template's child")
+        if pid is None or pid <= 0:
+            raise TemplateUnavailable("the forked environment sent no credentials")
         return pid, inside
 
-    def _is_child(self, pid: int) -> bool:
+    def _in_sandbox(self, proc: int) -> bool:
+        """Whether the pinned process is one of the template's sandbox: in its cgroup."""
+        if self._cgroup is None:  # no cgroups on this host: no way to tell, so no
+            return False
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            namespace = os.readlink(f"/proc/{pid}/ns/pid")
+            with open(os.open("cgroup", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)) as handle:
+                lines = handle.read().splitlines()
         except OSError:
             return False
-        lines = status.splitlines()
-        parent = next((line.split()[1] for line in lines if line.startswith("PPid:")), "")
-        return parent == str(self.pid) and namespace == self._pid_namespace
+        return any(line.endswith("/" + self._cgroup.name) for line in lines)
+
+    def release_users(self) -> None:
+        """Once the template's pid namespace is gone: nothing can take those uids now."""
+        users, self._users = self._users, []
+        for user in users:
+            user.release()
 
     def close(self) -> None:
+        """Stop forking (blocking: run it on ``EXECUTOR``)."""
         with self._lock:
             self.ended = True
             spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.discard()
         with contextlib.suppress(OSError):
             self._connection.shutdown(socket.SHUT_RDWR)
         self._connection.close()
+        if spare is not None:
+            spare.discard()
+
+
+def _write_at(directory: int, name: str, text: str) -> None:
+    fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=directory)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 async def accept_template(
-    listener: socket.socket, uid: int, failed: asyncio.Future[Any]
+    listener: socket.socket,
+    uid: int,
+    sandbox_pid: int,
+    cgroup: cgroups.Cgroup | None,
+    failed: asyncio.Future[Any],
+    timeout_s: float,
 ) -> Template:
     """The template's connection once its init is done, or TemplateUnavailable."""
     loop = asyncio.get_running_loop()
     listener.setblocking(False)
-    accepting: asyncio.Future[Any] = asyncio.ensure_future(loop.sock_accept(listener))
-    done, _ = await asyncio.wait({accepting, failed}, return_when=asyncio.FIRST_COMPLETED)
-    if accepting not in done:
-        accepting.cancel()
+
+    async def ready() -> socket.socket:
+        connection, _address = await loop.sock_accept(listener)
+        connection.setblocking(False)
+        if await loop.sock_recv(connection, 256) != b'{"ready": true}':
+            connection.close()
+            raise TemplateUnavailable("the template's runtime did not get ready")
+        connection.setblocking(True)
+        return connection
+
+    waiting = asyncio.ensure_future(ready())
+    done, _ = await asyncio.wait(
+        {waiting, failed}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+    )
+    if waiting not in done:
+        waiting.cancel()
         raise TemplateUnavailable("the template's init did not finish")
-    connection, _address = accepting.result()
-    connection.setblocking(True)
-    creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    pid = _UCRED.unpack(creds)[0]
-    ready = await loop.run_in_executor(None, connection.recv, 256)
-    if ready != b'{"ready": true}':
-        connection.close()
-        raise TemplateUnavailable("the template's runtime did not get ready")
-    return Template(connection, pid, uid)
+    return Template(waiting.result(), uid, sandbox_pid, cgroup)

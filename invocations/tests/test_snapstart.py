@@ -360,3 +360,30 @@ def test_an_idle_template_is_stopped_after_its_keep_alive(tmp_path, monkeypatch)
             await backend.close()
 
     asyncio.run(scenario())
+
+
+def test_a_template_that_forked_its_share_is_replaced_and_stopped_once_unused(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr("invocations.executor.templates.MAX_FORKS", 2)
+
+    async def scenario() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        spec = _spec(_code(tmp_path, APP))
+        try:
+            tokens = []
+            first_template = None
+            for _ in range(3):
+                environment = await _started(backend, spec)
+                first_template = first_template or backend._templates[spec.key]
+                tokens.append(json.loads((await _invoke(environment, {})).payload)["token"])
+                await environment.stop()
+                await asyncio.sleep(0.2)  # its successor forked ahead
+            assert tokens[0] == tokens[1] != tokens[2]
+            assert first_template is not None
+            assert backend._templates[spec.key] is not first_template
+            assert await _gone(first_template.environment.process)
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())
