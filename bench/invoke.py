@@ -25,7 +25,7 @@
   keep-alive, cold starts of functions already invoked once (their environment reaped in
   between: configuration, code and role known), a no-op's and one importing boto3 at init,
   then the same two as SnapStart versions (forked from their template), beside ``bwrap …
-  python3 -c pass`` (target <= 0.5x).
+  python3 -c pass`` (target <= 0.5x); and a Node.js no-op's, beside ``bwrap … node -e 0``.
 
 With ``--runtime``, only cold and warm p50/p99 of a no-op in each named runtime beside
 Python's, interleaved in one run (``bench/runtime_packages.py`` builds them).
@@ -100,7 +100,7 @@ def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
     return samples
 
 
-def bare_bwrap() -> None:
+def bare_bwrap(program: tuple[str, ...] = ("/usr/bin/python3", "-c", "pass")) -> None:
     from invocations.executor.sandbox import bwrap_path
 
     subprocess.run(
@@ -126,12 +126,24 @@ def bare_bwrap() -> None:
             "/dev",
             "--tmpfs",
             "/tmp",
-            "/usr/bin/python3",
-            "-c",
-            "pass",
+            *program,
         ],
         check=True,
     )
+
+
+def bare_bwrap_node() -> None:
+    bare_bwrap(("/usr/bin/node", "-e", "0"))
+
+
+def node_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.js", "exports.handler = async () => ({ ok: true });\n")
+    return buffer.getvalue()
 
 
 def compare_runtimes(srv, runtimes: list[str], warm_n: int, cold_n: int) -> None:  # type: ignore[no-untyped-def]
@@ -359,6 +371,14 @@ def recreated(n: int) -> None:
         client = SignedClient(srv)
         names = [noop_function(lam, "again", hello_zip(), ROLE)]
         names.append(noop_function(lam, "again-boto3", heavy, ROLE))
+        lam.create_function(
+            FunctionName="again-node",
+            Runtime="nodejs20.x",
+            Handler="index.handler",
+            Role=ROLE,
+            Code={"ZipFile": node_zip()},
+        )
+        names.append("again-node")
         for name, code in (("snap", hello_zip()), ("snap-boto3", heavy)):
             # SnapStart: a published version's environments forked from its template.
             lam.create_function(
@@ -373,6 +393,7 @@ def recreated(n: int) -> None:
         series: dict[str, list[float]] = {name: [] for name in names}
         warm: dict[str, list[float]] = {name: [] for name in names}
         bwrap: list[float] = []
+        bwrap_node: list[float] = []
         for i in range(n + 1):
             for name in names:
                 time.sleep(1.0)  # reaped (the reaper looks every 0.15 s)
@@ -382,12 +403,15 @@ def recreated(n: int) -> None:
                     series[name].append(took)
                     warm[name].append(again)
             bwrap += timed(bare_bwrap, 1)
+            bwrap_node += timed(bare_bwrap_node, 1)
     rows = [
         ("bwrap ... python3 -c pass", percentiles(bwrap[1:])),
         ("re-created environment, no-op", percentiles(series["again"])),
         ("re-created environment, imports boto3", percentiles(series["again-boto3"])),
         ("SnapStart (forked from its template), no-op", percentiles(series["snap:1"])),
         ("SnapStart, imports boto3", percentiles(series["snap-boto3:1"])),
+        ("bwrap ... node -e 0", percentiles(bwrap_node[1:])),
+        ("re-created environment, Node.js no-op", percentiles(series["again-node"])),
     ]
     report("Cold start of a function already known (re-created after reaping)", rows)
     bare = percentiles(bwrap[1:])["p50"]
@@ -397,8 +421,11 @@ def recreated(n: int) -> None:
     print(f"  ratio p50, SnapStart: {ratio:.2f}x  (target <= 0.5x)")
     ratio = percentiles(series["snap-boto3:1"])["p50"] / bare
     print(f"  ratio p50, SnapStart importing boto3: {ratio:.2f}x")
+    ratio = percentiles(series["again-node"])["p50"] / percentiles(bwrap_node[1:])["p50"]
+    print(f"  ratio p50, Node.js re-created / bare node: {ratio:.2f}x  (target <= 0.5x)")
     # What the start itself adds: each cold Invoke less the warm one right after it.
-    for name, label in (("again", "re-created"), ("snap:1", "SnapStart")):
+    labels = (("again", "re-created"), ("snap:1", "SnapStart"), ("again-node", "Node.js"))
+    for name, label in labels:
         added = [cold - hot for cold, hot in zip(series[name], warm[name], strict=True)]
         p50 = percentiles(added)["p50"]
         print(f"  {label}: cold - warm Invoke p50 {p50:.2f} ms = {p50 / bare:.2f}x bare bwrap")

@@ -110,6 +110,11 @@ def _try(uid: int, running: set[int] | None = None) -> Identity | None:
     return Identity(uid, fd, path)
 
 
+def running_uids() -> set[int]:
+    """The uids some process of the host runs as (a zombie's included)."""
+    return _running_uids()
+
+
 def _running_uids() -> set[int]:
     uids = set()
     for entry in os.scandir("/proc"):

@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import queue
+import resource
 import shutil
 import socket
 import struct
@@ -86,6 +87,9 @@ STANDBY_MEMORY_MB = 10240  # lowered to the function's MemorySize on adoption
 STANDBY_READY_S = 60.0  # for its runtime to load and ask for a function
 TEMPLATE_RETRY_S = 60.0  # after a SnapStart template's init failed: fresh starts meanwhile
 TEMPLATE_CREDENTIALS_MARGIN_S = 60.0  # beyond a fork's timeout, its init credentials' life
+# SnapStart templates per server process, retiring ones included (each holds a sandbox, and
+# up to templates.MAX_FORKS uids and descriptors until it ends); beyond: ordinary starts.
+MAX_TEMPLATES = int(os.environ.get("FUNCTORY_MAX_TEMPLATES", "32"))
 # After an adoption, how long its replacement's boot waits (its invocation runs meanwhile).
 REPLENISH_DELAY_S = 0.05
 DEFAULT_EPHEMERAL_MB = 512
@@ -252,6 +256,7 @@ class SandboxBackend:
         # Where environments' X-Ray daemons hand accepted documents (None: they read nothing).
         self.segment_sink: xray.SegmentSink | None = None
         identity.sweep()  # uids held by a process that crashed
+        _raise_file_limit()
         seccomp.bpf_program()  # compiled once (~40 ms), not on the first cold start
         cgroups.prepare()  # parent ceilings; frozen leftovers of dead executors removed
         egress.prepare()  # the nftables fence, before any environment has a network
@@ -266,6 +271,7 @@ class SandboxBackend:
         self._template_locks: dict[str, asyncio.Lock] = {}
         self._template_failed: dict[str, float] = {}  # spec key: when its init last failed
         self._template_sweep: asyncio.Task[None] | None = None
+        self._retiring: set[_TemplateEnvironment] = set()  # replaced, stopped once unused
         self._replenishing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -1055,9 +1061,11 @@ class SandboxBackend:
     ) -> Environment | None:
         """An environment forked from the spec's template (made first if need be), or None."""
         key = spec.key
-        if time.monotonic() - self._template_failed.get(key, -TEMPLATE_RETRY_S) < TEMPLATE_RETRY_S:
+        if self._template_failed_lately(key):
             return None  # its init failed lately: fresh starts report why
         async with self._template_locks.setdefault(key, asyncio.Lock()):
+            if self._template_failed_lately(key):  # while this start waited for the lock
+                return None
             template = self._templates.get(key)
             # Its init's credentials are every fork's (its SDK clients keep them): a
             # template whose would not outlast an invocation is replaced.
@@ -1068,6 +1076,8 @@ class SandboxBackend:
                 if template is not None:
                     self._templates.pop(key, None)
                     self._stop_template_when_unused(template)
+                if len(self._templates) + len(self._retiring) >= MAX_TEMPLATES:
+                    return None  # each holds a sandbox, and uids until it ends
                 template = await self._make_template(spec, credentials)
                 if template is None:
                     self._template_failed[key] = time.monotonic()
@@ -1121,6 +1131,10 @@ class SandboxBackend:
         environment.restored = True
         return environment
 
+    def _template_failed_lately(self, key: str) -> bool:
+        failed_at = self._template_failed.get(key)
+        return failed_at is not None and time.monotonic() - failed_at < TEMPLATE_RETRY_S
+
     def _prepare_fork(self, forker: templates.Template, spec: EnvironmentSpec) -> None:
         if self._closed or forker.ended:
             return
@@ -1157,6 +1171,7 @@ class SandboxBackend:
         loop = asyncio.get_running_loop()
         listener = None
         failed = asyncio.ensure_future(environment.wait_ready())
+        forker: templates.Template | None = None
         try:
             listener = await loop.run_in_executor(
                 None,
@@ -1175,18 +1190,29 @@ class SandboxBackend:
                 spec.memory_mb,
                 spec.ephemeral_mb * 1024 * 1024,
             )
-        except (templates.TemplateUnavailable, OSError) as exc:
+        except Exception as exc:  # the tenant's template: the usual start
             logger.info("the SnapStart template of %s failed: %s", spec.function_key, exc)
-            await environment.stop()
+            await self._abandon_template(environment, forker, credentials)
             return None
         except BaseException:
-            await environment.stop()
+            await self._abandon_template(environment, forker, credentials)
             raise
         finally:
             failed.cancel()
             if listener is not None:
                 listener.close()
         return _TemplateEnvironment(environment, forker, credentials)
+
+    @staticmethod
+    async def _abandon_template(
+        environment: Environment,
+        forker: templates.Template | None,
+        credentials: Credentials | None,
+    ) -> None:
+        if forker is None:
+            await environment.stop()
+        else:  # its connection, reader thread, spare and forks' uids too
+            await _TemplateEnvironment(environment, forker, credentials).stop()
 
     def retire(self, function_key_prefix: str) -> None:
         """Stop the templates of those function versions (updated or deleted): once their
@@ -1197,9 +1223,11 @@ class SandboxBackend:
                 self._stop_template_when_unused(template)
 
     def _stop_template_when_unused(self, template: _TemplateEnvironment) -> None:
+        self._retiring.add(template)
         task = asyncio.get_running_loop().create_task(template.stop_when_unused())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._retiring.discard(template))
 
     def _reap_templates_later(self) -> None:
         """A sweep of idle templates while any is kept (none runs on an idle server)."""
@@ -1223,9 +1251,12 @@ class SandboxBackend:
         now = time.monotonic()
         for key, template in list(self._templates.items()):
             idle = now - template.forker.last_fork > templates.IDLE_S
-            if everything or template.forker.ended or (idle and not template.forker.children):
+            if everything or (idle and not template.forker.children):
                 self._templates.pop(key, None)
                 await template.stop()
+            elif template.forker.ended:  # its forks may still be serving
+                self._templates.pop(key, None)
+                self._stop_template_when_unused(template)
         for key, failed_at in list(self._template_failed.items()):
             if now - failed_at > TEMPLATE_RETRY_S:
                 del self._template_failed[key]
@@ -1236,6 +1267,8 @@ class SandboxBackend:
     async def close(self) -> None:
         self._closed = True
         await self._reap_templates(everything=True)
+        for template in list(self._retiring):  # their stop_when_unused tasks are cancelled
+            await template.stop()
         if self._ephemeral is not None:
             self._ephemeral.close()
         for task in list(self._tasks):
@@ -1271,7 +1304,7 @@ class _Launch:
     template: str = ""
 
 
-@dataclass
+@dataclass(eq=False)  # kept in a set, by identity
 class _TemplateEnvironment:
     """A SnapStart template: its environment (never invoked) and the way to fork it."""
 
@@ -1280,17 +1313,14 @@ class _TemplateEnvironment:
     credentials: Credentials | None  # its init's, and so every fork's
 
     async def stop(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(templates.EXECUTOR, self.forker.close)
-        await self.environment.stop()
-        if self.environment.process.poll() is not None:
-            # Its bwrap reaped: its pid namespace, every process forked from it, are gone.
-            self.forker.release_users()
-        else:
-            logger.warning("a SnapStart template outlived its stop: its forks' uids are kept")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(templates.EXECUTOR, self.forker.close)  # forks killed
+        await self.environment.stop()  # the template's cgroup killed, its bwrap reaped
+        await loop.run_in_executor(templates.EXECUTOR, self.forker.release_users)
 
     async def stop_when_unused(self) -> None:
         """Stop once nothing forked from it runs (its pid namespace would take them)."""
-        while self.forker.children and not self.forker.ended:
+        while self.forker.children:
             await asyncio.sleep(1.0)
         await self.stop()
 
@@ -1500,6 +1530,15 @@ def _stop_helper(future: asyncio.Future[egress.Helper | None]) -> None:
         helper = future.result()
         if helper is not None:
             helper.stop()
+
+
+def _raise_file_limit() -> None:
+    """Each environment holds a few descriptors (its uid's lock, pipes, sockets; a SnapStart
+    template its forks' uid locks): the soft limit raised to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:

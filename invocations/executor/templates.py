@@ -177,7 +177,8 @@ class _MountHelper:
             self._socket = None
         if self._process is not None:
             self._process.kill()
-            self._process.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=2)
             self._process = None
 
     def mount_tmp(self, namespace_fd: int, size: int) -> None:
@@ -203,18 +204,23 @@ _helper = _MountHelper()
 
 def bind_in_namespace_of(pid: int, bind: Callable[[], socket.socket]) -> socket.socket:
     """``bind()`` run in the network namespace of ``pid`` (the executor's own child, whose
-    pid nobody else can take), on a thread of its own."""
+    pid nobody else can take)."""
+    namespace = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return bind_in_namespace(namespace, bind)
+    finally:
+        os.close(namespace)
+
+
+def bind_in_namespace(namespace: int, bind: Callable[[], socket.socket]) -> socket.socket:
+    """``bind()`` run in the network namespace ``namespace`` (an fd), on a thread of its own."""
     result: list[socket.socket | BaseException] = []
 
     def run() -> None:
         try:
-            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    number = ctypes.get_errno()
-                    raise OSError(number, f"setns: {os.strerror(number)}")
-            finally:
-                os.close(fd)
+            if _libc.setns(namespace, CLONE_NEWNET) != 0:
+                number = ctypes.get_errno()
+                raise OSError(number, f"setns: {os.strerror(number)}")
             result.append(bind())
         except BaseException as exc:  # handed to the caller
             result.append(exc)
@@ -272,8 +278,11 @@ class Template:
     ) -> None:
         self._connection = connection  # to the template's runtime (SOCK_SEQPACKET)
         self.uid = uid  # the template's host uid, each fork's uid inside its namespace
-        self._sandbox_pid = sandbox_pid  # bwrap's: in the template's network namespace
+        # The template's network namespace, held (bwrap's pid could be reaped and reused).
+        self._network = os.open(f"/proc/{sandbox_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self._cgroup = cgroup  # every process of the template's sandbox starts in it
+        self._released = False
+        self._closed = False
         self._lock = threading.Lock()
         self._children: dict[int, ForkedProcess] = {}  # by host pid
         self._inside: dict[int, int] = {}  # pid inside (as the template reports it): host pid
@@ -294,11 +303,17 @@ class Template:
     def children(self) -> int:
         """How many forked environments still run, the spare aside (those that ended are
         forgotten)."""
-        for pid, child in list(self._children.items()):
+        with self._lock:
+            children = list(self._children.items())
+            spare = self._spare
+        running = 0
+        for pid, child in children:
             if child.poll() is not None:
-                self._children.pop(pid, None)
-        spare = self._spare
-        return sum(1 for c in self._children.values() if spare is None or c is not spare.process)
+                with self._lock:
+                    self._children.pop(pid, None)
+            elif spare is None or child is not spare.process:
+                running += 1
+        return running
 
     def _read_reports(self) -> None:
         """Exit codes of forked environments, as the template reaps them."""
@@ -312,8 +327,9 @@ class Template:
                 return
             try:
                 report = json.loads(message)
-                host = self._inside.pop(int(report["exited"]), None)
-                child = self._children.get(host) if host is not None else None
+                with self._lock:
+                    host = self._inside.pop(int(report["exited"]), None)
+                    child = self._children.get(host) if host is not None else None
                 if child is not None:
                     child.exited(int(report["code"]))
             except Exception:
@@ -371,16 +387,17 @@ class Template:
             made.discard()
 
     def _fork_isolated(self, memory_mb: int, tmp_bytes: int) -> _Spare:
-        if self.ended or self.forks >= MAX_FORKS:
-            raise TemplateUnavailable("the template ended or forked its share")
-        self.forks += 1
+        with self._lock:
+            if self.ended or self.forks >= MAX_FORKS:
+                raise TemplateUnavailable("the template ended or forked its share")
+            self.forks += 1
         output_r, output_w = os.pipe2(os.O_CLOEXEC)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         ours.settimeout(FORK_TIMEOUT_S)
         process: ForkedProcess | None = None
         listener: socket.socket | None = None
-        proc = -1
+        proc = pidfd = -1
         try:
             with self._lock:
                 try:
@@ -397,34 +414,41 @@ class Template:
                 proc = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError as exc:
                 raise TemplateUnavailable(f"the forked environment ended: {exc}") from exc
-            user = identity.allocate()
-            self._users.append(user)  # its to keep until the template's end
-            process = ForkedProcess(pid, pidfd, user)
             # Pinned (pidfd and /proc directory open) while alive: this pid is that process.
-            if not process.alive() or not self._in_sandbox(proc):
+            # Checked before anything acts on it: a stranger is only let go of.
+            if select.select([pidfd], [], [], 0)[0] or not self._in_sandbox(proc):
                 raise TemplateUnavailable("the forked environment is not the template's")
+            process = ForkedProcess(pid, pidfd, self._allocate())
+            pidfd = -1  # the process's now
             for name in ("uid_map", "gid_map"):
-                _write_at(proc, name, f"{self.uid} {user.uid} 1\n")
+                _write_at(proc, name, f"{self.uid} {process.user.uid} 1\n")
             limits = cgroups.Limits(memory_mb)
             process.cgroup = cgroups.create(f"env-{uuid.uuid4().hex[:12]}", limits)
             if process.cgroup is not None:
                 process.cgroup.add(pid)
+                if not process.alive():
+                    # It died before the move: the pid may be another's now, moved in by
+                    # that write. Nothing in the cgroup is killed; it is left behind.
+                    logger.warning("a forked environment ended while moved: cgroup left")
+                    process.cgroup = None
+                    raise TemplateUnavailable("the forked environment ended while set up")
             namespace = os.open("ns/mnt", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)
             try:
                 _helper.mount_tmp(namespace, tmp_bytes)
             finally:
                 os.close(namespace)
-            if not process.alive():  # so the cgroup took that process, not a new one
-                raise TemplateUnavailable("the forked environment ended while set up")
-            listener = bind_in_namespace_of(self._sandbox_pid, runtime_api_listener)
-            self._children[pid] = process
-            self._inside[inside] = pid
+            listener = bind_in_namespace(self._network, runtime_api_listener)
+            with self._lock:
+                self._children[pid] = process
+                self._inside[inside] = pid
             return _Spare(process, listener, output_r, ours, memory_mb, tmp_bytes)
         except BaseException as exc:
             ours.close()
             os.close(output_r)
             if output_w >= 0:
                 os.close(output_w)
+            if pidfd >= 0:
+                os.close(pidfd)
             if listener is not None:
                 listener.close()
             if process is not None:
@@ -437,6 +461,16 @@ class Template:
         finally:
             if proc >= 0:
                 os.close(proc)
+
+    def _allocate(self) -> identity.Identity:
+        """A uid for a fork, the template's to keep until its pid namespace is gone."""
+        user = identity.allocate()
+        with self._lock:
+            if not self._released:
+                self._users.append(user)
+                return user
+        user.release()
+        raise TemplateUnavailable("the template ended")
 
     def _child_pid(self, ours: socket.socket) -> tuple[int, int]:
         """The forked child's host pid (the kernel's word) and its pid inside (its own)."""
@@ -465,24 +499,46 @@ class Template:
                 lines = handle.read().splitlines()
         except OSError:
             return False
-        return any(line.endswith("/" + self._cgroup.name) for line in lines)
+        path = f"/{cgroups.PARENT}/{self._cgroup.name}"
+        return any(line.split(":", 2)[2:] == [path] for line in lines)
 
-    def release_users(self) -> None:
-        """Once the template's pid namespace is gone: nothing can take those uids now."""
-        users, self._users = self._users, []
-        for user in users:
-            user.release()
+    def release_users(self, wait_s: float = 5.0) -> None:
+        """Once the template's sandbox and every fork were killed (blocking): each uid as
+        soon as nothing runs as it (its holders were SIGKILLed, their pid namespace is
+        going). One still in use after ``wait_s`` is kept: a leak, never a reuse."""
+        with self._lock:
+            self._released = True
+            users, self._users = self._users, []
+        deadline = time.monotonic() + wait_s
+        while users:
+            running = identity.running_uids()
+            for user in [user for user in users if user.uid not in running]:
+                user.release()
+                users.remove(user)
+            if users and time.monotonic() > deadline:
+                logger.warning("%d forked uids still in use: kept", len(users))
+                return
+            if users:
+                time.sleep(0.05)
 
     def close(self) -> None:
-        """Stop forking (blocking: run it on ``EXECUTOR``)."""
+        """Stop forking and kill the forks (blocking: run it on ``EXECUTOR``); once only."""
         with self._lock:
-            self.ended = True
+            if self._closed:
+                return
+            self._closed = self.ended = True
             spare, self._spare = self._spare, None
         with contextlib.suppress(OSError):
             self._connection.shutdown(socket.SHUT_RDWR)
         self._connection.close()
         if spare is not None:
             spare.discard()
+        with self._lock:
+            children = list(self._children.values())
+        for child in children:  # none are left once the template is stopped
+            child.kill()
+        with contextlib.suppress(OSError):
+            os.close(self._network)
 
 
 def _write_at(directory: int, name: str, text: str) -> None:
@@ -507,12 +563,15 @@ async def accept_template(
 
     async def ready() -> socket.socket:
         connection, _address = await loop.sock_accept(listener)
-        connection.setblocking(False)
-        if await loop.sock_recv(connection, 256) != b'{"ready": true}':
+        try:
+            connection.setblocking(False)
+            if await loop.sock_recv(connection, 256) != b'{"ready": true}':
+                raise TemplateUnavailable("the template's runtime did not get ready")
+            connection.setblocking(True)
+            return connection
+        except BaseException:  # cancelled (init failed, timed out) or not ready
             connection.close()
-            raise TemplateUnavailable("the template's runtime did not get ready")
-        connection.setblocking(True)
-        return connection
+            raise
 
     waiting = asyncio.ensure_future(ready())
     done, _ = await asyncio.wait(

@@ -17,7 +17,7 @@ import pytest
 from invocations.executor import identity, sandbox, templates
 from invocations.executor.sandbox import SandboxBackend
 from invocations.executor.templates import ForkedProcess
-from invocations.tests.test_snapstart import _code, _invoke, _spec, _started
+from invocations.tests.test_snapstart import APP, _code, _invoke, _spec, _started
 
 pytestmark = pytest.mark.sandbox
 
@@ -237,3 +237,84 @@ def test_the_mount_helper_refuses_anything_but_a_mount_namespace() -> None:
     finally:
         os.close(network)
         helper._stop()
+
+
+SKIPS_ITS_NAMESPACE = r"""
+import __main__, json, os, socket
+
+
+def become(api, libc, output, control):
+    # Reports itself without making its user namespace: the uid map write is refused.
+    socket.socket(fileno=control).send(json.dumps({"pid": os.getpid()}).encode())
+    socket.socket(fileno=control).recv(1 << 20)
+    os._exit(0)
+
+
+__main__.become_environment = become
+
+
+def handler(event, context):
+    return "started the usual way"
+"""
+
+
+def _recording_uids(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The uids this test's backends take (other processes share the lock directory)."""
+    taken: list[int] = []
+    allocate = identity.allocate
+
+    def recorded() -> identity.Identity:
+        user = allocate()
+        taken.append(user.uid)
+        return user
+
+    monkeypatch.setattr(identity, "allocate", recorded)
+    return taken
+
+
+def _all_released(uids: list[int]) -> bool:
+    return not any((identity.LOCK_DIR / str(uid)).exists() for uid in uids)
+
+
+def test_a_template_whose_first_fork_fails_gives_back_every_uid_it_took(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = _recording_uids(monkeypatch)
+
+    async def scenario() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        try:
+            environment = await backend.start(_spec(_code(tmp_path, SKIPS_ITS_NAMESPACE)))
+            assert not isinstance(environment.process, ForkedProcess)
+            assert (await _invoke(environment, {})).payload == b'"started the usual way"'
+            await environment.stop()
+        finally:
+            await backend.close()
+        assert len(taken) >= 3  # the template's, the failed fork's, the ordinary start's
+        assert _all_released(taken)
+
+    asyncio.run(scenario())
+
+
+def test_closing_the_backend_stops_a_retired_template_whose_fork_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = _recording_uids(monkeypatch)
+
+    async def scenario() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        spec = _spec(_code(tmp_path, APP))
+        environment = await _started(backend, spec)
+        template = backend._templates[spec.key]
+        backend.retire(spec.function_arn + ":")
+        await asyncio.sleep(0.2)
+        await backend.close()  # the fork still runs: the retiring template is stopped too
+        assert template.environment.process.poll() is not None
+        deadline = time.monotonic() + 5
+        while environment.process.poll() is None:  # killed with it
+            assert time.monotonic() < deadline, "the fork outlived its template"
+            await asyncio.sleep(0.05)
+        await environment.stop()
+        assert _all_released(taken)
+
+    asyncio.run(scenario())
