@@ -358,6 +358,46 @@ def density(srv, code: bytes, count: int) -> None:  # type: ignore[no-untyped-de
         f"alone: mean {sum(runtimes) / len(runtimes):.1f} MB, min {min(runtimes):.1f}, "
         f"max {max(runtimes):.1f}); {int(4096 // mean)} fit in 4 GB"
     )
+    snap_start_density(srv, count)
+
+
+def snap_start_density(srv, count: int) -> None:  # type: ignore[no-untyped-def]
+    """``count`` environments of one SnapStart version (invoked at once), forked from one
+    template: their pages are the template's until written (copy on write), and they
+    share its network helper."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lam = lambda_client(srv)
+    before = set(_environment_cgroups(srv.pid))
+    sleeper = "import time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n"
+    lam.create_function(
+        FunctionName="idle-snap",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": hello_zip(sleeper)},
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )
+    version = lam.publish_version(FunctionName="idle-snap")["Version"]
+
+    def invoke(_: int) -> None:
+        lam.invoke(FunctionName="idle-snap", Qualifier=version, Payload=b'{"sleep": 3}')
+
+    with ThreadPoolExecutor(count) as clients:
+        list(clients.map(invoke, range(count)))
+    time.sleep(1)
+    family = [c for c in _environment_cgroups(srv.pid) if c not in before and "-env-" in c.name]
+    if len(family) < 2:
+        print("\nDensity, SnapStart: no forked environments found")
+        return
+    pids = [int(pid) for cgroup in family for pid in (cgroup / "cgroup.procs").read_text().split()]
+    total = sum(_pss_kb(pid) for pid in pids) / 1024
+    forks = len(family) - 1  # the template's own cgroup aside
+    print(
+        f"Density, SnapStart: {forks} environments forked from one template (a spare among "
+        f"them): PSS {total / forks:.1f} MB per environment, the template's share included; "
+        f"{int(4096 // (total / forks))} fit in 4 GB"
+    )
 
 
 def recreated(n: int) -> None:
