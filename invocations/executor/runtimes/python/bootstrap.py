@@ -417,6 +417,11 @@ def serve_as_template(api, address):
 
     signal.signal(signal.SIGCHLD, reaped)
     libc = ctypes.CDLL(None, use_errno=True)  # loaded here, not in every fork
+    import gc
+
+    # The init's objects out of the collector's reach: its passes would write to (and so
+    # copy) the pages every fork shares with the template.
+    gc.freeze()
     executor.send(b'{"ready": true}')
     while True:
         message, fds, _flags, _address = socket.recv_fds(executor, 256, 2)
