@@ -283,6 +283,26 @@ class CgroupV2:
 Cgroup = CgroupV1 | CgroupV2
 
 
+class CgroupProcess:
+    """What an environment's process answers from its cgroup (None: unlimited host)."""
+
+    cgroup: Cgroup | None
+
+    def memory_peak_bytes(self) -> int:
+        return self.cgroup.max_memory_bytes() if self.cgroup is not None else 0
+
+    def oom_killed(self) -> bool:
+        return self.cgroup.oom_killed() if self.cgroup is not None else False
+
+    def freeze(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.freeze()
+
+    def thaw(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.thaw()
+
+
 def create(name: str, limits: Limits) -> Cgroup | None:
     """A cgroup with these limits, or None where the host offers none (then unlimited)."""
     name = f"o{owner_token()}-{name}"  # who owns it, for the orphan sweep

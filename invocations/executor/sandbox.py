@@ -160,7 +160,7 @@ class _Spawned:
     daemon: socket.socket | None = None  # X-Ray's UDP 127.0.0.1:2000 inside (xray.py)
 
 
-class SandboxProcess:
+class SandboxProcess(cgroups.CgroupProcess):
     """The bwrap process tree of one environment, with its cgroup."""
 
     def __init__(
@@ -197,20 +197,6 @@ class SandboxProcess:
         if self.network is not None:
             self.network.stop()
             self.network = None
-
-    def memory_peak_bytes(self) -> int:
-        return self.cgroup.max_memory_bytes() if self.cgroup is not None else 0
-
-    def oom_killed(self) -> bool:
-        return self.cgroup.oom_killed() if self.cgroup is not None else False
-
-    def freeze(self) -> None:
-        if self.cgroup is not None:
-            self.cgroup.freeze()
-
-    def thaw(self) -> None:
-        if self.cgroup is not None:
-            self.cgroup.thaw()
 
     def close_proxy(self) -> None:
         if self.proxy is not None:
@@ -858,6 +844,17 @@ class SandboxBackend:
         else:
             launch = self._launch_for(spec, log_stream, credentials, initialization_type)
         booted = await self._boot(launch, spec.memory_mb)
+        return self._environment(booted, spec, log_stream, credentials, booted.started)
+
+    def _environment(
+        self,
+        booted: _Booted,
+        spec: EnvironmentSpec,
+        log_stream: str,
+        credentials: Credentials | None,
+        started: float,
+    ) -> Environment:
+        """The environment a booted sandbox serves ``spec`` as (its X-Ray daemon with it)."""
         return Environment(
             spec=spec,
             process=booted.process,
@@ -865,7 +862,7 @@ class SandboxBackend:
             output_fd=booted.output_fd,
             log_sink=self.log_sink,
             log_stream=log_stream,
-            started=booted.started,
+            started=started,
             credentials=credentials,
             xray_socket=booted.take_daemon(),
             segment_sink=self.segment_sink,
@@ -1033,18 +1030,7 @@ class SandboxBackend:
             self._discard(booted)
             raise
         log_stream = log_stream_name(spec)
-        environment = Environment(
-            spec=spec,
-            process=booted.process,
-            server=booted.server,
-            output_fd=booted.output_fd,
-            log_sink=self.log_sink,
-            log_stream=log_stream,
-            started=started,
-            credentials=credentials,
-            xray_socket=booted.take_daemon(),
-            segment_sink=self.segment_sink,
-        )
+        environment = self._environment(booted, spec, log_stream, credentials, started)
         # The function's variables, its role's credentials among them: a standby booted
         # before any function chose it has none.
         variables = self.environment_variables(spec, log_stream, credentials, initialization_type)
@@ -1156,18 +1142,7 @@ class SandboxBackend:
         user, cgroup = booted.process.user, booted.process.cgroup
         assert user is not None
         # Its init's output goes to the function's log group like any environment's.
-        environment = Environment(
-            spec=spec,
-            process=booted.process,
-            server=booted.server,
-            output_fd=booted.output_fd,
-            log_sink=self.log_sink,
-            log_stream=log_stream,
-            started=booted.started,
-            credentials=credentials,
-            xray_socket=booted.take_daemon(),
-            segment_sink=self.segment_sink,
-        )
+        environment = self._environment(booted, spec, log_stream, credentials, booted.started)
         loop = asyncio.get_running_loop()
         listener = None
         failed = asyncio.ensure_future(environment.wait_ready())

@@ -78,7 +78,7 @@ class TemplateUnavailable(RuntimeError):
     """The template ended or misbehaved: start the environment the ordinary way."""
 
 
-class ForkedProcess:
+class ForkedProcess(cgroups.CgroupProcess):
     """An environment forked from a template: a process of the host's, not our child.
 
     Its uid is the template's to release (``Template.release_users``), not its own.
@@ -121,20 +121,6 @@ class ForkedProcess:
         if self._pidfd >= 0:
             with contextlib.suppress(OSError):
                 signal_pidfd(self._pidfd, 9)
-
-    def memory_peak_bytes(self) -> int:
-        return self.cgroup.max_memory_bytes() if self.cgroup is not None else 0
-
-    def oom_killed(self) -> bool:
-        return self.cgroup.oom_killed() if self.cgroup is not None else False
-
-    def freeze(self) -> None:
-        if self.cgroup is not None:
-            self.cgroup.freeze()
-
-    def thaw(self) -> None:
-        if self.cgroup is not None:
-            self.cgroup.thaw()
 
     def cleanup(self) -> None:
         self.kill()
@@ -377,7 +363,9 @@ class Template:
         which a cold start should not.
         """
         with self._lock:
-            if self._spare is not None or self.ended or self.forks >= MAX_FORKS:
+            if self.ended:
+                raise TemplateUnavailable("the template ended")
+            if self._spare is not None or self.forks >= MAX_FORKS:
                 return
         made: _Spare | None = self._fork_isolated(memory_mb, tmp_bytes)
         with self._lock:

@@ -12,6 +12,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,123 +152,112 @@ async def _started(backend: SandboxBackend, spec: EnvironmentSpec) -> Environmen
     return environment
 
 
+def _with_backend(tmp_path: Path, scenario: Callable[[SandboxBackend], Awaitable[None]]) -> None:
+    """Run ``scenario`` with a sandbox backend of its own, closed however it ends."""
+
+    async def run() -> None:
+        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+        try:
+            await scenario(backend)
+        finally:
+            await backend.close()
+
+    asyncio.run(run())
+
+
 def _host_uid(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
 
 
 def test_forked_environments_share_the_init_but_not_tmp_uid_or_random_state(tmp_path):
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         spec = _spec(_code(tmp_path, APP))
-        try:
-            first, second = await _started(backend, spec), await _started(backend, spec)
-            await _invoke(first, {"action": "write", "name": "first-only"})
-            one = json.loads((await _invoke(first, {})).payload)
-            two = json.loads((await _invoke(second, {})).payload)
-            # One init for both: the same module state, the hooks run as AWS runs them.
-            assert one["token"] == two["token"]
-            assert one["hooks"] == two["hooks"] == {"before": 1, "after": 1}
-            assert one["pid"] != two["pid"] != one["init_pid"]
-            # A /tmp of its own: empty at the fork (not the template's), unshared after.
-            assert one["tmp"] == ["first-only"] and two["tmp"] == []
-            assert one["random"] != two["random"]
-            assert one["runtime_api"] != two["runtime_api"]
-            assert one["template_variable"] is None
-            # Inside, the uid the function's /etc/passwd names; on the host, one each.
-            assert one["uid"] == two["uid"]
-            host_uids = {_host_uid(env.process.pid) for env in (first, second)}
-            assert len(host_uids) == 2 and one["uid"] not in host_uids
-            assert {env.process.user.uid for env in (first, second)} == host_uids  # type: ignore[attr-defined]
-            for environment in (first, second):
-                await environment.stop()
-        finally:
-            await backend.close()
+        first, second = await _started(backend, spec), await _started(backend, spec)
+        await _invoke(first, {"action": "write", "name": "first-only"})
+        one = json.loads((await _invoke(first, {})).payload)
+        two = json.loads((await _invoke(second, {})).payload)
+        # One init for both: the same module state, the hooks run as AWS runs them.
+        assert one["token"] == two["token"]
+        assert one["hooks"] == two["hooks"] == {"before": 1, "after": 1}
+        assert one["pid"] != two["pid"] != one["init_pid"]
+        # A /tmp of its own: empty at the fork (not the template's), unshared after.
+        assert one["tmp"] == ["first-only"] and two["tmp"] == []
+        assert one["random"] != two["random"]
+        assert one["runtime_api"] != two["runtime_api"]
+        assert one["template_variable"] is None
+        # Inside, the uid the function's /etc/passwd names; on the host, one each.
+        assert one["uid"] == two["uid"]
+        host_uids = {_host_uid(env.process.pid) for env in (first, second)}
+        assert len(host_uids) == 2 and one["uid"] not in host_uids
+        assert {env.process.user.uid for env in (first, second)} == host_uids  # type: ignore[attr-defined]
+        for environment in (first, second):
+            await environment.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_template_init_may_make_only_the_namespace_pair_and_no_mount(tmp_path):
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
-        try:
-            environment = await _started(backend, _spec(_code(tmp_path, APP)))
-            probe = json.loads((await _invoke(environment, {})).payload)["init_probe"]
-            # The pair (allowed, for the forks); a network namespace and a mount: EPERM.
-            assert probe == [0, 1, 1]
-            await environment.stop()
-        finally:
-            await backend.close()
+    async def scenario(backend: SandboxBackend) -> None:
+        environment = await _started(backend, _spec(_code(tmp_path, APP)))
+        probe = json.loads((await _invoke(environment, {})).payload)["init_probe"]
+        # The pair (allowed, for the forks); a network namespace and a mount: EPERM.
+        assert probe == [0, 1, 1]
+        await environment.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_a_forked_environment_gets_the_full_filter_and_cannot_signal_its_template(tmp_path):
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         spec = _spec(_code(tmp_path, APP))
-        try:
-            environment = await _started(backend, spec)
-            attempts = json.loads((await _invoke(environment, {"action": "escape"})).payload)
-            assert attempts == {"unshare": 1, "signal_template": 1}  # EPERM both
-            await environment.stop()
-            # The template is unharmed: the next environment is forked from it.
-            after = await _started(backend, spec)
-            assert (await _invoke(after, {})).function_error is None
-            await after.stop()
-        finally:
-            await backend.close()
+        environment = await _started(backend, spec)
+        attempts = json.loads((await _invoke(environment, {"action": "escape"})).payload)
+        assert attempts == {"unshare": 1, "signal_template": 1}  # EPERM both
+        await environment.stop()
+        # The template is unharmed: the next environment is forked from it.
+        after = await _started(backend, spec)
+        assert (await _invoke(after, {})).function_error is None
+        await after.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_a_forked_environment_is_held_to_its_own_memory_limit(tmp_path):
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         spec = _spec(_code(tmp_path, APP))
-        try:
-            environment = await _started(backend, spec)
-            result = await _invoke(environment, {"action": "allocate", "mb": 400})
-            assert json.loads(result.payload)["errorType"] == "Runtime.OutOfMemory"
-            await environment.stop()
-            fine = await _started(backend, spec)
-            assert (await _invoke(fine, {"action": "allocate", "mb": 20})).function_error is None
-            await fine.stop()
-        finally:
-            await backend.close()
+        environment = await _started(backend, spec)
+        result = await _invoke(environment, {"action": "allocate", "mb": 400})
+        assert json.loads(result.payload)["errorType"] == "Runtime.OutOfMemory"
+        await environment.stop()
+        fine = await _started(backend, spec)
+        assert (await _invoke(fine, {"action": "allocate", "mb": 20})).function_error is None
+        await fine.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_a_forked_environment_that_exits_reports_its_exit_status(tmp_path):
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
-        try:
-            environment = await _started(backend, _spec(_code(tmp_path, APP)))
-            result = await _invoke(environment, {"action": "exit", "code": 3})
-            assert result.function_error == "Unhandled"
-            assert b"exit status 3" in result.payload, result.payload
-            await environment.stop()
-        finally:
-            await backend.close()
+    async def scenario(backend: SandboxBackend) -> None:
+        environment = await _started(backend, _spec(_code(tmp_path, APP)))
+        result = await _invoke(environment, {"action": "exit", "code": 3})
+        assert result.function_error == "Unhandled"
+        assert b"exit status 3" in result.payload, result.payload
+        await environment.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_a_failing_init_falls_back_to_a_fresh_start_that_reports_it(tmp_path):
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         code = _code(tmp_path, "raise ValueError('no config')\ndef handler(e, c):\n    return 1\n")
-        try:
-            environment = await backend.start(_spec(code))
-            assert not isinstance(environment.process, ForkedProcess)
-            outcome = await environment.wait_ready()
-            assert outcome is not None and b"no config" in outcome.payload
-            await environment.stop()
-        finally:
-            await backend.close()
+        environment = await backend.start(_spec(code))
+        assert not isinstance(environment.process, ForkedProcess)
+        outcome = await environment.wait_ready()
+        assert outcome is not None and b"no config" in outcome.payload
+        await environment.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def _credentials(key: str, lifetime_s: float) -> Credentials:
@@ -319,47 +309,39 @@ async def _gone(process: Any, timeout: float = 20) -> bool:
 
 
 def test_a_retired_versions_template_outlives_its_forks_then_stops(tmp_path):
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         spec = _spec(_code(tmp_path, APP))
-        try:
-            environment = await _started(backend, spec)
-            template = backend._templates[spec.key]
-            backend.retire(spec.function_arn + ":")
-            # Its fork still serves: the template's pid namespace must live on for it.
-            await asyncio.sleep(1.5)
-            assert template.environment.process.poll() is None
-            assert (await _invoke(environment, {})).function_error is None
-            await environment.stop()
-            assert await _gone(template.environment.process)
-            # The next start makes a new template.
-            again = await _started(backend, spec)
-            assert backend._templates[spec.key] is not template
-            await again.stop()
-        finally:
-            await backend.close()
+        environment = await _started(backend, spec)
+        template = backend._templates[spec.key]
+        backend.retire(spec.function_arn + ":")
+        # Its fork still serves: the template's pid namespace must live on for it.
+        await asyncio.sleep(1.5)
+        assert template.environment.process.poll() is None
+        assert (await _invoke(environment, {})).function_error is None
+        await environment.stop()
+        assert await _gone(template.environment.process)
+        # The next start makes a new template.
+        again = await _started(backend, spec)
+        assert backend._templates[spec.key] is not template
+        await again.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_an_idle_template_is_stopped_after_its_keep_alive(tmp_path, monkeypatch):
     monkeypatch.setattr("invocations.executor.templates.IDLE_S", 0.2)
 
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         spec = _spec(_code(tmp_path, APP))
-        try:
-            environment = await _started(backend, spec)
-            template = backend._templates[spec.key]
-            await asyncio.sleep(1)
-            assert template.environment.process.poll() is None  # a fork still runs
-            await environment.stop()
-            assert await _gone(template.environment.process)
-            assert spec.key not in backend._templates
-        finally:
-            await backend.close()
+        environment = await _started(backend, spec)
+        template = backend._templates[spec.key]
+        await asyncio.sleep(1)
+        assert template.environment.process.poll() is None  # a fork still runs
+        await environment.stop()
+        assert await _gone(template.environment.process)
+        assert spec.key not in backend._templates
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_a_template_that_forked_its_share_is_replaced_and_stopped_once_unused(
@@ -367,23 +349,19 @@ def test_a_template_that_forked_its_share_is_replaced_and_stopped_once_unused(
 ):
     monkeypatch.setattr("invocations.executor.templates.MAX_FORKS", 2)
 
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         spec = _spec(_code(tmp_path, APP))
-        try:
-            tokens = []
-            first_template = None
-            for _ in range(3):
-                environment = await _started(backend, spec)
-                first_template = first_template or backend._templates[spec.key]
-                tokens.append(json.loads((await _invoke(environment, {})).payload)["token"])
-                await environment.stop()
-                await asyncio.sleep(0.2)  # its successor forked ahead
-            assert tokens[0] == tokens[1] != tokens[2]
-            assert first_template is not None
-            assert backend._templates[spec.key] is not first_template
-            assert await _gone(first_template.environment.process)
-        finally:
-            await backend.close()
+        tokens = []
+        first_template = None
+        for _ in range(3):
+            environment = await _started(backend, spec)
+            first_template = first_template or backend._templates[spec.key]
+            tokens.append(json.loads((await _invoke(environment, {})).payload)["token"])
+            await environment.stop()
+            await asyncio.sleep(0.2)  # its successor forked ahead
+        assert tokens[0] == tokens[1] != tokens[2]
+        assert first_template is not None
+        assert backend._templates[spec.key] is not first_template
+        assert await _gone(first_template.environment.process)
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)

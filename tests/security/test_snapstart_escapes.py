@@ -17,7 +17,14 @@ import pytest
 from invocations.executor import identity, sandbox, templates
 from invocations.executor.sandbox import SandboxBackend
 from invocations.executor.templates import ForkedProcess
-from invocations.tests.test_snapstart import APP, _code, _invoke, _spec, _started
+from invocations.tests.test_snapstart import (
+    APP,
+    _code,
+    _invoke,
+    _spec,
+    _started,
+    _with_backend,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -65,52 +72,62 @@ def handler(event, context):
     return 1
 """
 
-NEVER_READY = r"""
+# A template runtime rewritten by its init: connected to the executor, then silent.
+_CONNECTS = r"""
 import __main__, socket, time
 
 
-def serve(api, address):
+def connected(address):
     executor = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     for _ in range(500):
         try:
             executor.connect("\0" + address)
-            break
+            return executor
         except ConnectionRefusedError:
             time.sleep(0.01)
-    while True:
-        time.sleep(1)
-
-
-__main__.serve_as_template = serve
 
 
 def handler(event, context):
     return "started the usual way"
 """
-
-NEVER_FORKS = r"""
-import __main__, socket, time
-
-
+NEVER_READY = (
+    _CONNECTS
+    + r"""
 def serve(api, address):
-    executor = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    for _ in range(500):
-        try:
-            executor.connect("\0" + address)
-            break
-        except ConnectionRefusedError:
-            time.sleep(0.01)
+    executor = connected(address)
+    while True:
+        time.sleep(1)
+
+
+__main__.serve_as_template = serve
+"""
+)
+NEVER_FORKS = (
+    _CONNECTS
+    + r"""
+def serve(api, address):
+    executor = connected(address)
     executor.send(b'{"ready": true}')
     while True:
         time.sleep(1)
 
 
 __main__.serve_as_template = serve
-
-
-def handler(event, context):
-    return "started the usual way"
 """
+)
+
+HANGS_UP = (
+    _CONNECTS
+    + r"""
+def serve(api, address):
+    connected(address).send(b'{"ready": true}')  # then closed with the socket
+    while True:
+        time.sleep(1)
+
+
+__main__.serve_as_template = serve
+"""
+)
 
 GARBLED_PID = r"""
 import __main__, os, socket
@@ -173,59 +190,48 @@ def test_a_template_that_never_gets_ready_costs_one_init_timeout_then_starts_as_
 ) -> None:
     monkeypatch.setattr(sandbox, "INIT_TIMEOUT_S", 1.0)
 
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
+    async def scenario(backend: SandboxBackend) -> None:
         spec = _spec(_code(tmp_path, NEVER_READY))
-        try:
-            began = time.monotonic()
-            environment = await asyncio.wait_for(backend.start(spec), 30)
-            assert not isinstance(environment.process, ForkedProcess)
-            result = await _invoke(environment, {})
-            assert result.payload == b'"started the usual way"'
-            await environment.stop()
-            # Not asked again for a while: the next start does not wait for a template.
-            again = await backend.start(spec)
-            assert not isinstance(again.process, ForkedProcess)
-            await again.stop()
-            assert time.monotonic() - began < 20
-        finally:
-            await asyncio.wait_for(backend.close(), 30)
+        began = time.monotonic()
+        environment = await asyncio.wait_for(backend.start(spec), 30)
+        assert not isinstance(environment.process, ForkedProcess)
+        result = await _invoke(environment, {})
+        assert result.payload == b'"started the usual way"'
+        await environment.stop()
+        # Not asked again for a while: the next start does not wait for a template.
+        again = await backend.start(spec)
+        assert not isinstance(again.process, ForkedProcess)
+        await again.stop()
+        assert time.monotonic() - began < 20
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
+@pytest.mark.parametrize("source", [NEVER_FORKS, HANGS_UP], ids=["never-forks", "hangs-up"])
 def test_a_template_that_never_forks_is_given_up_and_starts_go_as_usual(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     monkeypatch.setattr(templates, "FORK_TIMEOUT_S", 0.5)
 
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
-        spec = _spec(_code(tmp_path, NEVER_FORKS))
-        try:
-            environment = await asyncio.wait_for(backend.start(spec), 30)
-            assert not isinstance(environment.process, ForkedProcess)
-            assert (await _invoke(environment, {})).payload == b'"started the usual way"'
-            await environment.stop()
-            assert spec.key not in backend._templates
-        finally:
-            await asyncio.wait_for(backend.close(), 30)
+    async def scenario(backend: SandboxBackend) -> None:
+        spec = _spec(_code(tmp_path, source))
+        environment = await asyncio.wait_for(backend.start(spec), 30)
+        assert not isinstance(environment.process, ForkedProcess)
+        assert (await _invoke(environment, {})).payload == b'"started the usual way"'
+        await environment.stop()
+        assert spec.key not in backend._templates
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_a_fork_that_reports_a_garbled_pid_means_an_ordinary_start(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        backend = SandboxBackend(str(tmp_path / "state"), lambda *a: None)
-        try:
-            environment = await backend.start(_spec(_code(tmp_path, GARBLED_PID)))
-            assert not isinstance(environment.process, ForkedProcess)
-            assert (await _invoke(environment, {})).payload == b'"started the usual way"'
-            await environment.stop()
-        finally:
-            await backend.close()
+    async def scenario(backend: SandboxBackend) -> None:
+        environment = await backend.start(_spec(_code(tmp_path, GARBLED_PID)))
+        assert not isinstance(environment.process, ForkedProcess)
+        assert (await _invoke(environment, {})).payload == b'"started the usual way"'
+        await environment.stop()
 
-    asyncio.run(scenario())
+    _with_backend(tmp_path, scenario)
 
 
 def test_the_mount_helper_refuses_anything_but_a_mount_namespace() -> None:
