@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -131,6 +132,12 @@ class ForkedProcess(cgroups.CgroupProcess):
         if self.cgroup is not None:
             self.cgroup.kill_all()
             self.cgroup.remove()
+
+
+@functools.cache
+def _full_filter_hex() -> str:
+    """The filter every fork stacks, as the fork's document carries it (made once)."""
+    return seccomp.bpf_program().hex()
 
 
 def signal_pidfd(pidfd: int, number: int) -> None:
@@ -343,7 +350,7 @@ class Template:
             document = {
                 "uid": self.uid,
                 "gid": self.uid,
-                "seccomp": seccomp.bpf_program().hex(),
+                "seccomp": _full_filter_hex(),
                 "env": variables(f"127.0.0.1:{spare.listener.getsockname()[1]}"),
             }
             spare.control.send(json.dumps(document).encode())
